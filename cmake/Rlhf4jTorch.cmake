@@ -1,0 +1,17 @@
+# Finds libtorch and exposes its version to the sources.
+#   CPU variant:  Debian's libtorch-dev (1.13) is found with no hints.
+#   CUDA variant: a libtorch >= 2.1 (e.g. a PyTorch install's
+#                 torch.utils.cmake_prefix_path) through Torch_DIR or
+#                 CMAKE_PREFIX_PATH.
+find_package(Torch REQUIRED)
+
+if(NOT DEFINED Torch_VERSION OR Torch_VERSION STREQUAL "")
+  set(Torch_VERSION "${TORCH_VERSION}")
+endif()
+message(STATUS "rlhf4j: libtorch ${Torch_VERSION} (${TORCH_INSTALL_PREFIX})")
+
+if(RLHF4J_CUDA AND Torch_VERSION VERSION_LESS "2.1")
+  message(FATAL_ERROR "rlhf4j: the CUDA variant needs libtorch >= 2.1, found ${Torch_VERSION}. "
+                      "Point Torch_DIR at a newer libtorch, e.g. "
+                      "-DTorch_DIR=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')/Torch")
+endif()

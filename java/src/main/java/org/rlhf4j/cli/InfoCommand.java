@@ -1,0 +1,43 @@
+package org.rlhf4j.cli;
+
+import java.util.concurrent.Callable;
+import org.rlhf4j.engine.Engine;
+import org.rlhf4j.engine.Engine.BuildInfo;
+import org.rlhf4j.engine.NativeLibrary;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** Prints what the native build is: version, libtorch, BLAS, CUDA archs, devices. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+    description = "Print the native build's facts (version, libtorch, BLAS, CUDA architectures, devices).")
+final class InfoCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--json", description = "Print one JSON object instead of a table.")
+  boolean json;
+
+  @Override
+  public Integer call() {
+    BuildInfo info = Engine.buildInfo();
+    var out = spec.commandLine().getOut();
+    if (json) {
+      out.println(info.json());
+    } else {
+      out.printf("rlhf4j      %s (ABI %d)%n", info.version(), info.abi());
+      out.printf("library     %s%n", NativeLibrary.path());
+      out.printf("libtorch    %s%n", info.libtorch());
+      out.printf("blas        %s (%s)%n", info.blas(), info.blasLibrary());
+      out.printf("cuda        %s%s%n", info.cuda() ? "yes" : "no",
+          info.cudaArchs().isEmpty() ? "" : ", archs " + String.join(",", info.cudaArchs()));
+      out.printf("devices     %s%n", String.join(", ", info.devices()));
+      out.printf("threads     %d%n", info.threads());
+    }
+    if (info.referenceBlas()) {
+      spec.commandLine().getErr().println("warning: the reference (unoptimised) BLAS is live ("
+          + info.blasLibrary() + "): matrix products run ~30x slower; install libopenblas0-openmp");
+    }
+    return Main.OK;
+  }
+}

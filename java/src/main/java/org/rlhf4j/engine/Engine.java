@@ -1,0 +1,81 @@
+package org.rlhf4j.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Library-wide native settings and facts. Thread-safe. */
+public final class Engine {
+  private Engine() {}
+
+  /** What the loaded native library is and sees. */
+  public record BuildInfo(
+      String version,
+      int abi,
+      String libtorch,
+      String blas,
+      String blasLibrary,
+      String blasConfig,
+      boolean cuda,
+      List<String> cudaArchs,
+      List<String> devices,
+      int threads,
+      String json) {
+
+    /** True when the unoptimised reference BLAS serves matrix products (~30x slower). */
+    public boolean referenceBlas() {
+      return blas.equals("reference");
+    }
+  }
+
+  public static BuildInfo buildInfo() {
+    Native lib = NativeLibrary.get();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment needed = arena.allocate(ValueLayout.JAVA_LONG);
+      MemorySegment buf = arena.allocate(4096);
+      try {
+        lib.buildInfo(buf, buf.byteSize(), needed);
+      } catch (NativeException e) {
+        if (e.status() != Status.BUFFER_TOO_SMALL) throw e;
+        buf = arena.allocate(needed.get(ValueLayout.JAVA_LONG, 0));
+        lib.buildInfo(buf, buf.byteSize(), needed);
+      }
+      String json = buf.getString(0);
+      JsonNode n = new ObjectMapper().readTree(json);
+      return new BuildInfo(
+          n.get("version").asText(),
+          n.get("abi").asInt(),
+          n.get("libtorch").asText(),
+          n.get("blas").asText(),
+          n.get("blas_library").asText(),
+          n.get("blas_config").asText(),
+          n.get("cuda").asBoolean(),
+          strings(n.get("cuda_archs")),
+          strings(n.get("devices")),
+          n.get("threads").asInt(),
+          json);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("the native library returned unreadable build info: " + e.getMessage(), e);
+    }
+  }
+
+  private static List<String> strings(JsonNode array) {
+    List<String> out = new ArrayList<>();
+    array.forEach(e -> out.add(e.asText()));
+    return List.copyOf(out);
+  }
+
+  /** Intra-op threads for tensor work (0 = one per core). Process-wide. */
+  public static void setThreads(int threads) {
+    NativeLibrary.get().setNumThreads(threads);
+  }
+
+  /** Seeds the generator behind dropout. Process-wide. */
+  public static void manualSeed(long seed) {
+    NativeLibrary.get().manualSeed(seed);
+  }
+}

@@ -1,0 +1,127 @@
+package org.rlhf4j.engine;
+
+import static java.lang.foreign.MemoryLayout.paddingLayout;
+import static java.lang.foreign.MemoryLayout.structLayout;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The option and result structs of rlhf4j.h, field for field with C's padding. Their sizes
+ * are checked against the library's sizeof() when it loads.
+ */
+final class Layouts {
+  private Layouts() {}
+
+  static final Struct MODEL_CONFIG = new Struct(structLayout(
+      JAVA_INT.withName("arch"),
+      JAVA_INT.withName("dtype"),
+      JAVA_LONG.withName("vocab_size"),
+      JAVA_LONG.withName("n_positions"),
+      JAVA_LONG.withName("n_embd"),
+      JAVA_LONG.withName("n_layer"),
+      JAVA_LONG.withName("n_head"),
+      JAVA_LONG.withName("n_kv_head"),
+      JAVA_LONG.withName("n_inner"),
+      JAVA_DOUBLE.withName("norm_eps"),
+      JAVA_DOUBLE.withName("rope_theta"),
+      JAVA_INT.withName("rope_scaling"),
+      paddingLayout(4),
+      JAVA_DOUBLE.withName("rope_factor"),
+      JAVA_DOUBLE.withName("rope_low_freq_factor"),
+      JAVA_DOUBLE.withName("rope_high_freq_factor"),
+      JAVA_LONG.withName("rope_original_max_positions"),
+      JAVA_INT.withName("tie_word_embeddings"),
+      JAVA_INT.withName("attention_bias"),
+      JAVA_INT.withName("value_head"),
+      JAVA_INT.withName("reward_head"),
+      JAVA_DOUBLE.withName("dropout"),
+      JAVA_DOUBLE.withName("initializer_range"),
+      JAVA_LONG.withName("seed")));
+
+  static final Struct GENERATE_OPTIONS = new Struct(structLayout(
+      JAVA_LONG.withName("max_new_tokens"),
+      JAVA_DOUBLE.withName("temperature"),
+      JAVA_LONG.withName("top_k"),
+      JAVA_DOUBLE.withName("top_p"),
+      JAVA_INT.withName("eos_token_id"),
+      JAVA_INT.withName("stop_token_id"),
+      JAVA_INT.withName("pad_token_id"),
+      paddingLayout(4),
+      JAVA_LONG.withName("seed"),
+      JAVA_INT.withName("with_values"),
+      paddingLayout(4)));
+
+  static final Struct ADAMW_OPTIONS = new Struct(structLayout(
+      JAVA_DOUBLE.withName("beta1"),
+      JAVA_DOUBLE.withName("beta2"),
+      JAVA_DOUBLE.withName("eps"),
+      JAVA_DOUBLE.withName("weight_decay"),
+      JAVA_DOUBLE.withName("max_grad_norm")));
+
+  static final Struct STEP_RESULT = new Struct(structLayout(
+      JAVA_DOUBLE.withName("grad_norm"),
+      JAVA_INT.withName("skipped"),
+      paddingLayout(4),
+      JAVA_LONG.withName("step")));
+
+  static final Struct PPO_OPTIONS = new Struct(structLayout(
+      JAVA_INT.withName("kl_estimator"),
+      paddingLayout(4),
+      JAVA_DOUBLE.withName("score_clip"),
+      JAVA_INT.withName("missing_eos_penalty_on"),
+      paddingLayout(4),
+      JAVA_DOUBLE.withName("missing_eos_penalty"),
+      JAVA_DOUBLE.withName("gamma"),
+      JAVA_DOUBLE.withName("lam"),
+      JAVA_INT.withName("whiten_advantages"),
+      JAVA_INT.withName("clip_ratio"),
+      JAVA_DOUBLE.withName("cliprange"),
+      JAVA_INT.withName("clip_value"),
+      paddingLayout(4),
+      JAVA_DOUBLE.withName("cliprange_value"),
+      JAVA_DOUBLE.withName("vf_coef"),
+      JAVA_DOUBLE.withName("ent_coef"),
+      JAVA_DOUBLE.withName("temperature")));
+
+  static final Struct REWARD_STATS = new Struct(structLayout(
+      JAVA_DOUBLE.withName("kl"),
+      JAVA_DOUBLE.withName("non_score_reward"),
+      JAVA_DOUBLE.withName("scores"),
+      JAVA_DOUBLE.withName("rlhf_reward"),
+      JAVA_DOUBLE.withName("entropy"),
+      JAVA_DOUBLE.withName("response_length"),
+      JAVA_DOUBLE.withName("eos_rate"),
+      JAVA_INT.withName("non_finite"),
+      paddingLayout(4)));
+
+  static final Struct ADVANTAGE_STATS = new Struct(structLayout(
+      JAVA_DOUBLE.withName("returns_mean"),
+      JAVA_DOUBLE.withName("returns_var"),
+      JAVA_DOUBLE.withName("advantages_mean"),
+      JAVA_DOUBLE.withName("values_mean"),
+      JAVA_DOUBLE.withName("var_explained"),
+      JAVA_INT.withName("non_finite"),
+      paddingLayout(4)));
+
+  static final Struct PPO_STATS = new Struct(structLayout(
+      JAVA_DOUBLE.withName("loss_policy"),
+      JAVA_DOUBLE.withName("loss_value"),
+      JAVA_DOUBLE.withName("loss_total"),
+      JAVA_DOUBLE.withName("entropy"),
+      JAVA_DOUBLE.withName("approxkl"),
+      JAVA_DOUBLE.withName("policy_clipfrac"),
+      JAVA_DOUBLE.withName("ratio_mean"),
+      JAVA_DOUBLE.withName("ratio_var"),
+      JAVA_DOUBLE.withName("value_clipfrac"),
+      JAVA_DOUBLE.withName("vpred"),
+      JAVA_LONG.withName("n_tokens"),
+      JAVA_INT.withName("non_finite"),
+      paddingLayout(4)));
+
+  /** R4J_STRUCT_* code and layout of every struct, for the size check at load time. */
+  static final Object[][] CHECKED = {
+    {1, MODEL_CONFIG}, {2, GENERATE_OPTIONS}, {3, ADAMW_OPTIONS}, {4, STEP_RESULT},
+    {5, PPO_OPTIONS}, {6, PPO_STATS}, {7, REWARD_STATS}, {8, ADVANTAGE_STATS},
+  };
+}

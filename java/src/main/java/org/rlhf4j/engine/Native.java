@@ -1,0 +1,395 @@
+package org.rlhf4j.engine;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The Java mirror of {@code native/include/rlhf4j.h}: one downcall per C function, in the
+ * header's order, written by hand (jextract cannot be installed here). Pointers are
+ * {@link MemorySegment}s; {@code int32_t} is int; {@code int64_t}, {@code uint64_t} and
+ * {@code size_t} are long. Each method throws {@link NativeException} with the native
+ * message when the call returns a non-zero status. {@code HeaderBindingTest} parses the
+ * header and fails when a function and its binding disagree.
+ *
+ * <p>Thread-safety: the methods themselves hold no state; the native library rejects
+ * concurrent use of one handle (status BUSY).
+ */
+public final class Native {
+  /** Every bound function: its C name and descriptor (return type r4j_status). */
+  static final Map<String, FunctionDescriptor> FUNCTIONS = new LinkedHashMap<>();
+
+  private static String fn(String name, MemoryLayout... args) {
+    FUNCTIONS.put(name, FunctionDescriptor.of(JAVA_INT, args));
+    return name;
+  }
+
+  /** {@code const char *r4j_last_error(void)}: bound separately, it returns a pointer. */
+  static final String LAST_ERROR = "r4j_last_error";
+
+  private static final String ABI_VERSION = fn("r4j_abi_version", ADDRESS);
+  private static final String BUILD_INFO = fn("r4j_build_info", ADDRESS, JAVA_LONG, ADDRESS);
+  private static final String SET_NUM_THREADS = fn("r4j_set_num_threads", JAVA_INT);
+  private static final String MANUAL_SEED = fn("r4j_manual_seed", JAVA_LONG);
+  private static final String STRUCT_SIZE = fn("r4j_struct_size", JAVA_INT, ADDRESS);
+  private static final String MODEL_CONFIG_DEFAULTS = fn("r4j_model_config_defaults", ADDRESS);
+  private static final String MODEL_CREATE = fn("r4j_model_create", ADDRESS, ADDRESS, ADDRESS);
+  private static final String MODEL_DESTROY = fn("r4j_model_destroy", ADDRESS);
+  private static final String MODEL_GET_CONFIG = fn("r4j_model_get_config", ADDRESS, ADDRESS);
+  private static final String MODEL_TENSOR_COUNT = fn("r4j_model_tensor_count", ADDRESS, ADDRESS);
+  private static final String MODEL_TENSOR_INFO = fn("r4j_model_tensor_info", ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT);
+  private static final String MODEL_READ_TENSOR = fn("r4j_model_read_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  private static final String MODEL_WRITE_TENSOR = fn("r4j_model_write_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  private static final String MODEL_COPY_WEIGHTS = fn("r4j_model_copy_weights", ADDRESS, ADDRESS);
+  private static final String MODEL_SET_TRAINING = fn("r4j_model_set_training", ADDRESS, JAVA_INT);
+  private static final String MODEL_LOGITS = fn("r4j_model_logits", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG);
+  private static final String MODEL_SCORE = fn("r4j_model_score", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG);
+  private static final String MODEL_REWARD = fn("r4j_model_reward", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG);
+  private static final String ROLLOUT_CREATE = fn("r4j_rollout_create", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS);
+  private static final String ROLLOUT_DESTROY = fn("r4j_rollout_destroy", ADDRESS);
+  private static final String ROLLOUT_SHAPE = fn("r4j_rollout_shape", ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+  private static final String ROLLOUT_READ = fn("r4j_rollout_read", ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  private static final String ROLLOUT_WRITE = fn("r4j_rollout_write", ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  private static final String GENERATE_OPTIONS_DEFAULTS = fn("r4j_generate_options_defaults", ADDRESS);
+  private static final String GENERATE = fn("r4j_generate", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS);
+  private static final String ROLLOUT_SCORE_POLICY = fn("r4j_rollout_score_policy", ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_INT);
+  private static final String ROLLOUT_SCORE_REF = fn("r4j_rollout_score_ref", ADDRESS, ADDRESS, ADDRESS, JAVA_DOUBLE);
+  private static final String ROLLOUT_SCORE_REWARD = fn("r4j_rollout_score_reward", ADDRESS, ADDRESS);
+  private static final String PPO_OPTIONS_DEFAULTS = fn("r4j_ppo_options_defaults", ADDRESS);
+  private static final String PPO_REWARDS = fn("r4j_ppo_rewards", ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, ADDRESS);
+  private static final String PPO_ADVANTAGES = fn("r4j_ppo_advantages", ADDRESS, ADDRESS, ADDRESS);
+  private static final String PPO_ACCUMULATE = fn("r4j_ppo_accumulate", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_DOUBLE, ADDRESS);
+  private static final String LM_LOSS = fn("r4j_lm_loss", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, JAVA_INT, ADDRESS, ADDRESS);
+  private static final String RM_LOSS = fn("r4j_rm_loss", ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, JAVA_INT, ADDRESS, ADDRESS);
+  private static final String ADAMW_OPTIONS_DEFAULTS = fn("r4j_adamw_options_defaults", ADDRESS);
+  private static final String OPTIMIZER_CREATE = fn("r4j_optimizer_create", ADDRESS, ADDRESS, ADDRESS);
+  private static final String OPTIMIZER_DESTROY = fn("r4j_optimizer_destroy", ADDRESS);
+  private static final String OPTIMIZER_STEP = fn("r4j_optimizer_step", ADDRESS, JAVA_DOUBLE, ADDRESS);
+  private static final String OPTIMIZER_ZERO_GRAD = fn("r4j_optimizer_zero_grad", ADDRESS);
+  private static final String OPTIMIZER_TENSOR_COUNT = fn("r4j_optimizer_tensor_count", ADDRESS, ADDRESS);
+  private static final String OPTIMIZER_TENSOR_INFO = fn("r4j_optimizer_tensor_info", ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT);
+  private static final String OPTIMIZER_READ_TENSOR = fn("r4j_optimizer_read_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  private static final String OPTIMIZER_WRITE_TENSOR = fn("r4j_optimizer_write_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+
+  private final Linker linker = Linker.nativeLinker();
+  private final MethodHandle lastError;
+  private final MethodHandle abiVersion;
+  private final MethodHandle buildInfo;
+  private final MethodHandle setNumThreads;
+  private final MethodHandle manualSeed;
+  private final MethodHandle structSize;
+  private final MethodHandle modelConfigDefaults;
+  private final MethodHandle modelCreate;
+  private final MethodHandle modelDestroy;
+  private final MethodHandle modelGetConfig;
+  private final MethodHandle modelTensorCount;
+  private final MethodHandle modelTensorInfo;
+  private final MethodHandle modelReadTensor;
+  private final MethodHandle modelWriteTensor;
+  private final MethodHandle modelCopyWeights;
+  private final MethodHandle modelSetTraining;
+  private final MethodHandle modelLogits;
+  private final MethodHandle modelScore;
+  private final MethodHandle modelReward;
+  private final MethodHandle rolloutCreate;
+  private final MethodHandle rolloutDestroy;
+  private final MethodHandle rolloutShape;
+  private final MethodHandle rolloutRead;
+  private final MethodHandle rolloutWrite;
+  private final MethodHandle generateOptionsDefaults;
+  private final MethodHandle generate;
+  private final MethodHandle rolloutScorePolicy;
+  private final MethodHandle rolloutScoreRef;
+  private final MethodHandle rolloutScoreReward;
+  private final MethodHandle ppoOptionsDefaults;
+  private final MethodHandle ppoRewards;
+  private final MethodHandle ppoAdvantages;
+  private final MethodHandle ppoAccumulate;
+  private final MethodHandle lmLoss;
+  private final MethodHandle rmLoss;
+  private final MethodHandle adamwOptionsDefaults;
+  private final MethodHandle optimizerCreate;
+  private final MethodHandle optimizerDestroy;
+  private final MethodHandle optimizerStep;
+  private final MethodHandle optimizerZeroGrad;
+  private final MethodHandle optimizerTensorCount;
+  private final MethodHandle optimizerTensorInfo;
+  private final MethodHandle optimizerReadTensor;
+  private final MethodHandle optimizerWriteTensor;
+
+  Native(SymbolLookup lookup) {
+    lastError = linker.downcallHandle(find(lookup, LAST_ERROR), FunctionDescriptor.of(ADDRESS));
+    abiVersion = bind(lookup, ABI_VERSION);
+    buildInfo = bind(lookup, BUILD_INFO);
+    setNumThreads = bind(lookup, SET_NUM_THREADS);
+    manualSeed = bind(lookup, MANUAL_SEED);
+    structSize = bind(lookup, STRUCT_SIZE);
+    modelConfigDefaults = bind(lookup, MODEL_CONFIG_DEFAULTS);
+    modelCreate = bind(lookup, MODEL_CREATE);
+    modelDestroy = bind(lookup, MODEL_DESTROY);
+    modelGetConfig = bind(lookup, MODEL_GET_CONFIG);
+    modelTensorCount = bind(lookup, MODEL_TENSOR_COUNT);
+    modelTensorInfo = bind(lookup, MODEL_TENSOR_INFO);
+    modelReadTensor = bind(lookup, MODEL_READ_TENSOR);
+    modelWriteTensor = bind(lookup, MODEL_WRITE_TENSOR);
+    modelCopyWeights = bind(lookup, MODEL_COPY_WEIGHTS);
+    modelSetTraining = bind(lookup, MODEL_SET_TRAINING);
+    modelLogits = bind(lookup, MODEL_LOGITS);
+    modelScore = bind(lookup, MODEL_SCORE);
+    modelReward = bind(lookup, MODEL_REWARD);
+    rolloutCreate = bind(lookup, ROLLOUT_CREATE);
+    rolloutDestroy = bind(lookup, ROLLOUT_DESTROY);
+    rolloutShape = bind(lookup, ROLLOUT_SHAPE);
+    rolloutRead = bind(lookup, ROLLOUT_READ);
+    rolloutWrite = bind(lookup, ROLLOUT_WRITE);
+    generateOptionsDefaults = bind(lookup, GENERATE_OPTIONS_DEFAULTS);
+    generate = bind(lookup, GENERATE);
+    rolloutScorePolicy = bind(lookup, ROLLOUT_SCORE_POLICY);
+    rolloutScoreRef = bind(lookup, ROLLOUT_SCORE_REF);
+    rolloutScoreReward = bind(lookup, ROLLOUT_SCORE_REWARD);
+    ppoOptionsDefaults = bind(lookup, PPO_OPTIONS_DEFAULTS);
+    ppoRewards = bind(lookup, PPO_REWARDS);
+    ppoAdvantages = bind(lookup, PPO_ADVANTAGES);
+    ppoAccumulate = bind(lookup, PPO_ACCUMULATE);
+    lmLoss = bind(lookup, LM_LOSS);
+    rmLoss = bind(lookup, RM_LOSS);
+    adamwOptionsDefaults = bind(lookup, ADAMW_OPTIONS_DEFAULTS);
+    optimizerCreate = bind(lookup, OPTIMIZER_CREATE);
+    optimizerDestroy = bind(lookup, OPTIMIZER_DESTROY);
+    optimizerStep = bind(lookup, OPTIMIZER_STEP);
+    optimizerZeroGrad = bind(lookup, OPTIMIZER_ZERO_GRAD);
+    optimizerTensorCount = bind(lookup, OPTIMIZER_TENSOR_COUNT);
+    optimizerTensorInfo = bind(lookup, OPTIMIZER_TENSOR_INFO);
+    optimizerReadTensor = bind(lookup, OPTIMIZER_READ_TENSOR);
+    optimizerWriteTensor = bind(lookup, OPTIMIZER_WRITE_TENSOR);
+  }
+
+  /** The names of every C function this class binds, r4j_last_error included. */
+  public static Map<String, FunctionDescriptor> functions() {
+    return Collections.unmodifiableMap(FUNCTIONS);
+  }
+
+  private static MemorySegment find(SymbolLookup lookup, String name) {
+    return lookup.find(name).orElseThrow(() -> new NativeLibraryException(
+        "the native library lacks " + name + ": it is older than this jar; rebuild it"));
+  }
+
+  private MethodHandle bind(SymbolLookup lookup, String name) {
+    return linker.downcallHandle(find(lookup, name), FUNCTIONS.get(name));
+  }
+
+  /** The calling thread's last native error message. */
+  public String lastError() {
+    try {
+      MemorySegment p = (MemorySegment) lastError.invokeExact();
+      return p.equals(MemorySegment.NULL) ? "" : p.reinterpret(65536).getString(0);
+    } catch (Throwable t) {
+      throw linkageFailure(LAST_ERROR, t);
+    }
+  }
+
+  @FunctionalInterface
+  private interface Downcall {
+    int invoke() throws Throwable;
+  }
+
+  /** Runs one downcall and turns a non-zero status into a NativeException. */
+  private void call(String function, Downcall downcall) {
+    int status;
+    try {
+      status = downcall.invoke();
+    } catch (Throwable t) {
+      throw linkageFailure(function, t);
+    }
+    if (status != Status.OK) throw new NativeException(function, status, lastError());
+  }
+
+  private static RuntimeException linkageFailure(String function, Throwable t) {
+    if (t instanceof RuntimeException r) return r;
+    if (t instanceof Error e) throw e;
+    return new IllegalStateException("calling " + function + " failed: " + t, t);
+  }
+
+  public void abiVersion(MemorySegment outVersion) {
+    call(ABI_VERSION, () -> (int) abiVersion.invokeExact(outVersion));
+  }
+
+  public void buildInfo(MemorySegment buf, long cap, MemorySegment outNeeded) {
+    call(BUILD_INFO, () -> (int) buildInfo.invokeExact(buf, cap, outNeeded));
+  }
+
+  public void setNumThreads(int n) {
+    call(SET_NUM_THREADS, () -> (int) setNumThreads.invokeExact(n));
+  }
+
+  public void manualSeed(long seed) {
+    call(MANUAL_SEED, () -> (int) manualSeed.invokeExact(seed));
+  }
+
+  public void structSize(int which, MemorySegment outSize) {
+    call(STRUCT_SIZE, () -> (int) structSize.invokeExact(which, outSize));
+  }
+
+  public void modelConfigDefaults(MemorySegment out) {
+    call(MODEL_CONFIG_DEFAULTS, () -> (int) modelConfigDefaults.invokeExact(out));
+  }
+
+  public void modelCreate(MemorySegment config, MemorySegment device, MemorySegment outModel) {
+    call(MODEL_CREATE, () -> (int) modelCreate.invokeExact(config, device, outModel));
+  }
+
+  public void modelDestroy(MemorySegment model) {
+    call(MODEL_DESTROY, () -> (int) modelDestroy.invokeExact(model));
+  }
+
+  public void modelGetConfig(MemorySegment model, MemorySegment out) {
+    call(MODEL_GET_CONFIG, () -> (int) modelGetConfig.invokeExact(model, out));
+  }
+
+  public void modelTensorCount(MemorySegment model, MemorySegment outCount) {
+    call(MODEL_TENSOR_COUNT, () -> (int) modelTensorCount.invokeExact(model, outCount));
+  }
+
+  public void modelTensorInfo(MemorySegment model, long index, MemorySegment nameBuf, long nameCap, MemorySegment outDtype, MemorySegment outNdim, MemorySegment shape, int shapeCap) {
+    call(MODEL_TENSOR_INFO, () -> (int) modelTensorInfo.invokeExact(model, index, nameBuf, nameCap, outDtype, outNdim, shape, shapeCap));
+  }
+
+  public void modelReadTensor(MemorySegment model, MemorySegment name, int dtype, MemorySegment dst, long dstBytes) {
+    call(MODEL_READ_TENSOR, () -> (int) modelReadTensor.invokeExact(model, name, dtype, dst, dstBytes));
+  }
+
+  public void modelWriteTensor(MemorySegment model, MemorySegment name, int dtype, MemorySegment src, long srcBytes) {
+    call(MODEL_WRITE_TENSOR, () -> (int) modelWriteTensor.invokeExact(model, name, dtype, src, srcBytes));
+  }
+
+  public void modelCopyWeights(MemorySegment dst, MemorySegment src) {
+    call(MODEL_COPY_WEIGHTS, () -> (int) modelCopyWeights.invokeExact(dst, src));
+  }
+
+  public void modelSetTraining(MemorySegment model, int training) {
+    call(MODEL_SET_TRAINING, () -> (int) modelSetTraining.invokeExact(model, training));
+  }
+
+  public void modelLogits(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, MemorySegment out, long outCap) {
+    call(MODEL_LOGITS, () -> (int) modelLogits.invokeExact(model, tokens, attentionMask, batch, seqLen, out, outCap));
+  }
+
+  public void modelScore(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, double temperature, MemorySegment outLogprobs, MemorySegment outEntropy, MemorySegment outValues, long cap) {
+    call(MODEL_SCORE, () -> (int) modelScore.invokeExact(model, tokens, attentionMask, batch, seqLen, temperature, outLogprobs, outEntropy, outValues, cap));
+  }
+
+  public void modelReward(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, MemorySegment outScores, long cap) {
+    call(MODEL_REWARD, () -> (int) modelReward.invokeExact(model, tokens, attentionMask, batch, seqLen, outScores, cap));
+  }
+
+  public void rolloutCreate(MemorySegment like, MemorySegment queries, MemorySegment queryLengths, long queryStride, MemorySegment responses, MemorySegment responseLengths, long responseStride, long batch, int padTokenId, int eosTokenId, MemorySegment outRollout) {
+    call(ROLLOUT_CREATE, () -> (int) rolloutCreate.invokeExact(like, queries, queryLengths, queryStride, responses, responseLengths, responseStride, batch, padTokenId, eosTokenId, outRollout));
+  }
+
+  public void rolloutDestroy(MemorySegment rollout) {
+    call(ROLLOUT_DESTROY, () -> (int) rolloutDestroy.invokeExact(rollout));
+  }
+
+  public void rolloutShape(MemorySegment rollout, MemorySegment outBatch, MemorySegment outQueryLen, MemorySegment outResponseLen) {
+    call(ROLLOUT_SHAPE, () -> (int) rolloutShape.invokeExact(rollout, outBatch, outQueryLen, outResponseLen));
+  }
+
+  public void rolloutRead(MemorySegment rollout, int field, MemorySegment dst, long cap) {
+    call(ROLLOUT_READ, () -> (int) rolloutRead.invokeExact(rollout, field, dst, cap));
+  }
+
+  public void rolloutWrite(MemorySegment rollout, int field, MemorySegment src, long n) {
+    call(ROLLOUT_WRITE, () -> (int) rolloutWrite.invokeExact(rollout, field, src, n));
+  }
+
+  public void generateOptionsDefaults(MemorySegment out) {
+    call(GENERATE_OPTIONS_DEFAULTS, () -> (int) generateOptionsDefaults.invokeExact(out));
+  }
+
+  public void generate(MemorySegment model, MemorySegment prompts, MemorySegment promptLengths, long promptStride, long batch, MemorySegment options, MemorySegment outRollout) {
+    call(GENERATE, () -> (int) generate.invokeExact(model, prompts, promptLengths, promptStride, batch, options, outRollout));
+  }
+
+  public void rolloutScorePolicy(MemorySegment model, MemorySegment rollout, double temperature, int flags) {
+    call(ROLLOUT_SCORE_POLICY, () -> (int) rolloutScorePolicy.invokeExact(model, rollout, temperature, flags));
+  }
+
+  public void rolloutScoreRef(MemorySegment ref, MemorySegment policyOrNull, MemorySegment rollout, double temperature) {
+    call(ROLLOUT_SCORE_REF, () -> (int) rolloutScoreRef.invokeExact(ref, policyOrNull, rollout, temperature));
+  }
+
+  public void rolloutScoreReward(MemorySegment rewardModel, MemorySegment rollout) {
+    call(ROLLOUT_SCORE_REWARD, () -> (int) rolloutScoreReward.invokeExact(rewardModel, rollout));
+  }
+
+  public void ppoOptionsDefaults(MemorySegment out) {
+    call(PPO_OPTIONS_DEFAULTS, () -> (int) ppoOptionsDefaults.invokeExact(out));
+  }
+
+  public void ppoRewards(MemorySegment rollout, MemorySegment options, double klCoef, double scoreShift, double scoreScale, MemorySegment outStats) {
+    call(PPO_REWARDS, () -> (int) ppoRewards.invokeExact(rollout, options, klCoef, scoreShift, scoreScale, outStats));
+  }
+
+  public void ppoAdvantages(MemorySegment rollout, MemorySegment options, MemorySegment outStats) {
+    call(PPO_ADVANTAGES, () -> (int) ppoAdvantages.invokeExact(rollout, options, outStats));
+  }
+
+  public void ppoAccumulate(MemorySegment actor, MemorySegment criticOrNull, MemorySegment rollout, MemorySegment indices, long n, MemorySegment options, double lossScale, MemorySegment outStats) {
+    call(PPO_ACCUMULATE, () -> (int) ppoAccumulate.invokeExact(actor, criticOrNull, rollout, indices, n, options, lossScale, outStats));
+  }
+
+  public void lmLoss(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long batch, long seqLen, double lossScale, int backward, MemorySegment outLoss, MemorySegment outTokens) {
+    call(LM_LOSS, () -> (int) lmLoss.invokeExact(model, tokens, attentionMask, lossMask, batch, seqLen, lossScale, backward, outLoss, outTokens));
+  }
+
+  public void rmLoss(MemorySegment model, MemorySegment chosen, MemorySegment chosenMask, MemorySegment rejected, MemorySegment rejectedMask, long batch, long seqLen, double lossScale, int backward, MemorySegment outLoss, MemorySegment outAccuracy) {
+    call(RM_LOSS, () -> (int) rmLoss.invokeExact(model, chosen, chosenMask, rejected, rejectedMask, batch, seqLen, lossScale, backward, outLoss, outAccuracy));
+  }
+
+  public void adamwOptionsDefaults(MemorySegment out) {
+    call(ADAMW_OPTIONS_DEFAULTS, () -> (int) adamwOptionsDefaults.invokeExact(out));
+  }
+
+  public void optimizerCreate(MemorySegment model, MemorySegment options, MemorySegment outOptimizer) {
+    call(OPTIMIZER_CREATE, () -> (int) optimizerCreate.invokeExact(model, options, outOptimizer));
+  }
+
+  public void optimizerDestroy(MemorySegment optimizer) {
+    call(OPTIMIZER_DESTROY, () -> (int) optimizerDestroy.invokeExact(optimizer));
+  }
+
+  public void optimizerStep(MemorySegment optimizer, double lr, MemorySegment outResult) {
+    call(OPTIMIZER_STEP, () -> (int) optimizerStep.invokeExact(optimizer, lr, outResult));
+  }
+
+  public void optimizerZeroGrad(MemorySegment optimizer) {
+    call(OPTIMIZER_ZERO_GRAD, () -> (int) optimizerZeroGrad.invokeExact(optimizer));
+  }
+
+  public void optimizerTensorCount(MemorySegment optimizer, MemorySegment outCount) {
+    call(OPTIMIZER_TENSOR_COUNT, () -> (int) optimizerTensorCount.invokeExact(optimizer, outCount));
+  }
+
+  public void optimizerTensorInfo(MemorySegment optimizer, long index, MemorySegment nameBuf, long nameCap, MemorySegment outDtype, MemorySegment outNdim, MemorySegment shape, int shapeCap) {
+    call(OPTIMIZER_TENSOR_INFO, () -> (int) optimizerTensorInfo.invokeExact(optimizer, index, nameBuf, nameCap, outDtype, outNdim, shape, shapeCap));
+  }
+
+  public void optimizerReadTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment dst, long dstBytes) {
+    call(OPTIMIZER_READ_TENSOR, () -> (int) optimizerReadTensor.invokeExact(optimizer, name, dtype, dst, dstBytes));
+  }
+
+  public void optimizerWriteTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment src, long srcBytes) {
+    call(OPTIMIZER_WRITE_TENSOR, () -> (int) optimizerWriteTensor.invokeExact(optimizer, name, dtype, src, srcBytes));
+  }
+}

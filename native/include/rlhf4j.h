@@ -1,0 +1,497 @@
+/*
+ * rlhf4j.h — the C ABI of the rlhf4j native library.
+ *
+ * This header is the one contract between the native core and its callers
+ * (the Java layer binds it through the FFM API). It is plain C99 so a binding
+ * generator such as jextract can read it.
+ *
+ * Conventions (apply to every function below):
+ *  - Every function returns an r4j_status; R4J_OK is 0. Outputs go to
+ *    trailing out-parameters, which are written only on success.
+ *  - On failure, r4j_last_error() returns a one-line message for the calling
+ *    thread. No C++ exception ever crosses this boundary.
+ *  - Handles are opaque and created/destroyed in pairs (r4j_X_create /
+ *    r4j_X_destroy). A destroyed or foreign handle is detected and rejected
+ *    with R4J_ERR_INVALID_HANDLE; destroying NULL is a no-op.
+ *  - A handle is not thread-safe: two threads calling into the same handle at
+ *    once get R4J_ERR_BUSY for the second call. Different handles may be used
+ *    from different threads concurrently.
+ *  - The caller allocates every buffer and passes its capacity (in elements
+ *    unless a name says bytes). The library never keeps a pointer to caller
+ *    memory after a call returns.
+ *  - Tensors crossing the boundary are dense, row-major, on the host.
+ *  - Option structs are filled by their *_defaults() function first; the
+ *    caller then changes the fields it wants.
+ *  - Enumerations are int32_t.
+ *  - Grow by adding functions; a published signature never changes.
+ */
+#ifndef RLHF4J_H
+#define RLHF4J_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define R4J_API __declspec(dllexport)
+#else
+#define R4J_API __attribute__((visibility("default")))
+#endif
+
+/* Bumped when a function or struct is added; callers check it at load time. */
+#define R4J_ABI_VERSION 1
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef int32_t r4j_status;
+
+#define R4J_OK 0
+#define R4J_ERR_INVALID_ARGUMENT 1 /* a value out of range, an empty batch, ... */
+#define R4J_ERR_INVALID_HANDLE 2   /* NULL, destroyed, or of the wrong kind */
+#define R4J_ERR_BUFFER_TOO_SMALL 3 /* the capacity passed is below what is needed */
+#define R4J_ERR_NOT_FOUND 4        /* a named tensor or field does not exist */
+#define R4J_ERR_DEVICE 5           /* the device does not exist or failed */
+#define R4J_ERR_BUSY 6             /* the handle is in use by another thread */
+#define R4J_ERR_NON_FINITE 7       /* NaN or Inf met where it is not allowed */
+#define R4J_ERR_RUNTIME 8          /* anything else (the message says what) */
+
+/* Thread-local message of the last failed call on this thread ("" if none).
+ * Owned by the library; valid until the next call on this thread. */
+R4J_API const char *r4j_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Library                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Writes the ABI version (R4J_ABI_VERSION the library was built with). */
+R4J_API r4j_status r4j_abi_version(int32_t *out_version);
+
+/* Writes a JSON object into buf (capacity cap bytes, NUL included):
+ * {"version","abi","libtorch","blas","cuda","cuda_archs":[...],
+ *  "devices":[...],"threads"}. *out_needed receives the size needed
+ * (NUL included), also when R4J_ERR_BUFFER_TOO_SMALL is returned. */
+R4J_API r4j_status r4j_build_info(char *buf, size_t cap, size_t *out_needed);
+
+/* Sets the intra-op thread count (0 = one per core). Process-wide. */
+R4J_API r4j_status r4j_set_num_threads(int32_t n);
+
+/* Seeds the generator behind dropout in training passes. Process-wide. */
+R4J_API r4j_status r4j_manual_seed(uint64_t seed);
+
+/* sizeof() of an ABI struct, so a binding can check its layouts.
+ * which: one of R4J_STRUCT_*. */
+#define R4J_STRUCT_MODEL_CONFIG 1
+#define R4J_STRUCT_GENERATE_OPTIONS 2
+#define R4J_STRUCT_ADAMW_OPTIONS 3
+#define R4J_STRUCT_STEP_RESULT 4
+#define R4J_STRUCT_PPO_OPTIONS 5
+#define R4J_STRUCT_PPO_STATS 6
+#define R4J_STRUCT_REWARD_STATS 7
+#define R4J_STRUCT_ADVANTAGE_STATS 8
+R4J_API r4j_status r4j_struct_size(int32_t which, size_t *out_size);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct r4j_model r4j_model;
+
+#define R4J_ARCH_GPT2 0  /* GPT-2: learned positions, pre-LayerNorm, GELU(tanh), tied head */
+#define R4J_ARCH_LLAMA 1 /* Llama/Qwen2/Mistral: RMSNorm, RoPE, SwiGLU, GQA */
+
+#define R4J_DTYPE_F32 0
+#define R4J_DTYPE_F16 1
+#define R4J_DTYPE_BF16 2
+#define R4J_DTYPE_I32 3
+#define R4J_DTYPE_I64 4
+#define R4J_DTYPE_U8 5
+#define R4J_DTYPE_F64 6
+
+#define R4J_ROPE_NONE 0
+#define R4J_ROPE_LINEAR 1
+#define R4J_ROPE_LLAMA3 2
+
+typedef struct r4j_model_config {
+  int32_t arch;              /* R4J_ARCH_* */
+  int32_t dtype;             /* parameter dtype: F32, F16, BF16 (F64 for gradient checks) */
+  int64_t vocab_size;
+  int64_t n_positions;       /* context window */
+  int64_t n_embd;
+  int64_t n_layer;
+  int64_t n_head;
+  int64_t n_kv_head;         /* Llama: grouped-query heads (0 = n_head) */
+  int64_t n_inner;           /* MLP width (0 = 4 * n_embd for GPT-2) */
+  double norm_eps;           /* layer_norm_epsilon / rms_norm_eps */
+  double rope_theta;         /* Llama */
+  int32_t rope_scaling;      /* R4J_ROPE_* */
+  double rope_factor;        /* linear / llama3 scaling factor */
+  double rope_low_freq_factor;
+  double rope_high_freq_factor;
+  int64_t rope_original_max_positions;
+  int32_t tie_word_embeddings; /* LM head shares the token embedding */
+  int32_t attention_bias;      /* Llama: q/k/v projections carry biases (Qwen2) */
+  int32_t value_head;        /* add the critic head v_head.summary (scalar) */
+  int32_t reward_head;       /* add the reward head score (scalar) */
+  double dropout;            /* resid/embd/attn dropout in training passes */
+  double initializer_range;  /* std of the normal init */
+  uint64_t seed;             /* seed of the random initialisation */
+} r4j_model_config;
+
+/* GPT-2 small's shape with the critic head off. */
+R4J_API r4j_status r4j_model_config_defaults(r4j_model_config *out);
+
+/* Creates a model with randomly initialised weights (GPT-2's init scheme) on
+ * device ("cpu", "cuda", "cuda:N"). Destroy with r4j_model_destroy. */
+R4J_API r4j_status r4j_model_create(const r4j_model_config *config, const char *device,
+                                    r4j_model **out_model);
+
+R4J_API r4j_status r4j_model_destroy(r4j_model *model);
+
+/* Writes back the model's config (defaults resolved). */
+R4J_API r4j_status r4j_model_get_config(const r4j_model *model, r4j_model_config *out);
+
+/* Number of named tensors (parameters) in the model. */
+R4J_API r4j_status r4j_model_tensor_count(const r4j_model *model, int64_t *out_count);
+
+/* Describes tensor number index (0-based, stable order): its Hugging Face
+ * name into name_buf (capacity name_cap bytes, NUL included), its dtype and
+ * shape (shape_cap entries). */
+R4J_API r4j_status r4j_model_tensor_info(const r4j_model *model, int64_t index, char *name_buf,
+                                         size_t name_cap, int32_t *out_dtype, int32_t *out_ndim,
+                                         int64_t *shape, int32_t shape_cap);
+
+/* Copies the named tensor to dst, converted to dtype (F32/F16/BF16/F64).
+ * dst_bytes must be at least numel * element size. */
+R4J_API r4j_status r4j_model_read_tensor(const r4j_model *model, const char *name, int32_t dtype,
+                                         void *dst, size_t dst_bytes);
+
+/* Overwrites the named tensor from src (dtype F32/F16/BF16/F64, numel must
+ * match exactly; src_bytes = numel * element size). Non-finite values are
+ * rejected with R4J_ERR_NON_FINITE and leave the tensor unchanged. */
+R4J_API r4j_status r4j_model_write_tensor(r4j_model *model, const char *name, int32_t dtype,
+                                          const void *src, size_t src_bytes);
+
+/* Copies every tensor of src into dst (same config); e.g. reference := SFT. */
+R4J_API r4j_status r4j_model_copy_weights(r4j_model *dst, const r4j_model *src);
+
+/* Sets training mode (dropout on when config.dropout > 0) or eval mode. */
+R4J_API r4j_status r4j_model_set_training(r4j_model *model, int32_t training);
+
+/* ---- Scoring passes over given sequences --------------------------------
+ * tokens: [batch, seq_len] int32, row-major. attention_mask: [batch, seq_len]
+ * uint8 (1 = real token, 0 = padding); padding may sit left or right; position
+ * ids count real tokens only. */
+
+/* Full logits [batch, seq_len, vocab] into out (capacity out_cap floats).
+ * Meant for tests and small inputs. */
+R4J_API r4j_status r4j_model_logits(r4j_model *model, const int32_t *tokens,
+                                    const uint8_t *attention_mask, int64_t batch, int64_t seq_len,
+                                    float *out, size_t out_cap);
+
+/* For each position t >= 1: logprob of tokens[t] given tokens[<t] under
+ * logits / temperature, into out_logprobs [batch, seq_len] (position 0 and
+ * padding receive 0). out_entropy (optional, NULL to skip) gets the entropy
+ * of that predictive distribution; out_values (optional; needs a value head)
+ * the critic's value at each position. Capacity: batch*seq_len each. */
+R4J_API r4j_status r4j_model_score(r4j_model *model, const int32_t *tokens,
+                                   const uint8_t *attention_mask, int64_t batch, int64_t seq_len,
+                                   double temperature, float *out_logprobs, float *out_entropy,
+                                   float *out_values, size_t cap);
+
+/* The reward head's score at each sequence's last real token: out [batch]. */
+R4J_API r4j_status r4j_model_reward(r4j_model *model, const int32_t *tokens,
+                                    const uint8_t *attention_mask, int64_t batch, int64_t seq_len,
+                                    float *out_scores, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Rollouts: a batch of prompt + response sequences kept in native memory    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct r4j_rollout r4j_rollout;
+
+/* Fields of a rollout. B = batch, P = padded prompt length, R = response
+ * length (the longest response). Prompts are left-padded, responses
+ * right-padded. "Response mask" is 1 on real response tokens (the EOS or
+ * stop token included) and 0 on padding after it. */
+#define R4J_FIELD_QUERY_TOKENS 0     /* int32 [B, P], left-padded with pad id */
+#define R4J_FIELD_QUERY_MASK 1       /* uint8 [B, P] */
+#define R4J_FIELD_RESPONSE_TOKENS 2  /* int32 [B, R], right-padded with pad id */
+#define R4J_FIELD_RESPONSE_MASK 3    /* uint8 [B, R] */
+#define R4J_FIELD_RESPONSE_LENGTH 4  /* int32 [B] */
+#define R4J_FIELD_ENDED 5            /* uint8 [B]: 1 when EOS/stop was generated */
+#define R4J_FIELD_OLD_LOGPROBS 6     /* float [B, R] */
+#define R4J_FIELD_OLD_VALUES 7       /* float [B, R] */
+#define R4J_FIELD_REF_LOGPROBS 8     /* float [B, R] */
+#define R4J_FIELD_SCORES 9           /* float [B] */
+#define R4J_FIELD_KL 10              /* float [B, R]: the chosen KL estimator per token */
+#define R4J_FIELD_REWARDS 11         /* float [B, R] */
+#define R4J_FIELD_RETURNS 12         /* float [B, R] */
+#define R4J_FIELD_ADVANTAGES 13      /* float [B, R], before whitening */
+#define R4J_FIELD_ADVANTAGES_WHITENED 14 /* float [B, R], what the loss uses */
+#define R4J_FIELD_FULL_KL 15         /* float [B, R]: KL(old || ref) over the vocabulary */
+
+/* Builds a rollout from given tokens (no generation): queries [B, query_stride]
+ * with query_lengths[b] >= 1 real tokens at the start of each row (any tail
+ * is ignored), responses likewise (response_lengths[b] >= 1). pad_token_id
+ * fills the padding. ENDED is 1 where the response's last token is
+ * eos_token_id (every sample when eos_token_id is -1). The rollout lives on
+ * like's device and is checked against its vocabulary and context window.
+ * Float fields start as zeros. */
+R4J_API r4j_status r4j_rollout_create(const r4j_model *like, const int32_t *queries,
+                                      const int32_t *query_lengths, int64_t query_stride,
+                                      const int32_t *responses, const int32_t *response_lengths,
+                                      int64_t response_stride, int64_t batch, int32_t pad_token_id,
+                                      int32_t eos_token_id, r4j_rollout **out_rollout);
+
+R4J_API r4j_status r4j_rollout_destroy(r4j_rollout *rollout);
+
+/* Writes B, P and R. */
+R4J_API r4j_status r4j_rollout_shape(const r4j_rollout *rollout, int64_t *out_batch,
+                                     int64_t *out_query_len, int64_t *out_response_len);
+
+/* Copies a field (R4J_FIELD_*) into dst; cap in elements of the field's type.
+ * A field never computed reads as zeros. */
+R4J_API r4j_status r4j_rollout_read(const r4j_rollout *rollout, int32_t field, void *dst,
+                                    size_t cap);
+
+/* Overwrites a float field (OLD_LOGPROBS .. FULL_KL) from src (n elements,
+ * exactly the field's size). Non-finite values are accepted here: the PPO
+ * step detects them. */
+R4J_API r4j_status r4j_rollout_write(r4j_rollout *rollout, int32_t field, const float *src,
+                                     size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Generation (the rollout phase)                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct r4j_generate_options {
+  int64_t max_new_tokens;
+  double temperature;    /* > 0: sample from softmax(logits / T); 0: greedy */
+  int64_t top_k;         /* 0 = off */
+  double top_p;          /* 1.0 = off */
+  int32_t eos_token_id;  /* -1 = none; generation of a sequence stops after it */
+  int32_t stop_token_id; /* -1 = none; like EOS: the response is cut after it */
+  int32_t pad_token_id;
+  uint64_t seed;         /* same seed, same prompts, same weights: same tokens */
+  int32_t with_values;   /* record the critic's values (needs a value head) */
+} r4j_generate_options;
+
+R4J_API r4j_status r4j_generate_options_defaults(r4j_generate_options *out);
+
+/* Generates a response per prompt with a KV cache, batched. prompts:
+ * [batch, prompt_stride] int32, row b holding prompt_lengths[b] >= 1 real
+ * tokens from its start. prompt + max_new_tokens must fit n_positions.
+ * Records for every response token the token, its logprob under
+ * logits / temperature (before top-k/top-p filtering; under raw logits when
+ * greedy) and, with with_values, the value head's output: the rollout's
+ * OLD_LOGPROBS and OLD_VALUES. Returns a new rollout (destroy it). */
+R4J_API r4j_status r4j_generate(r4j_model *model, const int32_t *prompts,
+                                const int32_t *prompt_lengths, int64_t prompt_stride,
+                                int64_t batch, const r4j_generate_options *options,
+                                r4j_rollout **out_rollout);
+
+/* ------------------------------------------------------------------------ */
+/* Feedback: reference log-probs, critic values, reward-model scores         */
+/* ------------------------------------------------------------------------ */
+
+#define R4J_SCORE_LOGPROBS 1 /* flags for r4j_rollout_score_policy */
+#define R4J_SCORE_VALUES 2
+
+/* Recomputes OLD_LOGPROBS (flag R4J_SCORE_LOGPROBS, under logits/temperature)
+ * and/or OLD_VALUES (R4J_SCORE_VALUES; needs a value head) with one full
+ * forward over query + response. This is the slow twin of what generation
+ * records, and how a separate critic model fills OLD_VALUES. */
+R4J_API r4j_status r4j_rollout_score_policy(r4j_model *model, r4j_rollout *rollout,
+                                            double temperature, int32_t flags);
+
+/* Fills REF_LOGPROBS from the frozen reference model (under
+ * logits/temperature). When policy is not NULL it also fills FULL_KL, the
+ * per-token KL(policy || ref) over the whole vocabulary; call it before the
+ * policy is updated so policy is the old policy. */
+R4J_API r4j_status r4j_rollout_score_ref(r4j_model *ref, r4j_model *policy_or_null,
+                                         r4j_rollout *rollout, double temperature);
+
+/* Fills SCORES with the reward head's output at each sample's last real
+ * token (the last response token; the EOS token when one was generated). */
+R4J_API r4j_status r4j_rollout_score_reward(r4j_model *reward_model, r4j_rollout *rollout);
+
+/* ------------------------------------------------------------------------ */
+/* PPO math                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define R4J_KL_K1 0   /* old_logprobs - ref_logprobs (the seed's estimator) */
+#define R4J_KL_K3 1   /* (r - 1) - log r with r = p_ref / p_old (Schulman) */
+#define R4J_KL_FULL 2 /* FULL_KL: exact KL over the vocabulary */
+
+/* Defaults are the seed preset: k1, gamma = lambda = 1 (undiscounted
+ * reward-to-go), no whitening, no ratio or value clipping, vf_coef 0.1. */
+typedef struct r4j_ppo_options {
+  int32_t kl_estimator;       /* R4J_KL_* */
+  double score_clip;          /* clip scores to [-c, c]; 0 = off */
+  int32_t missing_eos_penalty_on; /* replace the score when no EOS/stop came */
+  double missing_eos_penalty;
+  double gamma;               /* discount */
+  double lam;                 /* GAE lambda; gamma = lam = 1 is the seed's reward-to-go */
+  int32_t whiten_advantages;  /* masked whitening over the batch */
+  int32_t clip_ratio;         /* clipped surrogate with cliprange */
+  double cliprange;
+  int32_t clip_value;         /* value clipping with cliprange_value */
+  double cliprange_value;
+  double vf_coef;             /* loss = pg_loss + vf_coef * vf_loss - ent_coef * entropy */
+  double ent_coef;
+  double temperature;         /* training log-probs under logits / temperature */
+} r4j_ppo_options;
+
+R4J_API r4j_status r4j_ppo_options_defaults(r4j_ppo_options *out);
+
+typedef struct r4j_reward_stats {
+  double kl;                /* objective/kl: mean over samples of sum_t KL_t */
+  double non_score_reward;  /* mean over samples of sum_t -kl_coef * KL_t */
+  double scores;            /* mean score after clipping/penalty/normalisation */
+  double rlhf_reward;       /* scores + non_score_reward */
+  double entropy;           /* mean over samples of sum_t -old_logprob_t */
+  double response_length;   /* mean response length (tokens) */
+  double eos_rate;          /* share of samples that ended with EOS/stop */
+  int32_t non_finite;       /* 1 when a reward is NaN or Inf */
+} r4j_reward_stats;
+
+/* Feedback: KL[t] with the chosen estimator, then
+ *   rewards[t] = -kl_coef * KL[t] (+ score on the last response token),
+ * where score = clip((SCORES - score_shift) / score_scale) after the
+ * missing-EOS rule. Writes KL and REWARDS. score_scale must be > 0. */
+R4J_API r4j_status r4j_ppo_rewards(r4j_rollout *rollout, const r4j_ppo_options *options,
+                                   double kl_coef, double score_shift, double score_scale,
+                                   r4j_reward_stats *out_stats);
+
+typedef struct r4j_advantage_stats {
+  double returns_mean;
+  double returns_var;
+  double advantages_mean;   /* before whitening */
+  double values_mean;
+  double var_explained;     /* 1 - Var(returns - values) / Var(returns) */
+  int32_t non_finite;
+} r4j_advantage_stats;
+
+/* Returns and advantages from REWARDS and OLD_VALUES by GAE(gamma, lambda):
+ *   delta[t] = r[t] + gamma * V[t+1] - V[t],  A[t] = delta[t] + gamma*lam*A[t+1],
+ *   returns[t] = A[t] + V[t]  (V past the last token is 0).
+ * With gamma = lam = 1 this is the seed's returns[t] = sum_{j>=t} r[j] and
+ * A[t] = returns[t] - V[t]. Writes RETURNS, ADVANTAGES and
+ * ADVANTAGES_WHITENED (= ADVANTAGES when whitening is off). */
+R4J_API r4j_status r4j_ppo_advantages(r4j_rollout *rollout, const r4j_ppo_options *options,
+                                      r4j_advantage_stats *out_stats);
+
+typedef struct r4j_ppo_stats {
+  double loss_policy;     /* pg_loss */
+  double loss_value;      /* vf_loss (before vf_coef) */
+  double loss_total;
+  double entropy;         /* mean per-token entropy of the new policy */
+  double approxkl;        /* 0.5 * mean((logp - old_logp)^2) */
+  double policy_clipfrac; /* share of tokens where the clipped branch won */
+  double ratio_mean;
+  double ratio_var;
+  double value_clipfrac;
+  double vpred;           /* mean predicted value */
+  int64_t n_tokens;       /* response tokens that counted */
+  int32_t non_finite;     /* 1: the loss was NaN/Inf, nothing was accumulated */
+} r4j_ppo_stats;
+
+/* Learning, one micro-batch: forward the actor (and the critic: the actor's
+ * value head when critic_or_null is NULL) over the rollout samples listed in
+ * indices[0..n), compute
+ *   ratio = exp(logp - old_logp)
+ *   pg_loss = masked_mean(-A * ratio)                       (seed)
+ *           = masked_mean(max(-A*ratio, -A*clip(ratio)))    (clip_ratio)
+ *   vf_loss = masked_mean((V - returns)^2)  (max with the clipped form when clip_value)
+ *   loss = pg_loss + vf_coef * vf_loss - ent_coef * entropy
+ * and accumulate the gradients of loss_scale * loss into the models'
+ * parameters (the optimizers step them). Advantages take no gradient. */
+R4J_API r4j_status r4j_ppo_accumulate(r4j_model *actor, r4j_model *critic_or_null,
+                                      r4j_rollout *rollout, const int64_t *indices, int64_t n,
+                                      const r4j_ppo_options *options, double loss_scale,
+                                      r4j_ppo_stats *out_stats);
+
+/* ------------------------------------------------------------------------ */
+/* Supervised losses: SFT (causal LM) and reward modelling (Bradley-Terry)   */
+/* ------------------------------------------------------------------------ */
+
+/* Causal LM loss: mean over positions t with loss_mask[t] = 1 of
+ * -log p(tokens[t] | tokens[<t]). With backward != 0 the gradient of
+ * loss_scale * loss is accumulated. loss_mask [batch, seq_len] uint8. */
+R4J_API r4j_status r4j_lm_loss(r4j_model *model, const int32_t *tokens,
+                               const uint8_t *attention_mask, const uint8_t *loss_mask,
+                               int64_t batch, int64_t seq_len, double loss_scale,
+                               int32_t backward, double *out_loss, int64_t *out_tokens);
+
+/* Pairwise loss -mean(log sigmoid(r_chosen - r_rejected)) over batch pairs;
+ * each side [batch, seq_len] with its own attention mask. out_accuracy: the
+ * share of pairs with r_chosen > r_rejected. */
+R4J_API r4j_status r4j_rm_loss(r4j_model *model, const int32_t *chosen,
+                               const uint8_t *chosen_mask, const int32_t *rejected,
+                               const uint8_t *rejected_mask, int64_t batch, int64_t seq_len,
+                               double loss_scale, int32_t backward, double *out_loss,
+                               double *out_accuracy);
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer: AdamW over one model's parameters                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct r4j_optimizer r4j_optimizer;
+
+typedef struct r4j_adamw_options {
+  double beta1;
+  double beta2;
+  double eps;
+  double weight_decay;   /* decoupled; not applied to biases, norms and embeddings' positions */
+  double max_grad_norm;  /* global L2 clip before the step; 0 = off */
+} r4j_adamw_options;
+
+R4J_API r4j_status r4j_adamw_options_defaults(r4j_adamw_options *out);
+
+/* The optimizer refers to model: destroy it before the model. */
+R4J_API r4j_status r4j_optimizer_create(r4j_model *model, const r4j_adamw_options *options,
+                                        r4j_optimizer **out_optimizer);
+
+R4J_API r4j_status r4j_optimizer_destroy(r4j_optimizer *optimizer);
+
+typedef struct r4j_step_result {
+  double grad_norm;   /* global L2 norm before clipping */
+  int32_t skipped;    /* 1: gradients were non-finite, weights untouched */
+  int64_t step;       /* optimizer steps taken so far */
+} r4j_step_result;
+
+/* Clips, then applies one AdamW step at learning rate lr, then zeroes the
+ * gradients. Non-finite gradients skip the step (weights never become
+ * non-finite) and are reported in out_result->skipped. */
+R4J_API r4j_status r4j_optimizer_step(r4j_optimizer *optimizer, double lr,
+                                      r4j_step_result *out_result);
+
+/* Drops accumulated gradients without stepping. */
+R4J_API r4j_status r4j_optimizer_zero_grad(r4j_optimizer *optimizer);
+
+/* The optimizer's state as named tensors, for checkpoints: for each
+ * parameter NAME, "NAME.exp_avg" and "NAME.exp_avg_sq" (F32), then "step"
+ * (F64, shape [1]). Same calling conventions as the model's tensor functions. */
+R4J_API r4j_status r4j_optimizer_tensor_count(const r4j_optimizer *optimizer, int64_t *out_count);
+
+R4J_API r4j_status r4j_optimizer_tensor_info(const r4j_optimizer *optimizer, int64_t index,
+                                             char *name_buf, size_t name_cap, int32_t *out_dtype,
+                                             int32_t *out_ndim, int64_t *shape,
+                                             int32_t shape_cap);
+
+R4J_API r4j_status r4j_optimizer_read_tensor(const r4j_optimizer *optimizer, const char *name,
+                                             int32_t dtype, void *dst, size_t dst_bytes);
+
+R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const char *name,
+                                              int32_t dtype, const void *src, size_t src_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RLHF4J_H */

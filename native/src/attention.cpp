@@ -1,0 +1,37 @@
+#include "attention.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace r4j {
+
+at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
+                          at::ScalarType dtype) {
+  const int64_t S = key_mask.size(1);
+  auto opts = at::TensorOptions().device(key_mask.device()).dtype(at::kLong);
+  auto query_pos = at::arange(offset, offset + T, opts).unsqueeze(1);  // [T, 1]
+  auto key_pos = at::arange(0, S, opts).unsqueeze(0);                   // [1, S]
+  auto causal = key_pos.le(query_pos);                                  // [T, S]
+  auto allowed = causal.unsqueeze(0).logical_and(key_mask.unsqueeze(1));  // [B, T, S]
+  auto lowest = at::scalar_tensor(at::Scalar(-std::numeric_limits<float>::max()),
+                                  at::TensorOptions().device(key_mask.device()).dtype(dtype));
+  auto zero = at::zeros({}, lowest.options());
+  return at::where(allowed, zero, lowest).unsqueeze(1);  // [B, 1, T, S]
+}
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const at::Tensor& bias, double dropout_p) {
+  auto kk = k, vv = v;
+  const int64_t groups = q.size(1) / k.size(1);
+  if (groups > 1) {  // grouped-query attention: each kv head serves `groups` query heads
+    kk = k.repeat_interleave(groups, 1);
+    vv = v.repeat_interleave(groups, 1);
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  auto scores = at::matmul(q, kk.transpose(-2, -1)).mul_(scale).add_(bias);  // [B, nh, T, S]
+  auto probs = at::softmax(scores, -1);
+  if (dropout_p > 0) probs = at::dropout(probs, dropout_p, /*train=*/true);
+  return at::matmul(probs, vv);  // [B, nh, T, hd]
+}
+
+}  // namespace r4j

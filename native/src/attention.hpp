@@ -1,0 +1,22 @@
+// Scaled dot-product attention over a causal window with padded keys.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace r4j {
+
+// Additive attention bias [B, 1, T, S] for T queries at absolute positions
+// offset .. offset+T-1 over S = offset + T keys: 0 where key j is real
+// (key_mask [B, S]) and j <= offset + i, else the dtype's lowest value (not
+// -inf, so a padding query whose every key is masked stays finite).
+at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
+                          at::ScalarType dtype);
+
+// softmax(q k^T / sqrt(head_dim) + bias) v, with k/v heads shared by groups
+// of query heads (grouped-query attention when k has fewer heads than q).
+//   q: [B, n_head, T, hd]   k, v: [B, n_kv_head, S, hd]   bias: [B, 1, T, S]
+// dropout_p > 0 drops attention probabilities (training only).
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const at::Tensor& bias, double dropout_p);
+
+}  // namespace r4j

@@ -1,0 +1,90 @@
+#include "build_info.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <dlfcn.h>
+#include <torch/version.h>
+
+#include <climits>
+#include <cstdlib>
+#include <sstream>
+
+#include "rlhf4j.h"
+
+#ifndef RLHF4J_VERSION
+#define RLHF4J_VERSION "0.0.0"
+#endif
+#ifndef RLHF4J_CUDA_ARCHS
+#define RLHF4J_CUDA_ARCHS ""
+#endif
+
+namespace r4j {
+namespace {
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string quoted(const std::string& s) { return "\"" + json_escape(s) + "\""; }
+
+}  // namespace
+
+BlasInfo detect_blas() {
+  BlasInfo info{"unknown", "", ""};
+  void* sym = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info dl{};
+  if (sym == nullptr || dladdr(sym, &dl) == 0 || dl.dli_fname == nullptr) return info;
+  char resolved[PATH_MAX];
+  info.path = realpath(dl.dli_fname, resolved) ? resolved : dl.dli_fname;
+  const std::string& p = info.path;
+  using GetConfig = char* (*)();
+  if (auto cfg = reinterpret_cast<GetConfig>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) info.detail = cfg();
+  if (p.find("openblas") != std::string::npos) {
+    info.name = "openblas";
+  } else if (p.find("mkl") != std::string::npos) {
+    info.name = "mkl";
+  } else if (p.find("blis") != std::string::npos) {
+    info.name = "blis";
+  } else if (p.find("atlas") != std::string::npos) {
+    info.name = "atlas";
+  } else if (p.find("/blas/") != std::string::npos || p.find("libblas") != std::string::npos) {
+    info.name = "reference";  // Netlib's unoptimised BLAS (Debian's libblas3)
+  }
+  return info;
+}
+
+std::string build_info_json() {
+  std::ostringstream o;
+  const auto blas = detect_blas();
+  const int gpus = at::detail::getCUDAHooks().hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+  o << "{\"version\":" << quoted(RLHF4J_VERSION) << ",\"abi\":" << R4J_ABI_VERSION
+    << ",\"libtorch\":" << quoted(TORCH_VERSION) << ",\"blas\":" << quoted(blas.name)
+    << ",\"blas_library\":" << quoted(blas.path) << ",\"blas_config\":" << quoted(blas.detail)
+    << ",\"cuda\":" << (at::detail::getCUDAHooks().hasCUDA() ? "true" : "false") << ",\"cuda_archs\":[";
+  std::istringstream archs(RLHF4J_CUDA_ARCHS);
+  std::string arch;
+  bool first = true;
+  while (std::getline(archs, arch, ';')) {
+    if (arch.empty()) continue;
+    o << (first ? "" : ",") << quoted(arch);
+    first = false;
+  }
+  o << "],\"devices\":[\"cpu\"";
+  for (int i = 0; i < gpus; ++i) o << ",\"cuda:" << i << "\"";
+  o << "],\"threads\":" << at::get_num_threads() << "}";
+  return o.str();
+}
+
+}  // namespace r4j

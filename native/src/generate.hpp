@@ -1,0 +1,17 @@
+// Batched, KV-cached generation: the rollout phase.
+#pragma once
+
+#include <memory>
+
+#include "model.hpp"
+#include "rollout.hpp"
+
+namespace r4j {
+
+// prompts: [B, P] int64 left-padded, prompt_mask [B, P] bool (both on the
+// model's device). Records tokens, old_logprobs (logits / temperature, before
+// filtering) and, with options.with_values, old_values in the same pass.
+std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const at::Tensor& prompt_mask,
+                                  const r4j_generate_options& options);
+
+}  // namespace r4j

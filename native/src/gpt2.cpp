@@ -1,0 +1,111 @@
+// GPT-2 (Radford et al. 2019) exactly as Hugging Face's GPT2LMHeadModel:
+// learned position embeddings, pre-LayerNorm blocks, GELU (tanh), fused QKV,
+// Conv1D weights stored [in, out], LM head tied to the token embedding.
+#include <cmath>
+#include <string>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "architectures.hpp"
+#include "attention.hpp"
+#include "errors.hpp"
+
+namespace r4j {
+namespace {
+
+struct Block {
+  at::Tensor ln_1_w, ln_1_b;
+  at::Tensor c_attn_w, c_attn_b;   // [d, 3d], [3d]
+  at::Tensor attn_proj_w, attn_proj_b;  // [d, d], [d]
+  at::Tensor ln_2_w, ln_2_b;
+  at::Tensor c_fc_w, c_fc_b;       // [d, n_inner], [n_inner]
+  at::Tensor mlp_proj_w, mlp_proj_b;  // [n_inner, d], [d]
+};
+
+// Conv1D: x @ W + b with W stored [in, out].
+at::Tensor conv1d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  auto sizes = x.sizes().vec();
+  sizes.back() = w.size(1);
+  return at::addmm(b, x.reshape({-1, x.size(-1)}), w).view(sizes);
+}
+
+class Gpt2 final : public Model {
+ public:
+  Gpt2(const r4j_model_config& c, at::Device device) : Model(c, device) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(c.seed);
+    const int64_t d = c.n_embd;
+    const double std = c.initializer_range;
+    // Residual projections scaled by 1/sqrt(2 * n_layer), as GPT-2 does.
+    const double proj_std = std / std::sqrt(2.0 * static_cast<double>(c.n_layer));
+    wte_ = add("transformer.wte.weight", normal({c.vocab_size, d}, std, gen));
+    wpe_ = add("transformer.wpe.weight", normal({c.n_positions, d}, std, gen));
+    for (int64_t i = 0; i < c.n_layer; ++i) {
+      const std::string p = "transformer.h." + std::to_string(i) + ".";
+      Block b;
+      b.ln_1_w = add(p + "ln_1.weight", ones({d}));
+      b.ln_1_b = add(p + "ln_1.bias", zeros({d}));
+      b.c_attn_w = add(p + "attn.c_attn.weight", normal({d, 3 * d}, std, gen));
+      b.c_attn_b = add(p + "attn.c_attn.bias", zeros({3 * d}));
+      b.attn_proj_w = add(p + "attn.c_proj.weight", normal({d, d}, proj_std, gen));
+      b.attn_proj_b = add(p + "attn.c_proj.bias", zeros({d}));
+      b.ln_2_w = add(p + "ln_2.weight", ones({d}));
+      b.ln_2_b = add(p + "ln_2.bias", zeros({d}));
+      b.c_fc_w = add(p + "mlp.c_fc.weight", normal({d, c.n_inner}, std, gen));
+      b.c_fc_b = add(p + "mlp.c_fc.bias", zeros({c.n_inner}));
+      b.mlp_proj_w = add(p + "mlp.c_proj.weight", normal({c.n_inner, d}, proj_std, gen));
+      b.mlp_proj_b = add(p + "mlp.c_proj.bias", zeros({d}));
+      blocks_.push_back(b);
+    }
+    ln_f_w_ = add("transformer.ln_f.weight", ones({d}));
+    ln_f_b_ = add("transformer.ln_f.bias", zeros({d}));
+    lm_head_ = wte_;  // tied
+    add_heads(gen);
+  }
+
+  at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
+                    KVCache* cache) override {
+    const auto& c = config_;
+    const int64_t B = tokens.size(0), T = tokens.size(1);
+    const int64_t offset = cache ? cache->length : 0;
+    const int64_t nh = c.n_head, hd = head_dim(), d = c.n_embd;
+    auto bias = attention_bias(key_mask, offset, T, wte_.scalar_type());  // [B, 1, T, S]
+
+    auto x = dropout(at::embedding(wte_, tokens) + at::embedding(wpe_, positions));  // [B, T, d]
+    for (size_t l = 0; l < blocks_.size(); ++l) {
+      const Block& b = blocks_[l];
+      // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
+      auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
+      auto qkv = conv1d(h, b.c_attn_w, b.c_attn_b).view({B, T, 3, nh, hd});
+      auto q = qkv.select(2, 0).transpose(1, 2);  // [B, nh, T, hd]
+      auto k = qkv.select(2, 1).transpose(1, 2);
+      auto v = qkv.select(2, 2).transpose(1, 2);
+      if (cache) {
+        cache->k[l].narrow(2, offset, T).copy_(k);
+        cache->v[l].narrow(2, offset, T).copy_(v);
+        k = cache->k[l].narrow(2, 0, offset + T);  // [B, nh, S, hd]
+        v = cache->v[l].narrow(2, 0, offset + T);
+      }
+      auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
+      y = y.transpose(1, 2).reshape({B, T, d});
+      x = x + dropout(conv1d(y, b.attn_proj_w, b.attn_proj_b));
+      // MLP: c_proj(gelu_tanh(c_fc(x)))
+      h = at::layer_norm(x, {d}, b.ln_2_w, b.ln_2_b, c.norm_eps);
+      h = at::gelu(conv1d(h, b.c_fc_w, b.c_fc_b), "tanh");
+      x = x + dropout(conv1d(h, b.mlp_proj_w, b.mlp_proj_b));
+    }
+    if (cache) cache->length = offset + T;
+    return at::layer_norm(x, {d}, ln_f_w_, ln_f_b_, c.norm_eps);
+  }
+
+ private:
+  at::Tensor wte_, wpe_, ln_f_w_, ln_f_b_;
+  std::vector<Block> blocks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_gpt2(const r4j_model_config& config, at::Device device) {
+  return std::make_unique<Gpt2>(config, device);
+}
+
+}  // namespace r4j

@@ -1,0 +1,138 @@
+// The Llama family (Llama 2/3, Qwen2, Mistral) as Hugging Face's
+// LlamaForCausalLM: RMSNorm, rotary position embeddings (with linear or
+// llama3 frequency scaling), SwiGLU MLP, grouped-query attention, optional
+// q/k/v biases (Qwen2), LM head tied or untied. nn.Linear weights are [out, in].
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <string>
+
+#include "architectures.hpp"
+#include "attention.hpp"
+#include "errors.hpp"
+
+namespace r4j {
+namespace {
+
+struct Layer {
+  at::Tensor input_norm;                  // [d]
+  at::Tensor q_w, q_b, k_w, k_b, v_w, v_b;  // [nh*hd, d], [nkv*hd, d]; biases optional
+  at::Tensor o_w;                         // [d, nh*hd]
+  at::Tensor post_norm;                   // [d]
+  at::Tensor gate_w, up_w, down_w;        // [n_inner, d], [n_inner, d], [d, n_inner]
+};
+
+// x * rsqrt(mean(x^2) + eps) * weight, computed in float32 as Hugging Face does.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  auto xf = x.to(at::kFloat);
+  auto normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+// cat(-x2, x1) for halves x1, x2 of the last dimension.
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)}, -1);
+}
+
+// Inverse frequencies theta^(-2i/hd), adjusted by the config's rope scaling.
+at::Tensor inverse_frequencies(const r4j_model_config& c, int64_t hd) {
+  auto i = at::arange(0, hd, 2, at::TensorOptions().dtype(at::kDouble));
+  auto inv_freq = at::pow(c.rope_theta, -i / static_cast<double>(hd));  // [hd/2]
+  if (c.rope_scaling == R4J_ROPE_LINEAR) return inv_freq / c.rope_factor;
+  if (c.rope_scaling == R4J_ROPE_LLAMA3) {
+    const double old_len = static_cast<double>(c.rope_original_max_positions);
+    const double low_wavelen = old_len / c.rope_low_freq_factor;
+    const double high_wavelen = old_len / c.rope_high_freq_factor;
+    auto wavelen = 2 * M_PI / inv_freq;
+    auto scaled = at::where(wavelen > low_wavelen, inv_freq / c.rope_factor, inv_freq);
+    auto smooth = (old_len / wavelen - c.rope_low_freq_factor) /
+                  (c.rope_high_freq_factor - c.rope_low_freq_factor);
+    auto smoothed = (1 - smooth) * scaled / c.rope_factor + smooth * scaled;
+    auto medium = wavelen.ge(high_wavelen).logical_and(wavelen.le(low_wavelen));
+    return at::where(medium, smoothed, scaled);
+  }
+  return inv_freq;
+}
+
+class Llama final : public Model {
+ public:
+  Llama(const r4j_model_config& c, at::Device device) : Model(c, device) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(c.seed);
+    const int64_t d = c.n_embd, hd = head_dim();
+    const double std = c.initializer_range;
+    embed_ = add("model.embed_tokens.weight", normal({c.vocab_size, d}, std, gen));
+    for (int64_t i = 0; i < c.n_layer; ++i) {
+      const std::string p = "model.layers." + std::to_string(i) + ".";
+      Layer L;
+      L.input_norm = add(p + "input_layernorm.weight", ones({d}));
+      L.q_w = add(p + "self_attn.q_proj.weight", normal({c.n_head * hd, d}, std, gen));
+      if (c.attention_bias) L.q_b = add(p + "self_attn.q_proj.bias", zeros({c.n_head * hd}));
+      L.k_w = add(p + "self_attn.k_proj.weight", normal({c.n_kv_head * hd, d}, std, gen));
+      if (c.attention_bias) L.k_b = add(p + "self_attn.k_proj.bias", zeros({c.n_kv_head * hd}));
+      L.v_w = add(p + "self_attn.v_proj.weight", normal({c.n_kv_head * hd, d}, std, gen));
+      if (c.attention_bias) L.v_b = add(p + "self_attn.v_proj.bias", zeros({c.n_kv_head * hd}));
+      L.o_w = add(p + "self_attn.o_proj.weight", normal({d, c.n_head * hd}, std, gen));
+      L.post_norm = add(p + "post_attention_layernorm.weight", ones({d}));
+      L.gate_w = add(p + "mlp.gate_proj.weight", normal({c.n_inner, d}, std, gen));
+      L.up_w = add(p + "mlp.up_proj.weight", normal({c.n_inner, d}, std, gen));
+      L.down_w = add(p + "mlp.down_proj.weight", normal({d, c.n_inner}, std, gen));
+      layers_.push_back(L);
+    }
+    norm_ = add("model.norm.weight", ones({d}));
+    lm_head_ = c.tie_word_embeddings ? embed_ : add("lm_head.weight", normal({c.vocab_size, d}, std, gen));
+    add_heads(gen);
+    inv_freq_ = inverse_frequencies(c, hd).to(device, at::kFloat);
+  }
+
+  at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
+                    KVCache* cache) override {
+    const auto& c = config_;
+    const int64_t B = tokens.size(0), T = tokens.size(1);
+    const int64_t offset = cache ? cache->length : 0;
+    const int64_t nh = c.n_head, nkv = c.n_kv_head, hd = head_dim();
+    const auto dtype = embed_.scalar_type();
+    auto bias = attention_bias(key_mask, offset, T, dtype);  // [B, 1, T, S]
+
+    // Rotary tables for these positions: [B, 1, T, hd], shared by all layers.
+    auto freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, hd/2]
+    auto emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
+    auto cos = emb.cos().to(dtype), sin = emb.sin().to(dtype);
+
+    auto x = at::embedding(embed_, tokens);  // [B, T, d]
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Layer& L = layers_[l];
+      auto h = rms_norm(x, L.input_norm, c.norm_eps);
+      auto q = at::linear(h, L.q_w, L.q_b).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
+      auto k = at::linear(h, L.k_w, L.k_b).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
+      auto v = at::linear(h, L.v_w, L.v_b).view({B, T, nkv, hd}).transpose(1, 2);
+      q = q * cos + rotate_half(q) * sin;
+      k = k * cos + rotate_half(k) * sin;
+      if (cache) {
+        cache->k[l].narrow(2, offset, T).copy_(k);
+        cache->v[l].narrow(2, offset, T).copy_(v);
+        k = cache->k[l].narrow(2, 0, offset + T);
+        v = cache->v[l].narrow(2, 0, offset + T);
+      }
+      auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
+      x = x + at::linear(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w);
+      // SwiGLU: down(silu(gate(h)) * up(h))
+      h = rms_norm(x, L.post_norm, c.norm_eps);
+      x = x + at::linear(at::silu(at::linear(h, L.gate_w)) * at::linear(h, L.up_w), L.down_w);
+    }
+    if (cache) cache->length = offset + T;
+    return rms_norm(x, norm_, c.norm_eps);
+  }
+
+ private:
+  at::Tensor embed_, norm_, inv_freq_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_llama(const r4j_model_config& config, at::Device device) {
+  return std::make_unique<Llama>(config, device);
+}
+
+}  // namespace r4j

@@ -1,0 +1,82 @@
+// The transformer core: a decoder-only language model with Hugging Face's
+// parameter names and layouts, an optional critic (value) head and reward
+// head, and an incremental key/value cache for generation.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rlhf4j.h"
+
+namespace r4j {
+
+// Keys and values of every layer for incremental decoding. Preallocated to
+// the final length so a decoding step writes in place (no concatenation).
+struct KVCache {
+  std::vector<at::Tensor> k, v;  // per layer: [B, n_kv_head, capacity, head_dim]
+  int64_t length = 0;            // positions filled so far
+};
+
+class Model {
+ public:
+  Model(const r4j_model_config& config, at::Device device);
+  virtual ~Model() = default;
+
+  // Final hidden states (after the last norm): [B, T, n_embd].
+  //   tokens, positions: [B, T] int64.
+  //   key_mask: [B, S] bool, real (non-padding) keys; S = cache->length + T
+  //   with a cache, else T. With a cache, the new keys/values are written at
+  //   [cache->length, cache->length + T) and cache->length advances.
+  virtual at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions,
+                            const at::Tensor& key_mask, KVCache* cache) = 0;
+
+  at::Tensor lm_logits(const at::Tensor& h) const;  // [..., vocab] float32
+  at::Tensor value(const at::Tensor& h) const;      // [...] float32, the critic
+  at::Tensor reward(const at::Tensor& h) const;     // [...] float32, the reward head
+
+  KVCache new_cache(int64_t batch, int64_t capacity) const;
+
+  const r4j_model_config& config() const { return config_; }
+  at::Device device() const { return device_; }
+  bool training() const { return training_; }
+  void set_training(bool on) { training_ = on; }
+  int64_t head_dim() const { return config_.n_embd / config_.n_head; }
+
+  // Named parameters in a stable order (Hugging Face names).
+  const std::vector<std::pair<std::string, at::Tensor>>& named_parameters() const { return params_; }
+  at::Tensor find(const std::string& name) const;  // undefined tensor when absent
+  std::vector<at::Tensor> parameters() const;
+
+ protected:
+  at::Tensor add(const std::string& name, at::Tensor value);
+  at::Tensor dropout(const at::Tensor& x) const;
+  at::Tensor normal(std::vector<int64_t> shape, double std, at::Generator& gen) const;
+  at::Tensor ones(std::vector<int64_t> shape) const;
+  at::Tensor zeros(std::vector<int64_t> shape) const;
+  void add_heads(at::Generator& gen);
+
+  r4j_model_config config_;
+  at::Device device_;
+  bool training_ = false;
+  at::Tensor lm_head_;  // [vocab, n_embd]: the token embedding when tied
+  at::Tensor v_head_w_, v_head_b_, score_w_;
+
+ private:
+  std::vector<std::pair<std::string, at::Tensor>> params_;
+};
+
+// Validates config (filling defaults such as n_kv_head and n_inner) and
+// builds the model of config.arch with its random initialisation.
+std::unique_ptr<Model> make_model(r4j_model_config config, at::Device device);
+
+// Fills the derived fields of a config and checks its ranges; throws with a
+// message naming the bad field.
+r4j_model_config resolve_config(r4j_model_config config);
+
+at::ScalarType scalar_type_of(int32_t r4j_dtype);  // throws on an unknown code
+
+}  // namespace r4j

@@ -1,0 +1,58 @@
+// Feedback: the per-token reward of PPO-RLHF (Ziegler et al. 2019).
+//   KL[t]      = old_logprobs[t] - ref_logprobs[t]            (k1, the seed's)
+//              = (r - 1) - log r,  r = exp(ref - old)         (k3)
+//              = sum_v pi_old(v) log(pi_old(v) / pi_ref(v))   (full)
+//   rewards[t] = -kl_coef * KL[t]
+//   rewards[last] += score
+#include <cmath>
+
+#include "../errors.hpp"
+#include "masked.hpp"
+#include "ppo.hpp"
+
+namespace r4j {
+
+at::Tensor kl_estimate(Rollout& r, int32_t estimator) {
+  auto mask = r.response_mask.to(at::kFloat);               // [B, R]
+  if (estimator == R4J_KL_FULL) {
+    require(r.has(R4J_FIELD_FULL_KL),
+            "the full KL estimator needs FULL_KL: pass the policy to r4j_rollout_score_ref");
+    return r.field(R4J_FIELD_FULL_KL) * mask;
+  }
+  auto log_ratio = r.field(R4J_FIELD_OLD_LOGPROBS) - r.field(R4J_FIELD_REF_LOGPROBS);  // log(pi_old / pi_ref)
+  if (estimator == R4J_KL_K3) return (at::exp(-log_ratio) - 1 + log_ratio) * mask;
+  return log_ratio * mask;
+}
+
+r4j_reward_stats compute_rewards(Rollout& r, const r4j_ppo_options& o, double kl_coef, double score_shift,
+                                 double score_scale) {
+  require(std::isfinite(kl_coef) && kl_coef >= 0, "kl_coef must be a finite number >= 0");
+  require(std::isfinite(score_shift), "score_shift must be finite");
+  require(std::isfinite(score_scale) && score_scale > 0, "score_scale must be > 0");
+  auto mask = r.response_mask.to(at::kFloat);               // [B, R]
+  auto kl = kl_estimate(r, o.kl_estimator);                 // [B, R]
+
+  auto score = (r.field(R4J_FIELD_SCORES) - score_shift) / score_scale;  // [B]
+  if (o.missing_eos_penalty_on) score = at::where(r.ended, score, at::full_like(score, o.missing_eos_penalty));
+  if (o.score_clip > 0) score = score.clamp(-o.score_clip, o.score_clip);
+
+  auto non_score = -kl_coef * kl;                           // [B, R]
+  auto last = mask.sum(1).to(at::kLong).sub(1).unsqueeze(1);  // [B, 1]: the last response token
+  auto rewards = non_score.scatter_add(1, last, score.unsqueeze(1));
+
+  r.field(R4J_FIELD_KL) = kl;
+  r.field(R4J_FIELD_REWARDS) = rewards;
+
+  r4j_reward_stats s{};
+  s.kl = kl.sum(1).mean().item<double>();
+  s.non_score_reward = non_score.sum(1).mean().item<double>();
+  s.scores = score.mean().item<double>();
+  s.rlhf_reward = s.scores + s.non_score_reward;
+  s.entropy = (-r.field(R4J_FIELD_OLD_LOGPROBS) * mask).sum(1).mean().item<double>();
+  s.response_length = mask.sum(1).mean().item<double>();
+  s.eos_rate = r.ended.to(at::kFloat).mean().item<double>();
+  s.non_finite = at::isfinite(rewards).all().item<bool>() ? 0 : 1;
+  return s;
+}
+
+}  // namespace r4j

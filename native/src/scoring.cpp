@@ -1,0 +1,46 @@
+#include "scoring.hpp"
+
+#include "errors.hpp"
+
+namespace r4j {
+
+at::Tensor positions_from_mask(const at::Tensor& mask) {
+  return mask.to(at::kLong).cumsum(1).sub(1).clamp_min(0);
+}
+
+at::Tensor gather_logprobs(const at::Tensor& logits, const at::Tensor& targets, double temperature,
+                           at::Tensor* entropy_out) {
+  auto scaled = temperature == 1.0 ? logits : logits / temperature;
+  auto logp = at::log_softmax(scaled, -1);  // [..., V]
+  if (entropy_out) *entropy_out = -(logp.exp() * logp).sum(-1);
+  return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+}
+
+TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
+                         int64_t n, const ScoreRequest& request) {
+  require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
+  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);  // [B, T, d]
+  // The state at position t-1 predicts token t: only those states go through
+  // the heads (the LM head is the largest matmul of the model).
+  auto states = h.narrow(1, start - 1, n);             // [B, n, d]
+  TokenScores out;
+  if (request.logprobs || request.entropy) {
+    auto targets = tokens.narrow(1, start, n);           // [B, n]
+    auto logits = model.lm_logits(states);               // [B, n, V]
+    out.logprobs = gather_logprobs(logits, targets, request.temperature,
+                                   request.entropy ? &out.entropy : nullptr);
+  }
+  if (request.values) out.values = model.value(states);  // [B, n]
+  return out;
+}
+
+at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask) {
+  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);  // [B, T, d]
+  // Index of the last real token of each row, wherever the padding sits.
+  auto idx = at::arange(tokens.size(1), tokens.options()).unsqueeze(0).expand_as(tokens);
+  auto last = at::where(mask, idx, at::zeros_like(idx)).amax(1);            // [B]
+  auto at_last = last.view({-1, 1, 1}).expand({h.size(0), 1, h.size(2)});
+  return model.reward(h.gather(1, at_last).squeeze(1));                    // [B]
+}
+
+}  // namespace r4j

@@ -1,0 +1,42 @@
+// Scoring passes over given sequences: per-token log-probs, entropies and
+// critic values, and reward-model scores. They run under whatever grad mode
+// the caller set, so the PPO losses use them too.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "model.hpp"
+
+namespace r4j {
+
+// Position ids counting real tokens only: cumsum(mask) - 1, clamped at 0.
+// mask [B, T] bool -> [B, T] int64. Left padding then leaves positions alone.
+at::Tensor positions_from_mask(const at::Tensor& mask);
+
+struct TokenScores {
+  at::Tensor logprobs;  // [B, n]: log p(token | prefix) under logits / temperature
+  at::Tensor entropy;   // [B, n]: entropy of that predictive distribution
+  at::Tensor values;    // [B, n]: the critic's value of the state that predicts the token
+};
+
+struct ScoreRequest {
+  double temperature = 1.0;
+  bool logprobs = true;
+  bool entropy = false;
+  bool values = false;
+};
+
+// Scores tokens[:, start : start+n] (start >= 1) given the tokens before them,
+// with one forward pass over tokens [B, T] and mask [B, T] (bool).
+TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
+                         int64_t n, const ScoreRequest& request);
+
+// log_softmax(logits / T) gathered at targets, and optionally the entropy.
+// logits [..., V] float32, targets [...] int64.
+at::Tensor gather_logprobs(const at::Tensor& logits, const at::Tensor& targets, double temperature,
+                           at::Tensor* entropy_out);
+
+// Reward head at each sequence's last real token: [B].
+at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask);
+
+}  // namespace r4j
