@@ -1,0 +1,32 @@
+package org.rlhf4j.tokenizer;
+
+/**
+ * Text to token ids and back. Implementations: the built-in word-level tokenizer of the demo
+ * task, GPT-2's byte-level BPE ({@code vocab.json} + {@code merges.txt}), and Hugging Face
+ * {@code tokenizer.json} files.
+ *
+ * <p>Implementations are immutable and thread-safe.
+ */
+public interface Tokenizer {
+  /** Token ids of text, without special tokens added. */
+  int[] encode(String text);
+
+  /** The text of ids; special tokens are kept as their text unless skipped. */
+  String decode(int[] ids, boolean skipSpecialTokens);
+
+  default String decode(int[] ids) {
+    return decode(ids, true);
+  }
+
+  /** Number of ids (the model's vocab_size must be at least this). */
+  int vocabSize();
+
+  /** Beginning-of-sequence id, or -1. */
+  int bosId();
+
+  /** End-of-sequence id (generation stops after it), or -1. */
+  int eosId();
+
+  /** Padding id (never attended to; any valid id works). */
+  int padId();
+}
