@@ -22,9 +22,9 @@ struct Layer {
   at::Tensor gate_w, up_w, down_w;        // [n_inner, d], [n_inner, d], [d, n_inner]
 };
 
-// x * rsqrt(mean(x^2) + eps) * weight, computed in float32 as Hugging Face does.
+// x * rsqrt(mean(x^2) + eps) * weight, computed in float32 (at least) as Hugging Face does.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  auto xf = x.to(at::kFloat);
+  auto xf = x.to(at::promote_types(x.scalar_type(), at::kFloat));
   auto normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * normed.to(x.scalar_type());
 }
@@ -82,7 +82,7 @@ class Llama final : public Model {
     norm_ = add("model.norm.weight", ones({d}));
     lm_head_ = c.tie_word_embeddings ? embed_ : add("lm_head.weight", normal({c.vocab_size, d}, std, gen));
     add_heads(gen);
-    inv_freq_ = inverse_frequencies(c, hd).to(device, at::kFloat);
+    inv_freq_ = inverse_frequencies(c, hd).to(device, at::promote_types(scalar_type_of(c.dtype), at::kFloat));
   }
 
   at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
@@ -95,7 +95,7 @@ class Llama final : public Model {
     auto bias = attention_bias(key_mask, offset, T, dtype);  // [B, 1, T, S]
 
     // Rotary tables for these positions: [B, 1, T, hd], shared by all layers.
-    auto freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, hd/2]
+    auto freqs = positions.to(inv_freq_.scalar_type()).unsqueeze(-1) * inv_freq_;  // [B, T, hd/2]
     auto emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
     auto cos = emb.cos().to(dtype), sin = emb.sin().to(dtype);
 

@@ -7,6 +7,7 @@
 //            = masked_mean(max((V - R)^2, (clip(V, V_old-e, V_old+e) - R)^2))  (clip_value)
 //   loss     = pg_loss + vf_coef * vf_loss - ent_coef * entropy
 #include <algorithm>
+#include <cmath>
 
 #include "../errors.hpp"
 #include "../scoring.hpp"
@@ -51,6 +52,39 @@ MicroBatch select(const Rollout& r, const at::Tensor& rows) {
 
 }  // namespace
 
+PolicyLoss policy_loss(const at::Tensor& logprobs, const at::Tensor& old_logprobs, const at::Tensor& advantages,
+                       const at::Tensor& mask, const r4j_ppo_options& o) {
+  PolicyLoss out;
+  out.log_ratio = (logprobs - old_logprobs) * mask;
+  out.ratio = at::exp(out.log_ratio);
+  auto pg_losses = -advantages * out.ratio;
+  if (o.clip_ratio) {
+    auto pg_losses2 = -advantages * at::clamp(out.ratio, 1.0 - o.cliprange, 1.0 + o.cliprange);
+    out.loss = masked_mean(at::max(pg_losses, pg_losses2), mask);
+    out.clipfrac = masked_mean(pg_losses2.gt(pg_losses).to(at::kFloat), mask);
+  } else {
+    out.loss = masked_mean(pg_losses, mask);
+    out.clipfrac = at::zeros({}, mask.options());
+  }
+  return out;
+}
+
+ValueLoss value_loss(const at::Tensor& values, const at::Tensor& old_values, const at::Tensor& returns,
+                     const at::Tensor& mask, const r4j_ppo_options& o) {
+  ValueLoss out;
+  auto vf_losses = (values - returns).pow(2);
+  if (o.clip_value) {
+    auto vpred_clipped = at::clamp(values, old_values - o.cliprange_value, old_values + o.cliprange_value);
+    auto vf_losses2 = (vpred_clipped - returns).pow(2);
+    out.loss = masked_mean(at::max(vf_losses, vf_losses2), mask);
+    out.clipfrac = masked_mean(vf_losses2.gt(vf_losses).to(at::kFloat), mask);
+  } else {
+    out.loss = masked_mean(vf_losses, mask);
+    out.clipfrac = at::zeros({}, mask.options());
+  }
+  return out;
+}
+
 r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at::Tensor& indices,
                               const r4j_ppo_options& o, double loss_scale) {
   for (int32_t f : {R4J_FIELD_ADVANTAGES_WHITENED, R4J_FIELD_RETURNS})
@@ -70,52 +104,27 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   auto values = critic ? score_tokens(*critic, mb.tokens, mb.mask, mb.query_len, mb.response_len,
                                       ScoreRequest{1.0, false, false, true}).values
                        : s.values;                                       // [n, R']
-  const auto& logprobs = s.logprobs;                                      // [n, R']
 
-  // Policy (actor) loss.
-  auto log_ratio = (logprobs - old_logprobs) * mask;
-  auto ratio = at::exp(log_ratio);
-  auto pg_losses = -advantages * ratio;
-  at::Tensor pg_loss, pg_clipfrac;
-  if (o.clip_ratio) {
-    auto pg_losses2 = -advantages * at::clamp(ratio, 1.0 - o.cliprange, 1.0 + o.cliprange);
-    pg_loss = masked_mean(at::max(pg_losses, pg_losses2), mask);
-    pg_clipfrac = masked_mean(pg_losses2.gt(pg_losses).to(at::kFloat), mask);
-  } else {
-    pg_loss = masked_mean(pg_losses, mask);
-    pg_clipfrac = at::zeros({}, mask.options());
-  }
-
-  // Value (critic) loss.
-  auto vf_losses = (values - returns).pow(2);
-  at::Tensor vf_loss, vf_clipfrac;
-  if (o.clip_value) {
-    auto vpred_clipped = at::clamp(values, old_values - o.cliprange_value, old_values + o.cliprange_value);
-    auto vf_losses2 = (vpred_clipped - returns).pow(2);
-    vf_loss = masked_mean(at::max(vf_losses, vf_losses2), mask);
-    vf_clipfrac = masked_mean(vf_losses2.gt(vf_losses).to(at::kFloat), mask);
-  } else {
-    vf_loss = masked_mean(vf_losses, mask);
-    vf_clipfrac = at::zeros({}, mask.options());
-  }
-
+  auto pg = policy_loss(s.logprobs, old_logprobs, advantages, mask, o);
+  auto vf = value_loss(values, old_values, returns, mask, o);
   auto entropy = masked_mean(s.entropy, mask);
-  auto loss = pg_loss + o.vf_coef * vf_loss - o.ent_coef * entropy;
+  auto loss = pg.loss + o.vf_coef * vf.loss - o.ent_coef * entropy;
 
   r4j_ppo_stats st{};
   st.loss_total = loss.item<double>();
   st.non_finite = std::isfinite(st.loss_total) ? 0 : 1;
-  if (!st.non_finite) (loss * loss_scale).backward();
+  // Without grad mode (evaluation) there is nothing to accumulate.
+  if (!st.non_finite && at::GradMode::is_enabled()) (loss * loss_scale).backward();
 
   at::NoGradGuard no_grad;
-  st.loss_policy = pg_loss.item<double>();
-  st.loss_value = vf_loss.item<double>();
+  st.loss_policy = pg.loss.item<double>();
+  st.loss_value = vf.loss.item<double>();
   st.entropy = entropy.item<double>();
-  st.approxkl = (0.5 * masked_mean(log_ratio.pow(2), mask)).item<double>();
-  st.policy_clipfrac = pg_clipfrac.item<double>();
-  st.ratio_mean = masked_mean(ratio, mask).item<double>();
-  st.ratio_var = masked_var(ratio, mask, /*unbiased=*/false).item<double>();
-  st.value_clipfrac = vf_clipfrac.item<double>();
+  st.approxkl = (0.5 * masked_mean(pg.log_ratio.pow(2), mask)).item<double>();
+  st.policy_clipfrac = pg.clipfrac.item<double>();
+  st.ratio_mean = masked_mean(pg.ratio, mask).item<double>();
+  st.ratio_var = masked_var(pg.ratio, mask, /*unbiased=*/false).item<double>();
+  st.value_clipfrac = vf.clipfrac.item<double>();
   st.vpred = masked_mean(values, mask).item<double>();
   st.n_tokens = mask.sum().item<int64_t>();
   return st;

@@ -23,6 +23,24 @@ r4j_reward_stats compute_rewards(Rollout& rollout, const r4j_ppo_options& option
 // Writes RETURNS, ADVANTAGES and ADVANTAGES_WHITENED by GAE(gamma, lambda).
 r4j_advantage_stats compute_advantages(Rollout& rollout, const r4j_ppo_options& options);
 
+// The policy (actor) objective over [n, R] tensors; mask is float.
+struct PolicyLoss {
+  at::Tensor loss;      // pg_loss, scalar
+  at::Tensor clipfrac;  // share of tokens where the clipped branch was larger
+  at::Tensor ratio;     // [n, R]
+  at::Tensor log_ratio; // [n, R], zero off the mask
+};
+PolicyLoss policy_loss(const at::Tensor& logprobs, const at::Tensor& old_logprobs, const at::Tensor& advantages,
+                       const at::Tensor& mask, const r4j_ppo_options& options);
+
+// The value (critic) objective over [n, R] tensors.
+struct ValueLoss {
+  at::Tensor loss;      // vf_loss, scalar
+  at::Tensor clipfrac;
+};
+ValueLoss value_loss(const at::Tensor& values, const at::Tensor& old_values, const at::Tensor& returns,
+                     const at::Tensor& mask, const r4j_ppo_options& options);
+
 // The loss of one micro-batch of samples (indices [n] int64 on the rollout's
 // device), with gradients accumulated scaled by loss_scale.
 r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& rollout, const at::Tensor& indices,

@@ -1,0 +1,148 @@
+// KV-cached generation against full forwards, sampling filters, seeds and stopping.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <limits>
+
+#include "core_helpers.hpp"
+#include "generate.hpp"
+#include "sampling.hpp"
+#include "scoring.hpp"
+
+using namespace r4j;
+using namespace r4j::test;
+
+namespace {
+
+r4j_generate_options options(int64_t max_new, uint64_t seed) {
+  r4j_generate_options o;
+  r4j_generate_options_defaults(&o);
+  o.max_new_tokens = max_new;
+  o.seed = seed;
+  return o;
+}
+
+// Three prompts of lengths 3, 7 and 5, left-padded with id 0.
+std::pair<at::Tensor, at::Tensor> mixed_prompts() {
+  auto prompts = random_tokens(3, 7, 48, 21).clamp_min(1);
+  auto mask = at::ones({3, 7}, at::kBool);
+  mask[0].narrow(0, 0, 4).fill_(false);
+  mask[2].narrow(0, 0, 2).fill_(false);
+  prompts.masked_fill_(mask.logical_not(), 0);
+  return {prompts, mask};
+}
+
+}  // namespace
+
+TEST(Generate, CachedLogprobsAndValuesEqualAFullForward) {
+  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+    c.value_head = 1;
+    auto m = make(c);
+    auto [prompts, mask] = mixed_prompts();
+    auto o = options(12, 5);
+    o.temperature = 0.8;
+    o.top_k = 20;
+    o.top_p = 0.95;
+    o.eos_token_id = 2;
+    o.with_values = 1;
+    at::NoGradGuard g;
+    auto r = generate(*m, prompts, mask, o);
+    ScoreRequest req;
+    req.temperature = 0.8;
+    req.values = true;
+    auto full = score_tokens(*m, r->tokens(), r->mask(), r->query_len(), r->response_len(), req);
+    auto rmask = r->response_mask.to(at::kFloat);
+    EXPECT_LT(max_abs_diff(r->field(R4J_FIELD_OLD_LOGPROBS), full.logprobs * rmask), 1e-5) << "arch " << c.arch;
+    EXPECT_LT(max_abs_diff(r->field(R4J_FIELD_OLD_VALUES), full.values * rmask), 1e-5) << "arch " << c.arch;
+  }
+}
+
+TEST(Generate, SameSeedSameTokensDifferentSeedDifferentTokens) {
+  auto m = make(tiny_gpt2());
+  auto [prompts, mask] = mixed_prompts();
+  at::NoGradGuard g;
+  auto a = generate(*m, prompts, mask, options(10, 1));
+  auto b = generate(*m, prompts, mask, options(10, 1));
+  auto c = generate(*m, prompts, mask, options(10, 2));
+  EXPECT_TRUE(at::equal(a->response_tokens, b->response_tokens));
+  EXPECT_FALSE(at::equal(a->response_tokens, c->response_tokens));
+}
+
+TEST(Generate, StopsEachSequenceAfterEosAndPadsTheRest) {
+  auto c = tiny_gpt2(4);  // 4 tokens: EOS comes soon
+  auto m = make(c);
+  auto prompts = longs({1, 3, 1, 3, 3, 1}, {3, 2});
+  auto mask = at::ones({3, 2}, at::kBool);
+  auto o = options(20, 11);
+  o.eos_token_id = 2;
+  o.pad_token_id = 0;
+  at::NoGradGuard g;
+  auto r = generate(*m, prompts, mask, o);
+  auto tokens = r->response_tokens, rmask = r->response_mask;
+  for (int64_t b = 0; b < 3; ++b) {
+    const int64_t len = rmask[b].sum().item<int64_t>();
+    const bool ended = r->ended[b].item<bool>();
+    if (ended) {
+      EXPECT_EQ(tokens[b][len - 1].item<int64_t>(), 2) << "an ended response's last token is EOS";
+    } else {
+      EXPECT_EQ(len, 20);
+    }
+    for (int64_t t = 0; t < len - 1; ++t) EXPECT_NE(tokens[b][t].item<int64_t>(), 2) << "nothing before the EOS";
+    for (int64_t t = len; t < r->response_len(); ++t) {
+      EXPECT_EQ(tokens[b][t].item<int64_t>(), 0) << "padding after EOS";
+      EXPECT_EQ(r->field(R4J_FIELD_OLD_LOGPROBS)[b][t].item<float>(), 0.0f);
+    }
+  }
+  EXPECT_TRUE(r->ended.any().item<bool>()) << "with 4 tokens and 20 steps some sequence must end";
+}
+
+TEST(Generate, StopTokenEndsTheResponseLikeEos) {
+  auto m = make(tiny_gpt2(4));
+  auto o = options(20, 3);
+  o.stop_token_id = 1;
+  at::NoGradGuard g;
+  auto r = generate(*m, longs({3, 3, 2, 2}, {2, 2}), at::ones({2, 2}, at::kBool), o);
+  for (int64_t b = 0; b < 2; ++b) {
+    const int64_t len = r->response_mask[b].sum().item<int64_t>();
+    if (r->ended[b].item<bool>()) EXPECT_EQ(r->response_tokens[b][len - 1].item<int64_t>(), 1);
+  }
+}
+
+TEST(Generate, TopKOneIsGreedy) {
+  auto m = make(tiny_gpt2());
+  auto [prompts, mask] = mixed_prompts();
+  auto greedy = options(8, 1);
+  greedy.temperature = 0;
+  auto top1 = options(8, 99);
+  top1.top_k = 1;
+  at::NoGradGuard g;
+  EXPECT_TRUE(at::equal(generate(*m, prompts, mask, greedy)->response_tokens,
+                        generate(*m, prompts, mask, top1)->response_tokens));
+}
+
+TEST(Sampling, TopKKeepsTheKLargest) {
+  auto logits = floats({1, 5, 3, 4, 2}, {1, 5});
+  auto kept = top_k_filter(logits, 2);
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_TRUE(at::equal(kept, floats({-inf, 5, -inf, 4, -inf}, {1, 5})));
+}
+
+TEST(Sampling, TopPKeepsTheSmallestSetReachingP) {
+  // probabilities 0.5, 0.3, 0.2
+  auto logits = at::log(floats({0.2f, 0.5f, 0.3f}, {1, 3}));
+  auto keep = [&](double p) { return top_p_filter(logits, p).isfinite(); };
+  EXPECT_TRUE(at::equal(keep(0.5), bools({0, 1, 0}, {1, 3})));
+  EXPECT_TRUE(at::equal(keep(0.6), bools({0, 1, 1}, {1, 3})));
+  EXPECT_TRUE(at::equal(keep(0.95), bools({1, 1, 1}, {1, 3})));
+}
+
+TEST(Sampling, DrawsFollowTheDistribution) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  auto logits = at::log(floats({0.1f, 0.0f, 0.6f, 0.3f}, {1, 4})).expand({20000, 4}).contiguous();
+  auto draws = sample_from_logits(logits, gen);
+  auto counts = at::bincount(draws, {}, 4).to(at::kDouble) / 20000.0;
+  EXPECT_NEAR(counts[0].item<double>(), 0.1, 0.01);
+  EXPECT_EQ(counts[1].item<double>(), 0.0) << "a zero-probability token is never drawn";
+  EXPECT_NEAR(counts[2].item<double>(), 0.6, 0.015);
+  EXPECT_NEAR(counts[3].item<double>(), 0.3, 0.015);
+}

@@ -1,0 +1,253 @@
+// The transformer against slow, obvious references written here from the papers,
+// plus the properties generation and PPO rely on: causality, padding invariance,
+// Hugging Face names.
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core_helpers.hpp"
+#include "scoring.hpp"
+
+using namespace r4j;
+using namespace r4j::test;
+
+namespace {
+
+// Logits [T, V] of one unpadded sequence from the model's forward.
+at::Tensor model_logits(Model& m, const at::Tensor& tokens) {
+  at::NoGradGuard g;
+  auto t = tokens.unsqueeze(0);
+  auto mask = at::ones_like(t, at::kBool);
+  return m.lm_logits(m.hidden(t, positions_from_mask(mask), mask, nullptr)).squeeze(0);
+}
+
+at::Tensor param(const Model& m, const std::string& name) {
+  auto t = m.find(name);
+  EXPECT_TRUE(t.defined()) << "no parameter " << name;
+  return t.detach().to(at::kDouble);
+}
+
+// Dot-product attention of query position t over keys 0..t, one head at a time.
+at::Tensor attend(const std::vector<at::Tensor>& q, const std::vector<at::Tensor>& k,
+                  const std::vector<at::Tensor>& v, int64_t t) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q[t].size(0)));
+  std::vector<double> scores;
+  double top = -1e300;
+  for (int64_t j = 0; j <= t; ++j) {
+    scores.push_back((q[t] * k[j]).sum().item<double>() * scale);
+    top = std::max(top, scores.back());
+  }
+  double z = 0;
+  for (double& s : scores) z += (s = std::exp(s - top));
+  auto out = at::zeros_like(v[0]);
+  for (int64_t j = 0; j <= t; ++j) out += v[j] * (scores[j] / z);
+  return out;
+}
+
+at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
+  auto mean = x.mean();
+  auto var = (x - mean).pow(2).mean();
+  return (x - mean) / at::sqrt(var + eps) * w + b;
+}
+
+at::Tensor gelu_tanh(const at::Tensor& u) {
+  return 0.5 * u * (1 + at::tanh(std::sqrt(2.0 / M_PI) * (u + 0.044715 * u.pow(3))));
+}
+
+// GPT-2 by the book, position by position, in float64.
+at::Tensor reference_gpt2(const Model& m, const at::Tensor& tokens) {
+  const auto& c = m.config();
+  const int64_t T = tokens.size(0), d = c.n_embd, nh = c.n_head, hd = d / nh;
+  std::vector<at::Tensor> x;
+  for (int64_t t = 0; t < T; ++t)
+    x.push_back(param(m, "transformer.wte.weight")[tokens[t].item<int64_t>()] + param(m, "transformer.wpe.weight")[t]);
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const std::string p = "transformer.h." + std::to_string(l) + ".";
+    std::vector<std::vector<at::Tensor>> q(nh), k(nh), v(nh);
+    for (int64_t t = 0; t < T; ++t) {
+      auto h = layer_norm(x[t], param(m, p + "ln_1.weight"), param(m, p + "ln_1.bias"), c.norm_eps);
+      auto qkv = at::matmul(h, param(m, p + "attn.c_attn.weight")) + param(m, p + "attn.c_attn.bias");
+      for (int64_t i = 0; i < nh; ++i) {
+        q[i].push_back(qkv.narrow(0, i * hd, hd));
+        k[i].push_back(qkv.narrow(0, d + i * hd, hd));
+        v[i].push_back(qkv.narrow(0, 2 * d + i * hd, hd));
+      }
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<at::Tensor> heads;
+      for (int64_t i = 0; i < nh; ++i) heads.push_back(attend(q[i], k[i], v[i], t));
+      auto y = at::matmul(at::cat(heads), param(m, p + "attn.c_proj.weight")) + param(m, p + "attn.c_proj.bias");
+      x[t] = x[t] + y;
+      auto h = layer_norm(x[t], param(m, p + "ln_2.weight"), param(m, p + "ln_2.bias"), c.norm_eps);
+      auto u = gelu_tanh(at::matmul(h, param(m, p + "mlp.c_fc.weight")) + param(m, p + "mlp.c_fc.bias"));
+      x[t] = x[t] + at::matmul(u, param(m, p + "mlp.c_proj.weight")) + param(m, p + "mlp.c_proj.bias");
+    }
+  }
+  std::vector<at::Tensor> logits;
+  for (int64_t t = 0; t < T; ++t) {
+    auto h = layer_norm(x[t], param(m, "transformer.ln_f.weight"), param(m, "transformer.ln_f.bias"), c.norm_eps);
+    logits.push_back(at::matmul(param(m, "transformer.wte.weight"), h));
+  }
+  return at::stack(logits);
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  return x / at::sqrt(x.pow(2).mean() + eps) * w;
+}
+
+// Rotates pairs (i, i + hd/2) of one head's vector by angle position * theta^(-2i/hd).
+at::Tensor rope(const at::Tensor& x, int64_t position, double theta) {
+  const int64_t hd = x.size(0), half = hd / 2;
+  auto out = x.clone();
+  for (int64_t i = 0; i < half; ++i) {
+    const double angle = position * std::pow(theta, -2.0 * i / hd);
+    const double a = x[i].item<double>(), b = x[i + half].item<double>();
+    out[i] = a * std::cos(angle) - b * std::sin(angle);
+    out[i + half] = b * std::cos(angle) + a * std::sin(angle);
+  }
+  return out;
+}
+
+// Llama by the book: RMSNorm, RoPE, grouped-query attention, SwiGLU.
+at::Tensor reference_llama(const Model& m, const at::Tensor& tokens) {
+  const auto& c = m.config();
+  const int64_t T = tokens.size(0), nh = c.n_head, nkv = c.n_kv_head, hd = c.n_embd / nh;
+  std::vector<at::Tensor> x;
+  for (int64_t t = 0; t < T; ++t) x.push_back(param(m, "model.embed_tokens.weight")[tokens[t].item<int64_t>()]);
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    auto proj = [&](const std::string& name, const at::Tensor& h) {
+      auto y = at::matmul(param(m, p + name + ".weight"), h);
+      return c.attention_bias && name != "self_attn.o_proj" ? y + param(m, p + name + ".bias") : y;
+    };
+    std::vector<std::vector<at::Tensor>> q(nh), k(nkv), v(nkv);
+    for (int64_t t = 0; t < T; ++t) {
+      auto h = rms_norm(x[t], param(m, p + "input_layernorm.weight"), c.norm_eps);
+      auto qa = proj("self_attn.q_proj", h), ka = proj("self_attn.k_proj", h), va = proj("self_attn.v_proj", h);
+      for (int64_t i = 0; i < nh; ++i) q[i].push_back(rope(qa.narrow(0, i * hd, hd), t, c.rope_theta));
+      for (int64_t i = 0; i < nkv; ++i) {
+        k[i].push_back(rope(ka.narrow(0, i * hd, hd), t, c.rope_theta));
+        v[i].push_back(va.narrow(0, i * hd, hd));
+      }
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<at::Tensor> heads;
+      for (int64_t i = 0; i < nh; ++i) heads.push_back(attend(q[i], k[i / (nh / nkv)], v[i / (nh / nkv)], t));
+      x[t] = x[t] + at::matmul(param(m, p + "self_attn.o_proj.weight"), at::cat(heads));
+      auto h = rms_norm(x[t], param(m, p + "post_attention_layernorm.weight"), c.norm_eps);
+      auto g = at::matmul(param(m, p + "mlp.gate_proj.weight"), h);
+      auto u = at::matmul(param(m, p + "mlp.up_proj.weight"), h);
+      x[t] = x[t] + at::matmul(param(m, p + "mlp.down_proj.weight"), g * at::sigmoid(g) * u);
+    }
+  }
+  auto head = c.tie_word_embeddings ? param(m, "model.embed_tokens.weight") : param(m, "lm_head.weight");
+  std::vector<at::Tensor> logits;
+  for (int64_t t = 0; t < T; ++t)
+    logits.push_back(at::matmul(head, rms_norm(x[t], param(m, "model.norm.weight"), c.norm_eps)));
+  return at::stack(logits);
+}
+
+// Weights away from their init (unit gains, zero biases), so every term of the forward matters.
+void perturb(Model& m, uint64_t seed) {
+  at::NoGradGuard g;
+  at::manual_seed(seed);
+  for (auto& [name, t] : m.named_parameters()) t.add_(at::randn_like(t) * 0.1);
+}
+
+}  // namespace
+
+TEST(Model, Gpt2MatchesTheSlowReference) {
+  auto m = make(tiny_gpt2());
+  perturb(*m, 1);
+  auto tokens = random_tokens(1, 7, 48, 2).squeeze(0);
+  EXPECT_LT(max_abs_diff(model_logits(*m, tokens), reference_gpt2(*m, tokens)), 1e-5);
+}
+
+TEST(Model, LlamaMatchesTheSlowReference) {
+  auto m = make(tiny_llama());
+  perturb(*m, 3);
+  auto tokens = random_tokens(1, 7, 48, 4).squeeze(0);
+  EXPECT_LT(max_abs_diff(model_logits(*m, tokens), reference_llama(*m, tokens)), 1e-5);
+}
+
+TEST(Model, LlamaTiedHeadWithoutBiasesMatchesTheSlowReference) {
+  auto c = tiny_llama();
+  c.tie_word_embeddings = 1;
+  c.attention_bias = 0;
+  c.n_kv_head = 1;
+  auto m = make(c);
+  perturb(*m, 5);
+  EXPECT_FALSE(m->find("lm_head.weight").defined());
+  EXPECT_FALSE(m->find("model.layers.0.self_attn.q_proj.bias").defined());
+  auto tokens = random_tokens(1, 6, 48, 6).squeeze(0);
+  EXPECT_LT(max_abs_diff(model_logits(*m, tokens), reference_llama(*m, tokens)), 1e-5);
+}
+
+TEST(Model, LaterTokensNeverChangeEarlierLogits) {
+  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+    auto m = make(c);
+    perturb(*m, 7);
+    auto a = random_tokens(1, 10, 48, 8).squeeze(0);
+    auto b = a.clone();
+    b[6] = (b[6].item<int64_t>() + 1) % 48;
+    b[9] = (b[9].item<int64_t>() + 5) % 48;
+    auto la = model_logits(*m, a), lb = model_logits(*m, b);
+    EXPECT_EQ(max_abs_diff(la.narrow(0, 0, 6), lb.narrow(0, 0, 6)), 0.0) << "arch " << c.arch;
+    EXPECT_GT(max_abs_diff(la.narrow(0, 6, 4), lb.narrow(0, 6, 4)), 1e-4) << "the change must matter later";
+  }
+}
+
+TEST(Model, LeftPaddingNeverChangesLogprobs) {
+  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+    auto m = make(c);
+    perturb(*m, 9);
+    at::NoGradGuard g;
+    auto seq = random_tokens(1, 6, 48, 10);
+    auto alone = score_tokens(*m, seq, at::ones_like(seq, at::kBool), 1, 5, ScoreRequest{}).logprobs;
+    // The same sequence behind 4 pad tokens (pad id 0) in a batch with a longer neighbour.
+    auto padded = at::cat({at::zeros({1, 4}, at::kLong), seq}, 1);
+    auto batch = at::cat({padded, random_tokens(1, 10, 48, 11)}, 0);
+    auto mask = at::ones_like(batch, at::kBool);
+    mask[0].narrow(0, 0, 4).fill_(false);
+    auto in_batch = score_tokens(*m, batch, mask, 5, 5, ScoreRequest{}).logprobs.narrow(0, 0, 1);
+    EXPECT_LT(max_abs_diff(alone, in_batch), 1e-5) << "arch " << c.arch;
+  }
+}
+
+TEST(Model, Gpt2TensorsCarryHuggingFaceNamesAndLayouts) {
+  auto c = tiny_gpt2();
+  c.value_head = 1;
+  c.reward_head = 1;
+  auto m = make(c);
+  std::vector<std::string> expected = {"transformer.wte.weight", "transformer.wpe.weight"};
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "transformer.h." + std::to_string(l) + ".";
+    for (const char* n : {"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
+                          "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
+                          "mlp.c_proj.weight", "mlp.c_proj.bias"})
+      expected.push_back(p + n);
+  }
+  for (const char* n : {"transformer.ln_f.weight", "transformer.ln_f.bias", "v_head.summary.weight",
+                        "v_head.summary.bias", "score.weight"})
+    expected.push_back(n);
+  std::vector<std::string> names;
+  for (const auto& [n, t] : m->named_parameters()) names.push_back(n);
+  EXPECT_EQ(names, expected);
+  // Conv1D keeps [in, out]: c_attn maps n_embd -> 3 * n_embd, c_fc n_embd -> 4 * n_embd.
+  EXPECT_EQ(m->find("transformer.h.0.attn.c_attn.weight").sizes(), at::IntArrayRef({16, 48}));
+  EXPECT_EQ(m->find("transformer.h.0.mlp.c_fc.weight").sizes(), at::IntArrayRef({16, 64}));
+  EXPECT_EQ(m->find("transformer.h.0.mlp.c_proj.weight").sizes(), at::IntArrayRef({64, 16}));
+  EXPECT_EQ(m->find("v_head.summary.weight").sizes(), at::IntArrayRef({1, 16}));
+}
+
+TEST(Model, SameSeedSameWeights) {
+  auto a = make(tiny_gpt2()), b = make(tiny_gpt2());
+  auto c = tiny_gpt2();
+  c.seed = 4;
+  auto d = make(c);
+  const auto& wa = a->find("transformer.h.1.mlp.c_fc.weight");
+  EXPECT_TRUE(at::equal(wa, b->find("transformer.h.1.mlp.c_fc.weight")));
+  EXPECT_FALSE(at::equal(wa, d->find("transformer.h.1.mlp.c_fc.weight")));
+}
