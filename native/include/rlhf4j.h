@@ -83,6 +83,11 @@ R4J_API r4j_status r4j_set_num_threads(int32_t n);
 /* Seeds the generator behind dropout in training passes. Process-wide. */
 R4J_API r4j_status r4j_manual_seed(uint64_t seed);
 
+/* Measures this machine's float32 matrix-multiply rate on device: the best
+ * of `iterations` timed n x n x n products after a warm-up, in GFLOP/s.
+ * Benchmarks use it to put a phase's achieved rate in context. */
+R4J_API r4j_status r4j_gemm_gflops(const char *device, int64_t n, int32_t iterations, double *out_gflops);
+
 /* sizeof() of an ABI struct, so a binding can check its layouts.
  * which: one of R4J_STRUCT_*. */
 #define R4J_STRUCT_MODEL_CONFIG 1

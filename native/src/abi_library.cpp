@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -43,6 +45,28 @@ R4J_API r4j_status r4j_set_num_threads(int32_t n) {
 
 R4J_API r4j_status r4j_manual_seed(uint64_t seed) {
   return guarded(__func__, [&] { at::manual_seed(seed); });
+}
+
+R4J_API r4j_status r4j_gemm_gflops(const char* device, int64_t n, int32_t iterations, double* out_gflops) {
+  return guarded(__func__, [&] {
+    require_out(out_gflops, "out_gflops");
+    r4j::require(n >= 1 && n <= 16384, "n must be in [1, 16384], got " + std::to_string(n));
+    r4j::require(iterations >= 1, "iterations must be >= 1");
+    auto dev = r4j::parse_device(device);
+    at::NoGradGuard no_grad;
+    auto a = at::randn({n, n}, at::TensorOptions().device(dev));
+    auto b = at::randn({n, n}, at::TensorOptions().device(dev));
+    auto c = at::mm(a, b);  // warm-up: thread pools, caches
+    double best = 0;
+    for (int32_t i = 0; i < iterations; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      at::mm_out(c, a, b);
+      c.sum().item<float>();  // waits for asynchronous devices
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, 2.0 * n * n * n / s / 1e9);
+    }
+    *out_gflops = best;
+  });
 }
 
 R4J_API r4j_status r4j_struct_size(int32_t which, size_t* out_size) {

@@ -74,6 +74,15 @@ public final class Engine {
     NativeLibrary.get().setNumThreads(threads);
   }
 
+  /** This machine's float32 GEMM rate on device (best of iterations n x n x n products), GFLOP/s. */
+  public static double gemmGflops(String device, int n, int iterations) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.JAVA_DOUBLE);
+      NativeLibrary.get().gemmGflops(arena.allocateFrom(device), n, iterations, out);
+      return out.get(ValueLayout.JAVA_DOUBLE, 0);
+    }
+  }
+
   /** Seeds the generator behind dropout. Process-wide. */
   public static void manualSeed(long seed) {
     NativeLibrary.get().manualSeed(seed);

@@ -42,6 +42,7 @@ public final class Native {
   private static final String BUILD_INFO = fn("r4j_build_info", ADDRESS, JAVA_LONG, ADDRESS);
   private static final String SET_NUM_THREADS = fn("r4j_set_num_threads", JAVA_INT);
   private static final String MANUAL_SEED = fn("r4j_manual_seed", JAVA_LONG);
+  private static final String GEMM_GFLOPS = fn("r4j_gemm_gflops", ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS);
   private static final String STRUCT_SIZE = fn("r4j_struct_size", JAVA_INT, ADDRESS);
   private static final String MODEL_CONFIG_DEFAULTS = fn("r4j_model_config_defaults", ADDRESS);
   private static final String MODEL_CREATE = fn("r4j_model_create", ADDRESS, ADDRESS, ADDRESS);
@@ -88,6 +89,7 @@ public final class Native {
   private final MethodHandle buildInfo;
   private final MethodHandle setNumThreads;
   private final MethodHandle manualSeed;
+  private final MethodHandle gemmGflops;
   private final MethodHandle structSize;
   private final MethodHandle modelConfigDefaults;
   private final MethodHandle modelCreate;
@@ -134,6 +136,7 @@ public final class Native {
     buildInfo = bind(lookup, BUILD_INFO);
     setNumThreads = bind(lookup, SET_NUM_THREADS);
     manualSeed = bind(lookup, MANUAL_SEED);
+    gemmGflops = bind(lookup, GEMM_GFLOPS);
     structSize = bind(lookup, STRUCT_SIZE);
     modelConfigDefaults = bind(lookup, MODEL_CONFIG_DEFAULTS);
     modelCreate = bind(lookup, MODEL_CREATE);
@@ -235,6 +238,10 @@ public final class Native {
 
   public void manualSeed(long seed) {
     call(MANUAL_SEED, () -> (int) manualSeed.invokeExact(seed));
+  }
+
+  public void gemmGflops(MemorySegment device, long n, int iterations, MemorySegment outGflops) {
+    call(GEMM_GFLOPS, () -> (int) gemmGflops.invokeExact(device, n, iterations, outGflops));
   }
 
   public void structSize(int which, MemorySegment outSize) {
