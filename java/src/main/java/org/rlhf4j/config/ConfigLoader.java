@@ -34,7 +34,8 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
   /**
    * @param type the command's configuration record
    * @param defaults its value when the user sets nothing (need not pass validate())
-   * @throws IllegalStateException when a record of the schema breaks the rules of {@link Component#of}
+   * @throws IllegalStateException when a record of the schema is not a valid config record: a
+   *     component without {@link Doc}, of a type the loader cannot read, or primitive and {@link Nullable}
    */
   public ConfigLoader(Class<T> type, T defaults) {
     this.type = Objects.requireNonNull(type);
