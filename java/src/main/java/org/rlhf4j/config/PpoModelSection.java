@@ -1,0 +1,34 @@
+package org.rlhf4j.config;
+
+import java.nio.file.Path;
+
+/** Section {@code model} of the ppo command: the SFT policy and how the critic is made. */
+public record PpoModelSection(
+    @Doc("Checkpoint directory (Hugging Face layout) of the SFT policy, also the frozen reference (required).")
+        @Nullable Path path,
+    @Doc("Critic: a value head on the policy's trunk (shared) or a model of its own (separate).") Critic critic,
+    @Doc("Checkpoint of a separate critic (null = start it from model.path).") @Nullable Path criticPath,
+    @Doc("Weights and activations: f32, bf16 or f16.") Precision dtype) {
+
+  /** Where the value estimates come from. */
+  public enum Critic {
+    /** A value head on the policy's last hidden state. */
+    SHARED,
+    /** A second model with its own trunk and value head. */
+    SEPARATE
+  }
+
+  public PpoModelSection {
+    Check.notNull("critic", critic);
+    Check.notNull("dtype", dtype);
+  }
+
+  public static PpoModelSection defaults() {
+    return new PpoModelSection(null, Critic.SHARED, null, Precision.F32);
+  }
+
+  /** The checkpoint a separate critic starts from: critic_path, else path. */
+  public Path criticCheckpoint() {
+    return criticPath != null ? criticPath : path;
+  }
+}

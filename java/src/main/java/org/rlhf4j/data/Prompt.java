@@ -1,0 +1,53 @@
+package org.rlhf4j.data;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * One prompt of a {@link PromptPool}. Immutable and thread-safe.
+ *
+ * @param index 0-based number of the prompt in its file, which is its line number minus one
+ * @param text the prompt as the model sees it (after truncation, the decoded kept tokens)
+ * @param tokens its token ids (a copy is returned)
+ * @param fields the other fields of its JSONL object as Jackson maps JSON (String, Integer,
+ *     Long, Double, Boolean, List, Map or null), for Java reward functions; empty for text files
+ */
+public record Prompt(int index, String text, int[] tokens, Map<String, Object> fields) {
+
+  public Prompt {
+    Objects.requireNonNull(text, "text");
+    tokens = tokens.clone();
+    // Map.copyOf would refuse JSON nulls, which are legitimate field values.
+    fields = Collections.unmodifiableMap(new LinkedHashMap<>(fields));
+  }
+
+  @Override
+  public int[] tokens() {
+    return tokens.clone();
+  }
+
+  /** Number of tokens. */
+  public int length() {
+    return tokens.length;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Prompt p && index == p.index && text.equals(p.text) && Arrays.equals(tokens, p.tokens)
+        && fields.equals(p.fields);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(index, text, Arrays.hashCode(tokens), fields);
+  }
+
+  @Override
+  public String toString() {
+    return "Prompt[index=" + index + ", text=" + text + ", tokens=" + Arrays.toString(tokens) + ", fields=" + fields
+        + "]";
+  }
+}
