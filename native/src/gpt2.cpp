@@ -9,6 +9,7 @@
 #include "architectures.hpp"
 #include "attention.hpp"
 #include "errors.hpp"
+#include "linear.hpp"
 
 namespace r4j {
 namespace {
@@ -24,9 +25,7 @@ struct Block {
 
 // Conv1D: x @ W + b with W stored [in, out].
 at::Tensor conv1d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  auto sizes = x.sizes().vec();
-  sizes.back() = w.size(1);
-  return at::addmm(b, x.reshape({-1, x.size(-1)}), w).view(sizes);
+  return linear(x, w, b, /*w_is_out_by_in=*/false);
 }
 
 class Gpt2 final : public Model {

@@ -10,6 +10,7 @@
 #include "architectures.hpp"
 #include "attention.hpp"
 #include "errors.hpp"
+#include "linear.hpp"
 
 namespace r4j {
 namespace {
@@ -27,6 +28,11 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   auto xf = x.to(at::promote_types(x.scalar_type(), at::kFloat));
   auto normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * normed.to(x.scalar_type());
+}
+
+// nn.Linear: x W^T (+ b), W [out, in].
+at::Tensor dense(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = {}) {
+  return linear(x, w, b, /*w_is_out_by_in=*/true);
 }
 
 // cat(-x2, x1) for halves x1, x2 of the last dimension.
@@ -103,9 +109,9 @@ class Llama final : public Model {
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
       auto h = rms_norm(x, L.input_norm, c.norm_eps);
-      auto q = at::linear(h, L.q_w, L.q_b).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
-      auto k = at::linear(h, L.k_w, L.k_b).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
-      auto v = at::linear(h, L.v_w, L.v_b).view({B, T, nkv, hd}).transpose(1, 2);
+      auto q = dense(h, L.q_w, L.q_b).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
+      auto k = dense(h, L.k_w, L.k_b).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
+      auto v = dense(h, L.v_w, L.v_b).view({B, T, nkv, hd}).transpose(1, 2);
       q = q * cos + rotate_half(q) * sin;
       k = k * cos + rotate_half(k) * sin;
       if (cache) {
@@ -115,10 +121,10 @@ class Llama final : public Model {
         v = cache->v[l].narrow(2, 0, offset + T);
       }
       auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
-      x = x + at::linear(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w);
+      x = x + dense(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w);
       // SwiGLU: down(silu(gate(h)) * up(h))
       h = rms_norm(x, L.post_norm, c.norm_eps);
-      x = x + at::linear(at::silu(at::linear(h, L.gate_w)) * at::linear(h, L.up_w), L.down_w);
+      x = x + dense(at::silu(dense(h, L.gate_w)) * dense(h, L.up_w), L.down_w);
     }
     if (cache) cache->length = offset + T;
     return rms_norm(x, norm_, c.norm_eps);

@@ -5,6 +5,7 @@
 
 #include "architectures.hpp"
 #include "errors.hpp"
+#include "linear.hpp"
 
 namespace r4j {
 
@@ -122,7 +123,9 @@ at::Tensor Model::dropout(const at::Tensor& x) const {
 // Head outputs in float32 at least (float64 models, used by gradient checks, keep float64).
 static at::Tensor widen(const at::Tensor& x) { return x.to(at::promote_types(x.scalar_type(), at::kFloat)); }
 
-at::Tensor Model::lm_logits(const at::Tensor& h) const { return widen(at::matmul(h, lm_head_.t())); }
+at::Tensor Model::lm_logits(const at::Tensor& h) const {
+  return widen(linear(h, lm_head_, {}, /*w_is_out_by_in=*/true));
+}
 
 at::Tensor Model::value(const at::Tensor& h) const {
   if (!v_head_w_.defined()) fail(R4J_ERR_INVALID_ARGUMENT, "the model has no value head (config.value_head = 0)");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core_helpers.hpp"
+#include "linear.hpp"
 #include "scoring.hpp"
 
 using namespace r4j;
@@ -250,4 +251,28 @@ TEST(Model, SameSeedSameWeights) {
   const auto& wa = a->find("transformer.h.1.mlp.c_fc.weight");
   EXPECT_TRUE(at::equal(wa, b->find("transformer.h.1.mlp.c_fc.weight")));
   EXPECT_FALSE(at::equal(wa, d->find("transformer.h.1.mlp.c_fc.weight")));
+}
+
+TEST(Linear, FastPathMatchesTheAtenReference) {
+  if (!fast_linear_available()) GTEST_SKIP() << "built without oneDNN";
+  at::NoGradGuard g;
+  at::manual_seed(12);
+  for (int64_t M : {1, 16, 100}) {
+    for (bool out_by_in : {false, true}) {
+      auto x = at::randn({M, 48});
+      auto w = out_by_in ? at::randn({80, 48}) : at::randn({48, 80});
+      for (auto b : {at::randn({80}), at::Tensor()}) {
+        auto fast = linear(x, w, b, out_by_in), slow = linear_reference(x, w, b, out_by_in);
+        EXPECT_LT(max_abs_diff(fast, slow), 1e-4) << "M " << M << " out_by_in " << out_by_in;
+      }
+    }
+  }
+  // A whole model: logits with and without the fast path.
+  auto m = make(tiny_llama());
+  auto tokens = random_tokens(1, 9, 48, 13).squeeze(0);
+  auto fast = model_logits(*m, tokens);
+  set_fast_linear(false);
+  auto slow = model_logits(*m, tokens);
+  set_fast_linear(true);
+  EXPECT_LT(max_abs_diff(fast, slow), 1e-5);
 }
