@@ -11,7 +11,8 @@ public final class RunningMoments {
 
   public RunningMoments() {}
 
-  public RunningMoments(double mean, double var, long count) {
+  /** Continues from a checkpoint's statistics. */
+  public void restore(double mean, double var, long count) {
     this.mean = mean;
     this.var = var;
     this.count = count;

@@ -37,11 +37,15 @@ public final class HfTokenizer implements Tokenizer {
   private final HuggingFaceTokenizer tokenizer;
   private final int vocabSize;
   private final SpecialIds specialIds;
+  private final boolean prependsBos;
 
   private HfTokenizer(HuggingFaceTokenizer tokenizer, int vocabSize, SpecialIds specialIds) {
     this.tokenizer = tokenizer;
     this.vocabSize = vocabSize;
     this.specialIds = specialIds;
+    // The file's own post-processor says whether sequences start with BOS (Llama's does).
+    long[] withSpecials = tokenizer.encode("a", true, false).getIds();
+    this.prependsBos = specialIds.bos() >= 0 && withSpecials.length > 0 && withSpecials[0] == specialIds.bos();
     CLEANER.register(this, tokenizer::close);
   }
 
@@ -98,6 +102,11 @@ public final class HfTokenizer implements Tokenizer {
   @Override
   public int vocabSize() {
     return vocabSize;
+  }
+
+  @Override
+  public boolean prependsBos() {
+    return prependsBos;
   }
 
   @Override

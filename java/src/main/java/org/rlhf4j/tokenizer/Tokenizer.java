@@ -29,4 +29,22 @@ public interface Tokenizer {
 
   /** Padding id (never attended to; any valid id works). */
   int padId();
+
+  /**
+   * Whether a sequence (a prompt, an SFT example) starts with BOS, as Llama-style tokenizers
+   * and the demo's word tokenizer have it; GPT-2's does not.
+   */
+  default boolean prependsBos() {
+    return false;
+  }
+
+  /** Token ids of a prompt as the model reads it: BOS first when {@link #prependsBos()}. */
+  default int[] encodePrompt(String text) {
+    int[] ids = encode(text);
+    if (!prependsBos() || bosId() < 0) return ids;
+    int[] out = new int[ids.length + 1];
+    out[0] = bosId();
+    System.arraycopy(ids, 0, out, 1, ids.length);
+    return out;
+  }
 }

@@ -164,6 +164,12 @@ public final class WordTokenizer implements Tokenizer {
     return 0;
   }
 
+  /** The demo's sequences start with {@code <bos>}. */
+  @Override
+  public boolean prependsBos() {
+    return true;
+  }
+
   /** Writes this tokenizer as a Hugging Face {@code tokenizer.json} file. */
   public void save(Path tokenizerJson) throws IOException {
     var f = JsonNodeFactory.instance;

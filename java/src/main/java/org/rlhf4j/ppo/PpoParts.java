@@ -1,0 +1,68 @@
+package org.rlhf4j.ppo;
+
+import java.nio.file.Path;
+import org.rlhf4j.checkpoint.HfConfig;
+import org.rlhf4j.data.PromptPool;
+import org.rlhf4j.engine.Model;
+import org.rlhf4j.tokenizer.Tokenizer;
+
+/**
+ * Everything a PPO run reads and trains. {@link PpoSetup#load} builds it from a config; an
+ * embedding service may build it by hand. A {@link PpoTrainer} takes ownership and closes the
+ * models.
+ *
+ * @param policy the actor; with a value head when the critic shares its trunk
+ * @param reference the frozen SFT model (never updated)
+ * @param critic a separate critic with a value head, or null when it shares the policy's trunk
+ * @param rewardModel a model with a reward head, or null when rewardFunction scores
+ * @param rewardFunction a Java scorer, or null when rewardModel scores
+ * @param tokenizer the policy's tokenizer
+ * @param prompts the prompt pool (training and held-out prompts)
+ * @param policyConfig the policy's config.json, written into checkpoints
+ * @param tokenizerDir the directory whose tokenizer files checkpoints copy, or null
+ */
+public record PpoParts(
+    Model policy,
+    Model reference,
+    Model critic,
+    Model rewardModel,
+    RewardFunction rewardFunction,
+    Tokenizer tokenizer,
+    PromptPool prompts,
+    HfConfig policyConfig,
+    Path tokenizerDir)
+    implements AutoCloseable {
+
+  public PpoParts {
+    if (policy == null || reference == null || tokenizer == null || prompts == null || policyConfig == null) {
+      throw new IllegalArgumentException("ppo: policy, reference, tokenizer, prompts and policyConfig are required");
+    }
+    if ((rewardModel == null) == (rewardFunction == null)) {
+      throw new IllegalArgumentException("ppo: give exactly one of rewardModel and rewardFunction");
+    }
+    if (critic == null && !policy.config().valueHead()) {
+      throw new IllegalArgumentException("ppo: the policy needs a value head when there is no separate critic");
+    }
+    if (critic != null && !critic.config().valueHead()) {
+      throw new IllegalArgumentException("ppo: the separate critic needs a value head");
+    }
+    if (rewardModel != null && !rewardModel.config().rewardHead()) {
+      throw new IllegalArgumentException("ppo: the reward model has no reward head (score.weight)");
+    }
+    if (tokenizer.vocabSize() > policy.config().vocabSize()) {
+      throw new IllegalArgumentException("ppo: the tokenizer has " + tokenizer.vocabSize()
+          + " ids but the policy's vocab_size is " + policy.config().vocabSize());
+    }
+    if (rewardModel != null && rewardModel.config().vocabSize() < policy.config().vocabSize()) {
+      throw new IllegalArgumentException("ppo: the reward model's vocab_size (" + rewardModel.config().vocabSize()
+          + ") is below the policy's (" + policy.config().vocabSize() + "): they must share a tokenizer");
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Model m : new Model[] {policy, reference, critic, rewardModel}) {
+      if (m != null) m.close();
+    }
+  }
+}

@@ -1,0 +1,71 @@
+package org.rlhf4j.ppo;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.rlhf4j.checkpoint.Checkpoint;
+import org.rlhf4j.checkpoint.LoadOptions;
+import org.rlhf4j.checkpoint.ModelDirs;
+import org.rlhf4j.config.PpoModelSection.Critic;
+import org.rlhf4j.config.PpoRunConfig;
+import org.rlhf4j.config.RewardSection.Kind;
+import org.rlhf4j.data.PromptPool;
+import org.rlhf4j.engine.DType;
+import org.rlhf4j.engine.Model;
+import org.rlhf4j.tokenizer.Tokenizer;
+import org.rlhf4j.tokenizer.Tokenizers;
+
+/**
+ * Builds a PPO run's parts from its config: the policy and the frozen reference from the SFT
+ * checkpoint (the policy gains a fresh value head when the critic shares its trunk), a separate
+ * critic when asked, the reward model or function, the tokenizer and the prompts. Reads only:
+ * nothing is written, so a bad path or file fails before a run touches its directory.
+ */
+public final class PpoSetup {
+  private PpoSetup() {}
+
+  public static PpoParts load(PpoRunConfig config) throws IOException {
+    String device = config.run().device();
+    DType dtype = config.model().dtype().dtype();
+    long seed = config.run().seed();
+    Path modelDir = ModelDirs.resolve(config.model().path());
+    Tokenizer tokenizer = Tokenizers.load(modelDir);
+    Checkpoint sft = Checkpoint.open(modelDir);
+    boolean shared = config.model().critic() == Critic.SHARED;
+    List<Model> made = new ArrayList<>();
+    try {
+      Model policy = keep(made, sft.loadModel(device,
+          c -> c.withValueHead(shared).withRewardHead(false).withDtype(dtype).withSeed(seed),
+          LoadOptions.allowHeadChanges()).model());
+      Model reference = keep(made, sft.loadModel(device,
+          c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype), LoadOptions.allowHeadChanges()).model());
+      Model critic = null;
+      if (!shared) {
+        critic = keep(made, Checkpoint.open(ModelDirs.resolve(config.model().criticCheckpoint())).loadModel(device,
+            c -> c.withValueHead(true).withRewardHead(false).withDtype(dtype).withSeed(seed),
+            LoadOptions.allowHeadChanges()).model());
+      }
+      Model rewardModel = null;
+      RewardFunction function = null;
+      if (config.reward().kind() == Kind.MODEL) {
+        // The reward head must come from the checkpoint: a fresh one would score at random.
+        rewardModel = keep(made, Checkpoint.open(ModelDirs.resolve(config.reward().modelPath())).loadModel(device,
+            c -> c.withRewardHead(true).withValueHead(false).withDtype(dtype), new LoadOptions(false, true)).model());
+      } else {
+        function = RewardFunctions.instantiate(config.reward().function());
+      }
+      PromptPool prompts = PromptPool.load(config.data(), seed, tokenizer);
+      return new PpoParts(policy, reference, critic, rewardModel, function, tokenizer, prompts, sft.config(),
+          modelDir);
+    } catch (IOException | RuntimeException e) {
+      made.forEach(Model::close);
+      throw e;
+    }
+  }
+
+  private static Model keep(List<Model> made, Model m) {
+    made.add(m);
+    return m;
+  }
+}
