@@ -134,8 +134,11 @@ public final class CheckpointWriter {
         f.getValue().writeTo(file);
       }
       if (trainerState != null) Files.write(temp.resolve(Checkpoint.TRAINER_STATE), Json.bytes(trainerState));
-      Files.write(temp.resolve(Checkpoint.COMPLETE), new byte[0]);
+      // The marker goes in only once everything else is on disk, so it never vouches for lost data.
       Durable.syncTree(temp);
+      Path marker = Files.write(temp.resolve(Checkpoint.COMPLETE), new byte[0]);
+      Durable.sync(marker);
+      Durable.sync(temp);
       Durable.publish(temp, target, replace);
       return target;
     } catch (IOException e) {

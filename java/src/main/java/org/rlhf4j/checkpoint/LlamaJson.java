@@ -47,7 +47,9 @@ final class LlamaJson {
     double low = base.ropeLowFreqFactor();
     double high = base.ropeHighFreqFactor();
     long original = base.ropeOriginalMaxPositions();
-    JsonFields rope = f.object("rope_scaling");
+    // transformers 5 renamed rope_scaling to rope_parameters, which also holds rope_theta.
+    JsonFields rope = f.has("rope_scaling") ? f.object("rope_scaling") : f.object("rope_parameters");
+    double theta = f.optDouble("rope_theta", rope == null ? 10000.0 : rope.optDouble("rope_theta", 10000.0));
     if (rope != null) {
       String key = rope.has("rope_type") ? "rope_type" : "type";
       String kind = rope.optString(key, "default");
@@ -68,7 +70,7 @@ final class LlamaJson {
       }
     }
     return new ModelConfig(base.arch(), dtype, vocab, positions, hidden, layers, heads, kvHeads, inner,
-        f.optDouble("rms_norm_eps", 1e-6), f.optDouble("rope_theta", 10000.0), scaling, factor, low, high, original,
+        f.optDouble("rms_norm_eps", 1e-6), theta, scaling, factor, low, high, original,
         f.optBoolean("tie_word_embeddings", false), bias, false, false, f.optDouble("attention_dropout", 0.0),
         f.optDouble("initializer_range", 0.02), 0);
   }

@@ -25,6 +25,8 @@ import java.util.regex.Pattern;
 public final class RunCheckpoints {
   public static final String DIR = "checkpoints";
   private static final Pattern NAME = Pattern.compile("iter-(\\d{1,18})");
+  /** A temp directory of {@link Durable}: ".tmp-" + target name + "-" [+ "old-"] + 8 hex digits. */
+  private static final Pattern TEMP = Pattern.compile("\\.tmp-(iter-\\d{1,18})-(?:old-)?[0-9a-f]{8}");
 
   private final Path root;
   private final int keepLast;
@@ -80,21 +82,41 @@ public final class RunCheckpoints {
     return complete.isEmpty() ? Optional.empty() : Optional.of(complete.getLast());
   }
 
-  /** Deletes temp directories and checkpoint directories without the marker; returns them. */
+  /**
+   * Deletes temp directories and checkpoint directories without the marker; returns them. One
+   * case is repaired instead: a crash while a save replaced a checkpoint of the same iteration
+   * can leave that iteration only as a complete temp directory, which is renamed back into place
+   * (the new version preferred over the old).
+   */
   public List<Path> removeIncomplete() {
     List<Path> removed = new ArrayList<>();
-    for (Path p : entries()) {
+    List<Path> entries = entries();
+    // New versions (".tmp-iter-N-XXXXXXXX") sort before old ones (".tmp-iter-N-old-XXXXXXXX").
+    entries.sort(Comparator.comparing((Path p) -> p.getFileName().toString().contains("-old-")).thenComparing(p -> p));
+    for (Path p : entries) {
       String name = p.getFileName().toString();
-      boolean temp = name.startsWith(Durable.TEMP_PREFIX);
+      Matcher temp = TEMP.matcher(name);
+      if (temp.matches() && Checkpoint.isComplete(p) && !Files.exists(root.resolve(temp.group(1)), LinkOption.NOFOLLOW_LINKS)) {
+        restore(p, root.resolve(temp.group(1)));
+        continue;
+      }
       boolean partial = NAME.matcher(name).matches() && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)
           && !Checkpoint.isComplete(p);
-      if (temp || partial) {
+      if (name.startsWith(Durable.TEMP_PREFIX) || partial) {
         delete(p);
         removed.add(p);
       }
     }
     removed.sort(Comparator.naturalOrder());
     return removed;
+  }
+
+  private static void restore(Path temp, Path target) {
+    try {
+      Durable.publish(temp, target, false);
+    } catch (IOException e) {
+      throw new CheckpointException("cannot restore " + temp + " to " + target + ": " + Messages.oneLine(e.toString()), e);
+    }
   }
 
   private List<Path> entries() {

@@ -41,7 +41,11 @@ public final class SafetensorsWriter {
 
   private SafetensorsWriter() {}
 
-  /** Writes tensors (unique names, none called __metadata__) and string metadata to file. */
+  /**
+   * Writes tensors (unique names, none called __metadata__) and string metadata to file. If
+   * the filler or the disk fails, the file is left incomplete: write into a temp directory
+   * (as {@link CheckpointWriter} does) when that matters.
+   */
   public static void write(Path file, List<TensorInfo> tensors, Map<String, String> metadata, Filler filler) {
     List<TensorInfo> ordered = layoutOrder(tensors, file);
     ObjectNode header = JSON.createObjectNode();

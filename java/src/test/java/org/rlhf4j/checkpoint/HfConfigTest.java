@@ -173,6 +173,18 @@ class HfConfigTest {
   }
 
   @Test
+  void readsTransformers5RopeParameters() throws IOException {
+    HfConfig c = HfConfig.read(file("config.json", """
+        {"model_type": "llama", "vocab_size": 100, "hidden_size": 16, "intermediate_size": 32,
+         "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 64, "dtype": "float16",
+         "rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500000.0}}
+        """));
+    assertEquals(RopeScaling.LINEAR, c.model().ropeScaling());
+    assertEquals(500000.0, c.model().ropeTheta());
+    assertEquals(DType.F16, c.model().dtype());
+  }
+
+  @Test
   void rejectsUnsupportedOrMissingKeysNamingTheFileAndKey() throws IOException {
     String llama = """
         {"model_type": "llama", "vocab_size": 100, "hidden_size": 16, "intermediate_size": 32,

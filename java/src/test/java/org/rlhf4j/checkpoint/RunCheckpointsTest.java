@@ -99,6 +99,24 @@ class RunCheckpointsTest {
   }
 
   @Test
+  void restoresACheckpointLeftAsideByACrashDuringReplacement() throws IOException {
+    RunCheckpoints checkpoints = new RunCheckpoints(run, 2);
+    checkpoints.save(4, at(4));
+    Path root = checkpoints.root();
+    // The state between the two renames of a replacing save: the old version moved aside,
+    // the new one complete but not yet in place.
+    Files.move(root.resolve("iter-000004"), root.resolve(".tmp-iter-000004-old-0000abcd"));
+    new CheckpointWriter().model(model).trainerState(JsonNodeFactory.instance.objectNode().put("new", true))
+        .writeTo(root.resolve("staged"), false);
+    Files.move(root.resolve("staged"), root.resolve(".tmp-iter-000004-1234abcd"));
+    assertEquals(Optional.empty(), checkpoints.latest());
+
+    assertEquals(List.of(root.resolve(".tmp-iter-000004-old-0000abcd")), checkpoints.removeIncomplete());
+    assertEquals(List.of("iter-000004"), names(root));
+    assertTrue(Checkpoint.open(root.resolve("iter-000004")).trainerState().orElseThrow().get("new").asBoolean());
+  }
+
+  @Test
   void rejectsAKeepCountBelowOne() {
     assertThrows(IllegalArgumentException.class, () -> new RunCheckpoints(run, 0));
   }
