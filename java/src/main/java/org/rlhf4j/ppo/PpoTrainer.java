@@ -74,6 +74,15 @@ public final class PpoTrainer implements AutoCloseable {
     void onIteration(Iteration iteration);
   }
 
+  /**
+   * Sees each rollout once its feedback is complete (rewards, returns and advantages computed)
+   * and before learning starts, e.g. to dump it. Must not change it.
+   */
+  @FunctionalInterface
+  public interface RolloutObserver {
+    void onRollout(long iteration, List<Prompt> prompts, Rollout rollout);
+  }
+
   private final PpoRunConfig config;
   private final PpoParts parts;
   private final PpoOptions options;
@@ -84,6 +93,7 @@ public final class PpoTrainer implements AutoCloseable {
   private final KlController kl;
   private final RunningMoments scoreMoments = new RunningMoments();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+  private final List<RolloutObserver> rolloutObservers = new CopyOnWriteArrayList<>();
   private long iteration;
   private long optimizerSteps;
   private long skippedSteps;
@@ -129,6 +139,14 @@ public final class PpoTrainer implements AutoCloseable {
 
   public void addListener(Listener listener) {
     listeners.add(listener);
+  }
+
+  public void addRolloutObserver(RolloutObserver observer) {
+    rolloutObservers.add(observer);
+  }
+
+  public PpoRunConfig config() {
+    return config;
   }
 
   /** Iterations completed so far (including those before a resume). */
@@ -177,6 +195,7 @@ public final class PpoTrainer implements AutoCloseable {
       if (rs.nonFinite()) return skipIteration(it, "a per-token reward is NaN or Inf", metrics, start);
       AdvantageStats as = rollout.advantages(options);
       if (as.nonFinite()) return skipIteration(it, "an advantage or return is NaN or Inf", metrics, start);
+      for (RolloutObserver o : rolloutObservers) o.onRollout(it, prompts, rollout);
 
       // 3. Learning: epochs of shuffled minibatches, one optimizer step each.
       LossAggregate losses = new LossAggregate();

@@ -24,7 +24,7 @@ import org.rlhf4j.config.DataSection.TooLong;
 class PromptPoolTest {
   @TempDir Path dir;
 
-  private final WordTokenizer tokenizer = new WordTokenizer();
+  private final WhitespaceTokenizer tokenizer = new WhitespaceTokenizer();
 
   /** n text prompts "prompt i", one a line. */
   private Path numbered(int n) throws IOException {

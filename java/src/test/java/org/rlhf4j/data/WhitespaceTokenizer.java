@@ -10,7 +10,7 @@ import java.util.stream.IntStream;
 import org.rlhf4j.tokenizer.Tokenizer;
 
 /** Test tokenizer: one id per whitespace-separated word, numbered as words first appear. */
-final class WordTokenizer implements Tokenizer {
+final class WhitespaceTokenizer implements Tokenizer {
   private final Map<String, Integer> ids = new HashMap<>();
   private final List<String> words = new ArrayList<>();
 
