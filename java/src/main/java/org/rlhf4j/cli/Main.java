@@ -17,6 +17,7 @@ import picocli.CommandLine.Option;
     versionProvider = VersionProvider.class,
     description = "RLHF with PPO for language models, on the JVM.",
     subcommands = {InfoCommand.class, DemoCommand.class,
+        PpoCommand.class,
         GenerateCommand.class,
         EvalCommand.class})
 public final class Main implements Runnable {
