@@ -50,7 +50,7 @@ class PpoTrainerTest {
     List<String> set = new ArrayList<>(List.of(
         "model.path=" + model, "data.prompts=" + prompts, "run.out=" + out, "run.seed=3",
         "reward.kind=function", "reward.function=" + reward.getName(), "ppo.preset=" + preset,
-        "generation.max_new_tokens=6", "schedule.rollout_batch=16", "ppo.minibatch_size=8",
+        "generation.max_new_tokens=6", "data.max_prompt_tokens=16", "schedule.rollout_batch=16", "ppo.minibatch_size=8",
         "ppo.micro_batch_size=4", "optim.lr=3e-3", "ppo.kl_coef=0.02", "schedule.eval_prompts=0"));
     set.addAll(List.of(extra));
     return PpoRunConfig.loader().load(set);
