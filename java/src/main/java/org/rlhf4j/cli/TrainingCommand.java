@@ -80,7 +80,7 @@ abstract class TrainingCommand<C extends Record & CommandConfig> implements Call
     C config = loader().load(configFile, sets);
     Path runDir = runSection(config).out();
     refuseExistingRun(runDir);
-    Engine.setThreads(runSection(config).threads());
+    if (runSection(config).threads() > 0) Engine.setThreads(runSection(config).threads());
     PrintWriter stdout = spec.commandLine().getOut();
     try (PreparedRun run = prepare(config)) {
       Files.createDirectories(runDir);
