@@ -10,6 +10,7 @@
 
 #include "abi_handles.hpp"
 #include "build_info.hpp"
+#include "cpu_allocator.hpp"
 
 using r4j::guarded;
 using r4j::require_out;
@@ -53,6 +54,7 @@ R4J_API r4j_status r4j_gemm_gflops(const char* device, int64_t n, int32_t iterat
     r4j::require(n >= 1 && n <= 16384, "n must be in [1, 16384], got " + std::to_string(n));
     r4j::require(iterations >= 1, "iterations must be >= 1");
     auto dev = r4j::parse_device(device);
+    r4j::install_cpu_cache();
     at::NoGradGuard no_grad;
     auto a = at::randn({n, n}, at::TensorOptions().device(dev));
     auto b = at::randn({n, n}, at::TensorOptions().device(dev));

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "abi_handles.hpp"
+#include "cpu_allocator.hpp"
 #include "scoring.hpp"
 
 using r4j::fail;
@@ -87,6 +88,7 @@ R4J_API r4j_status r4j_model_create(const r4j_model_config* config, const char* 
     require(config != nullptr, "config is NULL");
     require_out(out_model, "out_model");
     auto dev = r4j::parse_device(device);
+    r4j::install_cpu_cache();
     auto handle = std::make_unique<r4j_model>();
     handle->model = r4j::make_model(*config, dev);
     r4j::publish(std::move(handle), out_model);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "cpu_allocator.hpp"
 #include "rlhf4j.h"
 
 #ifndef RLHF4J_VERSION
@@ -83,7 +84,10 @@ std::string build_info_json() {
   }
   o << "],\"devices\":[\"cpu\"";
   for (int i = 0; i < gpus; ++i) o << ",\"cuda:" << i << "\"";
-  o << "],\"threads\":" << at::get_num_threads() << "}";
+  o << "],\"threads\":" << at::get_num_threads();
+  const auto cache = cpu_cache_stats();
+  o << ",\"cpu_cache\":" << (install_cpu_cache() ? "true" : "false") << ",\"cpu_cache_bytes\":" << cache.cached_bytes
+    << "}";
   return o.str();
 }
 

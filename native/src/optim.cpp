@@ -41,10 +41,13 @@ r4j_step_result AdamW::step(double lr) {
   at::NoGradGuard no_grad;
   r4j_step_result result{};
 
-  // Global L2 norm over every gradient, in float64.
+  // Global L2 norm over every gradient (per-tensor norms summed in float64).
   double sq = 0;
-  for (auto& s : slots_)
-    if (s.param.grad().defined()) sq += s.param.grad().to(at::kDouble).pow(2).sum().item<double>();
+  for (auto& s : slots_) {
+    if (!s.param.grad().defined()) continue;
+    const double n = s.param.grad().norm().item<double>();
+    sq += n * n;
+  }
   const double norm = std::sqrt(sq);
   result.grad_norm = norm;
   if (!std::isfinite(norm)) {  // a NaN/Inf anywhere: leave the weights alone

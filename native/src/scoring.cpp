@@ -9,10 +9,13 @@ at::Tensor positions_from_mask(const at::Tensor& mask) {
 }
 
 at::Tensor gather_logprobs(const at::Tensor& logits, const at::Tensor& targets, double temperature,
-                           at::Tensor* entropy_out) {
+                           at::Tensor* entropy_out, bool entropy_grad) {
   auto scaled = temperature == 1.0 ? logits : logits / temperature;
   auto logp = at::log_softmax(scaled, -1);  // [..., V]
-  if (entropy_out) *entropy_out = -(logp.exp() * logp).sum(-1);
+  if (entropy_out) {
+    auto lp = entropy_grad ? logp : logp.detach();
+    *entropy_out = -(lp.exp() * lp).sum(-1);
+  }
   return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
 }
 
@@ -28,7 +31,7 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
     auto targets = tokens.narrow(1, start, n);           // [B, n]
     auto logits = model.lm_logits(states);               // [B, n, V]
     out.logprobs = gather_logprobs(logits, targets, request.temperature,
-                                   request.entropy ? &out.entropy : nullptr);
+                                   request.entropy ? &out.entropy : nullptr, request.entropy_grad);
   }
   if (request.values) out.values = model.value(states);  // [B, n]
   return out;

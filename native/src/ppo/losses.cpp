@@ -99,10 +99,11 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   ScoreRequest req;
   req.temperature = o.temperature;
   req.entropy = true;
+  req.entropy_grad = o.ent_coef > 0;
   req.values = critic == nullptr;
   auto s = score_tokens(actor, mb.tokens, mb.mask, mb.query_len, mb.response_len, req);
   auto values = critic ? score_tokens(*critic, mb.tokens, mb.mask, mb.query_len, mb.response_len,
-                                      ScoreRequest{1.0, false, false, true}).values
+                                      ScoreRequest{1.0, false, false, true, false}).values
                        : s.values;                                       // [n, R']
 
   auto pg = policy_loss(s.logprobs, old_logprobs, advantages, mask, o);

@@ -1,5 +1,6 @@
 package org.rlhf4j.cli;
 
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.Engine.BuildInfo;
@@ -9,17 +10,31 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** Prints what the native build is: version, libtorch, BLAS, CUDA archs, devices. */
+/**
+ * Prints what the native build is (version, libtorch, BLAS, CUDA archs, devices), or with
+ * --model what a model directory holds (see {@link ModelInfo}).
+ */
 @Command(name = "info", mixinStandardHelpOptions = true,
-    description = "Print the native build's facts (version, libtorch, BLAS, CUDA architectures, devices).")
+    description = {"Print the native build's facts (version, libtorch, BLAS, CUDA architectures, devices),",
+        "or with --model a model's kind, size, shape, heads and tokenizer."})
 final class InfoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Option(names = "--json", description = "Print one JSON object instead of a table.")
   boolean json;
 
+  @Option(names = "--model", paramLabel = "DIR",
+      description = "Describe this model directory, or a run directory's newest checkpoint.")
+  Path model;
+
   @Override
   public Integer call() {
+    if (model != null) {
+      ModelInfo info = ModelInfo.of(Inputs.modelDir("--model", model));
+      if (json) spec.commandLine().getOut().println(info.json());
+      else info.print(spec.commandLine().getOut());
+      return Main.OK;
+    }
     BuildInfo info = Engine.buildInfo();
     var out = spec.commandLine().getOut();
     if (json) {

@@ -16,7 +16,12 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "RLHF with PPO for language models, on the JVM.",
-    subcommands = {InfoCommand.class, DemoCommand.class, SftCommand.class, TrainRmCommand.class})
+    subcommands = {InfoCommand.class, DemoCommand.class,
+        SftCommand.class,
+        TrainRmCommand.class,
+        PpoCommand.class,
+        GenerateCommand.class,
+        EvalCommand.class})
 public final class Main implements Runnable {
   public static final int OK = 0;
   public static final int FAILURE = 1;

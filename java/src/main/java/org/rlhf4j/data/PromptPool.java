@@ -218,19 +218,27 @@ public final class PromptPool {
 
     List<Prompt> all(List<PromptFile.Line> lines, Path file) {
       List<Prompt> out = new ArrayList<>(lines.size());
-      int max = data.maxPromptTokens();
+      // BOS (when the tokenizer starts sequences with it) counts towards the limit and survives truncation.
+      boolean bos = tokenizer.prependsBos() && tokenizer.bosId() >= 0;
+      int room = data.maxPromptTokens() - (bos ? 1 : 0);
       for (PromptFile.Line l : lines) {
-        int[] tokens = tokenizer.encode(l.text());
-        if (tokens.length == 0) throw new DataException(file + ":" + l.line() + ": the prompt has no tokens");
+        int[] body = tokenizer.encode(l.text());
+        if (body.length == 0) throw new DataException(file + ":" + l.line() + ": the prompt has no tokens");
         String text = l.text();
-        if (tokens.length > max) {
+        if (body.length > room) {
           if (data.tooLong() == DataSection.TooLong.SKIP) {
             skipped++;
             continue;
           }
           truncated++;
-          tokens = Arrays.copyOfRange(tokens, tokens.length - max, tokens.length);
-          text = tokenizer.decode(tokens, false);
+          body = Arrays.copyOfRange(body, body.length - room, body.length);
+          text = tokenizer.decode(body, false);
+        }
+        int[] tokens = body;
+        if (bos) {
+          tokens = new int[body.length + 1];
+          tokens[0] = tokenizer.bosId();
+          System.arraycopy(body, 0, tokens, 1, body.length);
         }
         out.add(new Prompt(l.line() - 1, text, tokens, l.fields()));
       }

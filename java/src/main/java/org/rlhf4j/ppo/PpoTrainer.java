@@ -122,6 +122,12 @@ public final class PpoTrainer implements AutoCloseable {
 
   private static GenerateOptions generationOptions(PpoRunConfig config, PpoParts parts) {
     var g = config.generation();
+    long context = parts.policy().config().nPositions();
+    if (config.data().maxPromptTokens() + (long) g.maxNewTokens() > context) {
+      throw new IllegalArgumentException("data.max_prompt_tokens (" + config.data().maxPromptTokens()
+          + ") + generation.max_new_tokens (" + g.maxNewTokens() + ") exceeds the policy's context window ("
+          + context + " tokens)");
+    }
     var tok = parts.tokenizer();
     int stop = -1;
     if (g.stopToken() != null) {

@@ -1,0 +1,195 @@
+package org.rlhf4j.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import org.rlhf4j.checkpoint.CheckpointException;
+import org.rlhf4j.checkpoint.RunCheckpoints;
+import org.rlhf4j.config.ConfigLoader;
+import org.rlhf4j.config.PpoRunConfig;
+import org.rlhf4j.engine.Engine;
+import org.rlhf4j.metrics.MetricsLog;
+import org.rlhf4j.metrics.MetricsRecord;
+import org.rlhf4j.ppo.PpoParts;
+import org.rlhf4j.ppo.PpoReport;
+import org.rlhf4j.ppo.PpoSetup;
+import org.rlhf4j.ppo.PpoTrainer;
+import org.rlhf4j.ppo.RolloutDump;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IHelpSectionRenderer;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.UsageMessageSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * Runs PPO from a config file. Every input is read and checked before anything is written: the
+ * config, then the models, tokenizer and prompts, then the run directory (a directory that
+ * already holds a run is refused unless --resume). Only then is run.out created and the
+ * effective config.yaml written; at the end come report.html and a summary on stdout.
+ */
+@Command(name = "ppo", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Train a policy with PPO against a reward model or a Java reward function.")
+final class PpoCommand implements Callable<Integer> {
+  static final String CONFIG_FILE = "config.yaml";
+  private static final ConfigLoader<PpoRunConfig> LOADER = PpoRunConfig.loader();
+  private static final List<String> SHOWN = List.of("objective/scores", "objective/kl", "objective/entropy",
+      "loss/policy", "loss/value", "eval/scores", "eval/kl");
+
+  private CommandSpec spec;
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "YAML (or .json) config; keys it leaves out take their defaults (listed below).")
+  Path config;
+
+  @Option(names = "--set", paramLabel = "KEY=VALUE",
+      description = "Override one key, e.g. --set ppo.kl_coef=0.1 (repeatable; applied after the file).")
+  List<String> sets = new ArrayList<>();
+
+  @Option(names = "--preset", paramLabel = "seed|standard", description = "Shorthand for --set ppo.preset=...")
+  String preset;
+
+  @Option(names = "--resume", description = "Continue the run in run.out from its newest checkpoint.")
+  boolean resume;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "Shorthand for --set run.out=DIR.")
+  Path out;
+
+  @Option(names = "--dump-rollouts", paramLabel = "DIR",
+      description = "Write every rollout to DIR/iter-NNNNNN.jsonl (settings line, then one object per sample).")
+  Path dumpRollouts;
+
+  /**
+   * Ends --help with the config keys, one unwrapped line each (picocli injects the spec before it
+   * can print help; its footer would wrap the table at 80 columns).
+   */
+  @Spec
+  void spec(CommandSpec spec) {
+    this.spec = spec;
+    String keys = System.lineSeparator() + "Configuration keys (type, default, description):" + System.lineSeparator()
+        + LOADER.help();
+    Map<String, IHelpSectionRenderer> sections = new LinkedHashMap<>(spec.usageMessage().sectionMap());
+    sections.put(UsageMessageSpec.SECTION_KEY_FOOTER, help -> keys);
+    spec.usageMessage().sectionMap(sections);
+  }
+
+  @Override
+  public Integer call() throws IOException {
+    PpoRunConfig cfg = LOADER.load(config, overrides());
+    if (cfg.run().threads() > 0) Engine.setThreads(cfg.run().threads());
+    PpoParts parts = setup(cfg);
+    PpoTrainer trainer;
+    try {
+      if (!cfg.run().resume()) refuseExistingRun(cfg.run().out());
+      trainer = new PpoTrainer(cfg, parts);
+    } catch (RuntimeException e) {
+      parts.close();
+      throw e;
+    }
+    try (trainer) {
+      Path runDir = cfg.run().out();
+      Files.createDirectories(runDir);
+      LOADER.write(cfg, runDir.resolve(CONFIG_FILE));
+      PpoReport report = new PpoReport();
+      trainer.addListener(report);
+      if (dumpRollouts != null) trainer.addRolloutObserver(new RolloutDump(dumpRollouts, trainer));
+      long startIteration = trainer.iteration();
+      long start = System.nanoTime();
+      trainer.run();
+      Path html = report.write(cfg);
+      summary(spec.commandLine().getOut(), cfg, startIteration, trainer.iteration(), (System.nanoTime() - start) / 1e9,
+          html);
+    }
+    return Main.OK;
+  }
+
+  /** --set in order, then the shorthands (so an explicit --preset, --resume or --out wins). */
+  private List<String> overrides() {
+    List<String> all = new ArrayList<>(sets);
+    if (preset != null) all.add("ppo.preset=" + preset);
+    if (resume) all.add("run.resume=true");
+    if (out != null) all.add("run.out=" + yamlString(out.toString()));
+    return all;
+  }
+
+  /** A path as a quoted YAML scalar, so "123" or "null" stay paths. */
+  private static String yamlString(String s) {
+    try {
+      return new ObjectMapper().writeValueAsString(s);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Models, tokenizer and prompts; a path or file the user got wrong is a usage error, named by
+   * its key when the message shows which path it was.
+   */
+  private static PpoParts setup(PpoRunConfig cfg) {
+    try {
+      return PpoSetup.load(cfg);
+    } catch (CheckpointException | IOException | UncheckedIOException e) {
+      String message = String.valueOf(e.getMessage());
+      Map<String, Path> paths = new LinkedHashMap<>();
+      paths.put("model.path", cfg.model().path());
+      paths.put("model.critic_path", cfg.model().criticPath());
+      paths.put("reward.model_path", cfg.reward().modelPath());
+      paths.put("data.prompts", cfg.data().prompts());
+      paths.put("data.eval_prompts", cfg.data().evalPrompts());
+      for (var p : paths.entrySet()) {
+        // The path as a whole: "runs/sft" must not match inside "runs/sft2".
+        if (p.getValue() != null && Pattern.compile(Pattern.quote(p.getValue().toString()) + "(?![\\w.-])")
+            .matcher(message).find()) {
+          throw new UsageException(p.getKey() + ": " + message);
+        }
+      }
+      throw new UsageException(message);
+    }
+  }
+
+  private static void refuseExistingRun(Path runDir) {
+    for (String name : List.of(MetricsLog.FILE_NAME, RunCheckpoints.DIR)) {
+      if (Files.exists(runDir.resolve(name))) {
+        throw new UsageException(runDir + " already holds a run (" + name + "): pass --resume to continue it,"
+            + " or --out DIR to start a new one elsewhere");
+      }
+    }
+  }
+
+  private void summary(PrintWriter w, PpoRunConfig cfg, long from, long to, double seconds, Path html)
+      throws IOException {
+    Path runDir = cfg.run().out();
+    List<MetricsRecord> records = MetricsLog.read(runDir.resolve(MetricsLog.FILE_NAME));
+    if (to == from) {
+      w.printf("ppo: nothing to run: the run is at iteration %d of %d (raise schedule.iterations to go on)%n", to,
+          cfg.schedule().iterations());
+    } else {
+      w.printf(Locale.ROOT, "ppo: iterations %d-%d of %d in %.1f s%n", from + 1, to, cfg.schedule().iterations(),
+          seconds);
+    }
+    if (!records.isEmpty()) {
+      MetricsRecord last = records.getLast();
+      w.printf("final metrics (iteration %d):%n", last.iteration());
+      for (String k : SHOWN) {
+        if (last.values().containsKey(k)) w.printf(Locale.ROOT, "  %-20s %.6g%n", k, last.get(k));
+      }
+    }
+    w.printf("run directory  %s%n", runDir);
+    new RunCheckpoints(runDir, Integer.MAX_VALUE).latest().ifPresent(c -> w.printf("checkpoint     %s%n", c));
+    w.printf("metrics        %s%n", runDir.resolve(MetricsLog.FILE_NAME));
+    w.printf("config         %s%n", runDir.resolve(CONFIG_FILE));
+    w.printf("report         %s%n", html);
+    if (dumpRollouts != null) w.printf("rollouts       %s%n", dumpRollouts);
+  }
+}

@@ -1,0 +1,117 @@
+package org.rlhf4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.tokenizer.WordTokenizer;
+
+class GenerateCommandTest {
+  @TempDir Path dir;
+
+  private static List<JsonNode> lines(Path file) throws IOException {
+    ObjectMapper json = new ObjectMapper();
+    List<JsonNode> out = new ArrayList<>();
+    for (String l : Files.readAllLines(file)) out.add(json.readTree(l));
+    return out;
+  }
+
+  private static int[] ints(JsonNode array) {
+    int[] out = new int[array.size()];
+    for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
+    return out;
+  }
+
+  @Test
+  void writesOneObjectPerPromptWithPerTokenLogprobs() throws IOException {
+    Path model = TinyCheckpoints.write(dir.resolve("m"), TinyCheckpoints.llama());
+    Path prompts = dir.resolve("prompts.jsonl");
+    Files.writeString(prompts, "{\"prompt\": \"the food was\"}\n{\"prompt\": \"it is\", \"id\": 7}\n"
+        + "{\"prompt\": \"one two three\"}\n");
+    Path out = dir.resolve("out/gen.jsonl");
+    Cli r = Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--max-new-tokens", "5",
+        "--batch-size", "2", "--seed", "4", "--out", out.toString());
+    assertEquals(0, r.code(), r::toString);
+    assertTrue(r.out().contains("wrote 3 generations"), r::toString);
+
+    WordTokenizer tok = TinyCheckpoints.tokenizer();
+    List<JsonNode> lines = lines(out);
+    assertEquals(List.of("the food was", "it is", "one two three"),
+        lines.stream().map(l -> l.get("prompt").asText()).toList());
+    for (JsonNode l : lines) {
+      assertArrayEquals(tok.encodePrompt(l.get("prompt").asText()), ints(l.get("prompt_tokens")));
+      int[] response = ints(l.get("response_tokens"));
+      assertTrue(response.length >= 1 && response.length <= 5);
+      assertEquals(tok.decode(response, true), l.get("response").asText());
+      assertEquals(response.length, l.get("logprobs").size());
+      for (JsonNode lp : l.get("logprobs")) assertTrue(lp.asDouble() < 0, "a log-probability");
+      assertFalse(l.has("values"), "the model has no value head");
+    }
+
+    // The same seed and batch size give the same file; another seed other samples.
+    Path again = dir.resolve("again.jsonl");
+    assertEquals(0, Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(),
+        "--max-new-tokens", "5", "--batch-size", "2", "--seed", "4", "--out", again.toString()).code());
+    assertEquals(Files.readString(out), Files.readString(again));
+    Path other = dir.resolve("other.jsonl");
+    assertEquals(0, Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(),
+        "--max-new-tokens", "5", "--batch-size", "2", "--seed", "5", "--out", other.toString()).code());
+    assertFalse(Files.readString(out).equals(Files.readString(other)));
+  }
+
+  @Test
+  void modelWithValueHeadReportsValues() throws IOException {
+    Path model = TinyCheckpoints.write(dir.resolve("m"), TinyCheckpoints.gpt2().withValueHead(true));
+    Path prompts = TinyCheckpoints.prompts(dir.resolve("p.txt"), 3);
+    Path out = dir.resolve("gen.jsonl");
+    Cli r = Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--max-new-tokens", "4",
+        "--out", out.toString());
+    assertEquals(0, r.code(), r::toString);
+    for (JsonNode l : lines(out)) assertEquals(l.get("response_tokens").size(), l.get("values").size());
+  }
+
+  @Test
+  void tooLongPromptIsAnErrorNamingItsLineAndWritesNothing() throws IOException {
+    Path model = TinyCheckpoints.write(dir.resolve("m"), TinyCheckpoints.gpt2());
+    Path prompts = dir.resolve("p.txt");
+    Files.writeString(prompts, "it is\nthe food\n" + "one two ".repeat(30) + "\n");
+    Path out = dir.resolve("gen.jsonl");
+    Cli r = Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--max-new-tokens", "8",
+        "--out", out.toString());
+    assertEquals(2, r.code(), r::toString);
+    assertTrue(r.err().contains(prompts + ":3: the prompt is 61 tokens"), r::toString);
+    assertTrue(r.err().contains("context is 64"), r::toString);
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void missingModelDirIsAUsageError() {
+    Path prompts = TinyCheckpoints.prompts(dir.resolve("p.txt"), 2);
+    Path missing = dir.resolve("nope");
+    Cli r = Cli.run("generate", "--model", missing.toString(), "--prompts", prompts.toString(), "--out",
+        dir.resolve("o.jsonl").toString());
+    assertEquals(2, r.code(), r::toString);
+    assertTrue(r.err().contains("--model: " + missing), r::toString);
+  }
+
+  @Test
+  void badSamplingOptionIsAUsageError() {
+    Path model = TinyCheckpoints.write(dir.resolve("m"), TinyCheckpoints.gpt2());
+    Path prompts = TinyCheckpoints.prompts(dir.resolve("p.txt"), 2);
+    Cli r = Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--top-p", "0",
+        "--out", dir.resolve("o.jsonl").toString());
+    assertEquals(2, r.code(), r::toString);
+    assertTrue(r.err().contains("--top-p must be in (0, 1]"), r::toString);
+  }
+}

@@ -1,0 +1,25 @@
+// A caching allocator for large CPU tensors. glibc hands blocks above 32 MB
+// to mmap and back on free, so every large temporary of a training step
+// (logits over the vocabulary and their gradients: ~100 MB each) page-faults
+// its memory in afresh: a fifth of the learning phase went to the kernel
+// zeroing pages. Keeping freed large blocks for reuse by the next request of
+// the same size class removes that. Small blocks go to malloc as before.
+#pragma once
+
+#include <cstddef>
+
+namespace r4j {
+
+// Installs the caching allocator as libtorch's CPU allocator, once. Off when
+// the environment sets RLHF4J_CPU_CACHE=0 (the slow twin); its capacity in
+// MiB comes from RLHF4J_CPU_CACHE_MB (default 4096). Returns whether it is on.
+bool install_cpu_cache();
+
+struct CpuCacheStats {
+  size_t cached_bytes;  // free blocks held for reuse
+  size_t hits;          // requests served from the cache
+  size_t misses;        // large requests that went to the system
+};
+CpuCacheStats cpu_cache_stats();
+
+}  // namespace r4j
