@@ -19,6 +19,7 @@ import org.rlhf4j.config.ConfigKey;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.config.SftRunConfig;
 import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.testing.TinyPpo;
 
 /** The sft and train-rm commands end to end through {@link Main#run}, on a tiny model. */
 class TrainingCommandsTest {
@@ -160,5 +161,20 @@ class TrainingCommandsTest {
       assertTrue(out.toString().contains(k.path() + " "), k.path());
     }
     assertTrue(out.toString().contains("--set=KEY=VALUE"), out.toString());
+  }
+
+  @Test
+  void ppoStartsFromTheSftRunAndIsScoredByTheRewardModelRun() {
+    Path sft = dir.resolve("sft-run");
+    Path rm = dir.resolve("rm-run");
+    assertEquals(Main.OK, run("sft", "--config", sftConfig.toString(), "--out", sft.toString()), err.toString());
+    assertEquals(Main.OK, run("train-rm", "--config", rmConfig.toString(), "--out", rm.toString(),
+        "--set", "model.path=" + sft), err.toString());
+    Path ppoConfig = TinyPpo.configFile(dir.resolve("ppo"));
+    assertEquals(Main.OK, run("ppo", "--config", ppoConfig.toString(), "--set", "model.path=" + sft,
+        "--set", "reward.kind=model", "--set", "reward.function=null", "--set", "reward.model_path=" + rm,
+        "--set", "schedule.iterations=1"),
+        err.toString());
+    assertTrue(Files.isDirectory(dir.resolve("ppo/run/checkpoints")));
   }
 }
