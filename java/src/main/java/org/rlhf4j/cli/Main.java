@@ -17,6 +17,8 @@ import picocli.CommandLine.Option;
     versionProvider = VersionProvider.class,
     description = "RLHF with PPO for language models, on the JVM.",
     subcommands = {InfoCommand.class, DemoCommand.class,
+        SftCommand.class,
+        TrainRmCommand.class,
         PpoCommand.class,
         GenerateCommand.class,
         EvalCommand.class})

@@ -8,7 +8,7 @@ import java.nio.file.Path;
  */
 public record RmRunConfig(
     @Doc("Where the run writes, its seed, device and failure policy.") RunSection run,
-    @Doc("The model the reward model starts from (a value head is added).") ModelSection model,
+    @Doc("The model the reward model starts from (a fresh reward head is added).") ModelSection model,
     @Doc("The preference data file and how it is read; data.eval_fraction is held out.") DataSection data,
     @Doc("Epochs, batches and learning-rate shape of reward-model training.") TrainSection rm,
     @Doc("AdamW (optim.lr is the peak learning rate) and gradient clipping.") OptimSection optim)
@@ -36,6 +36,9 @@ public record RmRunConfig(
   @Override
   public void validate() {
     rm.validate("rm", model, data);
+    // It checkpoints once, at the end: there is nothing to resume from.
+    Check.rule(!run.resume(), "run.resume is not supported by train-rm (it writes its one checkpoint at the end); "
+        + "start again with another run.out");
   }
 
   /** The learning rate per optimizer step for a run of totalSteps (see {@link TrainSection#totalSteps}). */

@@ -11,7 +11,7 @@ public record TrainSection(
         int microBatchSize,
     @Doc("Optimizer steps of linear warm-up from 0.") int warmupSteps,
     @Doc("Learning rate after warm-up: constant, linear or cosine (to 0).") Decay decay,
-    @Doc("Longest example in tokens (prompt and response together).") int maxSeqLen) {
+    @Doc("Longest example in tokens (prompt and completion together); longer ones per data.too_long.") int maxSeqLen) {
 
   public TrainSection {
     Check.atLeast("epochs", epochs, 1);

@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -55,6 +56,71 @@ public final class PromptFile {
    * @throws IOException when it cannot be read otherwise
    */
   public static List<Line> read(Path file, Format format, String field) throws IOException {
+    return parse(file, format, (where, line, s, jsonl) ->
+        jsonl ? jsonLine(where, line, s, field) : new Line(line, s, Map.of()));
+  }
+
+  /**
+   * One line of a data file whose fields the caller interprets (SFT examples, preference pairs).
+   *
+   * @param where {@code file:line}, to begin error messages with
+   * @param line 1-based line number
+   * @param fields the JSON object as Jackson maps it (String, Integer, Long, Double, Boolean,
+   *     List, Map or null); a text file's line is the one field the caller named
+   */
+  public record Row(String where, int line, Map<String, Object> fields) {
+    public Row {
+      // Map.copyOf would refuse JSON nulls, which the accessors report.
+      fields = Collections.unmodifiableMap(new LinkedHashMap<>(fields));
+    }
+
+    public boolean has(String name) {
+      return fields.containsKey(name);
+    }
+
+    /** The string in field name, or null when the object lacks it; any other value is an error. */
+    public String string(String name) {
+      if (!fields.containsKey(name)) return null;
+      if (fields.get(name) instanceof String s) return s;
+      throw new DataException(where + ": field '" + name + "' must be a string, got " + kindOf(fields.get(name)));
+    }
+
+    /** The string in field name, which must be there and not blank. */
+    public String text(String name) {
+      String s = string(name);
+      if (s == null) throw new DataException(where + ": missing field '" + name + "'");
+      if (s.isBlank()) throw new DataException(where + ": field '" + name + "' is empty");
+      return s;
+    }
+
+    private static String kindOf(Object value) {
+      return switch (value) {
+        case null -> "null";
+        case Number n -> "a number";
+        case Boolean b -> "a boolean";
+        case List<?> l -> "an array";
+        case Map<?, ?> m -> "an object";
+        default -> value.getClass().getSimpleName();
+      };
+    }
+  }
+
+  /**
+   * The lines of file as rows, in file order, with the line rules and errors of {@link #read}:
+   * a JSONL line is its object, a text line is {@code {textField: line}}.
+   */
+  public static List<Row> readRows(Path file, Format format, String textField) throws IOException {
+    return parse(file, format, (where, line, s, jsonl) -> new Row(where, line, jsonl
+        ? JSON.convertValue(object(where, s), new TypeReference<LinkedHashMap<String, Object>>() {})
+        : Map.of(textField, s)));
+  }
+
+  /** Parses one non-blank line; where is {@code file:line}. */
+  private interface LineParser<T> {
+    T parse(String where, int line, String text, boolean jsonl);
+  }
+
+  private static <T> List<T> parse(Path file, Format format, LineParser<T> parser) throws IOException {
     List<String> lines = lines(file);
     boolean jsonl = switch (format) {
       case JSONL -> true;
@@ -64,12 +130,12 @@ public final class PromptFile {
     int end = lines.size();
     while (end > 0 && lines.get(end - 1).isBlank()) end--;
     if (end == 0) throw new DataException(file + ": no prompts (the file is empty)");
-    List<Line> out = new ArrayList<>(end);
+    List<T> out = new ArrayList<>(end);
     for (int i = 0; i < end; i++) {
       String where = file + ":" + (i + 1);
       String s = lines.get(i);
       if (s.isBlank()) throw new DataException(where + ": empty line (allowed only at the end of the file)");
-      out.add(jsonl ? jsonLine(where, i + 1, s, field) : new Line(i + 1, s, Map.of()));
+      out.add(parser.parse(where, i + 1, s, jsonl));
     }
     return out;
   }
@@ -109,13 +175,7 @@ public final class PromptFile {
   }
 
   private static Line jsonLine(String where, int line, String s, String field) {
-    JsonNode node;
-    try {
-      node = JSON.readTree(s);
-    } catch (JsonProcessingException e) {
-      throw new DataException(where + ": invalid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
-    }
-    if (!node.isObject()) throw new DataException(where + ": expected a JSON object, got " + kind(node));
+    JsonNode node = object(where, s);
     JsonNode prompt = node.get(field);
     if (prompt == null) throw new DataException(where + ": missing field '" + field + "'");
     if (!prompt.isTextual()) {
@@ -125,6 +185,17 @@ public final class PromptFile {
     Map<String, Object> fields = JSON.convertValue(node, new TypeReference<LinkedHashMap<String, Object>>() {});
     fields.remove(field);
     return new Line(line, prompt.textValue(), fields);
+  }
+
+  private static JsonNode object(String where, String s) {
+    JsonNode node;
+    try {
+      node = JSON.readTree(s);
+    } catch (JsonProcessingException e) {
+      throw new DataException(where + ": invalid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+    }
+    if (!node.isObject()) throw new DataException(where + ": expected a JSON object, got " + kind(node));
+    return node;
   }
 
   private static String kind(JsonNode node) {

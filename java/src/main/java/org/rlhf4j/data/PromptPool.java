@@ -159,8 +159,14 @@ public final class PromptPool {
     return p;
   }
 
-  /** Which of n prompts are held out: the first round(n * fraction) (at least one) of a seeded permutation. */
-  private static boolean[] heldOut(int n, double fraction, long seed, Path file) {
+  /**
+   * Which of a file's n lines are held out: the first round(n * fraction) (at least one) of a
+   * permutation seeded by seed. Public so that SFT and reward-model training hold out the lines
+   * that PPO would of the same file.
+   *
+   * @throws DataException when that leaves no line for training
+   */
+  public static boolean[] heldOut(int n, double fraction, long seed, Path file) {
     int k = Math.max(1, (int) Math.round(n * fraction));
     if (k >= n) {
       throw new DataException(file + ": data.eval_fraction " + fraction + " of " + n

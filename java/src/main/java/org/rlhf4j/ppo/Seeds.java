@@ -1,11 +1,11 @@
 package org.rlhf4j.ppo;
 
 /** Seeds derived from the run's seed and a position, so a resumed run draws what a straight run draws. */
-final class Seeds {
+public final class Seeds {
   private Seeds() {}
 
   /** A well-mixed 64-bit value of the parts (SplitMix64's finaliser over a running hash). */
-  static long mix(long... parts) {
+  public static long mix(long... parts) {
     long h = 0x9E3779B97F4A7C15L;
     for (long p : parts) {
       h ^= p + 0x9E3779B97F4A7C15L + (h << 6) + (h >>> 2);

@@ -1,0 +1,107 @@
+package org.rlhf4j.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.rlhf4j.checkpoint.RunCheckpoints;
+import org.rlhf4j.config.CommandConfig;
+import org.rlhf4j.config.ConfigLoader;
+import org.rlhf4j.config.RunSection;
+import org.rlhf4j.engine.Engine;
+import org.rlhf4j.metrics.MetricsLog;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * A command that trains from a configuration (sft, train-rm): {@code --config FILE}, {@code --set
+ * key=value} and {@code --out DIR}, every config key listed in --help. Before anything is
+ * written the config is loaded and validated, the data read and the model loaded; a run
+ * directory that already holds a run is refused; then the effective config goes to
+ * run.out/config.yaml, the run trains, and a short summary is printed.
+ *
+ * @param <C> the command's configuration record
+ */
+abstract class TrainingCommand<C extends Record & CommandConfig> implements Callable<Integer> {
+  /** The effective configuration, written into the run directory. */
+  static final String CONFIG_FILE = "config.yaml";
+  private static final String KEYS_SECTION = "configKeys";
+
+  private CommandSpec spec;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "Configuration file: YAML, or JSON if named *.json.")
+  Path configFile;
+
+  @Option(names = "--set", paramLabel = "KEY=VALUE",
+      description = "Set one configuration key, e.g. --set optim.lr=1e-4 (repeatable; wins over --config).")
+  List<String> overrides = new ArrayList<>();
+
+  @Option(names = "--out", paramLabel = "DIR", description = "Run directory (same as --set run.out=DIR).")
+  Path out;
+
+  /** A prepared run: the data read and the model loaded, nothing written yet. */
+  interface PreparedRun extends AutoCloseable {
+    /** Trains and saves; returns the summary's lines. */
+    List<String> run();
+
+    @Override
+    void close();
+  }
+
+  abstract ConfigLoader<C> loader();
+
+  abstract RunSection runSection(C config);
+
+  /** Reads the data and loads the model; must write nothing. */
+  abstract PreparedRun prepare(C config) throws IOException;
+
+  /** Adds the configuration keys (path, type, default, description) to --help. */
+  @Spec
+  void spec(CommandSpec commandSpec) {
+    this.spec = commandSpec;
+    var usage = commandSpec.usageMessage();
+    List<String> sections = new ArrayList<>(usage.sectionKeys());
+    sections.add(KEYS_SECTION);
+    usage.sectionKeys(sections);
+    usage.sectionMap().put(KEYS_SECTION, help -> System.lineSeparator()
+        + "Configuration keys (--config FILE, --set KEY=VALUE):" + System.lineSeparator() + loader().help());
+  }
+
+  @Override
+  public Integer call() throws IOException {
+    List<String> sets = new ArrayList<>(overrides);
+    // Single-quoted YAML keeps any path as it is written.
+    if (out != null) sets.add("run.out='" + out.toString().replace("'", "''") + "'");
+    C config = loader().load(configFile, sets);
+    Path runDir = runSection(config).out();
+    refuseExistingRun(runDir);
+    if (runSection(config).threads() > 0) Engine.setThreads(runSection(config).threads());
+    PrintWriter stdout = spec.commandLine().getOut();
+    try (PreparedRun run = prepare(config)) {
+      Files.createDirectories(runDir);
+      loader().write(config, runDir.resolve(CONFIG_FILE));
+      for (String line : run.run()) stdout.println(line);
+    }
+    return Main.OK;
+  }
+
+  /** A metric for the summary: 4 decimals, or n/a when it was not measured (nothing held out). */
+  static String number(double v) {
+    return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%.4f", v);
+  }
+
+  private static void refuseExistingRun(Path runDir) {
+    if (Files.exists(runDir) && !Files.isDirectory(runDir)) {
+      throw new UsageException("run.out " + runDir + " is a file, not a directory; choose another --out");
+    }
+    if (Files.exists(runDir.resolve(MetricsLog.FILE_NAME)) || Files.exists(runDir.resolve(RunCheckpoints.DIR))) {
+      throw new UsageException("run.out " + runDir + " already holds a run (" + MetricsLog.FILE_NAME + " or "
+          + RunCheckpoints.DIR + "/); choose another --out");
+    }
+  }
+}

@@ -1,0 +1,93 @@
+package org.rlhf4j.rm;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.rlhf4j.config.DataSection;
+import org.rlhf4j.data.DataException;
+import org.rlhf4j.data.PromptFile.Row;
+import org.rlhf4j.sft.ExampleEncoder;
+import org.rlhf4j.sft.RowSplit;
+import org.rlhf4j.tokenizer.Tokenizer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reward-model training pairs, tokenized: the training ones and the held-out ones. A data line
+ * is a JSONL object in one of TRL's two preference forms: explicit prompt {@code {"prompt":
+ * ..., "chosen": ..., "rejected": ...}} (chosen and rejected are completions of the prompt;
+ * the prompt field is data.prompt_field) or implicit prompt {@code {"chosen": ...,
+ * "rejected": ...}} (each a full text). Each side is tokenized as an SFT example ({@link
+ * ExampleEncoder}: BOS when the tokenizer wants it, EOS appended, the length limits); a pair
+ * with a side over a limit is skipped or truncated as a whole. Immutable.
+ *
+ * @param skippedTooLong pairs left out (training and held-out) for a limit, per data.too_long
+ * @param truncated pairs with a side cut to a limit
+ */
+public record PreferenceData(List<PreferencePair> train, List<PreferencePair> eval, int skippedTooLong,
+    int truncated) {
+  private static final Logger LOG = LoggerFactory.getLogger(PreferenceData.class);
+  public static final String CHOSEN = "chosen";
+  public static final String REJECTED = "rejected";
+
+  public PreferenceData {
+    train = List.copyOf(train);
+    eval = List.copyOf(eval);
+    if (train.isEmpty()) throw new DataException("no preference pairs to train on");
+  }
+
+  /**
+   * Reads and tokenizes data.prompts (see {@link RowSplit} for the held-out split).
+   *
+   * @param maxSeqLen rm.max_seq_len
+   * @param seed run.seed
+   * @throws DataException for a bad file or line ({@code file:line: reason}) or when no training
+   *     pair is left
+   */
+  public static PreferenceData load(DataSection data, int maxSeqLen, long seed, Tokenizer tokenizer)
+      throws IOException {
+    RowSplit rows = RowSplit.read(data, seed);
+    ExampleEncoder encoder = new ExampleEncoder(tokenizer, data, maxSeqLen);
+    Counts counts = new Counts();
+    List<PreferencePair> train = encode(rows.train(), data.promptField(), encoder, counts);
+    List<PreferencePair> eval = encode(rows.eval(), data.promptField(), encoder, counts);
+    if (counts.skipped + counts.truncated > 0) {
+      LOG.info("{}: {} pairs skipped and {} truncated for data.max_prompt_tokens ({}) or rm.max_seq_len ({}), "
+          + "data.too_long {}", data.prompts(), counts.skipped, counts.truncated, data.maxPromptTokens(), maxSeqLen,
+          data.tooLong().name().toLowerCase(Locale.ROOT));
+    }
+    if (train.isEmpty()) {
+      throw new DataException(data.prompts() + ": no training pairs left: all " + counts.skipped
+          + " are longer than data.max_prompt_tokens (" + data.maxPromptTokens() + ") or rm.max_seq_len ("
+          + maxSeqLen + "); raise them or set data.too_long to truncate");
+    }
+    return new PreferenceData(train, eval, counts.skipped, counts.truncated);
+  }
+
+  private static final class Counts {
+    int skipped;
+    int truncated;
+  }
+
+  private static List<PreferencePair> encode(List<Row> rows, String promptField, ExampleEncoder encoder,
+      Counts counts) {
+    List<PreferencePair> out = new ArrayList<>(rows.size());
+    for (Row row : rows) {
+      if (!row.has(CHOSEN) && !row.has(REJECTED)) {
+        throw new DataException(row.where() + ": expected fields '" + CHOSEN + "' and '" + REJECTED
+            + "' (and '" + promptField + "' unless they are full texts)");
+      }
+      String prompt = row.has(promptField) ? row.text(promptField) : null;
+      ExampleEncoder.Encoded chosen = encoder.encode(row.where(), prompt, row.text(CHOSEN));
+      ExampleEncoder.Encoded rejected = encoder.encode(row.where(), prompt, row.text(REJECTED));
+      if (chosen == null || rejected == null) {
+        counts.skipped++;
+        continue;
+      }
+      if (chosen.truncated() || rejected.truncated()) counts.truncated++;
+      out.add(new PreferencePair(chosen.example().tokens(), rejected.example().tokens()));
+    }
+    return out;
+  }
+}

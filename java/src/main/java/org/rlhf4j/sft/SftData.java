@@ -1,0 +1,89 @@
+package org.rlhf4j.sft;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.rlhf4j.config.DataSection;
+import org.rlhf4j.data.DataException;
+import org.rlhf4j.data.PromptFile.Row;
+import org.rlhf4j.tokenizer.Tokenizer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * SFT's examples, tokenized: the training ones and the held-out ones. A data line is either
+ * TRL's prompt-completion form {@code {"prompt": ..., "completion": ...}} (the prompt field is
+ * data.prompt_field; loss on the completion only), or a text {@code {"text": ...}} or plain-text
+ * line (loss on every token). Tokens as {@link ExampleEncoder} makes them. Immutable.
+ *
+ * @param skippedTooLong examples left out (training and held-out) for a limit, per data.too_long
+ * @param truncated examples cut to a limit
+ */
+public record SftData(List<SftExample> train, List<SftExample> eval, int skippedTooLong, int truncated) {
+  private static final Logger LOG = LoggerFactory.getLogger(SftData.class);
+  public static final String COMPLETION = "completion";
+
+  public SftData {
+    train = List.copyOf(train);
+    eval = List.copyOf(eval);
+    if (train.isEmpty()) throw new DataException("no SFT training examples");
+  }
+
+  /**
+   * Reads and tokenizes data.prompts (see {@link RowSplit} for the held-out split).
+   *
+   * @param maxSeqLen sft.max_seq_len
+   * @param seed run.seed
+   * @throws DataException for a bad file or line ({@code file:line: reason}) or when no training
+   *     example is left
+   */
+  public static SftData load(DataSection data, int maxSeqLen, long seed, Tokenizer tokenizer) throws IOException {
+    RowSplit rows = RowSplit.read(data, seed);
+    ExampleEncoder encoder = new ExampleEncoder(tokenizer, data, maxSeqLen);
+    Counts counts = new Counts();
+    List<SftExample> train = encode(rows.train(), data.promptField(), encoder, counts);
+    List<SftExample> eval = encode(rows.eval(), data.promptField(), encoder, counts);
+    if (counts.skipped + counts.truncated > 0) {
+      LOG.info("{}: {} examples skipped and {} truncated for data.max_prompt_tokens ({}) or max_seq_len ({}), "
+          + "data.too_long {}", data.prompts(), counts.skipped, counts.truncated, data.maxPromptTokens(), maxSeqLen,
+          data.tooLong().name().toLowerCase(Locale.ROOT));
+    }
+    if (train.isEmpty()) {
+      throw new DataException(data.prompts() + ": no training examples left: all " + counts.skipped
+          + " are longer than data.max_prompt_tokens (" + data.maxPromptTokens() + ") or max_seq_len (" + maxSeqLen
+          + "); raise them or set data.too_long to truncate");
+    }
+    return new SftData(train, eval, counts.skipped, counts.truncated);
+  }
+
+  private static final class Counts {
+    int skipped;
+    int truncated;
+  }
+
+  private static List<SftExample> encode(List<Row> rows, String promptField, ExampleEncoder encoder, Counts counts) {
+    List<SftExample> out = new ArrayList<>(rows.size());
+    for (Row row : rows) {
+      ExampleEncoder.Encoded e = row.has(COMPLETION)
+          ? encoder.encode(row.where(), row.text(promptField), row.string(COMPLETION))
+          : encoder.encode(row.where(), null, text(row, promptField));
+      if (e == null) {
+        counts.skipped++;
+        continue;
+      }
+      if (e.truncated()) counts.truncated++;
+      out.add(e.example());
+    }
+    return out;
+  }
+
+  private static String text(Row row, String promptField) {
+    if (row.has(RowSplit.TEXT)) return row.text(RowSplit.TEXT);
+    if (row.has(promptField)) {
+      throw new DataException(row.where() + ": missing field '" + COMPLETION + "' (a prompt needs its completion)");
+    }
+    throw new DataException(row.where() + ": expected fields '" + promptField + "' and '" + COMPLETION
+        + "', or '" + RowSplit.TEXT + "'");
+  }
+}

@@ -1,0 +1,329 @@
+package org.rlhf4j.sft;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import org.rlhf4j.checkpoint.CheckpointWriter;
+import org.rlhf4j.checkpoint.HfConfig;
+import org.rlhf4j.checkpoint.RunCheckpoints;
+import org.rlhf4j.config.ConfigException;
+import org.rlhf4j.config.LrSchedule;
+import org.rlhf4j.config.OptimSection;
+import org.rlhf4j.config.RunSection;
+import org.rlhf4j.config.RunSection.OnNonFinite;
+import org.rlhf4j.config.TrainSection;
+import org.rlhf4j.engine.Engine;
+import org.rlhf4j.engine.Model;
+import org.rlhf4j.engine.NativeException;
+import org.rlhf4j.engine.Optimizer;
+import org.rlhf4j.engine.PpoResults.StepResult;
+import org.rlhf4j.engine.Status;
+import org.rlhf4j.metrics.MetricsLog;
+import org.rlhf4j.metrics.Progress;
+import org.rlhf4j.ppo.NonFiniteException;
+import org.rlhf4j.ppo.Seeds;
+import org.rlhf4j.ppo.TokenizerFiles;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The loop that SFT and reward-model training share. Each epoch visits the training examples
+ * once, shuffled with a seed of (run.seed, epoch) when data.shuffle is on; each batch of
+ * batch_size examples (the last may be partial) is one AdamW step at the schedule's learning
+ * rate, its gradient accumulated over micro-batches of micro_batch_size, clipped to
+ * optim.max_grad_norm. The held-out examples are evaluated at the end of every epoch.
+ *
+ * <p>Loss scale: a batch's loss is the weighted mean over its examples, the weights given by the
+ * {@link Objective} (SFT: the example's target tokens, so every completion token of a batch
+ * counts the same however the batch is cut into micro-batches, as transformers does since
+ * 4.46; pairs: 1 each). A micro-batch's mean loss is scaled by its share of the batch's weight.
+ *
+ * <p>A NaN or Inf loss or gradient skips its step (counted in nonfinite/skipped_steps) or
+ * stops the run, per run.on_nonfinite.
+ *
+ * <p>Writes run.out/metrics.jsonl, one line per optimizer step (the step is the line's
+ * iteration): train/loss (and train/accuracy), lr, grad_norm, epoch (fractional, as Hugging
+ * Face counts it), nonfinite/skipped_steps, and eval/loss (eval/accuracy) on an epoch's last
+ * step.
+ *
+ * <p>Not thread-safe. Owns its optimizer, not the model; close it before the model.
+ *
+ * @param <E> an example: an {@link SftExample}, a preference pair
+ */
+public final class SupervisedLoop<E> implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(SupervisedLoop.class);
+  /** Metrics shown beside the progress bar, and their labels there. */
+  private static final List<Map.Entry<String, String>> SHOWN = List.of(Map.entry("train/loss", "loss"),
+      Map.entry("train/accuracy", "acc"), Map.entry("eval/loss", "eval_loss"), Map.entry("eval/accuracy", "eval_acc"));
+
+  /** What is trained: how examples weigh and how a micro-batch's loss is taken. */
+  public interface Objective<E> {
+    /** The example's weight in its batch's mean loss: its target tokens, or 1. */
+    double weight(E example);
+
+    /**
+     * The weighted mean loss over micro and its accuracy (NaN when the objective has none);
+     * with backward, accumulates the gradient of scale * loss.
+     *
+     * @throws NativeException with status {@link Status#NON_FINITE} when the loss is NaN or Inf
+     */
+    Measure measure(List<E> micro, double scale, boolean backward);
+  }
+
+  /** A loss and an accuracy (NaN when there is none). */
+  public record Measure(double loss, double accuracy) {}
+
+  /**
+   * What a run did.
+   *
+   * @param trainLoss the weighted mean loss over the last epoch's steps (those not skipped)
+   * @param trainAccuracy the same for the accuracy (NaN when there is none)
+   * @param evalLoss the last evaluation's loss, NaN when nothing is held out
+   * @param evalAccuracy the last evaluation's accuracy, NaN when none
+   * @param steps optimizer steps, skipped ones included
+   * @param skippedSteps steps skipped for a NaN or Inf
+   */
+  public record Outcome(double trainLoss, double trainAccuracy, double evalLoss, double evalAccuracy, long steps,
+      long skippedSteps) {}
+
+  private final String section;
+  private final Model model;
+  private final Objective<E> objective;
+  private final List<E> train;
+  private final List<E> eval;
+  private final TrainSection schedule;
+  private final RunSection run;
+  private final boolean shuffle;
+  private final LrSchedule lr;
+  private final Optimizer optimizer;
+  private long steps;
+  private long skippedSteps;
+
+  /**
+   * @param section the name of schedule's section (sft, rm): the progress label, and in messages
+   * @param schedule the sft or rm section: epochs, batch sizes, warm-up and decay
+   * @param shuffle data.shuffle
+   * @throws ConfigException when the warm-up is not shorter than the run
+   */
+  public SupervisedLoop(String section, Model model, Objective<E> objective, List<E> train, List<E> eval,
+      TrainSection schedule, OptimSection optim, RunSection run, boolean shuffle) {
+    long total = schedule.totalSteps(train.size());
+    if (schedule.warmupSteps() > 0 && schedule.warmupSteps() >= total) {
+      throw new ConfigException(section + ".warmup_steps (" + schedule.warmupSteps() + ") must be less than the "
+          + total + " optimizer steps of the run (" + schedule.epochs() + " epochs of " + train.size() + " examples in "
+          + "batches of " + schedule.batchSize() + ")");
+    }
+    this.section = section;
+    this.model = model;
+    this.objective = objective;
+    this.train = List.copyOf(train);
+    this.eval = List.copyOf(eval);
+    this.schedule = schedule;
+    this.run = run;
+    this.shuffle = shuffle;
+    this.lr = schedule.lrSchedule(optim.lr(), total);
+    this.optimizer = Optimizer.create(model, new Optimizer.AdamW(optim.beta1(), optim.beta2(), optim.eps(),
+        optim.weightDecay(), optim.maxGradNorm()));
+  }
+
+  /** Optimizer steps of the whole run. */
+  public long totalSteps() {
+    return lr.totalSteps();
+  }
+
+  /** Optimizer steps taken so far. */
+  public long steps() {
+    return steps;
+  }
+
+  /** Trains every epoch, writing run.out/metrics.jsonl and showing progress. Runs once. */
+  public Outcome run() {
+    if (steps > 0) throw new IllegalStateException(section + ": the loop has already run");
+    Path out = run.out();
+    long perEpoch = (train.size() + schedule.batchSize() - 1) / schedule.batchSize();
+    Weighted lastEpoch = new Weighted();
+    Measure lastEval = new Measure(Double.NaN, Double.NaN);
+    try {
+      Files.createDirectories(out);
+      try (MetricsLog log = MetricsLog.create(out.resolve(MetricsLog.FILE_NAME));
+          Progress progress = Progress.start(section, 0, totalSteps(), Progress.Mode.fromSystemProperty())) {
+        Map<String, Double> shown = new LinkedHashMap<>();
+        for (int epoch = 0; epoch < schedule.epochs(); epoch++) {
+          List<E> order = order(epoch);
+          lastEpoch = new Weighted();
+          for (int from = 0; from < order.size(); from += schedule.batchSize()) {
+            List<E> batch = order.subList(from, Math.min(order.size(), from + schedule.batchSize()));
+            Map<String, Double> metrics = step(batch, lastEpoch);
+            metrics.put("epoch", (double) steps / perEpoch);
+            boolean epochEnd = from + schedule.batchSize() >= order.size();
+            if (epochEnd && !eval.isEmpty()) {
+              lastEval = evaluate(eval);
+              metrics.put("eval/loss", lastEval.loss());
+              putAccuracy(metrics, "eval/accuracy", lastEval.accuracy());
+            }
+            log.append(steps, metrics);
+            for (Map.Entry<String, String> e : SHOWN) {
+              if (metrics.containsKey(e.getKey())) shown.put(e.getValue(), metrics.get(e.getKey()));
+            }
+            progress.metrics(shown);
+            progress.stepTo(steps);
+          }
+          LOG.info("{} epoch {}/{}: train loss {}{}", section, epoch + 1, schedule.epochs(),
+              String.format(Locale.ROOT, "%.4f", lastEpoch.loss()),
+              eval.isEmpty() ? "" : String.format(Locale.ROOT, ", eval loss %.4f", lastEval.loss()));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("writing to " + out + ": " + e.getMessage(), e);
+    }
+    model.setTraining(false);
+    return new Outcome(lastEpoch.loss(), lastEpoch.accuracy(), lastEval.loss(), lastEval.accuracy(), steps,
+        skippedSteps);
+  }
+
+  /** Epoch e's order of the training examples. */
+  private List<E> order(int epoch) {
+    List<E> order = new ArrayList<>(train);
+    if (shuffle) Collections.shuffle(order, new Random(Seeds.mix(run.seed(), epoch)));
+    return order;
+  }
+
+  /** One optimizer step on batch; adds its loss to epoch unless skipped. Returns its metrics. */
+  private Map<String, Double> step(List<E> batch, Weighted epoch) {
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    double batchWeight = weight(batch);
+    Weighted loss = new Weighted();
+    model.setTraining(true);
+    try {
+      for (int from = 0; from < batch.size(); from += schedule.microBatchSize()) {
+        List<E> micro = batch.subList(from, Math.min(batch.size(), from + schedule.microBatchSize()));
+        double w = weight(micro);
+        Engine.manualSeed(Seeds.mix(run.seed(), steps, from));  // dropout, when the model has any
+        loss.add(objective.measure(micro, w / batchWeight, true), w);
+      }
+    } catch (NativeException e) {
+      if (e.status() != Status.NON_FINITE) throw e;
+      optimizer.zeroGrad();
+      steps++;
+      skipped("the loss is NaN or Inf (" + e.getMessage() + ")");
+      metrics.put("nonfinite/skipped_steps", (double) skippedSteps);
+      return metrics;
+    }
+    double rate = lr.lr(steps);
+    StepResult result = optimizer.step(rate);
+    steps++;
+    if (result.skipped()) {
+      skipped("the gradients are NaN or Inf");
+    } else {
+      epoch.add(loss.measure(), batchWeight);
+    }
+    metrics.put("train/loss", loss.loss());
+    putAccuracy(metrics, "train/accuracy", loss.accuracy());
+    metrics.put("lr", rate);
+    metrics.put("grad_norm", result.gradNorm());
+    metrics.put("nonfinite/skipped_steps", (double) skippedSteps);
+    return metrics;
+  }
+
+  private void skipped(String why) {
+    skippedSteps++;
+    String what = "optimizer step " + steps + ": " + why;
+    if (run.onNonfinite() == OnNonFinite.STOP) throw new NonFiniteException(what + " (run.on_nonfinite is stop)");
+    LOG.warn("{}; the step was skipped", what);
+  }
+
+  /**
+   * The weighted mean loss (and accuracy) over examples, in micro-batches, without gradient and
+   * with dropout off; NaN when a loss is NaN or Inf.
+   */
+  public Measure evaluate(List<E> examples) {
+    Weighted total = new Weighted();
+    model.setTraining(false);
+    try {
+      for (int from = 0; from < examples.size(); from += schedule.microBatchSize()) {
+        List<E> micro = examples.subList(from, Math.min(examples.size(), from + schedule.microBatchSize()));
+        total.add(objective.measure(micro, 1.0, false), weight(micro));
+      }
+    } catch (NativeException e) {
+      if (e.status() != Status.NON_FINITE) throw e;
+      LOG.warn("evaluation after optimizer step {}: the loss is NaN or Inf ({})", steps, e.getMessage());
+      return new Measure(Double.NaN, Double.NaN);
+    }
+    return total.measure();
+  }
+
+  /**
+   * Writes the model into run.out/checkpoints/iter-STEPS: config.json (config with the model's
+   * heads), the tokenizer files of tokenizerDir (null: none), and trainer_state.json with the
+   * outcome. Returns its path.
+   */
+  public Path saveCheckpoint(HfConfig config, Path tokenizerDir, Outcome outcome) {
+    ObjectNode state = JsonNodeFactory.instance.objectNode()
+        .put("global_step", outcome.steps())
+        .put("epoch", schedule.epochs())
+        .put("seed", run.seed())
+        .put("skipped_steps", outcome.skippedSteps());
+    // JSON has no NaN: a metric that was not measured is left out.
+    if (Double.isFinite(outcome.trainLoss())) state.put("train_loss", outcome.trainLoss());
+    if (Double.isFinite(outcome.evalLoss())) state.put("eval_loss", outcome.evalLoss());
+    if (Double.isFinite(outcome.evalAccuracy())) state.put("eval_accuracy", outcome.evalAccuracy());
+    CheckpointWriter w = new CheckpointWriter()
+        .model(model, config.withModel(model.config()))
+        .trainerState(state);
+    TokenizerFiles.copyInto(w, tokenizerDir);
+    Path saved = new RunCheckpoints(run.out(), 1).save(steps, w);
+    LOG.info("checkpoint {}", saved);
+    return saved;
+  }
+
+  private double weight(List<E> examples) {
+    double w = 0;
+    for (E e : examples) w += objective.weight(e);
+    return w;
+  }
+
+  /** An objective without accuracy measures NaN: then there is no such metric. */
+  private static void putAccuracy(Map<String, Double> metrics, String key, double value) {
+    if (!Double.isNaN(value)) metrics.put(key, value);
+  }
+
+  /** A running weighted mean of losses and accuracies. */
+  private static final class Weighted {
+    private double loss;
+    private double accuracy;
+    private double weight;
+
+    void add(Measure m, double w) {
+      loss += m.loss() * w;
+      accuracy += m.accuracy() * w;
+      weight += w;
+    }
+
+    double loss() {
+      return weight == 0 ? Double.NaN : loss / weight;
+    }
+
+    double accuracy() {
+      return weight == 0 ? Double.NaN : accuracy / weight;
+    }
+
+    Measure measure() {
+      return new Measure(loss(), accuracy());
+    }
+  }
+
+  @Override
+  public void close() {
+    optimizer.close();
+  }
+}

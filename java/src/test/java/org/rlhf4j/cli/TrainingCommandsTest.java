@@ -1,0 +1,180 @@
+package org.rlhf4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.checkpoint.Checkpoint;
+import org.rlhf4j.checkpoint.ModelDirs;
+import org.rlhf4j.config.ConfigKey;
+import org.rlhf4j.config.RmRunConfig;
+import org.rlhf4j.config.SftRunConfig;
+import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.testing.TinyPpo;
+
+/** The sft and train-rm commands end to end through {@link Main#run}, on a tiny model. */
+class TrainingCommandsTest {
+  @TempDir Path dir;
+  private Path model;
+  private Path sftConfig;
+  private Path rmConfig;
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  @BeforeEach
+  void files() throws IOException {
+    model = TinyCheckpoints.write(dir.resolve("model"), TinyCheckpoints.gpt2());
+    Path sftData = Files.write(dir.resolve("sft.jsonl"), List.of(
+        "{\"prompt\": \"one two\", \"completion\": \"three four\"}",
+        "{\"prompt\": \"the food was\", \"completion\": \"very good\"}",
+        "{\"text\": \"it is great\"}",
+        "{\"prompt\": \"five\", \"completion\": \"six\"}"));
+    Path rmData = Files.write(dir.resolve("rm.jsonl"), List.of(
+        "{\"prompt\": \"the food was\", \"chosen\": \"good\", \"rejected\": \"bad\"}",
+        "{\"prompt\": \"it is\", \"chosen\": \"very good\", \"rejected\": \"very bad\"}",
+        "{\"chosen\": \"the food is good\", \"rejected\": \"the food is bad\"}",
+        "{\"chosen\": \"one two good\", \"rejected\": \"one two bad\"}"));
+    sftConfig = Files.writeString(dir.resolve("sft.yaml"), """
+        model:
+          path: %s
+        data:
+          prompts: %s
+          eval_fraction: 0.25
+          max_prompt_tokens: 16
+        sft:
+          epochs: 2
+          batch_size: 2
+          micro_batch_size: 1
+          max_seq_len: 32
+        """.formatted(model, sftData));
+    rmConfig = Files.writeString(dir.resolve("rm.yaml"), """
+        model:
+          path: %s
+        data:
+          prompts: %s
+          eval_fraction: 0.25
+          max_prompt_tokens: 16
+        rm:
+          epochs: 2
+          batch_size: 3
+          max_seq_len: 32
+          micro_batch_size: 3
+        """.formatted(model, rmData));
+  }
+
+  private int run(String... args) {
+    return Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+  }
+
+  @Test
+  void sftTrainsWritesTheRunAndPrintsASummary() throws IOException {
+    Path run = dir.resolve("run");
+    assertEquals(Main.OK, run("sft", "--config", sftConfig.toString(), "--out", run.toString(),
+        "--set", "optim.lr=1e-3"), err.toString());
+    assertTrue(out.toString().contains("sft: 4 optimizer steps, 2 epochs over 3 examples (1 held out"), out.toString());
+    assertTrue(out.toString().contains("model: " + run.resolve("checkpoints/iter-000004")), out.toString());
+    SftRunConfig written = SftRunConfig.loader().load(run.resolve("config.yaml"), List.of());
+    assertEquals(run, written.run().out());
+    assertEquals(1e-3, written.optim().lr());
+    assertTrue(Files.isRegularFile(run.resolve("metrics.jsonl")));
+    Path saved = ModelDirs.resolve(run);
+    assertFalse(Checkpoint.open(saved).config().model().rewardHead());
+    assertTrue(Files.isRegularFile(saved.resolve("tokenizer.json")), "the tokenizer travels with the model");
+  }
+
+  @Test
+  void trainRmTrainsAModelWithARewardHead() throws IOException {
+    Path run = dir.resolve("rm-run");
+    assertEquals(Main.OK, run("train-rm", "--config", rmConfig.toString(), "--out", run.toString()), err.toString());
+    assertTrue(out.toString().contains("train-rm: 2 optimizer steps, 2 epochs over 3 pairs (1 held out"),
+        out.toString());
+    assertTrue(Checkpoint.open(ModelDirs.resolve(run)).config().model().rewardHead());
+    assertTrue(Files.isRegularFile(run.resolve("config.yaml")));
+  }
+
+  @Test
+  void anUnknownKeyIsAUsageErrorWithASuggestionAndWritesNothing() {
+    Path run = dir.resolve("run");
+    assertEquals(Main.USAGE, run("sft", "--config", sftConfig.toString(), "--out", run.toString(),
+        "--set", "sft.epoch=3"));
+    assertTrue(err.toString().contains("unknown key 'sft.epoch'"), err.toString());
+    assertTrue(err.toString().contains("did you mean 'sft.epochs'?"), err.toString());
+    assertEquals(1, err.toString().strip().lines().count(), "one line: " + err);
+    assertFalse(Files.exists(run));
+  }
+
+  @Test
+  void aMissingDataFileIsAUsageErrorAndWritesNothing() {
+    for (String command : List.of("sft", "train-rm")) {
+      Path run = dir.resolve("run-" + command);
+      Path config = command.equals("sft") ? sftConfig : rmConfig;
+      assertEquals(Main.USAGE, run(command, "--config", config.toString(), "--out", run.toString(),
+          "--set", "data.prompts=" + dir.resolve("nope.jsonl")), command);
+      assertTrue(err.toString().contains("not found: " + dir.resolve("nope.jsonl")), err.toString());
+      assertFalse(Files.exists(run), command);
+    }
+  }
+
+  @Test
+  void aMissingModelIsAUsageErrorAndWritesNothing() {
+    Path run = dir.resolve("run");
+    assertEquals(Main.USAGE, run("sft", "--config", sftConfig.toString(), "--out", run.toString(),
+        "--set", "model.path=" + dir.resolve("no-model")));
+    assertTrue(err.toString().startsWith("error: model.path: " + dir.resolve("no-model")), err.toString());
+    assertFalse(Files.exists(run));
+  }
+
+  @Test
+  void aRunDirectoryThatHoldsARunIsRefusedAndLeftAlone() throws IOException {
+    Path run = dir.resolve("run");
+    assertEquals(Main.OK, run("sft", "--config", sftConfig.toString(), "--out", run.toString()), err.toString());
+    String config = Files.readString(run.resolve("config.yaml"));
+    String metrics = Files.readString(run.resolve("metrics.jsonl"));
+    assertEquals(Main.USAGE, run("sft", "--config", sftConfig.toString(), "--out", run.toString(),
+        "--set", "optim.lr=1e-5"));
+    assertTrue(err.toString().contains("run.out " + run + " already holds a run"), err.toString());
+    assertTrue(err.toString().contains("choose another --out"), err.toString());
+    assertEquals(config, Files.readString(run.resolve("config.yaml")));
+    assertEquals(metrics, Files.readString(run.resolve("metrics.jsonl")));
+  }
+
+  @Test
+  void helpListsEveryKeyWithItsDefault() {
+    assertEquals(Main.OK, run("sft", "--help"));
+    String help = out.toString();
+    for (ConfigKey k : SftRunConfig.loader().keys()) {
+      assertTrue(help.lines().anyMatch(l -> l.contains(k.path() + " ") && l.contains(" " + k.defaultValue() + " ")
+          && l.contains(k.doc())), k.path() + " in:\n" + help);
+    }
+    out.getBuffer().setLength(0);
+    assertEquals(Main.OK, run("train-rm", "--help"));
+    for (ConfigKey k : RmRunConfig.loader().keys()) {
+      assertTrue(out.toString().contains(k.path() + " "), k.path());
+    }
+    assertTrue(out.toString().contains("--set=KEY=VALUE"), out.toString());
+  }
+
+  @Test
+  void ppoStartsFromTheSftRunAndIsScoredByTheRewardModelRun() {
+    Path sft = dir.resolve("sft-run");
+    Path rm = dir.resolve("rm-run");
+    assertEquals(Main.OK, run("sft", "--config", sftConfig.toString(), "--out", sft.toString()), err.toString());
+    assertEquals(Main.OK, run("train-rm", "--config", rmConfig.toString(), "--out", rm.toString(),
+        "--set", "model.path=" + sft), err.toString());
+    Path ppoConfig = TinyPpo.configFile(dir.resolve("ppo"));
+    assertEquals(Main.OK, run("ppo", "--config", ppoConfig.toString(), "--set", "model.path=" + sft,
+        "--set", "reward.kind=model", "--set", "reward.function=null", "--set", "reward.model_path=" + rm,
+        "--set", "schedule.iterations=1"),
+        err.toString());
+    assertTrue(Files.isDirectory(dir.resolve("ppo/run/checkpoints")));
+  }
+}

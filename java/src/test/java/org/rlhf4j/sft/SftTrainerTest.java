@@ -1,0 +1,200 @@
+package org.rlhf4j.sft;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.checkpoint.Checkpoint;
+import org.rlhf4j.checkpoint.HfConfig;
+import org.rlhf4j.checkpoint.LoadOptions;
+import org.rlhf4j.checkpoint.ModelDirs;
+import org.rlhf4j.config.SftRunConfig;
+import org.rlhf4j.engine.GenerateOptions;
+import org.rlhf4j.engine.Model;
+import org.rlhf4j.engine.Rollout;
+import org.rlhf4j.engine.TokenBatch;
+import org.rlhf4j.metrics.MetricsLog;
+import org.rlhf4j.metrics.MetricsRecord;
+import org.rlhf4j.ppo.NonFiniteException;
+import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.tokenizer.Tokenizer;
+import org.rlhf4j.tokenizer.Tokenizers;
+import org.rlhf4j.tokenizer.WordTokenizer;
+
+class SftTrainerTest {
+  @TempDir Path dir;
+
+  /** Distinct prompts, so a model that memorised the corpus completes each its own way. */
+  private static final String[][] CORPUS = {
+      {"one two", "three four"},
+      {"the food was", "very good"},
+      {"it is", "great"},
+      {"five six", "seven eight nine"},
+      {"the food is", "bad"},
+  };
+
+  private Path corpus() throws IOException {
+    List<String> lines = new ArrayList<>();
+    for (String[] pc : CORPUS) lines.add("{\"prompt\": \"" + pc[0] + "\", \"completion\": \"" + pc[1] + "\"}");
+    return Files.write(dir.resolve("sft.jsonl"), lines);
+  }
+
+  private SftRunConfig config(String out, String... more) throws IOException {
+    Path model = dir.resolve("model");
+    if (!Files.exists(model)) TinyCheckpoints.write(model, TinyCheckpoints.gpt2());
+    List<String> sets = new ArrayList<>(List.of("model.path=" + model, "data.prompts=" + corpus(),
+        "run.out=" + dir.resolve(out), "data.max_prompt_tokens=16", "sft.max_seq_len=32"));
+    sets.addAll(List.of(more));
+    return SftRunConfig.loader().load(sets);
+  }
+
+  @Test
+  void memorisesATinyCorpusAndSavesAModelPpoCanStartFrom() throws IOException {
+    SftRunConfig config = config("run", "data.eval_fraction=0", "sft.epochs=30", "sft.batch_size=5",
+        "sft.micro_batch_size=1", "sft.decay=constant", "optim.lr=1e-2");
+    SftResult result;
+    try (SftTrainer trainer = new SftTrainer(config, SftParts.load(config))) {
+      result = trainer.run();
+    }
+    List<MetricsRecord> metrics = MetricsLog.read(dir.resolve("run/metrics.jsonl"));
+    assertEquals(30, metrics.size(), "one line per optimizer step");
+    assertEquals(30, result.steps());
+    MetricsRecord first = metrics.getFirst();
+    for (String key : List.of("train/loss", "lr", "epoch", "grad_norm")) {
+      assertTrue(first.values().containsKey(key), key);
+    }
+    assertEquals(1.0, first.get("epoch"));
+    assertTrue(result.trainLoss() < 0.1 * first.get("train/loss"),
+        "loss fell from " + first.get("train/loss") + " to " + result.trainLoss());
+    assertEquals(Double.NaN, result.evalLoss());
+
+    // The saved model, found from the run directory as PPO finds it, completes every prompt as trained.
+    Path saved = ModelDirs.resolve(dir.resolve("run"));
+    assertEquals(result.checkpoint(), saved);
+    Tokenizer tok = Tokenizers.load(saved);
+    try (Model m = Checkpoint.open(saved).loadModel("cpu", c -> c, LoadOptions.strict()).model()) {
+      List<int[]> prompts = new ArrayList<>();
+      for (String[] pc : CORPUS) prompts.add(tok.encodePrompt(pc[0]));
+      var greedy = new GenerateOptions(8, 0.0, 0, 1.0, tok.eosId(), -1, tok.padId(), 0, false);
+      try (Rollout r = m.generate(prompts, greedy)) {
+        for (int i = 0; i < CORPUS.length; i++) {
+          int[] response = r.response(i);
+          assertEquals(tok.eosId(), response[response.length - 1], "stops with EOS after " + CORPUS[i][0]);
+          assertEquals(CORPUS[i][1], tok.decode(response, true));
+        }
+      }
+    }
+  }
+
+  @Test
+  void evaluatesTheHeldOutExamplesAtEveryEpochEnd() throws IOException {
+    SftRunConfig config = config("run", "data.eval_fraction=0.4", "sft.epochs=3", "sft.batch_size=2",
+        "sft.micro_batch_size=1");
+    SftResult result;
+    try (SftTrainer trainer = new SftTrainer(config, SftParts.load(config))) {
+      result = trainer.run();
+    }
+    assertEquals(3, result.trainExamples());
+    assertEquals(2, result.evalExamples());
+    List<MetricsRecord> metrics = MetricsLog.read(dir.resolve("run/metrics.jsonl"));
+    assertEquals(6, metrics.size(), "2 steps (of 2 and 1 examples) per epoch");
+    for (MetricsRecord m : metrics) {
+      assertEquals(m.iteration() % 2 == 0, m.values().containsKey("eval/loss"), "step " + m.iteration());
+    }
+    assertEquals(metrics.getLast().get("eval/loss"), result.evalLoss());
+    assertTrue(Double.isFinite(result.evalLoss()));
+  }
+
+  @Test
+  void theLossCoversTheCompletionOnly() throws IOException {
+    SftRunConfig config = config("run");
+    WordTokenizer tok = TinyCheckpoints.tokenizer();
+    ExampleEncoder encoder = new ExampleEncoder(tok, config.data(), 32);
+    SftExample a = encoder.encode("a", "the food was", "very good").example();
+    SftExample b = encoder.encode("b", "one", "two three four five").example();
+    Model model = Model.create(TinyCheckpoints.gpt2(), "cpu");
+    var data = new SftData(List.of(a, b), List.of(), 0, 0);
+    var parts = new SftParts(model, tok, data, HfConfig.of(model.config()), null);
+    try (SftTrainer trainer = new SftTrainer(config, parts)) {
+      // By hand: the prompt's 4 tokens (BOS the food was) get no loss; very, good and EOS do.
+      int[] tokens = a.tokens();
+      TokenBatch batch = TokenBatch.rightPadded(List.of(tokens), tok.padId());
+      byte[] completionOnly = {0, 0, 0, 0, 1, 1, 1};
+      byte[] everyToken = {0, 1, 1, 1, 1, 1, 1};
+      double expected = model.lmLoss(batch, completionOnly, 1, false).loss();
+      assertEquals(expected, trainer.loss(List.of(a)), 1e-6);
+      assertNotEquals(model.lmLoss(batch, everyToken, 1, false).loss(), trainer.loss(List.of(a)), 1e-3);
+      assertArrayEquals(completionOnly, SftBatch.of(List.of(a), tok.padId()).lossMask());
+
+      // Padded together, each completion token weighs the same: a has 3, b has 5.
+      double mean = (3 * trainer.loss(List.of(a)) + 5 * trainer.loss(List.of(b))) / 8;
+      assertEquals(mean, trainer.loss(List.of(a, b)), 1e-5);
+    }
+  }
+
+  @Test
+  void gradientAccumulationGivesTheStepOfOneWholeBatch() throws IOException {
+    double[] after = new double[2];
+    int[] micro = {1, 5};
+    for (int i = 0; i < 2; i++) {
+      SftRunConfig config = config("run" + i, "data.eval_fraction=0", "sft.epochs=1", "sft.batch_size=5",
+          "sft.micro_batch_size=" + micro[i], "sft.decay=constant", "optim.lr=1e-2");
+      try (SftTrainer trainer = new SftTrainer(config, SftParts.load(config))) {
+        SftResult r = trainer.run();
+        assertEquals(1, r.steps());
+        after[i] = trainer.loss(trainer.parts().data().train());
+      }
+    }
+    assertEquals(after[1], after[0], 1e-5, "micro-batches of 1 and one micro-batch of 5 take the same step");
+  }
+
+  @Test
+  void aRunFromTheSameSeedIsRepeatable() throws IOException {
+    double[] losses = new double[2];
+    for (int i = 0; i < 2; i++) {
+      SftRunConfig config = config("run" + i, "data.eval_fraction=0", "sft.epochs=2", "sft.batch_size=2",
+          "sft.micro_batch_size=1", "run.seed=3");
+      try (SftTrainer trainer = new SftTrainer(config, SftParts.load(config))) {
+        losses[i] = trainer.run().trainLoss();
+      }
+    }
+    assertEquals(losses[0], losses[1]);
+    assertFalse(Double.isNaN(losses[0]));
+  }
+
+  @Test
+  void aNonFiniteLossSkipsItsStepOrStopsTheRun() throws IOException {
+    // A learning rate of 1e30 throws the weights out of float range after the first step.
+    SftRunConfig skip = config("skip", "data.eval_fraction=0", "sft.epochs=3", "sft.batch_size=5",
+        "sft.micro_batch_size=5", "sft.decay=constant", "optim.lr=1e30", "optim.max_grad_norm=0");
+    SftResult result;
+    try (SftTrainer trainer = new SftTrainer(skip, SftParts.load(skip))) {
+      result = trainer.run();
+    }
+    assertEquals(3, result.steps());
+    assertEquals(2, result.skippedSteps());
+    List<MetricsRecord> metrics = MetricsLog.read(dir.resolve("skip/metrics.jsonl"));
+    assertEquals(2.0, metrics.getLast().get("nonfinite/skipped_steps"));
+    assertFalse(metrics.getLast().values().containsKey("train/loss"));
+
+    SftRunConfig stop = config("stop", "data.eval_fraction=0", "sft.epochs=3", "sft.batch_size=5",
+        "sft.micro_batch_size=5", "sft.decay=constant", "optim.lr=1e30", "optim.max_grad_norm=0",
+        "run.on_nonfinite=stop");
+    try (SftTrainer trainer = new SftTrainer(stop, SftParts.load(stop))) {
+      var e = assertThrows(NonFiniteException.class, trainer::run);
+      assertTrue(e.getMessage().startsWith("optimizer step 2: the loss is NaN or Inf"), e.getMessage());
+      assertTrue(e.getMessage().endsWith("(run.on_nonfinite is stop)"), e.getMessage());
+    }
+    assertFalse(Files.exists(dir.resolve("stop/checkpoints")), "a stopped run saves no model");
+  }
+}
