@@ -1,5 +1,7 @@
 #include "attention.hpp"
 
+#include <torch/version.h>
+
 #include <cmath>
 #include <limits>
 
@@ -13,8 +15,9 @@ at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
   auto key_pos = at::arange(0, S, opts).unsqueeze(0);                   // [1, S]
   auto causal = key_pos.le(query_pos);                                  // [T, S]
   auto allowed = causal.unsqueeze(0).logical_and(key_mask.unsqueeze(1));  // [B, T, S]
-  auto lowest = at::scalar_tensor(at::Scalar(-std::numeric_limits<float>::max()),
-                                  at::TensorOptions().device(key_mask.device()).dtype(dtype));
+  // The dtype's lowest finite value (float16's is -65504; -FLT_MAX would round to -inf there).
+  const double lowest_value = dtype == at::kHalf ? -65504.0 : -static_cast<double>(std::numeric_limits<float>::max());
+  auto lowest = at::scalar_tensor(at::Scalar(lowest_value), at::TensorOptions().device(key_mask.device()).dtype(dtype));
   auto zero = at::zeros({}, lowest.options());
   return at::where(allowed, zero, lowest).unsqueeze(1);  // [B, 1, T, S]
 }
@@ -27,6 +30,10 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     kk = k.repeat_interleave(groups, 1);
     vv = v.repeat_interleave(groups, 1);
   }
+#if TORCH_VERSION_MAJOR >= 2
+  // libtorch 2.x: the fused kernels (flash / memory-efficient attention) on GPUs.
+  if (q.is_cuda()) return at::scaled_dot_product_attention(q, kk, vv, bias, dropout_p, /*is_causal=*/false);
+#endif
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto scores = at::matmul(q, kk.transpose(-2, -1)).mul_(scale).add_(bias);  // [B, nh, T, S]
   auto probs = at::softmax(scores, -1);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <ATen/Parallel.h>
+
 #include "errors.hpp"
 
 namespace r4j {
@@ -36,6 +38,41 @@ void AdamW::zero_grad() {
   }
 }
 
+void AdamW::reference_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
+                             const Hyper& h) {
+  auto g = grad.to(at::kFloat);
+  if (h.clip != 1.0) g = g * h.clip;
+  if (decay && h.weight_decay > 0) w.mul_(1 - h.lr * h.weight_decay);
+  m.mul_(h.beta1).add_(g, 1 - h.beta1);                     // m = b1 m + (1 - b1) g
+  v.mul_(h.beta2).addcmul_(g, g, 1 - h.beta2);              // v = b2 v + (1 - b2) g^2
+  auto denom = (v.sqrt() / h.sqrt_bias2).add_(h.eps);
+  w.addcdiv_(m, denom, h.step_size);                        // w -= lr m_hat / (sqrt(v_hat) + eps)
+}
+
+// The same update in one pass over memory: the reference reads and writes each
+// state tensor several times and allocates two temporaries per parameter.
+void AdamW::fused_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
+                         const Hyper& h) {
+  float* wp = w.data_ptr<float>();
+  const float* gp = grad.data_ptr<float>();
+  float* mp = m.data_ptr<float>();
+  float* vp = v.data_ptr<float>();
+  const float clip = static_cast<float>(h.clip), b1 = static_cast<float>(h.beta1), b2 = static_cast<float>(h.beta2);
+  const float keep = decay && h.weight_decay > 0 ? static_cast<float>(1 - h.lr * h.weight_decay) : 1.0f;
+  const float eps = static_cast<float>(h.eps), sqrt_bias2 = static_cast<float>(h.sqrt_bias2);
+  const float step = static_cast<float>(h.step_size);
+  at::parallel_for(0, w.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = gp[i] * clip;
+      const float mi = mp[i] * b1 + (1 - b1) * g;
+      const float vi = vp[i] * b2 + (1 - b2) * g * g;
+      mp[i] = mi;
+      vp[i] = vi;
+      wp[i] = wp[i] * keep + step * mi / (std::sqrt(vi) / sqrt_bias2 + eps);
+    }
+  });
+}
+
 r4j_step_result AdamW::step(double lr) {
   require(lr >= 0 && std::isfinite(lr), "optimizer step: lr must be a finite number >= 0");
   at::NoGradGuard no_grad;
@@ -63,16 +100,16 @@ r4j_step_result AdamW::step(double lr) {
   const double b1 = options_.beta1, b2 = options_.beta2;
   const double bias1 = 1 - std::pow(b1, static_cast<double>(step_));
   const double bias2 = 1 - std::pow(b2, static_cast<double>(step_));
+  const Hyper h{lr, options_.weight_decay, b1, b2, options_.eps, std::sqrt(bias2), -lr / bias1, clip};
   for (auto& s : slots_) {
     if (!s.param.grad().defined()) continue;  // untouched this step, as torch.optim does
-    auto g = s.param.grad().to(at::kFloat);
-    if (clip != 1.0) g = g * clip;
     auto w = s.master.defined() ? s.master : s.param;
-    if (s.decay && options_.weight_decay > 0) w.mul_(1 - lr * options_.weight_decay);
-    s.exp_avg.mul_(b1).add_(g, 1 - b1);                          // m = b1 m + (1 - b1) g
-    s.exp_avg_sq.mul_(b2).addcmul_(g, g, 1 - b2);                // v = b2 v + (1 - b2) g^2
-    auto denom = (s.exp_avg_sq.sqrt() / std::sqrt(bias2)).add_(options_.eps);
-    w.addcdiv_(s.exp_avg, denom, -lr / bias1);                   // w -= lr m_hat / (sqrt(v_hat) + eps)
+    const auto& g = s.param.grad();
+    if (fused_ && g.scalar_type() == at::kFloat && g.is_contiguous() && w.is_contiguous() && w.device().is_cpu()) {
+      fused_update(w, g, s.exp_avg, s.exp_avg_sq, s.decay, h);
+    } else {
+      reference_update(w, g, s.exp_avg, s.exp_avg_sq, s.decay, h);
+    }
     if (s.master.defined()) s.param.copy_(s.master);
   }
   zero_grad();

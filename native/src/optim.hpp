@@ -26,13 +26,25 @@ class AdamW {
   int64_t steps() const { return step_; }
   void set_steps(int64_t s) { step_ = s; }
 
+  // Tests switch the one-pass update off to compare it with the ATen twin.
+  void set_fused(bool on) { fused_ = on; }
+
  private:
   struct Slot {
     std::string name;
     at::Tensor param, exp_avg, exp_avg_sq, master;  // master undefined for float32 params
     bool decay;
   };
+  struct Hyper {
+    double lr, weight_decay, beta1, beta2, eps, sqrt_bias2, step_size, clip;
+  };
+  static void reference_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
+                               const Hyper& h);
+  static void fused_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
+                           const Hyper& h);
+
   std::vector<Slot> slots_;
+  bool fused_ = true;
   r4j_adamw_options options_;
   int64_t step_ = 0;
 };

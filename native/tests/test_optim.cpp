@@ -98,3 +98,24 @@ TEST(AdamW, Bf16ParametersStepTheirFloat32Masters) {
   EXPECT_NEAR(state.back().second[0].item<double>(), 0.9, 1e-3);
   EXPECT_NEAR(w[0].item<double>(), 0.9, 4e-3);
 }
+
+TEST(AdamW, TheOnePassUpdateMatchesItsAtenTwin) {
+  at::manual_seed(3);
+  auto a = at::randn({64, 33}).set_requires_grad(true), b = a.detach().clone().set_requires_grad(true);
+  auto ab = at::randn({33}).set_requires_grad(true), bb = ab.detach().clone().set_requires_grad(true);
+  AdamW fast({{"w", a}, {"b", ab}}, adamw(/*wd=*/0.05, /*clip=*/0.5));
+  AdamW slow({{"w", b}, {"b", bb}}, adamw(0.05, 0.5));
+  slow.set_fused(false);
+  for (int step = 0; step < 5; ++step) {
+    auto g = at::randn({64, 33}), gb = at::randn({33});
+    a.mutable_grad() = g.clone();
+    ab.mutable_grad() = gb.clone();
+    b.mutable_grad() = g.clone();
+    bb.mutable_grad() = gb.clone();
+    fast.step(0.01);
+    slow.step(0.01);
+  }
+  EXPECT_LT(test::max_abs_diff(a, b), 1e-6);
+  EXPECT_LT(test::max_abs_diff(ab, bb), 1e-6);
+  EXPECT_LT(test::max_abs_diff(fast.state()[1].second, slow.state()[1].second), 1e-6);
+}

@@ -125,7 +125,7 @@ public final class Demo {
   }
 
   /** A run directory that holds anything is never written into: nothing a user made is lost. */
-  static void refuseExistingRun(Path out) throws IOException {
+  public static void refuseExistingRun(Path out) throws IOException {
     if (Files.isDirectory(out)) {
       try (Stream<Path> entries = Files.list(out)) {
         if (entries.findAny().isPresent()) {
