@@ -37,13 +37,16 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   for (int64_t t = 0; t < N; ++t) {
     auto logits = model.lm_logits(state);                                   // [B, V] float32
     auto scaled = greedy ? logits : logits / temperature;
+    auto logp_all = at::log_softmax(scaled, -1);                            // [B, V]
     at::Tensor token;
     if (greedy) {
       token = scaled.argmax(-1);
+    } else if (o.top_k == 0 && o.top_p >= 1.0) {
+      token = sample_from_probs(logp_all.exp(), gen);  // unfiltered: reuse the normalisation
     } else {
       token = sample_from_logits(top_p_filter(top_k_filter(scaled, o.top_k), o.top_p), gen);
     }
-    auto logp = at::log_softmax(scaled, -1).gather(-1, token.unsqueeze(-1)).squeeze(-1);  // [B]
+    auto logp = logp_all.gather(-1, token.unsqueeze(-1)).squeeze(-1);      // [B]
     token = at::where(alive, token, at::full_like(token, o.pad_token_id));
     tokens.select(1, t).copy_(token);
     logprobs.select(1, t).copy_(at::where(alive, logp, at::zeros_like(logp)));

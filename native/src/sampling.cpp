@@ -21,14 +21,17 @@ at::Tensor top_p_filter(const at::Tensor& logits, double p) {
 }
 
 at::Tensor sample_from_logits(const at::Tensor& logits, at::Generator& gen) {
-  const int64_t B = logits.size(0);
-  auto probs = at::softmax(logits.to(at::kFloat), -1);
+  return sample_from_probs(at::softmax(logits.to(at::kFloat), -1), gen);
+}
+
+at::Tensor sample_from_probs(const at::Tensor& probs, at::Generator& gen) {
+  const int64_t B = probs.size(0);
   auto cdf = probs.cumsum(-1);  // [B, V]
   // u in (0, 1] so the first index with cdf >= u * total has probability > 0.
   auto u = 1.0 - at::rand({B, 1}, gen, at::TensorOptions().dtype(at::kFloat));
-  auto target = u.to(logits.device()) * cdf.narrow(-1, cdf.size(-1) - 1, 1);
+  auto target = u.to(probs.device()) * cdf.narrow(-1, cdf.size(-1) - 1, 1);
   auto idx = at::searchsorted(cdf, target).squeeze(-1);  // [B]
-  return idx.clamp_max(logits.size(-1) - 1);
+  return idx.clamp_max(probs.size(-1) - 1);
 }
 
 }  // namespace r4j

@@ -17,4 +17,7 @@ at::Tensor top_p_filter(const at::Tensor& logits, double p);
 // uniforms drawn from gen (a CPU generator): [B] int64 on the logits' device.
 at::Tensor sample_from_logits(const at::Tensor& logits, at::Generator& gen);
 
+// The same draw from probabilities that already sum to 1 per row: [B, V] float32.
+at::Tensor sample_from_probs(const at::Tensor& probs, at::Generator& gen);
+
 }  // namespace r4j

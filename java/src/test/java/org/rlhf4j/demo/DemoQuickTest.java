@@ -1,0 +1,38 @@
+package org.rlhf4j.demo;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.checkpoint.ModelDirs;
+
+/**
+ * The demo's CI run (--quick): PPO must raise the hidden gold reward on held-out prompts while
+ * the responses stay well-formed. The thresholds fail a broken PPO: with the advantage's sign
+ * flipped the gold reward falls, and without the KL penalty the policy games the reward model
+ * with degenerate text that the validity judge rejects (both checked by hand; see the README).
+ */
+class DemoQuickTest {
+  @TempDir Path tmp;
+
+  @Test
+  void ppoRaisesTheGoldRewardAndKeepsResponsesValid() throws IOException {
+    Path out = tmp.resolve("demo");
+    DemoSummary s = new Demo(new Demo.Options(out, DemoScale.quick(), "standard", 1)).run();
+    String table = "before " + s.before() + "\nafter " + s.after();
+    assertTrue(s.rmAccuracy() > 0.75, "reward model accuracy " + s.rmAccuracy());
+    assertTrue(s.positiveAfter() >= s.positiveBefore() + 0.25, "positive share did not rise enough:\n" + table);
+    assertTrue(s.goldAfter() >= s.goldBefore() + 0.4, "gold reward did not rise enough:\n" + table);
+    assertTrue(s.validityAfter() >= 0.85, "validity fell:\n" + table);
+    double kl = s.after().get("KL to reference");
+    assertTrue(kl > 0 && Double.isFinite(kl), "KL to reference " + kl);
+    for (String stage : new String[] {"sft", "rm", "ppo"}) {
+      assertTrue(Files.isRegularFile(ModelDirs.resolve(out.resolve(stage)).resolve("model.safetensors")), stage);
+    }
+    assertTrue(Files.readString(out.resolve("report.html")).contains("<svg"));
+    assertTrue(Files.isRegularFile(out.resolve("summary.json")));
+  }
+}
