@@ -38,12 +38,12 @@ import org.rlhf4j.testing.TinyPpo;
  */
 class KillResumeTest {
   private static final int DEFAULT_KILLS = 3;
-  /** A kill lands in start-up (JVM, library, models, restore) one time in this many. */
+  /** A kill lands before the first checkpoint (JVM, library, models, restore) one time in this many. */
   private static final int STARTUP_ONE_IN = 8;
 
   @TempDir Path dir;
 
-  private record Kill(int n, String moment, long resumedFrom, long newestComplete, long lastLogged, int leftovers) {
+  private record Kill(int n, String moment, long startedFrom, long newestComplete, long lastLogged, int leftovers) {
     /** Iterations that were logged but are lost with the process and will run again. */
     long lost() {
       return lastLogged - newestComplete;
@@ -51,8 +51,8 @@ class KillResumeTest {
 
     @Override
     public String toString() {
-      return String.format(Locale.ROOT, "kill %2d %-32s resumed from %3d  newest complete %3d  logged %3d  lost %d"
-          + "  partial dirs left %d", n, moment, resumedFrom, newestComplete, lastLogged, lost(), leftovers);
+      return String.format(Locale.ROOT, "kill %2d %-38s started from %3d  newest complete %3d  logged %3d  lost %d"
+          + "  partial dirs left %d", n, moment, startedFrom, newestComplete, lastLogged, lost(), leftovers);
     }
   }
 
@@ -60,7 +60,8 @@ class KillResumeTest {
   void killedRunsResumeFromTheirNewestCompleteCheckpointAndFinish() throws Exception {
     int kills = Integer.getInteger("rlhf4j.kill.iterations", DEFAULT_KILLS);
     Random random = new Random(Long.getLong("rlhf4j.kill.seed", 20240611L));
-    // Each process gets through 1 to 4 iterations before its kill: the run outlasts the kills.
+    // Each process gets through 1 to 4 iterations before its kill (the first 2 to 4, or none when
+    // killed in start-up): the run outlasts the kills.
     int iterations = Math.max(40, 4 * kills + 10);
     Path config = TinyPpo.configFile(dir);
     Path run = dir.resolve("run");
@@ -68,26 +69,23 @@ class KillResumeTest {
         "--set", "schedule.checkpoint_every=1", "--set", "schedule.eval_every=5");
 
     List<Kill> done = new ArrayList<>();
-    double startupSeconds = 3.0;
-    double iterationSeconds = 0;  // measured between checkpoint reports, carried from process to process
+    Timing timing = null;  // measured on the first process, refined on later ones
     for (int k = 1; k <= kills; k++) {
       long before = newestComplete(run);
       List<String> a = new ArrayList<>(args);
       if (k > 1) a.add("--resume");
       TrainingProcess p = TrainingProcess.cli(dir.resolve("process-" + k + ".log"), a);
       String moment;
-      if (random.nextInt(STARTUP_ONE_IN) == 0) {
-        double delay = random.nextDouble() * startupSeconds;
+      if (timing != null && random.nextInt(STARTUP_ONE_IN) == 0) {
+        double delay = random.nextDouble() * timing.startupSeconds();
         Thread.sleep((long) (delay * 1000));
-        moment = String.format(Locale.ROOT, "in start-up (%.2f s)", delay);
+        moment = String.format(Locale.ROOT, "before its first checkpoint (%.2f s)", delay);
       } else {
-        int checkpoints = 1 + random.nextInt(3);
         // The first time, two checkpoints at least: the time between them is an iteration's.
-        iterationSeconds = awaitCheckpoints(p, iterationSeconds == 0 ? Math.max(2, checkpoints) : checkpoints,
-            iterationSeconds);
-        startupSeconds = Math.min(startupSeconds, p.secondsSinceStart());
+        int checkpoints = (timing == null ? 2 : 1) + random.nextInt(timing == null ? 2 : 3);
+        timing = awaitCheckpoints(p, checkpoints, timing);
         double fraction = random.nextDouble();
-        Thread.sleep((long) (fraction * iterationSeconds * 1000));
+        Thread.sleep((long) (fraction * timing.iterationSeconds() * 1000));
         moment = String.format(Locale.ROOT, "after %d checkpoints + %.0f%% of one", checkpoints, 100 * fraction);
       }
       int n = k;
@@ -110,13 +108,17 @@ class KillResumeTest {
     System.out.println(summary(done));
   }
 
+  /** Seconds from a process's start to its first checkpoint report, and between two reports. */
+  private record Timing(double startupSeconds, double iterationSeconds) {}
+
   /**
-   * Waits until p has reported n checkpoints; returns the seconds an iteration takes: the time
-   * between the last two reports it saw, else the estimate it was given.
+   * Waits until p has reported n checkpoints; returns what it took, keeping from before what
+   * this wait did not measure.
    */
-  private static double awaitCheckpoints(TrainingProcess p, int n, double estimate) throws InterruptedException {
+  private static Timing awaitCheckpoints(TrainingProcess p, int n, Timing before) throws InterruptedException {
     long lastReport = 0;
-    double iterationSeconds = estimate;
+    double startup = before == null ? 0 : before.startupSeconds();
+    double iteration = before == null ? 0 : before.iterationSeconds();
     int seen = 0;
     while (seen < n) {
       assertTrue(p.isAlive(), () -> "the run ended before its checkpoint " + n + ":\n" + p.output());
@@ -124,13 +126,14 @@ class KillResumeTest {
       int now = p.checkpointsWritten().size();
       if (now > seen) {
         long t = System.nanoTime();
-        if (seen > 0) iterationSeconds = (t - lastReport) / 1e9 / (now - seen);
+        if (seen == 0) startup = p.secondsSinceStart();
+        else iteration = (t - lastReport) / 1e9 / (now - seen);
         lastReport = t;
         seen = now;
       }
       Thread.sleep(2);
     }
-    return iterationSeconds;
+    return new Timing(startup, iteration);
   }
 
   /**
