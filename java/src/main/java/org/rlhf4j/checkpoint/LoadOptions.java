@@ -1,7 +1,7 @@
 package org.rlhf4j.checkpoint;
 
 /**
- * How strictly weights must match the model they load into.
+ * How strictly weights must match the model they load into. Immutable and thread-safe.
  *
  * @param initMissingHeads a value or reward head the model has but the files lack keeps its
  *     fresh initialisation (e.g. a PPO policy with a value head loaded from an SFT model)

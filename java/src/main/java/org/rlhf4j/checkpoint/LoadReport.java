@@ -3,7 +3,7 @@ package org.rlhf4j.checkpoint;
 import java.util.List;
 
 /**
- * What loading weights did.
+ * What loading weights did. Immutable (the lists are copies) and thread-safe.
  *
  * @param loaded model tensors overwritten from the files
  * @param freshHeads model heads absent from the files, left at their fresh initialisation

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 /**
  * Where a model lives, given what a user passes as --model or model.path: a model directory
  * (with config.json) as is, or a run directory, whose newest complete checkpoint is taken.
+ * Stateless and thread-safe.
  */
 public final class ModelDirs {
   private ModelDirs() {}

@@ -130,8 +130,16 @@ public final class RunCheckpoints {
     return out;
   }
 
+  /**
+   * Deletes a checkpoint or temp directory, its marker first (made durable before the rest
+   * goes): a crash half way then leaves an incomplete directory, never one that claims to be
+   * complete with files missing.
+   */
   private static void delete(Path p) {
     try {
+      if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && Files.deleteIfExists(p.resolve(Checkpoint.COMPLETE))) {
+        Durable.sync(p);
+      }
       Durable.deleteTree(p);
     } catch (IOException e) {
       throw new CheckpointException("cannot delete " + p + ": " + Messages.oneLine(e.toString()), e);

@@ -4,7 +4,8 @@ import org.rlhf4j.engine.TensorInfo;
 
 /**
  * One tensor of a safetensors file: its name, dtype and shape, and where its bytes lie,
- * as offsets into the data region that follows the header ([begin, end)).
+ * as offsets into the data region that follows the header ([begin, end)). Thread-safe as its
+ * {@link TensorInfo} is: as long as nobody writes into the shape array.
  */
 public record TensorEntry(TensorInfo info, long begin, long end) {
   public TensorEntry {

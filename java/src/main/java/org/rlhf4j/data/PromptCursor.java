@@ -3,7 +3,7 @@ package org.rlhf4j.data;
 /**
  * Where a {@link PromptPool} stands: the next prompt is the one at position of epoch's order.
  * Save it with the trainer state (Jackson writes and reads it as a JSON object) and hand it to
- * {@link PromptPool#restore} to continue the same sequence.
+ * {@link PromptPool#restore} to continue the same sequence. Immutable and thread-safe.
  *
  * @param epoch 0-based epoch
  * @param position index into that epoch's order, 0 <= position < pool size

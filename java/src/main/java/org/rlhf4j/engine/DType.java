@@ -1,6 +1,6 @@
 package org.rlhf4j.engine;
 
-/** Element types of tensors crossing the ABI (R4J_DTYPE_*), with their safetensors names. */
+/** Element types of tensors crossing the ABI (R4J_DTYPE_*), with their safetensors names. Thread-safe. */
 public enum DType {
   F32(0, 4, "F32"),
   F16(1, 2, "F16"),

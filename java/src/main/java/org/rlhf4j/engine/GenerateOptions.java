@@ -4,7 +4,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Sampling settings (r4j_generate_options). temperature 0 is greedy; topK 0 and topP 1 are
- * off; eos/stop -1 are none. Same seed, prompts and weights give the same tokens.
+ * off; eos/stop -1 are none. Same seed, prompts and weights give the same tokens. Immutable and
+ * thread-safe.
  */
 public record GenerateOptions(
     int maxNewTokens,

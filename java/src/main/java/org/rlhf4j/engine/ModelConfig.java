@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * The shape of a model (r4j_model_config). {@link #gpt2} and {@link #llama} give the
  * architectures' usual defaults; the {@code with*} methods change one thing. The native
- * library validates every field when a model is created.
+ * library validates every field when a model is created. Immutable and thread-safe.
  */
 public record ModelConfig(
     Arch arch,

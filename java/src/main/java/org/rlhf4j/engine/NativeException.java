@@ -1,6 +1,6 @@
 package org.rlhf4j.engine;
 
-/** A call into the native library failed; carries its status code and one-line message. */
+/** A call into the native library failed; carries its status code and one-line message. Thread-safe. */
 public class NativeException extends RuntimeException {
   private final int status;
   private final String function;

@@ -19,6 +19,8 @@ import java.util.stream.Stream;
  * the build that made this jar (the best variant under its native build root: a
  * {@code cuda*} variant when an NVIDIA GPU is visible, otherwise {@code cpu}). A missing,
  * unloadable or mismatched library is a {@link NativeLibraryException} with one clear line.
+ *
+ * <p>Thread-safe: the first caller loads the library under a lock; later callers share it.
  */
 public final class NativeLibrary {
   public static final String PROPERTY = "rlhf4j.native";

@@ -4,7 +4,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The PPO math's switches (r4j_ppo_options). {@link #seed()} is the seed algorithm exactly:
- * k1 KL, gamma = lambda = 1, no whitening, no ratio or value clipping, vf_coef 0.1.
+ * k1 KL, gamma = lambda = 1, no whitening, no ratio or value clipping, vf_coef 0.1. Immutable and
+ * thread-safe.
  */
 public record PpoOptions(
     KlEstimator klEstimator,

@@ -2,7 +2,10 @@ package org.rlhf4j.engine;
 
 import java.lang.foreign.MemorySegment;
 
-/** What the native PPO phases report (r4j_reward_stats, r4j_advantage_stats, r4j_ppo_stats). */
+/**
+ * What the native PPO phases report (r4j_reward_stats, r4j_advantage_stats, r4j_ppo_stats).
+ * The records are immutable and thread-safe.
+ */
 public final class PpoResults {
   private PpoResults() {}
 

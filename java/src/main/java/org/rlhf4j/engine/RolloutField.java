@@ -1,6 +1,6 @@
 package org.rlhf4j.engine;
 
-/** Fields of a rollout (R4J_FIELD_*): B samples, P prompt columns, R response columns. */
+/** Fields of a rollout (R4J_FIELD_*): B samples, P prompt columns, R response columns. Thread-safe. */
 public enum RolloutField {
   QUERY_TOKENS(0, DType.I32, false),
   QUERY_MASK(1, DType.U8, false),

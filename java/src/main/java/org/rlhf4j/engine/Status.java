@@ -1,6 +1,6 @@
 package org.rlhf4j.engine;
 
-/** The r4j_status codes of rlhf4j.h. */
+/** The r4j_status codes of rlhf4j.h. Constants and a stateless lookup: thread-safe. */
 public final class Status {
   public static final int OK = 0;
   public static final int INVALID_ARGUMENT = 1;

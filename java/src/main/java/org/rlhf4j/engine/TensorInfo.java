@@ -2,7 +2,10 @@ package org.rlhf4j.engine;
 
 import java.util.Arrays;
 
-/** A named tensor's description: its Hugging Face name, dtype and shape. */
+/**
+ * A named tensor's description: its Hugging Face name, dtype and shape. Thread-safe as long as
+ * nobody writes into the shape array, which is not copied.
+ */
 public record TensorInfo(String name, DType dtype, long[] shape) {
   public long numel() {
     long n = 1;

@@ -6,6 +6,8 @@ import java.util.List;
 /**
  * A batch of token sequences as the ABI takes it: tokens [batch, seqLen] row-major with an
  * attention mask (1 = real token). Padding may sit left or right.
+ *
+ * <p>Thread-safe as long as nobody writes into the arrays, which are the caller's, not copies.
  */
 public record TokenBatch(int[] tokens, byte[] mask, int batch, int seqLen) {
   public TokenBatch {

@@ -7,7 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-/** Finding the tokenizer of a checkpoint directory. */
+/** Finding the tokenizer of a checkpoint directory. Stateless and thread-safe. */
 public final class Tokenizers {
   private Tokenizers() {}
 
