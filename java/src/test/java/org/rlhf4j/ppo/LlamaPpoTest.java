@@ -206,5 +206,11 @@ class LlamaPpoTest {
       }
     }
     assertTrue(finerMasters > 0, "the float32 masters hold what bf16 cannot");
+
+    // generate keeps the checkpoint's dtype: bf16 on CPU.
+    Path generations = tmp.resolve("gen-bf16.jsonl");
+    String printed = cli(Main.OK, "generate", "--model", out.toString(), "--prompts", tmp.resolve("prompts.txt").toString(),
+        "--max-new-tokens", "4", "--out", generations.toString());
+    assertTrue(printed.contains("wrote 12 generations"), printed);
   }
 }
