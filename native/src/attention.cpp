@@ -1,5 +1,6 @@
 #include "attention.hpp"
 
+#include <ATen/Dispatch.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -15,8 +16,12 @@ at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
   auto key_pos = at::arange(0, S, opts).unsqueeze(0);                   // [1, S]
   auto causal = key_pos.le(query_pos);                                  // [T, S]
   auto allowed = causal.unsqueeze(0).logical_and(key_mask.unsqueeze(1));  // [B, T, S]
-  // The dtype's lowest finite value (float16's is -65504; -FLT_MAX would round to -inf there).
-  const double lowest_value = dtype == at::kHalf ? -65504.0 : -static_cast<double>(std::numeric_limits<float>::max());
+  // The dtype's lowest finite value, torch.finfo(dtype).min as Hugging Face masks with:
+  // -FLT_MAX overflows float16 and bfloat16 (whose largest finite value is below FLT_MAX).
+  double lowest_value = 0;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "attention_bias", [&] {
+    lowest_value = static_cast<double>(std::numeric_limits<scalar_t>::lowest());
+  });
   auto lowest = at::scalar_tensor(at::Scalar(lowest_value), at::TensorOptions().device(key_mask.device()).dtype(dtype));
   auto zero = at::zeros({}, lowest.options());
   return at::where(allowed, zero, lowest).unsqueeze(1);  // [B, 1, T, S]

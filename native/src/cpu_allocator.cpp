@@ -9,6 +9,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <unordered_map>
 
 namespace r4j {
 
@@ -28,10 +29,16 @@ size_t size_class(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+class CachingCpuAllocator;
+CachingCpuAllocator* installed = nullptr;  // the one instance; the deleters reach it here
+
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   explicit CachingCpuAllocator(size_t capacity) : capacity_(capacity) {}
 
+  // Every block's context is its own pointer, as raw_allocate requires (oneDNN's
+  // scratch buffers, e.g. of bfloat16 matmuls, come through it); large blocks are
+  // known by their pointer in live_.
   c10::DataPtr allocate(size_t n) const override {
     if (n < kLarge) {
       void* p = aligned(n == 0 ? kAlignment : n);
@@ -52,11 +59,15 @@ class CachingCpuAllocator final : public c10::Allocator {
       }
     }
     if (p == nullptr) p = aligned(size);
-    auto* block = new Block{this, p, size};
-    return {p, block, &free_large, c10::Device(c10::DeviceType::CPU)};
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_.emplace(p, size);
+    }
+    return {p, p, &free_any, c10::Device(c10::DeviceType::CPU)};
   }
 
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  // raw_deallocate does not say which size it frees: free_any looks it up.
+  c10::DeleterFnPtr raw_deleter() const override { return &free_any; }
 
   CpuCacheStats stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -64,12 +75,6 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
  private:
-  struct Block {
-    const CachingCpuAllocator* owner;
-    void* ptr;
-    size_t size;
-  };
-
   static void* aligned(size_t n) {
     void* p = nullptr;
     if (posix_memalign(&p, kAlignment, n) != 0) throw std::bad_alloc();
@@ -78,19 +83,22 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   static void free_small(void* p) { std::free(p); }
 
-  static void free_large(void* ctx) {
-    auto* b = static_cast<Block*>(ctx);
-    b->owner->release(b->ptr, b->size);
-    delete b;
-  }
+  static void free_any(void* p) { installed->release(p); }
 
-  void release(void* p, size_t size) const {
+  // A large block goes back to the cache (or the system when the cache is full);
+  // any other block was small.
+  void release(void* p) const {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (cached_ + size <= capacity_) {
-        free_.emplace(size, p);
-        cached_ += size;
-        return;
+      auto it = live_.find(p);
+      if (it != live_.end()) {
+        const size_t size = it->second;
+        live_.erase(it);
+        if (cached_ + size <= capacity_) {
+          free_.emplace(size, p);
+          cached_ += size;
+          return;
+        }
       }
     }
     std::free(p);
@@ -99,10 +107,9 @@ class CachingCpuAllocator final : public c10::Allocator {
   const size_t capacity_;
   mutable std::mutex mutex_;
   mutable std::multimap<size_t, void*> free_;
+  mutable std::unordered_map<void*, size_t> live_;
   mutable size_t cached_ = 0, hits_ = 0, misses_ = 0;
 };
-
-CachingCpuAllocator* installed = nullptr;
 
 }  // namespace
 

@@ -217,6 +217,28 @@ TEST(Model, LeftPaddingNeverChangesLogprobs) {
   }
 }
 
+// bfloat16 weights and activations, logits widened to float32: close to the float32
+// model holding the same (bf16-rounded) weights. The causal mask must use bf16's own
+// lowest value: -FLT_MAX does not fit in bf16.
+TEST(Model, Bf16ModelsStayCloseToTheirFloat32Twin) {
+  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+    auto f32 = make(c);
+    perturb(*f32, 13);
+    auto bf16 = make(c, R4J_DTYPE_BF16);
+    {
+      at::NoGradGuard g;
+      for (auto& [name, t] : f32->named_parameters()) {
+        t.copy_(t.to(at::kBFloat16));
+        bf16->find(name).copy_(t);
+      }
+    }
+    auto tokens = random_tokens(1, 7, 48, 14).squeeze(0);
+    auto expected = model_logits(*f32, tokens), got = model_logits(*bf16, tokens);
+    EXPECT_EQ(got.scalar_type(), at::kFloat) << "arch " << c.arch;
+    EXPECT_LT(max_abs_diff(got, expected), 0.05 * expected.abs().max().item<double>()) << "arch " << c.arch;
+  }
+}
+
 TEST(Model, Gpt2TensorsCarryHuggingFaceNamesAndLayouts) {
   auto c = tiny_gpt2();
   c.value_head = 1;

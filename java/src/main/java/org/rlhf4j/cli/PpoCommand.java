@@ -18,6 +18,7 @@ import org.rlhf4j.checkpoint.CheckpointException;
 import org.rlhf4j.checkpoint.RunCheckpoints;
 import org.rlhf4j.config.ConfigLoader;
 import org.rlhf4j.config.PpoRunConfig;
+import org.rlhf4j.data.PromptPool;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
@@ -108,8 +109,8 @@ final class PpoCommand implements Callable<Integer> {
       long start = System.nanoTime();
       trainer.run();
       Path html = report.write(cfg);
-      summary(spec.commandLine().getOut(), cfg, startIteration, trainer.iteration(), (System.nanoTime() - start) / 1e9,
-          html);
+      summary(spec.commandLine().getOut(), cfg, trainer.parts().prompts(), startIteration, trainer.iteration(),
+          (System.nanoTime() - start) / 1e9, html);
     }
     return Main.OK;
   }
@@ -167,8 +168,8 @@ final class PpoCommand implements Callable<Integer> {
     }
   }
 
-  private void summary(PrintWriter w, PpoRunConfig cfg, long from, long to, double seconds, Path html)
-      throws IOException {
+  private void summary(PrintWriter w, PpoRunConfig cfg, PromptPool prompts, long from, long to, double seconds,
+      Path html) throws IOException {
     Path runDir = cfg.run().out();
     List<MetricsRecord> records = MetricsLog.read(runDir.resolve(MetricsLog.FILE_NAME));
     if (to == from) {
@@ -185,6 +186,10 @@ final class PpoCommand implements Callable<Integer> {
         if (last.values().containsKey(k)) w.printf(Locale.ROOT, "  %-20s %.6g%n", k, last.get(k));
       }
     }
+    w.printf(Locale.ROOT, "prompts        %d training, %d held out; %d skipped and %d truncated over"
+        + " data.max_prompt_tokens %d (data.too_long %s)%n", prompts.size(), prompts.eval().size(),
+        prompts.skippedTooLong(), prompts.truncated(), cfg.data().maxPromptTokens(),
+        cfg.data().tooLong().name().toLowerCase(Locale.ROOT));
     w.printf("run directory  %s%n", runDir);
     new RunCheckpoints(runDir, Integer.MAX_VALUE).latest().ifPresent(c -> w.printf("checkpoint     %s%n", c));
     w.printf("metrics        %s%n", runDir.resolve(MetricsLog.FILE_NAME));

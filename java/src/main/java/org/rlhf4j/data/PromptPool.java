@@ -5,9 +5,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.tokenizer.Tokenizer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The training prompts, drawn in epochs, and the held-out prompts for evaluation.
@@ -20,6 +23,7 @@ import org.rlhf4j.tokenizer.Tokenizer;
  * <p>Not thread-safe: one trainer thread draws from it.
  */
 public final class PromptPool {
+  private static final Logger LOG = LoggerFactory.getLogger(PromptPool.class);
   /** Mixed into the seed of the eval split so that it is not epoch 0's shuffle. */
   private static final long SPLIT_SALT = 0x5EED_5B11_7E4A_1L;
 
@@ -84,6 +88,11 @@ public final class PromptPool {
     if (train.isEmpty()) {
       throw new DataException(data.prompts() + ": no training prompts left: all " + t.skipped
           + " are longer than data.max_prompt_tokens (" + data.maxPromptTokens() + ")");
+    }
+    if (t.skipped + t.truncated > 0) {
+      LOG.info("{}: {} prompts skipped and {} truncated for data.max_prompt_tokens ({}), data.too_long {}",
+          data.prompts(), t.skipped, t.truncated, data.maxPromptTokens(),
+          data.tooLong().name().toLowerCase(Locale.ROOT));
     }
     return new PromptPool(train, eval, seed, data.shuffle(), t.skipped, t.truncated);
   }

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -182,5 +183,22 @@ class PpoCommandTest {
         "--set", "run.on_nonfinite=stop");
     assertEquals(1, r.code(), r::toString);
     assertTrue(r.err().contains("iteration 1: a score is NaN or Inf"), r::toString);
+  }
+
+  @Test
+  void promptsOverTheLimitAreSkippedOrTruncatedAndCounted() throws IOException {
+    Path config = TinyPpo.configFile(dir);
+    // 20 short prompts, then one of 40 words over max_prompt_tokens 16.
+    Files.writeString(dir.resolve("prompts.txt"), "one two three four ".repeat(10) + "\n", StandardOpenOption.APPEND);
+    Cli skip = Cli.run("ppo", "--config", config.toString(), "--set", "schedule.iterations=1");
+    assertEquals(0, skip.code(), skip::toString);
+    assertTrue(skip.out().contains("prompts        16 training, 4 held out; 1 skipped and 0 truncated over"
+        + " data.max_prompt_tokens 16 (data.too_long skip)"), skip::toString);
+
+    Cli cut = Cli.run("ppo", "--config", config.toString(), "--out", dir.resolve("cut").toString(), "--set",
+        "schedule.iterations=1", "--set", "data.too_long=truncate");
+    assertEquals(0, cut.code(), cut::toString);
+    assertTrue(cut.out().contains("; 0 skipped and 1 truncated over data.max_prompt_tokens 16 (data.too_long truncate)"),
+        cut::toString);
   }
 }

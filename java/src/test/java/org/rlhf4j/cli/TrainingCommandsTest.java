@@ -177,4 +177,25 @@ class TrainingCommandsTest {
         err.toString());
     assertTrue(Files.isDirectory(dir.resolve("ppo/run/checkpoints")));
   }
+
+  @Test
+  void theSamePipelineRunsOnALlama() {
+    Path llama = TinyCheckpoints.write(dir.resolve("llama"), TinyCheckpoints.llama());
+    Path sft = dir.resolve("llama-sft");
+    Path rm = dir.resolve("llama-rm");
+    assertEquals(Main.OK, run("sft", "--config", sftConfig.toString(), "--out", sft.toString(),
+        "--set", "model.path=" + llama), err.toString());
+    assertEquals(Main.OK, run("train-rm", "--config", rmConfig.toString(), "--out", rm.toString(),
+        "--set", "model.path=" + sft), err.toString());
+    Checkpoint rewardModel = Checkpoint.open(ModelDirs.resolve(rm));
+    assertEquals("llama", rewardModel.config().modelType());
+    assertTrue(rewardModel.config().model().rewardHead());
+    Path ppoConfig = TinyPpo.configFile(dir.resolve("ppo"));
+    assertEquals(Main.OK, run("ppo", "--config", ppoConfig.toString(), "--set", "model.path=" + sft,
+        "--set", "model.critic=separate", "--set", "reward.kind=model", "--set", "reward.function=null",
+        "--set", "reward.model_path=" + rm, "--set", "schedule.iterations=1"), err.toString());
+    Checkpoint policy = Checkpoint.open(ModelDirs.resolve(dir.resolve("ppo/run")));
+    assertEquals("llama", policy.config().modelType());
+    assertEquals("llama", policy.subModel("critic").config().modelType());
+  }
 }
