@@ -22,11 +22,13 @@ public record DemoScale(
     double klCoef,
     int evalPrompts) {
 
+  /** 4 layers of width 128; 40k SFT examples x 4 epochs, 10k pairs x 2, 100 PPO iterations of 64. */
   public static DemoScale full() {
-    return new DemoScale(128, 4, 4, 24000, 3, 1e-3, 6000, 0.1, 2, 3e-4, 80, 64, 16, 5e-5, 0.05, 256);
+    return new DemoScale(128, 4, 4, 40000, 4, 2e-3, 10000, 0.1, 2, 3e-4, 100, 64, 16, 3e-5, 0.1, 256);
   }
 
+  /** 3 layers; 20k SFT examples x 4 epochs, 4k pairs x 2, 60 PPO iterations of 32. */
   public static DemoScale quick() {
-    return new DemoScale(64, 2, 4, 8000, 2, 2e-3, 3000, 0.1, 2, 5e-4, 30, 32, 16, 1e-4, 0.05, 128);
+    return new DemoScale(128, 3, 4, 20000, 4, 2e-3, 4000, 0.1, 2, 5e-4, 60, 32, 16, 5e-5, 0.1, 256);
   }
 }

