@@ -74,10 +74,11 @@ class Gpt2 final : public Model {
       const Block& b = blocks_[l];
       // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
       auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
-      auto qkv = conv1d(h, b.c_attn_w, b.c_attn_b).view({B, T, 3, nh, hd});
-      auto q = qkv.select(2, 0).transpose(1, 2);  // [B, nh, T, hd]
-      auto k = qkv.select(2, 1).transpose(1, 2);
-      auto v = qkv.select(2, 2).transpose(1, 2);
+      // One contiguous [3, B, nh, T, hd] copy, then unbind: batched matmuls on
+      // contiguous heads, and one backward node instead of three zero-filled selects.
+      auto qkv = conv1d(h, b.c_attn_w, b.c_attn_b).view({B, T, 3, nh, hd}).permute({2, 0, 3, 1, 4}).contiguous();
+      auto heads = qkv.unbind(0);
+      auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
       if (cache) {
         cache->k[l].narrow(2, offset, T).copy_(k);
         cache->v[l].narrow(2, offset, T).copy_(v);

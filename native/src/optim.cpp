@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ATen/Parallel.h>
+#include <immintrin.h>
 
 #include "errors.hpp"
 
@@ -49,6 +50,51 @@ void AdamW::reference_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& 
   w.addcdiv_(m, denom, h.step_size);                        // w -= lr m_hat / (sqrt(v_hat) + eps)
 }
 
+namespace {
+
+struct Scalars {
+  float clip, b1, b2, keep, eps, sqrt_bias2, step;
+};
+
+// w <- w * keep + step * m / (sqrt(v) / sqrt_bias2 + eps) after the moment updates, for
+// elements [begin, end). The AVX2/FMA version is chosen at run time.
+__attribute__((target("avx2,fma"))) void adamw_range_avx2(float* w, const float* g, float* m, float* v,
+                                                           int64_t begin, int64_t end, const Scalars& c) {
+  const __m256 clip = _mm256_set1_ps(c.clip), b1 = _mm256_set1_ps(c.b1), b2 = _mm256_set1_ps(c.b2);
+  const __m256 ob1 = _mm256_set1_ps(1 - c.b1), ob2 = _mm256_set1_ps(1 - c.b2), keep = _mm256_set1_ps(c.keep);
+  const __m256 eps = _mm256_set1_ps(c.eps), sb2 = _mm256_set1_ps(c.sqrt_bias2), step = _mm256_set1_ps(c.step);
+  int64_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), clip);
+    const __m256 mi = _mm256_fmadd_ps(_mm256_loadu_ps(m + i), b1, _mm256_mul_ps(ob1, gi));
+    const __m256 vi = _mm256_fmadd_ps(_mm256_loadu_ps(v + i), b2, _mm256_mul_ps(_mm256_mul_ps(ob2, gi), gi));
+    _mm256_storeu_ps(m + i, mi);
+    _mm256_storeu_ps(v + i, vi);
+    const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), sb2), eps);
+    const __m256 wi = _mm256_fmadd_ps(step, _mm256_div_ps(mi, denom), _mm256_mul_ps(_mm256_loadu_ps(w + i), keep));
+    _mm256_storeu_ps(w + i, wi);
+  }
+  for (; i < end; ++i) {
+    const float gi = g[i] * c.clip;
+    m[i] = m[i] * c.b1 + (1 - c.b1) * gi;
+    v[i] = v[i] * c.b2 + (1 - c.b2) * gi * gi;
+    w[i] = w[i] * c.keep + c.step * m[i] / (std::sqrt(v[i]) / c.sqrt_bias2 + c.eps);
+  }
+}
+
+void adamw_range_plain(float* w, const float* g, float* m, float* v, int64_t begin, int64_t end, const Scalars& c) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float gi = g[i] * c.clip;
+    m[i] = m[i] * c.b1 + (1 - c.b1) * gi;
+    v[i] = v[i] * c.b2 + (1 - c.b2) * gi * gi;
+    w[i] = w[i] * c.keep + c.step * m[i] / (std::sqrt(v[i]) / c.sqrt_bias2 + c.eps);
+  }
+}
+
+const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+}  // namespace
+
 // The same update in one pass over memory: the reference reads and writes each
 // state tensor several times and allocates two temporaries per parameter.
 void AdamW::fused_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
@@ -57,18 +103,14 @@ void AdamW::fused_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, a
   const float* gp = grad.data_ptr<float>();
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
-  const float clip = static_cast<float>(h.clip), b1 = static_cast<float>(h.beta1), b2 = static_cast<float>(h.beta2);
-  const float keep = decay && h.weight_decay > 0 ? static_cast<float>(1 - h.lr * h.weight_decay) : 1.0f;
-  const float eps = static_cast<float>(h.eps), sqrt_bias2 = static_cast<float>(h.sqrt_bias2);
-  const float step = static_cast<float>(h.step_size);
+  const Scalars c{static_cast<float>(h.clip), static_cast<float>(h.beta1), static_cast<float>(h.beta2),
+                  decay && h.weight_decay > 0 ? static_cast<float>(1 - h.lr * h.weight_decay) : 1.0f,
+                  static_cast<float>(h.eps), static_cast<float>(h.sqrt_bias2), static_cast<float>(h.step_size)};
   at::parallel_for(0, w.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float g = gp[i] * clip;
-      const float mi = mp[i] * b1 + (1 - b1) * g;
-      const float vi = vp[i] * b2 + (1 - b2) * g * g;
-      mp[i] = mi;
-      vp[i] = vi;
-      wp[i] = wp[i] * keep + step * mi / (std::sqrt(vi) / sqrt_bias2 + eps);
+    if (has_avx2) {
+      adamw_range_avx2(wp, gp, mp, vp, begin, end, c);
+    } else {
+      adamw_range_plain(wp, gp, mp, vp, begin, end, c);
     }
   });
 }
