@@ -24,7 +24,7 @@ public record DemoScale(
 
   /** 4 layers of width 128; 40k SFT examples x 4 epochs, 10k pairs x 2, 100 PPO iterations of 64. */
   public static DemoScale full() {
-    return new DemoScale(128, 4, 4, 40000, 4, 2e-3, 10000, 0.1, 2, 3e-4, 100, 64, 16, 3e-5, 0.1, 256);
+    return new DemoScale(128, 4, 4, 40000, 4, 2e-3, 10000, 0.1, 2, 3e-4, 100, 64, 16, 5e-5, 0.1, 256);
   }
 
   /** 3 layers; 20k SFT examples x 4 epochs, 4k pairs x 2, 60 PPO iterations of 32. */
