@@ -19,6 +19,7 @@ import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
 import org.rlhf4j.ppo.RewardFunction;
 import org.rlhf4j.ppo.RewardFunctions;
+import org.rlhf4j.ppo.RewardScores;
 import org.rlhf4j.tokenizer.Tokenizer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -40,17 +41,7 @@ final class EvalCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, paramLabel = "DIR",
-      description = "The policy: a model directory, or a run directory (its newest checkpoint).")
-  Path model;
-
-  @Option(names = "--prompts", required = true, paramLabel = "FILE",
-      description = "Prompt file: JSONL or text, one prompt a line.")
-  Path prompts;
-
-  @Option(names = "--prompt-field", paramLabel = "NAME", defaultValue = "prompt",
-      description = "JSONL field holding the prompt (default: ${DEFAULT-VALUE}).")
-  String promptField;
+  @Mixin ModelPromptOptions input;
 
   @ArgGroup(exclusive = true)
   Scorer scorer;
@@ -80,7 +71,7 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     sampling.validate();
-    Path dir = Inputs.modelDir("--model", model);
+    Path dir = Inputs.modelDir("--model", input.model);
     Tokenizer tokenizer = Inputs.tokenizer("--model", dir);
     RewardFunction function = scorer != null && scorer.rewardFunction != null ? rewardFunction() : null;
     List<Model> models = new ArrayList<>();
@@ -89,7 +80,7 @@ final class EvalCommand implements Callable<Integer> {
           c -> c.withValueHead(false).withRewardHead(false), new LoadOptions(false, true)));
       Model rm = scorer == null || scorer.rewardModel == null ? null : keep(models, rewardModel(policy));
       Model ref = reference == null ? null : keep(models, reference(policy));
-      List<PromptInput> inputs = Inputs.prompts(prompts, promptField, tokenizer, policy.config().nPositions(),
+      List<PromptInput> inputs = Inputs.prompts(input.prompts, input.promptField, tokenizer, policy.config().nPositions(),
           sampling.maxNewTokens);
       List<Sample> samples = new ArrayList<>(inputs.size());
       Batches.generate("eval", policy, inputs, sampling.generateOptions(tokenizer, false), sampling.batchSize,
@@ -146,40 +137,23 @@ final class EvalCommand implements Callable<Integer> {
     List<int[]> responses = r.responses();
     List<String> texts = new ArrayList<>();
     for (int[] t : responses) texts.add(tokenizer.decode(t, true));
-    float[] scores = null;
-    if (rm != null) {
-      r.scoreReward(rm);
-      scores = r.floats(RolloutField.SCORES);
-    } else if (function != null) {
-      scores = new float[batch.size()];
-      for (int i = 0; i < scores.length; i++) {
-        scores[i] = (float) function.score(batch.get(i).text(), texts.get(i), batch.get(i).fields());
-      }
-    }
-    float[] old = null, refLogprobs = null, fullKl = null;
+    float[] scores = rm == null && function == null ? null
+        : RewardScores.score(r, rm, function, batch.stream().map(PromptInput::text).toList(), texts,
+            batch.stream().map(PromptInput::fields).toList());
+    double[] k1 = null, full = null;
     if (ref != null) {
       // With the policy passed in, the same call also fills FULL_KL: one extra policy forward.
       r.scoreRef(ref, policy, sampling.scoringTemperature());
-      old = r.floats(RolloutField.OLD_LOGPROBS);
-      refLogprobs = r.floats(RolloutField.REF_LOGPROBS);
-      fullKl = r.floats(RolloutField.FULL_KL);
+      double[] old = r.sumOverResponse(RolloutField.OLD_LOGPROBS), refLogprobs = r.sumOverResponse(RolloutField.REF_LOGPROBS);
+      k1 = new double[old.length];
+      for (int i = 0; i < old.length; i++) k1[i] = old[i] - refLogprobs[i];
+      full = r.sumOverResponse(RolloutField.FULL_KL);
     }
     byte[] ended = r.bytes(RolloutField.ENDED);
     List<Sample> out = new ArrayList<>(batch.size());
     for (int i = 0; i < batch.size(); i++) {
-      int len = responses.get(i).length;
-      double k1 = Double.NaN, full = Double.NaN;
-      if (ref != null) {
-        k1 = 0;
-        full = 0;
-        for (int t = 0; t < len; t++) {
-          int at = i * r.responseLen() + t;
-          k1 += old[at] - refLogprobs[at];
-          full += fullKl[at];
-        }
-      }
-      out.add(new Sample(batch.get(i), texts.get(i), len, ended[i] != 0, scores == null ? Double.NaN : scores[i],
-          k1, full));
+      out.add(new Sample(batch.get(i), texts.get(i), responses.get(i).length, ended[i] != 0,
+          scores == null ? Double.NaN : scores[i], k1 == null ? Double.NaN : k1[i], full == null ? Double.NaN : full[i]));
     }
     return out;
   }
@@ -202,7 +176,7 @@ final class EvalCommand implements Callable<Integer> {
   }
 
   private void print(PrintWriter w, Path dir, Map<String, Double> metrics) {
-    w.printf("eval of %s on %s%n", dir, prompts);
+    w.printf("eval of %s on %s%n", dir, input.prompts);
     if (scorer != null) {
       w.printf("  scored by %s%n", scorer.rewardModel != null ? "reward model " + scorer.rewardModel
           : "function " + scorer.rewardFunction);
@@ -218,7 +192,7 @@ final class EvalCommand implements Callable<Integer> {
   private String json(Path dir, Map<String, Double> metrics, List<Sample> samples) throws IOException {
     ObjectNode root = JSON.createObjectNode();
     root.put("model", dir.toString());
-    root.put("prompts", prompts.toString());
+    root.put("prompts", input.prompts.toString());
     if (scorer != null) {
       root.put("reward", scorer.rewardModel != null ? scorer.rewardModel.toString() : scorer.rewardFunction);
     }

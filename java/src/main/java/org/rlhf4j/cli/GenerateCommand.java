@@ -31,17 +31,7 @@ final class GenerateCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, paramLabel = "DIR",
-      description = "Model directory, or a run directory (its newest checkpoint).")
-  Path model;
-
-  @Option(names = "--prompts", required = true, paramLabel = "FILE",
-      description = "Prompt file: JSONL or text, one prompt a line.")
-  Path prompts;
-
-  @Option(names = "--prompt-field", paramLabel = "NAME", defaultValue = "prompt",
-      description = "JSONL field holding the prompt (default: ${DEFAULT-VALUE}).")
-  String promptField;
+  @Mixin ModelPromptOptions input;
 
   @Mixin SamplingOptions sampling;
 
@@ -52,12 +42,12 @@ final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     sampling.validate();
-    Path dir = Inputs.modelDir("--model", model);
+    Path dir = Inputs.modelDir("--model", input.model);
     Tokenizer tokenizer = Inputs.tokenizer("--model", dir);
     // The reward head (a reward model's) plays no part in sampling; a value head's values are reported.
     try (Model m = Inputs.model("--model", dir, sampling.device, c -> c.withRewardHead(false),
         new LoadOptions(false, true))) {
-      List<PromptInput> inputs = Inputs.prompts(prompts, promptField, tokenizer, m.config().nPositions(),
+      List<PromptInput> inputs = Inputs.prompts(input.prompts, input.promptField, tokenizer, m.config().nPositions(),
           sampling.maxNewTokens);
       boolean values = m.config().valueHead();
       List<ObjectNode> lines = new ArrayList<>(inputs.size());

@@ -78,16 +78,14 @@ final class GoldEval {
       try (Rollout r = policy.generate(tokens, options.withSeed(seed + from))) {
         r.scoreRef(reference, null, 1.0);
         r.scoreReward(rewardModel);
-        float[] old = r.floats(RolloutField.OLD_LOGPROBS), ref = r.floats(RolloutField.REF_LOGPROBS);
+        double[] old = r.sumOverResponse(RolloutField.OLD_LOGPROBS), ref = r.sumOverResponse(RolloutField.REF_LOGPROBS);
         float[] scores = r.floats(RolloutField.SCORES);
         List<int[]> responses = r.responses();
         for (int i = 0; i < chunk.size(); i++) {
           String response = DemoVocabulary.words(tokenizer, responses.get(i));
-          double kl = 0;
-          for (int t = 0; t < responses.get(i).length; t++) kl += old[i * r.responseLen() + t] - ref[i * r.responseLen() + t];
           String prompt = chunk.get(i);
           out.add(new Sample(prompt, response, task.goldReward(prompt, response), task.positive(prompt, response),
-              task.valid(prompt, response), scores[i], kl, responses.get(i).length));
+              task.valid(prompt, response), scores[i], old[i] - ref[i], responses.get(i).length));
         }
       }
     }

@@ -147,6 +147,21 @@ public final class Rollout implements AutoCloseable {
     return List.of(out);
   }
 
+  /**
+   * Per sample, a per-token float field summed over its response tokens: with OLD_LOGPROBS
+   * minus REF_LOGPROBS, a response's k1 KL to the reference.
+   */
+  public double[] sumOverResponse(RolloutField f) {
+    if (f.perSample || f.dtype != DType.F32) throw new IllegalArgumentException(f + " is not a per-token float field");
+    float[] values = floats(f);
+    int[] lengths = ints(RolloutField.RESPONSE_LENGTH);
+    double[] sums = new double[batch];
+    for (int i = 0; i < batch; i++) {
+      for (int t = 0; t < lengths[i]; t++) sums[i] += values[i * responseLen + t];
+    }
+    return sums;
+  }
+
   /** Recomputes OLD_LOGPROBS and/or OLD_VALUES (flags LOGPROBS | VALUES) with a full forward. */
   public void scorePolicy(Model model, double temperature, int flags) {
     lib.rolloutScorePolicy(model.pointer(), pointer(), temperature, flags);

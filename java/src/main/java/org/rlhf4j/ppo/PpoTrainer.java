@@ -23,7 +23,6 @@ import org.rlhf4j.config.RunSection.OnNonFinite;
 import org.rlhf4j.data.Prompt;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.GenerateOptions;
-import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.Optimizer;
 import org.rlhf4j.engine.PpoOptions;
 import org.rlhf4j.engine.PpoResults.AdvantageStats;
@@ -329,19 +328,9 @@ public final class PpoTrainer implements AutoCloseable {
     return out;
   }
 
-  /** Scores from the reward model, or the Java function (written into the rollout). */
   private float[] score(Rollout rollout, List<Prompt> prompts, List<String> responses) {
-    if (parts.rewardModel() != null) {
-      rollout.scoreReward(parts.rewardModel());
-      return rollout.floats(RolloutField.SCORES);
-    }
-    float[] scores = new float[prompts.size()];
-    for (int i = 0; i < scores.length; i++) {
-      Prompt p = prompts.get(i);
-      scores[i] = (float) parts.rewardFunction().score(p.text(), responses.get(i), p.fields());
-    }
-    rollout.write(RolloutField.SCORES, scores);
-    return scores;
+    return RewardScores.score(rollout, parts.rewardModel(), parts.rewardFunction(),
+        prompts.stream().map(Prompt::text).toList(), responses, prompts.stream().map(Prompt::fields).toList());
   }
 
   private static List<Sample> samples(List<Prompt> prompts, List<String> responses, float[] scores) {
@@ -385,12 +374,10 @@ public final class PpoTrainer implements AutoCloseable {
         r.scoreRef(parts.reference(), null, options.temperature());
         List<String> responses = decodeResponses(r);
         float[] scores = score(r, chunk, responses);
-        float[] old = r.floats(RolloutField.OLD_LOGPROBS), ref = r.floats(RolloutField.REF_LOGPROBS);
+        double[] old = r.sumOverResponse(RolloutField.OLD_LOGPROBS), ref = r.sumOverResponse(RolloutField.REF_LOGPROBS);
         List<int[]> tokens = r.responses();
         for (int i = 0; i < chunk.size(); i++) {
-          double k = 0;
-          for (int t = 0; t < tokens.get(i).length; t++) k += old[i * r.responseLen() + t] - ref[i * r.responseLen() + t];
-          out.add(new EvalSample(chunk.get(i).text(), responses.get(i), tokens.get(i), scores[i], k));
+          out.add(new EvalSample(chunk.get(i).text(), responses.get(i), tokens.get(i), scores[i], old[i] - ref[i]));
         }
       }
     }

@@ -3,15 +3,13 @@ package org.rlhf4j.rm;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.PromptFile.Row;
 import org.rlhf4j.sft.ExampleEncoder;
+import org.rlhf4j.sft.LengthCounts;
 import org.rlhf4j.sft.RowSplit;
 import org.rlhf4j.tokenizer.Tokenizer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Reward-model training pairs, tokenized: the training ones and the held-out ones. A data line
@@ -27,7 +25,6 @@ import org.slf4j.LoggerFactory;
  */
 public record PreferenceData(List<PreferencePair> train, List<PreferencePair> eval, int skippedTooLong,
     int truncated) {
-  private static final Logger LOG = LoggerFactory.getLogger(PreferenceData.class);
   public static final String CHOSEN = "chosen";
   public static final String REJECTED = "rejected";
 
@@ -49,29 +46,15 @@ public record PreferenceData(List<PreferencePair> train, List<PreferencePair> ev
       throws IOException {
     RowSplit rows = RowSplit.read(data, seed);
     ExampleEncoder encoder = new ExampleEncoder(tokenizer, data, maxSeqLen);
-    Counts counts = new Counts();
+    LengthCounts counts = new LengthCounts();
     List<PreferencePair> train = encode(rows.train(), data.promptField(), encoder, counts);
     List<PreferencePair> eval = encode(rows.eval(), data.promptField(), encoder, counts);
-    if (counts.skipped + counts.truncated > 0) {
-      LOG.info("{}: {} pairs skipped and {} truncated for data.max_prompt_tokens ({}) or rm.max_seq_len ({}), "
-          + "data.too_long {}", data.prompts(), counts.skipped, counts.truncated, data.maxPromptTokens(), maxSeqLen,
-          data.tooLong().name().toLowerCase(Locale.ROOT));
-    }
-    if (train.isEmpty()) {
-      throw new DataException(data.prompts() + ": no training pairs left: all " + counts.skipped
-          + " are longer than data.max_prompt_tokens (" + data.maxPromptTokens() + ") or rm.max_seq_len ("
-          + maxSeqLen + "); raise them or set data.too_long to truncate");
-    }
+    counts.report(data, maxSeqLen, "rm.max_seq_len", "pairs", train.isEmpty());
     return new PreferenceData(train, eval, counts.skipped, counts.truncated);
   }
 
-  private static final class Counts {
-    int skipped;
-    int truncated;
-  }
-
   private static List<PreferencePair> encode(List<Row> rows, String promptField, ExampleEncoder encoder,
-      Counts counts) {
+      LengthCounts counts) {
     List<PreferencePair> out = new ArrayList<>(rows.size());
     for (Row row : rows) {
       if (!row.has(CHOSEN) && !row.has(REJECTED)) {

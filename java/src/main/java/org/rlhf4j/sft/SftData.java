@@ -3,13 +3,10 @@ package org.rlhf4j.sft;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.PromptFile.Row;
 import org.rlhf4j.tokenizer.Tokenizer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * SFT's examples, tokenized: the training ones and the held-out ones. A data line is either
@@ -21,7 +18,6 @@ import org.slf4j.LoggerFactory;
  * @param truncated examples cut to a limit
  */
 public record SftData(List<SftExample> train, List<SftExample> eval, int skippedTooLong, int truncated) {
-  private static final Logger LOG = LoggerFactory.getLogger(SftData.class);
   public static final String COMPLETION = "completion";
 
   public SftData {
@@ -41,28 +37,14 @@ public record SftData(List<SftExample> train, List<SftExample> eval, int skipped
   public static SftData load(DataSection data, int maxSeqLen, long seed, Tokenizer tokenizer) throws IOException {
     RowSplit rows = RowSplit.read(data, seed);
     ExampleEncoder encoder = new ExampleEncoder(tokenizer, data, maxSeqLen);
-    Counts counts = new Counts();
+    LengthCounts counts = new LengthCounts();
     List<SftExample> train = encode(rows.train(), data.promptField(), encoder, counts);
     List<SftExample> eval = encode(rows.eval(), data.promptField(), encoder, counts);
-    if (counts.skipped + counts.truncated > 0) {
-      LOG.info("{}: {} examples skipped and {} truncated for data.max_prompt_tokens ({}) or max_seq_len ({}), "
-          + "data.too_long {}", data.prompts(), counts.skipped, counts.truncated, data.maxPromptTokens(), maxSeqLen,
-          data.tooLong().name().toLowerCase(Locale.ROOT));
-    }
-    if (train.isEmpty()) {
-      throw new DataException(data.prompts() + ": no training examples left: all " + counts.skipped
-          + " are longer than data.max_prompt_tokens (" + data.maxPromptTokens() + ") or max_seq_len (" + maxSeqLen
-          + "); raise them or set data.too_long to truncate");
-    }
+    counts.report(data, maxSeqLen, "sft.max_seq_len", "examples", train.isEmpty());
     return new SftData(train, eval, counts.skipped, counts.truncated);
   }
 
-  private static final class Counts {
-    int skipped;
-    int truncated;
-  }
-
-  private static List<SftExample> encode(List<Row> rows, String promptField, ExampleEncoder encoder, Counts counts) {
+  private static List<SftExample> encode(List<Row> rows, String promptField, ExampleEncoder encoder, LengthCounts counts) {
     List<SftExample> out = new ArrayList<>(rows.size());
     for (Row row : rows) {
       ExampleEncoder.Encoded e = row.has(COMPLETION)
