@@ -209,8 +209,8 @@ public final class Demo {
         "generation.max_new_tokens=" + MAX_NEW_TOKENS, "ppo.preset=" + options.preset(),
         "ppo.kl_coef=" + scale.klCoef(), "ppo.minibatch_size=" + scale.minibatch(),
         "ppo.micro_batch_size=" + scale.minibatch(), "optim.lr=" + scale.ppoLr(), "schedule.iterations=" + iterations,
-        "schedule.rollout_batch=" + scale.rolloutBatch(), "schedule.eval_every=" + Math.max(1, iterations / 10),
-        "schedule.eval_prompts=" + CURVE_PROMPTS, "schedule.checkpoint_every=" + Math.max(1, iterations / 2),
+        "schedule.rollout_batch=" + scale.rolloutBatch(), "schedule.eval_prompts=0",  // the gold curve evaluates
+        "schedule.checkpoint_every=" + Math.max(1, iterations / 2),
         "schedule.keep_checkpoints=1"));
     List<Map<String, Double>> curve = new ArrayList<>();
     try (PpoTrainer trainer = new PpoTrainer(config, PpoSetup.load(config))) {
@@ -225,7 +225,7 @@ public final class Demo {
 
   /** Gold reward and validity of the current policy on the curve's held-out prompts. */
   private Map<String, Double> goldPoint(PpoTrainer trainer, long iteration) {
-    var eval = trainer.evaluate(trainer.evalPrompts());
+    var eval = trainer.evaluate(trainer.parts().prompts().eval());
     double gold = 0, positive = 0, valid = 0;
     for (var s : eval.samples()) {
       String response = DemoVocabulary.words(tokenizer, s.responseTokens());

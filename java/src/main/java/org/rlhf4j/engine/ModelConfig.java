@@ -87,38 +87,31 @@ public record ModelConfig(
   }
 
   public ModelConfig withValueHead(boolean on) {
-    return new ModelConfig(arch, dtype, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead, nInner,
-        normEps, ropeTheta, ropeScaling, ropeFactor, ropeLowFreqFactor, ropeHighFreqFactor,
-        ropeOriginalMaxPositions, tieWordEmbeddings, attentionBias, on, rewardHead, dropout,
-        initializerRange, seed);
+    return copy(dtype, on, rewardHead, dropout, seed);
   }
 
   public ModelConfig withRewardHead(boolean on) {
-    return new ModelConfig(arch, dtype, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead, nInner,
-        normEps, ropeTheta, ropeScaling, ropeFactor, ropeLowFreqFactor, ropeHighFreqFactor,
-        ropeOriginalMaxPositions, tieWordEmbeddings, attentionBias, valueHead, on, dropout,
-        initializerRange, seed);
+    return copy(dtype, valueHead, on, dropout, seed);
   }
 
   public ModelConfig withSeed(long newSeed) {
-    return new ModelConfig(arch, dtype, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead, nInner,
-        normEps, ropeTheta, ropeScaling, ropeFactor, ropeLowFreqFactor, ropeHighFreqFactor,
-        ropeOriginalMaxPositions, tieWordEmbeddings, attentionBias, valueHead, rewardHead, dropout,
-        initializerRange, newSeed);
+    return copy(dtype, valueHead, rewardHead, dropout, newSeed);
   }
 
   public ModelConfig withDtype(DType newDtype) {
-    return new ModelConfig(arch, newDtype, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead, nInner,
-        normEps, ropeTheta, ropeScaling, ropeFactor, ropeLowFreqFactor, ropeHighFreqFactor,
-        ropeOriginalMaxPositions, tieWordEmbeddings, attentionBias, valueHead, rewardHead, dropout,
-        initializerRange, seed);
+    return copy(newDtype, valueHead, rewardHead, dropout, seed);
   }
 
   public ModelConfig withDropout(double p) {
-    return new ModelConfig(arch, dtype, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead, nInner,
-        normEps, ropeTheta, ropeScaling, ropeFactor, ropeLowFreqFactor, ropeHighFreqFactor,
-        ropeOriginalMaxPositions, tieWordEmbeddings, attentionBias, valueHead, rewardHead, p,
-        initializerRange, seed);
+    return copy(dtype, valueHead, rewardHead, p, seed);
+  }
+
+  /** This shape with the fields that the with* methods change. */
+  private ModelConfig copy(DType newDtype, boolean newValueHead, boolean newRewardHead, double newDropout,
+      long newSeed) {
+    return new ModelConfig(arch, newDtype, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead, nInner, normEps,
+        ropeTheta, ropeScaling, ropeFactor, ropeLowFreqFactor, ropeHighFreqFactor, ropeOriginalMaxPositions,
+        tieWordEmbeddings, attentionBias, newValueHead, newRewardHead, newDropout, initializerRange, newSeed);
   }
 
   /** Parameter count of the transformer and its heads. */
