@@ -147,22 +147,40 @@ class EngineTest {
     ModelConfig big = ModelConfig.gpt2(256, 512, 64, 4, 4).withSeed(1);
     try (Model m = Model.create(big, "cpu")) {
       List<int[]> prompts = java.util.Collections.nCopies(8, new int[] {1, 2, 3});
+      var stop = new java.util.concurrent.atomic.AtomicBoolean();
+      var busySeen = new java.util.concurrent.atomic.AtomicReference<NativeException>();
+      var workerFailure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+      // The worker generates until the threads have run into each other on the handle
+      // (either side may be the one refused), however fast one generation is.
       Thread worker = new Thread(() -> {
-        try (Rollout r = m.generate(prompts, GenerateOptions.sampling(500))) {
-          assertNotEquals(0, r.responseLen());
+        try {
+          while (!stop.get()) {
+            try (Rollout r = m.generate(prompts, GenerateOptions.sampling(500))) {
+              assertNotEquals(0, r.responseLen());
+            } catch (NativeException e) {
+              if (e.status() != Status.BUSY) throw e;
+              busySeen.compareAndSet(null, e);
+            }
+          }
+        } catch (Throwable t) {
+          workerFailure.set(t);
         }
       });
       worker.start();
-      NativeException busy = null;
-      while (worker.isAlive() && busy == null) {
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (busySeen.get() == null && worker.isAlive() && System.nanoTime() < deadline) {
         try {
           m.tensors();
         } catch (NativeException e) {
-          busy = e;
+          if (e.status() != Status.BUSY) throw e;
+          busySeen.compareAndSet(null, e);
         }
       }
+      stop.set(true);
       worker.join();
-      assertTrue(busy != null, "the generation finished before a concurrent call was seen");
+      assertEquals(null, workerFailure.get(), "the generating thread failed");
+      NativeException busy = busySeen.get();
+      assertTrue(busy != null, "the two threads never ran into each other within a minute");
       assertEquals(Status.BUSY, busy.status());
       assertTrue(busy.getMessage().contains("in use by a call on another thread"), busy.getMessage());
       assertEquals(big.parameterCount(), m.tensors().stream().mapToLong(TensorInfo::numel).sum());
