@@ -15,3 +15,12 @@ if(RLHF4J_CUDA AND Torch_VERSION VERSION_LESS "2.1")
                       "Point Torch_DIR at a newer libtorch, e.g. "
                       "-DTorch_DIR=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')/Torch")
 endif()
+
+# at::parallel_for is a header template that opens an OpenMP parallel region in
+# the caller's code: compiled without OpenMP, our own kernels (decoding
+# attention, sampling, AdamW) would run on one thread whatever the thread count.
+# Both Debian's libtorch and PyTorch's builds use OpenMP (GNU libgomp).
+find_package(OpenMP)
+if(NOT OpenMP_CXX_FOUND)
+  message(WARNING "rlhf4j: no OpenMP for C++; the library's own CPU kernels will run on one thread")
+endif()

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdlib>
 #include <sstream>
+#include <vector>
 
 #include "cpu_allocator.hpp"
 #include "rlhf4j.h"
@@ -66,6 +67,18 @@ BlasInfo detect_blas() {
   return info;
 }
 
+// Threads that the library's own at::parallel_for kernels actually run on: one
+// unless this code was compiled with OpenMP (ATen's parallel_for is a header
+// template whose parallel region opens in the caller's code).
+int kernel_threads() {
+  const int n = at::get_num_threads();
+  std::vector<char> seen(n, 0);
+  at::parallel_for(0, 2 * n, 1, [&](int64_t, int64_t) { seen[at::get_thread_num() % n] = 1; });
+  int count = 0;
+  for (char s : seen) count += s;
+  return count;
+}
+
 std::string build_info_json() {
   std::ostringstream o;
   const auto blas = detect_blas();
@@ -84,7 +97,7 @@ std::string build_info_json() {
   }
   o << "],\"devices\":[\"cpu\"";
   for (int i = 0; i < gpus; ++i) o << ",\"cuda:" << i << "\"";
-  o << "],\"threads\":" << at::get_num_threads();
+  o << "],\"threads\":" << at::get_num_threads() << ",\"kernel_threads\":" << kernel_threads();
   const auto cache = cpu_cache_stats();
   o << ",\"cpu_cache\":" << (install_cpu_cache() ? "true" : "false") << ",\"cpu_cache_bytes\":" << cache.cached_bytes
     << "}";

@@ -43,6 +43,16 @@ TEST(Abi, BuildInfoIsJsonWithTheDocumentedKeys) {
   EXPECT_EQ(json.back(), '}');
 }
 
+TEST(Abi, LibraryKernelsRunOnEveryThread) {
+  ASSERT_OK(r4j_set_num_threads(2));
+  size_t needed = 0;
+  r4j_build_info(nullptr, 0, &needed);
+  std::string buf(needed, '\0');
+  ASSERT_OK(r4j_build_info(buf.data(), buf.size(), &needed));
+  EXPECT_NE(std::string(buf.c_str()).find("\"kernel_threads\":2"), std::string::npos)
+      << "built without OpenMP, the decoding kernels run on one thread: " << buf.c_str();
+}
+
 TEST(Abi, StructSizesMatchTheHeader) {
   size_t s = 0;
   ASSERT_OK(r4j_struct_size(R4J_STRUCT_MODEL_CONFIG, &s));
