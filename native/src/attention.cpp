@@ -4,13 +4,14 @@
 #include <torch/version.h>
 
 #include <ATen/Parallel.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
+
+#include "simd.hpp"
 
 namespace r4j {
 
@@ -44,53 +45,89 @@ namespace {
 // the [B * n_head] small products one select() at a time (the most costly
 // part of a decoding step); here each (sequence, head) reads its keys and
 // values straight from the cache once: scores, softmax, weighted sum.
-// q . k and o += w v over one head's vector. The AVX2/FMA versions are chosen at
-// run time (the library itself targets baseline x86-64); a single running sum
-// in the plain versions is a dependency chain the compiler may not reorder.
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+//   q, out: [hd]; k, v: S rows of hd floats, ks apart; bias, p (scratch): [S].
+// The AVX2/FMA version (hd a multiple of 8) is chosen at run time, as the
+// library itself targets baseline x86-64.
+void attend_head_plain(const float* q, const float* k, const float* v, int64_t ks, int64_t S, int64_t hd, float scale,
+                       const float* bias, float* p, float* out) {
+  float top = -std::numeric_limits<float>::infinity();
+  for (int64_t s = 0; s < S; ++s) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // eight running sums: no single dependency chain
+    int64_t d = 0;
+    for (; d + 8 <= hd; d += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += q[d + j] * k[s * ks + d + j];
+    float dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; d < hd; ++d) dot += q[d] * k[s * ks + d];
+    p[s] = dot * scale + bias[s];
+    top = std::max(top, p[s]);
   }
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
-  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
+  float z = 0;
+  for (int64_t s = 0; s < S; ++s) z += (p[s] = std::exp(p[s] - top));
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t d = 0; d < hd; ++d) out[d] += p[s] * v[s * ks + d];
+  for (int64_t d = 0; d < hd; ++d) out[d] /= z;
 }
 
-__attribute__((target("avx2,fma"))) void axpy_avx2(float w, const float* x, float* y, int64_t n) {
-  const __m256 wv = _mm256_set1_ps(w);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += w * x[i];
-}
-
-float dot_plain(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-void axpy_plain(float w, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += w * x[i];
-}
-
-const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-
-inline float dot(const float* a, const float* b, int64_t n) { return has_avx2 ? dot_avx2(a, b, n) : dot_plain(a, b, n); }
-
-inline void axpy(float w, const float* x, float* y, int64_t n) {
-  if (has_avx2) {
-    axpy_avx2(w, x, y, n);
-  } else {
-    axpy_plain(w, x, y, n);
+__attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const float* k, const float* v, int64_t ks,
+                                                          int64_t S, int64_t hd, float scale, const float* bias,
+                                                          float* p, float* out) {
+  using namespace simd;
+  // Scores four keys at a time: four accumulators, one horizontal reduction.
+  int64_t s = 0;
+  for (; s + 4 <= S; s += 4) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const float* k0 = k + s * ks;
+    for (int64_t d = 0; d < hd; d += 16) {  // the keys 8 rows on, a line at a time
+      _mm_prefetch(reinterpret_cast<const char*>(k0 + 8 * ks + d), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(k0 + 9 * ks + d), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(k0 + 10 * ks + d), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(k0 + 11 * ks + d), _MM_HINT_T0);
+    }
+    for (int64_t d = 0; d < hd; d += 8) {
+      const __m256 qd = _mm256_loadu_ps(q + d);
+      a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + d), a0);
+      a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + ks + d), a1);
+      a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + 2 * ks + d), a2);
+      a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + 3 * ks + d), a3);
+    }
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    const __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));  // [4]
+    _mm_storeu_ps(p + s, _mm_fmadd_ps(dots, _mm_set1_ps(scale), _mm_loadu_ps(bias + s)));
+  }
+  for (; s < S; ++s) {
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t d = 0; d < hd; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + s * ks + d), a);
+    p[s] = hsum_ps(a) * scale + bias[s];
+  }
+  float top = -std::numeric_limits<float>::infinity();
+  for (s = 0; s < S; ++s) top = std::max(top, p[s]);
+  float z = 0;
+  for (s = 0; s < S; ++s) z += (p[s] = std::exp(p[s] - top));
+  // Weighted sum of values, 32 output lanes kept in registers over all keys.
+  const __m256 inv_z = _mm256_set1_ps(1.0f / z);
+  int64_t d = 0;
+  for (; d + 32 <= hd; d += 32) {
+    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+    for (s = 0; s < S; ++s) {
+      const __m256 w = _mm256_broadcast_ss(p + s);
+      const float* vs = v + s * ks + d;
+      _mm_prefetch(reinterpret_cast<const char*>(vs + 8 * ks), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(vs + 8 * ks + 16), _MM_HINT_T0);
+      o0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs), o0);
+      o1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs + 8), o1);
+      o2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs + 16), o2);
+      o3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs + 24), o3);
+    }
+    _mm256_storeu_ps(out + d, _mm256_mul_ps(o0, inv_z));
+    _mm256_storeu_ps(out + d + 8, _mm256_mul_ps(o1, inv_z));
+    _mm256_storeu_ps(out + d + 16, _mm256_mul_ps(o2, inv_z));
+    _mm256_storeu_ps(out + d + 24, _mm256_mul_ps(o3, inv_z));
+  }
+  for (; d < hd; d += 8) {
+    __m256 o = _mm256_setzero_ps();
+    for (s = 0; s < S; ++s) o = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s), _mm256_loadu_ps(v + s * ks + d), o);
+    _mm256_storeu_ps(out + d, _mm256_mul_ps(o, inv_z));
   }
 }
 
@@ -112,23 +149,15 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
   float* op = out.data_ptr<float>();
   const int64_t kb = k.stride(0), kh = k.stride(1), ks = k.stride(2);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const bool avx2 = simd::has_avx2_fma() && hd % 8 == 0;
   at::parallel_for(0, B * nh, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> p(S);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / nh, h = bh % nh;
-      const float* qv = qp + bh * hd;
       const float* kbase = kp + b * kb + (h / groups) * kh;
       const float* vbase = vp + b * kb + (h / groups) * kh;
-      float top = -std::numeric_limits<float>::infinity();
-      for (int64_t s = 0; s < S; ++s) {
-        p[s] = dot(qv, kbase + s * ks, hd) * scale + bp[b * S + s];
-        top = std::max(top, p[s]);
-      }
-      float z = 0;
-      for (int64_t s = 0; s < S; ++s) z += (p[s] = std::exp(p[s] - top));
-      float* o = op + bh * hd;
-      std::fill(o, o + hd, 0.0f);
-      for (int64_t s = 0; s < S; ++s) axpy(p[s] / z, vbase + s * ks, o, hd);
+      (avx2 ? attend_head_avx2 : attend_head_plain)(qp + bh * hd, kbase, vbase, ks, S, hd, scale, bp + b * S, p.data(),
+                                                    op + bh * hd);
     }
   });
   return out;

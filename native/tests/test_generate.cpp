@@ -146,3 +146,46 @@ TEST(Sampling, DrawsFollowTheDistribution) {
   EXPECT_NEAR(counts[2].item<double>(), 0.6, 0.015);
   EXPECT_NEAR(counts[3].item<double>(), 0.3, 0.015);
 }
+
+TEST(Sampling, FusedDrawMatchesTheAtenFormula) {
+  at::manual_seed(31);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t V : {5003, 64, 7}) {  // odd widths exercise every vector tail
+    auto logits = at::randn({40, V}) * 3.0;
+    logits[1].narrow(0, 0, V / 2).fill_(-inf);  // filtered-out tokens
+    auto u = 1.0 - at::rand({40, 1});
+    u[2][0] = 1.0f;    // the very end of the CDF
+    u[3][0] = 1e-9f;   // its very start
+    for (double temperature : {1.0, 0.7}) {
+      auto fast = draw_tokens(logits, temperature, u);
+      auto slow = draw_tokens_reference(logits, temperature, u);
+      // Both invert a float32 CDF: where u falls within rounding of the boundary
+      // between two tokens they may pick neighbours. Anywhere else, the same token.
+      auto cdf = at::softmax(logits.to(at::kDouble) / temperature, -1).cumsum(-1);  // [40, V]
+      int64_t differ = 0;
+      for (int64_t b = 0; b < 40; ++b) {
+        const int64_t tf = fast.token[b].item<int64_t>(), ts = slow.token[b].item<int64_t>();
+        if (tf == ts) {
+          EXPECT_NEAR(fast.logprob[b].item<float>(), slow.logprob[b].item<float>(), 1e-5) << "V " << V << " row " << b;
+          continue;
+        }
+        ++differ;
+        const double boundary = cdf[b][std::min(tf, ts)].item<double>();
+        EXPECT_NEAR(boundary, u[b][0].item<double>(), 1e-5) << "V " << V << " row " << b << ": " << tf << " vs " << ts;
+      }
+      EXPECT_LE(differ, 1) << "V " << V << " T " << temperature;
+      EXPECT_TRUE(fast.logprob.isfinite().all().item<bool>()) << "a drawn token has probability > 0";
+    }
+  }
+}
+
+TEST(Sampling, FusedDrawsFollowTheDistribution) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(8);
+  auto logits = at::log(floats({0.1f, 0.0f, 0.6f, 0.3f}, {1, 4})).expand({20000, 4}).contiguous();
+  auto draws = draw_tokens(logits, 1.0, uniforms(20000, gen, at::kCPU)).token;
+  auto counts = at::bincount(draws, {}, 4).to(at::kDouble) / 20000.0;
+  EXPECT_NEAR(counts[0].item<double>(), 0.1, 0.01);
+  EXPECT_EQ(counts[1].item<double>(), 0.0) << "a zero-probability token is never drawn";
+  EXPECT_NEAR(counts[2].item<double>(), 0.6, 0.015);
+  EXPECT_NEAR(counts[3].item<double>(), 0.3, 0.015);
+}
