@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "linear.hpp"
 #include "sampling.hpp"
 #include "scoring.hpp"
 
@@ -16,6 +17,7 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   auto dev = prompts.device();
   auto long_opts = at::TensorOptions().device(dev).dtype(at::kLong);
 
+  PackedWeights packing;  // every decoding step multiplies the same weights
   KVCache cache = model.new_cache(B, P + N);
   auto key_mask = at::zeros({B, P + N}, long_opts.dtype(at::kBool));  // [B, P+N]
   key_mask.narrow(1, 0, P).copy_(prompt_mask);
@@ -36,17 +38,16 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   int64_t produced = 0;
   for (int64_t t = 0; t < N; ++t) {
     auto logits = model.lm_logits(state);                                   // [B, V] float32
-    auto scaled = greedy ? logits : logits / temperature;
-    auto logp_all = at::log_softmax(scaled, -1);                            // [B, V]
-    at::Tensor token;
-    if (greedy) {
-      token = scaled.argmax(-1);
-    } else if (o.top_k == 0 && o.top_p >= 1.0) {
-      token = sample_from_probs(logp_all.exp(), gen);  // unfiltered: reuse the normalisation
+    at::Tensor token, logp;                                                 // [B], [B]
+    if (!greedy && o.top_k == 0 && o.top_p >= 1.0) {
+      auto d = draw_tokens(logits, temperature, uniforms(B, gen, dev));
+      token = d.token;
+      logp = d.logprob;
     } else {
-      token = sample_from_logits(top_p_filter(top_k_filter(scaled, o.top_k), o.top_p), gen);
+      auto scaled = greedy ? logits : logits / temperature;
+      token = greedy ? scaled.argmax(-1) : sample_from_logits(top_p_filter(top_k_filter(scaled, o.top_k), o.top_p), gen);
+      logp = at::log_softmax(scaled, -1).gather(-1, token.unsqueeze(-1)).squeeze(-1);
     }
-    auto logp = logp_all.gather(-1, token.unsqueeze(-1)).squeeze(-1);      // [B]
     token = at::where(alive, token, at::full_like(token, o.pad_token_id));
     tokens.select(1, t).copy_(token);
     logprobs.select(1, t).copy_(at::where(alive, logp, at::zeros_like(logp)));

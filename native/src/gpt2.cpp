@@ -87,17 +87,23 @@ class Gpt2 final : public Model {
       }
       auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
       y = y.transpose(1, 2).reshape({B, T, d});
-      x = x + dropout(conv1d(y, b.attn_proj_w, b.attn_proj_b));
+      x = add_projection(x, y, b.attn_proj_w, b.attn_proj_b);
       // MLP: c_proj(gelu_tanh(c_fc(x)))
       h = at::layer_norm(x, {d}, b.ln_2_w, b.ln_2_b, c.norm_eps);
-      h = at::gelu(conv1d(h, b.c_fc_w, b.c_fc_b), "tanh");
-      x = x + dropout(conv1d(h, b.mlp_proj_w, b.mlp_proj_b));
+      h = linear_gelu_tanh(h, b.c_fc_w, b.c_fc_b, /*w_is_out_by_in=*/false);
+      x = add_projection(x, h, b.mlp_proj_w, b.mlp_proj_b);
     }
     if (cache) cache->length = offset + T;
     return at::layer_norm(x, {d}, ln_f_w_, ln_f_b_, c.norm_eps);
   }
 
  private:
+  // x + dropout(c_proj(y)): one fused pass when dropout is off.
+  at::Tensor add_projection(const at::Tensor& x, const at::Tensor& y, const at::Tensor& w, const at::Tensor& b) const {
+    if (training_ && config_.dropout > 0) return x + dropout(conv1d(y, w, b));
+    return linear_add(y, w, b, /*w_is_out_by_in=*/false, x);
+  }
+
   at::Tensor wte_, wpe_, ln_f_w_, ln_f_b_;
   std::vector<Block> blocks_;
 };

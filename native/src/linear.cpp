@@ -10,10 +10,23 @@
 #include <dnnl.hpp>
 #endif
 
+#include "gemm_few_rows.hpp"
+
 namespace r4j {
 namespace {
+
 std::atomic<bool> fast_enabled{true};
-}
+
+// A product's shape: x [m, k] times w with n outputs.
+struct Shape {
+  int64_t m, k, n;
+  bool out_by_in, bias;
+  bool operator<(const Shape& o) const {
+    return std::tie(m, k, n, out_by_in, bias) < std::tie(o.m, o.k, o.n, o.out_by_in, o.bias);
+  }
+};
+
+}  // namespace
 
 at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
   auto sizes = x.sizes().vec();
@@ -28,70 +41,110 @@ bool fast_linear_available() {
 #ifdef RLHF4J_WITH_DNNL
   return true;
 #else
-  return false;
+  return few_rows_available();
 #endif
 }
 
 void set_fast_linear(bool on) { fast_enabled = on; }
 
+struct PackedWeights::Cache {
+  struct Entry {
+    int uses = 0;
+    at::Tensor panels;  // for few_rows_linear
 #ifdef RLHF4J_WITH_DNNL
+    dnnl::memory packed;  // oneDNN's blocked layout
+#endif
+  };
+  std::map<std::pair<const void*, Shape>, Entry> entries;
+};
+
 namespace {
+
+thread_local PackedWeights::Cache* active_packing = nullptr;
+
+// w's entry for shape s in this thread's scope once w is used a second time
+// with that shape (then a reordered copy pays for itself); else null.
+PackedWeights::Cache::Entry* reused(const at::Tensor& w, const Shape& s) {
+  if (!active_packing) return nullptr;
+  auto& e = active_packing->entries[{w.data_ptr(), s}];
+  if (e.uses < 2) ++e.uses;
+  return e.uses >= 2 ? &e : nullptr;
+}
+
+#ifdef RLHF4J_WITH_DNNL
 
 dnnl::engine& cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
 }
 
+dnnl::memory::desc weights_desc(const Shape& s, dnnl::memory::format_tag layout) {
+  return dnnl::memory::desc({s.k, s.n}, dnnl::memory::data_type::f32, layout);
+}
+
+dnnl::memory::format_tag stored_layout(const Shape& s) {
+  return s.out_by_in ? dnnl::memory::format_tag::ba : dnnl::memory::format_tag::ab;
+}
+
 // A matmul primitive per shape, built once: building one (even through
 // oneDNN's own cache) costs tens of microseconds, a fifth of a decoding-step
 // GEMM. Weights are passed per call, so the primitives hold no tensors.
-struct Shape {
-  int64_t m, k, n;
-  bool out_by_in, bias;
-  bool operator<(const Shape& o) const {
-    return std::tie(m, k, n, out_by_in, bias) < std::tie(o.m, o.k, o.n, o.out_by_in, o.bias);
-  }
+// Weights in the stored layout, or (packed) in the blocked one oneDNN chooses.
+struct Matmul {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul prim;
 };
 
-const dnnl::matmul& primitive(const Shape& s) {
+const Matmul& primitive(const Shape& s, bool packed) {
   using tag = dnnl::memory::format_tag;
   using dt = dnnl::memory::data_type;
   static std::mutex mutex;
-  static std::map<Shape, dnnl::matmul> cache;
+  static std::map<std::pair<Shape, bool>, Matmul> cache;
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = cache.find(s);
+  auto key = std::make_pair(s, packed);
+  auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   dnnl::memory::desc src({s.m, s.k}, dt::f32, tag::ab);
-  dnnl::memory::desc weights({s.k, s.n}, dt::f32, s.out_by_in ? tag::ba : tag::ab);
+  auto weights = weights_desc(s, packed ? tag::any : stored_layout(s));
   dnnl::memory::desc dst({s.m, s.n}, dt::f32, tag::ab);
   auto& engine = cpu_engine();
   dnnl::matmul::primitive_desc pd =
       s.bias ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dnnl::memory::desc({1, s.n}, dt::f32, tag::ab), dst), engine)
              : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), engine);
-  return cache.emplace(s, dnnl::matmul(pd)).first->second;
+  return cache.emplace(key, Matmul{pd, dnnl::matmul(pd)}).first->second;
 }
 
-at::Tensor dnnl_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
+dnnl::memory dnnl_pack(const at::Tensor& w, const Shape& s) {
+  auto& engine = cpu_engine();
+  dnnl::memory plain(weights_desc(s, stored_layout(s)), engine, w.data_ptr());
+  dnnl::memory packed(primitive(s, /*packed=*/true).pd.weights_desc(), engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(plain, packed).execute(stream, plain, packed);
+  stream.wait();
+  return packed;
+}
+
+// x2 [m, k] contiguous; packed: w reordered by dnnl_pack, or empty for w itself.
+at::Tensor dnnl_linear(const at::Tensor& x2, const at::Tensor& w, const at::Tensor& b, const Shape& s,
+                       const dnnl::memory& packed) {
   using tag = dnnl::memory::format_tag;
   using dt = dnnl::memory::data_type;
-  auto sizes = x.sizes().vec();
-  auto x2 = x.reshape({-1, x.size(-1)}).contiguous();
-  const Shape s{x2.size(0), x2.size(1), w_is_out_by_in ? w.size(0) : w.size(1), w_is_out_by_in, b.defined()};
-  sizes.back() = s.n;
-  auto y = at::empty({s.m, s.n}, x.options());
+  auto y = at::empty({s.m, s.n}, x2.options());
   auto& engine = cpu_engine();
   std::unordered_map<int, dnnl::memory> args = {
       {DNNL_ARG_SRC, dnnl::memory({{s.m, s.k}, dt::f32, tag::ab}, engine, x2.data_ptr())},
-      {DNNL_ARG_WEIGHTS, dnnl::memory({{s.k, s.n}, dt::f32, s.out_by_in ? tag::ba : tag::ab}, engine, w.data_ptr())},
+      {DNNL_ARG_WEIGHTS, packed ? packed : dnnl::memory(weights_desc(s, stored_layout(s)), engine, w.data_ptr())},
       {DNNL_ARG_DST, dnnl::memory({{s.m, s.n}, dt::f32, tag::ab}, engine, y.data_ptr())}};
   if (s.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory({{1, s.n}, dt::f32, tag::ab}, engine, b.data_ptr()));
   dnnl::stream stream(engine);
-  primitive(s).execute(stream, args);
+  primitive(s, static_cast<bool>(packed)).prim.execute(stream, args);
   stream.wait();
-  return y.view(sizes);
+  return y;
 }
 
-bool dnnl_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+#endif
+
+bool fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   if (!fast_enabled || at::GradMode::is_enabled()) return false;
   if (!x.device().is_cpu() || x.scalar_type() != at::kFloat || w.scalar_type() != at::kFloat) return false;
   if (!w.is_contiguous() || (b.defined() && (!b.is_contiguous() || b.scalar_type() != at::kFloat))) return false;
@@ -99,13 +152,62 @@ bool dnnl_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
 }
 
 }  // namespace
+
+PackedWeights::PackedWeights() : cache_(std::make_unique<Cache>()) {
+  if (!active_packing) active_packing = cache_.get();  // an inner scope adds nothing
+}
+
+PackedWeights::~PackedWeights() {
+  if (active_packing == cache_.get()) active_packing = nullptr;
+}
+
+namespace {
+
+// What few_rows_linear fuses, done after the product by ATen.
+at::Tensor then_aten(at::Tensor y, const Epilogue& then) {
+  if (then.gelu_tanh) y = at::gelu(y, "tanh");
+  if (then.residual.defined()) y = y + then.residual;
+  return y;
+}
+
+// The fast paths, by shape: reused weights at few rows through the panel
+// kernel (or oneDNN's blocked layout on CPUs without AVX-512), everything else
+// through oneDNN on w as stored.
+at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
+                       const Epilogue& then) {
+  if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
+  auto sizes = x.sizes().vec();
+  auto x2 = x.reshape({-1, x.size(-1)}).contiguous();
+  const Shape s{x2.size(0), x2.size(1), w_is_out_by_in ? w.size(0) : w.size(1), w_is_out_by_in, b.defined()};
+  sizes.back() = s.n;
+  auto* e = reused(w, s);
+  const bool residual_fits = !then.residual.defined() || then.residual.scalar_type() == at::kFloat;
+  if (e && s.m <= kFewRowsMax && few_rows_available() && residual_fits) {
+    if (!e->panels.defined()) e->panels = pack_panels(w, w_is_out_by_in);
+    Epilogue flat{then.gelu_tanh, then.residual.defined() ? then.residual.reshape({s.m, s.n}).contiguous() : at::Tensor()};
+    return few_rows_linear(x2, e->panels, s.n, b, flat).view(sizes);
+  }
+#ifdef RLHF4J_WITH_DNNL
+  if (e && !e->packed) e->packed = dnnl_pack(w, s);
+  return then_aten(dnnl_linear(x2, w, b, s, e ? e->packed : dnnl::memory()).view(sizes), then);
+#else
+  return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
 #endif
+}
+
+}  // namespace
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
-#ifdef RLHF4J_WITH_DNNL
-  if (dnnl_applies(x, w, b)) return dnnl_linear(x, w, b, w_is_out_by_in);
-#endif
-  return linear_reference(x, w, b, w_is_out_by_in);
+  return linear_then(x, w, b, w_is_out_by_in, {});
+}
+
+at::Tensor linear_gelu_tanh(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
+  return linear_then(x, w, b, w_is_out_by_in, Epilogue{true, {}});
+}
+
+at::Tensor linear_add(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
+                      const at::Tensor& residual) {
+  return linear_then(x, w, b, w_is_out_by_in, Epilogue{false, residual});
 }
 
 }  // namespace r4j

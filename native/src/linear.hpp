@@ -1,10 +1,13 @@
-// Dense layers: y = x W (+ b). Inference on the CPU in float32 goes through
-// oneDNN's matmul when the build has it (about twice OpenBLAS's rate at the
-// few-row shapes of token-by-token decoding); everything else, and every pass
-// that records gradients, goes through ATen. Tests compare the two paths.
+// Dense layers: y = x W (+ b). Inference on the CPU in float32 takes fast
+// paths: oneDNN's matmul when the build has it (about twice OpenBLAS's rate at
+// the few-row shapes of token-by-token decoding) and, for weights reused inside
+// a PackedWeights scope at up to 16 rows, the panel kernel of gemm_few_rows.hpp.
+// Every pass that records gradients goes through ATen. Tests compare the paths.
 #pragma once
 
 #include <ATen/ATen.h>
+
+#include <memory>
 
 namespace r4j {
 
@@ -13,8 +16,33 @@ namespace r4j {
 //   w_is_out_by_in = true:  w [out, in]   (nn.Linear, tied LM heads)
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in);
 
+// gelu_tanh(x W + b) (GPT-2's MLP) and residual + x W + b (a block's
+// projection back onto the residual stream): one pass on the few-row fast
+// path, linear() followed by the ATen op elsewhere.
+at::Tensor linear_gelu_tanh(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in);
+at::Tensor linear_add(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
+                      const at::Tensor& residual);
+
 // The ATen path only: the slow, obvious twin of linear().
 at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in);
+
+// While one of these lives on a thread, linear()'s fast path keeps a copy of
+// each weight it multiplies a second time with the same shape, reordered for
+// that shape (the panels of gemm_few_rows.hpp at up to 16 rows, else oneDNN's
+// blocked layout), and multiplies with it from then on. The copies are freed
+// with the scope; weights must not change while it lives. Generation opens one
+// per call: its decoding steps reuse every weight.
+class PackedWeights {
+ public:
+  PackedWeights();
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+  struct Cache;
+
+ private:
+  std::unique_ptr<Cache> cache_;
+};
 
 // Whether linear() may take the oneDNN path (on by default when built with
 // oneDNN; tests switch it off to compare).

@@ -9,6 +9,7 @@
 
 #include "core_helpers.hpp"
 #include "attention.hpp"
+#include "gemm_few_rows.hpp"
 #include "generate.hpp"
 #include "linear.hpp"
 #include "scoring.hpp"
@@ -301,19 +302,71 @@ TEST(Linear, FastPathMatchesTheAtenReference) {
   EXPECT_LT(max_abs_diff(fast, slow), 1e-5);
 }
 
+TEST(Linear, FewRowsKernelMatchesTheAtenReference) {
+  if (!few_rows_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  at::NoGradGuard g;
+  at::manual_seed(14);
+  for (int64_t M : {1, 5, 16}) {
+    for (int64_t N : {16, 40, 129}) {  // whole panels and a zero-padded last one
+      for (bool out_by_in : {false, true}) {
+        auto x = at::randn({M, 48});
+        auto w = out_by_in ? at::randn({N, 48}) : at::randn({48, N});
+        auto b = at::randn({N});
+        auto residual = at::randn({M, N});
+        auto y = linear_reference(x, w, b, out_by_in);
+        auto panels = pack_panels(w, out_by_in);
+        EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, b), y), 1e-4) << "M " << M << " N " << N;
+        EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, b, {true, {}}), at::gelu(y, "tanh")), 1e-4);
+        EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, {}, {false, residual}),
+                               linear_reference(x, w, {}, out_by_in) + residual), 1e-4);
+        // Through linear(): the second use of a weight with a shape in a scope takes the kernel.
+        PackedWeights scope;
+        for (int use = 0; use < 2; ++use) {
+          const std::string where = "M " + std::to_string(M) + " N " + std::to_string(N) + " out_by_in " +
+                                    std::to_string(out_by_in) + " use " + std::to_string(use);
+          EXPECT_LT(max_abs_diff(linear(x, w, b, out_by_in), y), 1e-4) << where;
+          EXPECT_LT(max_abs_diff(linear(x, w, {}, out_by_in), linear_reference(x, w, {}, out_by_in)), 1e-4) << where;
+          EXPECT_LT(max_abs_diff(linear_gelu_tanh(x, w, b, out_by_in), at::gelu(y, "tanh")), 1e-4) << where;
+          EXPECT_LT(max_abs_diff(linear_add(x, w, b, out_by_in, residual), y + residual), 1e-4) << where;
+        }
+      }
+    }
+  }
+  // Generation (a PackedWeights scope) with every fast path of linear() on and off.
+  auto c = tiny_gpt2();
+  c.value_head = 1;
+  auto m = make(c);
+  auto prompts = random_tokens(3, 5, 48, 23);
+  auto pmask = at::ones({3, 5}, at::kBool);
+  r4j_generate_options o;
+  r4j_generate_options_defaults(&o);
+  o.max_new_tokens = 8;
+  o.with_values = 1;
+  auto fast = generate(*m, prompts, pmask, o);
+  set_fast_linear(false);
+  auto slow = generate(*m, prompts, pmask, o);
+  set_fast_linear(true);
+  EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
+  EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_LOGPROBS), slow->field(R4J_FIELD_OLD_LOGPROBS)), 1e-5);
+  EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_VALUES), slow->field(R4J_FIELD_OLD_VALUES)), 1e-5);
+}
+
 TEST(Attention, DecodingKernelMatchesTheAtenFormula) {
   at::NoGradGuard g;
   at::manual_seed(21);
-  // A cache of capacity 12 holding 9 keys, 4 query heads over 2 kv heads, left padding.
-  auto cache_k = at::randn({3, 2, 12, 16}), cache_v = at::randn({3, 2, 12, 16});
-  auto k = cache_k.narrow(2, 0, 9), v = cache_v.narrow(2, 0, 9);
-  auto q = at::randn({3, 4, 1, 16});
-  auto key_mask = at::ones({3, 9}, at::kBool);
-  key_mask[1].narrow(0, 0, 3).fill_(false);
-  auto bias = attention_bias(key_mask, 8, 1, at::kFloat);
-  auto fast = attention(q, k, v, bias, 0.0);
-  auto slow = attention_reference(q, k, v, bias, 0.0);
-  EXPECT_LT(max_abs_diff(fast, slow), 1e-5);
+  // A cache of capacity 12 holding 9 keys, 4 query heads over 2 kv heads, left
+  // padding; head sizes for the vector kernel (a multiple of 8, and of 32) and the plain one.
+  for (int64_t hd : {16, 64, 12}) {
+    auto cache_k = at::randn({3, 2, 12, hd}), cache_v = at::randn({3, 2, 12, hd});
+    auto k = cache_k.narrow(2, 0, 9), v = cache_v.narrow(2, 0, 9);
+    auto q = at::randn({3, 4, 1, hd});
+    auto key_mask = at::ones({3, 9}, at::kBool);
+    key_mask[1].narrow(0, 0, 3).fill_(false);
+    auto bias = attention_bias(key_mask, 8, 1, at::kFloat);
+    auto fast = attention(q, k, v, bias, 0.0);
+    auto slow = attention_reference(q, k, v, bias, 0.0);
+    EXPECT_LT(max_abs_diff(fast, slow), 1e-5) << "head size " << hd;
+  }
   // And a whole model's decoding steps, with the kernel on and off.
   auto c = tiny_gpt2();
   c.value_head = 1;
