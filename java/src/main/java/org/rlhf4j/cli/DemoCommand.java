@@ -52,9 +52,14 @@ final class DemoCommand implements Callable<Integer> {
     w.printf("reward model held-out pairwise accuracy: %.3f%n", s.rmAccuracy());
     w.printf("%-28s %10s %10s%n", "held-out prompts", "SFT", "PPO");
     for (String row : s.before().keySet()) {
-      w.printf("%-28s %10.3f %10.3f%n", row, s.before().get(row), s.after().get(row));
+      w.printf("%-28s %10.3f %10.3f%n", row, shown(s.before().get(row)), shown(s.after().get(row)));
     }
     w.printf("total %.0f s; report: %s%n", s.seconds().get("total"), dir.resolve("report.html"));
     return Main.OK;
+  }
+
+  /** Rounded before printing: float noise such as the SFT policy's KL of -1e-7 to itself shows as 0.000, not -0.000. */
+  private static double shown(double v) {
+    return Math.round(v * 1000) / 1000.0;
   }
 }

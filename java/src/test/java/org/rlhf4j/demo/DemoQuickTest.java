@@ -15,7 +15,8 @@ import org.rlhf4j.checkpoint.ModelDirs;
  * scale): with the advantage's sign flipped the positive share fell from 0.43 to 0.34 and
  * validity to 0; with the KL penalty dropped validity collapsed from 0.64 to 0.07 (the policy
  * games the reward model with degenerate text). A working PPO went 0.43 -> 0.88 positive,
- * 0.64 -> 0.90 valid.
+ * 0.64 -> 0.90 valid then, and 0.42 -> 0.82, 0.66 -> 0.86 with the faster decoding kernels
+ * (whose float rounding changes some draws).
  */
 class DemoQuickTest {
   @TempDir Path tmp;
