@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "generate.hpp"
 #include "model.hpp"
 #include "test_helpers.hpp"
 
@@ -36,6 +37,27 @@ inline at::Tensor random_tokens(int64_t B, int64_t T, int64_t vocab, uint64_t se
 
 inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+// Generation with a fast path switched off gives the same tokens, and
+// log-probs and values within 1e-5.
+inline void expect_generation_unchanged_without(void (*set_fast)(bool)) {
+  auto c = tiny_gpt2();
+  c.value_head = 1;
+  auto m = make(c);
+  auto prompts = random_tokens(3, 5, 48, 23);
+  auto pmask = at::ones({3, 5}, at::kBool);
+  r4j_generate_options o;
+  r4j_generate_options_defaults(&o);
+  o.max_new_tokens = 8;
+  o.with_values = 1;
+  auto fast = generate(*m, prompts, pmask, o);
+  set_fast(false);
+  auto slow = generate(*m, prompts, pmask, o);
+  set_fast(true);
+  EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
+  EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_LOGPROBS), slow->field(R4J_FIELD_OLD_LOGPROBS)), 1e-5);
+  EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_VALUES), slow->field(R4J_FIELD_OLD_VALUES)), 1e-5);
 }
 
 }  // namespace r4j::test

@@ -177,6 +177,7 @@ TEST(Sampling, FusedDrawMatchesTheAtenFormula) {
       EXPECT_TRUE(fast.logprob.isfinite().all().item<bool>()) << "a drawn token has probability > 0";
     }
   }
+  expect_generation_unchanged_without(set_fast_sampling);
 }
 
 TEST(Sampling, FusedDrawsFollowTheDistribution) {
