@@ -47,11 +47,15 @@ final class InfoCommand implements Callable<Integer> {
       out.printf("cuda        %s%s%n", info.cuda() ? "yes" : "no",
           info.cudaArchs().isEmpty() ? "" : ", archs " + String.join(",", info.cudaArchs()));
       out.printf("devices     %s%n", String.join(", ", info.devices()));
-      out.printf("threads     %d%n", info.threads());
+      out.printf("threads     %d (library kernels on %d)%n", info.threads(), info.kernelThreads());
     }
     if (info.referenceBlas()) {
       spec.commandLine().getErr().println("warning: the reference (unoptimised) BLAS is live ("
           + info.blasLibrary() + "): matrix products run ~30x slower; install libopenblas0-openmp");
+    }
+    if (info.kernelsSerial()) {
+      spec.commandLine().getErr().println("warning: the library's own kernels run on " + info.kernelThreads()
+          + " of " + info.threads() + " threads: it was built without OpenMP; rebuild with a C++ compiler that has it");
     }
     return Main.OK;
   }

@@ -12,7 +12,10 @@ import java.util.List;
 public final class Engine {
   private Engine() {}
 
-  /** What the loaded native library is and sees. */
+  /**
+   * What the loaded native library is and sees. kernelThreads: the threads its own CPU kernels
+   * (decoding attention, sampling, AdamW) were seen running on, of threads set.
+   */
   public record BuildInfo(
       String version,
       int abi,
@@ -24,11 +27,17 @@ public final class Engine {
       List<String> cudaArchs,
       List<String> devices,
       int threads,
+      int kernelThreads,
       String json) {
 
     /** True when the unoptimised reference BLAS serves matrix products (~30x slower). */
     public boolean referenceBlas() {
       return blas.equals("reference");
+    }
+
+    /** True when the library's own kernels run on fewer threads than set (a build without OpenMP). */
+    public boolean kernelsSerial() {
+      return kernelThreads < threads;
     }
   }
 
@@ -57,6 +66,7 @@ public final class Engine {
           strings(n.get("cuda_archs")),
           strings(n.get("devices")),
           n.get("threads").asInt(),
+          n.get("kernel_threads").asInt(),
           json);
     } catch (java.io.IOException e) {
       throw new IllegalStateException("the native library returned unreadable build info: " + e.getMessage(), e);

@@ -25,6 +25,7 @@ class EngineTest {
     assertEquals("openblas", info.blas(), "scripts/test installs OpenBLAS; got " + info.blasLibrary());
     assertFalse(info.referenceBlas());
     assertTrue(info.threads() >= 1);
+    assertEquals(info.threads(), info.kernelThreads(), "the library's own kernels use every thread");
   }
 
   @Test
