@@ -57,6 +57,26 @@ TEST(Generate, CachedLogprobsAndValuesEqualAFullForward) {
   }
 }
 
+TEST(Generate, SeesWeightsChangedSinceTheLastGeneration) {
+  // Generation packs the weights it reuses; the next generation must not see a stale copy.
+  auto c = tiny_gpt2();
+  c.value_head = 1;
+  auto m = make(c);
+  auto [prompts, mask] = mixed_prompts();
+  auto o = options(6, 3);
+  o.with_values = 1;
+  at::NoGradGuard g;
+  generate(*m, prompts, mask, o);
+  for (auto& [name, p] : m->named_parameters()) p.mul_(1.5);  // as an optimizer step would, in place
+  auto r = generate(*m, prompts, mask, o);
+  ScoreRequest req;
+  req.values = true;
+  auto full = score_tokens(*m, r->tokens(), r->mask(), r->query_len(), r->response_len(), req);
+  auto rmask = r->response_mask.to(at::kFloat);
+  EXPECT_LT(max_abs_diff(r->field(R4J_FIELD_OLD_LOGPROBS), full.logprobs * rmask), 1e-5);
+  EXPECT_LT(max_abs_diff(r->field(R4J_FIELD_OLD_VALUES), full.values * rmask), 1e-5);
+}
+
 TEST(Generate, SameSeedSameTokensDifferentSeedDifferentTokens) {
   auto m = make(tiny_gpt2());
   auto [prompts, mask] = mixed_prompts();
