@@ -1,7 +1,5 @@
 package org.rlhf4j.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -28,9 +26,7 @@ import org.rlhf4j.ppo.PpoSetup;
 import org.rlhf4j.ppo.PpoTrainer;
 import org.rlhf4j.ppo.RolloutDump;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.IHelpSectionRenderer;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.UsageMessageSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -43,7 +39,6 @@ import picocli.CommandLine.Spec;
 @Command(name = "ppo", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Train a policy with PPO against a reward model or a Java reward function.")
 final class PpoCommand implements Callable<Integer> {
-  static final String CONFIG_FILE = "config.yaml";
   private static final ConfigLoader<PpoRunConfig> LOADER = PpoRunConfig.loader();
   private static final List<String> SHOWN = List.of("objective/scores", "objective/kl", "objective/entropy",
       "loss/policy", "loss/value", "eval/scores", "eval/kl");
@@ -71,18 +66,11 @@ final class PpoCommand implements Callable<Integer> {
       description = "Write every rollout to DIR/iter-NNNNNN.jsonl (settings line, then one object per sample).")
   Path dumpRollouts;
 
-  /**
-   * Ends --help with the config keys, one unwrapped line each (picocli injects the spec before it
-   * can print help; its footer would wrap the table at 80 columns).
-   */
+  /** Ends --help with the configuration keys. */
   @Spec
   void spec(CommandSpec spec) {
     this.spec = spec;
-    String keys = System.lineSeparator() + "Configuration keys (type, default, description):" + System.lineSeparator()
-        + LOADER.help();
-    Map<String, IHelpSectionRenderer> sections = new LinkedHashMap<>(spec.usageMessage().sectionMap());
-    sections.put(UsageMessageSpec.SECTION_KEY_FOOTER, help -> keys);
-    spec.usageMessage().sectionMap(sections);
+    RunDirectory.addConfigKeys(spec, LOADER);
   }
 
   @Override
@@ -92,7 +80,10 @@ final class PpoCommand implements Callable<Integer> {
     PpoParts parts = setup(cfg);
     PpoTrainer trainer;
     try {
-      if (!cfg.run().resume()) refuseExistingRun(cfg.run().out());
+      if (!cfg.run().resume()) {
+        RunDirectory.refuseExisting(cfg.run().out(),
+            "pass --resume to continue it, or --out DIR to start a new one elsewhere");
+      }
       trainer = new PpoTrainer(cfg, parts);
     } catch (RuntimeException e) {
       parts.close();
@@ -101,7 +92,7 @@ final class PpoCommand implements Callable<Integer> {
     try (trainer) {
       Path runDir = cfg.run().out();
       Files.createDirectories(runDir);
-      LOADER.write(cfg, runDir.resolve(CONFIG_FILE));
+      LOADER.write(cfg, runDir.resolve(RunDirectory.CONFIG_FILE));
       PpoReport report = new PpoReport();
       trainer.addListener(report);
       if (dumpRollouts != null) trainer.addRolloutObserver(new RolloutDump(dumpRollouts, trainer));
@@ -120,17 +111,8 @@ final class PpoCommand implements Callable<Integer> {
     List<String> all = new ArrayList<>(sets);
     if (preset != null) all.add("ppo.preset=" + preset);
     if (resume) all.add("run.resume=true");
-    if (out != null) all.add("run.out=" + yamlString(out.toString()));
+    if (out != null) all.add(RunDirectory.outOverride(out));
     return all;
-  }
-
-  /** A path as a quoted YAML scalar, so "123" or "null" stay paths. */
-  private static String yamlString(String s) {
-    try {
-      return new ObjectMapper().writeValueAsString(s);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   /**
@@ -159,15 +141,6 @@ final class PpoCommand implements Callable<Integer> {
     }
   }
 
-  private static void refuseExistingRun(Path runDir) {
-    for (String name : List.of(MetricsLog.FILE_NAME, RunCheckpoints.DIR)) {
-      if (Files.exists(runDir.resolve(name))) {
-        throw new UsageException(runDir + " already holds a run (" + name + "): pass --resume to continue it,"
-            + " or --out DIR to start a new one elsewhere");
-      }
-    }
-  }
-
   private void summary(PrintWriter w, PpoRunConfig cfg, PromptPool prompts, long from, long to, double seconds,
       Path html) throws IOException {
     Path runDir = cfg.run().out();
@@ -193,7 +166,7 @@ final class PpoCommand implements Callable<Integer> {
     w.printf("run directory  %s%n", runDir);
     new RunCheckpoints(runDir, Integer.MAX_VALUE).latest().ifPresent(c -> w.printf("checkpoint     %s%n", c));
     w.printf("metrics        %s%n", runDir.resolve(MetricsLog.FILE_NAME));
-    w.printf("config         %s%n", runDir.resolve(CONFIG_FILE));
+    w.printf("config         %s%n", runDir.resolve(RunDirectory.CONFIG_FILE));
     w.printf("report         %s%n", html);
     if (dumpRollouts != null) w.printf("rollouts       %s%n", dumpRollouts);
   }

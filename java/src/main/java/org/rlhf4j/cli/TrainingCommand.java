@@ -8,12 +8,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.rlhf4j.checkpoint.RunCheckpoints;
 import org.rlhf4j.config.CommandConfig;
 import org.rlhf4j.config.ConfigLoader;
 import org.rlhf4j.config.RunSection;
 import org.rlhf4j.engine.Engine;
-import org.rlhf4j.metrics.MetricsLog;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -28,10 +26,6 @@ import picocli.CommandLine.Spec;
  * @param <C> the command's configuration record
  */
 abstract class TrainingCommand<C extends Record & CommandConfig> implements Callable<Integer> {
-  /** The effective configuration, written into the run directory. */
-  static final String CONFIG_FILE = "config.yaml";
-  private static final String KEYS_SECTION = "configKeys";
-
   private CommandSpec spec;
 
   @Option(names = "--config", paramLabel = "FILE", description = "Configuration file: YAML, or JSON if named *.json.")
@@ -64,27 +58,21 @@ abstract class TrainingCommand<C extends Record & CommandConfig> implements Call
   @Spec
   void spec(CommandSpec commandSpec) {
     this.spec = commandSpec;
-    var usage = commandSpec.usageMessage();
-    List<String> sections = new ArrayList<>(usage.sectionKeys());
-    sections.add(KEYS_SECTION);
-    usage.sectionKeys(sections);
-    usage.sectionMap().put(KEYS_SECTION, help -> System.lineSeparator()
-        + "Configuration keys (--config FILE, --set KEY=VALUE):" + System.lineSeparator() + loader().help());
+    RunDirectory.addConfigKeys(commandSpec, loader());
   }
 
   @Override
   public Integer call() throws IOException {
     List<String> sets = new ArrayList<>(overrides);
-    // Single-quoted YAML keeps any path as it is written.
-    if (out != null) sets.add("run.out='" + out.toString().replace("'", "''") + "'");
+    if (out != null) sets.add(RunDirectory.outOverride(out));
     C config = loader().load(configFile, sets);
     Path runDir = runSection(config).out();
-    refuseExistingRun(runDir);
+    RunDirectory.refuseExisting(runDir, "choose another --out");
     if (runSection(config).threads() > 0) Engine.setThreads(runSection(config).threads());
     PrintWriter stdout = spec.commandLine().getOut();
     try (PreparedRun run = prepare(config)) {
       Files.createDirectories(runDir);
-      loader().write(config, runDir.resolve(CONFIG_FILE));
+      loader().write(config, runDir.resolve(RunDirectory.CONFIG_FILE));
       for (String line : run.run()) stdout.println(line);
     }
     return Main.OK;
@@ -95,13 +83,4 @@ abstract class TrainingCommand<C extends Record & CommandConfig> implements Call
     return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%.4f", v);
   }
 
-  private static void refuseExistingRun(Path runDir) {
-    if (Files.exists(runDir) && !Files.isDirectory(runDir)) {
-      throw new UsageException("run.out " + runDir + " is a file, not a directory; choose another --out");
-    }
-    if (Files.exists(runDir.resolve(MetricsLog.FILE_NAME)) || Files.exists(runDir.resolve(RunCheckpoints.DIR))) {
-      throw new UsageException("run.out " + runDir + " already holds a run (" + MetricsLog.FILE_NAME + " or "
-          + RunCheckpoints.DIR + "/); choose another --out");
-    }
-  }
 }
