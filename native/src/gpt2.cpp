@@ -100,7 +100,7 @@ class Gpt2 final : public Model {
  private:
   // x + dropout(c_proj(y)): one fused pass when dropout is off.
   at::Tensor add_projection(const at::Tensor& x, const at::Tensor& y, const at::Tensor& w, const at::Tensor& b) const {
-    if (training_ && config_.dropout > 0) return x + dropout(conv1d(y, w, b));
+    if (dropout_active()) return x + dropout(conv1d(y, w, b));
     return linear_add(y, w, b, /*w_is_out_by_in=*/false, x);
   }
 

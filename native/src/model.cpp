@@ -116,7 +116,7 @@ void Model::add_heads(at::Generator& gen) {
 }
 
 at::Tensor Model::dropout(const at::Tensor& x) const {
-  if (!training_ || config_.dropout <= 0) return x;
+  if (!dropout_active()) return x;
   return at::dropout(x, config_.dropout, /*train=*/true);
 }
 

@@ -54,7 +54,8 @@ class Model {
 
  protected:
   at::Tensor add(const std::string& name, at::Tensor value);
-  at::Tensor dropout(const at::Tensor& x) const;
+  bool dropout_active() const { return training_ && config_.dropout > 0; }
+  at::Tensor dropout(const at::Tensor& x) const;  // x itself unless dropout_active()
   at::Tensor normal(std::vector<int64_t> shape, double std, at::Generator& gen) const;
   at::Tensor ones(std::vector<int64_t> shape) const;
   at::Tensor zeros(std::vector<int64_t> shape) const;
