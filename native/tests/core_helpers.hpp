@@ -47,9 +47,7 @@ inline void expect_generation_unchanged_without(void (*set_fast)(bool)) {
   auto m = make(c);
   auto prompts = random_tokens(3, 5, 48, 23);
   auto pmask = at::ones({3, 5}, at::kBool);
-  r4j_generate_options o;
-  r4j_generate_options_defaults(&o);
-  o.max_new_tokens = 8;
+  auto o = gen_options(8, 0);
   o.with_values = 1;
   auto fast = generate(*m, prompts, pmask, o);
   set_fast(false);

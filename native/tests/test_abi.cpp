@@ -19,14 +19,6 @@ struct RolloutPtr {
   ~RolloutPtr() { r4j_rollout_destroy(p); }
 };
 
-r4j_generate_options gen_options(int64_t n, uint64_t seed) {
-  r4j_generate_options o;
-  r4j_generate_options_defaults(&o);
-  o.max_new_tokens = n;
-  o.seed = seed;
-  return o;
-}
-
 }  // namespace
 
 TEST(Abi, BuildInfoIsJsonWithTheDocumentedKeys) {

@@ -14,14 +14,6 @@ using namespace r4j::test;
 
 namespace {
 
-r4j_generate_options options(int64_t max_new, uint64_t seed) {
-  r4j_generate_options o;
-  r4j_generate_options_defaults(&o);
-  o.max_new_tokens = max_new;
-  o.seed = seed;
-  return o;
-}
-
 // Three prompts of lengths 3, 7 and 5, left-padded with id 0.
 std::pair<at::Tensor, at::Tensor> mixed_prompts() {
   auto prompts = random_tokens(3, 7, 48, 21).clamp_min(1);
@@ -39,7 +31,7 @@ TEST(Generate, CachedLogprobsAndValuesEqualAFullForward) {
     c.value_head = 1;
     auto m = make(c);
     auto [prompts, mask] = mixed_prompts();
-    auto o = options(12, 5);
+    auto o = gen_options(12, 5);
     o.temperature = 0.8;
     o.top_k = 20;
     o.top_p = 0.95;
@@ -63,7 +55,7 @@ TEST(Generate, SeesWeightsChangedSinceTheLastGeneration) {
   c.value_head = 1;
   auto m = make(c);
   auto [prompts, mask] = mixed_prompts();
-  auto o = options(6, 3);
+  auto o = gen_options(6, 3);
   o.with_values = 1;
   at::NoGradGuard g;
   generate(*m, prompts, mask, o);
@@ -81,9 +73,9 @@ TEST(Generate, SameSeedSameTokensDifferentSeedDifferentTokens) {
   auto m = make(tiny_gpt2());
   auto [prompts, mask] = mixed_prompts();
   at::NoGradGuard g;
-  auto a = generate(*m, prompts, mask, options(10, 1));
-  auto b = generate(*m, prompts, mask, options(10, 1));
-  auto c = generate(*m, prompts, mask, options(10, 2));
+  auto a = generate(*m, prompts, mask, gen_options(10, 1));
+  auto b = generate(*m, prompts, mask, gen_options(10, 1));
+  auto c = generate(*m, prompts, mask, gen_options(10, 2));
   EXPECT_TRUE(at::equal(a->response_tokens, b->response_tokens));
   EXPECT_FALSE(at::equal(a->response_tokens, c->response_tokens));
 }
@@ -93,7 +85,7 @@ TEST(Generate, StopsEachSequenceAfterEosAndPadsTheRest) {
   auto m = make(c);
   auto prompts = longs({1, 3, 1, 3, 3, 1}, {3, 2});
   auto mask = at::ones({3, 2}, at::kBool);
-  auto o = options(20, 11);
+  auto o = gen_options(20, 11);
   o.eos_token_id = 2;
   o.pad_token_id = 0;
   at::NoGradGuard g;
@@ -118,7 +110,7 @@ TEST(Generate, StopsEachSequenceAfterEosAndPadsTheRest) {
 
 TEST(Generate, StopTokenEndsTheResponseLikeEos) {
   auto m = make(tiny_gpt2(4));
-  auto o = options(20, 3);
+  auto o = gen_options(20, 3);
   o.stop_token_id = 1;
   at::NoGradGuard g;
   auto r = generate(*m, longs({3, 3, 2, 2}, {2, 2}), at::ones({2, 2}, at::kBool), o);
@@ -131,9 +123,9 @@ TEST(Generate, StopTokenEndsTheResponseLikeEos) {
 TEST(Generate, TopKOneIsGreedy) {
   auto m = make(tiny_gpt2());
   auto [prompts, mask] = mixed_prompts();
-  auto greedy = options(8, 1);
+  auto greedy = gen_options(8, 1);
   greedy.temperature = 0;
-  auto top1 = options(8, 99);
+  auto top1 = gen_options(8, 99);
   top1.top_k = 1;
   at::NoGradGuard g;
   EXPECT_TRUE(at::equal(generate(*m, prompts, mask, greedy)->response_tokens,

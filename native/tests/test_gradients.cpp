@@ -83,10 +83,7 @@ std::unique_ptr<Rollout> rollout_with_advantages(Model& m, const r4j_ppo_options
   auto prompts = random_tokens(4, 5, m.config().vocab_size, seed).clamp_min(1);
   auto pmask = at::ones({4, 5}, at::kBool);
   pmask[1].narrow(0, 0, 2).fill_(false);
-  r4j_generate_options go;
-  r4j_generate_options_defaults(&go);
-  go.max_new_tokens = 6;
-  go.seed = seed;
+  auto go = gen_options(6, seed);
   go.eos_token_id = 3;
   go.with_values = 1;
   auto r = generate(m, prompts, pmask, go);

@@ -48,3 +48,12 @@ inline r4j_model_config tiny_llama(int64_t vocab = 48, int64_t positions = 32) {
   c.attention_bias = 1;
   return c;
 }
+
+// Generation options at their defaults but for the length and the seed.
+inline r4j_generate_options gen_options(int64_t max_new_tokens, uint64_t seed) {
+  r4j_generate_options o;
+  r4j_generate_options_defaults(&o);
+  o.max_new_tokens = max_new_tokens;
+  o.seed = seed;
+  return o;
+}

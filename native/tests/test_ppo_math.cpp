@@ -158,10 +158,7 @@ std::unique_ptr<Rollout> sampled(Model& m, uint64_t seed) {
   auto pmask = at::ones({6, 5}, at::kBool);
   pmask[2].narrow(0, 0, 3).fill_(false);
   pmask[4].narrow(0, 0, 1).fill_(false);
-  r4j_generate_options go;
-  r4j_generate_options_defaults(&go);
-  go.max_new_tokens = 8;
-  go.seed = seed;
+  auto go = gen_options(8, seed);
   go.eos_token_id = 3;
   go.with_values = 1;
   auto r = generate(m, prompts, pmask, go);
