@@ -23,30 +23,13 @@ import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.engine.Optimizer;
 import org.rlhf4j.engine.TokenBatch;
+import org.rlhf4j.testing.HfTensorNames;
 
 /** Checkpoint directories with real (tiny) native models. */
 class CheckpointTest {
   @TempDir Path tmp;
 
   private static final ModelConfig POLICY = ModelConfig.gpt2(64, 32, 16, 2, 2).withValueHead(true);
-
-  /** Every tensor name of POLICY's model.safetensors, as Hugging Face's GPT2LMHeadModel and TRL name them. */
-  private static final List<String> GPT2_NAMES = List.of(
-      "transformer.wte.weight", "transformer.wpe.weight",
-      "transformer.h.0.ln_1.weight", "transformer.h.0.ln_1.bias",
-      "transformer.h.0.attn.c_attn.weight", "transformer.h.0.attn.c_attn.bias",
-      "transformer.h.0.attn.c_proj.weight", "transformer.h.0.attn.c_proj.bias",
-      "transformer.h.0.ln_2.weight", "transformer.h.0.ln_2.bias",
-      "transformer.h.0.mlp.c_fc.weight", "transformer.h.0.mlp.c_fc.bias",
-      "transformer.h.0.mlp.c_proj.weight", "transformer.h.0.mlp.c_proj.bias",
-      "transformer.h.1.ln_1.weight", "transformer.h.1.ln_1.bias",
-      "transformer.h.1.attn.c_attn.weight", "transformer.h.1.attn.c_attn.bias",
-      "transformer.h.1.attn.c_proj.weight", "transformer.h.1.attn.c_proj.bias",
-      "transformer.h.1.ln_2.weight", "transformer.h.1.ln_2.bias",
-      "transformer.h.1.mlp.c_fc.weight", "transformer.h.1.mlp.c_fc.bias",
-      "transformer.h.1.mlp.c_proj.weight", "transformer.h.1.mlp.c_proj.bias",
-      "transformer.ln_f.weight", "transformer.ln_f.bias",
-      "v_head.summary.weight", "v_head.summary.bias");
 
   /** One SFT-style step, so the optimizer holds non-zero moments and a step count. */
   private static void trainOneStep(Model model, Optimizer optimizer) {
@@ -97,7 +80,7 @@ class CheckpointTest {
         assertEquals(POLICY.withSeed(99), p2.config());
         assertSame(ModelTensors.of(policy), ModelTensors.of(p2));
         assertSame(ModelTensors.of(critic), ModelTensors.of(c2));
-        assertEquals(GPT2_NAMES, policy2.report().loaded());
+        assertEquals(HfTensorNames.GPT2_TWO_LAYERS_WITH_VALUE_HEAD, policy2.report().loaded());
         assertTrue(policy2.report().freshHeads().isEmpty());
         checkpoint.loadOptimizer(p2Opt, "policy.");
         checkpoint.loadOptimizer(c2Opt, "critic.");
@@ -122,7 +105,7 @@ class CheckpointTest {
       new CheckpointWriter().model(model, HfConfig.of(model.config()).withTokenIds(0, List.of(0), 0)).writeTo(dir, false);
     }
     try (SafetensorsFile file = SafetensorsFile.open(dir.resolve("model.safetensors"))) {
-      assertEquals(GPT2_NAMES, file.tensors().stream().map(TensorEntry::name).toList());
+      assertEquals(HfTensorNames.GPT2_TWO_LAYERS_WITH_VALUE_HEAD, file.tensors().stream().map(TensorEntry::name).toList());
       assertEquals("pt", file.metadata().get("format"));
       assertArrayEquals(new long[] {16, 48}, file.find("transformer.h.0.attn.c_attn.weight").orElseThrow().info().shape(),
           "Conv1D weights are [in, out]");
@@ -170,7 +153,7 @@ class CheckpointTest {
       String index = "{\"metadata\": {\"total_size\": 1}, \"weight_map\": {" + map + "}}";
       Files.writeString(dir.resolve("model.safetensors.index.json"), index);
       LoadReport report = Checkpoint.open(dir).loadWeights(target, LoadOptions.strict());
-      assertEquals(GPT2_NAMES.size(), report.loaded().size());
+      assertEquals(HfTensorNames.GPT2_TWO_LAYERS_WITH_VALUE_HEAD.size(), report.loaded().size());
       assertSame(all, ModelTensors.of(target));
 
       Files.writeString(dir.resolve("model.safetensors.index.json"), index.replace("model-00002", "../model-00002"));

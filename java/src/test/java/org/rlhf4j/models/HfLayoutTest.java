@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,6 +26,7 @@ import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.models.LlamaReference.Rope;
+import org.rlhf4j.testing.HfTensorNames;
 
 /**
  * What a saved checkpoint looks like to Hugging Face tools: config.json's keys and
@@ -41,26 +41,6 @@ class HfLayoutTest {
       "n_ctx", "n_embd", "n_layer", "n_head", "n_inner", "activation_function", "resid_pdrop", "embd_pdrop",
       "attn_pdrop", "layer_norm_epsilon", "initializer_range", "tie_word_embeddings", "bos_token_id", "eos_token_id",
       "pad_token_id", "torch_dtype", "rlhf4j");
-
-  /** GPT2LMHeadModel's state dict less the tied lm_head.weight, which save_pretrained leaves out too. */
-  private static final List<String> GPT2_TENSORS = List.of(
-      "transformer.wte.weight", "transformer.wpe.weight",
-      "transformer.h.0.ln_1.weight", "transformer.h.0.ln_1.bias",
-      "transformer.h.0.attn.c_attn.weight", "transformer.h.0.attn.c_attn.bias",
-      "transformer.h.0.attn.c_proj.weight", "transformer.h.0.attn.c_proj.bias",
-      "transformer.h.0.ln_2.weight", "transformer.h.0.ln_2.bias",
-      "transformer.h.0.mlp.c_fc.weight", "transformer.h.0.mlp.c_fc.bias",
-      "transformer.h.0.mlp.c_proj.weight", "transformer.h.0.mlp.c_proj.bias",
-      "transformer.h.1.ln_1.weight", "transformer.h.1.ln_1.bias",
-      "transformer.h.1.attn.c_attn.weight", "transformer.h.1.attn.c_attn.bias",
-      "transformer.h.1.attn.c_proj.weight", "transformer.h.1.attn.c_proj.bias",
-      "transformer.h.1.ln_2.weight", "transformer.h.1.ln_2.bias",
-      "transformer.h.1.mlp.c_fc.weight", "transformer.h.1.mlp.c_fc.bias",
-      "transformer.h.1.mlp.c_proj.weight", "transformer.h.1.mlp.c_proj.bias",
-      "transformer.ln_f.weight", "transformer.ln_f.bias");
-
-  /** TRL's AutoModelForCausalLMWithValueHead adds these. */
-  private static final List<String> VALUE_HEAD = List.of("v_head.summary.weight", "v_head.summary.bias");
 
   /** LlamaConfig's keys rlhf4j writes for model_type llama. */
   private static final List<String> LLAMA_KEYS = List.of("architectures", "model_type", "vocab_size", "hidden_size",
@@ -131,7 +111,7 @@ class HfLayoutTest {
     assertEquals("float32", config.get("torch_dtype").asText());
     assertEquals(false, config.get("rlhf4j").get("value_head").asBoolean());
     Map<String, List<Long>> shapes = shapes(dir.resolve("model.safetensors"));
-    assertEquals(GPT2_TENSORS, List.copyOf(shapes.keySet()));
+    assertEquals(HfTensorNames.GPT2_TWO_LAYERS, List.copyOf(shapes.keySet()));
     // Conv1D keeps [in, out].
     assertEquals(List.of(16L, 48L), shapes.get("transformer.h.0.attn.c_attn.weight"));
     assertEquals(List.of(16L, 64L), shapes.get("transformer.h.1.mlp.c_fc.weight"));
@@ -146,9 +126,7 @@ class HfLayoutTest {
     assertEquals("GPT2LMHeadModel", config.get("architectures").get(0).asText());
     assertEquals(true, config.get("rlhf4j").get("value_head").asBoolean());
     Map<String, List<Long>> shapes = shapes(dir.resolve("model.safetensors"));
-    List<String> expected = new ArrayList<>(GPT2_TENSORS);
-    expected.addAll(VALUE_HEAD);
-    assertEquals(expected, List.copyOf(shapes.keySet()));
+    assertEquals(HfTensorNames.GPT2_TWO_LAYERS_WITH_VALUE_HEAD, List.copyOf(shapes.keySet()));
     assertEquals(List.of(1L, 16L), shapes.get("v_head.summary.weight"));
     assertEquals(List.of(1L), shapes.get("v_head.summary.bias"));
   }
