@@ -33,6 +33,9 @@ import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.Progress;
+import org.rlhf4j.train.NonFiniteException;
+import org.rlhf4j.train.Seeds;
+import org.rlhf4j.train.TokenizerFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

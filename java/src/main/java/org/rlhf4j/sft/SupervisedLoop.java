@@ -30,9 +30,9 @@ import org.rlhf4j.engine.PpoResults.StepResult;
 import org.rlhf4j.engine.Status;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.Progress;
-import org.rlhf4j.ppo.NonFiniteException;
-import org.rlhf4j.ppo.Seeds;
-import org.rlhf4j.ppo.TokenizerFiles;
+import org.rlhf4j.train.NonFiniteException;
+import org.rlhf4j.train.Seeds;
+import org.rlhf4j.train.TokenizerFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.engine.TensorInfo;
 import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.train.NonFiniteException;
 
 /** The PPO loop on a tiny model with a toy reward: it learns, resumes exactly, survives NaN. */
 class PpoTrainerTest {

@@ -1,4 +1,4 @@
-package org.rlhf4j.ppo;
+package org.rlhf4j.train;
 
 /** Seeds derived from the run's seed and a position, so a resumed run draws what a straight run draws. */
 public final class Seeds {

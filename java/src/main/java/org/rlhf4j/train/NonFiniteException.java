@@ -1,4 +1,4 @@
-package org.rlhf4j.ppo;
+package org.rlhf4j.train;
 
 /** A NaN or Inf stopped the run (run.on_nonfinite: stop); the last checkpoint is intact. */
 public class NonFiniteException extends RuntimeException {

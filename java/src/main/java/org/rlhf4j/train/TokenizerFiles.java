@@ -1,4 +1,4 @@
-package org.rlhf4j.ppo;
+package org.rlhf4j.train;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
