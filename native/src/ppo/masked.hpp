@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include "../collective.hpp"
+
 namespace r4j {
 
 // sum(x * mask) / sum(mask); mask is float (1 = counts). Scalar tensor.
@@ -22,10 +24,13 @@ inline at::Tensor masked_var(const at::Tensor& x, const at::Tensor& mask, bool u
   return var;
 }
 
-// (x - mean) / sqrt(var + 1e-8) over the masked entries; masked-out entries are 0.
+// (x - mean) / sqrt(var + 1e-8) over the masked entries of the whole batch:
+// mean and (unbiased) variance are taken over every rank's entries, so all
+// ranks whiten alike. Masked-out entries are 0.
 inline at::Tensor masked_whiten(const at::Tensor& x, const at::Tensor& mask) {
-  auto mean = masked_mean(x, mask);
-  auto var = masked_var(x, mask);
+  auto n = all_ranks_sum(mask.sum());
+  auto mean = all_ranks_sum((x * mask).sum()) / n;
+  auto var = all_ranks_sum(((x - mean).pow(2) * mask).sum()) / (n - 1);
   return (x - mean) * at::rsqrt(var + 1e-8) * mask;
 }
 
