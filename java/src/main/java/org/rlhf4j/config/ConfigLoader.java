@@ -9,7 +9,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -65,6 +67,39 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
     T config = new ConfigBinder(source, paths).bind(type, source.tree(), defaults, "");
     config.validate();
     return config;
+  }
+
+  /**
+   * {@link #load(Path, List)} from a tree already parsed (e.g. the config of a job submitted to
+   * the service); name stands for the file in messages.
+   *
+   * @throws ConfigException as {@link #load(Path, List)}, and when tree is not a mapping
+   */
+  public T load(JsonNode tree, String name, List<String> overrides) {
+    ConfigSource source = ConfigSource.of(tree, name, overrides);
+    List<String> paths = keys.stream().map(ConfigKey::path).toList();
+    T config = new ConfigBinder(source, paths).bind(type, source.tree(), defaults, "");
+    config.validate();
+    return config;
+  }
+
+  /** Every key of type Path that config sets (not null), by key path, in key order. */
+  public Map<String, Path> paths(T config) {
+    Map<String, Path> out = new LinkedHashMap<>();
+    collectPaths(config, "", out);
+    return out;
+  }
+
+  private static void collectPaths(Record r, String prefix, Map<String, Path> out) {
+    for (Component c : Component.of(r.getClass())) {
+      String path = ConfigBinder.path(prefix, c.key());
+      Object value = c.get(r);
+      if (c.isSection()) {
+        collectPaths((Record) value, path, out);
+      } else if (value instanceof Path p) {
+        out.put(path, p);
+      }
+    }
   }
 
   /** {@link #load(Path, List)} without a file. */

@@ -51,6 +51,22 @@ record ConfigSource(ObjectNode tree, String file, Set<String> overridden) {
     return source;
   }
 
+  /** A tree parsed elsewhere (name stands for its file in messages) with the overrides applied. */
+  static ConfigSource of(JsonNode root, String name, List<String> overrides) {
+    ObjectNode tree;
+    if (root == null || root.isMissingNode() || root.isNull()) {
+      tree = JsonNodeFactory.instance.objectNode();
+    } else if (root instanceof ObjectNode o) {
+      tree = o.deepCopy();
+    } else {
+      throw new ConfigException(name + ": expected a mapping of sections (run:, model:, ...) at the top level, got "
+          + ConfigValues.show(root));
+    }
+    ConfigSource source = new ConfigSource(tree, name, new LinkedHashSet<>());
+    for (String o : overrides) source.apply(o);
+    return source;
+  }
+
   /** Where the value at key (or below it) came from: "--set" or the file's name. */
   String origin(String key) {
     for (String o : overridden) {

@@ -25,6 +25,9 @@ import org.slf4j.LoggerFactory;
  * iterations that will be redone. Iterations must increase from line to line. Non-finite values
  * are written as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers).
  *
+ * <p>Each open log also writes a {@link TensorBoardWriter} event file beside it with the same
+ * values (a view for TensorBoard; this file stays the source of truth).
+ *
  * <p>Holds an exclusive lock on the file while open, so a second writer (in this or another
  * process) fails at open instead of interleaving lines. Thread-safe: appends are serialised.
  */
@@ -38,12 +41,25 @@ public final class MetricsLog implements AutoCloseable {
   private final FileChannel channel;
   private final FileLock lock;
   private long lastIteration;
+  private TensorBoardWriter events;
 
   private MetricsLog(Path file, FileChannel channel, FileLock lock, long lastIteration) {
     this.file = file;
     this.channel = channel;
     this.lock = lock;
     this.lastIteration = lastIteration;
+    this.events = openEvents(file, lastIteration);
+  }
+
+  /** The TensorBoard view beside the log; a failure there only costs the view, never the run. */
+  private static TensorBoardWriter openEvents(Path file, long lastIteration) {
+    try {
+      return TensorBoardWriter.create(file.toAbsolutePath().getParent(), lastIteration + 1);
+    } catch (IOException e) {
+      log.warn("{}: cannot write TensorBoard events beside it ({}); metrics.jsonl is unaffected", file,
+          e.getMessage());
+      return null;
+    }
   }
 
   /** Starts an empty log for a new run, discarding any entries the file had. */
@@ -169,6 +185,23 @@ public final class MetricsLog implements AutoCloseable {
       throw e;
     }
     lastIteration = record.iteration();
+    if (events != null) {
+      try {
+        events.scalars(record.iteration(), record.values());
+      } catch (IOException e) {
+        log.warn("{}: writing TensorBoard events failed ({}); no more are written", events.file(), e.getMessage());
+        closeEvents();
+      }
+    }
+  }
+
+  private void closeEvents() {
+    try {
+      if (events != null) events.close();
+    } catch (IOException e) {
+      log.warn("{}: {}", events.file(), e.getMessage());
+    }
+    events = null;
   }
 
   /** The last logged iteration, or -1 when the log is empty. */
@@ -183,6 +216,7 @@ public final class MetricsLog implements AutoCloseable {
   @Override
   public synchronized void close() throws IOException {
     if (!channel.isOpen()) return;
+    closeEvents();
     try (channel) {
       lock.release();
     }

@@ -101,6 +101,7 @@ public final class PpoTrainer implements AutoCloseable {
   private long skippedSteps;
   private long skippedIterations;
   private double elapsedSeconds;
+  private volatile boolean stopRequested;
 
   /**
    * A trainer over parts (which it now owns), starting at iteration 0, or continuing from the
@@ -169,6 +170,14 @@ public final class PpoTrainer implements AutoCloseable {
 
   public PpoParts parts() {
     return parts;
+  }
+
+  /**
+   * Asks {@link #run()} to stop after the iteration in progress (it then checkpoints as at the
+   * end of a run); callable from any thread, e.g. a job service cancelling the run.
+   */
+  public void requestStop() {
+    stopRequested = true;
   }
 
   /** Runs one PPO iteration and returns its metrics. */
@@ -402,7 +411,8 @@ public final class PpoTrainer implements AutoCloseable {
   /**
    * Runs iterations until schedule.iterations (or the time budget), writing metrics.jsonl,
    * evaluating every eval_every iterations and checkpointing every checkpoint_every and at the
-   * end. Returns the last iteration's record.
+   * end, or after the iteration in progress when {@link #requestStop()} is called. Returns the
+   * last iteration's record.
    */
   public Iteration run() {
     var s = config.schedule();
@@ -414,7 +424,7 @@ public final class PpoTrainer implements AutoCloseable {
       Iteration last = null;
       try (MetricsLog log = iteration == 0 ? MetricsLog.create(metricsFile) : MetricsLog.resume(metricsFile, iteration);
           Progress progress = Progress.start("ppo", iteration, s.iterations(), Progress.Mode.fromSystemProperty())) {
-        while (iteration < s.iterations()) {
+        while (iteration < s.iterations() && !stopRequested) {
           if (s.timeBudget() != null && System.nanoTime() - budgetStart > s.timeBudget().toNanos()) {
             LOG.info("time budget {} spent after iteration {}; stopping", s.timeBudget(), iteration);
             break;

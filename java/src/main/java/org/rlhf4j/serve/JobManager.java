@@ -1,0 +1,633 @@
+package org.rlhf4j.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.rlhf4j.checkpoint.RunCheckpoints;
+import org.rlhf4j.config.ConfigException;
+import org.rlhf4j.metrics.MetricsLog;
+import org.rlhf4j.metrics.MetricsRecord;
+import org.rlhf4j.ppo.PpoTrainer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs training jobs (sft, train-rm, ppo) in this JVM, one at a time per device, each in its own
+ * run directory under a runs root, the same directory the CLI's command writes (config.yaml,
+ * metrics.jsonl, checkpoints/, report.html) plus job.json (the job's state), job.log and
+ * samples.jsonl. The state lives in those files: a new manager over the same root lists every job,
+ * marks the ones that were running {@link JobState#INTERRUPTED} (resumable from their newest
+ * checkpoint) and queues again the ones that were waiting.
+ *
+ * <p>Jobs run in-process on one worker thread per device (run.device), not in a child JVM: an
+ * embedding service gets iteration events and cancellation directly from the trainer, with no
+ * classpath or JVM flags to forward, and the native library never aborts the process (its errors
+ * are Java exceptions), so a failed job fails alone. Cancelling a PPO job stops it at the next
+ * iteration boundary and writes a checkpoint; sft and train-rm have no mid-run checkpoints, so
+ * they can be cancelled while queued but run to their end once started.
+ *
+ * <p>Submitted configs are loaded by the CLI's loaders (same keys, same checks, same one-line
+ * messages) and every path in them must lie under the allowed roots after resolving ".." and
+ * symbolic links; the checked real paths are what the job uses.
+ *
+ * <p>Thread-safe. {@link #close()} stops the running jobs at their next iteration boundary
+ * (marking them interrupted) and leaves queued jobs queued for the next manager.
+ */
+public final class JobManager implements AutoCloseable {
+  /** The effective config in the run directory (as the CLI writes it). */
+  public static final String CONFIG_FILE = "config.yaml";
+  /** The job's record in its directory. */
+  public static final String JOB_FILE = "job.json";
+  /** The decoded samples of each PPO iteration, one line per iteration. */
+  public static final String SAMPLES_FILE = "samples.jsonl";
+
+  private static final Logger LOG = LoggerFactory.getLogger(JobManager.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+      .withZone(ZoneOffset.UTC);
+  private static final int LOG_TAIL = 1 << 20;
+  private static final long CLOSE_WAIT_SECONDS = 120;
+
+  /** A queued or running job: its execution and the numbers its ETA is made from. */
+  private static final class Active {
+    final JobRun run;
+    volatile boolean cancelled;
+    volatile long startNanos;
+    volatile long startIteration = -1;
+
+    Active(JobRun run) {
+      this.run = run;
+    }
+  }
+
+  private record Subscription(String job, JobListener listener) {}
+
+  private final Path runs;
+  private final PathPolicy policy;
+  private final Map<String, JobInfo> jobs = new ConcurrentHashMap<>();
+  private final Map<String, Active> active = new ConcurrentHashMap<>();
+  private final Map<String, ExecutorService> devices = new ConcurrentHashMap<>();
+  private final List<Subscription> subscriptions = new CopyOnWriteArrayList<>();
+  private final SecureRandom random = new SecureRandom();
+  private volatile boolean closing;
+
+  /**
+   * A manager over runs (created if missing); configs may name paths under runs and under
+   * allowed. Lists the jobs already there, marks the ones that were running interrupted and
+   * queues again the ones that were waiting.
+   */
+  public JobManager(Path runs, List<Path> allowed) {
+    try {
+      Files.createDirectories(runs);
+      this.runs = runs.toAbsolutePath().toRealPath();
+    } catch (IOException e) {
+      throw new UncheckedIOException("runs directory " + runs + ": " + e.getMessage(), e);
+    }
+    List<Path> roots = new ArrayList<>();
+    roots.add(this.runs);
+    roots.addAll(allowed);
+    this.policy = new PathPolicy(roots);
+    recover();
+  }
+
+  public Path runs() {
+    return runs;
+  }
+
+  public PathPolicy policy() {
+    return policy;
+  }
+
+  // ---- Submitting -----------------------------------------------------------------------------
+
+  /**
+   * Checks a config as the CLI's command would, creates the job's run directory (under runs,
+   * unless the config sets run.out to an allowed place) with its effective config.yaml, and
+   * queues the job on its device.
+   *
+   * @param command sft, train-rm or ppo
+   * @param config the config tree (sections run, model, ...), as a YAML or JSON file holds it
+   * @throws ConfigException for a config the CLI would refuse (one line, naming the key)
+   * @throws ForbiddenPathException when a path lies outside the allowed roots (nothing read)
+   * @throws JobException (conflict) when run.out already holds a run
+   */
+  public JobInfo submit(String command, JsonNode config) {
+    if (closing) throw new JobException(JobException.Reason.CONFLICT, "the job manager is shutting down");
+    JobKind kind = JobKind.of(command);
+    if (config != null && config.path("run").path("resume").asBoolean(false)) {
+      throw new ConfigException("run.resume: a submitted job starts a new run; resume a job with its resume request");
+    }
+    String id = newId();
+    Path jobDir = runs.resolve(id);
+    List<String> overrides = new ArrayList<>();
+    if (config == null || !config.path("run").has("out")) overrides.add(quoted("run.out", jobDir));
+    JobKind.Loaded first = kind.load(config, overrides);
+    // Every path as the OS would reach it, checked against the roots before anything is read.
+    for (Map.Entry<String, Path> p : first.paths().entrySet()) {
+      Path real = policy.check(p.getKey(), p.getValue());
+      if (!p.getKey().equals("run.out") && !Files.exists(real)) {
+        throw new ConfigException(p.getKey() + ": no such file or directory: " + p.getValue());
+      }
+      overrides.add(quoted(p.getKey(), real));
+    }
+    JobKind.Loaded loaded = kind.load(config, overrides);
+    Path runDir = loaded.run().out();
+    for (String name : List.of(MetricsLog.FILE_NAME, RunCheckpoints.DIR)) {
+      if (Files.exists(runDir.resolve(name))) {
+        throw new JobException(JobException.Reason.CONFLICT, "run.out " + runDir + " already holds a run (" + name
+            + "); leave run.out out to get a new directory under the runs root");
+      }
+    }
+    JobInfo info = new JobInfo(id, kind.command(), JobState.QUEUED, runDir.toString(), loaded.run().device(),
+        now(), null, null, null, 0, 0, null, Map.of());
+    try {
+      Files.createDirectories(jobDir);
+      Files.createDirectories(runDir);
+      Files.writeString(runDir.resolve(CONFIG_FILE), loaded.yaml());
+    } catch (IOException e) {
+      throw new UncheckedIOException("creating the job directory " + jobDir + ": " + e.getMessage(), e);
+    }
+    JobLog.line(jobDir.resolve(JobLog.FILE_NAME), "submitted: " + kind.command() + ", run directory " + runDir);
+    synchronized (this) {
+      save(info);
+      enqueue(info, false);
+    }
+    publish(new JobEvent(JobEvent.STATE, id, 0, JobState.QUEUED, Map.of()));
+    return info;
+  }
+
+  private static String quoted(String key, Path p) {
+    return key + "='" + p.toString().replace("'", "''") + "'";
+  }
+
+  private String newId() {
+    while (true) {
+      String id = ID_TIME.format(Instant.now()) + "-" + HexFormat.of().toHexDigits((short) random.nextInt());
+      if (!jobs.containsKey(id) && !Files.exists(runs.resolve(id))) return id;
+    }
+  }
+
+  // ---- Reading --------------------------------------------------------------------------------
+
+  /** Every job, oldest first. */
+  public List<JobInfo> list() {
+    return jobs.values().stream().sorted(Comparator.comparing(JobInfo::created).thenComparing(JobInfo::id))
+        .map(this::live).toList();
+  }
+
+  public Optional<JobInfo> get(String id) {
+    return Optional.ofNullable(jobs.get(id)).map(this::live);
+  }
+
+  private JobInfo require(String id) {
+    JobInfo info = jobs.get(id);
+    if (info == null) throw new JobException(JobException.Reason.NOT_FOUND, "no job '" + id + "'");
+    return info;
+  }
+
+  /** The ETA of a running job from its iterations so far in this execution. */
+  private JobInfo live(JobInfo info) {
+    Active a = active.get(info.id());
+    if (info.state() != JobState.RUNNING || a == null || a.startIteration < 0) return info;
+    long done = info.iteration() - a.startIteration;
+    if (done <= 0 || info.totalIterations() <= 0) return info;
+    double perIteration = (System.nanoTime() - a.startNanos) / 1e9 / done;
+    double eta = perIteration * Math.max(0, info.totalIterations() - info.iteration());
+    return info.withProgress(info.iteration(), info.totalIterations(), eta, info.lastMetrics());
+  }
+
+  /** metrics.jsonl of the job's run (empty before its first iteration). */
+  public List<MetricsRecord> metrics(String id) throws IOException {
+    Path file = Path.of(require(id).runDir()).resolve(MetricsLog.FILE_NAME);
+    return Files.exists(file) ? MetricsLog.read(file) : List.of();
+  }
+
+  /**
+   * The samples of each PPO iteration, in iteration order: {"iteration": n, "samples": [{"prompt",
+   * "response", "score"}]}. An iteration redone after a resume shows its last run.
+   */
+  public List<JsonNode> samples(String id) throws IOException {
+    Path file = runs.resolve(require(id).id()).resolve(SAMPLES_FILE);
+    if (!Files.exists(file)) return List.of();
+    TreeMap<Long, JsonNode> byIteration = new TreeMap<>();
+    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      if (line.isBlank()) continue;
+      try {
+        JsonNode n = JSON.readTree(line);
+        byIteration.put(n.path("iteration").asLong(), n);
+      } catch (IOException e) {
+        // A line torn by a crash: the iteration is redone or lost, as in metrics.jsonl.
+      }
+    }
+    return List.copyOf(byIteration.values());
+  }
+
+  /** The end of job.log (at most its last MiB). */
+  public String log(String id) throws IOException {
+    Path file = runs.resolve(require(id).id()).resolve(JobLog.FILE_NAME);
+    if (!Files.exists(file)) return "";
+    byte[] all = Files.readAllBytes(file);
+    int from = Math.max(0, all.length - LOG_TAIL);
+    return new String(all, from, all.length - from, StandardCharsets.UTF_8);
+  }
+
+  /** The effective config (config.yaml) the job runs with. */
+  public String config(String id) throws IOException {
+    return Files.readString(Path.of(require(id).runDir()).resolve(CONFIG_FILE));
+  }
+
+  // ---- Watching -------------------------------------------------------------------------------
+
+  /**
+   * Calls listener with every event of job (or of every job when job is null) until the
+   * returned handle is closed.
+   */
+  public AutoCloseable listen(String job, JobListener listener) {
+    Subscription s = new Subscription(job, listener);
+    subscriptions.add(s);
+    return () -> subscriptions.remove(s);
+  }
+
+  private void publish(JobEvent e) {
+    for (Subscription s : subscriptions) {
+      if (s.job() != null && !s.job().equals(e.job())) continue;
+      try {
+        s.listener().onEvent(e);
+      } catch (RuntimeException ex) {
+        LOG.warn("a listener of job {} failed: {}", e.job(), ex.toString());
+      }
+    }
+  }
+
+  // ---- Controlling ----------------------------------------------------------------------------
+
+  /**
+   * Cancels a job: a queued one at once; a running PPO job at its next iteration boundary, after
+   * which it checkpoints and becomes cancelled (watch its events).
+   *
+   * @throws JobException when there is no such job, it is finished, or it is a running sft or
+   *     train-rm job (they have no mid-run checkpoints)
+   */
+  public synchronized JobInfo cancel(String id) {
+    JobInfo info = require(id);
+    Active a = active.get(id);
+    if (info.state().finished() || a == null) {
+      throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is " + info.state().label()
+          + "; only a queued or running job can be cancelled");
+    }
+    if (info.state() == JobState.RUNNING && !a.run.stoppable()) {
+      throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is a running " + info.command()
+          + " job, which has no mid-run checkpoints: it runs to its end");
+    }
+    a.cancelled = true;
+    a.run.requestStop();
+    Path log = runs.resolve(id).resolve(JobLog.FILE_NAME);
+    if (info.state() == JobState.QUEUED) {
+      active.remove(id);
+      JobInfo done = info.withState(JobState.CANCELLED).withTimes(info.started(), now(), null);
+      save(done);
+      JobLog.line(log, "cancelled while queued");
+      publish(new JobEvent(JobEvent.STATE, id, done.iteration(), JobState.CANCELLED, Map.of()));
+      return done;
+    }
+    JobLog.line(log, "cancel requested: stopping after the current iteration");
+    return live(info);
+  }
+
+  /**
+   * Queues a cancelled, interrupted or failed job again; a PPO job continues from its newest
+   * checkpoint (from the start when it has none).
+   *
+   * @throws JobException when there is no such job, it is queued or running or succeeded, or it is
+   *     an sft or train-rm job that had started (they cannot continue mid-run)
+   */
+  public synchronized JobInfo resume(String id) {
+    JobInfo info = require(id);
+    if (!List.of(JobState.CANCELLED, JobState.INTERRUPTED, JobState.FAILED).contains(info.state())) {
+      throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is " + info.state().label()
+          + "; only a cancelled, interrupted or failed job can be resumed");
+    }
+    if (!info.command().equals(JobKind.PPO.command())
+        && Files.exists(Path.of(info.runDir()).resolve(MetricsLog.FILE_NAME))) {
+      throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is a " + info.command()
+          + " job that had started; it has no mid-run checkpoints to resume from: submit it again");
+    }
+    JobInfo queued = info.withState(JobState.QUEUED).withTimes(info.started(), null, null);
+    save(queued);
+    JobLog.line(runs.resolve(id).resolve(JobLog.FILE_NAME), "resumed: queued again");
+    enqueue(queued, true);
+    publish(new JobEvent(JobEvent.STATE, id, queued.iteration(), JobState.QUEUED, Map.of()));
+    return queued;
+  }
+
+  /**
+   * Deletes a job that is not running: its directory under runs (a queued job leaves its queue).
+   *
+   * @throws JobException when there is no such job or it is running
+   */
+  public synchronized void delete(String id) {
+    JobInfo info = require(id);
+    if (info.state() == JobState.RUNNING) {
+      throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is running; cancel it first");
+    }
+    Active a = active.remove(id);
+    if (a != null) a.run.requestStop();
+    jobs.remove(id);
+    try {
+      deleteTree(runs.resolve(id));
+    } catch (IOException e) {
+      throw new UncheckedIOException("deleting job " + id + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) return;
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
+    }
+  }
+
+  // ---- Running --------------------------------------------------------------------------------
+
+  private void enqueue(JobInfo info, boolean resume) {
+    Active a = new Active(new JobRun(JobKind.of(info.command()), Path.of(info.runDir()), resume));
+    active.put(info.id(), a);
+    devices.computeIfAbsent(info.device(), d -> Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "rlhf4j-jobs-" + d);
+      t.setDaemon(true);
+      return t;
+    })).execute(() -> execute(info.id(), a));
+  }
+
+  private void execute(String id, Active a) {
+    JobInfo info;
+    synchronized (this) {
+      info = jobs.get(id);
+      // Deleted, cancelled while queued, or left queued for the next manager.
+      if (info == null || active.get(id) != a || a.run.stopRequested() || closing) return;
+      info = info.withState(JobState.RUNNING).withTimes(now(), null, null);
+      save(info);
+    }
+    Path log = runs.resolve(id).resolve(JobLog.FILE_NAME);
+    publish(new JobEvent(JobEvent.STATE, id, info.iteration(), JobState.RUNNING, Map.of()));
+    JobLog.bind(id, log);
+    JobLog.line(log, "running on " + info.device());
+    JobState end;
+    String error = null;
+    MetricsPoller poller = a.run.stoppable() ? null : new MetricsPoller(id, Path.of(info.runDir()));
+    try {
+      a.startNanos = System.nanoTime();
+      a.run.run(new JobRun.Progress() {
+        @Override
+        public void total(long iterations) {
+          update(id, j -> j.withProgress(j.iteration(), iterations, null, j.lastMetrics()));
+          if (poller != null) poller.start();
+        }
+
+        @Override
+        public void iteration(long iteration, Map<String, Double> metrics, List<PpoTrainer.Sample> samples) {
+          onIteration(id, a, iteration, metrics, samples);
+        }
+      });
+      end = a.cancelled ? JobState.CANCELLED : a.run.stopRequested() ? JobState.INTERRUPTED : JobState.SUCCEEDED;
+    } catch (Throwable e) {
+      end = JobState.FAILED;
+      error = oneLine(e);
+      LOG.error("job {} failed: {}", id, error, e);
+    } finally {
+      if (poller != null) poller.stop();
+      JobLog.unbind(id);
+    }
+    JobLog.line(log, end.label() + (error == null ? "" : ": " + error));
+    JobInfo done;
+    synchronized (this) {
+      active.remove(id, a);
+      JobInfo current = jobs.get(id);
+      if (current == null) return;
+      done = withLastMetrics(current.withState(end).withTimes(current.started(), now(), error));
+      save(done);
+    }
+    publish(new JobEvent(JobEvent.STATE, id, done.iteration(), end, Map.of()));
+  }
+
+  private void onIteration(String id, Active a, long iteration, Map<String, Double> metrics,
+      List<PpoTrainer.Sample> samples) {
+    if (a.startIteration < 0) {
+      a.startIteration = iteration - 1;
+    }
+    if (!samples.isEmpty()) appendSamples(id, iteration, samples);
+    update(id, j -> j.withProgress(iteration, j.totalIterations(), null, metrics));
+    publish(new JobEvent(JobEvent.ITERATION, id, iteration, JobState.RUNNING, metrics));
+  }
+
+  private void appendSamples(String id, long iteration, List<PpoTrainer.Sample> samples) {
+    ObjectNode line = JSON.createObjectNode();
+    line.put("iteration", iteration);
+    ArrayNode list = line.putArray("samples");
+    for (PpoTrainer.Sample s : samples) {
+      list.addObject().put("prompt", s.prompt()).put("response", s.response()).put("score", s.score());
+    }
+    try {
+      Files.writeString(runs.resolve(id).resolve(SAMPLES_FILE), JSON.writeValueAsString(line) + "\n",
+          StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      LOG.warn("job {}: cannot append samples: {}", id, e.getMessage());
+    }
+  }
+
+  /** Iteration events for sft and train-rm, whose loops have no listener: new lines of metrics.jsonl. */
+  private final class MetricsPoller {
+    private final String id;
+    private final Path file;
+    private final Thread thread;
+    private volatile boolean running = true;
+    private long seen;
+
+    MetricsPoller(String id, Path runDir) {
+      this.id = id;
+      this.file = runDir.resolve(MetricsLog.FILE_NAME);
+      this.thread = new Thread(this::loop, "rlhf4j-metrics-" + id);
+      thread.setDaemon(true);
+    }
+
+    void start() {
+      thread.start();
+    }
+
+    void stop() {
+      running = false;
+      if (thread.isAlive()) {
+        try {
+          thread.join(5000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      poll();
+    }
+
+    private void loop() {
+      while (running) {
+        poll();
+        try {
+          Thread.sleep(500);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }
+
+    private synchronized void poll() {
+      try {
+        if (!Files.exists(file)) return;
+        for (MetricsRecord r : MetricsLog.read(file)) {
+          if (r.iteration() <= seen) continue;
+          seen = r.iteration();
+          update(id, j -> j.withProgress(r.iteration(), j.totalIterations(), null, r.values()));
+          publish(new JobEvent(JobEvent.ITERATION, id, r.iteration(), JobState.RUNNING, r.values()));
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.debug("job {}: reading metrics: {}", id, e.toString());
+      }
+    }
+  }
+
+  private synchronized void update(String id, java.util.function.UnaryOperator<JobInfo> f) {
+    JobInfo j = jobs.get(id);
+    if (j != null) jobs.put(id, f.apply(j));
+  }
+
+  private static String oneLine(Throwable e) {
+    String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return m.lines().findFirst().orElse("").strip();
+  }
+
+  // ---- State on disk --------------------------------------------------------------------------
+
+  private void save(JobInfo info) {
+    jobs.put(info.id(), info);
+    Path file = runs.resolve(info.id()).resolve(JOB_FILE);
+    Path tmp = file.resolveSibling("." + JOB_FILE + ".tmp");
+    try {
+      Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(persisted(info)));
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("writing " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** What job.json keeps: everything but the live ETA. */
+  private static JobInfo persisted(JobInfo i) {
+    return i.withProgress(i.iteration(), i.totalIterations(), null, i.lastMetrics());
+  }
+
+  private JobInfo withLastMetrics(JobInfo info) {
+    try {
+      Path file = Path.of(info.runDir()).resolve(MetricsLog.FILE_NAME);
+      if (!Files.exists(file)) return info;
+      List<MetricsRecord> records = MetricsLog.read(file);
+      if (records.isEmpty()) return info;
+      MetricsRecord last = records.getLast();
+      return info.withProgress(last.iteration(), info.totalIterations(), null, last.values());
+    } catch (IOException | RuntimeException e) {
+      return info;
+    }
+  }
+
+  private void recover() {
+    List<JobInfo> queued = new ArrayList<>();
+    try (Stream<Path> dirs = Files.list(runs)) {
+      for (Path dir : dirs.sorted().toList()) {
+        Path file = dir.resolve(JOB_FILE);
+        if (!Files.isRegularFile(file)) continue;
+        JobInfo info;
+        try {
+          info = JSON.readValue(file.toFile(), JobInfo.class);
+        } catch (IOException e) {
+          LOG.warn("{}: not a job record ({}); skipped", file, e.getMessage());
+          continue;
+        }
+        if (!info.id().equals(dir.getFileName().toString())) {
+          LOG.warn("{}: names job {}, not its directory; skipped", file, info.id());
+          continue;
+        }
+        if (info.state() == JobState.RUNNING) {
+          info = withLastMetrics(info.withState(JobState.INTERRUPTED).withTimes(info.started(), now(), null));
+          JobLog.line(dir.resolve(JobLog.FILE_NAME), "interrupted: the service stopped while the job was running");
+          save(info);
+        } else {
+          jobs.put(info.id(), info);
+        }
+        if (info.state() == JobState.QUEUED) queued.add(info);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("listing " + runs + ": " + e.getMessage(), e);
+    }
+    queued.sort(Comparator.comparing(JobInfo::created));
+    synchronized (this) {
+      for (JobInfo q : queued) enqueue(q, true);
+    }
+  }
+
+  private static String now() {
+    return Instant.now().toString();
+  }
+
+  /** Counts of jobs by state (every state present, zeros included), for monitoring. */
+  public Map<JobState, Long> countByState() {
+    Map<JobState, Long> out = new LinkedHashMap<>();
+    for (JobState s : JobState.values()) out.put(s, 0L);
+    for (JobInfo j : jobs.values()) out.merge(j.state(), 1L, Long::sum);
+    return out;
+  }
+
+  /**
+   * Stops running PPO jobs at their next iteration boundary (they checkpoint and become
+   * interrupted) and waits for them; queued jobs stay queued in their job.json for the next
+   * manager. A running sft or train-rm job is waited for up to two minutes; if still running it
+   * stays "running" on disk and the next manager marks it interrupted.
+   */
+  @Override
+  public void close() {
+    closing = true;
+    for (Active a : active.values()) a.run.requestStop();
+    for (ExecutorService e : devices.values()) e.shutdown();
+    for (ExecutorService e : devices.values()) {
+      try {
+        if (!e.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
+          LOG.warn("a job is still running after {} s; it will show as interrupted at the next start",
+              CLOSE_WAIT_SECONDS);
+        }
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}
