@@ -1,0 +1,378 @@
+package org.rlhf4j.serve;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.rlhf4j.metrics.MetricsRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP face of a {@link JobManager} (Jetty's core server): the JSON API under /api/jobs,
+ * Server-Sent Events per job, /metrics in Prometheus' text format, /health, and the dashboard at
+ * /. Every path but /health and the dashboard page (static, no data; it asks for the token)
+ * needs the bearer token. Bodies over the limit get 413 unread; malformed bodies and configs
+ * 400, paths outside the roots 403, each with {"error": one line}. Requests are handled on the
+ * server's threads, never on a job's, so no request can disturb a running job.
+ */
+public final class JobServer implements AutoCloseable {
+  /** Where and how to listen. */
+  public record Options(String host, int port, long maxBodyBytes) {
+    public static final long DEFAULT_MAX_BODY = 1 << 20;
+
+    public Options {
+      if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be 0-65535, got " + port);
+      if (maxBodyBytes < 1) throw new IllegalArgumentException("the body limit must be positive");
+    }
+  }
+
+  private static final Logger LOG = LoggerFactory.getLogger(JobServer.class);
+  private static final ObjectMapper OUT = new ObjectMapper();
+  private static final JsonMapper JSON = JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .build();
+  private static final YAMLMapper YAML = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .build();
+  private static final Pattern JOB_PATH = Pattern.compile("/api/jobs/([A-Za-z0-9_-]{1,64})(?:/([a-z]+))?");
+  private static final long KEEPALIVE_SECONDS = 15;
+  private static final int EVENT_QUEUE = 4096;
+
+  private final JobManager manager;
+  private final ServeToken token;
+  private final Options options;
+  private final Server server;
+  private final ServerConnector connector;
+  private final byte[] dashboard;
+
+  public JobServer(JobManager manager, ServeToken token, Options options) {
+    this.manager = manager;
+    this.token = token;
+    this.options = options;
+    QueuedThreadPool threads = new QueuedThreadPool(200, 4);
+    threads.setName("rlhf4j-http");
+    threads.setDaemon(true);
+    this.server = new Server(threads);
+    this.connector = new ServerConnector(server);
+    connector.setHost(options.host());
+    connector.setPort(options.port());
+    connector.setIdleTimeout(TimeUnit.SECONDS.toMillis(4 * KEEPALIVE_SECONDS));
+    server.addConnector(connector);
+    server.setHandler(new Handler.Abstract() {
+      @Override
+      public boolean handle(Request request, Response response, Callback callback) {
+        JobServer.this.handle(request, response, callback);
+        return true;
+      }
+    });
+    try (InputStream in = JobServer.class.getResourceAsStream("dashboard.html")) {
+      if (in == null) throw new IllegalStateException("dashboard.html is missing from the jar");
+      this.dashboard = in.readAllBytes();
+    } catch (IOException e) {
+      throw new IllegalStateException("reading dashboard.html: " + e.getMessage(), e);
+    }
+  }
+
+  /** Starts listening; returns this. */
+  public JobServer start() throws Exception {
+    server.start();
+    LOG.info("rlhf4j serve: listening on http://{}:{}/", options.host(), port());
+    return this;
+  }
+
+  /** The port it listens on (the one chosen when the options asked for 0). */
+  public int port() {
+    return connector.getLocalPort();
+  }
+
+  @Override
+  public void close() throws Exception {
+    server.stop();
+  }
+
+  // ---- Routing --------------------------------------------------------------------------------
+
+  /** An answer with a status and a one-line message. */
+  private static final class HttpError extends RuntimeException {
+    final int status;
+
+    HttpError(int status, String message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  private void handle(Request request, Response response, Callback callback) {
+    String path = Request.getPathInContext(request);
+    String method = request.getMethod();
+    try {
+      if (path.equals("/health")) {
+        only(method, "GET");
+        json(response, callback, 200, Map.of("status", "ok"));
+        return;
+      }
+      if (path.equals("/") || path.equals("/index.html")) {
+        only(method, "GET");
+        send(response, callback, 200, "text/html; charset=utf-8", dashboard);
+        return;
+      }
+      List<String> auth = request.getHeaders().getValuesList(HttpHeader.AUTHORIZATION);
+      if (auth.size() != 1 || !token.accepts(auth.getFirst())) {
+        response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+        throw new HttpError(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)");
+      }
+      if (path.equals("/metrics")) {
+        only(method, "GET");
+        send(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
+            Prometheus.text(manager).getBytes(StandardCharsets.UTF_8));
+        return;
+      }
+      if (path.equals("/api/jobs")) {
+        if (method.equals("GET")) {
+          json(response, callback, 200, manager.list().stream().map(JobServer::jobJson).toList());
+        } else {
+          only(method, "POST");
+          json(response, callback, 201, jobJson(submit(request)));
+        }
+        return;
+      }
+      Matcher m = JOB_PATH.matcher(path);
+      if (!m.matches()) throw new HttpError(404, "no such endpoint: " + path);
+      job(m.group(1), m.group(2) == null ? "" : m.group(2), method, request, response, callback);
+    } catch (HttpError e) {
+      error(response, callback, e.status, e.getMessage());
+    } catch (IllegalArgumentException e) {
+      error(response, callback, 400, e.getMessage());
+    } catch (ForbiddenPathException e) {
+      error(response, callback, 403, e.getMessage());
+    } catch (JobException e) {
+      error(response, callback, e.reason() == JobException.Reason.NOT_FOUND ? 404 : 409, e.getMessage());
+    } catch (Exception e) {
+      LOG.warn("{} {}: {}", method, path, e.toString());
+      error(response, callback, 500, String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+    }
+  }
+
+  private void job(String id, String action, String method, Request request, Response response, Callback callback)
+      throws IOException {
+    switch (action) {
+      case "" -> {
+        if (method.equals("DELETE")) {
+          manager.delete(id);
+          json(response, callback, 200, Map.of("deleted", id));
+        } else {
+          only(method, "GET");
+          json(response, callback, 200, jobJson(found(id)));
+        }
+      }
+      case "metrics" -> {
+        only(method, "GET");
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (MetricsRecord r : manager.metrics(id)) {
+          Map<String, Object> row = new LinkedHashMap<>();
+          row.put(MetricsRecord.ITERATION, r.iteration());
+          row.putAll(r.values());
+          rows.add(row);
+        }
+        json(response, callback, 200, rows);
+      }
+      case "samples" -> {
+        only(method, "GET");
+        json(response, callback, 200, manager.samples(id));
+      }
+      case "log" -> {
+        only(method, "GET");
+        send(response, callback, 200, "text/plain; charset=utf-8", manager.log(id).getBytes(StandardCharsets.UTF_8));
+      }
+      case "config" -> {
+        only(method, "GET");
+        send(response, callback, 200, "application/yaml; charset=utf-8",
+            manager.config(id).getBytes(StandardCharsets.UTF_8));
+      }
+      case "events" -> {
+        only(method, "GET");
+        events(id, response, callback);
+      }
+      case "cancel" -> {
+        only(method, "POST");
+        json(response, callback, 200, jobJson(manager.cancel(id)));
+      }
+      case "resume" -> {
+        only(method, "POST");
+        json(response, callback, 200, jobJson(manager.resume(id)));
+      }
+      default -> throw new HttpError(404, "no such endpoint: /api/jobs/" + id + "/" + action);
+    }
+  }
+
+  private JobInfo found(String id) {
+    return manager.get(id).orElseThrow(() -> new JobException(JobException.Reason.NOT_FOUND, "no job '" + id + "'"));
+  }
+
+  private static void only(String method, String allowed) {
+    if (!method.equals(allowed)) throw new HttpError(405, method + " is not allowed here (use " + allowed + ")");
+  }
+
+  // ---- Submitting -----------------------------------------------------------------------------
+
+  /** {"command": ..., "config": {...}} as JSON, or the same mapping as YAML (Content-Type *yaml*). */
+  private JobInfo submit(Request request) throws IOException {
+    byte[] body = body(request);
+    String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+    boolean yaml = type != null && type.toLowerCase(java.util.Locale.ROOT).contains("yaml");
+    JsonNode root;
+    try {
+      root = (yaml ? YAML : JSON).readTree(body);
+    } catch (JsonProcessingException e) {
+      String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+      throw new HttpError(400, "request body: invalid " + (yaml ? "YAML" : "JSON") + where + ": "
+          + e.getOriginalMessage().lines().findFirst().orElse("").strip());
+    }
+    if (root == null || !root.isObject()) {
+      throw new HttpError(400, "request body: expected a mapping {\"command\": ..., \"config\": {...}}");
+    }
+    for (var names = root.fieldNames(); names.hasNext(); ) {
+      String n = names.next();
+      if (!n.equals("command") && !n.equals("config")) {
+        throw new HttpError(400, "request body: unknown key '" + n + "' (expected command and config)");
+      }
+    }
+    JsonNode command = root.get("command");
+    if (command == null || !command.isTextual()) {
+      throw new HttpError(400, "request body: command is required: sft, train-rm or ppo");
+    }
+    return manager.submit(command.asText(), root.get("config"));
+  }
+
+  /** The request body, refusing (413) one over the limit before reading it when its length is declared. */
+  private byte[] body(Request request) throws IOException {
+    long declared = request.getLength();
+    if (declared > options.maxBodyBytes()) throw tooLarge();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (InputStream in = Content.Source.asInputStream(request)) {
+      byte[] buf = new byte[8192];
+      for (int n; (n = in.read(buf)) > 0; ) {
+        out.write(buf, 0, n);
+        if (out.size() > options.maxBodyBytes()) throw tooLarge();
+      }
+    }
+    return out.toByteArray();
+  }
+
+  private HttpError tooLarge() {
+    return new HttpError(413, "request body over the limit of " + options.maxBodyBytes() + " bytes");
+  }
+
+  // ---- Events ---------------------------------------------------------------------------------
+
+  /**
+   * Server-Sent Events of one job: first its current state, then "iteration" per finished
+   * iteration and "state" per change, ending after the job reaches a finished state. The
+   * listener only queues; this request's thread writes, so a slow client never holds up a job.
+   */
+  private void events(String id, Response response, Callback callback) {
+    JobInfo now = found(id);
+    BlockingQueue<JobEvent> queue = new ArrayBlockingQueue<>(EVENT_QUEUE);
+    AtomicBoolean overflow = new AtomicBoolean();
+    AutoCloseable subscription = manager.listen(id, e -> {
+      if (!queue.offer(e)) overflow.set(true);
+    });
+    response.setStatus(200);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
+    try (subscription; OutputStream out = Content.Sink.asOutputStream(response)) {
+      JobInfo current = manager.get(id).orElse(now);
+      event(out, new JobEvent(JobEvent.STATE, id, current.iteration(), current.state(), current.lastMetrics()));
+      boolean finished = current.state().finished();
+      while (!finished && !overflow.get()) {
+        JobEvent e = queue.poll(KEEPALIVE_SECONDS, TimeUnit.SECONDS);
+        if (e == null) {
+          out.write(": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          continue;
+        }
+        event(out, e);
+        finished = e.type().equals(JobEvent.STATE) && e.state().finished();
+      }
+      callback.succeeded();
+    } catch (Exception e) {
+      // The client went away (or the server is stopping): nothing of the job depends on it.
+      callback.failed(e);
+    }
+  }
+
+  private static void event(OutputStream out, JobEvent e) throws IOException {
+    Map<String, Object> data = new LinkedHashMap<>();
+    data.put("job", e.job());
+    data.put("iteration", e.iteration());
+    data.put("state", e.state().label());
+    data.put("metrics", e.metrics());
+    String text = "event: " + e.type() + "\ndata: " + OUT.writeValueAsString(data) + "\n\n";
+    out.write(text.getBytes(StandardCharsets.UTF_8));
+    out.flush();
+  }
+
+  // ---- Answers --------------------------------------------------------------------------------
+
+  static Map<String, Object> jobJson(JobInfo j) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", j.id());
+    m.put("command", j.command());
+    m.put("state", j.state().label());
+    m.put("run_dir", j.runDir());
+    m.put("device", j.device());
+    m.put("created", j.created());
+    m.put("started", j.started());
+    m.put("finished", j.finished());
+    m.put("error", j.error());
+    m.put("iteration", j.iteration());
+    m.put("total_iterations", j.totalIterations());
+    m.put("eta_seconds", j.etaSeconds());
+    m.put("last_metrics", j.lastMetrics());
+    return m;
+  }
+
+  private static void json(Response response, Callback callback, int status, Object body) throws IOException {
+    send(response, callback, status, "application/json", OUT.writeValueAsBytes(body));
+  }
+
+  private static void error(Response response, Callback callback, int status, String message) {
+    try {
+      json(response, callback, status, Map.of("error", String.valueOf(message)));
+    } catch (IOException e) {
+      callback.failed(e);
+    }
+  }
+
+  private static void send(Response response, Callback callback, int status, String type, byte[] body) {
+    response.setStatus(status);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
+    response.getHeaders().put("X-Content-Type-Options", "nosniff");
+    response.write(true, java.nio.ByteBuffer.wrap(body), callback);
+  }
+}
