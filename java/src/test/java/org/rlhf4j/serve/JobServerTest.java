@@ -22,6 +22,7 @@ import org.rlhf4j.checkpoint.RunCheckpoints;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.metrics.TensorBoardWriter;
+import org.rlhf4j.metrics.TensorBoardWriterTest;
 
 /** The service end to end: a real server on a loopback port, a real HTTP client, tiny PPO jobs. */
 class JobServerTest {
@@ -62,8 +63,18 @@ class JobServerTest {
       assertTrue(Files.isRegularFile(runDir.resolve("checkpoints/iter-000006/COMPLETE")));
       assertTrue(Files.isRegularFile(runDir.resolve("config.yaml")));
       assertTrue(Files.isRegularFile(runDir.resolve("report.html")));
+      // TensorBoard's view of the run holds the same scalars.
+      List<Path> eventFiles;
       try (Stream<Path> files = Files.list(runDir)) {
-        assertTrue(files.anyMatch(p -> p.getFileName().toString().startsWith(TensorBoardWriter.PREFIX)));
+        eventFiles = files.filter(p -> p.getFileName().toString().startsWith(TensorBoardWriter.PREFIX)).toList();
+      }
+      assertEquals(1, eventFiles.size());
+      List<TensorBoardWriterTest.Event> decoded = TensorBoardWriterTest.decode(eventFiles.getFirst());
+      assertEquals(7, decoded.size(), "file version, then one event per iteration");
+      for (int i = 0; i < 6; i++) {
+        assertEquals(file.get(i).iteration(), decoded.get(i + 1).step());
+        assertEquals((float) file.get(i).get("objective/kl"), decoded.get(i + 1).scalars().get("objective/kl"));
+        assertEquals(file.get(i).values().keySet(), decoded.get(i + 1).scalars().keySet());
       }
 
       JsonNode samples = s.json(s.get("/api/jobs/" + a + "/samples"), 200);
