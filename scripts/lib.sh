@@ -14,6 +14,8 @@ RLHF4J_PACKAGES=(
   maven
   fontconfig fonts-dejavu-core
 )
+# Only the tests need these (the dashboard's browser test): scripts/test adds them.
+RLHF4J_TEST_PACKAGES=(chromium chromium-driver)
 
 say() { echo "rlhf4j: $*" >&2; }
 die() { say "$*"; exit 1; }
