@@ -48,9 +48,19 @@ final class ServeCommand implements Callable<Integer> {
     for (Path a : allow) {
       if (!java.nio.file.Files.isDirectory(a)) throw new UsageException("--allow " + a + " is not a directory");
     }
+    if (tokenFile != null && !java.nio.file.Files.isRegularFile(tokenFile)) {
+      throw new UsageException("--token-file " + tokenFile + " is not a file");
+    }
+    JobServer.Options options = new JobServer.Options(host, port, maxBody);
     JobManager manager = new JobManager(runs, allow);
     ServeToken token = ServeToken.load(manager.runs(), tokenFile);
-    JobServer server = new JobServer(manager, token, new JobServer.Options(host, port, maxBody)).start();
+    JobServer server;
+    try {
+      server = new JobServer(manager, token, options).start();
+    } catch (Exception e) {
+      manager.close();
+      throw new UsageException("cannot listen on " + host + ":" + port + ": " + e.getMessage());
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
