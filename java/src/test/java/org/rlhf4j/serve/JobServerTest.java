@@ -2,7 +2,6 @@ package org.rlhf4j.serve;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -302,11 +301,19 @@ class JobServerTest {
       String id = s.json(ok, 201).get("id").asText();
       s.awaitState(id, "succeeded");
 
+      // A model directory that holds no model passes the submit checks; the job fails, saying why.
+      ObjectNode noModel = s.ppoConfig(1, false);
+      ((ObjectNode) noModel.get("model")).put("path", s.inputs.toString());
+      String failing = s.submit(noModel);
+      JsonNode failed = s.awaitState(failing, "failed");
+      assertTrue(failed.get("error").asText().contains(s.inputs.toRealPath().toString()), failed::toString);
+      assertFalse(failed.get("error").asText().contains("\n"));
+      assertTrue(s.get("/api/jobs/" + failing + "/log").body().contains("failed: "));
+
       HttpResponse<String> big = s.post("/api/jobs", "{\"command\": \"ppo\", \"pad\": \"" + "x".repeat(1 << 20) + "\"}");
       assertEquals(413, big.statusCode(), big::body);
       assertTrue(s.json(big, 413).get("error").asText().contains("over the limit of 1048576 bytes"));
-      assertNotEquals(0, s.json(s.get("/api/jobs"), 200).size());
-      assertEquals(1, s.json(s.get("/api/jobs"), 200).size());
+      assertEquals(2, s.json(s.get("/api/jobs"), 200).size(), "no job from a refused request");
     }
   }
 }
