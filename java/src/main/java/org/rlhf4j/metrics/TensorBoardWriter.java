@@ -34,6 +34,7 @@ public final class TensorBoardWriter implements AutoCloseable {
 
   private static final AtomicLong SEQUENCE = new AtomicLong();
   private static final int MASK_DELTA = 0xa282ead8;
+  private static String host;
 
   private final Path file;
   private final OutputStream out;
@@ -103,12 +104,16 @@ public final class TensorBoardWriter implements AutoCloseable {
     return ((c >>> 15) | (c << 17)) + MASK_DELTA;
   }
 
-  private static String host() {
-    try {
-      return InetAddress.getLocalHost().getHostName().replaceAll("[^A-Za-z0-9.-]", "_");
-    } catch (IOException e) {
-      return "localhost";
+  /** The host name in event file names (as TensorFlow's), looked up once: it may ask DNS. */
+  private static synchronized String host() {
+    if (host == null) {
+      try {
+        host = InetAddress.getLocalHost().getHostName().replaceAll("[^A-Za-z0-9.-]", "_");
+      } catch (IOException e) {
+        host = "localhost";
+      }
     }
+    return host;
   }
 
   @Override

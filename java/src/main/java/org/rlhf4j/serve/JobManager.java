@@ -415,7 +415,12 @@ public final class JobManager implements AutoCloseable {
           onIteration(id, a, iteration, metrics, samples);
         }
       });
-      end = a.cancelled ? JobState.CANCELLED : a.run.stopRequested() ? JobState.INTERRUPTED : JobState.SUCCEEDED;
+      JobInfo reached = jobs.get(id);
+      // A stop that came as the last iteration finished stopped nothing: the run is complete.
+      boolean complete = reached != null && reached.totalIterations() > 0
+          && reached.iteration() >= reached.totalIterations();
+      end = complete || !a.run.stopRequested() ? JobState.SUCCEEDED
+          : a.cancelled ? JobState.CANCELLED : JobState.INTERRUPTED;
     } catch (Throwable e) {
       end = JobState.FAILED;
       error = oneLine(e);

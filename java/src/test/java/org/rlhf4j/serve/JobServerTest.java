@@ -150,13 +150,13 @@ class JobServerTest {
   @Test
   void cancelStopsAtAnIterationBoundaryWithACheckpointAndResumeFinishes() throws Exception {
     try (ServeFixture s = new ServeFixture(dir)) {
-      String id = s.submit(s.ppoConfig(40, true));
+      String id = s.submit(s.ppoConfig(12, true));
       s.awaitIteration(id, 2);
       JsonNode answer = s.json(s.post("/api/jobs/" + id + "/cancel", ""), 200);
       assertEquals(id, answer.get("id").asText());
       JsonNode cancelled = s.awaitState(id, "cancelled");
       long at = cancelled.get("iteration").asLong();
-      assertTrue(at >= 2 && at < 40, cancelled::toString);
+      assertTrue(at >= 2 && at < 12, cancelled::toString);
       Path runDir = Path.of(cancelled.get("run_dir").asText());
       assertEquals(new RunCheckpoints(runDir, Integer.MAX_VALUE).pathFor(at),
           new RunCheckpoints(runDir, Integer.MAX_VALUE).latest().orElseThrow(), "a checkpoint of the last iteration");
@@ -166,9 +166,9 @@ class JobServerTest {
       s.awaitState(id, "succeeded");
       List<Long> its = MetricsLog.read(runDir.resolve(MetricsLog.FILE_NAME)).stream().map(MetricsRecord::iteration)
           .toList();
-      assertEquals(40, its.size());
+      assertEquals(12, its.size());
       assertEquals(1L, its.getFirst());
-      assertEquals(40L, its.getLast());
+      assertEquals(12L, its.getLast());
 
       assertEquals(200, s.send(s.request("/api/jobs/" + id).DELETE().build()).statusCode());
       assertFalse(Files.exists(runDir));
@@ -181,7 +181,7 @@ class JobServerTest {
     String id;
     Path jobFile;
     try (ServeFixture s = new ServeFixture(dir)) {
-      id = s.submit(s.ppoConfig(30, true));
+      id = s.submit(s.ppoConfig(12, true));
       s.awaitIteration(id, 2);
       jobFile = s.manager.runs().resolve(id).resolve(JobManager.JOB_FILE);
     }
@@ -195,13 +195,13 @@ class JobServerTest {
       assertEquals(1, jobs.size());
       assertEquals("interrupted", jobs.get(0).get("state").asText());
       long at = jobs.get(0).get("iteration").asLong();
-      assertTrue(at >= 2 && at < 30, jobs::toString);
+      assertTrue(at >= 2 && at < 12, jobs::toString);
       s.json(s.post("/api/jobs/" + id + "/resume", ""), 200);
       s.awaitState(id, "succeeded");
       List<Long> its = MetricsLog.read(s.manager.runs().resolve(id).resolve(MetricsLog.FILE_NAME)).stream()
           .map(MetricsRecord::iteration).toList();
-      assertEquals(30, its.size());
-      assertEquals(30L, its.getLast());
+      assertEquals(12, its.size());
+      assertEquals(12L, its.getLast());
       assertTrue(s.get("/api/jobs/" + id + "/log").body().contains("interrupted"));
     }
   }
