@@ -86,14 +86,20 @@ public final class JobManager implements AutoCloseable {
     }
   }
 
-  private record Subscription(String job, JobListener listener) {}
+  private record Listening(String job, JobListener listener) {}
+
+  /** A listener's registration; closing it stops the calls. */
+  public interface Subscription extends AutoCloseable {
+    @Override
+    void close();
+  }
 
   private final Path runs;
   private final PathPolicy policy;
   private final Map<String, JobInfo> jobs = new ConcurrentHashMap<>();
   private final Map<String, Active> active = new ConcurrentHashMap<>();
   private final Map<String, ExecutorService> devices = new ConcurrentHashMap<>();
-  private final List<Subscription> subscriptions = new CopyOnWriteArrayList<>();
+  private final List<Listening> subscriptions = new CopyOnWriteArrayList<>();
   private final SecureRandom random = new SecureRandom();
   private volatile boolean closing;
 
@@ -268,14 +274,14 @@ public final class JobManager implements AutoCloseable {
    * Calls listener with every event of job (or of every job when job is null) until the
    * returned handle is closed.
    */
-  public AutoCloseable listen(String job, JobListener listener) {
-    Subscription s = new Subscription(job, listener);
+  public Subscription listen(String job, JobListener listener) {
+    Listening s = new Listening(job, listener);
     subscriptions.add(s);
     return () -> subscriptions.remove(s);
   }
 
   private void publish(JobEvent e) {
-    for (Subscription s : subscriptions) {
+    for (Listening s : subscriptions) {
       if (s.job() != null && !s.job().equals(e.job())) continue;
       try {
         s.listener().onEvent(e);

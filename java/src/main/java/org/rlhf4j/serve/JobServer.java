@@ -99,8 +99,14 @@ public final class JobServer implements AutoCloseable {
   }
 
   /** Starts listening; returns this. */
-  public JobServer start() throws Exception {
-    server.start();
+  public JobServer start() throws IOException {
+    try {
+      server.start();
+    } catch (IOException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IOException(e.getMessage(), e);
+    }
     LOG.info("rlhf4j serve: listening on http://{}:{}/", options.host(), port());
     return this;
   }
@@ -111,8 +117,12 @@ public final class JobServer implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
-    server.stop();
+  public void close() {
+    try {
+      server.stop();
+    } catch (Exception e) {
+      throw new IllegalStateException("stopping the HTTP server: " + e.getMessage(), e);
+    }
   }
 
   // ---- Routing --------------------------------------------------------------------------------
@@ -299,13 +309,14 @@ public final class JobServer implements AutoCloseable {
     JobInfo now = found(id);
     BlockingQueue<JobEvent> queue = new ArrayBlockingQueue<>(EVENT_QUEUE);
     AtomicBoolean overflow = new AtomicBoolean();
-    AutoCloseable subscription = manager.listen(id, e -> {
+    JobManager.Subscription subscription = manager.listen(id, e -> {
       if (!queue.offer(e)) overflow.set(true);
     });
     response.setStatus(200);
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream; charset=utf-8");
     response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
-    try (subscription; OutputStream out = Content.Sink.asOutputStream(response)) {
+    try (subscription) {
+      OutputStream out = Content.Sink.asOutputStream(response);
       JobInfo current = manager.get(id).orElse(now);
       event(out, new JobEvent(JobEvent.STATE, id, current.iteration(), current.state(), current.lastMetrics()));
       boolean finished = current.state().finished();
@@ -319,6 +330,7 @@ public final class JobServer implements AutoCloseable {
         event(out, e);
         finished = e.type().equals(JobEvent.STATE) && e.state().finished();
       }
+      out.close();
       callback.succeeded();
     } catch (Exception e) {
       // The client went away (or the server is stopping): nothing of the job depends on it.

@@ -46,10 +46,11 @@ class JobManagerTest {
     try (JobManager jobs = new JobManager(dir.resolve("runs"), List.of(inputs))) {
       List<JobEvent> events = new CopyOnWriteArrayList<>();
       CountDownLatch finished = new CountDownLatch(2);
-      try (AutoCloseable l = jobs.listen(null, e -> {
+      JobManager.Subscription listening = jobs.listen(null, e -> {
         events.add(e);
         if (e.type().equals(JobEvent.STATE) && e.state().finished()) finished.countDown();
-      })) {
+      });
+      try {
         JobInfo first = jobs.submit("sft", sft);
         // The reward model starts from the first job's run directory: its newest checkpoint.
         JsonNode rm = yaml.readTree("""
@@ -77,6 +78,8 @@ class JobManagerTest {
         assertEquals(List.of(JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED), events.stream()
             .filter(e -> e.job().equals(a.id()) && e.type().equals(JobEvent.STATE)).map(JobEvent::state).toList());
         assertTrue(jobs.log(a.id()).contains("succeeded"));
+      } finally {
+        listening.close();
       }
 
       JobInfo done = jobs.list().getFirst();

@@ -31,7 +31,7 @@ import org.rlhf4j.testing.TinyPpo;
  */
 final class ServeFixture implements AutoCloseable {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final Duration TIMEOUT = Duration.ofSeconds(60);
+  static final Duration TIMEOUT = Duration.ofSeconds(120);
 
   final Path dir;
   final Path runs;
@@ -41,7 +41,7 @@ final class ServeFixture implements AutoCloseable {
   final String token;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  ServeFixture(Path dir) throws Exception {
+  ServeFixture(Path dir) throws IOException {
     this.dir = dir;
     this.runs = dir.resolve("runs");
     this.inputs = dir.resolve("inputs");
@@ -154,7 +154,7 @@ final class ServeFixture implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() {
     try {
       server.close();
     } finally {
