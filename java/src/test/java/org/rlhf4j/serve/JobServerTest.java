@@ -83,6 +83,9 @@ class JobServerTest {
       assertTrue(s.get("/api/jobs/" + a + "/log").body().contains("succeeded"));
       assertTrue(s.get("/api/jobs/" + a + "/config").body().contains("iterations: 6"));
       String prometheus = s.get("/metrics").body();
+      for (String line : prometheus.split("\n")) {
+        assertTrue(line.matches("# (HELP|TYPE) rlhf4j_\\w+ .+|rlhf4j_\\w+(\\{(\\w+=\"[^\"]*\",?)+\\})? \\S+"), line);
+      }
       assertTrue(prometheus.contains("rlhf4j_jobs{state=\"succeeded\"} 1"), prometheus);
       assertTrue(prometheus.contains("rlhf4j_job_iteration{job=\"" + a + "\",command=\"ppo\"} 6"), prometheus);
 
