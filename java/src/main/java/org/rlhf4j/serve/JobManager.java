@@ -1,16 +1,10 @@
 package org.rlhf4j.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -22,13 +16,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.rlhf4j.checkpoint.RunCheckpoints;
 import org.rlhf4j.config.ConfigException;
 import org.rlhf4j.metrics.MetricsLog;
@@ -68,10 +60,8 @@ public final class JobManager implements AutoCloseable {
   public static final String SAMPLES_FILE = "samples.jsonl";
 
   private static final Logger LOG = LoggerFactory.getLogger(JobManager.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
       .withZone(ZoneOffset.UTC);
-  private static final int LOG_TAIL = 1 << 20;
   private static final long CLOSE_WAIT_SECONDS = 120;
 
   /** A queued or running job: its execution and the numbers its ETA is made from. */
@@ -95,6 +85,7 @@ public final class JobManager implements AutoCloseable {
   }
 
   private final Path runs;
+  private final JobFiles files;
   private final PathPolicy policy;
   private final Map<String, JobInfo> jobs = new ConcurrentHashMap<>();
   private final Map<String, Active> active = new ConcurrentHashMap<>();
@@ -115,6 +106,7 @@ public final class JobManager implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("runs directory " + runs + ": " + e.getMessage(), e);
     }
+    this.files = new JobFiles(this.runs);
     List<Path> roots = new ArrayList<>();
     roots.add(this.runs);
     roots.addAll(allowed);
@@ -179,7 +171,7 @@ public final class JobManager implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("creating the job directory " + jobDir + ": " + e.getMessage(), e);
     }
-    JobLog.line(jobDir.resolve(JobLog.FILE_NAME), "submitted: " + kind.command() + ", run directory " + runDir);
+    JobLog.line(files.log(id), "submitted: " + kind.command() + ", run directory " + runDir);
     synchronized (this) {
       save(info);
       enqueue(info, false);
@@ -239,28 +231,12 @@ public final class JobManager implements AutoCloseable {
    * "response", "score"}]}. An iteration redone after a resume shows its last run.
    */
   public List<JsonNode> samples(String id) throws IOException {
-    Path file = runs.resolve(require(id).id()).resolve(SAMPLES_FILE);
-    if (!Files.exists(file)) return List.of();
-    TreeMap<Long, JsonNode> byIteration = new TreeMap<>();
-    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-      if (line.isBlank()) continue;
-      try {
-        JsonNode n = JSON.readTree(line);
-        byIteration.put(n.path("iteration").asLong(), n);
-      } catch (IOException e) {
-        // A line torn by a crash: the iteration is redone or lost, as in metrics.jsonl.
-      }
-    }
-    return List.copyOf(byIteration.values());
+    return files.samples(require(id).id());
   }
 
   /** The end of job.log (at most its last MiB). */
   public String log(String id) throws IOException {
-    Path file = runs.resolve(require(id).id()).resolve(JobLog.FILE_NAME);
-    if (!Files.exists(file)) return "";
-    byte[] all = Files.readAllBytes(file);
-    int from = Math.max(0, all.length - LOG_TAIL);
-    return new String(all, from, all.length - from, StandardCharsets.UTF_8);
+    return files.logTail(require(id).id());
   }
 
   /** The effective config (config.yaml) the job runs with. */
@@ -313,7 +289,7 @@ public final class JobManager implements AutoCloseable {
     }
     a.cancelled = true;
     a.run.requestStop();
-    Path log = runs.resolve(id).resolve(JobLog.FILE_NAME);
+    Path log = files.log(id);
     if (info.state() == JobState.QUEUED) {
       active.remove(id);
       JobInfo done = info.withState(JobState.CANCELLED).withTimes(info.started(), now(), null);
@@ -346,7 +322,7 @@ public final class JobManager implements AutoCloseable {
     }
     JobInfo queued = info.withState(JobState.QUEUED).withTimes(info.started(), null, null);
     save(queued);
-    JobLog.line(runs.resolve(id).resolve(JobLog.FILE_NAME), "resumed: queued again");
+    JobLog.line(files.log(id), "resumed: queued again");
     enqueue(queued, true);
     publish(new JobEvent(JobEvent.STATE, id, queued.iteration(), JobState.QUEUED, Map.of()));
     return queued;
@@ -366,16 +342,9 @@ public final class JobManager implements AutoCloseable {
     if (a != null) a.run.requestStop();
     jobs.remove(id);
     try {
-      deleteTree(runs.resolve(id));
+      files.delete(id);
     } catch (IOException e) {
       throw new UncheckedIOException("deleting job " + id + ": " + e.getMessage(), e);
-    }
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) return;
-    try (Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
     }
   }
 
@@ -400,13 +369,16 @@ public final class JobManager implements AutoCloseable {
       info = info.withState(JobState.RUNNING).withTimes(now(), null, null);
       save(info);
     }
-    Path log = runs.resolve(id).resolve(JobLog.FILE_NAME);
+    Path log = files.log(id);
     publish(new JobEvent(JobEvent.STATE, id, info.iteration(), JobState.RUNNING, Map.of()));
     JobLog.bind(id, log);
     JobLog.line(log, "running on " + info.device());
     JobState end;
     String error = null;
-    MetricsPoller poller = a.run.stoppable() ? null : new MetricsPoller(id, Path.of(info.runDir()));
+    MetricsPoller poller = a.run.stoppable() ? null : new MetricsPoller(id, Path.of(info.runDir()), (it, m) -> {
+      update(id, j -> j.withProgress(it, j.totalIterations(), null, m));
+      publish(new JobEvent(JobEvent.ITERATION, id, it, JobState.RUNNING, m));
+    });
     try {
       a.startNanos = System.nanoTime();
       a.run.run(new JobRun.Progress() {
@@ -441,7 +413,7 @@ public final class JobManager implements AutoCloseable {
       active.remove(id, a);
       JobInfo current = jobs.get(id);
       if (current == null) return;
-      done = withLastMetrics(current.withState(end).withTimes(current.started(), now(), error));
+      done = JobFiles.withLastMetrics(current.withState(end).withTimes(current.started(), now(), error));
       save(done);
     }
     publish(new JobEvent(JobEvent.STATE, id, done.iteration(), end, Map.of()));
@@ -452,81 +424,9 @@ public final class JobManager implements AutoCloseable {
     if (a.startIteration < 0) {
       a.startIteration = iteration - 1;
     }
-    if (!samples.isEmpty()) appendSamples(id, iteration, samples);
+    if (!samples.isEmpty()) files.appendSamples(id, iteration, samples);
     update(id, j -> j.withProgress(iteration, j.totalIterations(), null, metrics));
     publish(new JobEvent(JobEvent.ITERATION, id, iteration, JobState.RUNNING, metrics));
-  }
-
-  private void appendSamples(String id, long iteration, List<PpoTrainer.Sample> samples) {
-    ObjectNode line = JSON.createObjectNode();
-    line.put("iteration", iteration);
-    ArrayNode list = line.putArray("samples");
-    for (PpoTrainer.Sample s : samples) {
-      list.addObject().put("prompt", s.prompt()).put("response", s.response()).put("score", s.score());
-    }
-    try {
-      Files.writeString(runs.resolve(id).resolve(SAMPLES_FILE), JSON.writeValueAsString(line) + "\n",
-          StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-    } catch (IOException e) {
-      LOG.warn("job {}: cannot append samples: {}", id, e.getMessage());
-    }
-  }
-
-  /** Iteration events for sft and train-rm, whose loops have no listener: new lines of metrics.jsonl. */
-  private final class MetricsPoller {
-    private final String id;
-    private final Path file;
-    private final Thread thread;
-    private volatile boolean running = true;
-    private long seen;
-
-    MetricsPoller(String id, Path runDir) {
-      this.id = id;
-      this.file = runDir.resolve(MetricsLog.FILE_NAME);
-      this.thread = new Thread(this::loop, "rlhf4j-metrics-" + id);
-      thread.setDaemon(true);
-    }
-
-    void start() {
-      thread.start();
-    }
-
-    void stop() {
-      running = false;
-      if (thread.isAlive()) {
-        try {
-          thread.join(5000);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-      poll();
-    }
-
-    private void loop() {
-      while (running) {
-        poll();
-        try {
-          Thread.sleep(500);
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-    }
-
-    private synchronized void poll() {
-      try {
-        if (!Files.exists(file)) return;
-        for (MetricsRecord r : MetricsLog.read(file)) {
-          if (r.iteration() <= seen) continue;
-          seen = r.iteration();
-          update(id, j -> j.withProgress(r.iteration(), j.totalIterations(), null, r.values()));
-          publish(new JobEvent(JobEvent.ITERATION, id, r.iteration(), JobState.RUNNING, r.values()));
-        }
-      } catch (IOException | RuntimeException e) {
-        LOG.debug("job {}: reading metrics: {}", id, e.toString());
-      }
-    }
   }
 
   private synchronized void update(String id, java.util.function.UnaryOperator<JobInfo> f) {
@@ -543,62 +443,21 @@ public final class JobManager implements AutoCloseable {
 
   private void save(JobInfo info) {
     jobs.put(info.id(), info);
-    Path file = runs.resolve(info.id()).resolve(JOB_FILE);
-    Path tmp = file.resolveSibling("." + JOB_FILE + ".tmp");
-    try {
-      Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(persisted(info)));
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new UncheckedIOException("writing " + file + ": " + e.getMessage(), e);
-    }
-  }
-
-  /** What job.json keeps: everything but the live ETA. */
-  private static JobInfo persisted(JobInfo i) {
-    return i.withProgress(i.iteration(), i.totalIterations(), null, i.lastMetrics());
-  }
-
-  private JobInfo withLastMetrics(JobInfo info) {
-    try {
-      Path file = Path.of(info.runDir()).resolve(MetricsLog.FILE_NAME);
-      if (!Files.exists(file)) return info;
-      List<MetricsRecord> records = MetricsLog.read(file);
-      if (records.isEmpty()) return info;
-      MetricsRecord last = records.getLast();
-      return info.withProgress(last.iteration(), info.totalIterations(), null, last.values());
-    } catch (IOException | RuntimeException e) {
-      return info;
-    }
+    files.save(info);
   }
 
   private void recover() {
     List<JobInfo> queued = new ArrayList<>();
-    try (Stream<Path> dirs = Files.list(runs)) {
-      for (Path dir : dirs.sorted().toList()) {
-        Path file = dir.resolve(JOB_FILE);
-        if (!Files.isRegularFile(file)) continue;
-        JobInfo info;
-        try {
-          info = JSON.readValue(file.toFile(), JobInfo.class);
-        } catch (IOException e) {
-          LOG.warn("{}: not a job record ({}); skipped", file, e.getMessage());
-          continue;
-        }
-        if (!info.id().equals(dir.getFileName().toString())) {
-          LOG.warn("{}: names job {}, not its directory; skipped", file, info.id());
-          continue;
-        }
-        if (info.state() == JobState.RUNNING) {
-          info = withLastMetrics(info.withState(JobState.INTERRUPTED).withTimes(info.started(), now(), null));
-          JobLog.line(dir.resolve(JobLog.FILE_NAME), "interrupted: the service stopped while the job was running");
-          save(info);
-        } else {
-          jobs.put(info.id(), info);
-        }
-        if (info.state() == JobState.QUEUED) queued.add(info);
+    for (JobInfo found : files.loadAll()) {
+      JobInfo info = found;
+      if (info.state() == JobState.RUNNING) {
+        info = JobFiles.withLastMetrics(info.withState(JobState.INTERRUPTED).withTimes(info.started(), now(), null));
+        JobLog.line(files.log(info.id()), "interrupted: the service stopped while the job was running");
+        save(info);
+      } else {
+        jobs.put(info.id(), info);
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("listing " + runs + ": " + e.getMessage(), e);
+      if (info.state() == JobState.QUEUED) queued.add(info);
     }
     queued.sort(Comparator.comparing(JobInfo::created));
     synchronized (this) {
