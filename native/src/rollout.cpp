@@ -7,11 +7,13 @@
 namespace r4j {
 
 bool is_float_field(int32_t which) {
-  return which >= R4J_FIELD_OLD_LOGPROBS && which <= R4J_FIELD_FULL_KL;
+  return (which >= R4J_FIELD_OLD_LOGPROBS && which <= R4J_FIELD_FULL_KL) ||
+         (which >= R4J_FIELD_GROUP_ID && which <= R4J_FIELD_SCORES_SHAPED);
 }
 
 bool is_per_sample_field(int32_t which) {
-  return which == R4J_FIELD_SCORES || which == R4J_FIELD_RESPONSE_LENGTH || which == R4J_FIELD_ENDED;
+  return which == R4J_FIELD_SCORES || which == R4J_FIELD_RESPONSE_LENGTH || which == R4J_FIELD_ENDED ||
+         which == R4J_FIELD_GROUP_ID || which == R4J_FIELD_SCORES_SHAPED;
 }
 
 at::Tensor& Rollout::field(int32_t which) {

@@ -18,7 +18,7 @@ struct Rollout {
   at::Tensor response_tokens;  // [B, R] int64, right-padded
   at::Tensor response_mask;    // [B, R] bool: real tokens, EOS included
   at::Tensor ended;            // [B] bool: an EOS or stop token was generated
-  std::map<int32_t, at::Tensor> floats;  // R4J_FIELD_OLD_LOGPROBS .. FULL_KL, float32
+  std::map<int32_t, at::Tensor> floats;  // R4J_FIELD_OLD_LOGPROBS .. FULL_KL, GROUP_ID .. SCORES_SHAPED, float32
 
   int64_t batch() const { return query_tokens.size(0); }
   int64_t query_len() const { return query_tokens.size(1); }
