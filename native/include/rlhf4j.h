@@ -564,6 +564,16 @@ typedef struct r4j_algo_options {
  * no dual clip, token ratios, nothing masked or shaped. */
 R4J_API r4j_status r4j_algo_options_defaults(r4j_algo_options *out);
 
+/* A new rollout of chosen rows of one or more rollouts (all on one device, with
+ * one pad id; no handle twice): row i of the result is row row_in_part[i] of
+ * parts[part_of_row[i]]. Every field is copied (a float field when every part
+ * has it), prompts left- and responses right-padded to the longest picked.
+ * DAPO's dynamic sampling assembles its batch from several sampling rounds so.
+ * The parts are unchanged; destroy the result with r4j_rollout_destroy. */
+R4J_API r4j_status r4j_rollout_gather(const r4j_rollout *const *parts, int32_t n_parts,
+                                      const int64_t *part_of_row, const int64_t *row_in_part, int64_t n,
+                                      r4j_rollout **out_rollout);
+
 /* r4j_ppo_rewards, with:
  *  - score += min(-(|y| - (L_max - L_buf)) / L_buf, 0) * overlong_penalty_factor
  *    (after clipping) when overlong_buffer_len > 0;

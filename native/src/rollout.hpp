@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <vector>
 
 #include "rlhf4j.h"
 
@@ -31,6 +32,13 @@ struct Rollout {
   at::Tensor& field(int32_t which);
   bool has(int32_t which) const { return floats.count(which) > 0; }
 };
+
+// A new rollout of the given rows of several rollouts (same device and pad id):
+// row i of the result is row row_in_part[i] of parts[part_of_row[i]]. Prompts
+// stay left-padded and responses right-padded to the longest picked; a float
+// field is kept when every part has it.
+Rollout gather_rows(const std::vector<const Rollout*>& parts, const std::vector<int64_t>& part_of_row,
+                    const std::vector<int64_t>& row_in_part);
 
 bool is_float_field(int32_t which);
 bool is_per_sample_field(int32_t which);  // [B] rather than [B, R]

@@ -460,3 +460,37 @@ TEST(AlgoMath, OnPolicyRatioIsOneAndNothingIsClipped) {
     EXPECT_EQ(as.n_sequences, 8);
   }
 }
+
+// Dynamic sampling's batch assembly: rows picked from two rollouts of different
+// prompt and response lengths keep their tokens, masks, flags and fields.
+TEST(AlgoMath, GatherRowsKeepsEveryRowIntact) {
+  auto m = make(tiny_gpt2());
+  auto a = grouped_sample(*m, 4, 1);
+  auto b = [&] {
+    at::NoGradGuard g;
+    auto go = gen_options(5, 2);
+    go.eos_token_id = 3;
+    return generate(*m, random_tokens(3, 7, 48, 2).clamp_min(4), at::ones({3, 7}, at::kBool), go);
+  }();
+  b->field(R4J_FIELD_REF_LOGPROBS) = b->field(R4J_FIELD_OLD_LOGPROBS) * 0.5;
+  b->field(R4J_FIELD_SCORES) = floats({7, 8, 9}, {3});
+  b->field(R4J_FIELD_GROUP_ID) = floats({5, 5, 5}, {3});
+  auto g = gather_rows({a.get(), b.get()}, {1, 0, 1}, {2, 3, 0});
+  ASSERT_EQ(g.batch(), 3);
+  EXPECT_EQ(g.query_len(), 7);
+  const std::vector<std::pair<const Rollout*, int64_t>> src = {{b.get(), 2}, {a.get(), 3}, {b.get(), 0}};
+  for (int64_t i = 0; i < 3; ++i) {
+    const Rollout& s = *src[i].first;
+    const int64_t row = src[i].second, p = s.query_len(), r = s.response_len();
+    EXPECT_TRUE(at::equal(g.query_tokens[i].narrow(0, 7 - p, p), s.query_tokens[row])) << "row " << i;
+    EXPECT_TRUE(at::equal(g.query_mask[i].narrow(0, 7 - p, p), s.query_mask[row])) << "row " << i;
+    EXPECT_FALSE(g.query_mask[i].narrow(0, 0, 7 - p).any().item<bool>()) << "row " << i;
+    EXPECT_TRUE(at::equal(g.response_mask[i].narrow(0, 0, r), s.response_mask[row])) << "row " << i;
+    EXPECT_TRUE(at::equal(g.response_tokens[i].narrow(0, 0, r), s.response_tokens[row])) << "row " << i;
+    EXPECT_EQ(g.ended[i].item<bool>(), s.ended[row].item<bool>());
+    for (int32_t f : {R4J_FIELD_OLD_LOGPROBS, R4J_FIELD_REF_LOGPROBS})
+      EXPECT_TRUE(at::equal(g.floats.at(f)[i].narrow(0, 0, r), s.floats.at(f)[row])) << "field " << f;
+    EXPECT_EQ(g.floats.at(R4J_FIELD_SCORES)[i].item<float>(), s.floats.at(R4J_FIELD_SCORES)[row].item<float>());
+  }
+  EXPECT_THROW(gather_rows({a.get()}, {0}, {4}), Error);
+}
