@@ -33,8 +33,8 @@ public final class PpoSetup {
     Tokenizer tokenizer = Tokenizers.load(modelDir);
     Checkpoint sft = Checkpoint.open(modelDir);
     // Critic-free estimators (grpo, rloo, reinforce_pp) learn without a value head: none is made.
-    boolean critic = config.ppo().estimator().usesCritic();
-    boolean shared = critic && config.model().critic() == Critic.SHARED;
+    boolean withCritic = config.ppo().estimator().usesCritic();
+    boolean shared = withCritic && config.model().critic() == Critic.SHARED;
     List<Model> made = new ArrayList<>();
     try {
       Model policy = keep(made, sft.loadModel(device,
@@ -43,7 +43,7 @@ public final class PpoSetup {
       Model reference = keep(made, sft.loadModel(device,
           c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype), LoadOptions.allowHeadChanges()).model());
       Model critic = null;
-      if (critic && !shared) {
+      if (withCritic && !shared) {
         critic = keep(made, Checkpoint.open(ModelDirs.resolve(config.model().criticCheckpoint())).loadModel(device,
             c -> c.withValueHead(true).withRewardHead(false).withDtype(dtype).withSeed(seed),
             LoadOptions.allowHeadChanges()).model());
