@@ -128,7 +128,7 @@ public final class RewardTerms {
   }
 
   private static String simpleName(String className) {
-    return className.substring(className.lastIndexOf('.') + 1);
+    return className.substring(Math.max(className.lastIndexOf('.'), className.lastIndexOf('$')) + 1);
   }
 
   @Override

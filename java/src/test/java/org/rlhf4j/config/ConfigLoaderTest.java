@@ -76,7 +76,7 @@ class ConfigLoaderTest {
   void unknownKeyFarFromAllListsTheSection() throws IOException {
     String m = error(REQUIRED + "generation:\n  beam_width: 4\n");
     assertEquals("unknown key 'generation.beam_width' in config.yaml; keys of generation: max_new_tokens, "
-        + "temperature, top_k, top_p, stop_token", m);
+        + "temperature, top_k, top_p, stop_token, num_samples", m);
     assertTrue(error(REQUIRED + "sft:\n  epochs: 1\n").startsWith("unknown key 'sft' in config.yaml; sections: run,"));
   }
 
