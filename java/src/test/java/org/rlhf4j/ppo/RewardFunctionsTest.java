@@ -100,6 +100,18 @@ class RewardFunctionsTest {
   }
 
   @Test
+  void theListSurvivesTheEffectiveConfigFile() throws IOException {
+    PpoRunConfig c = config("""
+        - {name: regex, pattern: 'x=(\\d+)', field: solution, weight: 0.5}
+        - {name: length_penalty, max_words: 3}
+        - {class: org.rlhf4j.ppo.PpoTrainerTest$GoodShare, label: share}
+        """);
+    Path written = tmp.resolve("config.yaml");
+    Files.writeString(written, PpoRunConfig.loader().toYaml(c));
+    assertEquals(c.reward(), PpoRunConfig.loader().load(written, List.of()).reward());
+  }
+
+  @Test
   void badEntriesAreNamedWithTheirIndex() {
     assertEquals("reward.functions[0] in ppo.yaml: unknown reward function 'exactmatch'; built-in: exact_match, "
         + "length_penalty, regex, valid_json (or give class: a Java RewardFunction)",
