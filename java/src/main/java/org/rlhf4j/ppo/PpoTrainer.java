@@ -293,7 +293,7 @@ public final class PpoTrainer implements AutoCloseable {
       for (int r = 0; ; r++) {
         Round round = rounds.get(r);
         for (int g = 0; g < m; g++) (constantGroup(round.scores().total(), g) ? dropped : kept).add(new int[] {r, g});
-        if (kept.size() >= m || r == config.ppo().maxResampleBatches()) break;
+        if (dynamicSamplingKept(kept) >= m || r == config.ppo().maxResampleBatches()) break;
         Timed next = round(it, r + 1);
         scoring += next.scoringNanos();
         rounds.add(next.round());
@@ -308,6 +308,15 @@ public final class PpoTrainer implements AutoCloseable {
     } finally {
       for (Round r : rounds) r.rollout().close();
     }
+  }
+
+  /**
+   * The count dynamic sampling's stopping decision is made from: the groups kept so far. The one
+   * place a data-parallel run makes it the sum over all ranks (and the target theirs), so that
+   * every rank stops after the same round.
+   */
+  private static int dynamicSamplingKept(List<int[]> kept) {
+    return kept.size();
   }
 
   private record Timed(Round round, long scoringNanos) {}
