@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 /* Bumped when a function or struct is added; callers check it at load time. */
-#define R4J_ABI_VERSION 1
+#define R4J_ABI_VERSION 2
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
@@ -494,6 +494,134 @@ R4J_API r4j_status r4j_optimizer_read_tensor(const r4j_optimizer *optimizer, con
 
 R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const char *name,
                                               int32_t dtype, const void *src, size_t src_bytes);
+
+/* ------------------------------------------------------------------------ */
+/* Algorithms beyond PPO: GRPO, Dr. GRPO, DAPO, RLOO, REINFORCE++            */
+/* ------------------------------------------------------------------------ */
+/* The same three phases as PPO; an r4j_algo_options picks the advantage
+ * estimator, where the KL goes, how per-token losses are aggregated, the
+ * clipping and DAPO's shaping. The plain r4j_ppo_* functions are the _ex
+ * functions with r4j_algo_options_defaults (PPO exactly as before). */
+
+#define R4J_STRUCT_ALGO_OPTIONS 11
+#define R4J_STRUCT_ALGO_LOSS_STATS 12
+#define R4J_STRUCT_GROUP_STATS 13
+
+/* More rollout fields (float; r4j_rollout_read / r4j_rollout_write). */
+#define R4J_FIELD_GROUP_ID 20      /* float [B]: the group (prompt) of each sample, integral values; the
+                                    * caller writes it (the group estimators require it) */
+#define R4J_FIELD_LOSS_MASK 21     /* float [B, R]: 1 where a token counts in the loss (written by
+                                    * r4j_ppo_rewards_ex: the response mask, 0 for truncated samples
+                                    * when mask_truncated) */
+#define R4J_FIELD_SCORES_SHAPED 22 /* float [B]: the score after normalisation, penalties, clipping and
+                                    * overlong shaping, as put on the last token (r4j_ppo_rewards_ex) */
+
+#define R4J_ESTIMATOR_GAE 0                   /* PPO: GAE(gamma, lambda) with the critic */
+#define R4J_ESTIMATOR_GRPO 1                  /* (r - mean_group) / (std_group + 1e-4) */
+#define R4J_ESTIMATOR_RLOO 2                  /* r - mean of the other samples of the group */
+#define R4J_ESTIMATOR_REINFORCE_PP 3          /* reward-to-go of per-token rewards, whitened */
+#define R4J_ESTIMATOR_REINFORCE_PP_BASELINE 4 /* as REINFORCE_PP, group mean score subtracted */
+
+#define R4J_SCALE_GROUP 0 /* GRPO's divisor: the group's std */
+#define R4J_SCALE_BATCH 1 /* the whole batch's std (all ranks) */
+#define R4J_SCALE_NONE 2  /* no division (Dr. GRPO) */
+
+#define R4J_KL_IN_REWARD 0 /* -kl_coef * KL per token in the reward (PPO-RLHF) */
+#define R4J_KL_IN_LOSS 1   /* kl_loss_coef * KL(pi || ref) per token added to the loss (GRPO) */
+#define R4J_KL_IN_NONE 2
+
+#define R4J_KL_LOSS_K1 0      /* logp - ref */
+#define R4J_KL_LOSS_K2 1      /* 0.5 * (logp - ref)^2 */
+#define R4J_KL_LOSS_K3 2      /* exp(ref - logp) - (ref - logp) - 1 */
+#define R4J_KL_LOSS_K3_PLUS 3 /* k3's value with k2's gradient */
+
+#define R4J_LOSS_TOKEN_MEAN 0              /* sum over tokens / tokens */
+#define R4J_LOSS_SEQ_MEAN_TOKEN_MEAN 1     /* mean over sequences of each one's token mean */
+#define R4J_LOSS_SEQ_MEAN_TOKEN_SUM 2      /* mean over sequences of each one's token sum */
+#define R4J_LOSS_SEQ_MEAN_TOKEN_SUM_NORM 3 /* ... divided by max_new_tokens (Dr. GRPO) */
+
+#define R4J_IS_TOKEN 0    /* per-token ratio exp(logp - old_logp) (PPO) */
+#define R4J_IS_SEQUENCE 1 /* per-sequence ratio exp(mean_t (logp - old_logp)) (GSPO) */
+
+typedef struct r4j_algo_options {
+  int32_t estimator;          /* R4J_ESTIMATOR_* */
+  int32_t scale_rewards;      /* R4J_SCALE_* (GRPO) */
+  int32_t kl_in;              /* R4J_KL_IN_* */
+  int32_t kl_loss_estimator;  /* R4J_KL_LOSS_* (kl_in = LOSS) */
+  double kl_loss_coef;        /* beta of the KL loss term */
+  int32_t loss_agg;           /* R4J_LOSS_* over one micro-batch (see r4j_ppo_accumulate_ex) */
+  int64_t max_new_tokens;     /* L_max: SEQ_MEAN_TOKEN_SUM_NORM's divisor and the overlong buffer's end */
+  double cliprange_low;       /* ratio clipped to [1 - low, 1 + high]; 0 = r4j_ppo_options.cliprange */
+  double cliprange_high;
+  double dual_clip;           /* c > 1: the loss of a negative advantage is at most -A * c; 0 = off */
+  int32_t importance_sampling; /* R4J_IS_* */
+  int32_t mask_truncated;     /* samples without EOS/stop count in no loss (DAPO) */
+  int64_t overlong_buffer_len; /* L_buf of DAPO's soft overlong punishment; 0 = off */
+  double overlong_penalty_factor;
+} r4j_algo_options;
+
+/* GAE, KL in the reward, token mean, symmetric clip from r4j_ppo_options,
+ * no dual clip, token ratios, nothing masked or shaped. */
+R4J_API r4j_status r4j_algo_options_defaults(r4j_algo_options *out);
+
+/* A new rollout of chosen rows of one or more rollouts (all on one device, with
+ * one pad id; no handle twice): row i of the result is row row_in_part[i] of
+ * parts[part_of_row[i]]. Every field is copied (a float field when every part
+ * has it), prompts left- and responses right-padded to the longest picked.
+ * DAPO's dynamic sampling assembles its batch from several sampling rounds so.
+ * The parts are unchanged; destroy the result with r4j_rollout_destroy. */
+R4J_API r4j_status r4j_rollout_gather(const r4j_rollout *const *parts, int32_t n_parts,
+                                      const int64_t *part_of_row, const int64_t *row_in_part, int64_t n,
+                                      r4j_rollout **out_rollout);
+
+/* r4j_ppo_rewards, with:
+ *  - score += min(-(|y| - (L_max - L_buf)) / L_buf, 0) * overlong_penalty_factor
+ *    (after clipping) when overlong_buffer_len > 0;
+ *  - the -kl_coef * KL term only when kl_in = R4J_KL_IN_REWARD (KL is written
+ *    either way, for metrics);
+ *  - LOSS_MASK and SCORES_SHAPED written. */
+R4J_API r4j_status r4j_ppo_rewards_ex(r4j_rollout *rollout, const r4j_ppo_options *options,
+                                      const r4j_algo_options *algo, double kl_coef, double score_shift,
+                                      double score_scale, r4j_reward_stats *out_stats);
+
+typedef struct r4j_group_stats {
+  int64_t groups;               /* groups in the rollout (0 for GAE and REINFORCE_PP) */
+  int64_t zero_variance_groups; /* groups whose rewards are all equal (advantage 0) */
+  double seq_reward_mean;       /* mean over samples of the sequence reward the estimator used */
+  double seq_reward_std;        /* its std over the whole batch (Bessel) */
+} r4j_group_stats;
+
+/* Advantages by the chosen estimator (formulas in ppo/advantages.cpp), with
+ * the sequence reward r = sum_t REWARDS[t]. A sequence-level advantage is
+ * put on every response token; a group whose rewards are all equal gets 0.
+ * GRPO and RLOO write RETURNS = ADVANTAGES; REINFORCE_PP* write the
+ * reward-to-go and whiten over the batch's loss tokens. Group estimators need
+ * GROUP_ID (and RLOO two samples per group). out_group_stats may be NULL. */
+R4J_API r4j_status r4j_ppo_advantages_ex(r4j_rollout *rollout, const r4j_ppo_options *options,
+                                         const r4j_algo_options *algo, r4j_advantage_stats *out_stats,
+                                         r4j_group_stats *out_group_stats);
+
+typedef struct r4j_algo_loss_stats {
+  double kl_loss;           /* the aggregated KL term (before kl_loss_coef); 0 unless kl_in = LOSS */
+  double dual_clipfrac;     /* share of tokens where the dual clip's bound won */
+  int64_t n_sequences;      /* samples with at least one loss token */
+} r4j_algo_loss_stats;
+
+/* r4j_ppo_accumulate with the algorithm's switches: per-token
+ *   ratio     = exp(logp - old_logp)   (IS_SEQUENCE: exp of the sequence's mean)
+ *   pg_loss_t = max(-A*ratio, -A*clip(ratio, 1-low, 1+high))  (clip_ratio)
+ *               then min(., -A*dual_clip) where A < 0           (dual_clip)
+ *   loss_t    = pg_loss_t + kl_loss_coef * KL_t                 (kl_in = LOSS)
+ * aggregated over the micro-batch's LOSS_MASK tokens by loss_agg (a mean over
+ * its tokens, or over its samples), plus vf_coef * vf_loss (GAE only; critic-
+ * free estimators need no value head and take no critic) - ent_coef * entropy.
+ * Callers reach a minibatch-wide mean by loss_scale = this micro-batch's
+ * share (tokens or samples) of the minibatch. */
+R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model *actor, r4j_model *critic_or_null,
+                                         r4j_rollout *rollout, const int64_t *indices, int64_t n,
+                                         const r4j_ppo_options *options, const r4j_algo_options *algo,
+                                         double loss_scale, r4j_ppo_stats *out_stats,
+                                         r4j_algo_loss_stats *out_algo_stats);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "abi_handles.hpp"
+#include "ppo/ppo.hpp"
 #include "build_info.hpp"
 #include "cpu_allocator.hpp"
 
@@ -83,6 +84,9 @@ R4J_API r4j_status r4j_struct_size(int32_t which, size_t* out_size) {
       case R4J_STRUCT_PPO_STATS: *out_size = sizeof(r4j_ppo_stats); break;
       case R4J_STRUCT_REWARD_STATS: *out_size = sizeof(r4j_reward_stats); break;
       case R4J_STRUCT_ADVANTAGE_STATS: *out_size = sizeof(r4j_advantage_stats); break;
+      case R4J_STRUCT_ALGO_OPTIONS: *out_size = sizeof(r4j_algo_options); break;
+      case R4J_STRUCT_ALGO_LOSS_STATS: *out_size = sizeof(r4j_algo_loss_stats); break;
+      case R4J_STRUCT_GROUP_STATS: *out_size = sizeof(r4j_group_stats); break;
       default: r4j::fail(R4J_ERR_INVALID_ARGUMENT, "unknown struct code " + std::to_string(which));
     }
   });
@@ -162,6 +166,13 @@ R4J_API r4j_status r4j_ppo_options_defaults(r4j_ppo_options* out) {
     o.ent_coef = 0.0;
     o.temperature = 1.0;
     *out = o;
+  });
+}
+
+R4J_API r4j_status r4j_algo_options_defaults(r4j_algo_options* out) {
+  return guarded(__func__, [&] {
+    require_out(out, "out");
+    *out = r4j::algo_defaults();
   });
 }
 

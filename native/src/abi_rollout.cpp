@@ -92,6 +92,29 @@ R4J_API r4j_status r4j_rollout_create(const r4j_model* like, const int32_t* quer
   });
 }
 
+R4J_API r4j_status r4j_rollout_gather(const r4j_rollout* const* parts, int32_t n_parts, const int64_t* part_of_row,
+                                      const int64_t* row_in_part, int64_t n, r4j_rollout** out_rollout) {
+  return guarded(__func__, [&] {
+    require(parts != nullptr, "parts is NULL");
+    require(n_parts > 0, "n_parts must be > 0");
+    require(part_of_row != nullptr && row_in_part != nullptr, "part_of_row or row_in_part is NULL");
+    require(n > 0, "no rows to gather (n = " + std::to_string(n) + ")");
+    require_out(out_rollout, "out_rollout");
+    std::vector<std::unique_ptr<Use<r4j_rollout>>> uses;
+    std::vector<const r4j::Rollout*> rollouts;
+    for (int32_t i = 0; i < n_parts; ++i) {
+      for (int32_t j = 0; j < i; ++j)
+        require(parts[j] != parts[i], "parts[" + std::to_string(i) + "] repeats parts[" + std::to_string(j) + "]");
+      uses.push_back(std::make_unique<Use<r4j_rollout>>(parts[i], "parts[i]"));
+      rollouts.push_back((*uses.back())->rollout.get());
+    }
+    auto handle = std::make_unique<r4j_rollout>();
+    handle->rollout = std::make_unique<r4j::Rollout>(r4j::gather_rows(
+        rollouts, std::vector<int64_t>(part_of_row, part_of_row + n), std::vector<int64_t>(row_in_part, row_in_part + n)));
+    r4j::publish(std::move(handle), out_rollout);
+  });
+}
+
 R4J_API r4j_status r4j_rollout_destroy(r4j_rollout* rollout) {
   return guarded(__func__, [&] { r4j::destroy(rollout, "rollout"); });
 }

@@ -27,65 +27,115 @@ std::vector<std::pair<std::string, at::Tensor>> optimizer_state(const AdamW& opt
 }
 
 }  // namespace
-}  // namespace r4j
 
-extern "C" {
-
-R4J_API r4j_status r4j_ppo_rewards(r4j_rollout* rollout, const r4j_ppo_options* options, double kl_coef,
-                                   double score_shift, double score_scale, r4j_reward_stats* out_stats) {
-  return guarded(__func__, [&] {
+// The PPO functions' bodies; each plain r4j_ppo_* calls its _ex twin's with the
+// default algorithm, reporting errors under its own name.
+r4j_status ppo_rewards(const char* function, r4j_rollout* rollout, const r4j_ppo_options* options, const r4j_algo_options* algo,
+                       double kl_coef, double score_shift, double score_scale, r4j_reward_stats* out_stats) {
+  return guarded(function, [&] {
     Use<r4j_rollout> r(rollout, "rollout");
     require(options != nullptr, "options is NULL");
+    require(algo != nullptr, "algo is NULL");
     require_out(out_stats, "out_stats");
     auto o = r4j::validate(*options);
+    auto a = r4j::validate(*algo);
     at::NoGradGuard no_grad;
-    *out_stats = r4j::compute_rewards(*r->rollout, o, kl_coef, score_shift, score_scale);
+    *out_stats = r4j::compute_rewards(*r->rollout, o, a, kl_coef, score_shift, score_scale);
   });
 }
 
-R4J_API r4j_status r4j_ppo_advantages(r4j_rollout* rollout, const r4j_ppo_options* options,
-                                      r4j_advantage_stats* out_stats) {
-  return guarded(__func__, [&] {
+r4j_status ppo_advantages(const char* function, r4j_rollout* rollout, const r4j_ppo_options* options,
+                          const r4j_algo_options* algo, r4j_advantage_stats* out_stats, r4j_group_stats* out_group_stats) {
+  return guarded(function, [&] {
     Use<r4j_rollout> r(rollout, "rollout");
     require(options != nullptr, "options is NULL");
+    require(algo != nullptr, "algo is NULL");
     require_out(out_stats, "out_stats");
     auto o = r4j::validate(*options);
-    *out_stats = r4j::compute_advantages(*r->rollout, o);
+    auto a = r4j::validate(*algo);
+    *out_stats = r4j::compute_advantages(*r->rollout, o, a, out_group_stats);
   });
 }
 
-R4J_API r4j_status r4j_ppo_accumulate(r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
-                                      const int64_t* indices, int64_t n, const r4j_ppo_options* options,
-                                      double loss_scale, r4j_ppo_stats* out_stats) {
-  return guarded(__func__, [&] {
-    Use<r4j_model> a(actor, "actor");
+r4j_status ppo_accumulate(const char* function, r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
+                          const int64_t* indices, int64_t n, const r4j_ppo_options* options, const r4j_algo_options* algo,
+                          double loss_scale, r4j_ppo_stats* out_stats, r4j_algo_loss_stats* out_algo_stats) {
+  return guarded(function, [&] {
+    Use<r4j_model> act(actor, "actor");
     Use<r4j_rollout> r(rollout, "rollout");
     require(options != nullptr, "options is NULL");
+    require(algo != nullptr, "algo is NULL");
     require_out(out_stats, "out_stats");
     require(indices != nullptr, "indices is NULL");
     require(n > 0, "empty micro-batch (n = " + std::to_string(n) + ")");
     r4j::check_scale(loss_scale);
     auto o = r4j::validate(*options);
+    auto a = r4j::validate(*algo);
     auto& ro = *r->rollout;
     for (int64_t i = 0; i < n; ++i)
       require(indices[i] >= 0 && indices[i] < ro.batch(),
               "indices[" + std::to_string(i) + "] = " + std::to_string(indices[i]) + " is outside the rollout [0, " +
                   std::to_string(ro.batch()) + ")");
-    require(a->model->device() == ro.device, "actor and rollout live on different devices");
+    require(act->model->device() == ro.device, "actor and rollout live on different devices");
     r4j::Model* critic = nullptr;
     std::unique_ptr<Use<r4j_model>> c;
-    if (critic_or_null != nullptr) {
+    if (!r4j::uses_critic(a)) {
+      require(critic_or_null == nullptr, "critic-free estimators take no critic: pass NULL as critic_or_null");
+    } else if (critic_or_null != nullptr) {
       c = std::make_unique<Use<r4j_model>>(critic_or_null, "critic_or_null");
       critic = (*c)->model.get();
       require(critic->config().value_head, "the critic model has no value head");
       require(critic->device() == ro.device, "critic and rollout live on different devices");
     } else {
-      require(a->model->config().value_head,
+      require(act->model->config().value_head,
               "the actor has no value head: pass a separate critic or create the actor with value_head = 1");
     }
     auto rows = at::from_blob(const_cast<int64_t*>(indices), {n}, at::kLong).to(ro.device);
-    *out_stats = r4j::accumulate_loss(*a->model, critic, ro, rows, o, loss_scale);
+    *out_stats = r4j::accumulate_loss(*act->model, critic, ro, rows, o, a, loss_scale, out_algo_stats);
   });
+}
+
+}  // namespace r4j
+
+extern "C" {
+
+R4J_API r4j_status r4j_ppo_rewards_ex(r4j_rollout* rollout, const r4j_ppo_options* options,
+                                      const r4j_algo_options* algo, double kl_coef, double score_shift,
+                                      double score_scale, r4j_reward_stats* out_stats) {
+  return r4j::ppo_rewards(__func__, rollout, options, algo, kl_coef, score_shift, score_scale, out_stats);
+}
+
+R4J_API r4j_status r4j_ppo_rewards(r4j_rollout* rollout, const r4j_ppo_options* options, double kl_coef,
+                                   double score_shift, double score_scale, r4j_reward_stats* out_stats) {
+  const r4j_algo_options algo = r4j::algo_defaults();
+  return r4j::ppo_rewards(__func__, rollout, options, &algo, kl_coef, score_shift, score_scale, out_stats);
+}
+
+R4J_API r4j_status r4j_ppo_advantages_ex(r4j_rollout* rollout, const r4j_ppo_options* options,
+                                         const r4j_algo_options* algo, r4j_advantage_stats* out_stats,
+                                         r4j_group_stats* out_group_stats) {
+  return r4j::ppo_advantages(__func__, rollout, options, algo, out_stats, out_group_stats);
+}
+
+R4J_API r4j_status r4j_ppo_advantages(r4j_rollout* rollout, const r4j_ppo_options* options,
+                                      r4j_advantage_stats* out_stats) {
+  const r4j_algo_options algo = r4j::algo_defaults();
+  return r4j::ppo_advantages(__func__, rollout, options, &algo, out_stats, nullptr);
+}
+
+R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
+                                         const int64_t* indices, int64_t n, const r4j_ppo_options* options,
+                                         const r4j_algo_options* algo, double loss_scale, r4j_ppo_stats* out_stats,
+                                         r4j_algo_loss_stats* out_algo_stats) {
+  return r4j::ppo_accumulate(__func__, actor, critic_or_null, rollout, indices, n, options, algo, loss_scale, out_stats, out_algo_stats);
+}
+
+R4J_API r4j_status r4j_ppo_accumulate(r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
+                                      const int64_t* indices, int64_t n, const r4j_ppo_options* options,
+                                      double loss_scale, r4j_ppo_stats* out_stats) {
+  const r4j_algo_options algo = r4j::algo_defaults();
+  return r4j::ppo_accumulate(__func__, actor, critic_or_null, rollout, indices, n, options, &algo, loss_scale,
+                             out_stats, nullptr);
 }
 
 R4J_API r4j_status r4j_lm_loss(r4j_model* model, const int32_t* tokens, const uint8_t* attention_mask,

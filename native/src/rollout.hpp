@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <vector>
 
 #include "rlhf4j.h"
 
@@ -18,7 +19,7 @@ struct Rollout {
   at::Tensor response_tokens;  // [B, R] int64, right-padded
   at::Tensor response_mask;    // [B, R] bool: real tokens, EOS included
   at::Tensor ended;            // [B] bool: an EOS or stop token was generated
-  std::map<int32_t, at::Tensor> floats;  // R4J_FIELD_OLD_LOGPROBS .. FULL_KL, float32
+  std::map<int32_t, at::Tensor> floats;  // R4J_FIELD_OLD_LOGPROBS .. FULL_KL, GROUP_ID .. SCORES_SHAPED, float32
 
   int64_t batch() const { return query_tokens.size(0); }
   int64_t query_len() const { return query_tokens.size(1); }
@@ -31,6 +32,13 @@ struct Rollout {
   at::Tensor& field(int32_t which);
   bool has(int32_t which) const { return floats.count(which) > 0; }
 };
+
+// A new rollout of the given rows of several rollouts (same device and pad id):
+// row i of the result is row row_in_part[i] of parts[part_of_row[i]]. Prompts
+// stay left-padded and responses right-padded to the longest picked; a float
+// field is kept when every part has it.
+Rollout gather_rows(const std::vector<const Rollout*>& parts, const std::vector<int64_t>& part_of_row,
+                    const std::vector<int64_t>& row_in_part);
 
 bool is_float_field(int32_t which);
 bool is_per_sample_field(int32_t which);  // [B] rather than [B, R]

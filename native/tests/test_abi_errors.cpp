@@ -170,6 +170,33 @@ TEST(AbiErrors, EmptyBatchesAndBadOptionsAreRejected) {
   EXPECT_FAILS(r4j_ppo_accumulate(m, nullptr, r, idx, 2, &po, 1, &ps), R4J_ERR_INVALID_ARGUMENT,
                "indices[1] = 5 is outside the rollout");
   EXPECT_FAILS(r4j_ppo_accumulate(m, nullptr, r, idx, 1, &po, 1, &ps), R4J_ERR_INVALID_ARGUMENT, "no value head");
+
+  // The algorithm switches: bad values, group estimators without GROUP_ID, a critic for GRPO.
+  r4j_algo_options ao;
+  ASSERT_OK(r4j_algo_options_defaults(&ao));
+  ao.dual_clip = 0.5;
+  EXPECT_FAILS(r4j_ppo_rewards_ex(r, &po, &ao, 0.1, 0, 1, &rs), R4J_ERR_INVALID_ARGUMENT, "dual_clip");
+  ao.dual_clip = 0;
+  ao.loss_agg = R4J_LOSS_SEQ_MEAN_TOKEN_SUM_NORM;
+  EXPECT_FAILS(r4j_ppo_rewards_ex(r, &po, &ao, 0.1, 0, 1, &rs), R4J_ERR_INVALID_ARGUMENT, "max_new_tokens");
+  ao.loss_agg = R4J_LOSS_TOKEN_MEAN;
+  ao.estimator = R4J_ESTIMATOR_GRPO;
+  ASSERT_OK(r4j_ppo_rewards_ex(r, &po, &ao, 0.1, 0, 1, &rs));
+  r4j_group_stats gs;
+  EXPECT_FAILS(r4j_ppo_advantages_ex(r, &po, &ao, &as, &gs), R4J_ERR_INVALID_ARGUMENT, "need GROUP_ID");
+  const float groups[2] = {0, 0};
+  ASSERT_OK(r4j_rollout_write(r, R4J_FIELD_GROUP_ID, groups, 2));
+  ASSERT_OK(r4j_ppo_advantages_ex(r, &po, &ao, &as, &gs));
+  EXPECT_EQ(gs.groups, 1);
+  EXPECT_FAILS(r4j_ppo_accumulate_ex(m, m, r, idx, 1, &po, &ao, 1, &ps, nullptr), R4J_ERR_INVALID_ARGUMENT,
+               "take no critic");
+  ASSERT_OK(r4j_ppo_accumulate_ex(m, nullptr, r, idx, 1, &po, &ao, 1, &ps, nullptr));
+  r4j_rollout* g = nullptr;
+  const r4j_rollout* parts[2] = {r, r};
+  int64_t part_of_row[1] = {0}, row_in_part[1] = {0};
+  EXPECT_FAILS(r4j_rollout_gather(parts, 2, part_of_row, row_in_part, 1, &g), R4J_ERR_INVALID_ARGUMENT, "repeats");
+  ASSERT_OK(r4j_rollout_gather(parts, 1, part_of_row, row_in_part, 1, &g));
+  r4j_rollout_destroy(g);
   r4j_rollout_destroy(r);
   r4j_model_destroy(m);
 }

@@ -6,6 +6,20 @@
 //   vf_loss  = masked_mean((V - returns)^2)                            (seed)
 //            = masked_mean(max((V - R)^2, (clip(V, V_old-e, V_old+e) - R)^2))  (clip_value)
 //   loss     = pg_loss + vf_coef * vf_loss - ent_coef * entropy
+// The algorithm's switches (r4j_algo_options) on the per-token pg_loss_t:
+//   clip(ratio, 1 - e_low, 1 + e_high)            asymmetric clip ("clip-higher", DAPO: 0.2 / 0.28)
+//   where A < 0: min(pg_loss_t, -A * c)          dual clip (Ye et al. 2020, c = 3)
+//   ratio_i = exp(mean_t (logp - old_logp))        sequence-level ratio (GSPO, Zheng et al. 2025)
+//   loss_t += beta * KL_t(pi || ref)               KL in the loss (GRPO), KL_t with
+//     k1 = logp - ref,  k2 = (logp - ref)^2 / 2,  k3 = exp(ref - logp) - (ref - logp) - 1,
+//     k3+ = k3's value with k2's gradient:  k2 + stop_gradient(k3 - k2)
+// and the aggregation of loss_t [n, R] over the loss mask m:
+//   token_mean              sum(loss * m) / sum(m)
+//   seq_mean_token_mean     mean_i (sum_t loss * m / sum_t m)
+//   seq_mean_token_sum      mean_i (sum_t loss * m)
+//   seq_mean_token_sum_norm mean_i (sum_t loss * m) / L_max   (Dr. GRPO)
+// over one micro-batch; the caller's loss_scale (the micro-batch's share of
+// the minibatch's tokens or samples) makes it a minibatch-wide mean.
 #include <algorithm>
 #include <cmath>
 
@@ -52,6 +66,59 @@ MicroBatch select(const Rollout& r, const at::Tensor& rows) {
 
 }  // namespace
 
+PolicyLossTokens policy_loss_tokens(const at::Tensor& logprobs, const at::Tensor& old_logprobs,
+                                    const at::Tensor& advantages, const at::Tensor& mask, const r4j_ppo_options& o,
+                                    const r4j_algo_options& a) {
+  PolicyLossTokens out;
+  out.log_ratio = (logprobs - old_logprobs) * mask;                       // [n, R]
+  auto log_ratio = out.log_ratio;
+  if (a.importance_sampling == R4J_IS_SEQUENCE) {
+    auto seq = log_ratio.sum(1) / mask.sum(1).clamp_min(1);                // [n]
+    log_ratio = seq.unsqueeze(1).expand_as(log_ratio);
+  }
+  out.ratio = at::exp(log_ratio);
+  auto pg_losses = -advantages * out.ratio;
+  out.clipped = at::zeros_like(mask);
+  out.dual_clipped = at::zeros_like(mask);
+  if (o.clip_ratio) {
+    const double low = a.cliprange_low > 0 ? a.cliprange_low : o.cliprange;
+    const double high = a.cliprange_high > 0 ? a.cliprange_high : o.cliprange;
+    auto pg_losses2 = -advantages * at::clamp(out.ratio, 1.0 - low, 1.0 + high);
+    out.clipped = pg_losses2.gt(pg_losses).to(at::kFloat) * mask;
+    pg_losses = at::max(pg_losses, pg_losses2);
+  }
+  if (a.dual_clip > 0) {
+    auto pg_losses3 = -advantages * a.dual_clip;
+    auto negative = advantages.lt(0);
+    out.dual_clipped = (negative & pg_losses3.lt(pg_losses)).to(at::kFloat) * mask;
+    pg_losses = at::where(negative, at::min(pg_losses, pg_losses3), pg_losses);
+  }
+  out.pg_losses = pg_losses * mask;
+  return out;
+}
+
+at::Tensor kl_loss_tokens(const at::Tensor& logprobs, const at::Tensor& ref_logprobs, int32_t estimator) {
+  auto log_ratio = logprobs - ref_logprobs;                 // log(pi / pi_ref)
+  auto k2 = 0.5 * log_ratio.pow(2);
+  auto k3 = at::exp(-log_ratio) + log_ratio - 1;
+  switch (estimator) {
+    case R4J_KL_LOSS_K1: return log_ratio;
+    case R4J_KL_LOSS_K2: return k2;
+    case R4J_KL_LOSS_K3: return k3;
+    default: return k2 + (k3 - k2).detach();                // k3+
+  }
+}
+
+at::Tensor aggregate_loss(const at::Tensor& losses, const at::Tensor& mask, int32_t mode, int64_t max_new_tokens) {
+  auto sums = (losses * mask).sum(1);                       // [n]: per-sequence token sums
+  switch (mode) {
+    case R4J_LOSS_TOKEN_MEAN: return sums.sum() / mask.sum().clamp_min(1);
+    case R4J_LOSS_SEQ_MEAN_TOKEN_MEAN: return (sums / mask.sum(1).clamp_min(1)).mean();
+    case R4J_LOSS_SEQ_MEAN_TOKEN_SUM: return sums.mean();
+    default: return sums.mean() / static_cast<double>(max_new_tokens);
+  }
+}
+
 PolicyLoss policy_loss(const at::Tensor& logprobs, const at::Tensor& old_logprobs, const at::Tensor& advantages,
                        const at::Tensor& mask, const r4j_ppo_options& o) {
   PolicyLoss out;
@@ -87,29 +154,49 @@ ValueLoss value_loss(const at::Tensor& values, const at::Tensor& old_values, con
 
 r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at::Tensor& indices,
                               const r4j_ppo_options& o, double loss_scale) {
+  return accumulate_loss(actor, critic, r, indices, o, algo_defaults(), loss_scale, nullptr);
+}
+
+r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at::Tensor& indices,
+                              const r4j_ppo_options& o, const r4j_algo_options& a, double loss_scale,
+                              r4j_algo_loss_stats* algo_out) {
   for (int32_t f : {R4J_FIELD_ADVANTAGES_WHITENED, R4J_FIELD_RETURNS})
     require(r.has(f), "the PPO loss needs advantages and returns: call r4j_ppo_advantages first");
+  const bool with_critic = uses_critic(a);
+  if (a.kl_in == R4J_KL_IN_LOSS)
+    require(r.has(R4J_FIELD_REF_LOGPROBS), "kl_in loss needs REF_LOGPROBS: call r4j_rollout_score_ref first");
   const MicroBatch mb = select(r, indices);
-  const auto& mask = mb.rmask;                                            // [n, R']
+  auto mask = mb.pick(loss_mask(r, a));                                   // [n, R']
   auto old_logprobs = mb.pick(r.field(R4J_FIELD_OLD_LOGPROBS));
-  auto old_values = mb.pick(r.field(R4J_FIELD_OLD_VALUES));
   auto advantages = mb.pick(r.field(R4J_FIELD_ADVANTAGES_WHITENED)).detach();
-  auto returns = mb.pick(r.field(R4J_FIELD_RETURNS)).detach();
 
   ScoreRequest req;
   req.temperature = o.temperature;
   req.entropy = true;
   req.entropy_grad = o.ent_coef > 0;
-  req.values = critic == nullptr;
+  req.values = with_critic && critic == nullptr;
   auto s = score_tokens(actor, mb.tokens, mb.mask, mb.query_len, mb.response_len, req);
-  auto values = critic ? score_tokens(*critic, mb.tokens, mb.mask, mb.query_len, mb.response_len,
-                                      ScoreRequest{1.0, false, false, true, false}).values
-                       : s.values;                                       // [n, R']
 
-  auto pg = policy_loss(s.logprobs, old_logprobs, advantages, mask, o);
-  auto vf = value_loss(values, old_values, returns, mask, o);
-  auto entropy = masked_mean(s.entropy, mask);
-  auto loss = pg.loss + o.vf_coef * vf.loss - o.ent_coef * entropy;
+  auto pg = policy_loss_tokens(s.logprobs, old_logprobs, advantages, mask, o, a);
+  auto pg_loss = aggregate_loss(pg.pg_losses, mask, a.loss_agg, a.max_new_tokens);
+  auto kl_loss = at::zeros({}, mask.options());
+  if (a.kl_in == R4J_KL_IN_LOSS) {
+    auto kl = kl_loss_tokens(s.logprobs, mb.pick(r.field(R4J_FIELD_REF_LOGPROBS)), a.kl_loss_estimator) * mask;
+    kl_loss = aggregate_loss(kl, mask, a.loss_agg, a.max_new_tokens);
+  }
+  auto entropy = aggregate_loss(s.entropy, mask, R4J_LOSS_TOKEN_MEAN, 0);
+  auto loss = pg_loss + a.kl_loss_coef * kl_loss - o.ent_coef * entropy;
+  ValueLoss vf{at::zeros({}, mask.options()), at::zeros({}, mask.options())};
+  at::Tensor values = at::zeros_like(mask);
+  if (with_critic) {
+    auto old_values = mb.pick(r.field(R4J_FIELD_OLD_VALUES));
+    auto returns = mb.pick(r.field(R4J_FIELD_RETURNS)).detach();
+    values = critic ? score_tokens(*critic, mb.tokens, mb.mask, mb.query_len, mb.response_len,
+                                   ScoreRequest{1.0, false, false, true, false}).values
+                    : s.values;                                          // [n, R']
+    vf = value_loss(values, old_values, returns, mask.sum().item<double>() > 0 ? mask : mb.rmask, o);
+    loss = loss + o.vf_coef * vf.loss;
+  }
 
   r4j_ppo_stats st{};
   st.loss_total = loss.item<double>();
@@ -118,16 +205,24 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   if (!st.non_finite && at::GradMode::is_enabled()) (loss * loss_scale).backward();
 
   at::NoGradGuard no_grad;
-  st.loss_policy = pg.loss.item<double>();
+  const int64_t tokens = mask.sum().item<int64_t>();
+  // Statistics over the loss tokens; a micro-batch of truncated samples only has none.
+  const auto& smask = tokens > 0 ? mask : mb.rmask;
+  st.loss_policy = pg_loss.item<double>();
   st.loss_value = vf.loss.item<double>();
   st.entropy = entropy.item<double>();
-  st.approxkl = (0.5 * masked_mean(pg.log_ratio.pow(2), mask)).item<double>();
-  st.policy_clipfrac = pg.clipfrac.item<double>();
-  st.ratio_mean = masked_mean(pg.ratio, mask).item<double>();
-  st.ratio_var = masked_var(pg.ratio, mask, /*unbiased=*/false).item<double>();
+  st.approxkl = (0.5 * masked_mean(pg.log_ratio.pow(2), smask)).item<double>();
+  st.policy_clipfrac = tokens > 0 ? masked_mean(pg.clipped, mask).item<double>() : 0.0;
+  st.ratio_mean = masked_mean(pg.ratio, smask).item<double>();
+  st.ratio_var = masked_var(pg.ratio, smask, /*unbiased=*/false).item<double>();
   st.value_clipfrac = vf.clipfrac.item<double>();
-  st.vpred = masked_mean(values, mask).item<double>();
-  st.n_tokens = mask.sum().item<int64_t>();
+  st.vpred = masked_mean(values, smask).item<double>();
+  st.n_tokens = tokens;
+  if (algo_out != nullptr) {
+    algo_out->kl_loss = kl_loss.item<double>();
+    algo_out->dual_clipfrac = tokens > 0 ? masked_mean(pg.dual_clipped, mask).item<double>() : 0.0;
+    algo_out->n_sequences = mask.sum(1).gt(0).sum().item<int64_t>();
+  }
   return st;
 }
 

@@ -11,6 +11,17 @@
 namespace r4j {
 
 r4j_ppo_options validate(const r4j_ppo_options& options);
+r4j_algo_options validate(const r4j_algo_options& algo);
+
+// r4j_algo_options_defaults: PPO exactly as the plain r4j_ppo_* functions do it.
+r4j_algo_options algo_defaults();
+
+// Critic-free estimators learn from no value head.
+inline bool uses_critic(const r4j_algo_options& a) { return a.estimator == R4J_ESTIMATOR_GAE; }
+
+// [B, R] float: 1 on response tokens that count in the loss (truncated samples
+// are dropped when mask_truncated).
+at::Tensor loss_mask(const Rollout& rollout, const r4j_algo_options& algo);
 
 // Per-token KL with the chosen estimator, [B, R], zero off the response mask.
 at::Tensor kl_estimate(Rollout& rollout, int32_t estimator);
@@ -19,9 +30,27 @@ at::Tensor kl_estimate(Rollout& rollout, int32_t estimator);
 // the last response token.
 r4j_reward_stats compute_rewards(Rollout& rollout, const r4j_ppo_options& options, double kl_coef,
                                  double score_shift, double score_scale);
+// The same with the algorithm's KL placement and DAPO's overlong shaping;
+// also writes LOSS_MASK and SCORES_SHAPED.
+r4j_reward_stats compute_rewards(Rollout& rollout, const r4j_ppo_options& options, const r4j_algo_options& algo,
+                                 double kl_coef, double score_shift, double score_scale);
 
 // Writes RETURNS, ADVANTAGES and ADVANTAGES_WHITENED by GAE(gamma, lambda).
 r4j_advantage_stats compute_advantages(Rollout& rollout, const r4j_ppo_options& options);
+// The same by the chosen estimator; group_stats may be null.
+r4j_advantage_stats compute_advantages(Rollout& rollout, const r4j_ppo_options& options, const r4j_algo_options& algo,
+                                       r4j_group_stats* group_stats);
+
+// Per-sample statistics of the group each sample belongs to, [B] each
+// (groups from GROUP_ID; a group's samples need not be adjacent).
+struct GroupStats {
+  at::Tensor mean;      // mean of x over the group
+  at::Tensor std;       // its standard deviation (Bessel: n - 1); NaN for a group of one
+  at::Tensor size;      // samples in the group (float)
+  at::Tensor constant;  // bool: every x of the group is equal
+  int64_t groups = 0;
+};
+GroupStats group_stats(const at::Tensor& x, const at::Tensor& group_id);
 
 // The policy (actor) objective over [n, R] tensors; mask is float.
 struct PolicyLoss {
@@ -32,6 +61,26 @@ struct PolicyLoss {
 };
 PolicyLoss policy_loss(const at::Tensor& logprobs, const at::Tensor& old_logprobs, const at::Tensor& advantages,
                        const at::Tensor& mask, const r4j_ppo_options& options);
+
+// The per-token policy objective with the algorithm's clipping and ratio
+// (before aggregation), [n, R], zero off the mask.
+struct PolicyLossTokens {
+  at::Tensor pg_losses;      // [n, R]
+  at::Tensor clipped;        // [n, R] float: the clipped branch was larger
+  at::Tensor dual_clipped;   // [n, R] float: the dual clip's bound won
+  at::Tensor ratio;          // [n, R] (the sequence's ratio on each token with IS_SEQUENCE)
+  at::Tensor log_ratio;      // [n, R] per-token logp - old_logp, zero off the mask
+};
+PolicyLossTokens policy_loss_tokens(const at::Tensor& logprobs, const at::Tensor& old_logprobs,
+                                    const at::Tensor& advantages, const at::Tensor& mask,
+                                    const r4j_ppo_options& options, const r4j_algo_options& algo);
+
+// Per-token KL(pi || ref) for the loss, [n, R], by R4J_KL_LOSS_*; differentiable in logprobs.
+at::Tensor kl_loss_tokens(const at::Tensor& logprobs, const at::Tensor& ref_logprobs, int32_t estimator);
+
+// Aggregates per-token losses [n, R] over mask by R4J_LOSS_* (a mean over the
+// micro-batch's tokens or samples); max_new_tokens normalises SEQ_MEAN_TOKEN_SUM_NORM.
+at::Tensor aggregate_loss(const at::Tensor& losses, const at::Tensor& mask, int32_t mode, int64_t max_new_tokens);
 
 // The value (critic) objective over [n, R] tensors.
 struct ValueLoss {
@@ -45,5 +94,9 @@ ValueLoss value_loss(const at::Tensor& values, const at::Tensor& old_values, con
 // device), with gradients accumulated scaled by loss_scale.
 r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& rollout, const at::Tensor& indices,
                               const r4j_ppo_options& options, double loss_scale);
+// The same with the algorithm's switches; algo_stats may be null.
+r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& rollout, const at::Tensor& indices,
+                              const r4j_ppo_options& options, const r4j_algo_options& algo, double loss_scale,
+                              r4j_algo_loss_stats* algo_stats);
 
 }  // namespace r4j

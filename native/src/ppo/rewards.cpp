@@ -2,8 +2,11 @@
 //   KL[t]      = old_logprobs[t] - ref_logprobs[t]            (k1, the seed's)
 //              = (r - 1) - log r,  r = exp(ref - old)         (k3)
 //              = sum_v pi_old(v) log(pi_old(v) / pi_ref(v))   (full)
-//   rewards[t] = -kl_coef * KL[t]
+//   rewards[t] = -kl_coef * KL[t]                               (kl_in reward; 0 otherwise)
 //   rewards[last] += score
+// DAPO's soft overlong punishment (Yu et al. 2025), after clipping:
+//   score += min(-(|y| - (L_max - L_buf)) / L_buf, 0) * overlong_penalty_factor
+// and its masking of truncated samples: LOSS_MASK = response mask * ended.
 #include <cmath>
 
 #include "../errors.hpp"
@@ -24,8 +27,19 @@ at::Tensor kl_estimate(Rollout& r, int32_t estimator) {
   return log_ratio * mask;
 }
 
+at::Tensor loss_mask(const Rollout& r, const r4j_algo_options& a) {
+  auto mask = r.response_mask.to(at::kFloat);               // [B, R]
+  if (!a.mask_truncated) return mask;
+  return mask * r.ended.to(at::kFloat).unsqueeze(1);
+}
+
 r4j_reward_stats compute_rewards(Rollout& r, const r4j_ppo_options& o, double kl_coef, double score_shift,
                                  double score_scale) {
+  return compute_rewards(r, o, algo_defaults(), kl_coef, score_shift, score_scale);
+}
+
+r4j_reward_stats compute_rewards(Rollout& r, const r4j_ppo_options& o, const r4j_algo_options& a, double kl_coef,
+                                 double score_shift, double score_scale) {
   require(std::isfinite(kl_coef) && kl_coef >= 0, "kl_coef must be a finite number >= 0");
   require(std::isfinite(score_shift), "score_shift must be finite");
   require(std::isfinite(score_scale) && score_scale > 0, "score_scale must be > 0");
@@ -35,13 +49,21 @@ r4j_reward_stats compute_rewards(Rollout& r, const r4j_ppo_options& o, double kl
   auto score = (r.field(R4J_FIELD_SCORES) - score_shift) / score_scale;  // [B]
   if (o.missing_eos_penalty_on) score = at::where(r.ended, score, at::full_like(score, o.missing_eos_penalty));
   if (o.score_clip > 0) score = score.clamp(-o.score_clip, o.score_clip);
+  auto length = mask.sum(1);                                // [B]: |y|
+  if (a.overlong_buffer_len > 0) {
+    const double buffer = static_cast<double>(a.overlong_buffer_len);
+    auto expected = static_cast<double>(a.max_new_tokens) - buffer;  // L_max - L_buf
+    score = score + (-(length - expected) / buffer).clamp_max(0) * a.overlong_penalty_factor;
+  }
 
-  auto non_score = -kl_coef * kl;                           // [B, R]
+  auto non_score = a.kl_in == R4J_KL_IN_REWARD ? -kl_coef * kl : at::zeros_like(kl);  // [B, R]
   auto last = mask.sum(1).to(at::kLong).sub(1).unsqueeze(1);  // [B, 1]: the last response token
   auto rewards = non_score.scatter_add(1, last, score.unsqueeze(1));
 
   r.field(R4J_FIELD_KL) = kl;
   r.field(R4J_FIELD_REWARDS) = rewards;
+  r.field(R4J_FIELD_SCORES_SHAPED) = score;
+  r.field(R4J_FIELD_LOSS_MASK) = loss_mask(r, a);
 
   r4j_reward_stats s{};
   s.kl = kl.sum(1).mean().item<double>();

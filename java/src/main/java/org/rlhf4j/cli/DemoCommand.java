@@ -32,6 +32,16 @@ final class DemoCommand implements Callable<Integer> {
       description = "PPO preset: seed (the seed algorithm) or standard (TRL-like). Default: ${DEFAULT-VALUE}.")
   String preset = "standard";
 
+  @Option(names = "--algo", paramLabel = "ppo|grpo|dr_grpo|dapo|rloo|reinforce_pp",
+      description = "RL algorithm: ppo (with --preset) or a critic-free preset of the same loop. Default: "
+          + "${DEFAULT-VALUE}.")
+  String algo = "ppo";
+
+  @Option(names = "--reward", paramLabel = "model|gold",
+      description = "Score RL with the reward model (RLHF) or the task's gold judge as a verifiable Java reward "
+          + "(RLVR). Default: ${DEFAULT-VALUE}.")
+  String reward = "model";
+
   @Option(names = "--seed", description = "Seed of the task, the data and every stage. Default: ${DEFAULT-VALUE}.")
   long seed = 1;
 
@@ -41,16 +51,16 @@ final class DemoCommand implements Callable<Integer> {
         : Path.of("runs", "demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     Demo.Options options;
     try {
-      options = new Demo.Options(dir, quick ? DemoScale.quick() : DemoScale.full(), preset, seed);
+      options = new Demo.Options(dir, quick ? DemoScale.quick() : DemoScale.full(), preset, seed, algo, reward);
       Demo.refuseExistingRun(dir);
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
     DemoSummary s = new Demo(options).run();
     var w = spec.commandLine().getOut();
-    w.printf("%nrlhf4j demo (%s preset%s) in %s%n", s.preset(), quick ? ", quick" : "", dir);
+    w.printf("%nrlhf4j demo (%s preset, reward %s%s) in %s%n", s.preset(), s.reward(), quick ? ", quick" : "", dir);
     w.printf("reward model held-out pairwise accuracy: %.3f%n", s.rmAccuracy());
-    w.printf("%-28s %10s %10s%n", "held-out prompts", "SFT", "PPO");
+    w.printf("%-28s %10s %10s%n", "held-out prompts", "SFT", algo.toUpperCase(java.util.Locale.ROOT));
     for (String row : s.before().keySet()) {
       w.printf("%-28s %10.3f %10.3f%n", row, shown(s.before().get(row)), shown(s.after().get(row)));
     }

@@ -53,7 +53,8 @@ final class PpoCommand implements Callable<Integer> {
       description = "Override one key, e.g. --set ppo.kl_coef=0.1 (repeatable; applied after the file).")
   List<String> sets = new ArrayList<>();
 
-  @Option(names = "--preset", paramLabel = "seed|standard", description = "Shorthand for --set ppo.preset=...")
+  @Option(names = "--preset", paramLabel = "seed|standard|grpo|dr_grpo|dapo|rloo|reinforce_pp",
+      description = "Shorthand for --set ppo.preset=...")
   String preset;
 
   @Option(names = "--resume", description = "Continue the run in run.out from its newest checkpoint.")

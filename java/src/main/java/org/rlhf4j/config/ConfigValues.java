@@ -11,8 +11,8 @@ import java.util.stream.Collectors;
 
 /**
  * The scalar types of config keys and their conversion from and to YAML/JSON nodes: booleans,
- * int, long, double (primitive or boxed), String, Path, Duration and enums (by lower-case
- * name). Conversions are strict: a quoted "8" is not an integer, 8 is not a string.
+ * int, long, double (primitive or boxed), String, Path, Duration, enums (by lower-case
+ * name) and the list of {@link RewardTerms}. Conversions are strict: a quoted "8" is not an integer, 8 is not a string.
  */
 final class ConfigValues {
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
@@ -22,7 +22,7 @@ final class ConfigValues {
   static boolean supports(Class<?> t) {
     Class<?> b = box(t);
     return b == Boolean.class || b == Integer.class || b == Long.class || b == Double.class || b == String.class
-        || b == Path.class || b == Duration.class || b.isEnum();
+        || b == Path.class || b == Duration.class || b.isEnum() || b == RewardTerms.class;
   }
 
   /**
@@ -56,6 +56,8 @@ final class ConfigValues {
       if (node.isTextual()) v = duration(node.textValue());
     } else if (b.isEnum() && node.isTextual()) {
       v = constant(b, node.textValue());
+    } else if (b == RewardTerms.class) {
+      v = RewardTerms.fromNode(node, key, origin);
     }
     if (v == null) throw typeError(node, t, key, origin);
     return v;
@@ -73,6 +75,7 @@ final class ConfigValues {
       case Path p -> NODES.textNode(p.toString());
       case Duration d -> NODES.textNode(Durations.format(d));
       case Enum<?> e -> NODES.textNode(e.name().toLowerCase(Locale.ROOT));
+      case RewardTerms r -> r.toNode();
       default -> throw new IllegalStateException("not a config value: " + value.getClass().getName());
     };
   }
@@ -86,6 +89,7 @@ final class ConfigValues {
     if (b == Path.class) return "path";
     if (b == Duration.class) return "duration";
     if (b.isEnum()) return constants(b, "|");
+    if (b == RewardTerms.class) return "list";
     return "string";
   }
 
@@ -113,6 +117,7 @@ final class ConfigValues {
     if (b == Path.class) return "a path";
     if (b == Duration.class) return "a duration like 90s, 20m, 2h or PT1H30M";
     if (b.isEnum()) return "one of " + constants(b, ", ");
+    if (b == RewardTerms.class) return "a list of {name|class, weight}";
     return "a string";
   }
 

@@ -6,7 +6,9 @@ public record GenerationSection(
     @Doc("Sampling temperature (0 = greedy; PPO needs > 0).") double temperature,
     @Doc("Sample among the k likeliest tokens (0 = off).") int topK,
     @Doc("Sample from the smallest set of tokens with this much probability (1 = off).") double topP,
-    @Doc("Token text that ends a response like EOS, e.g. \".\" (null = none).") @Nullable String stopToken) {
+    @Doc("Token text that ends a response like EOS, e.g. \".\" (null = none).") @Nullable String stopToken,
+    @Doc("Responses sampled per prompt, one group (null = the ppo preset's: 1; grpo, dr_grpo 8; dapo 16; rloo 2).")
+        @Nullable Integer numSamples) {
 
   public GenerationSection {
     Check.atLeast("max_new_tokens", maxNewTokens, 1);
@@ -14,10 +16,11 @@ public record GenerationSection(
     Check.atLeast("top_k", topK, 0);
     Check.openClosed("top_p", topP, 0, 1);
     if (stopToken != null && stopToken.isEmpty()) throw new ConfigException("stop_token must not be empty");
+    if (numSamples != null) Check.atLeast("num_samples", numSamples, 1);
   }
 
-  /** 32 new tokens, plain sampling at temperature 1, no stop token. */
+  /** 32 new tokens, plain sampling at temperature 1, no stop token, the preset's samples per prompt. */
   public static GenerationSection defaults() {
-    return new GenerationSection(32, 1.0, 0, 1.0, null);
+    return new GenerationSection(32, 1.0, 0, 1.0, null, null);
   }
 }

@@ -1,6 +1,8 @@
 package org.rlhf4j.config;
 
 import java.nio.file.Path;
+import java.util.Locale;
+import org.rlhf4j.engine.AlgoOptions;
 import org.rlhf4j.engine.PpoOptions;
 
 /** Configuration of the ppo command. Immutable; load it with {@link #loader()}. */
@@ -45,11 +47,12 @@ public record PpoRunConfig(
     switch (reward.kind()) {
       case MODEL -> {
         Check.rule(reward.modelPath() != null, "reward.model_path is required when reward.kind is model");
-        Check.rule(reward.function() == null,
-            "reward.function is set but reward.kind is model; set reward.kind: function or remove reward.function");
+        Check.rule(reward.function() == null && reward.functions() == null,
+            "reward.function(s) is set but reward.kind is model; set reward.kind: function or remove it");
       }
       case FUNCTION -> {
-        Check.rule(reward.function() != null, "reward.function is required when reward.kind is function");
+        Check.rule((reward.function() != null) != (reward.functions() != null),
+            "reward.kind function needs exactly one of reward.function (a class) and reward.functions (a list)");
         Check.rule(reward.modelPath() == null,
             "reward.model_path is set but reward.kind is function; set reward.kind: model or remove reward.model_path");
       }
@@ -58,8 +61,10 @@ public record PpoRunConfig(
         "model.critic_path is set but model.critic is shared; set model.critic: separate or remove model.critic_path");
     Check.rule(generation.temperature() > 0,
         "generation.temperature must be > 0 for PPO (log-probs are taken at logits / temperature), got 0");
-    Check.rule(schedule.rolloutBatch() % ppo.minibatchSize() == 0, "ppo.minibatch_size (" + ppo.minibatchSize()
-        + ") must divide schedule.rollout_batch (" + schedule.rolloutBatch() + ")");
+    Check.rule(rolloutSamples() % ppo.minibatchSize() == 0, "ppo.minibatch_size (" + ppo.minibatchSize()
+        + ") must divide schedule.rollout_batch x generation.num_samples (" + schedule.rolloutBatch() + " x "
+        + numSamples() + " = " + rolloutSamples() + ")");
+    validateAlgorithm();
     Check.rule(ppo.minibatchSize() % ppo.microBatchSize() == 0, "ppo.micro_batch_size (" + ppo.microBatchSize()
         + ") must divide ppo.minibatch_size (" + ppo.minibatchSize() + ")");
     Check.rule(schedule.warmupSteps() == 0 || schedule.warmupSteps() < totalOptimizerSteps(),
@@ -70,9 +75,36 @@ public record PpoRunConfig(
             + "data.eval_prompts or data.eval_fraction > 0, or schedule.eval_prompts: 0");
   }
 
+  private void validateAlgorithm() {
+    var e = ppo.estimator();
+    String name = "ppo.estimator " + e.name().toLowerCase(Locale.ROOT);
+    Check.rule(!e.usesGroups() || numSamples() >= 2, name + " compares the samples of a prompt: "
+        + "generation.num_samples must be >= 2, got " + numSamples());
+    Check.rule(e.usesCritic() || model.critic() == PpoModelSection.Critic.SHARED,
+        "model.critic is separate but " + name + " needs no critic; remove model.critic and model.critic_path");
+    Check.rule(e.usesCritic() || !ppo.clipValue(), "ppo.clip_value is set but " + name + " has no critic");
+    Check.rule(!ppo.adaptiveKl() || ppo.klIn() == AlgoOptions.KlIn.REWARD,
+        "ppo.adaptive_kl adapts the KL penalty in the reward, but ppo.kl_in is not reward");
+    Check.rule(!ppo.dynamicSampling() || numSamples() >= 2,
+        "ppo.dynamic_sampling drops groups whose rewards are all equal: generation.num_samples must be >= 2");
+    Check.rule(ppo.overlongBufferLen() == null || ppo.overlongBufferLen() <= generation.maxNewTokens(),
+        "ppo.overlong_buffer_len (" + ppo.overlongBufferLen() + ") must be at most generation.max_new_tokens ("
+            + generation.maxNewTokens() + ")");
+  }
+
+  /** Responses per prompt: generation.num_samples, or the ppo preset's. */
+  public int numSamples() {
+    return generation.numSamples() != null ? generation.numSamples() : ppo.preset().numSamples();
+  }
+
+  /** Samples in one rollout: schedule.rollout_batch prompts x numSamples(). */
+  public int rolloutSamples() {
+    return schedule.rolloutBatch() * numSamples();
+  }
+
   /** Optimizer steps of the whole run: iterations x ppo_epochs x minibatches per rollout. */
   public long totalOptimizerSteps() {
-    return (long) schedule.iterations() * ppo.ppoEpochs() * (schedule.rolloutBatch() / ppo.minibatchSize());
+    return (long) schedule.iterations() * ppo.ppoEpochs() * (rolloutSamples() / ppo.minibatchSize());
   }
 
   /** The learning rate per optimizer step: optim.lr with schedule's warm-up and decay. */
@@ -87,5 +119,16 @@ public record PpoRunConfig(
     return new PpoOptions(ppo.klEstimator(), reward.scoreClip(), eos != null, eos == null ? 0 : eos, ppo.gamma(),
         ppo.lam(), ppo.whitenAdvantages(), ppo.clipRatio(), ppo.cliprange(), ppo.clipValue(), ppo.cliprangeValue(),
         ppo.vfCoef(), ppo.entCoef(), generation.temperature());
+  }
+
+  /** The engine's algorithm switches from ppo and generation (max_new_tokens is L_max). */
+  public AlgoOptions algoOptions() {
+    int maxNew = generation.maxNewTokens();
+    boolean overlong = ppo.overlongPenaltyFactor() > 0;
+    int buffer = ppo.overlongBufferLen() != null ? ppo.overlongBufferLen() : Math.max(1, maxNew / 5);
+    return new AlgoOptions(ppo.estimator(), ppo.scaleRewards(), ppo.klIn(), ppo.klLossEstimator(), ppo.klLossCoef(),
+        ppo.lossAgg(), maxNew, ppo.cliprangeLow() == null ? 0 : ppo.cliprangeLow(),
+        ppo.cliprangeHigh() == null ? 0 : ppo.cliprangeHigh(), ppo.dualClip() == null ? 0 : ppo.dualClip(),
+        ppo.importanceSampling(), ppo.maskTruncated(), overlong ? buffer : 0, overlong ? ppo.overlongPenaltyFactor() : 0);
   }
 }

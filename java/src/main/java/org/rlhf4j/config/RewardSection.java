@@ -7,7 +7,12 @@ import java.util.regex.Pattern;
 public record RewardSection(
     @Doc("Scores from a reward model checkpoint (model) or a Java class (function).") Kind kind,
     @Doc("Reward model checkpoint directory (required for kind: model).") @Nullable Path modelPath,
-    @Doc("Fully qualified class name of a Java reward function (required for kind: function).") @Nullable String function,
+    @Doc("Fully qualified class name of a Java reward function (kind: function; or use functions).")
+        @Nullable String function,
+    @Doc("Weighted reward functions summed into the score (kind: function): a list of {name: exact_match|regex|"
+        + "valid_json|length_penalty, weight} or {class: a RewardFunction, weight}; exact_match and regex compare "
+        + "with the prompt's JSONL field (default answer), regex extracts with pattern, length_penalty costs 1 per "
+        + "word past max_words.") @Nullable RewardTerms functions,
     @Doc("Clip scores to [-c, c] (0 = off).") double scoreClip,
     @Doc("Normalise scores by their running mean and standard deviation.") boolean scoreNorm,
     @Doc("Score given to a response that ends without EOS or the stop token (null = off).")
@@ -34,6 +39,6 @@ public record RewardSection(
 
   /** A reward model (path still to be given), no clipping, no normalisation, no EOS penalty. */
   public static RewardSection defaults() {
-    return new RewardSection(Kind.MODEL, null, null, 0, false, null);
+    return new RewardSection(Kind.MODEL, null, null, null, 0, false, null);
   }
 }

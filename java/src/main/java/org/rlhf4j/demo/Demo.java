@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.rlhf4j.checkpoint.Checkpoint;
@@ -15,10 +16,12 @@ import org.rlhf4j.checkpoint.CheckpointWriter;
 import org.rlhf4j.checkpoint.HfConfig;
 import org.rlhf4j.checkpoint.LoadOptions;
 import org.rlhf4j.checkpoint.ModelDirs;
+import org.rlhf4j.config.PpoPreset;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.config.SftRunConfig;
 import org.rlhf4j.demo.task.ReviewTask;
+import org.rlhf4j.engine.AlgoOptions;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.ppo.PpoSetup;
@@ -52,12 +55,35 @@ public final class Demo {
   /** Held-out prompts scored by the gold judge during PPO, for its curve. */
   private static final int CURVE_PROMPTS = 64;
 
-  /** What to run: where, how big, which PPO preset, which seed. */
-  public record Options(Path out, DemoScale scale, String preset, long seed) {
+  /** The RL algorithms the demo runs: PPO (with --preset) or a critic-free preset of the same loop. */
+  public static final List<String> ALGORITHMS = List.of("ppo", "grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp");
+
+  /**
+   * What to run: where, how big, which algorithm (PPO with its preset, or another preset of the
+   * same loop), scored by the reward model (RLHF) or the gold judge (RLVR), which seed.
+   */
+  public record Options(Path out, DemoScale scale, String preset, long seed, String algo, String reward) {
     public Options {
       if (!preset.equals("seed") && !preset.equals("standard")) {
         throw new IllegalArgumentException("--preset must be seed or standard, got '" + preset + "'");
       }
+      if (!ALGORITHMS.contains(algo)) {
+        throw new IllegalArgumentException("--algo must be one of " + String.join("|", ALGORITHMS) + ", got '" + algo
+            + "'");
+      }
+      if (!reward.equals("model") && !reward.equals("gold")) {
+        throw new IllegalArgumentException("--reward must be model or gold, got '" + reward + "'");
+      }
+    }
+
+    /** PPO with the reward model. */
+    public Options(Path out, DemoScale scale, String preset, long seed) {
+      this(out, scale, preset, seed, "ppo", "model");
+    }
+
+    /** The ppo.preset the RL stage runs. */
+    public String ppoPreset() {
+      return algo.equals("ppo") ? preset : algo;
     }
   }
 
@@ -97,7 +123,8 @@ public final class Demo {
     seconds.put("rm", (System.nanoTime() - t) / 1e9);
 
     t = System.nanoTime();
-    LOG.info("demo: PPO ({} preset) -> {}", options.preset(), out.resolve("ppo"));
+    LOG.info("demo: {} ({} preset, reward {}) -> {}", options.algo(), options.ppoPreset(), options.reward(),
+        out.resolve("ppo"));
     List<Map<String, Double>> goldCurve = ppo(data);
     seconds.put("ppo", (System.nanoTime() - t) / 1e9);
 
@@ -116,7 +143,7 @@ public final class Demo {
     seconds.put("evaluation", (System.nanoTime() - t) / 1e9);
     seconds.put("total", (System.nanoTime() - t0) / 1e9);
 
-    DemoSummary summary = new DemoSummary(options.preset(), scale, sft.evalLoss(), rm.evalAccuracy(),
+    DemoSummary summary = new DemoSummary(options.ppoPreset(), options.reward(), scale, sft.evalLoss(), rm.evalAccuracy(),
         before.table(), after.table(), goldCurve, seconds, samples(before), samples(after));
     new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("summary.json").toFile(),
         summary);
@@ -199,19 +226,36 @@ public final class Demo {
     }
   }
 
-  /** Runs PPO; returns the gold judges' curve on a few held-out prompts every tenth of the run. */
+  /**
+   * Runs the RL stage; returns the gold judges' curve on a few held-out prompts every tenth of
+   * the run. Every algorithm sees the same samples per iteration (rollout_batch prompts x its
+   * num_samples = the scale's rollout batch) and the same KL weight (in the reward or in the
+   * loss, as its preset places it; DAPO has none).
+   */
   private List<Map<String, Double>> ppo(Path data) throws IOException {
     int iterations = scale.ppoIterations();
-    PpoRunConfig config = PpoRunConfig.loader().load(List.of(
+    String preset = options.ppoPreset();
+    PpoPreset presetSection = PpoPreset.valueOf(preset.toUpperCase(Locale.ROOT));
+    int prompts = Math.max(1, scale.rolloutBatch() / presetSection.numSamples());
+    List<String> set = new ArrayList<>(List.of(
         "run.out=" + out.resolve("ppo"), "run.seed=" + options.seed(), "model.path=" + out.resolve("sft"),
-        "reward.kind=model", "reward.model_path=" + out.resolve("rm"), "data.prompts=" + data.resolve("prompts.txt"),
+        "data.prompts=" + data.resolve("prompts.txt"),
         "data.eval_prompts=" + data.resolve("eval_prompts.txt"), "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS,
-        "generation.max_new_tokens=" + MAX_NEW_TOKENS, "ppo.preset=" + options.preset(),
+        "generation.max_new_tokens=" + MAX_NEW_TOKENS, "ppo.preset=" + preset,
         "ppo.kl_coef=" + scale.klCoef(), "ppo.minibatch_size=" + scale.minibatch(),
         "ppo.micro_batch_size=" + scale.minibatch(), "optim.lr=" + scale.ppoLr(), "schedule.iterations=" + iterations,
-        "schedule.rollout_batch=" + scale.rolloutBatch(), "schedule.eval_prompts=0",  // the gold curve evaluates
+        "schedule.rollout_batch=" + prompts, "schedule.eval_prompts=0",  // the gold curve evaluates
         "schedule.checkpoint_every=" + Math.max(1, iterations / 2),
         "schedule.keep_checkpoints=1"));
+    if (presetSection.defaults().klIn() == AlgoOptions.KlIn.LOSS) {
+      set.add("ppo.kl_loss_coef=" + scale.klCoef());
+    }
+    if (options.reward().equals("gold")) {
+      set.addAll(List.of("reward.kind=function", "reward.function=" + GoldReward.class.getName()));
+    } else {
+      set.addAll(List.of("reward.kind=model", "reward.model_path=" + out.resolve("rm")));
+    }
+    PpoRunConfig config = PpoRunConfig.loader().load(set);
     List<Map<String, Double>> curve = new ArrayList<>();
     try (PpoTrainer trainer = new PpoTrainer(config, PpoSetup.load(config))) {
       curve.add(goldPoint(trainer, 0));

@@ -17,7 +17,8 @@ final class DemoReport {
 
   static Path write(Path out, DemoSummary s) throws IOException {
     Map<String, Object> summary = new LinkedHashMap<>();
-    summary.put("PPO preset", s.preset());
+    summary.put("RL preset", s.preset());
+    summary.put("reward", s.reward().equals("gold") ? "gold judge (verifiable, RLVR)" : "reward model (RLHF)");
     summary.put("model", "GPT-2 shape, " + s.scale().nLayer() + " layers, n_embd " + s.scale().nEmbd());
     summary.put("SFT held-out loss per token", String.format("%.3f", s.sftEvalLoss()));
     summary.put("reward model held-out pairwise accuracy", String.format("%.3f", s.rmAccuracy()));
@@ -25,7 +26,8 @@ final class DemoReport {
     summary.put("validity after PPO", String.format("%.3f", s.validityAfter()));
     s.seconds().forEach((stage, sec) -> summary.put("seconds: " + stage, String.format("%.0f", sec)));
 
-    Report.Builder r = Report.builder("rlhf4j demo: SFT -> reward model -> PPO (" + s.preset() + ")").summary(summary)
+    Report.Builder r = Report.builder("rlhf4j demo: SFT -> reward model -> RL (" + s.preset() + ", reward "
+        + s.reward() + ")").summary(summary)
         .beforeAfter("Held-out prompts: SFT policy (before) and PPO policy (after)", s.before(), s.after());
     Map<String, List<double[]>> gold = new LinkedHashMap<>();
     for (String k : List.of("gold", "positive_share", "validity")) {

@@ -7,7 +7,8 @@ import java.util.Map;
  * What the demo found (DIR/summary.json): the reward model's held-out pairwise accuracy, the
  * before/after table on held-out prompts, the gold curve during PPO, stage times and samples.
  *
- * @param preset the PPO preset
+ * @param preset the ppo.preset of the RL stage (seed, standard, or the algorithm: grpo, ...)
+ * @param reward what scored the RL stage: the reward model (model) or the gold judge (gold)
  * @param scale the sizes the demo ran at
  * @param sftEvalLoss SFT's held-out loss per completion token
  * @param rmAccuracy the reward model's held-out pairwise accuracy
@@ -20,6 +21,7 @@ import java.util.Map;
  */
 public record DemoSummary(
     String preset,
+    String reward,
     DemoScale scale,
     double sftEvalLoss,
     double rmAccuracy,

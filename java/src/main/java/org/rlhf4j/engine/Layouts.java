@@ -119,9 +119,40 @@ final class Layouts {
       JAVA_INT.withName("non_finite"),
       paddingLayout(4)));
 
+  // ---- Algorithms beyond PPO ----------------------------------------------------------------
+
+  static final Struct ALGO_OPTIONS = new Struct(structLayout(
+      JAVA_INT.withName("estimator"),
+      JAVA_INT.withName("scale_rewards"),
+      JAVA_INT.withName("kl_in"),
+      JAVA_INT.withName("kl_loss_estimator"),
+      JAVA_DOUBLE.withName("kl_loss_coef"),
+      JAVA_INT.withName("loss_agg"),
+      paddingLayout(4),
+      JAVA_LONG.withName("max_new_tokens"),
+      JAVA_DOUBLE.withName("cliprange_low"),
+      JAVA_DOUBLE.withName("cliprange_high"),
+      JAVA_DOUBLE.withName("dual_clip"),
+      JAVA_INT.withName("importance_sampling"),
+      JAVA_INT.withName("mask_truncated"),
+      JAVA_LONG.withName("overlong_buffer_len"),
+      JAVA_DOUBLE.withName("overlong_penalty_factor")));
+
+  static final Struct ALGO_LOSS_STATS = new Struct(structLayout(
+      JAVA_DOUBLE.withName("kl_loss"),
+      JAVA_DOUBLE.withName("dual_clipfrac"),
+      JAVA_LONG.withName("n_sequences")));
+
+  static final Struct GROUP_STATS = new Struct(structLayout(
+      JAVA_LONG.withName("groups"),
+      JAVA_LONG.withName("zero_variance_groups"),
+      JAVA_DOUBLE.withName("seq_reward_mean"),
+      JAVA_DOUBLE.withName("seq_reward_std")));
+
   /** R4J_STRUCT_* code and layout of every struct, for the size check at load time. */
   static final Object[][] CHECKED = {
     {1, MODEL_CONFIG}, {2, GENERATE_OPTIONS}, {3, ADAMW_OPTIONS}, {4, STEP_RESULT},
     {5, PPO_OPTIONS}, {6, PPO_STATS}, {7, REWARD_STATS}, {8, ADVANTAGE_STATS},
+    {11, ALGO_OPTIONS}, {12, ALGO_LOSS_STATS}, {13, GROUP_STATS},
   };
 }

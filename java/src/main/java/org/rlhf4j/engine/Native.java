@@ -82,6 +82,12 @@ public final class Native {
   private static final String OPTIMIZER_TENSOR_INFO = fn("r4j_optimizer_tensor_info", ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT);
   private static final String OPTIMIZER_READ_TENSOR = fn("r4j_optimizer_read_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
   private static final String OPTIMIZER_WRITE_TENSOR = fn("r4j_optimizer_write_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  // Algorithms beyond PPO
+  private static final String ROLLOUT_GATHER = fn("r4j_rollout_gather", ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+  private static final String ALGO_OPTIONS_DEFAULTS = fn("r4j_algo_options_defaults", ADDRESS);
+  private static final String PPO_REWARDS_EX = fn("r4j_ppo_rewards_ex", ADDRESS, ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, ADDRESS);
+  private static final String PPO_ADVANTAGES_EX = fn("r4j_ppo_advantages_ex", ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+  private static final String PPO_ACCUMULATE_EX = fn("r4j_ppo_accumulate_ex", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_DOUBLE, ADDRESS, ADDRESS);
 
   private final Linker linker = Linker.nativeLinker();
   private final MethodHandle lastError;
@@ -129,6 +135,11 @@ public final class Native {
   private final MethodHandle optimizerTensorInfo;
   private final MethodHandle optimizerReadTensor;
   private final MethodHandle optimizerWriteTensor;
+  private final MethodHandle rolloutGather;
+  private final MethodHandle algoOptionsDefaults;
+  private final MethodHandle ppoRewardsEx;
+  private final MethodHandle ppoAdvantagesEx;
+  private final MethodHandle ppoAccumulateEx;
 
   Native(SymbolLookup lookup) {
     lastError = linker.downcallHandle(find(lookup, LAST_ERROR), FunctionDescriptor.of(ADDRESS));
@@ -176,6 +187,11 @@ public final class Native {
     optimizerTensorInfo = bind(lookup, OPTIMIZER_TENSOR_INFO);
     optimizerReadTensor = bind(lookup, OPTIMIZER_READ_TENSOR);
     optimizerWriteTensor = bind(lookup, OPTIMIZER_WRITE_TENSOR);
+    rolloutGather = bind(lookup, ROLLOUT_GATHER);
+    algoOptionsDefaults = bind(lookup, ALGO_OPTIONS_DEFAULTS);
+    ppoRewardsEx = bind(lookup, PPO_REWARDS_EX);
+    ppoAdvantagesEx = bind(lookup, PPO_ADVANTAGES_EX);
+    ppoAccumulateEx = bind(lookup, PPO_ACCUMULATE_EX);
   }
 
   /** The names of every C function this class binds, r4j_last_error included. */
@@ -399,4 +415,26 @@ public final class Native {
   public void optimizerWriteTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment src, long srcBytes) {
     call(OPTIMIZER_WRITE_TENSOR, () -> (int) optimizerWriteTensor.invokeExact(optimizer, name, dtype, src, srcBytes));
   }
+  // ---- Algorithms beyond PPO ----------------------------------------------------------------
+
+  public void rolloutGather(MemorySegment parts, int nParts, MemorySegment partOfRow, MemorySegment rowInPart, long n, MemorySegment outRollout) {
+    call(ROLLOUT_GATHER, () -> (int) rolloutGather.invokeExact(parts, nParts, partOfRow, rowInPart, n, outRollout));
+  }
+
+  public void algoOptionsDefaults(MemorySegment out) {
+    call(ALGO_OPTIONS_DEFAULTS, () -> (int) algoOptionsDefaults.invokeExact(out));
+  }
+
+  public void ppoRewardsEx(MemorySegment rollout, MemorySegment options, MemorySegment algo, double klCoef, double scoreShift, double scoreScale, MemorySegment outStats) {
+    call(PPO_REWARDS_EX, () -> (int) ppoRewardsEx.invokeExact(rollout, options, algo, klCoef, scoreShift, scoreScale, outStats));
+  }
+
+  public void ppoAdvantagesEx(MemorySegment rollout, MemorySegment options, MemorySegment algo, MemorySegment outStats, MemorySegment outGroupStats) {
+    call(PPO_ADVANTAGES_EX, () -> (int) ppoAdvantagesEx.invokeExact(rollout, options, algo, outStats, outGroupStats));
+  }
+
+  public void ppoAccumulateEx(MemorySegment actor, MemorySegment criticOrNull, MemorySegment rollout, MemorySegment indices, long n, MemorySegment options, MemorySegment algo, double lossScale, MemorySegment outStats, MemorySegment outAlgoStats) {
+    call(PPO_ACCUMULATE_EX, () -> (int) ppoAccumulateEx.invokeExact(actor, criticOrNull, rollout, indices, n, options, algo, lossScale, outStats, outAlgoStats));
+  }
+
 }

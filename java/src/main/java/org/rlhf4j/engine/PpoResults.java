@@ -45,6 +45,29 @@ public final class PpoResults {
     }
   }
 
+  /** What the group estimators saw: groups, and those whose rewards were all equal. */
+  public record GroupStats(long groups, long zeroVarianceGroups, double seqRewardMean, double seqRewardStd) {
+    static GroupStats read(MemorySegment s) {
+      Struct g = Layouts.GROUP_STATS;
+      return new GroupStats(g.getLong(s, "groups"), g.getLong(s, "zero_variance_groups"),
+          g.getDouble(s, "seq_reward_mean"), g.getDouble(s, "seq_reward_std"));
+    }
+  }
+
+  /** Advantages with the estimator's group statistics. */
+  public record Advantages(AdvantageStats stats, GroupStats groups) {}
+
+  /** One micro-batch's extra statistics: the KL loss term, the dual clip, sequences that counted. */
+  public record AlgoLossStats(double klLoss, double dualClipfrac, long nSequences) {
+    static AlgoLossStats read(MemorySegment s) {
+      Struct a = Layouts.ALGO_LOSS_STATS;
+      return new AlgoLossStats(a.getDouble(s, "kl_loss"), a.getDouble(s, "dual_clipfrac"), a.getLong(s, "n_sequences"));
+    }
+  }
+
+  /** One micro-batch of the loss: PPO's statistics and the algorithm's. */
+  public record Loss(LossStats stats, AlgoLossStats algo) {}
+
   /** One optimizer step. */
   public record StepResult(double gradNorm, boolean skipped, long step) {
     static StepResult read(MemorySegment s) {

@@ -5,6 +5,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
 import org.rlhf4j.engine.PpoResults.AdvantageStats;
+import org.rlhf4j.engine.PpoResults.Advantages;
+import org.rlhf4j.engine.PpoResults.AlgoLossStats;
+import org.rlhf4j.engine.PpoResults.GroupStats;
+import org.rlhf4j.engine.PpoResults.Loss;
 import org.rlhf4j.engine.PpoResults.LossStats;
 import org.rlhf4j.engine.PpoResults.RewardStats;
 
@@ -56,6 +60,32 @@ public final class Rollout implements AutoCloseable {
           arena.allocateFrom(ValueLayout.JAVA_INT, q.lengths()), q.stride(),
           arena.allocateFrom(ValueLayout.JAVA_INT, r.data()), arena.allocateFrom(ValueLayout.JAVA_INT, r.lengths()),
           r.stride(), queries.size(), padTokenId, eosTokenId, out);
+      return new Rollout(lib, out.get(ValueLayout.ADDRESS, 0));
+    }
+  }
+
+  /**
+   * A new rollout of rows picked from parts: row i is row {@code rowInPart[i]} of {@code
+   * parts.get(partOfRow[i])}, with every field (DAPO's dynamic sampling assembles its batch so).
+   * The parts are unchanged and stay the caller's to close.
+   */
+  public static Rollout gather(List<Rollout> parts, int[] partOfRow, int[] rowInPart) {
+    if (partOfRow.length != rowInPart.length) {
+      throw new IllegalArgumentException("gather: " + partOfRow.length + " parts but " + rowInPart.length + " rows");
+    }
+    Native lib = NativeLibrary.get();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment ptrs = arena.allocate(ValueLayout.ADDRESS, parts.size());
+      for (int i = 0; i < parts.size(); i++) ptrs.setAtIndex(ValueLayout.ADDRESS, i, parts.get(i).pointer());
+      long[] part = new long[partOfRow.length];
+      long[] row = new long[rowInPart.length];
+      for (int i = 0; i < part.length; i++) {
+        part[i] = partOfRow[i];
+        row[i] = rowInPart[i];
+      }
+      MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+      lib.rolloutGather(ptrs, parts.size(), arena.allocateFrom(ValueLayout.JAVA_LONG, part),
+          arena.allocateFrom(ValueLayout.JAVA_LONG, row), part.length, out);
       return new Rollout(lib, out.get(ValueLayout.ADDRESS, 0));
     }
   }
@@ -213,6 +243,54 @@ public final class Rollout implements AutoCloseable {
           arena.allocateFrom(ValueLayout.JAVA_LONG, indices), indices.length, o, scale, out);
       return LossStats.read(out);
     }
+  }
+
+  /** Feedback with the algorithm's switches: KL, REWARDS, LOSS_MASK and SCORES_SHAPED. */
+  public RewardStats rewards(PpoOptions options, AlgoOptions algo, double klCoef, double scoreShift,
+      double scoreScale) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(Layouts.REWARD_STATS.layout());
+      lib.ppoRewardsEx(pointer(), ppo(arena, options), algo(arena, algo), klCoef, scoreShift, scoreScale, out);
+      return RewardStats.read(out);
+    }
+  }
+
+  /** RETURNS, ADVANTAGES and ADVANTAGES_WHITENED by the algorithm's estimator. */
+  public Advantages advantages(PpoOptions options, AlgoOptions algo) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(Layouts.ADVANTAGE_STATS.layout());
+      MemorySegment groups = arena.allocate(Layouts.GROUP_STATS.layout());
+      lib.ppoAdvantagesEx(pointer(), ppo(arena, options), algo(arena, algo), out, groups);
+      return new Advantages(AdvantageStats.read(out), GroupStats.read(groups));
+    }
+  }
+
+  /**
+   * The loss with the algorithm's switches over samples {@code indices}, gradients of scale *
+   * loss accumulated. Critic-free estimators take no critic (pass null).
+   */
+  public Loss accumulate(Model actor, Model critic, long[] indices, PpoOptions options, AlgoOptions algo,
+      double scale) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(Layouts.PPO_STATS.layout());
+      MemorySegment extra = arena.allocate(Layouts.ALGO_LOSS_STATS.layout());
+      lib.ppoAccumulateEx(actor.pointer(), critic == null ? MemorySegment.NULL : critic.pointer(), pointer(),
+          arena.allocateFrom(ValueLayout.JAVA_LONG, indices), indices.length, ppo(arena, options),
+          algo(arena, algo), scale, out, extra);
+      return new Loss(LossStats.read(out), AlgoLossStats.read(extra));
+    }
+  }
+
+  private static MemorySegment ppo(Arena arena, PpoOptions options) {
+    MemorySegment o = arena.allocate(Layouts.PPO_OPTIONS.layout());
+    options.write(o);
+    return o;
+  }
+
+  private static MemorySegment algo(Arena arena, AlgoOptions algo) {
+    MemorySegment a = arena.allocate(Layouts.ALGO_OPTIONS.layout());
+    algo.write(a);
+    return a;
   }
 
   public boolean isClosed() {

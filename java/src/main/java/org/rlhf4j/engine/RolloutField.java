@@ -17,7 +17,13 @@ public enum RolloutField {
   RETURNS(12, DType.F32, false),
   ADVANTAGES(13, DType.F32, false),
   ADVANTAGES_WHITENED(14, DType.F32, false),
-  FULL_KL(15, DType.F32, false);
+  FULL_KL(15, DType.F32, false),
+  /** The group (prompt) of each sample; written by the trainer for group estimators. */
+  GROUP_ID(20, DType.F32, true),
+  /** 1 where a token counts in the loss (0 for truncated samples when ppo.mask_truncated). */
+  LOSS_MASK(21, DType.F32, false),
+  /** The score as put on the last token: after normalisation, clipping and overlong shaping. */
+  SCORES_SHAPED(22, DType.F32, true);
 
   final int code;
   final DType dtype;

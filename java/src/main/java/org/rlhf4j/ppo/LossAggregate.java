@@ -2,6 +2,7 @@ package org.rlhf4j.ppo;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.rlhf4j.engine.PpoResults.Loss;
 import org.rlhf4j.engine.PpoResults.LossStats;
 
 /**
@@ -12,6 +13,15 @@ final class LossAggregate {
   private double tokens;
   private double policy, value, total, entropy, approxkl, clipfrac, ratio, ratioSq, valueClipfrac, vpred;
   private double epochApproxkl, epochTokens;
+  private double klLoss, dualClipfrac;
+
+  void add(Loss loss) {
+    LossStats s = loss.stats();
+    double n = s.nTokens();
+    klLoss += n * loss.algo().klLoss();
+    dualClipfrac += n * loss.algo().dualClipfrac();
+    add(s);
+  }
 
   void add(LossStats s) {
     double n = s.nTokens();
@@ -44,6 +54,8 @@ final class LossAggregate {
     double ratioMean = ratio / n;
     m.put("policy/approxkl", approxkl / n);
     m.put("policy/clipfrac", clipfrac / n);
+    m.put("policy/dual_clipfrac", dualClipfrac / n);
+    m.put("loss/kl", klLoss / n);
     m.put("policy/entropy", entropy / n);
     m.put("policy/ratio_mean", ratioMean);
     m.put("policy/ratio_var", Math.max(0, ratioSq / n - ratioMean * ratioMean));

@@ -13,7 +13,8 @@ import org.rlhf4j.tokenizer.Tokenizer;
  *
  * @param policy the actor; with a value head when the critic shares its trunk
  * @param reference the frozen SFT model (never updated)
- * @param critic a separate critic with a value head, or null when it shares the policy's trunk
+ * @param critic a separate critic with a value head, or null when it shares the policy's trunk (or
+ *     when the estimator is critic-free)
  * @param rewardModel a model with a reward head, or null when rewardFunction scores
  * @param rewardFunction a Java scorer, or null when rewardModel scores
  * @param tokenizer the policy's tokenizer
@@ -40,9 +41,7 @@ public record PpoParts(
     if ((rewardModel == null) == (rewardFunction == null)) {
       throw new IllegalArgumentException("ppo: give exactly one of rewardModel and rewardFunction");
     }
-    if (critic == null && !policy.config().valueHead()) {
-      throw new IllegalArgumentException("ppo: the policy needs a value head when there is no separate critic");
-    }
+
     if (critic != null && !critic.config().valueHead()) {
       throw new IllegalArgumentException("ppo: the separate critic needs a value head");
     }

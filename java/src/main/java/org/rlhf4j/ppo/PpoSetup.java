@@ -19,7 +19,7 @@ import org.rlhf4j.tokenizer.Tokenizers;
 /**
  * Builds a PPO run's parts from its config: the policy and the frozen reference from the SFT
  * checkpoint (the policy gains a fresh value head when the critic shares its trunk), a separate
- * critic when asked, the reward model or function, the tokenizer and the prompts. Reads only:
+ * critic when asked (no critic at all for critic-free estimators), the reward model or function, the tokenizer and the prompts. Reads only:
  * nothing is written, so a bad path or file fails before a run touches its directory.
  */
 public final class PpoSetup {
@@ -32,7 +32,9 @@ public final class PpoSetup {
     Path modelDir = ModelDirs.resolve(config.model().path());
     Tokenizer tokenizer = Tokenizers.load(modelDir);
     Checkpoint sft = Checkpoint.open(modelDir);
-    boolean shared = config.model().critic() == Critic.SHARED;
+    // Critic-free estimators (grpo, rloo, reinforce_pp) learn without a value head: none is made.
+    boolean withCritic = config.ppo().estimator().usesCritic();
+    boolean shared = withCritic && config.model().critic() == Critic.SHARED;
     List<Model> made = new ArrayList<>();
     try {
       Model policy = keep(made, sft.loadModel(device,
@@ -41,7 +43,7 @@ public final class PpoSetup {
       Model reference = keep(made, sft.loadModel(device,
           c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype), LoadOptions.allowHeadChanges()).model());
       Model critic = null;
-      if (!shared) {
+      if (withCritic && !shared) {
         critic = keep(made, Checkpoint.open(ModelDirs.resolve(config.model().criticCheckpoint())).loadModel(device,
             c -> c.withValueHead(true).withRewardHead(false).withDtype(dtype).withSeed(seed),
             LoadOptions.allowHeadChanges()).model());
@@ -53,7 +55,8 @@ public final class PpoSetup {
         rewardModel = keep(made, Checkpoint.open(ModelDirs.resolve(config.reward().modelPath())).loadModel(device,
             c -> c.withRewardHead(true).withValueHead(false).withDtype(dtype), new LoadOptions(false, true)).model());
       } else {
-        function = RewardFunctions.instantiate(config.reward().function());
+        function = config.reward().functions() != null ? WeightedRewards.of(config.reward().functions())
+            : RewardFunctions.instantiate(config.reward().function());
       }
       PromptPool prompts = PromptPool.load(config.data(), seed, tokenizer);
       return new PpoParts(policy, reference, critic, rewardModel, function, tokenizer, prompts, sft.config(),

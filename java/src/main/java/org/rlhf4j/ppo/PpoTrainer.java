@@ -21,12 +21,14 @@ import org.rlhf4j.config.LrSchedule;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RunSection.OnNonFinite;
 import org.rlhf4j.data.Prompt;
+import org.rlhf4j.engine.AlgoOptions;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.GenerateOptions;
 import org.rlhf4j.engine.Optimizer;
 import org.rlhf4j.engine.PpoOptions;
 import org.rlhf4j.engine.PpoResults.AdvantageStats;
-import org.rlhf4j.engine.PpoResults.LossStats;
+import org.rlhf4j.engine.PpoResults.Advantages;
+import org.rlhf4j.engine.PpoResults.Loss;
 import org.rlhf4j.engine.PpoResults.RewardStats;
 import org.rlhf4j.engine.PpoResults.StepResult;
 import org.rlhf4j.engine.Rollout;
@@ -40,12 +42,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * PPO for language models (Ziegler et al. 2019; Ouyang et al. 2022): the training loop. One
- * iteration has three phases:
+ * PPO for language models (Ziegler et al. 2019; Ouyang et al. 2022) and the critic-free
+ * algorithms that share its phases (GRPO, Dr. GRPO, DAPO, RLOO, REINFORCE++: the estimator and
+ * the loss are switches of ppo.*): the training loop. One iteration has three phases:
  *
  * <ol>
- *   <li><b>Sampling.</b> The old policy generates a response per prompt, recording each token's
- *       log-prob and the critic's value in the same pass.
+ *   <li><b>Sampling.</b> The old policy generates generation.num_samples responses per prompt (a
+ *       group), recording each token's log-prob and the critic's value in the same pass. With
+ *       ppo.dynamic_sampling, groups whose scores are all equal are dropped and more prompts are
+ *       drawn until the batch is full (at most ppo.max_resample_batches more rounds).
  *   <li><b>Feedback.</b> The frozen reference gives log-probs, the reward model (or a Java
  *       function) scores prompt + response; each token's reward is -kl_coef * KL, the score is
  *       added on the last token; then returns and advantages.
@@ -83,11 +88,18 @@ public final class PpoTrainer implements AutoCloseable {
   @FunctionalInterface
   public interface RolloutObserver {
     void onRollout(long iteration, List<Prompt> prompts, Rollout rollout);
+
+    /** As above, with each weighted reward function's value per sample (empty without reward.functions). */
+    default void onRollout(long iteration, List<Prompt> prompts, Rollout rollout, Map<String, float[]> rewardTerms) {
+      onRollout(iteration, prompts, rollout);
+    }
   }
 
   private final PpoRunConfig config;
   private final PpoParts parts;
   private final PpoOptions options;
+  private final AlgoOptions algo;
+  private final int numSamples;
   private final LrSchedule lr;
   private final GenerateOptions generation;
   private final Optimizer policyOptimizer;
@@ -111,6 +123,12 @@ public final class PpoTrainer implements AutoCloseable {
     this.config = config;
     this.parts = parts;
     this.options = config.ppoOptions();
+    this.algo = config.algoOptions();
+    this.numSamples = config.numSamples();
+    if (algo.estimator().usesCritic() && parts.critic() == null && !parts.policy().config().valueHead()) {
+      throw new IllegalArgumentException("ppo: estimator gae needs a critic: the policy has no value head and there "
+          + "is no separate critic");
+    }
     this.lr = config.lrSchedule();
     this.generation = generationOptions(config, parts);
     var o = config.optim();
@@ -142,8 +160,9 @@ public final class PpoTrainer implements AutoCloseable {
       stop = ids[0];
     }
     int pad = tok.padId() >= 0 ? tok.padId() : Math.max(tok.eosId(), 0);
+    boolean sharedCritic = parts.critic() == null && parts.policy().config().valueHead();
     return new GenerateOptions(g.maxNewTokens(), g.temperature(), g.topK(), g.topP(), tok.eosId(), stop, pad,
-        0, parts.critic() == null);
+        0, sharedCritic);
   }
 
   public void addListener(Listener listener) {
@@ -180,27 +199,27 @@ public final class PpoTrainer implements AutoCloseable {
     stopRequested = true;
   }
 
-  /** Runs one PPO iteration and returns its metrics. */
+  /** Runs one iteration and returns its metrics. */
   public Iteration step() {
     final long it = iteration + 1;
     final long start = System.nanoTime();
-    final int m = config.schedule().rolloutBatch();
-    List<Prompt> prompts = parts.prompts().next(m);
     Map<String, Double> metrics = new LinkedHashMap<>();
 
-    // 1. Sampling: responses, old_logprobs and old_values from the old policy.
-    try (Rollout rollout = parts.policy().generate(tokens(prompts), generation.withSeed(Seeds.mix(seed(), it)))) {
+    // 1. Sampling: groups of responses, old_logprobs and old_values from the old policy, and their scores.
+    Batch batch = sample(it, metrics);
+    try (Rollout rollout = batch.rollout()) {
+      List<Prompt> prompts = batch.prompts();
+      final int rows = rollout.batch();
       if (parts.critic() != null) rollout.scorePolicy(parts.critic(), 1.0, Rollout.VALUES);
       final long sampled = System.nanoTime();
 
-      // 2. Feedback: reference log-probs, scores, per-token rewards, returns and advantages.
+      // 2. Feedback: reference log-probs, per-token rewards, returns and advantages.
       boolean fullKl = options.klEstimator() == PpoOptions.KlEstimator.FULL;
       rollout.scoreRef(parts.reference(), fullKl ? parts.policy() : null, options.temperature());
       final long referenced = System.nanoTime();
-      List<String> responses = decodeResponses(rollout);
-      float[] scores = score(rollout, prompts, responses);
-      final long scored = System.nanoTime();
+      float[] scores = batch.scores().total();
       metrics.put("objective/scores_raw", mean(scores));
+      batch.scores().terms().forEach((label, v) -> metrics.put("reward/" + label, mean(v)));
       if (!allFinite(scores)) return skipIteration(it, "a score is NaN or Inf", metrics, start);
       double shift = 0, scale = 1;
       if (config.reward().scoreNorm()) {
@@ -208,11 +227,12 @@ public final class PpoTrainer implements AutoCloseable {
         shift = scoreMoments.mean();
         scale = scoreMoments.std();
       }
-      RewardStats rs = rollout.rewards(options, kl.value(), shift, scale);
+      RewardStats rs = rollout.rewards(options, algo, kl.value(), shift, scale);
       if (rs.nonFinite()) return skipIteration(it, "a per-token reward is NaN or Inf", metrics, start);
-      AdvantageStats as = rollout.advantages(options);
+      Advantages adv = rollout.advantages(options, algo);
+      AdvantageStats as = adv.stats();
       if (as.nonFinite()) return skipIteration(it, "an advantage or return is NaN or Inf", metrics, start);
-      for (RolloutObserver o : rolloutObservers) o.onRollout(it, prompts, rollout);
+      for (RolloutObserver o : rolloutObservers) o.onRollout(it, prompts, rollout, batch.scores().terms());
 
       // 3. Learning: epochs of shuffled minibatches, one optimizer step each.
       LossAggregate losses = new LossAggregate();
@@ -220,7 +240,7 @@ public final class PpoTrainer implements AutoCloseable {
       final long learned = System.nanoTime();
 
       double klBefore = kl.value();
-      kl.update(rs.kl(), m);
+      kl.update(rs.kl(), rows);
       iteration = it;
       elapsedSeconds += (learned - start) / 1e9;
 
@@ -235,6 +255,10 @@ public final class PpoTrainer implements AutoCloseable {
       metrics.put("returns/mean", as.returnsMean());
       metrics.put("returns/var", as.returnsVar());
       metrics.put("advantages/mean", as.advantagesMean());
+      if (adv.groups().groups() > 0) {
+        metrics.put("groups/zero_variance", (double) adv.groups().zeroVarianceGroups());
+        metrics.put("groups/reward_std", adv.groups().seqRewardStd());
+      }
       metrics.put("response_length/mean", rs.responseLength());
       metrics.put("response_length/eos_rate", rs.eosRate());
       metrics.put("lr", lr.lr(Math.max(0, optimizerSteps - 1)));
@@ -243,29 +267,143 @@ public final class PpoTrainer implements AutoCloseable {
       metrics.put("nonfinite/skipped_iterations", (double) skippedIterations);
       metrics.put("time/rollout", (sampled - start) / 1e9);
       metrics.put("time/ref", (referenced - sampled) / 1e9);
-      metrics.put("time/reward", (scored - referenced) / 1e9);
-      metrics.put("time/learn", (learned - scored) / 1e9);
-      metrics.put("tokens_per_s", rs.responseLength() * m / ((learned - start) / 1e9));
-      return new Iteration(it, metrics, samples(prompts, responses, scores));
+      metrics.put("time/reward", batch.scoringSeconds());
+      metrics.put("time/learn", (learned - referenced) / 1e9);
+      metrics.put("tokens_per_s", rs.responseLength() * rows / ((learned - start) / 1e9));
+      return new Iteration(it, metrics, samples(prompts, batch.responses(), scores));
     }
+  }
+
+  /** One iteration's samples: the rollout (rows in groups of numSamples), each row's prompt, response and scores. */
+  private record Batch(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores,
+      double scoringSeconds) {}
+
+  /** One sampling round: schedule.rollout_batch prompts, numSamples responses each, scored. */
+  private record Round(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores) {}
+
+  /**
+   * Sampling and scoring. Without dynamic sampling, one round. With it (DAPO), groups whose
+   * scores are all equal are dropped and rounds repeat until schedule.rollout_batch groups are
+   * kept or ppo.max_resample_batches extra rounds are spent; a batch still short is topped up
+   * with dropped groups (their advantage is 0), so every iteration learns from the same size.
+   */
+  private Batch sample(long it, Map<String, Double> metrics) {
+    final int m = config.schedule().rolloutBatch();
+    long scoring = 0;
+    Timed first = round(it, 0);
+    scoring += first.scoringNanos();
+    Round only = first.round();
+    if (!config.ppo().dynamicSampling()) {
+      return new Batch(only.rollout(), only.prompts(), only.responses(), only.scores(), scoring / 1e9);
+    }
+    List<Round> rounds = new ArrayList<>(List.of(only));
+    List<int[]> kept = new ArrayList<>(), dropped = new ArrayList<>();  // {round, group}
+    try {
+      for (int r = 0; ; r++) {
+        Round round = rounds.get(r);
+        for (int g = 0; g < m; g++) (constantGroup(round.scores().total(), g) ? dropped : kept).add(new int[] {r, g});
+        if (dynamicSamplingKept(kept) >= m || r == config.ppo().maxResampleBatches()) break;
+        Timed next = round(it, r + 1);
+        scoring += next.scoringNanos();
+        rounds.add(next.round());
+      }
+      List<int[]> chosen = new ArrayList<>(kept.subList(0, Math.min(m, kept.size())));
+      int filled = m - chosen.size();
+      chosen.addAll(dropped.subList(0, filled));
+      metrics.put("dynamic/dropped_groups", (double) dropped.size());
+      metrics.put("dynamic/filled_groups", (double) filled);
+      metrics.put("dynamic/sampling_rounds", (double) rounds.size());
+      return gather(rounds, chosen, scoring / 1e9);
+    } finally {
+      for (Round r : rounds) r.rollout().close();
+    }
+  }
+
+  /**
+   * The count dynamic sampling's stopping decision is made from: the groups kept so far. The one
+   * place a data-parallel run makes it the sum over all ranks (and the target theirs), so that
+   * every rank stops after the same round.
+   */
+  private static int dynamicSamplingKept(List<int[]> kept) {
+    return kept.size();
+  }
+
+  private record Timed(Round round, long scoringNanos) {}
+
+  /** Round r of iteration it: the next rollout_batch prompts, each numSamples times (rows p*n .. p*n+n-1). */
+  private Timed round(long it, int r) {
+    List<Prompt> prompts = parts.prompts().next(config.schedule().rolloutBatch());
+    List<Prompt> rows = new ArrayList<>(prompts.size() * numSamples);
+    for (Prompt p : prompts) for (int k = 0; k < numSamples; k++) rows.add(p);
+    long seed = r == 0 ? Seeds.mix(seed(), it) : Seeds.mix(seed(), it, r);
+    Rollout rollout = parts.policy().generate(tokens(rows), generation.withSeed(seed));
+    try {
+      float[] groups = new float[rows.size()];
+      for (int i = 0; i < groups.length; i++) groups[i] = i / numSamples;
+      rollout.write(RolloutField.GROUP_ID, groups);
+      long t0 = System.nanoTime();
+      List<String> responses = decodeResponses(rollout);
+      RewardScores.Scores scores = score(rollout, rows, responses);
+      return new Timed(new Round(rollout, rows, responses, scores), System.nanoTime() - t0);
+    } catch (RuntimeException e) {
+      rollout.close();
+      throw e;
+    }
+  }
+
+  private boolean constantGroup(float[] scores, int g) {
+    for (int k = 1; k < numSamples; k++) {
+      if (Float.compare(scores[g * numSamples + k], scores[g * numSamples]) != 0) return false;
+    }
+    return true;
+  }
+
+  /** The chosen groups ({round, group}) of rounds as one batch, group ids renumbered 0.. in order. */
+  private Batch gather(List<Round> rounds, List<int[]> chosen, double scoringSeconds) {
+    int rows = chosen.size() * numSamples;
+    int[] part = new int[rows], row = new int[rows];
+    float[] groups = new float[rows], total = new float[rows];
+    List<Prompt> prompts = new ArrayList<>(rows);
+    List<String> responses = new ArrayList<>(rows);
+    Map<String, float[]> terms = new LinkedHashMap<>();
+    rounds.get(0).scores().terms().keySet().forEach(l -> terms.put(l, new float[rows]));
+    for (int c = 0; c < chosen.size(); c++) {
+      Round round = rounds.get(chosen.get(c)[0]);
+      for (int k = 0; k < numSamples; k++) {
+        int i = c * numSamples + k, src = chosen.get(c)[1] * numSamples + k;
+        part[i] = chosen.get(c)[0];
+        row[i] = src;
+        groups[i] = c;
+        total[i] = round.scores().total()[src];
+        prompts.add(round.prompts().get(src));
+        responses.add(round.responses().get(src));
+        for (var e : terms.entrySet()) e.getValue()[i] = round.scores().terms().get(e.getKey())[src];
+      }
+    }
+    Rollout merged = Rollout.gather(rounds.stream().map(Round::rollout).toList(), part, row);
+    merged.write(RolloutField.GROUP_ID, groups);
+    return new Batch(merged, prompts, responses, new RewardScores.Scores(total, terms), scoringSeconds);
   }
 
   /** The learning phase; returns the epochs run (fewer when approx KL passed ppo.target_kl). */
   private int learn(Rollout rollout, long it, LossAggregate losses) {
     var p = config.ppo();
-    int m = config.schedule().rolloutBatch();
+    int m = rollout.batch();
+    int[] lossTokens = lossTokens(rollout);
     for (int epoch = 0; epoch < p.ppoEpochs(); epoch++) {
       List<Integer> order = new ArrayList<>();
       for (int i = 0; i < m; i++) order.add(i);
       Collections.shuffle(order, new Random(Seeds.mix(seed(), it, epoch)));
       for (int start = 0; start < m; start += p.minibatchSize()) {
+        long[] minibatch = rows(order, start, p.minibatchSize());
+        double denominator = minibatchLossDenominator(minibatch, lossTokens);
         boolean finite = true;
         for (int micro = start; micro < start + p.minibatchSize(); micro += p.microBatchSize()) {
-          long[] idx = order.subList(micro, micro + p.microBatchSize()).stream().mapToLong(Integer::longValue).toArray();
+          long[] idx = rows(order, micro, p.microBatchSize());
           Engine.manualSeed(Seeds.mix(seed(), optimizerSteps, micro));  // dropout, when the model has any
-          LossStats s = rollout.accumulate(parts.policy(), parts.critic(), idx, options,
-              (double) p.microBatchSize() / p.minibatchSize());
-          if (s.nonFinite()) {
+          double share = denominator == 0 ? 0 : lossCount(idx, lossTokens) / denominator;
+          Loss s = rollout.accumulate(parts.policy(), parts.critic(), idx, options, algo, share);
+          if (s.stats().nonFinite()) {
             finite = false;
             break;
           }
@@ -285,6 +423,38 @@ public final class PpoTrainer implements AutoCloseable {
       }
     }
     return p.ppoEpochs();
+  }
+
+  private static long[] rows(List<Integer> order, int from, int size) {
+    return order.subList(from, from + size).stream().mapToLong(Integer::longValue).toArray();
+  }
+
+  /**
+   * The denominator of a minibatch's loss (ppo.loss_agg): its loss tokens for token_mean, its
+   * samples for the seq_mean modes, counted over every micro-batch of it. Each micro-batch's
+   * native mean is scaled by its own count over this, so the minibatch's loss is one mean over
+   * all of it, not a mean of micro-batch means. Under data parallelism this is the sum over
+   * all ranks.
+   */
+  private double minibatchLossDenominator(long[] minibatch, int[] lossTokens) {
+    return lossCount(minibatch, lossTokens);
+  }
+
+  /** What ppo.loss_agg averages over in these rows: loss tokens (token_mean) or samples. */
+  private double lossCount(long[] rows, int[] lossTokens) {
+    if (!algo.lossAgg().perToken()) return rows.length;
+    double n = 0;
+    for (long r : rows) n += lossTokens[(int) r];
+    return n;
+  }
+
+  /** Each sample's tokens in the loss: its response, or none when truncated and ppo.mask_truncated. */
+  private int[] lossTokens(Rollout rollout) {
+    int[] lengths = rollout.ints(RolloutField.RESPONSE_LENGTH);
+    byte[] ended = rollout.bytes(RolloutField.ENDED);
+    int[] out = new int[lengths.length];
+    for (int i = 0; i < out.length; i++) out[i] = algo.maskTruncated() && ended[i] == 0 ? 0 : lengths[i];
+    return out;
   }
 
   private void optimizerStep() {
@@ -340,8 +510,8 @@ public final class PpoTrainer implements AutoCloseable {
     return out;
   }
 
-  private float[] score(Rollout rollout, List<Prompt> prompts, List<String> responses) {
-    return RewardScores.score(rollout, parts.rewardModel(), parts.rewardFunction(),
+  private RewardScores.Scores score(Rollout rollout, List<Prompt> prompts, List<String> responses) {
+    return RewardScores.scoreTerms(rollout, parts.rewardModel(), parts.rewardFunction(),
         prompts.stream().map(Prompt::text).toList(), responses, prompts.stream().map(Prompt::fields).toList());
   }
 
@@ -385,7 +555,7 @@ public final class PpoTrainer implements AutoCloseable {
           .withValues(false))) {
         r.scoreRef(parts.reference(), null, options.temperature());
         List<String> responses = decodeResponses(r);
-        float[] scores = score(r, chunk, responses);
+        float[] scores = score(r, chunk, responses).total();
         double[] old = r.sumOverResponse(RolloutField.OLD_LOGPROBS), ref = r.sumOverResponse(RolloutField.REF_LOGPROBS);
         List<int[]> tokens = r.responses();
         for (int i = 0; i < chunk.size(); i++) {

@@ -1,14 +1,21 @@
 package org.rlhf4j.ppo;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
 
-/** A rollout's scores, from a reward model or a Java reward function, written into its SCORES. */
+/** A rollout's scores, from a reward model or Java reward functions, written into its SCORES. */
 public final class RewardScores {
   private RewardScores() {}
+
+  /**
+   * The scores and, with several weighted functions, each one's value per sample (by label, in
+   * order; empty otherwise).
+   */
+  public record Scores(float[] total, Map<String, float[]> terms) {}
 
   /**
    * Scores every sample with exactly one of rewardModel (its head, read natively at the last
@@ -16,15 +23,32 @@ public final class RewardScores {
    */
   public static float[] score(Rollout rollout, Model rewardModel, RewardFunction function, List<String> prompts,
       List<String> responses, List<Map<String, Object>> fields) {
+    return scoreTerms(rollout, rewardModel, function, prompts, responses, fields).total();
+  }
+
+  /** {@link #score} with each weighted function's values kept. */
+  public static Scores scoreTerms(Rollout rollout, Model rewardModel, RewardFunction function, List<String> prompts,
+      List<String> responses, List<Map<String, Object>> fields) {
     if (rewardModel != null) {
       rollout.scoreReward(rewardModel);
-      return rollout.floats(RolloutField.SCORES);
+      return new Scores(rollout.floats(RolloutField.SCORES), Map.of());
     }
     float[] scores = new float[prompts.size()];
-    for (int i = 0; i < scores.length; i++) {
-      scores[i] = (float) function.score(prompts.get(i), responses.get(i), fields.get(i));
+    Map<String, float[]> terms = new LinkedHashMap<>();
+    if (function instanceof WeightedRewards w) {
+      List<String> labels = w.labels();
+      for (String l : labels) terms.put(l, new float[scores.length]);
+      for (int i = 0; i < scores.length; i++) {
+        double[] v = w.values(prompts.get(i), responses.get(i), fields.get(i));
+        for (int k = 0; k < v.length; k++) terms.get(labels.get(k))[i] = (float) v[k];
+        scores[i] = (float) w.combine(v);
+      }
+    } else {
+      for (int i = 0; i < scores.length; i++) {
+        scores[i] = (float) function.score(prompts.get(i), responses.get(i), fields.get(i));
+      }
     }
     rollout.write(RolloutField.SCORES, scores);
-    return scores;
+    return new Scores(scores, terms);
   }
 }

@@ -16,8 +16,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.data.Prompt;
+import org.rlhf4j.engine.AlgoOptions;
 import org.rlhf4j.engine.PpoOptions;
 import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
@@ -26,12 +28,15 @@ import org.rlhf4j.tokenizer.Tokenizer;
 /**
  * Writes every rollout of a run to {@code DIR/iter-NNNNNN.jsonl}, so that a run can be debugged
  * with any tool. The first line holds the settings the feedback phase used: the ppo and reward
- * sections, the engine's {@link PpoOptions} and the iteration's kl_coef. Then one object per
- * sample: {@code prompt}, {@code response}, {@code query_tokens} (without padding), {@code
- * response_tokens}, {@code score} (as scored, before clipping and normalisation), {@code ended},
- * and per response token (padding removed) {@code old_logprobs}, {@code ref_logprobs}, {@code
- * old_values}, {@code kl}, {@code rewards}, {@code returns}, {@code advantages} (before whitening)
- * and {@code advantages_whitened}.
+ * sections, the engine's {@link PpoOptions} and {@link AlgoOptions} and the iteration's kl_coef.
+ * Then one object per sample: {@code prompt}, {@code response}, {@code group_id} (the samples of
+ * one prompt share it), {@code query_tokens} (without padding), {@code response_tokens}, {@code
+ * score} (as scored, before clipping and normalisation), {@code score_shaped} (as put on the last
+ * token), {@code rewards_by_function} (each reward.functions entry's value, by label), {@code
+ * ended}, and per response token (padding removed) {@code old_logprobs}, {@code ref_logprobs},
+ * {@code old_values}, {@code kl}, {@code rewards}, {@code returns}, {@code advantages} (before
+ * whitening), {@code advantages_whitened} and {@code loss_mask} (1 where the token counts in the
+ * loss).
  *
  * <p>Each file is written to a temp sibling and renamed, so a reader never sees half of one.
  * Called on the trainer's thread; not thread-safe.
@@ -47,6 +52,7 @@ public final class RolloutDump implements PpoTrainer.RolloutObserver {
   private final JsonNode ppo;
   private final JsonNode reward;
   private final ObjectNode options;
+  private final ObjectNode algo;
 
   /**
    * A dump of trainer's rollouts into dir (created at the first rollout). Register it with
@@ -67,6 +73,7 @@ public final class RolloutDump implements PpoTrainer.RolloutObserver {
     this.ppo = tree.get("ppo");
     this.reward = tree.get("reward");
     this.options = optionsJson(config.ppoOptions());
+    this.algo = algoJson(config.algoOptions());
   }
 
   /** The file of iteration's rollout: iter-NNNNNN.jsonl. */
@@ -76,13 +83,18 @@ public final class RolloutDump implements PpoTrainer.RolloutObserver {
 
   @Override
   public void onRollout(long iteration, List<Prompt> prompts, Rollout rollout) {
+    onRollout(iteration, prompts, rollout, Map.of());
+  }
+
+  @Override
+  public void onRollout(long iteration, List<Prompt> prompts, Rollout rollout, Map<String, float[]> rewardTerms) {
     Path file = dir.resolve(fileName(iteration));
     Path tmp = dir.resolve("." + file.getFileName() + ".tmp");
     try {
       Files.createDirectories(dir);
       try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
         line(w, header(iteration));
-        for (ObjectNode sample : samples(prompts, rollout)) line(w, sample);
+        for (ObjectNode sample : samples(prompts, rollout, rewardTerms)) line(w, sample);
       }
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
@@ -108,6 +120,7 @@ public final class RolloutDump implements PpoTrainer.RolloutObserver {
     h.set("ppo", ppo);
     h.set("reward", reward);
     h.set("ppo_options", options);
+    h.set("algo_options", algo);
     return h;
   }
 
@@ -117,7 +130,18 @@ public final class RolloutDump implements PpoTrainer.RolloutObserver {
     return node;
   }
 
-  private ObjectNode[] samples(List<Prompt> prompts, Rollout r) {
+  private static ObjectNode algoJson(AlgoOptions a) {
+    ObjectNode node = SNAKE.valueToTree(a);
+    node.put("estimator", a.estimator().name().toLowerCase(Locale.ROOT));
+    node.put("scale_rewards", a.scaleRewards().name().toLowerCase(Locale.ROOT));
+    node.put("kl_in", a.klIn().name().toLowerCase(Locale.ROOT));
+    node.put("kl_loss_estimator", a.klLossEstimator().name().toLowerCase(Locale.ROOT));
+    node.put("loss_agg", a.lossAgg().name().toLowerCase(Locale.ROOT));
+    node.put("importance_sampling", a.importanceSampling().name().toLowerCase(Locale.ROOT));
+    return node;
+  }
+
+  private ObjectNode[] samples(List<Prompt> prompts, Rollout r, Map<String, float[]> rewardTerms) {
     int b = r.batch();
     int p = r.queryLen();
     int rl = r.responseLen();
@@ -127,9 +151,11 @@ public final class RolloutDump implements PpoTrainer.RolloutObserver {
     int[] lengths = r.ints(RolloutField.RESPONSE_LENGTH);
     byte[] ended = r.bytes(RolloutField.ENDED);
     float[] scores = r.floats(RolloutField.SCORES);
+    float[] shaped = r.floats(RolloutField.SCORES_SHAPED);
+    float[] groups = r.floats(RolloutField.GROUP_ID);
     RolloutField[] perToken = {RolloutField.OLD_LOGPROBS, RolloutField.REF_LOGPROBS, RolloutField.OLD_VALUES,
         RolloutField.KL, RolloutField.REWARDS, RolloutField.RETURNS, RolloutField.ADVANTAGES,
-        RolloutField.ADVANTAGES_WHITENED};
+        RolloutField.ADVANTAGES_WHITENED, RolloutField.LOSS_MASK};
     float[][] values = new float[perToken.length][];
     for (int f = 0; f < perToken.length; f++) values[f] = r.floats(perToken[f]);
 
@@ -141,11 +167,15 @@ public final class RolloutDump implements PpoTrainer.RolloutObserver {
       ObjectNode s = JSON.createObjectNode();
       s.put("prompt", prompts.get(i).text());
       s.put("response", tokenizer.decode(tokens, true));
+      s.put("group_id", (long) groups[i]);
       ArrayNode q = s.putArray("query_tokens");
       for (int t = 0; t < p; t++) if (queryMask[i * p + t] != 0) q.add(query[i * p + t]);
       ArrayNode rt = s.putArray("response_tokens");
       for (int t : tokens) rt.add(t);
       s.put("score", scores[i]);
+      s.put("score_shaped", shaped[i]);
+      ObjectNode byFunction = s.putObject("rewards_by_function");
+      for (var e : rewardTerms.entrySet()) byFunction.put(e.getKey(), e.getValue()[i]);
       s.put("ended", ended[i] != 0);
       for (int f = 0; f < perToken.length; f++) {
         ArrayNode a = s.putArray(perToken[f].name().toLowerCase(Locale.ROOT));

@@ -76,7 +76,7 @@ class ConfigLoaderTest {
   void unknownKeyFarFromAllListsTheSection() throws IOException {
     String m = error(REQUIRED + "generation:\n  beam_width: 4\n");
     assertEquals("unknown key 'generation.beam_width' in config.yaml; keys of generation: max_new_tokens, "
-        + "temperature, top_k, top_p, stop_token", m);
+        + "temperature, top_k, top_p, stop_token, num_samples", m);
     assertTrue(error(REQUIRED + "sft:\n  epochs: 1\n").startsWith("unknown key 'sft' in config.yaml; sections: run,"));
   }
 
@@ -90,13 +90,13 @@ class ConfigLoaderTest {
 
   @Test
   void crossFieldRulesNameBothKeys() throws IOException {
-    assertEquals("ppo.minibatch_size (5) must divide schedule.rollout_batch (16)",
+    assertEquals("ppo.minibatch_size (5) must divide schedule.rollout_batch x generation.num_samples (16 x 1 = 16)",
         error(REQUIRED + "ppo:\n  minibatch_size: 5\n  micro_batch_size: 5\n"));
     assertEquals("ppo.micro_batch_size (3) must divide ppo.minibatch_size (8)",
         error(REQUIRED + "ppo:\n  micro_batch_size: 3\n"));
     assertTrue(error(REQUIRED + "schedule:\n  iterations: 10\n  warmup_steps: 80\n")
         .startsWith("schedule.warmup_steps (80) must be less than the total optimizer steps (80 ="));
-    assertEquals("reward.function is required when reward.kind is function",
+    assertEquals("reward.kind function needs exactly one of reward.function (a class) and reward.functions (a list)",
         error(REQUIRED.replace("model_path: models/rm", "kind: function")));
     assertTrue(error(REQUIRED + "schedule:\n  eval_prompts: 8\n", "data.eval_fraction=0")
         .startsWith("schedule.eval_prompts is 8 but there are no held-out prompts"));
@@ -178,7 +178,9 @@ class ConfigLoaderTest {
     PpoSection p = load(REQUIRED + "ppo:\n  lam: 0.9\n  preset: standard\n  clip_value: false\n").ppo();
     PpoSection expected = PpoSection.standard();
     assertEquals(new PpoSection(PpoPreset.STANDARD, expected.klEstimator(), 0.2, true, 6, 10000, 1, 0.9, true, true,
-        0.2, false, 0.2, 0.1, 0, 4, 8, 8, null), p);
+        0.2, false, 0.2, 0.1, 0, 4, 8, 8, null, expected.estimator(), expected.scaleRewards(), expected.klIn(),
+        expected.klLossEstimator(), 0, expected.lossAgg(), null, null, null, expected.importanceSampling(), false,
+        false, 0, 0, null), p);
     assertEquals(PpoSection.standard(), load(REQUIRED, "ppo.preset=standard").ppo());
     assertEquals(0.5, load(REQUIRED + "ppo:\n  lam: 0.5\n").ppo().lam());
     assertEquals(PpoPreset.SEED, load(REQUIRED + "ppo:\n  lam: 0.5\n").ppo().preset());
@@ -261,10 +263,10 @@ class ConfigLoaderTest {
       assertTrue(help.contains(k.path()), k.path());
       assertTrue(!k.doc().isBlank(), k.path());
     }
-    assertEquals(6 + 4 + 6 + 8 + 5 + 19 + 6 + 10, loader.keys().size());
+    assertEquals(6 + 4 + 7 + 8 + 6 + 34 + 6 + 10, loader.keys().size());
     ConfigKey cliprange = loader.keys().stream().filter(k -> k.path().equals("ppo.cliprange")).findFirst().orElseThrow();
-    assertEquals(new ConfigKey("ppo.cliprange", "float", "0.2", "Clip range of the policy ratio (when clip_ratio)."),
-        cliprange);
+    assertEquals(new ConfigKey("ppo.cliprange", "float", "0.2",
+        "Clip range of the policy ratio (when clip_ratio; both sides unless cliprange_low/high say)."), cliprange);
     assertTrue(help.contains("ppo.preset standard sets: adaptive_kl true, lam 0.95, whiten_advantages true, "
         + "clip_ratio true, clip_value true"), help);
     assertTrue(help.lines().anyMatch(l -> l.matches("\\s+schedule\\.time_budget\\s+duration or null\\s+null\\s+Stop.*")),
