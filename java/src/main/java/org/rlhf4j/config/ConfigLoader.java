@@ -9,7 +9,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -84,6 +86,21 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
   /** Writes {@link #toYaml} to file (e.g. the run directory's config.yaml), replacing it. */
   public void write(T config, Path file) throws IOException {
     Files.writeString(file, toYaml(config));
+  }
+
+  /** Every key of config ("section.key") in order with its value as text: the effective config. */
+  public Map<String, String> values(T config) {
+    Map<String, String> out = new LinkedHashMap<>();
+    flatten(tree(config), "", out);
+    return out;
+  }
+
+  private static void flatten(JsonNode node, String prefix, Map<String, String> out) {
+    if (node.isObject()) {
+      node.properties().forEach(e -> flatten(e.getValue(), prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey(), out));
+    } else {
+      out.put(prefix, node.isValueNode() || node.isNull() ? text(node) : node.toString());
+    }
   }
 
   /** Every key in order, with its type, default and description. */

@@ -82,6 +82,17 @@ public final class Native {
   private static final String OPTIMIZER_TENSOR_INFO = fn("r4j_optimizer_tensor_info", ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT);
   private static final String OPTIMIZER_READ_TENSOR = fn("r4j_optimizer_read_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
   private static final String OPTIMIZER_WRITE_TENSOR = fn("r4j_optimizer_write_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  // Data parallelism
+  private static final String DIST_OPTIONS_DEFAULTS = fn("r4j_dist_options_defaults", ADDRESS);
+  private static final String DIST_INIT = fn("r4j_dist_init", ADDRESS, ADDRESS);
+  private static final String DIST_SHUTDOWN = fn("r4j_dist_shutdown");
+  private static final String DIST_INFO = fn("r4j_dist_info", ADDRESS, ADDRESS);
+  private static final String DIST_ALL_REDUCE = fn("r4j_dist_all_reduce", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+  private static final String DIST_BROADCAST_MODEL = fn("r4j_dist_broadcast_model", ADDRESS, JAVA_INT);
+  private static final String DIST_BARRIER = fn("r4j_dist_barrier");
+  private static final String MODEL_CHECKSUM = fn("r4j_model_checksum", ADDRESS, ADDRESS);
+  private static final String DIST_COUNTERS_READ = fn("r4j_dist_counters_read", ADDRESS);
+  private static final String GENERATE_SEEDED = fn("r4j_generate_seeded", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS);
 
   private final Linker linker = Linker.nativeLinker();
   private final MethodHandle lastError;
@@ -129,6 +140,16 @@ public final class Native {
   private final MethodHandle optimizerTensorInfo;
   private final MethodHandle optimizerReadTensor;
   private final MethodHandle optimizerWriteTensor;
+  private final MethodHandle distOptionsDefaults;
+  private final MethodHandle distInit;
+  private final MethodHandle distShutdown;
+  private final MethodHandle distInfo;
+  private final MethodHandle distAllReduce;
+  private final MethodHandle distBroadcastModel;
+  private final MethodHandle distBarrier;
+  private final MethodHandle modelChecksum;
+  private final MethodHandle distCountersRead;
+  private final MethodHandle generateSeeded;
 
   Native(SymbolLookup lookup) {
     lastError = linker.downcallHandle(find(lookup, LAST_ERROR), FunctionDescriptor.of(ADDRESS));
@@ -176,6 +197,16 @@ public final class Native {
     optimizerTensorInfo = bind(lookup, OPTIMIZER_TENSOR_INFO);
     optimizerReadTensor = bind(lookup, OPTIMIZER_READ_TENSOR);
     optimizerWriteTensor = bind(lookup, OPTIMIZER_WRITE_TENSOR);
+    distOptionsDefaults = bind(lookup, DIST_OPTIONS_DEFAULTS);
+    distInit = bind(lookup, DIST_INIT);
+    distShutdown = bind(lookup, DIST_SHUTDOWN);
+    distInfo = bind(lookup, DIST_INFO);
+    distAllReduce = bind(lookup, DIST_ALL_REDUCE);
+    distBroadcastModel = bind(lookup, DIST_BROADCAST_MODEL);
+    distBarrier = bind(lookup, DIST_BARRIER);
+    modelChecksum = bind(lookup, MODEL_CHECKSUM);
+    distCountersRead = bind(lookup, DIST_COUNTERS_READ);
+    generateSeeded = bind(lookup, GENERATE_SEEDED);
   }
 
   /** The names of every C function this class binds, r4j_last_error included. */
@@ -398,5 +429,47 @@ public final class Native {
 
   public void optimizerWriteTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment src, long srcBytes) {
     call(OPTIMIZER_WRITE_TENSOR, () -> (int) optimizerWriteTensor.invokeExact(optimizer, name, dtype, src, srcBytes));
+  }
+
+  // ---- Data parallelism ----
+
+  public void distOptionsDefaults(MemorySegment out) {
+    call(DIST_OPTIONS_DEFAULTS, () -> (int) distOptionsDefaults.invokeExact(out));
+  }
+
+  public void distInit(MemorySegment masterAddr, MemorySegment options) {
+    call(DIST_INIT, () -> (int) distInit.invokeExact(masterAddr, options));
+  }
+
+  public void distShutdown() {
+    call(DIST_SHUTDOWN, () -> (int) distShutdown.invokeExact());
+  }
+
+  public void distInfo(MemorySegment outRank, MemorySegment outWorldSize) {
+    call(DIST_INFO, () -> (int) distInfo.invokeExact(outRank, outWorldSize));
+  }
+
+  public void distAllReduce(int dtype, MemorySegment buf, long n, int op) {
+    call(DIST_ALL_REDUCE, () -> (int) distAllReduce.invokeExact(dtype, buf, n, op));
+  }
+
+  public void distBroadcastModel(MemorySegment model, int root) {
+    call(DIST_BROADCAST_MODEL, () -> (int) distBroadcastModel.invokeExact(model, root));
+  }
+
+  public void distBarrier() {
+    call(DIST_BARRIER, () -> (int) distBarrier.invokeExact());
+  }
+
+  public void modelChecksum(MemorySegment model, MemorySegment outChecksum) {
+    call(MODEL_CHECKSUM, () -> (int) modelChecksum.invokeExact(model, outChecksum));
+  }
+
+  public void distCountersRead(MemorySegment out) {
+    call(DIST_COUNTERS_READ, () -> (int) distCountersRead.invokeExact(out));
+  }
+
+  public void generateSeeded(MemorySegment model, MemorySegment prompts, MemorySegment promptLengths, long promptStride, long batch, MemorySegment options, MemorySegment rowSeeds, MemorySegment outRollout) {
+    call(GENERATE_SEEDED, () -> (int) generateSeeded.invokeExact(model, prompts, promptLengths, promptStride, batch, options, rowSeeds, outRollout));
   }
 }

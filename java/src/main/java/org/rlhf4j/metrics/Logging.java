@@ -18,6 +18,16 @@ public final class Logging {
 
   private Logging() {}
 
+  /** The logger-context property logback.xml puts before every message (e.g. "[rank 1] "). */
+  public static final String PREFIX_PROPERTY = "rlhf4j.prefix";
+
+  /** Puts prefix before every later log message ("" for none): the data-parallel rank. */
+  public static void setPrefix(String prefix) {
+    if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
+      context.putProperty(PREFIX_PROPERTY, prefix);
+    }
+  }
+
   /** Sets the root level: TRACE, DEBUG, INFO, WARN, ERROR or OFF (case-insensitive). */
   public static void setLevel(String level) {
     Level parsed = Level.toLevel(level.strip().toUpperCase(Locale.ROOT), null);

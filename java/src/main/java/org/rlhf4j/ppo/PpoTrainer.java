@@ -33,6 +33,7 @@ import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.Progress;
+import org.rlhf4j.train.Distributed;
 import org.rlhf4j.train.NonFiniteException;
 import org.rlhf4j.train.Seeds;
 import org.rlhf4j.train.TokenizerFiles;
@@ -54,8 +55,14 @@ import org.slf4j.LoggerFactory;
  * </ol>
  *
  * The tensor work runs natively; the rollout stays in native memory between the phases. Every
- * random draw derives from (run.seed, iteration, epoch), so resuming from a checkpoint continues
- * bit for bit as a straight run would on the same machine.
+ * random draw derives from (run.seed, iteration, epoch) and each sample's from (run.seed,
+ * iteration, its index in the global batch), so resuming from a checkpoint continues bit for
+ * bit as a straight run would on the same machine.
+ *
+ * <p>Data parallelism ({@link Distributed#current()}): schedule.rollout_batch is global; each
+ * rank samples and learns on its contiguous share of the batch, gradients are averaged over
+ * ranks at each optimizer step, and every decision (score moments, adaptive KL, early stop, a
+ * non-finite skip) is taken from all ranks' data. Rank 0 alone writes files.
  *
  * <p>Not thread-safe: one thread calls {@link #step()} or {@link #run()}; listeners are called
  * on that thread. {@link #close()} frees the models, optimizers and rollouts.
@@ -96,6 +103,7 @@ public final class PpoTrainer implements AutoCloseable {
   private final RunningMoments scoreMoments = new RunningMoments();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
   private final List<RolloutObserver> rolloutObservers = new CopyOnWriteArrayList<>();
+  private final Distributed dist = Distributed.current();
   private long iteration;
   private long optimizerSteps;
   private long skippedSteps;
@@ -119,7 +127,14 @@ public final class PpoTrainer implements AutoCloseable {
     var p = config.ppo();
     this.kl = p.adaptiveKl() ? new KlController.Adaptive(p.klCoef(), p.klTarget(), p.klHorizon())
         : new KlController.Fixed(p.klCoef());
+    if (config.schedule().rolloutBatch() < dist.worldSize()) {
+      throw new IllegalArgumentException("schedule.rollout_batch (" + config.schedule().rolloutBatch()
+          + ") is global and must be at least the number of ranks (" + dist.worldSize() + ")");
+    }
     if (config.run().resume()) checkpoints().latest().ifPresent(this::restore);
+    // Every rank starts from rank 0's weights (also after a resume).
+    dist.broadcastWeights(parts.policy());
+    if (parts.critic() != null) dist.broadcastWeights(parts.critic());
   }
 
   private static GenerateOptions generationOptions(PpoRunConfig config, PpoParts parts) {
@@ -176,11 +191,14 @@ public final class PpoTrainer implements AutoCloseable {
     final long it = iteration + 1;
     final long start = System.nanoTime();
     final int m = config.schedule().rolloutBatch();
-    List<Prompt> prompts = parts.prompts().next(m);
+    final int lo = dist.shareStart(m);
+    List<Prompt> prompts = parts.prompts().next(m).subList(lo, dist.shareEnd(m));  // this rank's share
     Map<String, Double> metrics = new LinkedHashMap<>();
+    final double allreduceBefore = dist.allreduceSeconds();
 
-    // 1. Sampling: responses, old_logprobs and old_values from the old policy.
-    try (Rollout rollout = parts.policy().generate(tokens(prompts), generation.withSeed(Seeds.mix(seed(), it)))) {
+    // 1. Sampling: responses, old_logprobs and old_values from the old policy; each sample's
+    // randomness from (seed, iteration, its index in the global batch).
+    try (Rollout rollout = parts.policy().generate(tokens(prompts), generation, sampleSeeds(it, lo, prompts.size()))) {
       if (parts.critic() != null) rollout.scorePolicy(parts.critic(), 1.0, Rollout.VALUES);
       final long sampled = System.nanoTime();
 
@@ -190,28 +208,29 @@ public final class PpoTrainer implements AutoCloseable {
       final long referenced = System.nanoTime();
       List<String> responses = decodeResponses(rollout);
       float[] scores = score(rollout, prompts, responses);
+      float[] batchScores = dist.gather(scores, m);  // the whole batch's, in global order
       final long scored = System.nanoTime();
-      metrics.put("objective/scores_raw", mean(scores));
-      if (!allFinite(scores)) return skipIteration(it, "a score is NaN or Inf", metrics, start);
+      metrics.put("objective/scores_raw", mean(batchScores));
+      if (!allFinite(batchScores)) return skipIteration(it, "a score is NaN or Inf", metrics, start);
       double shift = 0, scale = 1;
       if (config.reward().scoreNorm()) {
-        scoreMoments.update(scores);
+        scoreMoments.update(batchScores);
         shift = scoreMoments.mean();
         scale = scoreMoments.std();
       }
       RewardStats rs = rollout.rewards(options, kl.value(), shift, scale);
-      if (rs.nonFinite()) return skipIteration(it, "a per-token reward is NaN or Inf", metrics, start);
+      if (dist.any(rs.nonFinite())) return skipIteration(it, "a per-token reward is NaN or Inf", metrics, start);
       AdvantageStats as = rollout.advantages(options);
-      if (as.nonFinite()) return skipIteration(it, "an advantage or return is NaN or Inf", metrics, start);
-      for (RolloutObserver o : rolloutObservers) o.onRollout(it, prompts, rollout);
+      if (dist.any(as.nonFinite())) return skipIteration(it, "an advantage or return is NaN or Inf", metrics, start);
+      if (dist.isMain()) for (RolloutObserver o : rolloutObservers) o.onRollout(it, prompts, rollout);
 
       // 3. Learning: epochs of shuffled minibatches, one optimizer step each.
       LossAggregate losses = new LossAggregate();
-      int epochsDone = learn(rollout, it, losses);
+      int epochsDone = learn(rollout, lo, it, losses);
       final long learned = System.nanoTime();
 
       double klBefore = kl.value();
-      kl.update(rs.kl(), m);
+      kl.update(dist.mean(rs.kl())[0], m);
       iteration = it;
       elapsedSeconds += (learned - start) / 1e9;
 
@@ -221,7 +240,7 @@ public final class PpoTrainer implements AutoCloseable {
       metrics.put("objective/scores", rs.scores());
       metrics.put("objective/non_score_reward", rs.nonScoreReward());
       metrics.put("objective/rlhf_reward", rs.rlhfReward());
-      metrics.putAll(losses.metrics());
+      metrics.putAll(losses.metrics(dist));
       metrics.put("val/var_explained", as.varExplained());
       metrics.put("returns/mean", as.returnsMean());
       metrics.put("returns/var", as.returnsVar());
@@ -237,38 +256,51 @@ public final class PpoTrainer implements AutoCloseable {
       metrics.put("time/reward", (scored - referenced) / 1e9);
       metrics.put("time/learn", (learned - scored) / 1e9);
       metrics.put("tokens_per_s", rs.responseLength() * m / ((learned - start) / 1e9));
-      return new Iteration(it, metrics, samples(prompts, responses, scores));
+      if (dist.active()) metrics.put("time/allreduce", dist.allreduceSeconds() - allreduceBefore);
+      return new Iteration(it, meanOverRanks(metrics), samples(prompts, responses, scores));
     }
   }
 
-  /** The learning phase; returns the epochs run (fewer when approx KL passed ppo.target_kl). */
-  private int learn(Rollout rollout, long it, LossAggregate losses) {
+  /**
+   * The learning phase over this rank's rollout (samples [lo, lo + its batch) of the global
+   * batch); returns the epochs run (fewer when approx KL passed ppo.target_kl).
+   */
+  private int learn(Rollout rollout, int lo, long it, LossAggregate losses) {
     var p = config.ppo();
     int m = config.schedule().rolloutBatch();
+    int[] responseTokens = rollout.responses().stream().mapToInt(r -> r.length).toArray();
     for (int epoch = 0; epoch < p.ppoEpochs(); epoch++) {
+      // One global shuffle; each rank learns on the samples of each minibatch that it holds.
       List<Integer> order = new ArrayList<>();
       for (int i = 0; i < m; i++) order.add(i);
       Collections.shuffle(order, new Random(Seeds.mix(seed(), it, epoch)));
       for (int start = 0; start < m; start += p.minibatchSize()) {
+        List<Integer> mine = new ArrayList<>();
+        for (int g : order.subList(start, start + p.minibatchSize())) {
+          if (g >= lo && g < lo + responseTokens.length) mine.add(g - lo);
+        }
+        long minibatchTokens = dist.sum(tokensOf(mine, responseTokens));
         boolean finite = true;
-        for (int micro = start; micro < start + p.minibatchSize(); micro += p.microBatchSize()) {
-          long[] idx = order.subList(micro, micro + p.microBatchSize()).stream().mapToLong(Integer::longValue).toArray();
-          Engine.manualSeed(Seeds.mix(seed(), optimizerSteps, micro));  // dropout, when the model has any
+        for (int from = 0; from < mine.size(); from += p.microBatchSize()) {
+          List<Integer> micro = mine.subList(from, Math.min(mine.size(), from + p.microBatchSize()));
+          long[] idx = micro.stream().mapToLong(Integer::longValue).toArray();
+          // Dropout, when the model has any: a stream per rank and micro-batch position.
+          Engine.manualSeed(Seeds.mix(seed(), optimizerSteps, start + from + (long) dist.rank() * m));
           LossStats s = rollout.accumulate(parts.policy(), parts.critic(), idx, options,
-              (double) p.microBatchSize() / p.minibatchSize());
+              microLossScale(tokensOf(micro, responseTokens), minibatchTokens));
           if (s.nonFinite()) {
             finite = false;
             break;
           }
           losses.add(s);
         }
-        if (!finite) {
+        if (dist.any(!finite)) {
           skipStep("the loss is NaN or Inf");
           continue;
         }
         optimizerStep();
       }
-      double approxKl = losses.endEpoch();
+      double approxKl = losses.endEpoch(dist);
       if (p.targetKl() != null && approxKl > p.targetKl()) {
         LOG.info("iteration {}: approx KL {} passed ppo.target_kl {} after epoch {}; stopping its epochs early",
             it, String.format("%.4f", approxKl), p.targetKl(), epoch + 1);
@@ -276,6 +308,43 @@ public final class PpoTrainer implements AutoCloseable {
       }
     }
     return p.ppoEpochs();
+  }
+
+  /**
+   * Loss aggregation over micro-batches and ranks: a minibatch's loss is the token mean over all
+   * its response tokens on every rank. The native micro-batch loss is a masked (token) mean, so
+   * it is weighted by its share of the minibatch's tokens, times the world size because the
+   * optimizer averages (rather than sums) the ranks' gradients. Gradient accumulation then gives
+   * what one big batch gives; in one process with micro_batch_size == minibatch_size the scale
+   * is 1, as before.
+   */
+  private double microLossScale(long microTokens, long minibatchTokens) {
+    return minibatchTokens == 0 ? 0 : (double) microTokens * dist.worldSize() / minibatchTokens;
+  }
+
+  private static long tokensOf(List<Integer> samples, int[] responseTokens) {
+    long n = 0;
+    for (int i : samples) n += responseTokens[i];
+    return n;
+  }
+
+  /** Per-sample sampling seeds: (run.seed, iteration, index in the global batch). */
+  private long[] sampleSeeds(long it, int lo, int n) {
+    long[] seeds = new long[n];
+    for (int i = 0; i < n; i++) seeds[i] = Seeds.mix(seed(), it, lo + i);
+    return seeds;
+  }
+
+  /** Every metric as the mean over ranks (counts and flags are the same on every rank). */
+  private Map<String, Double> meanOverRanks(Map<String, Double> metrics) {
+    if (!dist.active()) return metrics;
+    List<String> keys = new ArrayList<>(metrics.keySet());
+    double[] values = new double[keys.size()];
+    for (int i = 0; i < values.length; i++) values[i] = metrics.get(keys.get(i));
+    double[] mean = dist.mean(values);
+    Map<String, Double> out = new LinkedHashMap<>();
+    for (int i = 0; i < mean.length; i++) out.put(keys.get(i), mean[i]);
+    return out;
   }
 
   private void optimizerStep() {
@@ -304,7 +373,7 @@ public final class PpoTrainer implements AutoCloseable {
     elapsedSeconds += (System.nanoTime() - start) / 1e9;
     metrics.put("nonfinite/skipped_steps", (double) skippedSteps);
     metrics.put("nonfinite/skipped_iterations", (double) skippedIterations);
-    return new Iteration(it, metrics, List.of());
+    return new Iteration(it, meanOverRanks(metrics), List.of());
   }
 
   private void noteNonFinite(String what) {
@@ -402,20 +471,24 @@ public final class PpoTrainer implements AutoCloseable {
   /**
    * Runs iterations until schedule.iterations (or the time budget), writing metrics.jsonl,
    * evaluating every eval_every iterations and checkpointing every checkpoint_every and at the
-   * end. Returns the last iteration's record.
+   * end. Returns the last iteration's record. In a data-parallel job only rank 0 writes.
    */
   public Iteration run() {
     var s = config.schedule();
     Path out = config.run().out();
     try {
-      Files.createDirectories(out);
+      if (dist.isMain()) Files.createDirectories(out);
       Path metricsFile = out.resolve(MetricsLog.FILE_NAME);
       long budgetStart = System.nanoTime();
       Iteration last = null;
-      try (MetricsLog log = iteration == 0 ? MetricsLog.create(metricsFile) : MetricsLog.resume(metricsFile, iteration);
-          Progress progress = Progress.start("ppo", iteration, s.iterations(), Progress.Mode.fromSystemProperty())) {
+      try (MetricsLog log = !dist.isMain() ? null
+              : iteration == 0 ? MetricsLog.create(metricsFile) : MetricsLog.resume(metricsFile, iteration);
+          Progress progress = Progress.start("ppo", iteration, s.iterations(),
+              dist.isMain() ? Progress.Mode.fromSystemProperty() : Progress.Mode.OFF)) {
         while (iteration < s.iterations()) {
-          if (s.timeBudget() != null && System.nanoTime() - budgetStart > s.timeBudget().toNanos()) {
+          // The budget is rank 0's clock, so every rank stops after the same iteration.
+          if (s.timeBudget() != null
+              && dist.any(dist.isMain() && System.nanoTime() - budgetStart > s.timeBudget().toNanos())) {
             LOG.info("time budget {} spent after iteration {}; stopping", s.timeBudget(), iteration);
             break;
           }
@@ -424,7 +497,7 @@ public final class PpoTrainer implements AutoCloseable {
           if (s.evalPrompts() > 0 && (it.iteration() % s.evalEvery() == 0 || lastIteration)) {
             it.metrics().putAll(evaluate(evalPrompts()).metrics());
           }
-          log.append(it.iteration(), it.metrics());
+          if (log != null) log.append(it.iteration(), it.metrics());
           if (it.iteration() % s.checkpointEvery() == 0) saveCheckpoint();
           for (Listener l : listeners) l.onIteration(it);
           progress.stepTo(it.iteration());
@@ -432,7 +505,9 @@ public final class PpoTrainer implements AutoCloseable {
           last = it;
         }
       }
-      if (iteration % s.checkpointEvery() != 0 || checkpoints().latest().isEmpty()) saveCheckpoint();
+      // Rank 0 reads the run directory; every rank takes its decision (saving is a collective).
+      boolean finalSave = iteration % s.checkpointEvery() != 0 || (dist.isMain() && checkpoints().latest().isEmpty());
+      if (dist.any(finalSave)) saveCheckpoint();
       return last;
     } catch (IOException e) {
       throw new UncheckedIOException("writing to " + out + ": " + e.getMessage(), e);
@@ -454,8 +529,15 @@ public final class PpoTrainer implements AutoCloseable {
     return new RunCheckpoints(config.run().out(), keep == 0 ? Integer.MAX_VALUE : keep);
   }
 
-  /** Writes a checkpoint of the current iteration into run.out/checkpoints; returns its path. */
+  /**
+   * Writes a checkpoint of the current iteration into run.out/checkpoints; returns its path. In a
+   * data-parallel job every rank calls it: the ranks first check that their weights are still
+   * bitwise equal, then rank 0 alone writes.
+   */
   public Path saveCheckpoint() {
+    dist.requireSameWeights("policy", parts.policy());
+    if (parts.critic() != null) dist.requireSameWeights("critic", parts.critic());
+    if (!dist.isMain()) return checkpoints().pathFor(iteration);
     CheckpointWriter w = new CheckpointWriter()
         .model(parts.policy(), parts.policyConfig().withModel(parts.policy().config()))
         .optimizer("policy.", policyOptimizer)
