@@ -43,8 +43,10 @@ struct State {
   std::string broken;                     // the first failure: later collectives repeat it
 };
 
-std::mutex mutex;  // one collective at a time per process: ranks must issue them in one order
-std::unique_ptr<State> state;
+// Never destroyed: a JVM exiting on SIGTERM runs static destructors while its
+// main thread may still be inside a collective.
+std::mutex& mutex = *new std::mutex;  // one collective at a time: ranks must issue them in one order
+State* state = nullptr;
 
 std::string first_line(const std::string& s) {
   auto nl = s.find('\n');
@@ -233,7 +235,7 @@ void dist_init(const DistConfig& c) {
     fail(R4J_ERR_RUNTIME, "data-parallel init on " + where(c) + ": the other ranks did not all join at " + at +
                               " within " + std::to_string(c.timeout_ms / 1000.0) + " s (" + first_line(e.what()) + ")");
   }
-  state = std::move(s);
+  state = s.release();
 }
 
 void dist_shutdown() {
@@ -242,7 +244,8 @@ void dist_shutdown() {
   state->nccl.reset();
   state->gloo.reset();
   state->store.reset();
-  state.reset();
+  delete state;
+  state = nullptr;
 }
 
 bool dist_active() {

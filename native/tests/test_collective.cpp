@@ -173,7 +173,10 @@ TEST(Collective, ALostPeerFailsTheNextCollectiveNamingIt) {
   two_ranks([](int rank, int port) {
     dist_init(config(rank, port, 8000));
     dist_barrier();
-    if (rank == 1) _exit(0);  // gone without a word, as a killed process
+    if (rank == 1) {  // gone without a word while rank 0 waits in the all-reduce, as a killed process
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      _exit(0);
+    }
     auto t = at::ones({1000}, at::kFloat);
     const auto start = Clock::now();
     try {

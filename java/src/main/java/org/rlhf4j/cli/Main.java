@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
         TrainRmCommand.class,
         PpoCommand.class,
         GenerateCommand.class,
-        EvalCommand.class})
+        EvalCommand.class,
+        LaunchCommand.class})
 public final class Main implements Runnable {
   public static final int OK = 0;
   public static final int FAILURE = 1;
@@ -43,6 +44,7 @@ public final class Main implements Runnable {
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
     Main main = new Main();
     CommandLine cli = new CommandLine(main);
+    cli.getSubcommands().get("launch").setStopAtPositional(true);  // the rest is the ranks' command line
     cli.setOut(out);
     cli.setErr(err);
     cli.setExitCodeExceptionMapper(Main::exitCode);

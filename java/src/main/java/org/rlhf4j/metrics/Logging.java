@@ -18,14 +18,9 @@ public final class Logging {
 
   private Logging() {}
 
-  /** The logger-context property logback.xml puts before every message (e.g. "[rank 1] "). */
-  public static final String PREFIX_PROPERTY = "rlhf4j.prefix";
-
   /** Puts prefix before every later log message ("" for none): the data-parallel rank. */
   public static void setPrefix(String prefix) {
-    if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
-      context.putProperty(PREFIX_PROPERTY, prefix);
-    }
+    LogPrefix.set(prefix);
   }
 
   /** Sets the root level: TRACE, DEBUG, INFO, WARN, ERROR or OFF (case-insensitive). */
