@@ -26,12 +26,13 @@ import org.rlhf4j.checkpoint.RunCheckpoints;
 import org.rlhf4j.checkpoint.SafetensorsFile;
 import org.rlhf4j.checkpoint.TensorEntry;
 import org.rlhf4j.cli.Main;
+import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.testing.TinyPpo;
 
 /**
  * Data parallelism end to end with real processes (Gloo over 127.0.0.1, one thread each, ports
  * chosen free, every process waited for with a bound): 2 ranks give the weights 1 process
- * gives; a lost rank fails the job quickly and --resume continues; ranks that disagree refuse.
+ * gives, for PPO, SFT and reward-model training; a lost rank fails the job quickly and --resume continues; ranks that disagree refuse.
  */
 class DataParallelTest {
   private static final Pattern PID = Pattern.compile("launch: rank 1 of 2 started, pid (\\d+)");
@@ -67,6 +68,44 @@ class DataParallelTest {
     assertTrue(launch.output().contains("INFO  [rank 0] checkpoint "), "log lines carry the rank:\n" + launch.output());
     assertFalse(launch.output().contains("|-ERROR"), launch.output());
     assertTrue(Files.readString(dir.resolve("two/metrics.jsonl")).contains("\"time/allreduce\""));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"sft", "train-rm"})
+  void supervisedTrainingOnTwoRanksLearnsWhatOneProcessLearns(String command) throws Exception {
+    Path model = TinyCheckpoints.write(dir.resolve("model"), TinyCheckpoints.gpt2());
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      String w = TinyCheckpoints.WORDS.get(i % TinyCheckpoints.WORDS.size());
+      lines.add(command.equals("sft")
+          ? "{\"prompt\": \"one " + w + "\", \"completion\": \"two three " + w + "\"}"
+          : "{\"prompt\": \"one " + w + "\", \"chosen\": \"two " + w + "\", \"rejected\": \"three\"}");
+    }
+    Path data = Files.write(dir.resolve("data.jsonl"), lines);
+    String section = command.equals("sft") ? "sft" : "rm";
+    Path config = Files.writeString(dir.resolve("config.yaml"), """
+        model:
+          path: %s
+        data:
+          prompts: %s
+          eval_fraction: 0.2
+          max_prompt_tokens: 16
+        %s:
+          epochs: 2
+          batch_size: 4
+          micro_batch_size: 1
+          max_seq_len: 32
+        """.formatted(model, data, section));
+    StringWriter err = new StringWriter();
+    assertEquals(Main.OK, Main.run(new String[] {command, "--config", config.toString(), "--out",
+        dir.resolve("one").toString()}, new PrintWriter(new StringWriter()), new PrintWriter(err)), err.toString());
+    TrainingProcess launch = TrainingProcess.cli(dir.resolve("launch.log"), List.of("launch", "--nproc-per-node", "2",
+        "--master-port", Integer.toString(freePort()), command, "--config", config.toString(), "--out",
+        dir.resolve("two").toString()));
+    assertEquals(0, launch.waitFor(120), launch.output());
+    Path a = latest(dir.resolve("one")), b = latest(dir.resolve("two"));
+    assertEquals(a.getFileName(), b.getFileName());
+    assertWeightsClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"));
   }
 
   @Test
