@@ -86,6 +86,8 @@ final class LaunchCommand implements Callable<Integer> {
         env.put("MASTER_PORT", Integer.toString(masterPort));
         env.put("TORCHELASTIC_USE_AGENT_STORE", "False");
         env.put("TORCHELASTIC_RESTART_COUNT", "0");
+        // As torchrun sets OMP_NUM_THREADS: ranks share the cores instead of each taking all.
+        env.putIfAbsent("RLHF4J_THREADS", Integer.toString(threadsPerRank()));
         Process p = pb.start();
         synchronized (ranks) {
           ranks.add(p);
@@ -117,6 +119,10 @@ final class LaunchCommand implements Callable<Integer> {
         // the hook is running: it stops the ranks
       }
     }
+  }
+
+  private int threadsPerRank() {
+    return Math.max(1, Runtime.getRuntime().availableProcessors() / nprocPerNode);
   }
 
   private static String describe(int code) {
