@@ -623,6 +623,97 @@ R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model *actor, r4j_model *critic_or_
                                          double loss_scale, r4j_ppo_stats *out_stats,
                                          r4j_algo_loss_stats *out_algo_stats);
 
+/* ------------------------------------------------------------------------ */
+/* Data parallelism: a c10d process group (TCPStore + Gloo, NCCL on CUDA)    */
+/* ------------------------------------------------------------------------ */
+
+/* One process group per process, as torch.distributed's default group. While
+ * it is active (world_size > 1):
+ *  - r4j_optimizer_step first averages the accumulated gradients over ranks
+ *    (flattened buckets of ~25 MB; parameters without a gradient on any rank
+ *    are left out, a rank without one contributes zeros), so clipping and the
+ *    non-finite skip see the global gradient and every rank skips together;
+ *  - batch statistics the native math decides from (advantage whitening's
+ *    mean and variance) are summed over ranks.
+ * Every rank must issue the same collectives in the same order. A lost peer
+ * or an unreachable store fails the call within timeout_ms with
+ * R4J_ERR_RUNTIME and a message naming the lost rank when it can be known;
+ * the group then stays failed (every later collective repeats the message). */
+
+#define R4J_DIST_GLOO 0 /* CPU tensors over TCP */
+#define R4J_DIST_NCCL 1 /* CUDA builds with NCCL: tensors on cuda:local_rank (Gloo still carries host buffers) */
+
+/* torchrun's contract: the caller reads RANK, WORLD_SIZE, LOCAL_RANK,
+ * LOCAL_WORLD_SIZE, MASTER_PORT, TORCHELASTIC_USE_AGENT_STORE and
+ * TORCHELASTIC_RESTART_COUNT (or Slurm's equivalents) and passes them here. */
+typedef struct r4j_dist_options {
+  int32_t rank;
+  int32_t world_size;
+  int32_t local_rank;
+  int32_t local_world_size;
+  int32_t master_port;
+  int32_t use_agent_store; /* 1: torchrun's agent hosts the store; every rank is a client */
+  int32_t restart_count;   /* keys live under /worker/attempt_<n>, as torchrun's */
+  int32_t backend;         /* R4J_DIST_* */
+  int64_t timeout_ms;      /* rendezvous and every collective; > 0 */
+} r4j_dist_options;
+
+#define R4J_STRUCT_DIST_OPTIONS 9
+#define R4J_STRUCT_DIST_COUNTERS 10
+
+/* Defaults: a single process (rank 0 of 1), port 29500, Gloo, 10 minutes. */
+R4J_API r4j_status r4j_dist_options_defaults(r4j_dist_options *out);
+
+/* Joins the process group: rank 0 hosts a TCPStore at master_addr:master_port
+ * (unless the agent's store is used), then all ranks rendezvous. Fails within
+ * timeout_ms when the port is in use, the master is unreachable or a rank
+ * does not come. master_addr is copied. A second init without shutdown fails. */
+R4J_API r4j_status r4j_dist_init(const char *master_addr, const r4j_dist_options *options);
+
+/* Leaves the group; a no-op when none is active. */
+R4J_API r4j_status r4j_dist_shutdown(void);
+
+/* This process's rank and the world size (0 and 1 without a group). */
+R4J_API r4j_status r4j_dist_info(int32_t *out_rank, int32_t *out_world_size);
+
+#define R4J_REDUCE_SUM 0
+#define R4J_REDUCE_MAX 1
+#define R4J_REDUCE_MIN 2
+
+/* Reduces buf[0..n) (dtype R4J_DTYPE_F64 or R4J_DTYPE_I64) element-wise over
+ * all ranks with op (R4J_REDUCE_*), in place; unchanged without a group.
+ * For the caller's statistics: counts, sums, flags. */
+R4J_API r4j_status r4j_dist_all_reduce(int32_t dtype, void *buf, int64_t n, int32_t op);
+
+/* Every rank's model takes root's parameters (same architecture required). */
+R4J_API r4j_status r4j_dist_broadcast_model(r4j_model *model, int32_t root);
+
+/* Returns when every rank has called it (within the timeout). */
+R4J_API r4j_status r4j_dist_barrier(void);
+
+/* A 64-bit hash of the exact bytes of the model's parameters in order:
+ * equal on two ranks exactly when their weights are bitwise equal (up to
+ * hash collisions). For the divergence check at checkpoints. */
+R4J_API r4j_status r4j_model_checksum(const r4j_model *model, int64_t *out_checksum);
+
+typedef struct r4j_dist_counters {
+  double allreduce_seconds; /* wall time inside all-reduces since init */
+  int64_t allreduce_bytes;  /* payload bytes this rank entered into all-reduces */
+  int64_t allreduce_calls;
+} r4j_dist_counters;
+
+/* Totals since r4j_dist_init (zeros without a group). */
+R4J_API r4j_status r4j_dist_counters_read(r4j_dist_counters *out);
+
+/* r4j_generate with per-sample randomness: row b's uniforms come from
+ * row_seeds[b] (and the decoding step) alone, never from the batch, so a
+ * sample is the same whatever batch or rank it is generated in.
+ * options->seed is ignored; row_seeds holds batch values, not kept. */
+R4J_API r4j_status r4j_generate_seeded(r4j_model *model, const int32_t *prompts,
+                                       const int32_t *prompt_lengths, int64_t prompt_stride,
+                                       int64_t batch, const r4j_generate_options *options,
+                                       const uint64_t *row_seeds, r4j_rollout **out_rollout);
+
 #ifdef __cplusplus
 }
 #endif

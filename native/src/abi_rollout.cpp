@@ -53,6 +53,40 @@ void check_same_device(const Model& model, const Rollout& r, const char* what) {
 }
 
 }  // namespace
+
+// The checks and the call behind r4j_generate and r4j_generate_seeded
+// (row_seeds NULL: one generator for the batch, seeded by options->seed).
+void generate_checked(r4j_model* model, const int32_t* prompts, const int32_t* prompt_lengths, int64_t prompt_stride,
+                      int64_t batch, const r4j_generate_options* options, const uint64_t* row_seeds,
+                      r4j_rollout** out_rollout) {
+  Use<r4j_model> m(model, "model");
+  require(options != nullptr, "options is NULL");
+  require_out(out_rollout, "out_rollout");
+  auto& net = *m->model;
+  const auto& o = *options;
+  const int64_t V = net.config().vocab_size;
+  require(batch > 0, "empty batch (batch = " + std::to_string(batch) + ")");
+  require(o.max_new_tokens >= 1, "max_new_tokens must be >= 1, got " + std::to_string(o.max_new_tokens));
+  require(o.temperature >= 0 && std::isfinite(o.temperature), "temperature must be >= 0");
+  require(o.top_k >= 0, "top_k must be >= 0 (0 = off)");
+  require(o.top_p > 0 && o.top_p <= 1, "top_p must be in (0, 1]");
+  require(o.eos_token_id < V, "eos_token_id " + std::to_string(o.eos_token_id) + " is outside the vocabulary");
+  require(o.stop_token_id < V, "stop_token_id " + std::to_string(o.stop_token_id) + " is outside the vocabulary");
+  check_pad(o.pad_token_id, net);
+  require(!o.with_values || net.config().value_head, "with_values needs a model with a value head");
+  auto [p, pmask] = pack_rows(prompts, prompt_lengths, prompt_stride, batch, true, o.pad_token_id, net, "prompts");
+  require(p.size(1) + o.max_new_tokens <= net.config().n_positions,
+          "prompt length " + std::to_string(p.size(1)) + " + max_new_tokens " + std::to_string(o.max_new_tokens) +
+              " exceeds the context window n_positions = " + std::to_string(net.config().n_positions));
+  at::NoGradGuard no_grad;
+  auto handle = std::make_unique<r4j_rollout>();
+  std::vector<uint64_t> seeds;
+  if (row_seeds != nullptr) seeds.assign(row_seeds, row_seeds + batch);
+  handle->rollout = generate(net, p, pmask, o, row_seeds != nullptr ? &seeds : nullptr);
+  publish(std::move(handle), out_rollout);
+}
+
+
 }  // namespace r4j
 
 extern "C" {
@@ -169,29 +203,16 @@ R4J_API r4j_status r4j_generate(r4j_model* model, const int32_t* prompts, const 
                                 int64_t prompt_stride, int64_t batch, const r4j_generate_options* options,
                                 r4j_rollout** out_rollout) {
   return guarded(__func__, [&] {
-    Use<r4j_model> m(model, "model");
-    require(options != nullptr, "options is NULL");
-    require_out(out_rollout, "out_rollout");
-    auto& net = *m->model;
-    const auto& o = *options;
-    const int64_t V = net.config().vocab_size;
-    require(batch > 0, "empty batch (batch = " + std::to_string(batch) + ")");
-    require(o.max_new_tokens >= 1, "max_new_tokens must be >= 1, got " + std::to_string(o.max_new_tokens));
-    require(o.temperature >= 0 && std::isfinite(o.temperature), "temperature must be >= 0");
-    require(o.top_k >= 0, "top_k must be >= 0 (0 = off)");
-    require(o.top_p > 0 && o.top_p <= 1, "top_p must be in (0, 1]");
-    require(o.eos_token_id < V, "eos_token_id " + std::to_string(o.eos_token_id) + " is outside the vocabulary");
-    require(o.stop_token_id < V, "stop_token_id " + std::to_string(o.stop_token_id) + " is outside the vocabulary");
-    r4j::check_pad(o.pad_token_id, net);
-    require(!o.with_values || net.config().value_head, "with_values needs a model with a value head");
-    auto [p, pmask] = r4j::pack_rows(prompts, prompt_lengths, prompt_stride, batch, true, o.pad_token_id, net, "prompts");
-    require(p.size(1) + o.max_new_tokens <= net.config().n_positions,
-            "prompt length " + std::to_string(p.size(1)) + " + max_new_tokens " + std::to_string(o.max_new_tokens) +
-                " exceeds the context window n_positions = " + std::to_string(net.config().n_positions));
-    at::NoGradGuard no_grad;
-    auto handle = std::make_unique<r4j_rollout>();
-    handle->rollout = r4j::generate(net, p, pmask, o);
-    r4j::publish(std::move(handle), out_rollout);
+    r4j::generate_checked(model, prompts, prompt_lengths, prompt_stride, batch, options, nullptr, out_rollout);
+  });
+}
+
+R4J_API r4j_status r4j_generate_seeded(r4j_model* model, const int32_t* prompts, const int32_t* prompt_lengths,
+                                       int64_t prompt_stride, int64_t batch, const r4j_generate_options* options,
+                                       const uint64_t* row_seeds, r4j_rollout** out_rollout) {
+  return guarded(__func__, [&] {
+    require(row_seeds != nullptr, "row_seeds is NULL");
+    r4j::generate_checked(model, prompts, prompt_lengths, prompt_stride, batch, options, row_seeds, out_rollout);
   });
 }
 

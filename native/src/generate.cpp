@@ -9,13 +9,17 @@
 namespace r4j {
 
 std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const at::Tensor& prompt_mask,
-                                  const r4j_generate_options& o) {
+                                  const r4j_generate_options& o, const std::vector<uint64_t>* row_seeds) {
   const int64_t B = prompts.size(0), P = prompts.size(1), N = o.max_new_tokens;
   const bool greedy = o.temperature <= 0;
   const double temperature = greedy ? 1.0 : o.temperature;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   auto dev = prompts.device();
   auto long_opts = at::TensorOptions().device(dev).dtype(at::kLong);
+  // The uniforms [B, 1] that decoding step t inverts the CDFs at.
+  auto step_uniforms = [&](int64_t t) {
+    return row_seeds != nullptr ? row_uniforms(*row_seeds, t, dev) : uniforms(B, gen, dev);
+  };
 
   PackedWeights packing;  // every decoding step multiplies the same weights
   KVCache cache = model.new_cache(B, P + N);
@@ -40,12 +44,14 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
     auto logits = model.lm_logits(state);                                   // [B, V] float32
     at::Tensor token, logp;                                                 // [B], [B]
     if (!greedy && o.top_k == 0 && o.top_p >= 1.0) {
-      auto d = draw_tokens(logits, temperature, uniforms(B, gen, dev));
+      auto d = draw_tokens(logits, temperature, step_uniforms(t));
       token = d.token;
       logp = d.logprob;
     } else {
       auto scaled = greedy ? logits : logits / temperature;
-      token = greedy ? scaled.argmax(-1) : sample_from_logits(top_p_filter(top_k_filter(scaled, o.top_k), o.top_p), gen);
+      token = greedy ? scaled.argmax(-1)
+                     : sample_from_probs(at::softmax(top_p_filter(top_k_filter(scaled, o.top_k), o.top_p), -1),
+                                         step_uniforms(t));
       logp = at::log_softmax(scaled, -1).gather(-1, token.unsqueeze(-1)).squeeze(-1);
     }
     token = at::where(alive, token, at::full_like(token, o.pad_token_id));

@@ -1,7 +1,9 @@
 // Batched, KV-cached generation: the rollout phase.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "model.hpp"
 #include "rollout.hpp"
@@ -11,7 +13,10 @@ namespace r4j {
 // prompts: [B, P] int64 left-padded, prompt_mask [B, P] bool (both on the
 // model's device). Records tokens, old_logprobs (logits / temperature, before
 // filtering) and, with options.with_values, old_values in the same pass.
+// Randomness: one generator seeded by options.seed for the batch, or, with
+// row_seeds ([B]), each row's uniforms from its own seed (row_uniforms).
 std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const at::Tensor& prompt_mask,
-                                  const r4j_generate_options& options);
+                                  const r4j_generate_options& options,
+                                  const std::vector<uint64_t>* row_seeds = nullptr);
 
 }  // namespace r4j

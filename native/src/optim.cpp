@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <immintrin.h>
 
+#include "collective.hpp"
 #include "errors.hpp"
 
 namespace r4j {
@@ -119,6 +120,16 @@ r4j_step_result AdamW::step(double lr) {
   require(lr >= 0 && std::isfinite(lr), "optimizer step: lr must be a finite number >= 0");
   at::NoGradGuard no_grad;
   r4j_step_result result{};
+
+  // Data parallelism: the gradient every rank steps with is the average of
+  // all ranks' gradients, before clipping, so the norm, the clip and the
+  // non-finite skip below are the same decision on every rank.
+  if (dist_active()) {
+    std::vector<at::Tensor> params;
+    params.reserve(slots_.size());
+    for (const auto& s : slots_) params.push_back(s.param);
+    average_gradients(params);
+  }
 
   // Global L2 norm over every gradient (per-tensor norms summed in float64).
   double sq = 0;

@@ -31,6 +31,29 @@ at::Tensor uniforms(int64_t B, at::Generator& gen, at::Device device) {
   return (1.0 - at::rand({B, 1}, gen, at::TensorOptions().dtype(at::kFloat))).to(device);
 }
 
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+at::Tensor row_uniforms(const std::vector<uint64_t>& row_seeds, int64_t step, at::Device device) {
+  const int64_t B = static_cast<int64_t>(row_seeds.size());
+  auto u = at::empty({B, 1}, at::TensorOptions().dtype(at::kFloat));
+  float* up = u.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b) {
+    const uint64_t bits = splitmix64(row_seeds[b] ^ splitmix64(static_cast<uint64_t>(step)));
+    // 24 random bits, as a float holds them exactly: (k + 1) / 2^24 in (0, 1].
+    up[b] = static_cast<float>((bits >> 40) + 1) * (1.0f / 16777216.0f);
+  }
+  return u.to(device);
+}
+
 at::Tensor sample_from_logits(const at::Tensor& logits, at::Generator& gen) {
   return sample_from_probs(at::softmax(logits.to(at::kFloat), -1), uniforms(logits.size(0), gen, logits.device()));
 }

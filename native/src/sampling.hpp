@@ -4,6 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
+#include <vector>
+
 namespace r4j {
 
 // Keeps the k largest logits per row (others -> -inf); k <= 0 keeps all.
@@ -17,6 +20,11 @@ at::Tensor top_p_filter(const at::Tensor& logits, double p);
 // on device. Every draw below inverts a CDF at them, so a seed gives the same
 // tokens on every device.
 at::Tensor uniforms(int64_t B, at::Generator& gen, at::Device device);
+
+// Per-sample uniforms in (0, 1] for decoding step `step`: row b's value is a
+// function of (row_seeds[b], step) alone (SplitMix64), so a sample does not
+// depend on the batch or the rank it is drawn in. [B, 1] float32 on device.
+at::Tensor row_uniforms(const std::vector<uint64_t>& row_seeds, int64_t step, at::Device device);
 
 // Draws one token per row from softmax(logits) [B, V] by inverting the CDF at
 // uniforms drawn from gen: [B] int64 on the logits' device.

@@ -225,3 +225,47 @@ TEST(Abi, OnePpoIterationEndToEnd) {
   EXPECT_GT(std::abs(ps.ratio_mean - 1.0) + ps.ratio_var, 0.0) << "after a step the policy moved";
   ASSERT_OK(r4j_optimizer_destroy(opt));
 }
+
+TEST(Abi, WithoutAProcessGroupTheCollectivesAreLocal) {
+  int32_t rank = -1, world = -1;
+  ASSERT_OK(r4j_dist_info(&rank, &world));
+  EXPECT_EQ(rank, 0);
+  EXPECT_EQ(world, 1);
+  double sums[2] = {1.5, -2.0};
+  ASSERT_OK(r4j_dist_all_reduce(R4J_DTYPE_F64, sums, 2, R4J_REDUCE_SUM));
+  EXPECT_EQ(sums[0], 1.5);
+  EXPECT_EQ(sums[1], -2.0);
+  EXPECT_EQ(r4j_dist_all_reduce(R4J_DTYPE_F32, sums, 2, R4J_REDUCE_SUM), R4J_ERR_INVALID_ARGUMENT);
+  ASSERT_OK(r4j_dist_barrier());
+  ASSERT_OK(r4j_dist_shutdown());
+  size_t s = 0;
+  ASSERT_OK(r4j_struct_size(R4J_STRUCT_DIST_OPTIONS, &s));
+  EXPECT_EQ(s, sizeof(r4j_dist_options));
+  r4j_dist_options o;
+  ASSERT_OK(r4j_dist_options_defaults(&o));
+  o.rank = 2;  // outside a world of 2: refused before any socket is opened
+  o.world_size = 2;
+  EXPECT_EQ(r4j_dist_init("127.0.0.1", &o), R4J_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(r4j_last_error()).find("rank 2 is outside"), std::string::npos) << r4j_last_error();
+
+  ModelPtr a(tiny_gpt2()), b(tiny_gpt2());
+  int64_t ca = 0, cb = 0;
+  ASSERT_OK(r4j_model_checksum(a.p, &ca));
+  ASSERT_OK(r4j_model_checksum(b.p, &cb));
+  EXPECT_EQ(ca, cb) << "same config and seed: the same weights";
+  ASSERT_OK(r4j_dist_broadcast_model(a.p, 0));  // the identity in one process
+  ASSERT_OK(r4j_model_checksum(a.p, &cb));
+  EXPECT_EQ(ca, cb);
+}
+
+TEST(Abi, SeededGenerationNeedsItsRowSeeds) {
+  ModelPtr m(tiny_gpt2());
+  int32_t prompts[4] = {1, 2, 3, 4};
+  int32_t lengths[2] = {2, 2};
+  r4j_generate_options o = gen_options(3, 1);
+  r4j_rollout* r = nullptr;
+  EXPECT_EQ(r4j_generate_seeded(m.p, prompts, lengths, 2, 2, &o, nullptr, &r), R4J_ERR_INVALID_ARGUMENT);
+  uint64_t seeds[2] = {7, 8};
+  ASSERT_OK(r4j_generate_seeded(m.p, prompts, lengths, 2, 2, &o, seeds, &r));
+  ASSERT_OK(r4j_rollout_destroy(r));
+}

@@ -202,3 +202,49 @@ TEST(Sampling, FusedDrawsFollowTheDistribution) {
   EXPECT_NEAR(counts[2].item<double>(), 0.6, 0.015);
   EXPECT_NEAR(counts[3].item<double>(), 0.3, 0.015);
 }
+
+TEST(Generate, RowSeedsMakeASampleIndependentOfItsBatch) {
+  // Data parallelism: a sample keyed by its own seed is the same whether it is
+  // drawn in a batch of four or with a different neighbour, by the fused draw
+  // or its ATen twin, with or without top-k.
+  auto m = make(tiny_gpt2());
+  auto prompts = random_tokens(4, 5, 48, 8).clamp_min(1);
+  auto mask = at::ones({4, 5}, at::kBool);
+  std::vector<uint64_t> seeds{11, 12, 13, 14};
+  at::NoGradGuard g;
+  for (int64_t top_k : {0, 30}) {
+    auto o = gen_options(10, 999);
+    o.top_k = top_k;
+    auto all = generate(*m, prompts, mask, o, &seeds);
+    std::vector<uint64_t> pair{seeds[3], seeds[1]};
+    auto rows = longs({3, 1}, {2});
+    for (bool fast : {true, false}) {
+      set_fast_sampling(fast);
+      auto two = generate(*m, prompts.index_select(0, rows), mask.index_select(0, rows), o, &pair);
+      set_fast_sampling(true);
+      EXPECT_TRUE(two->response_tokens.equal(all->response_tokens.index_select(0, rows)))
+          << "top_k " << top_k << " fast " << fast;
+      EXPECT_LT(max_abs_diff(two->field(R4J_FIELD_OLD_LOGPROBS),
+                             all->field(R4J_FIELD_OLD_LOGPROBS).index_select(0, rows)), 1e-6);
+    }
+    std::vector<uint64_t> other{21, 22, 23, 24};
+    auto changed = generate(*m, prompts, mask, o, &other);
+    EXPECT_FALSE(changed->response_tokens.equal(all->response_tokens)) << "the seeds must matter";
+  }
+}
+
+TEST(Sampling, RowUniformsDependOnTheRowSeedAndStepOnly) {
+  auto a = row_uniforms({5, 6, 7}, 3, at::kCPU);
+  auto b = row_uniforms({9, 6}, 3, at::kCPU);
+  EXPECT_EQ(a[1].item<float>(), b[1].item<float>());
+  EXPECT_NE(a[1].item<float>(), row_uniforms({6}, 4, at::kCPU)[0].item<float>());
+  auto many = row_uniforms(std::vector<uint64_t>(20000, 0), 0, at::kCPU);
+  std::vector<uint64_t> seeds(20000);
+  for (size_t i = 0; i < seeds.size(); ++i) seeds[i] = i;
+  auto u = row_uniforms(seeds, 0, at::kCPU);
+  EXPECT_GT(u.min().item<float>(), 0.0f);
+  EXPECT_LE(u.max().item<float>(), 1.0f);
+  EXPECT_NEAR(u.mean().item<double>(), 0.5, 0.01);
+  EXPECT_NEAR(u.var().item<double>(), 1.0 / 12, 0.005);
+  EXPECT_EQ(many.min().item<float>(), many.max().item<float>());
+}

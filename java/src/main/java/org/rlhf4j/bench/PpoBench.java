@@ -13,8 +13,10 @@ import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.engine.Optimizer;
 import org.rlhf4j.engine.PpoOptions;
+import org.rlhf4j.engine.ProcessGroup;
 import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
+import org.rlhf4j.train.Distributed;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,7 +24,9 @@ import picocli.CommandLine.Option;
 /**
  * Times one PPO iteration by phase (rollout, ref, reward, learn) on random weights of a given
  * shape, and the machine's GEMM rate in the same run. Prints a table and one JSON line. Run it
- * through scripts/bench.
+ * through scripts/bench. With --nproc N it starts N ranks on this machine (Gloo over loopback,
+ * torchrun's environment), each taking batch / N prompts, and adds the all-reduce time and
+ * bytes per optimizer step.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Time one PPO iteration by phase and report tokens/s and the learn phase's GFLOP/s.")
@@ -60,8 +64,51 @@ public final class PpoBench implements Callable<Integer> {
   @Option(names = "--repeats", description = "Timed iterations after one warm-up; the median is reported (default: ${DEFAULT-VALUE}).")
   int repeats = 1;
 
+  @Option(names = "--nproc", description = "Data-parallel ranks on this machine; batch is global (default: ${DEFAULT-VALUE}).")
+  int nproc = 1;
+
+  @Option(names = "--master-port", description = "Rendezvous port with --nproc (default: ${DEFAULT-VALUE}).")
+  int masterPort = 29511;
+
+  private Distributed dist = Distributed.current();
+  private long steps;
+
   @Override
-  public Integer call() {
+  public Integer call() throws Exception {
+    if (nproc > 1 && System.getenv("RANK") == null) return launchRanks();
+    try (Distributed joined = Distributed.join(System.getenv(), java.time.Duration.ofMinutes(10), device)) {
+      dist = joined;
+      return measure();
+    }
+  }
+
+  /** This benchmark again as nproc ranks with torchrun's environment; the exit code is the worst. */
+  private int launchRanks() throws Exception {
+    List<Process> ranks = new ArrayList<>();
+    for (int r = 0; r < nproc; r++) {
+      List<String> cmd = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java")
+          .toString()));
+      cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PpoBench.class.getName()));
+      cmd.addAll(List.of(originalArgs));
+      ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+      pb.environment().putAll(Map.of("RANK", "" + r, "WORLD_SIZE", "" + nproc, "LOCAL_RANK", "" + r,
+          "LOCAL_WORLD_SIZE", "" + nproc, "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + masterPort));
+      pb.environment().putIfAbsent("RLHF4J_THREADS", "" + Math.max(1, Runtime.getRuntime().availableProcessors() / nproc));
+      ranks.add(pb.start());
+    }
+    int worst = 0;
+    for (Process p : ranks) worst = Math.max(worst, p.waitFor());
+    return worst;
+  }
+
+  private static String[] originalArgs = new String[0];
+
+  private int measure() {
+    if (batch % dist.worldSize() != 0 || minibatch % dist.worldSize() != 0) {
+      throw new IllegalArgumentException("--batch and --minibatch must split evenly over the " + dist.worldSize()
+          + " ranks");
+    }
     Engine.BuildInfo info = Engine.buildInfo();
     double gemm = Engine.gemmGflops(device, 2048, 5);
     ModelConfig shape = ModelConfig.gpt2(vocab, promptLen + newTokens, dModel, layers, heads);
@@ -70,13 +117,15 @@ public final class PpoBench implements Callable<Integer> {
         Model ref = Model.create(shape.withSeed(1), device);
         Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device);
         Optimizer opt = Optimizer.create(policy, new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0))) {
-      List<int[]> prompts = prompts();
+      dist.broadcastWeights(policy);
+      List<int[]> prompts = prompts().subList(dist.shareStart(batch), dist.shareEnd(batch));
       for (int i = 0; i <= repeats; i++) {
         Map<String, Double> t = iteration(policy, ref, reward, opt, prompts, i);
         if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
       }
     }
     Map<String, Double> t = median(runs);
+    if (!dist.isMain()) return 0;
     double generated = (double) batch * newTokens;
     double trained = (double) batch * (promptLen + newTokens) * epochs;
     double learnFlops = learnFlops();
@@ -96,17 +145,22 @@ public final class PpoBench implements Callable<Integer> {
     result.put("learn_gflops", learnFlops / t.get("learn") / 1e9);
     result.put("gemm_gflops", gemm);
     result.put("learn_fraction_of_gemm", learnFlops / t.get("learn") / 1e9 / gemm);
+    result.put("nproc", dist.worldSize());
 
     PrintWriter out = new PrintWriter(System.out, true);
     out.printf("PPO iteration: GPT-2 shape %d layers, d_model %d, %d heads, vocab %d; %d prompts x %d tokens, "
         + "%d new tokens, minibatch %d, %d epochs on %s (%d threads, %s)%n", layers, dModel, heads, vocab, batch,
         promptLen, newTokens, minibatch, epochs, device, info.threads(), info.blas());
     out.printf("%-10s %10s%n", "phase", "seconds");
-    for (var e : t.entrySet()) out.printf("%-10s %10.3f%n", e.getKey(), e.getValue());
+    for (String phase : List.of("rollout", "ref", "reward", "learn")) out.printf("%-10s %10.3f%n", phase, t.get(phase));
     out.printf("rollout: %.0f generated tokens/s%n", result.get("generated_tokens_per_s"));
     out.printf("learn:   %.0f trained tokens/s, %.1f GFLOP/s = %.0f%% of this machine's %.1f GFLOP/s GEMM rate%n",
         result.get("trained_tokens_per_s"), result.get("learn_gflops"),
         100 * (double) result.get("learn_fraction_of_gemm"), gemm);
+    if (dist.active()) {
+      out.printf("ranks:   %d (Gloo over loopback), all-reduce %.4f s and %.1f MB per optimizer step (rank 0)%n",
+          dist.worldSize(), t.get("allreduce_per_step"), t.get("allreduce_mb_per_step"));
+    }
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -133,6 +187,8 @@ public final class PpoBench implements Callable<Integer> {
     long t0 = System.nanoTime();
     // No EOS: every sample generates exactly newTokens tokens.
     GenerateOptions gen = GenerateOptions.sampling(newTokens).withValues(true).withSeed(seed);
+    ProcessGroup.Counters before = dist.active() ? ProcessGroup.counters() : null;
+    long stepsBefore = steps;
     try (Rollout r = policy.generate(prompts, gen)) {
       long t1 = System.nanoTime();
       r.scoreRef(ref, null, 1.0);
@@ -145,13 +201,16 @@ public final class PpoBench implements Callable<Integer> {
       Random shuffle = new Random(seed);
       for (int epoch = 0; epoch < epochs; epoch++) {
         List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < batch; i++) order.add(i);
+        int local = prompts.size();
+        for (int i = 0; i < local; i++) order.add(i);
         java.util.Collections.shuffle(order, shuffle);
-        for (int start = 0; start < batch; start += minibatch) {
-          long[] idx = order.subList(start, Math.min(batch, start + minibatch)).stream()
+        int localMinibatch = Math.max(1, minibatch / dist.worldSize());  // a global minibatch, split over ranks
+        for (int start = 0; start < local; start += localMinibatch) {
+          long[] idx = order.subList(start, Math.min(local, start + localMinibatch)).stream()
               .mapToLong(Integer::longValue).toArray();
           r.accumulate(policy, null, idx, ppo, 1.0);
           opt.step(1e-6);
+          steps++;
         }
       }
       long t4 = System.nanoTime();
@@ -162,6 +221,12 @@ public final class PpoBench implements Callable<Integer> {
       t.put("ref", (t2 - t1) / 1e9);
       t.put("reward", (t3 - t2) / 1e9);
       t.put("learn", (t4 - t3) / 1e9);
+      if (before != null) {
+        ProcessGroup.Counters after = ProcessGroup.counters();
+        double n = steps - stepsBefore;
+        t.put("allreduce_per_step", (after.allreduceSeconds() - before.allreduceSeconds()) / n);
+        t.put("allreduce_mb_per_step", (after.allreduceBytes() - before.allreduceBytes()) / n / 1e6);
+      }
     }
     return t;
   }
@@ -189,6 +254,7 @@ public final class PpoBench implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
+    originalArgs = args.clone();
     System.exit(new CommandLine(new PpoBench()).execute(args));
   }
 }

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
         PpoCommand.class,
         GenerateCommand.class,
         EvalCommand.class,
-        ServeCommand.class})
+        ServeCommand.class, LaunchCommand.class})
 public final class Main implements Runnable {
   public static final int OK = 0;
   public static final int FAILURE = 1;
@@ -44,6 +44,7 @@ public final class Main implements Runnable {
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
     Main main = new Main();
     CommandLine cli = new CommandLine(main);
+    cli.getSubcommands().get("launch").setStopAtPositional(true);  // the rest is the ranks' command line
     cli.setOut(out);
     cli.setErr(err);
     cli.setExitCodeExceptionMapper(Main::exitCode);

@@ -25,6 +25,7 @@ import org.rlhf4j.ppo.PpoReport;
 import org.rlhf4j.ppo.PpoSetup;
 import org.rlhf4j.ppo.PpoTrainer;
 import org.rlhf4j.ppo.RolloutDump;
+import org.rlhf4j.train.Distributed;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -35,6 +36,9 @@ import picocli.CommandLine.Spec;
  * config, then the models, tokenizer and prompts, then the run directory (a directory that
  * already holds a run is refused unless --resume). Only then is run.out created and the
  * effective config.yaml written; at the end come report.html and a summary on stdout.
+ *
+ * <p>Started with torchrun's (or Slurm's) environment, the process joins its data-parallel job
+ * first; the ranks refuse to start when their configurations differ, and rank 0 alone writes.
  */
 @Command(name = "ppo", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Train a policy with PPO against a reward model or a Java reward function.")
@@ -78,6 +82,19 @@ final class PpoCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     PpoRunConfig cfg = LOADER.load(config, overrides());
     if (cfg.run().threads() > 0) Engine.setThreads(cfg.run().threads());
+    try (Distributed dist = Distributed.join(System.getenv(), cfg.run().distTimeout(), cfg.run().device())) {
+      dist.requireSameConfig(LOADER.values(cfg));
+      String device = dist.device(cfg.run().device());
+      if (!device.equals(cfg.run().device())) {
+        List<String> placed = new ArrayList<>(overrides());
+        placed.add("run.device=" + device);
+        cfg = LOADER.load(config, placed);
+      }
+      return train(cfg, dist);
+    }
+  }
+
+  private int train(PpoRunConfig cfg, Distributed dist) throws IOException {
     PpoParts parts = setup(cfg);
     PpoTrainer trainer;
     try {
@@ -92,14 +109,17 @@ final class PpoCommand implements Callable<Integer> {
     }
     try (trainer) {
       Path runDir = cfg.run().out();
-      Files.createDirectories(runDir);
-      LOADER.write(cfg, runDir.resolve(RunDirectory.CONFIG_FILE));
+      if (dist.isMain()) {
+        Files.createDirectories(runDir);
+        LOADER.write(cfg, runDir.resolve(RunDirectory.CONFIG_FILE));
+      }
       PpoReport report = new PpoReport();
       trainer.addListener(report);
-      if (dumpRollouts != null) trainer.addRolloutObserver(new RolloutDump(dumpRollouts, trainer));
+      if (dumpRollouts != null && dist.isMain()) trainer.addRolloutObserver(new RolloutDump(dumpRollouts, trainer));
       long startIteration = trainer.iteration();
       long start = System.nanoTime();
       trainer.run();
+      if (!dist.isMain()) return Main.OK;
       Path html = report.write(cfg);
       summary(spec.commandLine().getOut(), cfg, trainer.parts().prompts(), startIteration, trainer.iteration(),
           (System.nanoTime() - start) / 1e9, html);

@@ -12,6 +12,7 @@ import org.rlhf4j.config.CommandConfig;
 import org.rlhf4j.config.ConfigLoader;
 import org.rlhf4j.config.RunSection;
 import org.rlhf4j.engine.Engine;
+import org.rlhf4j.train.Distributed;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -21,7 +22,9 @@ import picocli.CommandLine.Spec;
  * key=value} and {@code --out DIR}, every config key listed in --help. Before anything is
  * written the config is loaded and validated, the data read and the model loaded; a run
  * directory that already holds a run is refused; then the effective config goes to
- * run.out/config.yaml, the run trains, and a short summary is printed.
+ * run.out/config.yaml, the run trains, and a short summary is printed. In a data-parallel job
+ * (torchrun's or Slurm's environment) the ranks first check that their configurations agree;
+ * rank 0 alone writes and prints.
  *
  * @param <C> the command's configuration record
  */
@@ -66,14 +69,27 @@ abstract class TrainingCommand<C extends Record & CommandConfig> implements Call
     List<String> sets = new ArrayList<>(overrides);
     if (out != null) sets.add(RunDirectory.outOverride(out));
     C config = loader().load(configFile, sets);
-    Path runDir = runSection(config).out();
-    RunDirectory.refuseExisting(runDir, "choose another --out");
-    if (runSection(config).threads() > 0) Engine.setThreads(runSection(config).threads());
-    PrintWriter stdout = spec.commandLine().getOut();
-    try (PreparedRun run = prepare(config)) {
-      Files.createDirectories(runDir);
-      loader().write(config, runDir.resolve(RunDirectory.CONFIG_FILE));
-      for (String line : run.run()) stdout.println(line);
+    RunSection runSection = runSection(config);
+    Path runDir = runSection.out();
+    try (Distributed dist = Distributed.join(System.getenv(), runSection.distTimeout(), runSection.device())) {
+      dist.requireSameConfig(loader().values(config));
+      String device = dist.device(runSection.device());
+      if (!device.equals(runSection.device())) {
+        sets.add("run.device=" + device);
+        config = loader().load(configFile, sets);
+      }
+      RunDirectory.refuseExisting(runDir, "choose another --out");
+      dist.barrier();  // every rank has looked before rank 0 creates the directory
+      if (runSection.threads() > 0) Engine.setThreads(runSection.threads());
+      PrintWriter stdout = spec.commandLine().getOut();
+      try (PreparedRun run = prepare(config)) {
+        if (dist.isMain()) {
+          Files.createDirectories(runDir);
+          loader().write(config, runDir.resolve(RunDirectory.CONFIG_FILE));
+        }
+        List<String> summary = run.run();
+        if (dist.isMain()) for (String line : summary) stdout.println(line);
+      }
     }
     return Main.OK;
   }

@@ -121,6 +121,21 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
     Files.writeString(file, toYaml(config));
   }
 
+  /** Every key of config ("section.key") in order with its value as text: the effective config. */
+  public Map<String, String> values(T config) {
+    Map<String, String> out = new LinkedHashMap<>();
+    flatten(tree(config), "", out);
+    return out;
+  }
+
+  private static void flatten(JsonNode node, String prefix, Map<String, String> out) {
+    if (node.isObject()) {
+      node.properties().forEach(e -> flatten(e.getValue(), prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey(), out));
+    } else {
+      out.put(prefix, node.isValueNode() || node.isNull() ? text(node) : node.toString());
+    }
+  }
+
   /** Every key in order, with its type, default and description. */
   public List<ConfigKey> keys() {
     return keys;

@@ -148,11 +148,27 @@ final class Layouts {
       JAVA_LONG.withName("zero_variance_groups"),
       JAVA_DOUBLE.withName("seq_reward_mean"),
       JAVA_DOUBLE.withName("seq_reward_std")));
+  static final Struct DIST_OPTIONS = new Struct(structLayout(
+      JAVA_INT.withName("rank"),
+      JAVA_INT.withName("world_size"),
+      JAVA_INT.withName("local_rank"),
+      JAVA_INT.withName("local_world_size"),
+      JAVA_INT.withName("master_port"),
+      JAVA_INT.withName("use_agent_store"),
+      JAVA_INT.withName("restart_count"),
+      JAVA_INT.withName("backend"),
+      JAVA_LONG.withName("timeout_ms")));
+
+  static final Struct DIST_COUNTERS = new Struct(structLayout(
+      JAVA_DOUBLE.withName("allreduce_seconds"),
+      JAVA_LONG.withName("allreduce_bytes"),
+      JAVA_LONG.withName("allreduce_calls")));
 
   /** R4J_STRUCT_* code and layout of every struct, for the size check at load time. */
   static final Object[][] CHECKED = {
     {1, MODEL_CONFIG}, {2, GENERATE_OPTIONS}, {3, ADAMW_OPTIONS}, {4, STEP_RESULT},
     {5, PPO_OPTIONS}, {6, PPO_STATS}, {7, REWARD_STATS}, {8, ADVANTAGE_STATS},
+    {9, DIST_OPTIONS}, {10, DIST_COUNTERS},
     {11, ALGO_OPTIONS}, {12, ALGO_LOSS_STATS}, {13, GROUP_STATS},
   };
 }

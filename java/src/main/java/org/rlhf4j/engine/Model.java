@@ -139,6 +139,40 @@ public final class Model extends TensorSource implements AutoCloseable {
     }
   }
 
+  /**
+   * Samples as {@link #generate(List, GenerateOptions)}, but row b's randomness comes from
+   * rowSeeds[b] alone (options' seed is ignored): a sample is the same whatever batch or rank
+   * it is generated in.
+   */
+  public Rollout generate(List<int[]> prompts, GenerateOptions options, long[] rowSeeds) {
+    if (rowSeeds.length != prompts.size()) {
+      throw new IllegalArgumentException("generate: " + rowSeeds.length + " row seeds for " + prompts.size()
+          + " prompts");
+    }
+    Ragged p = Ragged.of(prompts, "prompts");
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment o = arena.allocate(Layouts.GENERATE_OPTIONS.layout());
+      options.write(o);
+      MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+      lib.generateSeeded(pointer(), arena.allocateFrom(ValueLayout.JAVA_INT, p.data()),
+          arena.allocateFrom(ValueLayout.JAVA_INT, p.lengths()), p.stride(), prompts.size(), o,
+          arena.allocateFrom(ValueLayout.JAVA_LONG, rowSeeds), out);
+      return new Rollout(lib, out.get(ValueLayout.ADDRESS, 0));
+    }
+  }
+
+  /**
+   * A 64-bit hash of the exact bytes of the parameters: equal on two processes exactly when
+   * their weights are bitwise equal (up to collisions).
+   */
+  public long checksum() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
+      lib.modelChecksum(pointer(), out);
+      return out.get(ValueLayout.JAVA_LONG, 0);
+    }
+  }
+
   /** A causal-LM loss value and how many tokens it averaged over. */
   public record LossResult(double loss, long tokens) {}
 

@@ -88,6 +88,17 @@ public final class Native {
   private static final String PPO_REWARDS_EX = fn("r4j_ppo_rewards_ex", ADDRESS, ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, ADDRESS);
   private static final String PPO_ADVANTAGES_EX = fn("r4j_ppo_advantages_ex", ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
   private static final String PPO_ACCUMULATE_EX = fn("r4j_ppo_accumulate_ex", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_DOUBLE, ADDRESS, ADDRESS);
+  // Data parallelism
+  private static final String DIST_OPTIONS_DEFAULTS = fn("r4j_dist_options_defaults", ADDRESS);
+  private static final String DIST_INIT = fn("r4j_dist_init", ADDRESS, ADDRESS);
+  private static final String DIST_SHUTDOWN = fn("r4j_dist_shutdown");
+  private static final String DIST_INFO = fn("r4j_dist_info", ADDRESS, ADDRESS);
+  private static final String DIST_ALL_REDUCE = fn("r4j_dist_all_reduce", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+  private static final String DIST_BROADCAST_MODEL = fn("r4j_dist_broadcast_model", ADDRESS, JAVA_INT);
+  private static final String DIST_BARRIER = fn("r4j_dist_barrier");
+  private static final String MODEL_CHECKSUM = fn("r4j_model_checksum", ADDRESS, ADDRESS);
+  private static final String DIST_COUNTERS_READ = fn("r4j_dist_counters_read", ADDRESS);
+  private static final String GENERATE_SEEDED = fn("r4j_generate_seeded", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS);
 
   private final Linker linker = Linker.nativeLinker();
   private final MethodHandle lastError;
@@ -140,6 +151,16 @@ public final class Native {
   private final MethodHandle ppoRewardsEx;
   private final MethodHandle ppoAdvantagesEx;
   private final MethodHandle ppoAccumulateEx;
+  private final MethodHandle distOptionsDefaults;
+  private final MethodHandle distInit;
+  private final MethodHandle distShutdown;
+  private final MethodHandle distInfo;
+  private final MethodHandle distAllReduce;
+  private final MethodHandle distBroadcastModel;
+  private final MethodHandle distBarrier;
+  private final MethodHandle modelChecksum;
+  private final MethodHandle distCountersRead;
+  private final MethodHandle generateSeeded;
 
   Native(SymbolLookup lookup) {
     lastError = linker.downcallHandle(find(lookup, LAST_ERROR), FunctionDescriptor.of(ADDRESS));
@@ -192,6 +213,16 @@ public final class Native {
     ppoRewardsEx = bind(lookup, PPO_REWARDS_EX);
     ppoAdvantagesEx = bind(lookup, PPO_ADVANTAGES_EX);
     ppoAccumulateEx = bind(lookup, PPO_ACCUMULATE_EX);
+    distOptionsDefaults = bind(lookup, DIST_OPTIONS_DEFAULTS);
+    distInit = bind(lookup, DIST_INIT);
+    distShutdown = bind(lookup, DIST_SHUTDOWN);
+    distInfo = bind(lookup, DIST_INFO);
+    distAllReduce = bind(lookup, DIST_ALL_REDUCE);
+    distBroadcastModel = bind(lookup, DIST_BROADCAST_MODEL);
+    distBarrier = bind(lookup, DIST_BARRIER);
+    modelChecksum = bind(lookup, MODEL_CHECKSUM);
+    distCountersRead = bind(lookup, DIST_COUNTERS_READ);
+    generateSeeded = bind(lookup, GENERATE_SEEDED);
   }
 
   /** The names of every C function this class binds, r4j_last_error included. */
@@ -437,4 +468,45 @@ public final class Native {
     call(PPO_ACCUMULATE_EX, () -> (int) ppoAccumulateEx.invokeExact(actor, criticOrNull, rollout, indices, n, options, algo, lossScale, outStats, outAlgoStats));
   }
 
+  // ---- Data parallelism ----
+
+  public void distOptionsDefaults(MemorySegment out) {
+    call(DIST_OPTIONS_DEFAULTS, () -> (int) distOptionsDefaults.invokeExact(out));
+  }
+
+  public void distInit(MemorySegment masterAddr, MemorySegment options) {
+    call(DIST_INIT, () -> (int) distInit.invokeExact(masterAddr, options));
+  }
+
+  public void distShutdown() {
+    call(DIST_SHUTDOWN, () -> (int) distShutdown.invokeExact());
+  }
+
+  public void distInfo(MemorySegment outRank, MemorySegment outWorldSize) {
+    call(DIST_INFO, () -> (int) distInfo.invokeExact(outRank, outWorldSize));
+  }
+
+  public void distAllReduce(int dtype, MemorySegment buf, long n, int op) {
+    call(DIST_ALL_REDUCE, () -> (int) distAllReduce.invokeExact(dtype, buf, n, op));
+  }
+
+  public void distBroadcastModel(MemorySegment model, int root) {
+    call(DIST_BROADCAST_MODEL, () -> (int) distBroadcastModel.invokeExact(model, root));
+  }
+
+  public void distBarrier() {
+    call(DIST_BARRIER, () -> (int) distBarrier.invokeExact());
+  }
+
+  public void modelChecksum(MemorySegment model, MemorySegment outChecksum) {
+    call(MODEL_CHECKSUM, () -> (int) modelChecksum.invokeExact(model, outChecksum));
+  }
+
+  public void distCountersRead(MemorySegment out) {
+    call(DIST_COUNTERS_READ, () -> (int) distCountersRead.invokeExact(out));
+  }
+
+  public void generateSeeded(MemorySegment model, MemorySegment prompts, MemorySegment promptLengths, long promptStride, long batch, MemorySegment options, MemorySegment rowSeeds, MemorySegment outRollout) {
+    call(GENERATE_SEEDED, () -> (int) generateSeeded.invokeExact(model, prompts, promptLengths, promptStride, batch, options, rowSeeds, outRollout));
+  }
 }

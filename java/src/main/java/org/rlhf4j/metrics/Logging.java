@@ -18,6 +18,11 @@ public final class Logging {
 
   private Logging() {}
 
+  /** Puts prefix before every later log message ("" for none): the data-parallel rank. */
+  public static void setPrefix(String prefix) {
+    LogPrefix.set(prefix);
+  }
+
   /** Sets the root level: TRACE, DEBUG, INFO, WARN, ERROR or OFF (case-insensitive). */
   public static void setLevel(String level) {
     Level parsed = Level.toLevel(level.strip().toUpperCase(Locale.ROOT), null);

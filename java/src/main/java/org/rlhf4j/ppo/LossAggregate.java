@@ -4,16 +4,18 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.rlhf4j.engine.PpoResults.Loss;
 import org.rlhf4j.engine.PpoResults.LossStats;
+import org.rlhf4j.train.Distributed;
 
 /**
  * Token-weighted means of the learning phase's per-micro-batch statistics, under TRL's metric
- * names. Variances are pooled (E[r^2] - E[r]^2 over every token). Not thread-safe.
+ * names. Variances are pooled (E[r^2] - E[r]^2 over every token). In a data-parallel job the
+ * sums are taken over every rank's tokens (a collective: every rank calls it). Not thread-safe.
  */
 final class LossAggregate {
   private double tokens;
   private double policy, value, total, entropy, approxkl, clipfrac, ratio, ratioSq, valueClipfrac, vpred;
-  private double epochApproxkl, epochTokens;
   private double klLoss, dualClipfrac;
+  private double epochApproxkl, epochTokens;
 
   void add(Loss loss) {
     LossStats s = loss.stats();
@@ -40,30 +42,33 @@ final class LossAggregate {
     epochTokens += n;
   }
 
-  /** Mean approx KL of the current epoch so far, then starts the next epoch's. */
-  double endEpoch() {
-    double kl = epochTokens == 0 ? 0 : epochApproxkl / epochTokens;
+  /** Mean approx KL of the current epoch so far over all ranks, then starts the next epoch's. */
+  double endEpoch(Distributed dist) {
+    double[] s = dist.sum(epochApproxkl, epochTokens);
+    double kl = s[1] == 0 ? 0 : s[0] / s[1];
     epochApproxkl = 0;
     epochTokens = 0;
     return kl;
   }
 
-  Map<String, Double> metrics() {
+  Map<String, Double> metrics(Distributed dist) {
+    double[] s = dist.sum(tokens, policy, value, total, entropy, approxkl, clipfrac, ratio, ratioSq, valueClipfrac,
+        vpred, klLoss, dualClipfrac);
     Map<String, Double> m = new LinkedHashMap<>();
-    double n = Math.max(tokens, 1);
-    double ratioMean = ratio / n;
-    m.put("policy/approxkl", approxkl / n);
-    m.put("policy/clipfrac", clipfrac / n);
-    m.put("policy/dual_clipfrac", dualClipfrac / n);
-    m.put("loss/kl", klLoss / n);
-    m.put("policy/entropy", entropy / n);
+    double n = Math.max(s[0], 1);
+    double ratioMean = s[7] / n;
+    m.put("policy/approxkl", s[5] / n);
+    m.put("policy/clipfrac", s[6] / n);
+    m.put("policy/dual_clipfrac", s[12] / n);
+    m.put("loss/kl", s[11] / n);
+    m.put("policy/entropy", s[4] / n);
     m.put("policy/ratio_mean", ratioMean);
-    m.put("policy/ratio_var", Math.max(0, ratioSq / n - ratioMean * ratioMean));
-    m.put("loss/policy", policy / n);
-    m.put("loss/value", value / n);
-    m.put("loss/total", total / n);
-    m.put("val/clipfrac", valueClipfrac / n);
-    m.put("val/vpred", vpred / n);
+    m.put("policy/ratio_var", Math.max(0, s[8] / n - ratioMean * ratioMean));
+    m.put("loss/policy", s[1] / n);
+    m.put("loss/value", s[2] / n);
+    m.put("loss/total", s[3] / n);
+    m.put("val/clipfrac", s[9] / n);
+    m.put("val/vpred", s[10] / n);
     return m;
   }
 }

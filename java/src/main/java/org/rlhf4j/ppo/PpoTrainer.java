@@ -35,6 +35,7 @@ import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.Progress;
+import org.rlhf4j.train.Distributed;
 import org.rlhf4j.train.NonFiniteException;
 import org.rlhf4j.train.Seeds;
 import org.rlhf4j.train.TokenizerFiles;
@@ -59,8 +60,15 @@ import org.slf4j.LoggerFactory;
  * </ol>
  *
  * The tensor work runs natively; the rollout stays in native memory between the phases. Every
- * random draw derives from (run.seed, iteration, epoch), so resuming from a checkpoint continues
- * bit for bit as a straight run would on the same machine.
+ * random draw derives from (run.seed, iteration, epoch) and each sample's from (run.seed,
+ * iteration, its index in the global batch), so resuming from a checkpoint continues bit for
+ * bit as a straight run would on the same machine.
+ *
+ * <p>Data parallelism ({@link Distributed#current()}): schedule.rollout_batch is global; each
+ * rank samples and learns on its contiguous share of the batch's prompts (a prompt's group stays
+ * on one rank), gradients are averaged over ranks at each optimizer step, and every decision
+ * (score moments, adaptive KL, early stop, dynamic sampling's stop, a non-finite skip) is taken
+ * from all ranks' data. Rank 0 alone writes files.
  *
  * <p>Not thread-safe: one thread calls {@link #step()} or {@link #run()}; listeners are called
  * on that thread. {@link #close()} frees the models, optimizers and rollouts.
@@ -108,6 +116,7 @@ public final class PpoTrainer implements AutoCloseable {
   private final RunningMoments scoreMoments = new RunningMoments();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
   private final List<RolloutObserver> rolloutObservers = new CopyOnWriteArrayList<>();
+  private final Distributed dist = Distributed.current();
   private long iteration;
   private long optimizerSteps;
   private long skippedSteps;
@@ -138,7 +147,14 @@ public final class PpoTrainer implements AutoCloseable {
     var p = config.ppo();
     this.kl = p.adaptiveKl() ? new KlController.Adaptive(p.klCoef(), p.klTarget(), p.klHorizon())
         : new KlController.Fixed(p.klCoef());
+    if (config.schedule().rolloutBatch() < dist.worldSize()) {
+      throw new IllegalArgumentException("schedule.rollout_batch (" + config.schedule().rolloutBatch()
+          + ") is global and must be at least the number of ranks (" + dist.worldSize() + ")");
+    }
     if (config.run().resume()) checkpoints().latest().ifPresent(this::restore);
+    // Every rank starts from rank 0's weights (also after a resume).
+    dist.broadcastWeights(parts.policy());
+    if (parts.critic() != null) dist.broadcastWeights(parts.critic());
   }
 
   private static GenerateOptions generationOptions(PpoRunConfig config, PpoParts parts) {
@@ -204,6 +220,7 @@ public final class PpoTrainer implements AutoCloseable {
     final long it = iteration + 1;
     final long start = System.nanoTime();
     Map<String, Double> metrics = new LinkedHashMap<>();
+    final double allreduceBefore = dist.allreduceSeconds();
 
     // 1. Sampling: groups of responses, old_logprobs and old_values from the old policy, and their scores.
     Batch batch = sample(it, metrics);
@@ -218,29 +235,31 @@ public final class PpoTrainer implements AutoCloseable {
       rollout.scoreRef(parts.reference(), fullKl ? parts.policy() : null, options.temperature());
       final long referenced = System.nanoTime();
       float[] scores = batch.scores().total();
-      metrics.put("objective/scores_raw", mean(scores));
+      final int globalRows = config.schedule().rolloutBatch() * numSamples;
+      float[] batchScores = dist.gather(scores, batch.firstRow(), globalRows);  // the whole batch's, in global order
+      metrics.put("objective/scores_raw", mean(batchScores));
       batch.scores().terms().forEach((label, v) -> metrics.put("reward/" + label, mean(v)));
-      if (!allFinite(scores)) return skipIteration(it, "a score is NaN or Inf", metrics, start);
+      if (!allFinite(batchScores)) return skipIteration(it, "a score is NaN or Inf", metrics, start);
       double shift = 0, scale = 1;
       if (config.reward().scoreNorm()) {
-        scoreMoments.update(scores);
+        scoreMoments.update(batchScores);
         shift = scoreMoments.mean();
         scale = scoreMoments.std();
       }
       RewardStats rs = rollout.rewards(options, algo, kl.value(), shift, scale);
-      if (rs.nonFinite()) return skipIteration(it, "a per-token reward is NaN or Inf", metrics, start);
+      if (dist.any(rs.nonFinite())) return skipIteration(it, "a per-token reward is NaN or Inf", metrics, start);
       Advantages adv = rollout.advantages(options, algo);
       AdvantageStats as = adv.stats();
-      if (as.nonFinite()) return skipIteration(it, "an advantage or return is NaN or Inf", metrics, start);
-      for (RolloutObserver o : rolloutObservers) o.onRollout(it, prompts, rollout, batch.scores().terms());
+      if (dist.any(as.nonFinite())) return skipIteration(it, "an advantage or return is NaN or Inf", metrics, start);
+      if (dist.isMain()) for (RolloutObserver o : rolloutObservers) o.onRollout(it, prompts, rollout, batch.scores().terms());
 
       // 3. Learning: epochs of shuffled minibatches, one optimizer step each.
       LossAggregate losses = new LossAggregate();
-      int epochsDone = learn(rollout, it, losses);
+      int epochsDone = learn(rollout, batch.firstRow(), it, losses);
       final long learned = System.nanoTime();
 
       double klBefore = kl.value();
-      kl.update(rs.kl(), rows);
+      kl.update(dist.mean(rs.kl())[0], globalRows);
       iteration = it;
       elapsedSeconds += (learned - start) / 1e9;
 
@@ -250,7 +269,7 @@ public final class PpoTrainer implements AutoCloseable {
       metrics.put("objective/scores", rs.scores());
       metrics.put("objective/non_score_reward", rs.nonScoreReward());
       metrics.put("objective/rlhf_reward", rs.rlhfReward());
-      metrics.putAll(losses.metrics());
+      metrics.putAll(losses.metrics(dist));
       metrics.put("val/var_explained", as.varExplained());
       metrics.put("returns/mean", as.returnsMean());
       metrics.put("returns/var", as.returnsVar());
@@ -270,15 +289,19 @@ public final class PpoTrainer implements AutoCloseable {
       metrics.put("time/reward", batch.scoringSeconds());
       metrics.put("time/learn", (learned - referenced) / 1e9);
       metrics.put("tokens_per_s", rs.responseLength() * rows / ((learned - start) / 1e9));
-      return new Iteration(it, metrics, samples(prompts, batch.responses(), scores));
+      if (dist.active()) metrics.put("time/allreduce", dist.allreduceSeconds() - allreduceBefore);
+      return new Iteration(it, meanOverRanks(metrics), samples(prompts, batch.responses(), scores));
     }
   }
 
-  /** One iteration's samples: the rollout (rows in groups of numSamples), each row's prompt, response and scores. */
+  /**
+   * One iteration's samples on this rank: the rollout (rows in groups of numSamples), each row's
+   * prompt, response and scores; firstRow is the global index of its first row.
+   */
   private record Batch(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores,
-      double scoringSeconds) {}
+      double scoringSeconds, int firstRow) {}
 
-  /** One sampling round: schedule.rollout_batch prompts, numSamples responses each, scored. */
+  /** One sampling round on this rank: its share of schedule.rollout_batch prompts, numSamples responses each, scored. */
   private record Round(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores) {}
 
   /**
@@ -288,58 +311,69 @@ public final class PpoTrainer implements AutoCloseable {
    * with dropped groups (their advantage is 0), so every iteration learns from the same size.
    */
   private Batch sample(long it, Map<String, Double> metrics) {
-    final int m = config.schedule().rolloutBatch();
+    final int share = dist.shareEnd(config.schedule().rolloutBatch()) - dist.shareStart(config.schedule().rolloutBatch());
+    final int firstRow = dist.shareStart(config.schedule().rolloutBatch()) * numSamples;
     long scoring = 0;
     Timed first = round(it, 0);
     scoring += first.scoringNanos();
     Round only = first.round();
     if (!config.ppo().dynamicSampling()) {
-      return new Batch(only.rollout(), only.prompts(), only.responses(), only.scores(), scoring / 1e9);
+      return new Batch(only.rollout(), only.prompts(), only.responses(), only.scores(), scoring / 1e9, firstRow);
     }
     List<Round> rounds = new ArrayList<>(List.of(only));
     List<int[]> kept = new ArrayList<>(), dropped = new ArrayList<>();  // {round, group}
     try {
       for (int r = 0; ; r++) {
         Round round = rounds.get(r);
-        for (int g = 0; g < m; g++) (constantGroup(round.scores().total(), g) ? dropped : kept).add(new int[] {r, g});
-        if (dynamicSamplingKept(kept) >= m || r == config.ppo().maxResampleBatches()) break;
+        for (int g = 0; g < share; g++) (constantGroup(round.scores().total(), g) ? dropped : kept).add(new int[] {r, g});
+        if (dynamicSamplingFull(kept.size() >= share) || r == config.ppo().maxResampleBatches()) break;
         Timed next = round(it, r + 1);
         scoring += next.scoringNanos();
         rounds.add(next.round());
       }
-      List<int[]> chosen = new ArrayList<>(kept.subList(0, Math.min(m, kept.size())));
-      int filled = m - chosen.size();
+      List<int[]> chosen = new ArrayList<>(kept.subList(0, Math.min(share, kept.size())));
+      int filled = share - chosen.size();
       chosen.addAll(dropped.subList(0, filled));
-      metrics.put("dynamic/dropped_groups", (double) dropped.size());
-      metrics.put("dynamic/filled_groups", (double) filled);
+      double[] counts = dist.sum(dropped.size(), filled);
+      metrics.put("dynamic/dropped_groups", counts[0] / dist.worldSize());  // sums: metrics are averaged over ranks
+      metrics.put("dynamic/filled_groups", counts[1] / dist.worldSize());
       metrics.put("dynamic/sampling_rounds", (double) rounds.size());
-      return gather(rounds, chosen, scoring / 1e9);
+      return gather(rounds, chosen, scoring / 1e9, firstRow);
     } finally {
       for (Round r : rounds) r.rollout().close();
     }
   }
 
   /**
-   * The count dynamic sampling's stopping decision is made from: the groups kept so far. The one
-   * place a data-parallel run makes it the sum over all ranks (and the target theirs), so that
-   * every rank stops after the same round.
+   * Dynamic sampling's stopping decision: every rank has kept groups for its whole share. Taken
+   * over all ranks, so every rank stops after the same round and their prompt cursors stay equal.
    */
-  private static int dynamicSamplingKept(List<int[]> kept) {
-    return kept.size();
+  private boolean dynamicSamplingFull(boolean thisRankFull) {
+    return !dist.any(!thisRankFull);
   }
 
   private record Timed(Round round, long scoringNanos) {}
 
-  /** Round r of iteration it: the next rollout_batch prompts, each numSamples times (rows p*n .. p*n+n-1). */
+  /**
+   * Round r of iteration it: this rank's share of the next rollout_batch prompts, each numSamples
+   * times (rows p*n .. p*n+n-1). Each sample's randomness comes from (seed, iteration, round, its
+   * index in the global batch), whatever the rank or world size.
+   */
   private Timed round(long it, int r) {
-    List<Prompt> prompts = parts.prompts().next(config.schedule().rolloutBatch());
+    int m = config.schedule().rolloutBatch();
+    int lo = dist.shareStart(m);
+    List<Prompt> prompts = parts.prompts().next(m).subList(lo, dist.shareEnd(m));
     List<Prompt> rows = new ArrayList<>(prompts.size() * numSamples);
     for (Prompt p : prompts) for (int k = 0; k < numSamples; k++) rows.add(p);
-    long seed = r == 0 ? Seeds.mix(seed(), it) : Seeds.mix(seed(), it, r);
-    Rollout rollout = parts.policy().generate(tokens(rows), generation.withSeed(seed));
+    long[] seeds = new long[rows.size()];
+    for (int i = 0; i < seeds.length; i++) {
+      long global = (long) lo * numSamples + i;
+      seeds[i] = r == 0 ? Seeds.mix(seed(), it, global) : Seeds.mix(seed(), it, global, r);
+    }
+    Rollout rollout = parts.policy().generate(tokens(rows), generation, seeds);
     try {
       float[] groups = new float[rows.size()];
-      for (int i = 0; i < groups.length; i++) groups[i] = i / numSamples;
+      for (int i = 0; i < groups.length; i++) groups[i] = lo + i / numSamples;
       rollout.write(RolloutField.GROUP_ID, groups);
       long t0 = System.nanoTime();
       List<String> responses = decodeResponses(rollout);
@@ -359,7 +393,7 @@ public final class PpoTrainer implements AutoCloseable {
   }
 
   /** The chosen groups ({round, group}) of rounds as one batch, group ids renumbered 0.. in order. */
-  private Batch gather(List<Round> rounds, List<int[]> chosen, double scoringSeconds) {
+  private Batch gather(List<Round> rounds, List<int[]> chosen, double scoringSeconds, int firstRow) {
     int rows = chosen.size() * numSamples;
     int[] part = new int[rows], row = new int[rows];
     float[] groups = new float[rows], total = new float[rows];
@@ -382,40 +416,48 @@ public final class PpoTrainer implements AutoCloseable {
     }
     Rollout merged = Rollout.gather(rounds.stream().map(Round::rollout).toList(), part, row);
     merged.write(RolloutField.GROUP_ID, groups);
-    return new Batch(merged, prompts, responses, new RewardScores.Scores(total, terms), scoringSeconds);
+    return new Batch(merged, prompts, responses, new RewardScores.Scores(total, terms), scoringSeconds, firstRow);
   }
 
-  /** The learning phase; returns the epochs run (fewer when approx KL passed ppo.target_kl). */
-  private int learn(Rollout rollout, long it, LossAggregate losses) {
+  /**
+   * The learning phase over this rank's rollout (rows [firstRow, firstRow + its rows) of the
+   * global batch); returns the epochs run (fewer when approx KL passed ppo.target_kl).
+   */
+  private int learn(Rollout rollout, int firstRow, long it, LossAggregate losses) {
     var p = config.ppo();
-    int m = rollout.batch();
+    int m = config.schedule().rolloutBatch() * numSamples;
     int[] lossTokens = lossTokens(rollout);
     for (int epoch = 0; epoch < p.ppoEpochs(); epoch++) {
+      // One global shuffle; each rank learns on the rows of each minibatch that it holds.
       List<Integer> order = new ArrayList<>();
       for (int i = 0; i < m; i++) order.add(i);
       Collections.shuffle(order, new Random(Seeds.mix(seed(), it, epoch)));
       for (int start = 0; start < m; start += p.minibatchSize()) {
-        long[] minibatch = rows(order, start, p.minibatchSize());
-        double denominator = minibatchLossDenominator(minibatch, lossTokens);
+        List<Integer> mine = new ArrayList<>();
+        for (int g : order.subList(start, start + p.minibatchSize())) {
+          if (g >= firstRow && g < firstRow + lossTokens.length) mine.add(g - firstRow);
+        }
+        double denominator = minibatchLossDenominator(rows(mine, 0, mine.size()), lossTokens);
         boolean finite = true;
-        for (int micro = start; micro < start + p.minibatchSize(); micro += p.microBatchSize()) {
-          long[] idx = rows(order, micro, p.microBatchSize());
-          Engine.manualSeed(Seeds.mix(seed(), optimizerSteps, micro));  // dropout, when the model has any
-          double share = denominator == 0 ? 0 : lossCount(idx, lossTokens) / denominator;
-          Loss s = rollout.accumulate(parts.policy(), parts.critic(), idx, options, algo, share);
+        for (int from = 0; from < mine.size(); from += p.microBatchSize()) {
+          long[] idx = rows(mine, from, Math.min(p.microBatchSize(), mine.size() - from));
+          // Dropout, when the model has any: a stream per rank and micro-batch position.
+          Engine.manualSeed(Seeds.mix(seed(), optimizerSteps, start + from + (long) dist.rank() * m));
+          Loss s = rollout.accumulate(parts.policy(), parts.critic(), idx, options, algo,
+              microLossScale(lossCount(idx, lossTokens), denominator));
           if (s.stats().nonFinite()) {
             finite = false;
             break;
           }
           losses.add(s);
         }
-        if (!finite) {
+        if (dist.any(!finite)) {
           skipStep("the loss is NaN or Inf");
           continue;
         }
         optimizerStep();
       }
-      double approxKl = losses.endEpoch();
+      double approxKl = losses.endEpoch(dist);
       if (p.targetKl() != null && approxKl > p.targetKl()) {
         LOG.info("iteration {}: approx KL {} passed ppo.target_kl {} after epoch {}; stopping its epochs early",
             it, String.format("%.4f", approxKl), p.targetKl(), epoch + 1);
@@ -431,13 +473,21 @@ public final class PpoTrainer implements AutoCloseable {
 
   /**
    * The denominator of a minibatch's loss (ppo.loss_agg): its loss tokens for token_mean, its
-   * samples for the seq_mean modes, counted over every micro-batch of it. Each micro-batch's
-   * native mean is scaled by its own count over this, so the minibatch's loss is one mean over
-   * all of it, not a mean of micro-batch means. Under data parallelism this is the sum over
-   * all ranks.
+   * samples for the seq_mean modes, counted over every micro-batch of it on every rank.
    */
-  private double minibatchLossDenominator(long[] minibatch, int[] lossTokens) {
-    return lossCount(minibatch, lossTokens);
+  private double minibatchLossDenominator(long[] mine, int[] lossTokens) {
+    return dist.sum(lossCount(mine, lossTokens))[0];
+  }
+
+  /**
+   * A micro-batch's loss scale. The native micro-batch loss is a mean over its own count
+   * (tokens or samples), so it is weighted by its share of the minibatch's count: the
+   * minibatch's loss is one mean over all of it, not a mean of micro-batch means. Times the
+   * world size, because the optimizer averages (rather than sums) the ranks' gradients. In one
+   * process with micro_batch_size == minibatch_size the scale is 1, as before.
+   */
+  private double microLossScale(double microCount, double minibatchCount) {
+    return minibatchCount == 0 ? 0 : microCount * dist.worldSize() / minibatchCount;
   }
 
   /** What ppo.loss_agg averages over in these rows: loss tokens (token_mean) or samples. */
@@ -454,6 +504,18 @@ public final class PpoTrainer implements AutoCloseable {
     byte[] ended = rollout.bytes(RolloutField.ENDED);
     int[] out = new int[lengths.length];
     for (int i = 0; i < out.length; i++) out[i] = algo.maskTruncated() && ended[i] == 0 ? 0 : lengths[i];
+    return out;
+  }
+
+  /** Every metric as the mean over ranks (counts and flags are the same on every rank). */
+  private Map<String, Double> meanOverRanks(Map<String, Double> metrics) {
+    if (!dist.active()) return metrics;
+    List<String> keys = new ArrayList<>(metrics.keySet());
+    double[] values = new double[keys.size()];
+    for (int i = 0; i < values.length; i++) values[i] = metrics.get(keys.get(i));
+    double[] mean = dist.mean(values);
+    Map<String, Double> out = new LinkedHashMap<>();
+    for (int i = 0; i < mean.length; i++) out.put(keys.get(i), mean[i]);
     return out;
   }
 
@@ -483,7 +545,7 @@ public final class PpoTrainer implements AutoCloseable {
     elapsedSeconds += (System.nanoTime() - start) / 1e9;
     metrics.put("nonfinite/skipped_steps", (double) skippedSteps);
     metrics.put("nonfinite/skipped_iterations", (double) skippedIterations);
-    return new Iteration(it, metrics, List.of());
+    return new Iteration(it, meanOverRanks(metrics), List.of());
   }
 
   private void noteNonFinite(String what) {
@@ -582,20 +644,24 @@ public final class PpoTrainer implements AutoCloseable {
    * Runs iterations until schedule.iterations (or the time budget), writing metrics.jsonl,
    * evaluating every eval_every iterations and checkpointing every checkpoint_every and at the
    * end, or after the iteration in progress when {@link #requestStop()} is called. Returns the
-   * last iteration's record.
+   * last iteration's record. In a data-parallel job only rank 0 writes.
    */
   public Iteration run() {
     var s = config.schedule();
     Path out = config.run().out();
     try {
-      Files.createDirectories(out);
+      if (dist.isMain()) Files.createDirectories(out);
       Path metricsFile = out.resolve(MetricsLog.FILE_NAME);
       long budgetStart = System.nanoTime();
       Iteration last = null;
-      try (MetricsLog log = iteration == 0 ? MetricsLog.create(metricsFile) : MetricsLog.resume(metricsFile, iteration);
-          Progress progress = Progress.start("ppo", iteration, s.iterations(), Progress.Mode.fromSystemProperty())) {
-        while (iteration < s.iterations() && !stopRequested) {
-          if (s.timeBudget() != null && System.nanoTime() - budgetStart > s.timeBudget().toNanos()) {
+      try (MetricsLog log = !dist.isMain() ? null
+              : iteration == 0 ? MetricsLog.create(metricsFile) : MetricsLog.resume(metricsFile, iteration);
+          Progress progress = Progress.start("ppo", iteration, s.iterations(),
+              dist.isMain() ? Progress.Mode.fromSystemProperty() : Progress.Mode.OFF)) {
+        while (iteration < s.iterations() && !dist.any(stopRequested)) {
+          // The budget is rank 0's clock, so every rank stops after the same iteration.
+          if (s.timeBudget() != null
+              && dist.any(dist.isMain() && System.nanoTime() - budgetStart > s.timeBudget().toNanos())) {
             LOG.info("time budget {} spent after iteration {}; stopping", s.timeBudget(), iteration);
             break;
           }
@@ -604,7 +670,7 @@ public final class PpoTrainer implements AutoCloseable {
           if (s.evalPrompts() > 0 && (it.iteration() % s.evalEvery() == 0 || lastIteration)) {
             it.metrics().putAll(evaluate(evalPrompts()).metrics());
           }
-          log.append(it.iteration(), it.metrics());
+          if (log != null) log.append(it.iteration(), it.metrics());
           if (it.iteration() % s.checkpointEvery() == 0) saveCheckpoint();
           for (Listener l : listeners) l.onIteration(it);
           progress.stepTo(it.iteration());
@@ -612,7 +678,9 @@ public final class PpoTrainer implements AutoCloseable {
           last = it;
         }
       }
-      if (iteration % s.checkpointEvery() != 0 || checkpoints().latest().isEmpty()) saveCheckpoint();
+      // Rank 0 reads the run directory; every rank takes its decision (saving is a collective).
+      boolean finalSave = iteration % s.checkpointEvery() != 0 || (dist.isMain() && checkpoints().latest().isEmpty());
+      if (dist.any(finalSave)) saveCheckpoint();
       return last;
     } catch (IOException e) {
       throw new UncheckedIOException("writing to " + out + ": " + e.getMessage(), e);
@@ -634,8 +702,15 @@ public final class PpoTrainer implements AutoCloseable {
     return new RunCheckpoints(config.run().out(), keep == 0 ? Integer.MAX_VALUE : keep);
   }
 
-  /** Writes a checkpoint of the current iteration into run.out/checkpoints; returns its path. */
+  /**
+   * Writes a checkpoint of the current iteration into run.out/checkpoints; returns its path. In a
+   * data-parallel job every rank calls it: the ranks first check that their weights are still
+   * bitwise equal, then rank 0 alone writes.
+   */
   public Path saveCheckpoint() {
+    dist.requireSameWeights("policy", parts.policy());
+    if (parts.critic() != null) dist.requireSameWeights("critic", parts.critic());
+    if (!dist.isMain()) return checkpoints().pathFor(iteration);
     CheckpointWriter w = new CheckpointWriter()
         .model(parts.policy(), parts.policyConfig().withModel(parts.policy().config()))
         .optimizer("policy.", policyOptimizer)

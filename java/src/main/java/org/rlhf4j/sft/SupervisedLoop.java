@@ -30,6 +30,7 @@ import org.rlhf4j.engine.PpoResults.StepResult;
 import org.rlhf4j.engine.Status;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.Progress;
+import org.rlhf4j.train.Distributed;
 import org.rlhf4j.train.NonFiniteException;
 import org.rlhf4j.train.Seeds;
 import org.rlhf4j.train.TokenizerFiles;
@@ -47,6 +48,11 @@ import org.slf4j.LoggerFactory;
  * {@link Objective} (SFT: the example's target tokens, so every completion token of a batch
  * counts the same however the batch is cut into micro-batches, as transformers does since
  * 4.46; pairs: 1 each). A micro-batch's mean loss is scaled by its share of the batch's weight.
+ *
+ * <p>Data parallelism ({@link Distributed#current()}): batch_size is global; each rank takes a
+ * contiguous share of every batch, the optimizer averages the ranks' gradients (so each rank's
+ * micro-batch scale is multiplied by the world size), and losses, accuracies and skip decisions
+ * are taken over all ranks. Every rank evaluates the whole held-out set; rank 0 alone writes.
  *
  * <p>A NaN or Inf loss or gradient skips its step (counted in nonfinite/skipped_steps) or
  * stops the run, per run.on_nonfinite.
@@ -106,6 +112,7 @@ public final class SupervisedLoop<E> implements AutoCloseable {
   private final boolean shuffle;
   private final LrSchedule lr;
   private final Optimizer optimizer;
+  private final Distributed dist = Distributed.current();
   private long steps;
   private long skippedSteps;
 
@@ -134,6 +141,7 @@ public final class SupervisedLoop<E> implements AutoCloseable {
     this.lr = schedule.lrSchedule(optim.lr(), total);
     this.optimizer = Optimizer.create(model, new Optimizer.AdamW(optim.beta1(), optim.beta2(), optim.eps(),
         optim.weightDecay(), optim.maxGradNorm()));
+    dist.broadcastWeights(model);  // every rank starts from rank 0's weights
   }
 
   /** Optimizer steps of the whole run. */
@@ -154,9 +162,10 @@ public final class SupervisedLoop<E> implements AutoCloseable {
     Weighted lastEpoch = new Weighted();
     Measure lastEval = new Measure(Double.NaN, Double.NaN);
     try {
-      Files.createDirectories(out);
-      try (MetricsLog log = MetricsLog.create(out.resolve(MetricsLog.FILE_NAME));
-          Progress progress = Progress.start(section, 0, totalSteps(), Progress.Mode.fromSystemProperty())) {
+      if (dist.isMain()) Files.createDirectories(out);
+      try (MetricsLog log = dist.isMain() ? MetricsLog.create(out.resolve(MetricsLog.FILE_NAME)) : null;
+          Progress progress = Progress.start(section, 0, totalSteps(),
+              dist.isMain() ? Progress.Mode.fromSystemProperty() : Progress.Mode.OFF)) {
         Map<String, Double> shown = new LinkedHashMap<>();
         for (int epoch = 0; epoch < schedule.epochs(); epoch++) {
           List<E> order = order(epoch);
@@ -171,7 +180,7 @@ public final class SupervisedLoop<E> implements AutoCloseable {
               metrics.put("eval/loss", lastEval.loss());
               putAccuracy(metrics, "eval/accuracy", lastEval.accuracy());
             }
-            log.append(steps, metrics);
+            if (log != null) log.append(steps, metrics);
             for (Map.Entry<String, String> e : SHOWN) {
               if (metrics.containsKey(e.getKey())) shown.put(e.getValue(), metrics.get(e.getKey()));
             }
@@ -198,27 +207,37 @@ public final class SupervisedLoop<E> implements AutoCloseable {
     return order;
   }
 
-  /** One optimizer step on batch; adds its loss to epoch unless skipped. Returns its metrics. */
+  /**
+   * One optimizer step on the (global) batch, of which this rank takes its share; adds its loss
+   * to epoch unless skipped. Returns its metrics.
+   */
   private Map<String, Double> step(List<E> batch, Weighted epoch) {
     Map<String, Double> metrics = new LinkedHashMap<>();
     double batchWeight = weight(batch);
+    List<E> mine = batch.subList(dist.shareStart(batch.size()), dist.shareEnd(batch.size()));
     Weighted loss = new Weighted();
     model.setTraining(true);
+    String nonFinite = null;
     try {
-      for (int from = 0; from < batch.size(); from += schedule.microBatchSize()) {
-        List<E> micro = batch.subList(from, Math.min(batch.size(), from + schedule.microBatchSize()));
+      for (int from = 0; from < mine.size(); from += schedule.microBatchSize()) {
+        List<E> micro = mine.subList(from, Math.min(mine.size(), from + schedule.microBatchSize()));
         double w = weight(micro);
-        Engine.manualSeed(Seeds.mix(run.seed(), steps, from));  // dropout, when the model has any
-        loss.add(objective.measure(micro, w / batchWeight, true), w);
+        // Dropout, when the model has any: a stream per rank and micro-batch position.
+        Engine.manualSeed(Seeds.mix(run.seed(), steps, from + (long) dist.rank() * batch.size()));
+        loss.add(objective.measure(micro, w / batchWeight * dist.worldSize(), true), w);
       }
     } catch (NativeException e) {
       if (e.status() != Status.NON_FINITE) throw e;
+      nonFinite = e.getMessage();
+    }
+    if (dist.any(nonFinite != null)) {  // every rank skips together
       optimizer.zeroGrad();
       steps++;
-      skipped("the loss is NaN or Inf (" + e.getMessage() + ")");
+      skipped("the loss is NaN or Inf (" + (nonFinite != null ? nonFinite : "on another rank") + ")");
       metrics.put("nonfinite/skipped_steps", (double) skippedSteps);
       return metrics;
     }
+    loss = loss.overRanks(dist);
     double rate = lr.lr(steps);
     StepResult result = optimizer.step(rate);
     steps++;
@@ -268,6 +287,8 @@ public final class SupervisedLoop<E> implements AutoCloseable {
    * outcome. Returns its path.
    */
   public Path saveCheckpoint(HfConfig config, Path tokenizerDir, Outcome outcome) {
+    dist.requireSameWeights(section, model);
+    if (!dist.isMain()) return new RunCheckpoints(run.out(), 1).pathFor(steps);
     ObjectNode state = JsonNodeFactory.instance.objectNode()
         .put("global_step", outcome.steps())
         .put("epoch", schedule.epochs())
@@ -319,6 +340,17 @@ public final class SupervisedLoop<E> implements AutoCloseable {
 
     Measure measure() {
       return new Measure(loss(), accuracy());
+    }
+
+    /** The same running mean over every rank's examples. */
+    Weighted overRanks(Distributed dist) {
+      if (!dist.active()) return this;
+      double[] s = dist.sum(loss, accuracy, weight);
+      Weighted all = new Weighted();
+      all.loss = s[0];
+      all.accuracy = s[1];
+      all.weight = s[2];
+      return all;
     }
   }
 

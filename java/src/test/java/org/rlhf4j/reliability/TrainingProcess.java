@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -19,7 +20,7 @@ import org.rlhf4j.engine.NativeLibrary;
  * probe whose memory no other test disturbs.
  */
 final class TrainingProcess {
-  private static final Pattern CHECKPOINT = Pattern.compile("INFO +checkpoint .*iter-(\\d+)\\R");
+  private static final Pattern CHECKPOINT = Pattern.compile("INFO +(?:\\[rank \\d+\\] )?checkpoint .*iter-(\\d+)\\R");
   private static final Pattern RESUMED = Pattern.compile("resumed from (\\S+) \\(iteration (\\d+)\\)");
 
   private final Process process;
@@ -36,12 +37,22 @@ final class TrainingProcess {
     return start(output, List.of("-Xmx256m"), Main.class, args);
   }
 
+  /** Starts {@code rlhf4j args...} with env added to its environment (a rank's torchrun variables). */
+  static TrainingProcess cli(Path output, List<String> args, Map<String, String> env) throws IOException {
+    return start(output, List.of("-Xmx256m"), Main.class, args, env);
+  }
+
   /**
    * Starts main with args in a JVM given jvmOptions, one native thread (steadier timing on a
    * busy machine) and no progress bar.
    */
   static TrainingProcess start(Path output, List<String> jvmOptions, Class<?> main, List<String> args)
       throws IOException {
+    return start(output, jvmOptions, main, args, Map.of());
+  }
+
+  private static TrainingProcess start(Path output, List<String> jvmOptions, Class<?> main, List<String> args,
+      Map<String, String> env) throws IOException {
     List<String> command = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED",
@@ -53,6 +64,7 @@ final class TrainingProcess {
     command.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
     pb.environment().put("RLHF4J_THREADS", "1");
+    pb.environment().putAll(env);
     return new TrainingProcess(pb.start(), output);
   }
 
@@ -77,6 +89,10 @@ final class TrainingProcess {
   OptionalLong resumedFrom() {
     Matcher m = RESUMED.matcher(output());
     return m.find() ? OptionalLong.of(Long.parseLong(m.group(2))) : OptionalLong.empty();
+  }
+
+  long pid() {
+    return process.pid();
   }
 
   boolean isAlive() {
