@@ -1,7 +1,9 @@
 // Dense layers: y = x W (+ b). Inference on the CPU in float32 takes fast
 // paths: oneDNN's matmul when the build has it (about twice OpenBLAS's rate at
 // the few-row shapes of token-by-token decoding) and, for weights reused inside
-// a PackedWeights scope at up to 16 rows, the panel kernel of gemm_few_rows.hpp.
+// a PackedWeights scope at up to 16 rows, the panel kernel of gemm_few_rows.hpp
+// (bf16 weights too: bf16 panels, float32 accumulation; other bf16 shapes go
+// through ATen).
 // Every pass that records gradients goes through ATen. Tests compare the paths.
 #pragma once
 
