@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 /* Bumped when a function or struct is added; callers check it at load time. */
-#define R4J_ABI_VERSION 1
+#define R4J_ABI_VERSION 2
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
@@ -494,6 +494,23 @@ R4J_API r4j_status r4j_optimizer_read_tensor(const r4j_optimizer *optimizer, con
 
 R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const char *name,
                                               int32_t dtype, const void *src, size_t src_bytes);
+
+/* ------------------------------------------------------------------------ */
+/* bf16 and benchmarks                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* This machine's matrix-multiply rate for dtype (R4J_DTYPE_F32 or
+ * R4J_DTYPE_BF16) on device: the best over the paths the library uses for
+ * that dtype (ATen's matmul: OpenBLAS, oneDNN via ideep, cuBLAS; oneDNN's
+ * matmul directly in CPU builds with it), each the best of `iterations` timed
+ * n x n x n products after a warm-up; a path too slow for n (a reference
+ * implementation) is timed at a smaller n. *out_gflops: the best rate. buf
+ * (capacity cap bytes, NUL included; may be NULL with cap 0) receives JSON:
+ *   {"gflops","best","paths":[{"name","gflops","n","note"}]}
+ * and *out_needed its size (NUL included), also when R4J_ERR_BUFFER_TOO_SMALL
+ * is returned (the rate is written either way). */
+R4J_API r4j_status r4j_gemm_rate(const char *device, int32_t dtype, int64_t n, int32_t iterations,
+                                 double *out_gflops, char *buf, size_t cap, size_t *out_needed);
 
 #ifdef __cplusplus
 }

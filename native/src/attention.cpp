@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "linear.hpp"  // cpu_bf16_matmul_native
 #include "simd.hpp"
 
 namespace r4j {
@@ -198,6 +199,11 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
   // libtorch 2.x: the fused kernels (flash / memory-efficient attention) on GPUs.
   if (q.is_cuda()) return at::scaled_dot_product_attention(q, kk, vv, bias, dropout_p, /*is_causal=*/false);
 #endif
+  if (q.scalar_type() == at::kBFloat16 && q.device().is_cpu() && !cpu_bf16_matmul_native()) {
+    // See cpu_bf16_matmul_native(): the products in float32 from the bf16 values.
+    auto f = [](const at::Tensor& t) { return t.to(at::kFloat); };
+    return attention_reference(f(q), f(kk), f(vv), f(bias), dropout_p).to(at::kBFloat16);
+  }
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto scores = at::matmul(q, kk.transpose(-2, -1)).mul_(scale).add_(bias);  // [B, nh, T, S]
   // The softmax in float32 at least (a bf16 model's probabilities are rounded to bf16 after it).

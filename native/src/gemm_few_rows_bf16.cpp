@@ -117,7 +117,7 @@ void panels_avx2(const float* xT, const uint16_t* panels, float* y, int64_t M, i
   }
 }
 
-float widen(uint16_t v) {
+float bf16_to_float(uint16_t v) {
   const uint32_t bits = static_cast<uint32_t>(v) << 16;
   float f;
   std::memcpy(&f, &bits, sizeof f);
@@ -134,8 +134,8 @@ void panels_plain(const float* xT, const uint16_t* panels, float* y, int64_t M, 
       for (int64_t j = 0; j < cols; ++j) {
         float s = 0;
         for (int64_t k2 = 0; k2 < K2; ++k2)
-          s += xT[(2 * k2) * 16 + r] * widen(w[k2 * kPair + 2 * j]) +
-               xT[(2 * k2 + 1) * 16 + r] * widen(w[k2 * kPair + 2 * j + 1]);
+          s += xT[(2 * k2) * 16 + r] * bf16_to_float(w[k2 * kPair + 2 * j]) +
+               xT[(2 * k2 + 1) * 16 + r] * bf16_to_float(w[k2 * kPair + 2 * j + 1]);
         y[r * N + n0 + j] = s;
       }
   }

@@ -37,6 +37,12 @@ at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::
   return y.view(sizes);
 }
 
+bool cpu_bf16_matmul_native() {
+  static const bool yes = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512dq");
+  return yes;
+}
+
 bool fast_linear_available() {
 #ifdef RLHF4J_WITH_DNNL
   return true;
@@ -191,6 +197,11 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
       sizes.back() = s.n;
       return few_rows_linear_bf16(x2, e->panels, s.n, b, then).view(sizes);
     }
+  }
+  if (x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 && x.device().is_cpu() &&
+      !cpu_bf16_matmul_native() && fast_enabled) {
+    auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
+    return then_aten(linear_then(f(x), f(w), f(b), w_is_out_by_in, {}).to(at::kBFloat16), then);
   }
   if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
   auto sizes = x.sizes().vec();

@@ -26,6 +26,14 @@ at::Tensor linear_gelu_tanh(const at::Tensor& x, const at::Tensor& w, const at::
 at::Tensor linear_add(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
                       const at::Tensor& residual);
 
+// Whether ATen multiplies bf16 matrices on this CPU with oneDNN's bf16
+// kernels (AVX-512 BW/VL/DQ, as ATen itself checks; AMX and AVX512_BF16 come
+// with them). Without them ATen's bf16 matmul is a scalar loop ~15x slower
+// than float32's: there, bf16 products are computed in float32 from the bf16
+// values (exact products, float32 sums, as oneDNN's bf16 kernels do) and
+// rounded back to bf16.
+bool cpu_bf16_matmul_native();
+
 // The ATen path only: the slow, obvious twin of linear().
 at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in);
 

@@ -225,3 +225,22 @@ TEST(Abi, OnePpoIterationEndToEnd) {
   EXPECT_GT(std::abs(ps.ratio_mean - 1.0) + ps.ratio_var, 0.0) << "after a step the policy moved";
   ASSERT_OK(r4j_optimizer_destroy(opt));
 }
+
+// The GEMM reference rate names the path that produced it and every path it timed.
+TEST(Abi, GemmRateNamesItsBestPath) {
+  for (int32_t dtype : {R4J_DTYPE_F32, R4J_DTYPE_BF16}) {
+    double gflops = 0;
+    char buf[4096];
+    size_t needed = 0;
+    ASSERT_OK(r4j_gemm_rate("cpu", dtype, 128, 2, &gflops, buf, sizeof buf, &needed));
+    EXPECT_GT(gflops, 0) << "dtype " << dtype;
+    const std::string json = buf;
+    EXPECT_EQ(needed, json.size() + 1);
+    EXPECT_NE(json.find("\"best\":\"aten"), std::string::npos) << json;  // ATen's is the one path every build has
+    EXPECT_NE(json.find("\"paths\":[{\"name\":\"aten"), std::string::npos) << json;
+  }
+  double gflops = 0;
+  size_t needed = 0;
+  EXPECT_FAILS(r4j_gemm_rate("cpu", R4J_DTYPE_I32, 128, 1, &gflops, nullptr, 0, &needed), R4J_ERR_INVALID_ARGUMENT,
+               "dtype");
+}

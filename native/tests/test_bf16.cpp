@@ -101,6 +101,25 @@ TEST(Bf16Kernels, LinearTakesTheBf16PanelsForReusedWeightsAndStaysNearAten) {
   }
 }
 
+// Products of many rows (prefill, scoring, training): oneDNN's bf16 kernels
+// through ATen where the CPU has them, else float32 products of the bf16 values;
+// either way near ATen's own bf16 matmul, gradients included.
+TEST(Bf16Kernels, ProductsOfManyRowsAndTheirGradientsMatchAtensBf16Matmul) {
+  std::cout << "[ bf16 ] matrix products of many rows: "
+            << (cpu_bf16_matmul_native() ? "ATen's (oneDNN bf16 kernels)" : "float32 copies of the bf16 values")
+            << std::endl;
+  at::manual_seed(34);
+  auto x = bf16_randn({100, 48}), w = bf16_randn({80, 48}).set_requires_grad(true), b = bf16_randn({80});
+  auto w2 = w.detach().clone().set_requires_grad(true);
+  auto fast = linear(x, w, b, true), slow = linear_reference(x, w2, b, true);
+  EXPECT_EQ(fast.scalar_type(), at::kBFloat16);
+  EXPECT_LT(relative_error(fast, slow), 8e-3);
+  fast.square().sum().backward();
+  slow.square().sum().backward();
+  EXPECT_EQ(w.grad().scalar_type(), at::kBFloat16);
+  EXPECT_LT(relative_error(w.grad(), w2.grad()), 2e-2);
+}
+
 // Keys and values stay bf16 in the cache and are widened as they are read;
 // scores, softmax and the weighted sum are float32, the output bf16.
 TEST(Bf16Kernels, DecodingAttentionOverABf16CacheMatchesTheWideFormula) {
