@@ -65,6 +65,9 @@ public final class PpoBench implements Callable<Integer> {
       description = "Weights and matrix products (bf16: float32 master weights and optimizer state, as model.dtype bf16). Default: ${DEFAULT-VALUE}.")
   String dtype = "f32";
 
+  @Option(names = "--gemm-size", description = "n of the n x n x n products the GEMM reference rate is timed on (default: ${DEFAULT-VALUE}).")
+  int gemmSize = 2048;
+
   @Option(names = "--vs-pytorch",
       description = "Also run the same iteration in plain PyTorch eager mode (bench/pytorch_ppo.py, float32) in this invocation, and print the ratio.")
   boolean vsPytorch;
@@ -77,7 +80,7 @@ public final class PpoBench implements Callable<Integer> {
       case "bf16" -> DType.BF16;
       default -> throw new CommandLine.ParameterException(new CommandLine(this), "--dtype must be f32 or bf16, got '" + dtype + "'");
     };
-    Engine.GemmRate rate = Engine.gemmRate(device, dt, 2048, 5);
+    Engine.GemmRate rate = Engine.gemmRate(device, dt, gemmSize, 5);
     double gemm = rate.gflops();
     ModelConfig shape = ModelConfig.gpt2(vocab, promptLen + newTokens, dModel, layers, heads).withDtype(dt);
     List<Map<String, Double>> runs = new ArrayList<>();
