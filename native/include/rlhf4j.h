@@ -509,6 +509,11 @@ R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const ch
  *   {"gflops","best","paths":[{"name","gflops","n","note"}]}
  * and *out_needed its size (NUL included), also when R4J_ERR_BUFFER_TOO_SMALL
  * is returned (the rate is written either way). */
+/* r4j_build_info's JSON also carries "bf16_decode_kernel" (the few-row bf16
+ * kernel generation uses on this CPU: "avx512bf16", "avx2" or "plain") and
+ * "bf16_matmul" (how bf16 products of many rows run: "aten (onednn bf16)" or
+ * "float32 copies" on CPUs without oneDNN's bf16 kernels). */
+
 R4J_API r4j_status r4j_gemm_rate(const char *device, int32_t dtype, int64_t n, int32_t iterations,
                                  double *out_gflops, char *buf, size_t cap, size_t *out_needed);
 

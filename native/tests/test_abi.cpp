@@ -28,7 +28,8 @@ TEST(Abi, BuildInfoIsJsonWithTheDocumentedKeys) {
   std::string buf(needed, '\0');
   ASSERT_OK(r4j_build_info(buf.data(), buf.size(), &needed));
   std::string json(buf.c_str());
-  for (const char* key : {"\"version\"", "\"libtorch\"", "\"blas\"", "\"cuda_archs\"", "\"devices\"", "\"threads\""})
+  for (const char* key : {"\"version\"", "\"libtorch\"", "\"blas\"", "\"cuda_archs\"", "\"devices\"", "\"threads\"",
+                          "\"bf16_decode_kernel\"", "\"bf16_matmul\""})
     EXPECT_NE(json.find(key), std::string::npos) << key << " missing in " << json;
   EXPECT_NE(json.find("\"cpu\""), std::string::npos);
   EXPECT_EQ(json.front(), '{');

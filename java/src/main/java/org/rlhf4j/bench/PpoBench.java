@@ -1,5 +1,6 @@
 package org.rlhf4j.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -109,6 +110,9 @@ public final class PpoBench implements Callable<Integer> {
     result.put("dtype", dtype);
     result.put("threads", info.threads());
     result.put("blas", info.blas());
+    JsonNode build = (JsonNode) json(info.json());
+    result.put("bf16_decode_kernel", build.path("bf16_decode_kernel").asText(""));
+    result.put("bf16_matmul", build.path("bf16_matmul").asText(""));
     result.put("seconds", t);
     result.put("generated_tokens_per_s", generated / t.get("rollout"));
     result.put("trained_tokens_per_s", trained / t.get("learn"));
@@ -132,6 +136,10 @@ public final class PpoBench implements Callable<Integer> {
     out.printf("PPO iteration: GPT-2 shape %d layers, d_model %d, %d heads, vocab %d; %d prompts x %d tokens, "
         + "%d new tokens, minibatch %d, %d epochs, %s on %s (%d threads, %s)%n", layers, dModel, heads, vocab, batch,
         promptLen, newTokens, minibatch, epochs, dtype, device, info.threads(), info.blas());
+    if (dt == DType.BF16 && device.equals("cpu")) {
+      out.printf("bf16 paths: decoding GEMM kernel %s, products of many rows %s%n", result.get("bf16_decode_kernel"),
+          result.get("bf16_matmul"));
+    }
     out.printf("%-10s %10s%n", "phase", "seconds");
     for (var e : t.entrySet()) out.printf("%-10s %10.3f%n", e.getKey(), e.getValue());
     out.printf("rollout: %.0f generated tokens/s%n", result.get("generated_tokens_per_s"));

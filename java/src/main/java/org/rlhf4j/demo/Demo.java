@@ -20,6 +20,7 @@ import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.config.SftRunConfig;
 import org.rlhf4j.demo.task.ReviewTask;
 import org.rlhf4j.engine.Model;
+import org.rlhf4j.config.Precision;
 import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.ppo.PpoSetup;
 import org.rlhf4j.ppo.PpoTrainer;
@@ -52,12 +53,21 @@ public final class Demo {
   /** Held-out prompts scored by the gold judge during PPO, for its curve. */
   private static final int CURVE_PROMPTS = 64;
 
-  /** What to run: where, how big, which PPO preset, which seed. */
-  public record Options(Path out, DemoScale scale, String preset, long seed) {
+  /** What to run: where, how big, which PPO preset, which seed, which model.dtype for every stage. */
+  public record Options(Path out, DemoScale scale, String preset, long seed, Precision dtype) {
     public Options {
       if (!preset.equals("seed") && !preset.equals("standard")) {
         throw new IllegalArgumentException("--preset must be seed or standard, got '" + preset + "'");
       }
+      if (dtype == null) throw new IllegalArgumentException("dtype is required");
+    }
+
+    public Options(Path out, DemoScale scale, String preset, long seed) {
+      this(out, scale, preset, seed, Precision.F32);
+    }
+
+    String dtypeKey() {
+      return "model.dtype=" + dtype.name().toLowerCase(java.util.Locale.ROOT);
     }
   }
 
@@ -176,7 +186,8 @@ public final class Demo {
         "data.prompts=" + data.resolve("sft.jsonl"), "data.eval_fraction=0.05",
         "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS, "sft.max_seq_len=" + CONTEXT,
         "sft.epochs=" + scale.sftEpochs(), "sft.batch_size=" + batch, "sft.micro_batch_size=" + batch,
-        "sft.warmup_steps=50", "sft.decay=cosine", "optim.lr=" + scale.sftLr(), "optim.max_grad_norm=1.0"));
+        "sft.warmup_steps=50", "sft.decay=cosine", "optim.lr=" + scale.sftLr(), "optim.max_grad_norm=1.0",
+        options.dtypeKey()));
     try (SftParts parts = SftParts.load(config); SftTrainer trainer = new SftTrainer(config, parts)) {
       SftResult r = trainer.run();
       LOG.info("demo: SFT done: held-out loss {} per token", String.format("%.3f", r.evalLoss()));
@@ -191,7 +202,7 @@ public final class Demo {
         "data.prompts=" + data.resolve("pairs.jsonl"), "data.eval_fraction=0.1",
         "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS, "rm.max_seq_len=" + CONTEXT, "rm.epochs=" + scale.rmEpochs(),
         "rm.batch_size=" + batch, "rm.micro_batch_size=" + batch, "rm.decay=cosine", "optim.lr=" + scale.rmLr(),
-        "optim.max_grad_norm=1.0"));
+        "optim.max_grad_norm=1.0", options.dtypeKey()));
     try (RmParts parts = RmParts.load(config); RewardModelTrainer trainer = new RewardModelTrainer(config, parts)) {
       RmResult r = trainer.run();
       LOG.info("demo: reward model done: held-out pairwise accuracy {}", String.format("%.3f", r.evalAccuracy()));
@@ -211,7 +222,7 @@ public final class Demo {
         "ppo.micro_batch_size=" + scale.minibatch(), "optim.lr=" + scale.ppoLr(), "schedule.iterations=" + iterations,
         "schedule.rollout_batch=" + scale.rolloutBatch(), "schedule.eval_prompts=0",  // the gold curve evaluates
         "schedule.checkpoint_every=" + Math.max(1, iterations / 2),
-        "schedule.keep_checkpoints=1"));
+        "schedule.keep_checkpoints=1", options.dtypeKey()));
     List<Map<String, Double>> curve = new ArrayList<>();
     try (PpoTrainer trainer = new PpoTrainer(config, PpoSetup.load(config))) {
       curve.add(goldPoint(trainer, 0));
@@ -244,8 +255,10 @@ public final class Demo {
     return point;
   }
 
-  private static Model load(Path dir, java.util.function.UnaryOperator<ModelConfig> adjust) {
-    return Checkpoint.open(ModelDirs.resolve(dir)).loadModel("cpu", adjust, LoadOptions.allowHeadChanges()).model();
+  private Model load(Path dir, java.util.function.UnaryOperator<ModelConfig> adjust) {
+    return Checkpoint.open(ModelDirs.resolve(dir))
+        .loadModel("cpu", c -> adjust.apply(c).withDtype(options.dtype().dtype()), LoadOptions.allowHeadChanges())
+        .model();
   }
 
   private static List<DemoSummary.Sample> samples(GoldEval.Result r) {
