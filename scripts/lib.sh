@@ -87,7 +87,14 @@ build_if_stale() {
   fi
 }
 
+# RLHF4J_NO_SETUP=1 (scripts/device-check, which builds its own variant): use the jar and
+# library as they are, installing and rebuilding nothing.
 prepare() {
+  if [ "${RLHF4J_NO_SETUP:-0}" = 1 ]; then
+    find_jdk
+    [ -f "$RLHF4J_JAR" ] || die "no jar at $RLHF4J_JAR (RLHF4J_NO_SETUP=1 builds nothing)"
+    return 0
+  fi
   ensure_packages
   find_jdk
   build_if_stale

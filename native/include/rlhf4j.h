@@ -714,6 +714,28 @@ R4J_API r4j_status r4j_generate_seeded(r4j_model *model, const int32_t *prompts,
                                        int64_t batch, const r4j_generate_options *options,
                                        const uint64_t *row_seeds, r4j_rollout **out_rollout);
 
+/* ------------------------------------------------------------------------ */
+/* bf16 and benchmarks                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* This machine's matrix-multiply rate for dtype (R4J_DTYPE_F32 or
+ * R4J_DTYPE_BF16) on device: the best over the paths the library uses for
+ * that dtype (ATen's matmul: OpenBLAS, oneDNN via ideep, cuBLAS; oneDNN's
+ * matmul directly in CPU builds with it), each the best of `iterations` timed
+ * n x n x n products after a warm-up; a path too slow for n (a reference
+ * implementation) is timed at a smaller n. *out_gflops: the best rate. buf
+ * (capacity cap bytes, NUL included; may be NULL with cap 0) receives JSON:
+ *   {"gflops","best","paths":[{"name","gflops","n","note"}]}
+ * and *out_needed its size (NUL included), also when R4J_ERR_BUFFER_TOO_SMALL
+ * is returned (the rate is written either way). */
+/* r4j_build_info's JSON also carries "bf16_decode_kernel" (the few-row bf16
+ * kernel generation uses on this CPU: "avx512bf16", "avx2" or "plain") and
+ * "bf16_matmul" (how bf16 products of many rows run: "aten (onednn bf16)" or
+ * "float32 copies" on CPUs without oneDNN's bf16 kernels). */
+
+R4J_API r4j_status r4j_gemm_rate(const char *device, int32_t dtype, int64_t n, int32_t iterations,
+                                 double *out_gflops, char *buf, size_t cap, size_t *out_needed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "linear.hpp"  // cpu_bf16_matmul_native
 #include "simd.hpp"
 
 namespace r4j {
@@ -48,16 +49,19 @@ namespace {
 //   q, out: [hd]; k, v: S rows of hd floats, ks apart; bias, p (scratch): [S].
 // The AVX2/FMA version (hd a multiple of 8) is chosen at run time, as the
 // library itself targets baseline x86-64.
-void attend_head_plain(const float* q, const float* k, const float* v, int64_t ks, int64_t S, int64_t hd, float scale,
+// KV: float (a float32 cache) or c10::BFloat16 (a bf16 model's cache, widened
+// to float32 as it is read: scores, softmax and the weighted sum stay float32).
+template <typename KV>
+void attend_head_plain(const float* q, const KV* k, const KV* v, int64_t ks, int64_t S, int64_t hd, float scale,
                        const float* bias, float* p, float* out) {
   float top = -std::numeric_limits<float>::infinity();
   for (int64_t s = 0; s < S; ++s) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // eight running sums: no single dependency chain
     int64_t d = 0;
     for (; d + 8 <= hd; d += 8)
-      for (int j = 0; j < 8; ++j) acc[j] += q[d + j] * k[s * ks + d + j];
+      for (int j = 0; j < 8; ++j) acc[j] += q[d + j] * static_cast<float>(k[s * ks + d + j]);
     float dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; d < hd; ++d) dot += q[d] * k[s * ks + d];
+    for (; d < hd; ++d) dot += q[d] * static_cast<float>(k[s * ks + d]);
     p[s] = dot * scale + bias[s];
     top = std::max(top, p[s]);
   }
@@ -65,11 +69,19 @@ void attend_head_plain(const float* q, const float* k, const float* v, int64_t k
   for (int64_t s = 0; s < S; ++s) z += (p[s] = std::exp(p[s] - top));
   std::fill(out, out + hd, 0.0f);
   for (int64_t s = 0; s < S; ++s)
-    for (int64_t d = 0; d < hd; ++d) out[d] += p[s] * v[s * ks + d];
+    for (int64_t d = 0; d < hd; ++d) out[d] += p[s] * static_cast<float>(v[s * ks + d]);
   for (int64_t d = 0; d < hd; ++d) out[d] /= z;
 }
 
-__attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const float* k, const float* v, int64_t ks,
+// Eight values as float32: loaded, or bf16 widened (a bf16 is a float32's upper half).
+__attribute__((target("avx2,fma"))) inline __m256 load8(const float* x) { return _mm256_loadu_ps(x); }
+__attribute__((target("avx2,fma"))) inline __m256 load8(const c10::BFloat16* x) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+template <typename KV>
+__attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const KV* k, const KV* v, int64_t ks,
                                                           int64_t S, int64_t hd, float scale, const float* bias,
                                                           float* p, float* out) {
   using namespace simd;
@@ -77,7 +89,7 @@ __attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const 
   int64_t s = 0;
   for (; s + 4 <= S; s += 4) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    const float* k0 = k + s * ks;
+    const KV* k0 = k + s * ks;
     for (int64_t d = 0; d < hd; d += 16) {  // the keys 8 rows on, a line at a time
       _mm_prefetch(reinterpret_cast<const char*>(k0 + 8 * ks + d), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(k0 + 9 * ks + d), _MM_HINT_T0);
@@ -86,10 +98,10 @@ __attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const 
     }
     for (int64_t d = 0; d < hd; d += 8) {
       const __m256 qd = _mm256_loadu_ps(q + d);
-      a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + d), a0);
-      a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + ks + d), a1);
-      a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + 2 * ks + d), a2);
-      a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + 3 * ks + d), a3);
+      a0 = _mm256_fmadd_ps(qd, load8(k0 + d), a0);
+      a1 = _mm256_fmadd_ps(qd, load8(k0 + ks + d), a1);
+      a2 = _mm256_fmadd_ps(qd, load8(k0 + 2 * ks + d), a2);
+      a3 = _mm256_fmadd_ps(qd, load8(k0 + 3 * ks + d), a3);
     }
     const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
     const __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));  // [4]
@@ -97,7 +109,7 @@ __attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const 
   }
   for (; s < S; ++s) {
     __m256 a = _mm256_setzero_ps();
-    for (int64_t d = 0; d < hd; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + s * ks + d), a);
+    for (int64_t d = 0; d < hd; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8(k + s * ks + d), a);
     p[s] = hsum_ps(a) * scale + bias[s];
   }
   float top = -std::numeric_limits<float>::infinity();
@@ -111,13 +123,13 @@ __attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const 
     __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
     for (s = 0; s < S; ++s) {
       const __m256 w = _mm256_broadcast_ss(p + s);
-      const float* vs = v + s * ks + d;
+      const KV* vs = v + s * ks + d;
       _mm_prefetch(reinterpret_cast<const char*>(vs + 8 * ks), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(vs + 8 * ks + 16), _MM_HINT_T0);
-      o0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs), o0);
-      o1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs + 8), o1);
-      o2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs + 16), o2);
-      o3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs + 24), o3);
+      o0 = _mm256_fmadd_ps(w, load8(vs), o0);
+      o1 = _mm256_fmadd_ps(w, load8(vs + 8), o1);
+      o2 = _mm256_fmadd_ps(w, load8(vs + 16), o2);
+      o3 = _mm256_fmadd_ps(w, load8(vs + 24), o3);
     }
     _mm256_storeu_ps(out + d, _mm256_mul_ps(o0, inv_z));
     _mm256_storeu_ps(out + d + 8, _mm256_mul_ps(o1, inv_z));
@@ -126,25 +138,27 @@ __attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const 
   }
   for (; d < hd; d += 8) {
     __m256 o = _mm256_setzero_ps();
-    for (s = 0; s < S; ++s) o = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s), _mm256_loadu_ps(v + s * ks + d), o);
+    for (s = 0; s < S; ++s) o = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s), load8(v + s * ks + d), o);
     _mm256_storeu_ps(out + d, _mm256_mul_ps(o, inv_z));
   }
 }
 
 bool decode_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double dropout_p) {
   return q.size(2) == 1 && dropout_p == 0 && !at::GradMode::is_enabled() && q.device().is_cpu() &&
-         q.scalar_type() == at::kFloat && k.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat &&
+         (q.scalar_type() == at::kFloat || q.scalar_type() == at::kBFloat16) && k.scalar_type() == q.scalar_type() &&
+         v.scalar_type() == q.scalar_type() &&
          k.stride(3) == 1 && v.stride(3) == 1 && k.strides() == v.strides();
 }
 
+template <typename KV>
 at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias) {
   const int64_t B = q.size(0), nh = q.size(1), hd = q.size(3), S = k.size(2), groups = nh / k.size(1);
-  auto qc = q.contiguous();
+  auto qc = q.to(at::kFloat).contiguous();
   auto bc = bias.to(at::kFloat).expand({B, 1, 1, S}).contiguous();  // [B, 1, 1, S]
-  auto out = at::empty({B, nh, 1, hd}, q.options());
+  auto out = at::empty({B, nh, 1, hd}, q.options().dtype(at::kFloat));
   const float* qp = qc.data_ptr<float>();
-  const float* kp = k.data_ptr<float>();
-  const float* vp = v.data_ptr<float>();
+  const KV* kp = k.data_ptr<KV>();
+  const KV* vp = v.data_ptr<KV>();
   const float* bp = bc.data_ptr<float>();
   float* op = out.data_ptr<float>();
   const int64_t kb = k.stride(0), kh = k.stride(1), ks = k.stride(2);
@@ -154,20 +168,22 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
     std::vector<float> p(S);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / nh, h = bh % nh;
-      const float* kbase = kp + b * kb + (h / groups) * kh;
-      const float* vbase = vp + b * kb + (h / groups) * kh;
-      (avx2 ? attend_head_avx2 : attend_head_plain)(qp + bh * hd, kbase, vbase, ks, S, hd, scale, bp + b * S, p.data(),
-                                                    op + bh * hd);
+      const KV* kbase = kp + b * kb + (h / groups) * kh;
+      const KV* vbase = vp + b * kb + (h / groups) * kh;
+      (avx2 ? attend_head_avx2<KV> : attend_head_plain<KV>)(qp + bh * hd, kbase, vbase, ks, S, hd, scale, bp + b * S,
+                                                            p.data(), op + bh * hd);
     }
   });
-  return out;
+  return out.to(q.scalar_type());
 }
 
 }  // namespace
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const at::Tensor& bias, double dropout_p) {
-  if (fast_attention_enabled && decode_applies(q, k, v, dropout_p)) return attention_decode(q, k, v, bias);
+  if (fast_attention_enabled && decode_applies(q, k, v, dropout_p))
+    return q.scalar_type() == at::kFloat ? attention_decode<float>(q, k, v, bias)
+                                         : attention_decode<c10::BFloat16>(q, k, v, bias);
   return attention_reference(q, k, v, bias, dropout_p);
 }
 
@@ -183,9 +199,15 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
   // libtorch 2.x: the fused kernels (flash / memory-efficient attention) on GPUs.
   if (q.is_cuda()) return at::scaled_dot_product_attention(q, kk, vv, bias, dropout_p, /*is_causal=*/false);
 #endif
+  if (q.scalar_type() == at::kBFloat16 && q.device().is_cpu() && !cpu_bf16_matmul_native()) {
+    // See cpu_bf16_matmul_native(): the products in float32 from the bf16 values.
+    auto f = [](const at::Tensor& t) { return t.to(at::kFloat); };
+    return attention_reference(f(q), f(kk), f(vv), f(bias), dropout_p).to(at::kBFloat16);
+  }
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto scores = at::matmul(q, kk.transpose(-2, -1)).mul_(scale).add_(bias);  // [B, nh, T, S]
-  auto probs = at::softmax(scores, -1);
+  // The softmax in float32 at least (a bf16 model's probabilities are rounded to bf16 after it).
+  auto probs = at::softmax(scores, -1, at::promote_types(scores.scalar_type(), at::kFloat)).to(scores.scalar_type());
   if (dropout_p > 0) probs = at::dropout(probs, dropout_p, /*train=*/true);
   return at::matmul(probs, vv);  // [B, nh, T, hd]
 }

@@ -17,7 +17,7 @@ at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
 // of query heads (grouped-query attention when k has fewer heads than q).
 //   q: [B, n_head, T, hd]   k, v: [B, n_kv_head, S, hd]   bias: [B, 1, T, S]
 // dropout_p > 0 drops attention probabilities (training only).
-// Decoding steps (one query per sequence, float32 CPU inference) take a
+// Decoding steps (one query per sequence, float32 or bf16 CPU inference) take a
 // one-pass kernel; everything else the ATen formula, attention_reference().
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const at::Tensor& bias, double dropout_p);

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "cpu_allocator.hpp"
+#include "gemm_few_rows.hpp"
+#include "linear.hpp"
 #include "rlhf4j.h"
 
 #ifndef RLHF4J_VERSION
@@ -99,8 +101,10 @@ std::string build_info_json() {
   for (int i = 0; i < gpus; ++i) o << ",\"cuda:" << i << "\"";
   o << "],\"threads\":" << at::get_num_threads() << ",\"kernel_threads\":" << kernel_threads();
   const auto cache = cpu_cache_stats();
-  o << ",\"cpu_cache\":" << (install_cpu_cache() ? "true" : "false") << ",\"cpu_cache_bytes\":" << cache.cached_bytes
-    << "}";
+  o << ",\"cpu_cache\":" << (install_cpu_cache() ? "true" : "false") << ",\"cpu_cache_bytes\":" << cache.cached_bytes;
+  // The CPU's bf16 paths: the few-row decoding kernel, and how products of many rows run.
+  o << ",\"bf16_decode_kernel\":" << quoted(few_rows_bf16_kernel()) << ",\"bf16_matmul\":"
+    << quoted(cpu_bf16_matmul_native() ? "aten (onednn bf16)" : "float32 copies") << "}";
   return o.str();
 }
 

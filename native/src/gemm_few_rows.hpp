@@ -2,7 +2,8 @@
 // the product is bound by reading W from memory: W is reordered once into
 // 16-column panels that stream through memory in order, and an AVX-512 kernel
 // keeps all rows' accumulators in registers while prefetching ahead. About
-// 1.4x oneDNN's rate at 16 rows once W no longer fits the caches.
+// 1.4x oneDNN's rate at 16 rows once W no longer fits the caches. bf16
+// weights have panels of their own, with an AVX512_BF16 and an AVX2 kernel.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -29,5 +30,28 @@ struct Epilogue {
 // the epilogue.
 at::Tensor few_rows_linear(const at::Tensor& x, const at::Tensor& panels, int64_t out, const at::Tensor& b,
                            const Epilogue& then = {});
+
+// The bf16 twin, for bf16 models: W's bf16 values in 16-column panels with k
+// in pairs, [ceil(out/16), ceil(in/2), 16, 2] bf16, zero-padded:
+//   panels[p][k/2][j][k%2] = W[k][16p + j],
+// the layout AVX512_BF16's dot product of pairs (vdpbf16ps) reads, and AVX2
+// widens by shifting (a bf16 is a float32's upper half). Half the bytes a
+// decoding step reads, which is what bounds it.
+at::Tensor pack_panels_bf16(const at::Tensor& w, bool w_is_out_by_in);
+
+// Which kernel few_rows_linear_bf16 runs on this CPU: "avx512bf16" (dot
+// products of bf16 pairs: x is rounded to bf16 as oneDNN's bf16 matmul does),
+// "avx2" (x stays float32, W widened) or "plain" (no AVX2: scalar loops).
+const char* few_rows_bf16_kernel();
+
+// x [M, in] (bf16 or float32) with M <= kFewRowsMax, panels from
+// pack_panels_bf16, b [out] or undefined, the epilogue's residual [M, out]:
+// x W + b, then the epilogue, accumulated in float32 and returned in x's dtype.
+at::Tensor few_rows_linear_bf16(const at::Tensor& x, const at::Tensor& panels, int64_t out, const at::Tensor& b,
+                                const Epilogue& then = {});
+
+// Tests pin the kernel ("avx512bf16", "avx2", "plain"; nullptr: this CPU's
+// best) to compare each with the plain loops; a kernel the CPU lacks is refused.
+void set_few_rows_bf16_kernel(const char* name);
 
 }  // namespace r4j

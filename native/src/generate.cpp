@@ -8,6 +8,28 @@
 
 namespace r4j {
 
+namespace {
+
+// In bf16 a decoding step rounds its activations at other points than a forward
+// pass over the whole sequence does (other kernels, other shapes): log-probs
+// differ by ~1e-2, and the learning phase's first ratio would not be 1. So, as
+// OpenRLHF and verl recompute them with the training engine, a bf16 model's
+// old log-probs and values are those of the forward pass the learning phase
+// makes (one more pass over the rollout, without gradients).
+void rescore(Model& model, Rollout& r, double temperature, const r4j_generate_options& o) {
+  if (r.response_len() == 0) return;
+  at::NoGradGuard no_grad;
+  ScoreRequest req;
+  req.temperature = temperature;
+  req.values = o.with_values != 0;
+  auto full = score_tokens(model, r.tokens(), r.mask(), r.query_len(), r.response_len(), req);
+  auto rmask = r.response_mask.to(at::kFloat);
+  r.floats[R4J_FIELD_OLD_LOGPROBS] = (full.logprobs * rmask).contiguous();
+  if (o.with_values) r.floats[R4J_FIELD_OLD_VALUES] = (full.values * rmask).contiguous();
+}
+
+}  // namespace
+
 std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const at::Tensor& prompt_mask,
                                   const r4j_generate_options& o, const std::vector<uint64_t>* row_seeds) {
   const int64_t B = prompts.size(0), P = prompts.size(1), N = o.max_new_tokens;
@@ -87,6 +109,7 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   r->ended = ended;
   r->floats[R4J_FIELD_OLD_LOGPROBS] = logprobs.narrow(1, 0, produced).contiguous();
   if (o.with_values) r->floats[R4J_FIELD_OLD_VALUES] = values.narrow(1, 0, produced).contiguous();
+  if (model.config().dtype == R4J_DTYPE_BF16 || model.config().dtype == R4J_DTYPE_F16) rescore(model, *r, temperature, o);
   return r;
 }
 

@@ -37,6 +37,12 @@ at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::
   return y.view(sizes);
 }
 
+bool cpu_bf16_matmul_native() {
+  static const bool yes = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512dq");
+  return yes;
+}
+
 bool fast_linear_available() {
 #ifdef RLHF4J_WITH_DNNL
   return true;
@@ -50,7 +56,7 @@ void set_fast_linear(bool on) { fast_enabled = on; }
 struct PackedWeights::Cache {
   struct Entry {
     int uses = 0;
-    at::Tensor panels;  // for few_rows_linear
+    at::Tensor panels;  // for few_rows_linear (float32) or few_rows_linear_bf16 (bf16)
 #ifdef RLHF4J_WITH_DNNL
     dnnl::memory packed;  // oneDNN's blocked layout
 #endif
@@ -151,6 +157,13 @@ bool fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return x.numel() > 0;
 }
 
+// A bf16 model's decoding products: bf16 x and W (and bias), no gradients.
+bool bf16_few_rows_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (!fast_enabled || at::GradMode::is_enabled() || !x.device().is_cpu()) return false;
+  if (x.scalar_type() != at::kBFloat16 || w.scalar_type() != at::kBFloat16 || !w.is_contiguous()) return false;
+  return (!b.defined() || b.scalar_type() == at::kBFloat16) && x.numel() > 0;
+}
+
 }  // namespace
 
 PackedWeights::PackedWeights() : cache_(std::make_unique<Cache>()) {
@@ -175,6 +188,21 @@ at::Tensor then_aten(at::Tensor y, const Epilogue& then) {
 // through oneDNN on w as stored.
 at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
                        const Epilogue& then) {
+  if (bf16_few_rows_applies(x, w, b) && x.numel() / x.size(-1) <= kFewRowsMax) {
+    auto x2 = x.reshape({-1, x.size(-1)});
+    const Shape s{x2.size(0), x2.size(1), w_is_out_by_in ? w.size(0) : w.size(1), w_is_out_by_in, b.defined()};
+    if (auto* e = reused(w, s)) {
+      if (!e->panels.defined()) e->panels = pack_panels_bf16(w, w_is_out_by_in);
+      auto sizes = x.sizes().vec();
+      sizes.back() = s.n;
+      return few_rows_linear_bf16(x2, e->panels, s.n, b, then).view(sizes);
+    }
+  }
+  if (x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 && x.device().is_cpu() &&
+      !cpu_bf16_matmul_native() && fast_enabled) {
+    auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
+    return then_aten(linear_then(f(x), f(w), f(b), w_is_out_by_in, {}).to(at::kBFloat16), then);
+  }
   if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
   auto sizes = x.sizes().vec();
   auto x2 = x.reshape({-1, x.size(-1)}).contiguous();

@@ -1,7 +1,9 @@
 // Dense layers: y = x W (+ b). Inference on the CPU in float32 takes fast
 // paths: oneDNN's matmul when the build has it (about twice OpenBLAS's rate at
 // the few-row shapes of token-by-token decoding) and, for weights reused inside
-// a PackedWeights scope at up to 16 rows, the panel kernel of gemm_few_rows.hpp.
+// a PackedWeights scope at up to 16 rows, the panel kernel of gemm_few_rows.hpp
+// (bf16 weights too: bf16 panels, float32 accumulation; other bf16 shapes go
+// through ATen).
 // Every pass that records gradients goes through ATen. Tests compare the paths.
 #pragma once
 
@@ -23,6 +25,14 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
 at::Tensor linear_gelu_tanh(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in);
 at::Tensor linear_add(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
                       const at::Tensor& residual);
+
+// Whether ATen multiplies bf16 matrices on this CPU with oneDNN's bf16
+// kernels (AVX-512 BW/VL/DQ, as ATen itself checks; AMX and AVX512_BF16 come
+// with them). Without them ATen's bf16 matmul is a scalar loop ~15x slower
+// than float32's: there, bf16 products are computed in float32 from the bf16
+// values (exact products, float32 sums, as oneDNN's bf16 kernels do) and
+// rounded back to bf16.
+bool cpu_bf16_matmul_native();
 
 // The ATen path only: the slow, obvious twin of linear().
 at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in);

@@ -28,7 +28,8 @@ TEST(Abi, BuildInfoIsJsonWithTheDocumentedKeys) {
   std::string buf(needed, '\0');
   ASSERT_OK(r4j_build_info(buf.data(), buf.size(), &needed));
   std::string json(buf.c_str());
-  for (const char* key : {"\"version\"", "\"libtorch\"", "\"blas\"", "\"cuda_archs\"", "\"devices\"", "\"threads\""})
+  for (const char* key : {"\"version\"", "\"libtorch\"", "\"blas\"", "\"cuda_archs\"", "\"devices\"", "\"threads\"",
+                          "\"bf16_decode_kernel\"", "\"bf16_matmul\""})
     EXPECT_NE(json.find(key), std::string::npos) << key << " missing in " << json;
   EXPECT_NE(json.find("\"cpu\""), std::string::npos);
   EXPECT_EQ(json.front(), '{');
@@ -268,4 +269,26 @@ TEST(Abi, SeededGenerationNeedsItsRowSeeds) {
   uint64_t seeds[2] = {7, 8};
   ASSERT_OK(r4j_generate_seeded(m.p, prompts, lengths, 2, 2, &o, seeds, &r));
   ASSERT_OK(r4j_rollout_destroy(r));
+}
+
+// The GEMM reference rate names the path that produced it and every path it timed.
+TEST(Abi, GemmRateNamesItsBestPath) {
+  for (int32_t dtype : {R4J_DTYPE_F32, R4J_DTYPE_BF16}) {
+    double gflops = 0;
+    char buf[4096];
+    size_t needed = 0;
+    ASSERT_OK(r4j_gemm_rate("cpu", dtype, 128, 2, &gflops, buf, sizeof buf, &needed));
+    EXPECT_GT(gflops, 0) << "dtype " << dtype;
+    const std::string json = buf;
+    EXPECT_EQ(needed, json.size() + 1);
+    EXPECT_NE(json.find("\"paths\":[{\"name\":\"aten"), std::string::npos) << json;  // ATen's: in every build
+    // The rate is the best path's, named: {"gflops":G,"best":"B",...,{"name":"B","gflops":G,...
+    const auto g0 = json.find(':') + 1, b0 = json.find("\"best\":\"") + 8;
+    const std::string g = json.substr(g0, json.find(',') - g0), best = json.substr(b0, json.find('"', b0) - b0);
+    EXPECT_NE(json.find("{\"name\":\"" + best + "\",\"gflops\":" + g + ","), std::string::npos) << json;
+  }
+  double gflops = 0;
+  size_t needed = 0;
+  EXPECT_FAILS(r4j_gemm_rate("cpu", R4J_DTYPE_I32, 128, 1, &gflops, nullptr, 0, &needed), R4J_ERR_INVALID_ARGUMENT,
+               "dtype");
 }

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
+import org.rlhf4j.config.Precision;
 import org.rlhf4j.demo.Demo;
 import org.rlhf4j.demo.DemoScale;
 import org.rlhf4j.demo.DemoSummary;
@@ -45,20 +46,31 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed of the task, the data and every stage. Default: ${DEFAULT-VALUE}.")
   long seed = 1;
 
+  @Option(names = "--dtype", paramLabel = "f32|bf16",
+      description = "model.dtype of every stage (bf16: bf16 weights and products, float32 master weights). Default: ${DEFAULT-VALUE}.")
+  String dtype = "f32";
+
   @Override
   public Integer call() throws Exception {
     Path dir = out != null ? out
         : Path.of("runs", "demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     Demo.Options options;
     try {
-      options = new Demo.Options(dir, quick ? DemoScale.quick() : DemoScale.full(), preset, seed, algo, reward);
+      Precision precision = switch (dtype) {
+        case "f32" -> Precision.F32;
+        case "bf16" -> Precision.BF16;
+        default -> throw new IllegalArgumentException("--dtype must be f32 or bf16, got '" + dtype + "'");
+      };
+      options = new Demo.Options(dir, quick ? DemoScale.quick() : DemoScale.full(), preset, seed, algo, reward,
+          precision);
       Demo.refuseExistingRun(dir);
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
     DemoSummary s = new Demo(options).run();
     var w = spec.commandLine().getOut();
-    w.printf("%nrlhf4j demo (%s preset, reward %s%s) in %s%n", s.preset(), s.reward(), quick ? ", quick" : "", dir);
+    w.printf("%nrlhf4j demo (%s preset, reward %s%s, %s) in %s%n", s.preset(), s.reward(), quick ? ", quick" : "",
+        dtype, dir);
     w.printf("reward model held-out pairwise accuracy: %.3f%n", s.rmAccuracy());
     w.printf("%-28s %10s %10s%n", "held-out prompts", "SFT", algo.toUpperCase(java.util.Locale.ROOT));
     for (String row : s.before().keySet()) {

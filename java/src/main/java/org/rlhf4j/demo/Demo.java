@@ -23,6 +23,7 @@ import org.rlhf4j.config.SftRunConfig;
 import org.rlhf4j.demo.task.ReviewTask;
 import org.rlhf4j.engine.AlgoOptions;
 import org.rlhf4j.engine.Model;
+import org.rlhf4j.config.Precision;
 import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.ppo.PpoSetup;
 import org.rlhf4j.ppo.PpoTrainer;
@@ -60,9 +61,11 @@ public final class Demo {
 
   /**
    * What to run: where, how big, which algorithm (PPO with its preset, or another preset of the
-   * same loop), scored by the reward model (RLHF) or the gold judge (RLVR), which seed.
+   * same loop), scored by the reward model (RLHF) or the gold judge (RLVR), which seed, which
+   * model.dtype for every stage.
    */
-  public record Options(Path out, DemoScale scale, String preset, long seed, String algo, String reward) {
+  public record Options(Path out, DemoScale scale, String preset, long seed, String algo, String reward,
+      Precision dtype) {
     public Options {
       if (!preset.equals("seed") && !preset.equals("standard")) {
         throw new IllegalArgumentException("--preset must be seed or standard, got '" + preset + "'");
@@ -74,16 +77,21 @@ public final class Demo {
       if (!reward.equals("model") && !reward.equals("gold")) {
         throw new IllegalArgumentException("--reward must be model or gold, got '" + reward + "'");
       }
+      if (dtype == null) throw new IllegalArgumentException("dtype is required");
     }
 
-    /** PPO with the reward model. */
+    /** PPO with the reward model, in float32. */
     public Options(Path out, DemoScale scale, String preset, long seed) {
-      this(out, scale, preset, seed, "ppo", "model");
+      this(out, scale, preset, seed, "ppo", "model", Precision.F32);
     }
 
     /** The ppo.preset the RL stage runs. */
     public String ppoPreset() {
       return algo.equals("ppo") ? preset : algo;
+    }
+
+    String dtypeKey() {
+      return "model.dtype=" + dtype.name().toLowerCase(java.util.Locale.ROOT);
     }
   }
 
@@ -203,7 +211,8 @@ public final class Demo {
         "data.prompts=" + data.resolve("sft.jsonl"), "data.eval_fraction=0.05",
         "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS, "sft.max_seq_len=" + CONTEXT,
         "sft.epochs=" + scale.sftEpochs(), "sft.batch_size=" + batch, "sft.micro_batch_size=" + batch,
-        "sft.warmup_steps=50", "sft.decay=cosine", "optim.lr=" + scale.sftLr(), "optim.max_grad_norm=1.0"));
+        "sft.warmup_steps=50", "sft.decay=cosine", "optim.lr=" + scale.sftLr(), "optim.max_grad_norm=1.0",
+        options.dtypeKey()));
     try (SftParts parts = SftParts.load(config); SftTrainer trainer = new SftTrainer(config, parts)) {
       SftResult r = trainer.run();
       LOG.info("demo: SFT done: held-out loss {} per token", String.format("%.3f", r.evalLoss()));
@@ -218,7 +227,7 @@ public final class Demo {
         "data.prompts=" + data.resolve("pairs.jsonl"), "data.eval_fraction=0.1",
         "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS, "rm.max_seq_len=" + CONTEXT, "rm.epochs=" + scale.rmEpochs(),
         "rm.batch_size=" + batch, "rm.micro_batch_size=" + batch, "rm.decay=cosine", "optim.lr=" + scale.rmLr(),
-        "optim.max_grad_norm=1.0"));
+        "optim.max_grad_norm=1.0", options.dtypeKey()));
     try (RmParts parts = RmParts.load(config); RewardModelTrainer trainer = new RewardModelTrainer(config, parts)) {
       RmResult r = trainer.run();
       LOG.info("demo: reward model done: held-out pairwise accuracy {}", String.format("%.3f", r.evalAccuracy()));
@@ -246,7 +255,7 @@ public final class Demo {
         "ppo.micro_batch_size=" + scale.minibatch(), "optim.lr=" + scale.ppoLr(), "schedule.iterations=" + iterations,
         "schedule.rollout_batch=" + prompts, "schedule.eval_prompts=0",  // the gold curve evaluates
         "schedule.checkpoint_every=" + Math.max(1, iterations / 2),
-        "schedule.keep_checkpoints=1"));
+        "schedule.keep_checkpoints=1", options.dtypeKey()));
     if (presetSection.defaults().klIn() == AlgoOptions.KlIn.LOSS) {
       set.add("ppo.kl_loss_coef=" + scale.klCoef());
     }
@@ -288,8 +297,10 @@ public final class Demo {
     return point;
   }
 
-  private static Model load(Path dir, java.util.function.UnaryOperator<ModelConfig> adjust) {
-    return Checkpoint.open(ModelDirs.resolve(dir)).loadModel("cpu", adjust, LoadOptions.allowHeadChanges()).model();
+  private Model load(Path dir, java.util.function.UnaryOperator<ModelConfig> adjust) {
+    return Checkpoint.open(ModelDirs.resolve(dir))
+        .loadModel("cpu", c -> adjust.apply(c).withDtype(options.dtype().dtype()), LoadOptions.allowHeadChanges())
+        .model();
   }
 
   private static List<DemoSummary.Sample> samples(GoldEval.Result r) {

@@ -93,6 +93,25 @@ public final class Engine {
     }
   }
 
+  /**
+   * The GEMM reference rate for dtype on device: the best over the paths the library uses for
+   * that dtype (r4j_gemm_rate). json: {"gflops","best","paths":[{"name","gflops","n","note"}]}.
+   */
+  public record GemmRate(double gflops, String best, String json) {}
+
+  public static GemmRate gemmRate(String device, DType dtype, int n, int iterations) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.JAVA_DOUBLE);
+      MemorySegment needed = arena.allocate(ValueLayout.JAVA_LONG);
+      MemorySegment buf = arena.allocate(8192);  // the JSON of two or three paths takes well under 1 KiB
+      NativeLibrary.get().gemmRate(arena.allocateFrom(device), dtype.code(), n, iterations, out, buf, buf.byteSize(), needed);
+      String json = buf.getString(0);
+      return new GemmRate(out.get(ValueLayout.JAVA_DOUBLE, 0), new ObjectMapper().readTree(json).get("best").asText(), json);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("r4j_gemm_rate wrote malformed JSON", e);
+    }
+  }
+
   /** Seeds the generator behind dropout. Process-wide. */
   public static void manualSeed(long seed) {
     NativeLibrary.get().manualSeed(seed);

@@ -44,6 +44,7 @@ public final class Native {
   private static final String MANUAL_SEED = fn("r4j_manual_seed", JAVA_LONG);
   private static final String GEMM_GFLOPS = fn("r4j_gemm_gflops", ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS);
   private static final String STRUCT_SIZE = fn("r4j_struct_size", JAVA_INT, ADDRESS);
+  private static final String GEMM_RATE = fn("r4j_gemm_rate", ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
   private static final String MODEL_CONFIG_DEFAULTS = fn("r4j_model_config_defaults", ADDRESS);
   private static final String MODEL_CREATE = fn("r4j_model_create", ADDRESS, ADDRESS, ADDRESS);
   private static final String MODEL_DESTROY = fn("r4j_model_destroy", ADDRESS);
@@ -107,6 +108,7 @@ public final class Native {
   private final MethodHandle setNumThreads;
   private final MethodHandle manualSeed;
   private final MethodHandle gemmGflops;
+  private final MethodHandle gemmRate;
   private final MethodHandle structSize;
   private final MethodHandle modelConfigDefaults;
   private final MethodHandle modelCreate;
@@ -169,6 +171,7 @@ public final class Native {
     setNumThreads = bind(lookup, SET_NUM_THREADS);
     manualSeed = bind(lookup, MANUAL_SEED);
     gemmGflops = bind(lookup, GEMM_GFLOPS);
+    gemmRate = bind(lookup, GEMM_RATE);
     structSize = bind(lookup, STRUCT_SIZE);
     modelConfigDefaults = bind(lookup, MODEL_CONFIG_DEFAULTS);
     modelCreate = bind(lookup, MODEL_CREATE);
@@ -289,6 +292,11 @@ public final class Native {
 
   public void gemmGflops(MemorySegment device, long n, int iterations, MemorySegment outGflops) {
     call(GEMM_GFLOPS, () -> (int) gemmGflops.invokeExact(device, n, iterations, outGflops));
+  }
+
+  public void gemmRate(MemorySegment device, int dtype, long n, int iterations, MemorySegment outGflops,
+      MemorySegment buf, long cap, MemorySegment outNeeded) {
+    call(GEMM_RATE, () -> (int) gemmRate.invokeExact(device, dtype, n, iterations, outGflops, buf, cap, outNeeded));
   }
 
   public void structSize(int which, MemorySegment outSize) {

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.config.Precision;
 
 /**
  * {@code demo --quick --algo grpo}: GRPO, critic-free, through the same loop as PPO, must raise
@@ -22,8 +23,8 @@ class DemoQuickGrpoTest {
 
   @Test
   void grpoRaisesTheGoldRewardAndKeepsResponsesValid() throws IOException {
-    DemoSummary s = new Demo(new Demo.Options(tmp.resolve("demo"), DemoScale.quick(), "standard", 1, "grpo", "model"))
-        .run();
+    DemoSummary s = new Demo(new Demo.Options(tmp.resolve("demo"), DemoScale.quick(), "standard", 1, "grpo", "model",
+        Precision.F32)).run();
     String table = "before " + s.before() + "\nafter " + s.after();
     assertEquals("grpo", s.preset());
     assertTrue(s.positiveAfter() >= s.positiveBefore() + 0.25, "positive share did not rise enough:\n" + table);

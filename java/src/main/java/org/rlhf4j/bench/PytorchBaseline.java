@@ -1,0 +1,53 @@
+package org.rlhf4j.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The same PPO iteration in plain PyTorch eager mode (bench/pytorch_ppo.py, float32), run as a
+ * child process on the bench's shapes and thread count: the yardstick of {@code --vs-pytorch}.
+ * The script and interpreter come from the system properties rlhf4j.pytorchBench and
+ * rlhf4j.python (scripts/bench sets both).
+ */
+final class PytorchBaseline {
+  private PytorchBaseline() {}
+
+  static Map<String, Object> run(PpoBench b, int threads) {
+    Path script = Path.of(System.getProperty("rlhf4j.pytorchBench", "bench/pytorch_ppo.py"));
+    if (!Files.isRegularFile(script)) {
+      throw new IllegalStateException("--vs-pytorch: no " + script + " (run it through scripts/bench)");
+    }
+    List<String> cmd = new ArrayList<>(List.of(System.getProperty("rlhf4j.python", "python3"), script.toString(),
+        "--layers", "" + b.layers, "--d-model", "" + b.dModel, "--heads", "" + b.heads, "--vocab", "" + b.vocab,
+        "--batch", "" + b.batch, "--prompt-len", "" + b.promptLen, "--new-tokens", "" + b.newTokens,
+        "--minibatch", "" + b.minibatch, "--epochs", "" + b.epochs, "--repeats", "" + b.repeats,
+        "--threads", "" + threads, "--dtype", "f32"));
+    try {
+      Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(1, TimeUnit.HOURS)) {
+        p.destroyForcibly();
+        throw new IllegalStateException("--vs-pytorch: " + script + " ran for an hour; stopped");
+      }
+      String last = out.lines().filter(l -> l.startsWith("{")).reduce((a, c) -> c).orElse("");
+      if (p.exitValue() != 0 || last.isEmpty()) {
+        throw new IllegalStateException("--vs-pytorch: " + String.join(" ", cmd) + " failed (status " + p.exitValue() + ")");
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> result = new ObjectMapper().readValue(last, Map.class);
+      return result;
+    } catch (IOException e) {
+      throw new IllegalStateException("--vs-pytorch: cannot run " + cmd.get(0) + ": " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("--vs-pytorch: interrupted", e);
+    }
+  }
+}

@@ -1,0 +1,80 @@
+package org.rlhf4j.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine;
+
+/**
+ * The bench's JSON line carries what a reader needs to judge it: the dtype, the phases, the
+ * GEMM reference rate with the path that produced it and every path timed, and the learn
+ * phase's share of it or, above 100%, a measurement error instead. Timings are never asserted.
+ */
+class PpoBenchJsonTest {
+  @ParameterizedTest
+  @ValueSource(strings = {"f32", "bf16"})
+  void jsonCarriesTheDtypeThePhasesAndTheGemmRateWithItsPath(String dtype) throws Exception {
+    JsonNode r = run("--dtype", dtype, "--layers", "1", "--d-model", "32", "--heads", "2", "--vocab", "64",
+        "--batch", "4", "--prompt-len", "8", "--new-tokens", "8", "--minibatch", "2", "--epochs", "1",
+        "--gemm-size", "128");
+    assertTrue(r.has("bf16_decode_kernel") && r.has("bf16_matmul"), r.toString());
+    assertEquals(dtype, r.get("dtype").asText());
+    for (String phase : new String[] {"rollout", "ref", "reward", "learn"}) {
+      assertTrue(r.get("seconds").get(phase).asDouble() > 0, phase);
+    }
+    JsonNode gemm = r.get("gemm");
+    assertEquals(r.get("gemm_path").asText(), gemm.get("best").asText());
+    double rate = r.get("gemm_gflops").asDouble();
+    assertEquals(rate, gemm.get("gflops").asDouble(), 1e-5 * rate, "the JSON prints 6 significant digits");
+    assertTrue(gemm.get("paths").size() >= 1);
+    double best = 0;
+    for (JsonNode p : gemm.get("paths")) {
+      assertFalse(p.get("name").asText().isEmpty());
+      best = Math.max(best, p.get("gflops").asDouble());
+    }
+    assertEquals(best, gemm.get("gflops").asDouble(), 1e-9, "the rate is the best path's");
+    JsonNode fraction = r.get("learn_fraction_of_gemm");
+    if (fraction.isNull()) {
+      assertTrue(r.get("measurement_error").asText().contains("GEMM reference rate"), r.toString());
+    } else {
+      assertTrue(fraction.asDouble() > 0 && fraction.asDouble() <= 1, r.toString());
+      assertTrue(r.get("measurement_error").isNull());
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"f16", "fp8"})
+  void anUnknownDtypeIsAUsageError(String dtype) {
+    PrintStream err = System.err;
+    try {
+      System.setErr(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+      assertEquals(2, new CommandLine(new PpoBench()).execute("--dtype", dtype, "--gemm-size", "64"));
+    } finally {
+      System.setErr(err);
+    }
+  }
+
+  private static JsonNode run(String... args) throws Exception {
+    PrintStream out = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    int status;
+    try {
+      System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+      status = new CommandLine(new PpoBench()).execute(args);
+    } finally {
+      System.setOut(out);
+    }
+    String text = buf.toString(StandardCharsets.UTF_8);
+    assertEquals(0, status, text);
+    String json = text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow();
+    return new ObjectMapper().readTree(json);
+  }
+}

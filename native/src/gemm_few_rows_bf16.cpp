@@ -1,0 +1,222 @@
+// The few-row product on bf16 weight panels (see gemm_few_rows.hpp): float32
+// accumulation, three kernels chosen at run time by what the CPU has.
+#include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+#include <immintrin.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "errors.hpp"
+#include "gemm_few_rows.hpp"
+#include "simd.hpp"
+
+// GCC 12 warns inside its own avx512fintrin.h (the _mm512_undefined_ps idiom of masked loads).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace r4j {
+namespace {
+
+bool cpu_has_avx512bf16() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  return yes;
+}
+
+std::atomic<const char*> pinned_kernel{nullptr};
+
+const char* best_kernel() {
+  if (cpu_has_avx512bf16()) return "avx512bf16";
+  return simd::has_avx2_fma() ? "avx2" : "plain";
+}
+
+// Panel p's k-pair k2 holds 16 columns' (W[2 k2][j], W[2 k2 + 1][j]) as 32 uint16.
+constexpr int64_t kPair = 32;
+
+// AVX512_BF16: 16 accumulators of 16 columns, one dot product of pairs per row
+// and k-pair. xp [K2, 16]: each row's (x[2 k2], x[2 k2 + 1]) as one uint32.
+__attribute__((target("avx512f,avx512bf16"))) void panels_dpbf16(const uint32_t* xp, const uint16_t* panels, float* y,
+                                                                 int64_t M, int64_t K2, int64_t N, int64_t p0,
+                                                                 int64_t p1) {
+  constexpr int64_t ahead = 32 * kPair;  // 2 KiB ahead, as the float32 kernel
+  for (int64_t p = p0; p < p1; ++p) {
+    const uint16_t* w = panels + p * K2 * kPair;
+    __m512 acc[16];
+    for (auto& a : acc) a = _mm512_setzero_ps();
+    for (int64_t k2 = 0; k2 < K2; ++k2) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + k2 * kPair + ahead), _MM_HINT_T0);
+      const __m512bh wk = (__m512bh)_mm512_loadu_si512(w + k2 * kPair);
+      const uint32_t* xk = xp + k2 * 16;
+#pragma GCC unroll 16
+      for (int r = 0; r < 16; ++r)
+        acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32(static_cast<int>(xk[r])), wk);
+    }
+    const int64_t n0 = p * 16, cols = std::min<int64_t>(16, N - n0);
+    const __mmask16 mask = static_cast<__mmask16>((1u << cols) - 1);
+    for (int64_t r = 0; r < M; ++r) _mm512_mask_storeu_ps(y + r * N + n0, mask, acc[r]);
+  }
+}
+
+// AVX2: R rows (R <= 6: 2R accumulators of 8 columns, plus the widened
+// weights, fit the 16 registers) of one panel. A 32-bit lane holds a k-pair of
+// one column: shifted left by 16 it is W[2 k2] as a float32, masked W[2 k2 + 1].
+// Later row groups re-read the panel from the caches. xT [2 K2, 16] float32.
+template <int R>
+__attribute__((target("avx2,fma"))) void panel_rows_avx2(const uint16_t* w, const float* xT, int r0, int64_t K2,
+                                                         float* out /* [R, 16] */) {
+  constexpr int64_t ahead = 32 * kPair;
+  __m256 acc[R][2];
+  for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
+  const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t k2 = 0; k2 < K2; ++k2) {
+    const uint16_t* wk = w + k2 * kPair;
+    _mm_prefetch(reinterpret_cast<const char*>(wk + ahead), _MM_HINT_T0);
+    const float* x0 = xT + (2 * k2) * 16 + r0;
+    const float* x1 = x0 + 16;
+    for (int h = 0; h < 2; ++h) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16 * h));
+      const __m256 even = _mm256_castsi256_ps(_mm256_slli_epi32(raw, 16));
+      const __m256 odd = _mm256_castsi256_ps(_mm256_and_si256(raw, high));
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) {
+        acc[r][h] = _mm256_fmadd_ps(_mm256_set1_ps(x0[r]), even, acc[r][h]);
+        acc[r][h] = _mm256_fmadd_ps(_mm256_set1_ps(x1[r]), odd, acc[r][h]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(out + r * 16, acc[r][0]);
+    _mm256_storeu_ps(out + r * 16 + 8, acc[r][1]);
+  }
+}
+
+template <int R>
+void rows_avx2(const uint16_t* w, const float* xT, int r0, int64_t K2, float* out) {
+  if constexpr (R > 0) panel_rows_avx2<R>(w, xT, r0, K2, out);
+}
+
+void panels_avx2(const float* xT, const uint16_t* panels, float* y, int64_t M, int64_t K2, int64_t N, int64_t p0,
+                 int64_t p1) {
+  float tile[16 * 16];
+  for (int64_t p = p0; p < p1; ++p) {
+    const uint16_t* w = panels + p * K2 * kPair;
+    for (int r0 = 0; r0 < M; r0 += 6) {
+      switch (std::min<int64_t>(6, M - r0)) {
+        case 1: rows_avx2<1>(w, xT, r0, K2, tile + r0 * 16); break;
+        case 2: rows_avx2<2>(w, xT, r0, K2, tile + r0 * 16); break;
+        case 3: rows_avx2<3>(w, xT, r0, K2, tile + r0 * 16); break;
+        case 4: rows_avx2<4>(w, xT, r0, K2, tile + r0 * 16); break;
+        case 5: rows_avx2<5>(w, xT, r0, K2, tile + r0 * 16); break;
+        default: rows_avx2<6>(w, xT, r0, K2, tile + r0 * 16); break;
+      }
+    }
+    const int64_t n0 = p * 16, cols = std::min<int64_t>(16, N - n0);
+    for (int64_t r = 0; r < M; ++r) std::memcpy(y + r * N + n0, tile + r * 16, cols * sizeof(float));
+  }
+}
+
+float bf16_to_float(uint16_t v) {
+  const uint32_t bits = static_cast<uint32_t>(v) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// No AVX2: the same sums as loops.
+void panels_plain(const float* xT, const uint16_t* panels, float* y, int64_t M, int64_t K2, int64_t N, int64_t p0,
+                  int64_t p1) {
+  for (int64_t p = p0; p < p1; ++p) {
+    const uint16_t* w = panels + p * K2 * kPair;
+    const int64_t n0 = p * 16, cols = std::min<int64_t>(16, N - n0);
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t j = 0; j < cols; ++j) {
+        float s = 0;
+        for (int64_t k2 = 0; k2 < K2; ++k2)
+          s += xT[(2 * k2) * 16 + r] * bf16_to_float(w[k2 * kPair + 2 * j]) +
+               xT[(2 * k2 + 1) * 16 + r] * bf16_to_float(w[k2 * kPair + 2 * j + 1]);
+        y[r * N + n0 + j] = s;
+      }
+  }
+}
+
+uint16_t bf16_bits(float f) { return c10::BFloat16(f).x; }  // round to nearest even
+
+}  // namespace
+
+at::Tensor pack_panels_bf16(const at::Tensor& w, bool w_is_out_by_in) {
+  auto wio = (w_is_out_by_in ? w.t() : w).to(at::kBFloat16);  // [in, out]
+  const int64_t in = wio.size(0), out = wio.size(1);
+  const int64_t pad_out = (16 - out % 16) % 16, pad_in = in % 2, np = (out + pad_out) / 16;
+  auto padded = at::constant_pad_nd(wio, {0, pad_out, 0, pad_in});  // [2 K2, 16 np]
+  // [K2, 2, np, 16] -> [np, K2, 16, 2]
+  return padded.view({-1, 2, np, 16}).permute({2, 0, 3, 1}).contiguous();
+}
+
+const char* few_rows_bf16_kernel() {
+  const char* k = pinned_kernel.load();
+  return k ? k : best_kernel();
+}
+
+void set_few_rows_bf16_kernel(const char* name) {
+  if (name == nullptr) {
+    pinned_kernel = nullptr;
+    return;
+  }
+  const std::string n = name;
+  if (n == "avx512bf16") {
+    require(cpu_has_avx512bf16(), "few_rows_bf16: this CPU has no AVX512_BF16");
+    pinned_kernel = "avx512bf16";
+  } else if (n == "avx2") {
+    require(simd::has_avx2_fma(), "few_rows_bf16: this CPU has no AVX2/FMA");
+    pinned_kernel = "avx2";
+  } else {
+    require(n == "plain", "few_rows_bf16: unknown kernel '" + n + "'");
+    pinned_kernel = "plain";
+  }
+}
+
+at::Tensor few_rows_linear_bf16(const at::Tensor& x, const at::Tensor& panels, int64_t out, const at::Tensor& b,
+                                const Epilogue& then) {
+  const int64_t M = x.size(0), K = x.size(1), np = panels.size(0), K2 = panels.size(1);
+  TORCH_CHECK(M <= kFewRowsMax && K2 == (K + 1) / 2 && panels.scalar_type() == at::kBFloat16,
+              "few_rows_linear_bf16: shapes");
+  TORCH_CHECK(!then.residual.defined() || then.residual.numel() == M * out, "few_rows_linear_bf16: residual shape");
+  auto xf = x.to(at::kFloat).contiguous();
+  const float* xp = xf.data_ptr<float>();
+  const std::string kernel = few_rows_bf16_kernel();
+  const uint16_t* wp = reinterpret_cast<const uint16_t*>(panels.data_ptr<at::BFloat16>());
+  auto y32 = at::empty({M, out}, x.options().dtype(at::kFloat));
+  float* yp = y32.data_ptr<float>();
+  if (kernel == "avx512bf16") {
+    std::vector<uint32_t> pairs(K2 * 16, 0);  // rows beyond M and k beyond K: zero
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t k = 0; k < K; ++k)
+        pairs[(k / 2) * 16 + r] |= static_cast<uint32_t>(bf16_bits(xp[r * K + k])) << (16 * (k % 2));
+    at::parallel_for(0, np, 4, [&](int64_t p0, int64_t p1) { panels_dpbf16(pairs.data(), wp, yp, M, K2, out, p0, p1); });
+  } else {
+    std::vector<float> xT(2 * K2 * 16, 0.0f);  // x transposed to [2 K2, 16], zero-padded
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t k = 0; k < K; ++k) xT[k * 16 + r] = xp[r * K + k];
+    auto run = kernel == "avx2" ? panels_avx2 : panels_plain;
+    at::parallel_for(0, np, 4, [&](int64_t p0, int64_t p1) { run(xT.data(), wp, yp, M, K2, out, p0, p1); });
+  }
+  // Bias, GELU and residual in float32, then one rounding to x's dtype.
+  auto bf = b.defined() ? b.to(at::kFloat).contiguous() : at::Tensor();
+  auto rf = then.residual.defined() ? then.residual.to(at::kFloat).reshape({M, out}).contiguous() : at::Tensor();
+  const float* bp = bf.defined() ? bf.data_ptr<float>() : nullptr;
+  const float* rp = rf.defined() ? rf.data_ptr<float>() : nullptr;
+  const bool gelu = then.gelu_tanh;
+  at::parallel_for(0, M * out, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float v = yp[i] + (bp ? bp[i % out] : 0.0f);
+      if (gelu) v = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+      if (rp) v += rp[i];
+      yp[i] = v;
+    }
+  });
+  return x.scalar_type() == at::kFloat ? y32 : y32.to(x.scalar_type());
+}
+
+}  // namespace r4j

@@ -1,0 +1,265 @@
+// bf16 models: each bf16 fast path against its slow twin with a relative error
+// bound, what stays float32, training, and the rollout's log-probs against the
+// learning phase's.
+#include <ATen/ATen.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "attention.hpp"
+#include "core_helpers.hpp"
+#include "gemm_few_rows.hpp"
+#include "generate.hpp"
+#include "linear.hpp"
+#include "optim.hpp"
+#include "sampling.hpp"
+#include "scoring.hpp"
+
+using namespace r4j;
+using namespace r4j::test;
+
+namespace {
+
+// max |got - want| / max |want|: one bound for outputs of any scale.
+double relative_error(const at::Tensor& got, const at::Tensor& want) {
+  return max_abs_diff(got, want) / want.to(at::kDouble).abs().max().item<double>();
+}
+
+at::Tensor bf16_randn(std::vector<int64_t> shape) { return at::randn(shape).to(at::kBFloat16); }
+
+// The kernels this CPU can run, best first; the best is what generation uses.
+std::vector<const char*> kernels_here() {
+  std::vector<const char*> all = {"avx512bf16", "avx2", "plain"}, here;
+  for (const char* k : all) {
+    try {
+      set_few_rows_bf16_kernel(k);
+      here.push_back(k);
+    } catch (const std::exception&) {
+    }
+  }
+  set_few_rows_bf16_kernel(nullptr);
+  return here;
+}
+
+r4j_model_config tiny(bool value_head = false) {
+  auto c = tiny_gpt2();
+  c.value_head = value_head;
+  return c;
+}
+
+}  // namespace
+
+// bf16 rounding of the output (2^-9 relative) bounds the error; the float64
+// product of the same bf16 values is the twin.
+TEST(Bf16Kernels, FewRowsProductMatchesTheWideProductOnEveryKernelOfThisCpu) {
+  std::cout << "[ bf16 ] few-row kernel on this CPU: " << few_rows_bf16_kernel() << " (tested here:";
+  for (const char* k : kernels_here()) std::cout << " " << k;
+  std::cout << ")" << std::endl;
+  at::NoGradGuard g;
+  at::manual_seed(31);
+  for (const char* kernel : kernels_here()) {
+    set_few_rows_bf16_kernel(kernel);
+    for (int64_t M : {1, 7, 16}) {
+      for (int64_t K : {48, 37}) {  // an odd K: a zero-padded last pair
+        for (int64_t N : {16, 41}) {  // whole panels and a zero-padded last one
+          for (bool out_by_in : {false, true}) {
+            const std::string where = std::string(kernel) + " M " + std::to_string(M) + " K " + std::to_string(K) +
+                                      " N " + std::to_string(N) + " out_by_in " + std::to_string(out_by_in);
+            auto x = bf16_randn({M, K});
+            auto w = out_by_in ? bf16_randn({N, K}) : bf16_randn({K, N});
+            auto b = bf16_randn({N}), residual = bf16_randn({M, N});
+            auto wide = at::mm(x.to(at::kDouble), (out_by_in ? w.t() : w).to(at::kDouble)) + b.to(at::kDouble);
+            auto panels = pack_panels_bf16(w, out_by_in);
+            auto y = few_rows_linear_bf16(x, panels, N, b);
+            EXPECT_EQ(y.scalar_type(), at::kBFloat16) << where;
+            EXPECT_LT(relative_error(y, wide), 8e-3) << where;
+            EXPECT_LT(relative_error(few_rows_linear_bf16(x, panels, N, b, {true, {}}), at::gelu(wide, "tanh")), 8e-3)
+                << where;
+            EXPECT_LT(relative_error(few_rows_linear_bf16(x, panels, N, b, {false, residual}),
+                                     wide + residual.to(at::kDouble)), 8e-3)
+                << where;
+          }
+        }
+      }
+    }
+  }
+  set_few_rows_bf16_kernel(nullptr);
+}
+
+TEST(Bf16Kernels, LinearTakesTheBf16PanelsForReusedWeightsAndStaysNearAten) {
+  at::NoGradGuard g;
+  at::manual_seed(32);
+  auto x = bf16_randn({5, 64}), w = bf16_randn({64, 96}), b = bf16_randn({96}), residual = bf16_randn({5, 96});
+  auto y = linear_reference(x.to(at::kDouble), w.to(at::kDouble), b.to(at::kDouble), false);
+  PackedWeights scope;
+  for (int use = 0; use < 3; ++use) {  // the second use of a weight with a shape packs it
+    EXPECT_EQ(linear(x, w, b, false).scalar_type(), at::kBFloat16);
+    EXPECT_LT(relative_error(linear(x, w, b, false), y), 8e-3) << "use " << use;
+    EXPECT_LT(relative_error(linear_gelu_tanh(x, w, b, false), at::gelu(y, "tanh")), 8e-3) << "use " << use;
+    EXPECT_LT(relative_error(linear_add(x, w, b, false, residual), y + residual.to(at::kDouble)), 8e-3) << "use " << use;
+  }
+}
+
+// Products of many rows (prefill, scoring, training): oneDNN's bf16 kernels
+// through ATen where the CPU has them, else float32 products of the bf16 values;
+// either way near ATen's own bf16 matmul, gradients included.
+TEST(Bf16Kernels, ProductsOfManyRowsAndTheirGradientsMatchAtensBf16Matmul) {
+  std::cout << "[ bf16 ] matrix products of many rows: "
+            << (cpu_bf16_matmul_native() ? "ATen's (oneDNN bf16 kernels)" : "float32 copies of the bf16 values")
+            << std::endl;
+  at::manual_seed(34);
+  auto x = bf16_randn({100, 48}), w = bf16_randn({80, 48}).set_requires_grad(true), b = bf16_randn({80});
+  auto w2 = w.detach().clone().set_requires_grad(true);
+  auto fast = linear(x, w, b, true), slow = linear_reference(x, w2, b, true);
+  EXPECT_EQ(fast.scalar_type(), at::kBFloat16);
+  EXPECT_LT(relative_error(fast, slow), 8e-3);
+  fast.square().sum().backward();
+  slow.square().sum().backward();
+  EXPECT_EQ(w.grad().scalar_type(), at::kBFloat16);
+  EXPECT_LT(relative_error(w.grad(), w2.grad()), 2e-2);
+}
+
+// Keys and values stay bf16 in the cache and are widened as they are read;
+// scores, softmax and the weighted sum are float32, the output bf16.
+TEST(Bf16Kernels, DecodingAttentionOverABf16CacheMatchesTheWideFormula) {
+  at::NoGradGuard g;
+  at::manual_seed(33);
+  for (int64_t hd : {16, 64, 12}) {  // the AVX2 kernel (multiples of 8, of 32) and the plain one
+    auto cache_k = bf16_randn({3, 2, 12, hd}), cache_v = bf16_randn({3, 2, 12, hd});
+    auto k = cache_k.narrow(2, 0, 9), v = cache_v.narrow(2, 0, 9);
+    auto q = bf16_randn({3, 4, 1, hd});
+    auto key_mask = at::ones({3, 9}, at::kBool);
+    key_mask[1].narrow(0, 0, 3).fill_(false);
+    auto bias = attention_bias(key_mask, 8, 1, at::kBFloat16);
+    auto fast = attention(q, k, v, bias, 0.0);
+    auto wide = attention_reference(q.to(at::kDouble), k.to(at::kDouble), v.to(at::kDouble),
+                                    attention_bias(key_mask, 8, 1, at::kDouble), 0.0);
+    EXPECT_EQ(fast.scalar_type(), at::kBFloat16);
+    EXPECT_LT(relative_error(fast, wide), 8e-3) << "head size " << hd;
+    set_fast_attention(false);
+    EXPECT_LT(relative_error(attention(q, k, v, bias, 0.0), wide), 2e-2) << "the ATen twin, head size " << hd;
+    set_fast_attention(true);
+  }
+}
+
+// Greedy decoding of a bf16 model with every bf16 fast path on and off: the same tokens.
+TEST(Bf16Generation, FastPathsOffGiveTheSameGreedyTokens) {
+  auto m = make(tiny(true), R4J_DTYPE_BF16);
+  auto prompts = random_tokens(3, 5, 48, 23);
+  auto o = gen_options(8, 0);
+  o.temperature = 0;
+  at::NoGradGuard g;
+  auto fast = generate(*m, prompts, at::ones({3, 5}, at::kBool), o);
+  set_fast_linear(false);
+  set_fast_attention(false);
+  auto slow = generate(*m, prompts, at::ones({3, 5}, at::kBool), o);
+  set_fast_linear(true);
+  set_fast_attention(true);
+  EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
+}
+
+// What stays float32 in a bf16 model: the heads' outputs (logits, values,
+// rewards), so sampling (the fused draw), log-softmax and log-probs, every
+// rollout field the PPO math reads and writes (rewards, advantages, losses),
+// and the optimizer's master weights and moments.
+TEST(Bf16, LogitsLogprobsRolloutFieldsAndOptimizerStateAreFloat32) {
+  auto c = tiny(true);
+  c.reward_head = 1;
+  auto m = make(c, R4J_DTYPE_BF16);
+  EXPECT_EQ(m->find("transformer.h.0.attn.c_attn.weight").scalar_type(), at::kBFloat16);
+  at::NoGradGuard g;
+  auto tokens = random_tokens(2, 9, 48, 3);
+  auto mask = at::ones({2, 9}, at::kBool);
+  ScoreRequest req;
+  req.values = req.entropy = true;
+  auto s = score_tokens(*m, tokens, mask, 1, 8, req);
+  EXPECT_EQ(s.logprobs.scalar_type(), at::kFloat);
+  EXPECT_EQ(s.entropy.scalar_type(), at::kFloat);
+  EXPECT_EQ(s.values.scalar_type(), at::kFloat);
+  EXPECT_EQ(reward_scores(*m, tokens, mask).scalar_type(), at::kFloat);
+  auto h = m->hidden(tokens, positions_from_mask(mask), mask, nullptr);
+  EXPECT_EQ(h.scalar_type(), at::kBFloat16) << "activations are bf16";
+  EXPECT_EQ(m->lm_logits(h).scalar_type(), at::kFloat);
+  auto o = gen_options(4, 1);
+  o.with_values = 1;
+  auto r = generate(*m, tokens.narrow(1, 0, 5), mask.narrow(1, 0, 5), o);
+  EXPECT_EQ(r->field(R4J_FIELD_OLD_LOGPROBS).scalar_type(), at::kFloat);
+  EXPECT_EQ(r->field(R4J_FIELD_OLD_VALUES).scalar_type(), at::kFloat);
+  r4j_adamw_options ao;
+  r4j_adamw_options_defaults(&ao);
+  AdamW opt(m->named_parameters(), ao);
+  int masters = 0;
+  for (const auto& [name, t] : opt.state()) {
+    EXPECT_EQ(t.scalar_type(), at::kFloat) << name;
+    masters += name.size() > 7 && name.compare(name.size() - 7, 7, ".master") == 0;
+  }
+  EXPECT_EQ(masters, static_cast<int>(m->named_parameters().size())) << "a float32 master per bf16 parameter";
+}
+
+TEST(Bf16, TrainingStaysFiniteLossFallsAndMastersStayFloat32) {
+  auto m = make(tiny(), R4J_DTYPE_BF16);
+  m->set_training(true);
+  r4j_adamw_options o;
+  r4j_adamw_options_defaults(&o);
+  AdamW opt(m->named_parameters(), o);
+  auto tokens = random_tokens(4, 12, 48, 8);
+  auto mask = at::ones({4, 12}, at::kBool);
+  std::vector<double> losses;
+  for (int step = 0; step < 20; ++step) {
+    auto loss = -score_tokens(*m, tokens, mask, 1, 11, {}).logprobs.mean();  // the causal LM loss
+    EXPECT_EQ(loss.scalar_type(), at::kFloat);
+    loss.backward();
+    auto res = opt.step(3e-3);
+    EXPECT_EQ(res.skipped, 0) << "step " << step;
+    losses.push_back(loss.item<double>());
+    ASSERT_TRUE(std::isfinite(losses.back())) << "step " << step;
+  }
+  EXPECT_LT(losses.back(), 0.8 * losses.front());
+  for (const auto& [name, t] : opt.state()) {
+    EXPECT_EQ(t.scalar_type(), at::kFloat) << name;
+    EXPECT_TRUE(at::isfinite(t).all().item<bool>()) << name;
+  }
+  for (const auto& [name, p] : m->named_parameters()) EXPECT_EQ(p.scalar_type(), at::kBFloat16) << name;
+}
+
+TEST(Bf16, LogprobsStayWithin2e2OfFloat32s) {
+  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+    auto f32 = make(c), bf16 = make(c, R4J_DTYPE_BF16);  // the same seeded draw, rounded to bf16
+    auto tokens = random_tokens(3, 12, 48, 9);
+    auto mask = at::ones({3, 12}, at::kBool);
+    at::NoGradGuard g;
+    auto a = score_tokens(*f32, tokens, mask, 1, 11, {}).logprobs, b = score_tokens(*bf16, tokens, mask, 1, 11, {}).logprobs;
+    EXPECT_LT(max_abs_diff(a, b), 2e-2) << "arch " << c.arch;
+  }
+}
+
+// The learning phase's first minibatch (a subset of rows, gradients on) sees
+// the rollout's old log-probs again: ratio = exp(logprobs - old_logprobs) = 1.
+TEST(Bf16, FirstMinibatchRatioIsOne) {
+  for (auto c : {tiny(true), tiny_llama()}) {
+    c.value_head = 1;
+    auto m = make(c, R4J_DTYPE_BF16);
+    m->set_training(true);  // dropout 0: training mode changes nothing but the grad mode
+    auto prompts = random_tokens(4, 6, 48, 12);
+    auto pmask = at::ones({4, 6}, at::kBool);
+    pmask[1].narrow(0, 0, 2).fill_(false);  // left padding
+    auto o = gen_options(10, 5);
+    o.temperature = 0.9;
+    o.with_values = 1;
+    std::unique_ptr<Rollout> r;
+    {
+      at::NoGradGuard g;
+      r = generate(*m, prompts, pmask, o);
+    }
+    auto rows = longs({2, 1}, {2});
+    ScoreRequest req;
+    req.temperature = 0.9;
+    auto now = score_tokens(*m, r->tokens().index_select(0, rows), r->mask().index_select(0, rows), r->query_len(),
+                            r->response_len(), req);
+    ASSERT_TRUE(now.logprobs.requires_grad());
+    auto rmask = r->response_mask.index_select(0, rows);
+    auto ratio = (now.logprobs.detach() - r->field(R4J_FIELD_OLD_LOGPROBS).index_select(0, rows)).exp();
+    EXPECT_LT((ratio - 1).abs().masked_select(rmask).max().item<double>(), 1e-3) << "arch " << c.arch;
+  }
+}
