@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 /* Bumped when a function or struct is added; callers check it at load time. */
-#define R4J_ABI_VERSION 1
+#define R4J_ABI_VERSION 2
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
@@ -494,6 +494,33 @@ R4J_API r4j_status r4j_optimizer_read_tensor(const r4j_optimizer *optimizer, con
 
 R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const char *name,
                                               int32_t dtype, const void *src, size_t src_bytes);
+
+/* ------------------------------------------------------------------------ */
+/* Memory: chunked log-probs, activation checkpointing                      */
+/* ------------------------------------------------------------------------ */
+
+/* How a model's scoring and training passes trade time for memory. Set per
+ * model; generation is unaffected. */
+typedef struct r4j_memory_options {
+  /* Rows per chunk of LM-head logits: log-probs and entropies (forward and
+   * backward: a chunk's logits are recomputed there) never hold more than
+   * logits_chunk x vocab logits at once. 0 = the whole [B, T, V] at once. */
+  int64_t logits_chunk;
+  /* 1: each transformer block keeps only its input in a pass that records
+   * gradients and is run again in backward (dropout masks replayed), so the
+   * gradients are those of the plain pass. */
+  int32_t gradient_checkpointing;
+} r4j_memory_options;
+
+#define R4J_STRUCT_MEMORY_OPTIONS 14
+
+/* logits_chunk 256, gradient_checkpointing 0: what a new model starts with. */
+R4J_API r4j_status r4j_memory_options_defaults(r4j_memory_options *out);
+
+/* Sets / reads a model's memory options (logits_chunk >= 0,
+ * gradient_checkpointing 0 or 1). */
+R4J_API r4j_status r4j_model_set_memory_options(r4j_model *model, const r4j_memory_options *options);
+R4J_API r4j_status r4j_model_get_memory_options(const r4j_model *model, r4j_memory_options *out);
 
 #ifdef __cplusplus
 }

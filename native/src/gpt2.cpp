@@ -72,26 +72,31 @@ class Gpt2 final : public Model {
     auto x = dropout(at::embedding(wte_, tokens) + at::embedding(wpe_, positions));  // [B, T, d]
     for (size_t l = 0; l < blocks_.size(); ++l) {
       const Block& b = blocks_[l];
-      // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
-      auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
-      // One contiguous [3, B, nh, T, hd] copy, then unbind: batched matmuls on
-      // contiguous heads, and one backward node instead of three zero-filled selects.
-      auto qkv = conv1d(h, b.c_attn_w, b.c_attn_b).view({B, T, 3, nh, hd}).permute({2, 0, 3, 1, 4}).contiguous();
-      auto heads = qkv.unbind(0);
-      auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
-      if (cache) {
-        cache->k[l].narrow(2, offset, T).copy_(k);
-        cache->v[l].narrow(2, offset, T).copy_(v);
-        k = cache->k[l].narrow(2, 0, offset + T);  // [B, nh, S, hd]
-        v = cache->v[l].narrow(2, 0, offset + T);
-      }
-      auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
-      y = y.transpose(1, 2).reshape({B, T, d});
-      x = add_projection(x, y, b.attn_proj_w, b.attn_proj_b);
-      // MLP: c_proj(gelu_tanh(c_fc(x)))
-      h = at::layer_norm(x, {d}, b.ln_2_w, b.ln_2_b, c.norm_eps);
-      h = linear_gelu_tanh(h, b.c_fc_w, b.c_fc_b, /*w_is_out_by_in=*/false);
-      x = add_projection(x, h, b.mlp_proj_w, b.mlp_proj_b);
+      // Captures by value: under checkpointing it runs again in backward.
+      auto block = [this, &b, l, cache, offset, bias, B, T, nh, hd, d](const at::Tensor& x) {
+        const auto& c = config_;
+        // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
+        auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
+        // One contiguous [3, B, nh, T, hd] copy, then unbind: batched matmuls on
+        // contiguous heads, and one backward node instead of three zero-filled selects.
+        auto qkv = conv1d(h, b.c_attn_w, b.c_attn_b).view({B, T, 3, nh, hd}).permute({2, 0, 3, 1, 4}).contiguous();
+        auto heads = qkv.unbind(0);
+        auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
+        if (cache) {
+          cache->k[l].narrow(2, offset, T).copy_(k);
+          cache->v[l].narrow(2, offset, T).copy_(v);
+          k = cache->k[l].narrow(2, 0, offset + T);  // [B, nh, S, hd]
+          v = cache->v[l].narrow(2, 0, offset + T);
+        }
+        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
+        y = y.transpose(1, 2).reshape({B, T, d});
+        auto out = add_projection(x, y, b.attn_proj_w, b.attn_proj_b);
+        // MLP: c_proj(gelu_tanh(c_fc(x)))
+        h = at::layer_norm(out, {d}, b.ln_2_w, b.ln_2_b, c.norm_eps);
+        h = linear_gelu_tanh(h, b.c_fc_w, b.c_fc_b, /*w_is_out_by_in=*/false);
+        return add_projection(out, h, b.mlp_proj_w, b.mlp_proj_b);
+      };
+      x = run_block(block, x, cache != nullptr);
     }
     if (cache) cache->length = offset + T;
     return at::layer_norm(x, {d}, ln_f_w_, ln_f_b_, c.norm_eps);

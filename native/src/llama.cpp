@@ -108,23 +108,28 @@ class Llama final : public Model {
     auto x = at::embedding(embed_, tokens);  // [B, T, d]
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
-      auto h = rms_norm(x, L.input_norm, c.norm_eps);
-      auto q = dense(h, L.q_w, L.q_b).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
-      auto k = dense(h, L.k_w, L.k_b).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
-      auto v = dense(h, L.v_w, L.v_b).view({B, T, nkv, hd}).transpose(1, 2);
-      q = q * cos + rotate_half(q) * sin;
-      k = k * cos + rotate_half(k) * sin;
-      if (cache) {
-        cache->k[l].narrow(2, offset, T).copy_(k);
-        cache->v[l].narrow(2, offset, T).copy_(v);
-        k = cache->k[l].narrow(2, 0, offset + T);
-        v = cache->v[l].narrow(2, 0, offset + T);
-      }
-      auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
-      x = x + dense(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w);
-      // SwiGLU: down(silu(gate(h)) * up(h))
-      h = rms_norm(x, L.post_norm, c.norm_eps);
-      x = x + dense(at::silu(dense(h, L.gate_w)) * dense(h, L.up_w), L.down_w);
+      // Captures by value: under checkpointing it runs again in backward.
+      auto block = [this, &L, l, cache, offset, bias, cos, sin, B, T, nh, nkv, hd](const at::Tensor& x) {
+        const auto& c = config_;
+        auto h = rms_norm(x, L.input_norm, c.norm_eps);
+        auto q = dense(h, L.q_w, L.q_b).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
+        auto k = dense(h, L.k_w, L.k_b).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
+        auto v = dense(h, L.v_w, L.v_b).view({B, T, nkv, hd}).transpose(1, 2);
+        q = q * cos + rotate_half(q) * sin;
+        k = k * cos + rotate_half(k) * sin;
+        if (cache) {
+          cache->k[l].narrow(2, offset, T).copy_(k);
+          cache->v[l].narrow(2, offset, T).copy_(v);
+          k = cache->k[l].narrow(2, 0, offset + T);
+          v = cache->v[l].narrow(2, 0, offset + T);
+        }
+        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
+        auto out = x + dense(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w);
+        // SwiGLU: down(silu(gate(h)) * up(h))
+        h = rms_norm(out, L.post_norm, c.norm_eps);
+        return out + dense(at::silu(dense(h, L.gate_w)) * dense(h, L.up_w), L.down_w);
+      };
+      x = run_block(block, x, cache != nullptr);
     }
     if (cache) cache->length = offset + T;
     return rms_norm(x, norm_, c.norm_eps);

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>  // at::GradMode, at::NoGradGuard: ATen.h brings it in 1.13 only
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,6 +23,9 @@ struct KVCache {
   int64_t length = 0;            // positions filled so far
 };
 
+// What r4j_memory_options_defaults writes: 256-row logit chunks, no checkpointing.
+r4j_memory_options default_memory_options();
+
 class Model {
  public:
   Model(const r4j_model_config& config, at::Device device);
@@ -36,6 +40,7 @@ class Model {
                             const at::Tensor& key_mask, KVCache* cache) = 0;
 
   at::Tensor lm_logits(const at::Tensor& h) const;  // [..., vocab] float32
+  const at::Tensor& lm_head_weight() const { return lm_head_; }  // [vocab, n_embd]
   at::Tensor value(const at::Tensor& h) const;      // [...] float32, the critic
   at::Tensor reward(const at::Tensor& h) const;     // [...] float32, the reward head
 
@@ -45,6 +50,10 @@ class Model {
   at::Device device() const { return device_; }
   bool training() const { return training_; }
   void set_training(bool on) { training_ = on; }
+  // Memory habits of scoring and training passes: logits in row chunks,
+  // per-block activation checkpointing.
+  const r4j_memory_options& memory() const { return memory_; }
+  void set_memory(const r4j_memory_options& options);
   int64_t head_dim() const { return config_.n_embd / config_.n_head; }
 
   // Named parameters in a stable order (Hugging Face names).
@@ -60,10 +69,16 @@ class Model {
   at::Tensor ones(std::vector<int64_t> shape) const;
   at::Tensor zeros(std::vector<int64_t> shape) const;
   void add_heads(at::Generator& gen);
+  // block(x) for one transformer block: recomputed in backward instead of
+  // keeping its activations when gradient checkpointing is on and this pass
+  // records gradients (never with a KV cache).
+  at::Tensor run_block(const std::function<at::Tensor(const at::Tensor&)>& block, const at::Tensor& x,
+                       bool has_cache) const;
 
   r4j_model_config config_;
   at::Device device_;
   bool training_ = false;
+  r4j_memory_options memory_ = default_memory_options();
   at::Tensor lm_head_;  // [vocab, n_embd]: the token embedding when tied
   at::Tensor v_head_w_, v_head_b_, score_w_;
 

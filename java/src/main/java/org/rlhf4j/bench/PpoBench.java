@@ -9,6 +9,7 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.GenerateOptions;
+import org.rlhf4j.engine.MemoryOptions;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.engine.Optimizer;
@@ -60,6 +61,12 @@ public final class PpoBench implements Callable<Integer> {
   @Option(names = "--repeats", description = "Timed iterations after one warm-up; the median is reported (default: ${DEFAULT-VALUE}).")
   int repeats = 1;
 
+  @Option(names = "--logits-chunk", description = "model.logits_chunk: LM-head rows at once, 0 = unchunked (default: ${DEFAULT-VALUE}).")
+  long logitsChunk = MemoryOptions.DEFAULT_LOGITS_CHUNK;
+
+  @Option(names = "--gradient-checkpointing", description = "model.gradient_checkpointing: recompute blocks in backward.")
+  boolean gradientCheckpointing;
+
   @Override
   public Integer call() {
     Engine.BuildInfo info = Engine.buildInfo();
@@ -70,6 +77,8 @@ public final class PpoBench implements Callable<Integer> {
         Model ref = Model.create(shape.withSeed(1), device);
         Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device);
         Optimizer opt = Optimizer.create(policy, new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0))) {
+      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing);
+      for (Model m : List.of(policy, ref, reward)) m.setMemoryOptions(memory);
       List<int[]> prompts = prompts();
       for (int i = 0; i <= repeats; i++) {
         Map<String, Double> t = iteration(policy, ref, reward, opt, prompts, i);
@@ -96,6 +105,10 @@ public final class PpoBench implements Callable<Integer> {
     result.put("learn_gflops", learnFlops / t.get("learn") / 1e9);
     result.put("gemm_gflops", gemm);
     result.put("learn_fraction_of_gemm", learnFlops / t.get("learn") / 1e9 / gemm);
+    result.put("logits_chunk", logitsChunk);
+    result.put("gradient_checkpointing", gradientCheckpointing);
+    double peakRss = PeakRss.gigabytes();
+    result.put("peak_rss_gb", peakRss);
 
     PrintWriter out = new PrintWriter(System.out, true);
     out.printf("PPO iteration: GPT-2 shape %d layers, d_model %d, %d heads, vocab %d; %d prompts x %d tokens, "
@@ -107,6 +120,8 @@ public final class PpoBench implements Callable<Integer> {
     out.printf("learn:   %.0f trained tokens/s, %.1f GFLOP/s = %.0f%% of this machine's %.1f GFLOP/s GEMM rate%n",
         result.get("trained_tokens_per_s"), result.get("learn_gflops"),
         100 * (double) result.get("learn_fraction_of_gemm"), gemm);
+    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, gradient_checkpointing %s)%n", peakRss, logitsChunk,
+        gradientCheckpointing);
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

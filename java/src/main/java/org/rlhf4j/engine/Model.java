@@ -84,6 +84,23 @@ public final class Model extends TensorSource implements AutoCloseable {
     lib.modelSetTraining(pointer(), training ? 1 : 0);
   }
 
+  /** Sets how this model's scoring and training passes trade time for memory. */
+  public void setMemoryOptions(MemoryOptions options) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment o = arena.allocate(Layouts.MEMORY_OPTIONS.layout());
+      options.write(o);
+      lib.modelSetMemoryOptions(pointer(), o);
+    }
+  }
+
+  public MemoryOptions memoryOptions() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment o = arena.allocate(Layouts.MEMORY_OPTIONS.layout());
+      lib.modelGetMemoryOptions(pointer(), o);
+      return MemoryOptions.read(o);
+    }
+  }
+
   /** Full logits [batch, seqLen, vocab], flattened. Meant for tests and small inputs. */
   public float[] logits(TokenBatch batch) {
     try (Arena arena = Arena.ofConfined()) {

@@ -82,6 +82,9 @@ public final class Native {
   private static final String OPTIMIZER_TENSOR_INFO = fn("r4j_optimizer_tensor_info", ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT);
   private static final String OPTIMIZER_READ_TENSOR = fn("r4j_optimizer_read_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
   private static final String OPTIMIZER_WRITE_TENSOR = fn("r4j_optimizer_write_tensor", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  private static final String MEMORY_OPTIONS_DEFAULTS = fn("r4j_memory_options_defaults", ADDRESS);
+  private static final String MODEL_SET_MEMORY_OPTIONS = fn("r4j_model_set_memory_options", ADDRESS, ADDRESS);
+  private static final String MODEL_GET_MEMORY_OPTIONS = fn("r4j_model_get_memory_options", ADDRESS, ADDRESS);
 
   private final Linker linker = Linker.nativeLinker();
   private final MethodHandle lastError;
@@ -129,6 +132,9 @@ public final class Native {
   private final MethodHandle optimizerTensorInfo;
   private final MethodHandle optimizerReadTensor;
   private final MethodHandle optimizerWriteTensor;
+  private final MethodHandle memoryOptionsDefaults;
+  private final MethodHandle modelSetMemoryOptions;
+  private final MethodHandle modelGetMemoryOptions;
 
   Native(SymbolLookup lookup) {
     lastError = linker.downcallHandle(find(lookup, LAST_ERROR), FunctionDescriptor.of(ADDRESS));
@@ -176,6 +182,9 @@ public final class Native {
     optimizerTensorInfo = bind(lookup, OPTIMIZER_TENSOR_INFO);
     optimizerReadTensor = bind(lookup, OPTIMIZER_READ_TENSOR);
     optimizerWriteTensor = bind(lookup, OPTIMIZER_WRITE_TENSOR);
+    memoryOptionsDefaults = bind(lookup, MEMORY_OPTIONS_DEFAULTS);
+    modelSetMemoryOptions = bind(lookup, MODEL_SET_MEMORY_OPTIONS);
+    modelGetMemoryOptions = bind(lookup, MODEL_GET_MEMORY_OPTIONS);
   }
 
   /** The names of every C function this class binds, r4j_last_error included. */
@@ -398,5 +407,17 @@ public final class Native {
 
   public void optimizerWriteTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment src, long srcBytes) {
     call(OPTIMIZER_WRITE_TENSOR, () -> (int) optimizerWriteTensor.invokeExact(optimizer, name, dtype, src, srcBytes));
+  }
+
+  public void memoryOptionsDefaults(MemorySegment out) {
+    call(MEMORY_OPTIONS_DEFAULTS, () -> (int) memoryOptionsDefaults.invokeExact(out));
+  }
+
+  public void modelSetMemoryOptions(MemorySegment model, MemorySegment options) {
+    call(MODEL_SET_MEMORY_OPTIONS, () -> (int) modelSetMemoryOptions.invokeExact(model, options));
+  }
+
+  public void modelGetMemoryOptions(MemorySegment model, MemorySegment out) {
+    call(MODEL_GET_MEMORY_OPTIONS, () -> (int) modelGetMemoryOptions.invokeExact(model, out));
   }
 }

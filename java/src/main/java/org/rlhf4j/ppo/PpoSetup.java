@@ -55,6 +55,9 @@ public final class PpoSetup {
       } else {
         function = RewardFunctions.instantiate(config.reward().function());
       }
+      for (Model m : made) {
+        m.setMemoryOptions(config.model().memory());
+      }
       PromptPool prompts = PromptPool.load(config.data(), seed, tokenizer);
       return new PpoParts(policy, reference, critic, rewardModel, function, tokenizer, prompts, sft.config(),
           modelDir);

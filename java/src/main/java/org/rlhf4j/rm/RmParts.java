@@ -44,6 +44,7 @@ public record RmParts(Model model, Tokenizer tokenizer, PreferenceData data, HfC
     DType dtype = config.model().dtype().dtype();
     Model model = start.load(config.run().device(),
         c -> c.withRewardHead(true).withValueHead(false).withDtype(dtype).withSeed(config.run().seed()));
+    model.setMemoryOptions(config.model().memory());
     return new RmParts(model, start.tokenizer(), data, start.config(), start.dir());
   }
 

@@ -38,6 +38,7 @@ public record SftParts(Model model, Tokenizer tokenizer, SftData data, HfConfig 
     DType dtype = config.model().dtype().dtype();
     Model model = start.load(config.run().device(),
         c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype).withSeed(config.run().seed()));
+    model.setMemoryOptions(config.model().memory());
     return new SftParts(model, start.tokenizer(), data, start.config(), start.dir());
   }
 
