@@ -219,3 +219,102 @@ TEST(MemoryOptions, RejectsBadValues) {
   EXPECT_THROW(m->set_memory(o), std::exception);
   EXPECT_EQ(m->memory().logits_chunk, 256);
 }
+
+namespace {
+
+r4j_lora_options lora(int64_t r, double alpha, bool rslora = false) {
+  auto o = default_lora_options();
+  o.r = r;
+  o.alpha = alpha;
+  o.use_rslora = rslora ? 1 : 0;
+  o.seed = 4;
+  return o;
+}
+
+// Adapters that change the output: B is zero at init.
+void randomize_b(Model& m) {
+  at::NoGradGuard g;
+  at::manual_seed(8);
+  for (auto& [name, t] : m.named_parameters())
+    if (name.find("lora_B") != std::string::npos) t.normal_(0, 0.2);
+}
+
+at::Tensor logits(Model& m, const at::Tensor& tokens) {
+  at::NoGradGuard g;
+  auto mask = at::ones(tokens.sizes(), at::kBool);
+  return m.lm_logits(m.hidden(tokens, positions_from_mask(mask), mask, nullptr));
+}
+
+}  // namespace
+
+TEST(Lora, AdaptedForwardEqualsTheMergedModelAndDisabledEqualsTheBase) {
+  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+    for (bool rslora : {false, true}) {
+      auto m = make(c, R4J_DTYPE_F64);
+      auto tokens = random_tokens(2, 7, 48, 1);
+      auto base = logits(*m, tokens);
+      m->add_lora(lora(4, 8.0, rslora));
+      EXPECT_TRUE(at::equal(logits(*m, tokens), base));  // B = 0: a new adapter changes nothing
+      randomize_b(*m);
+      auto adapted = logits(*m, tokens);
+      EXPECT_GT(max_abs_diff(adapted, base), 1e-3);
+      m->set_adapters_enabled(false);
+      EXPECT_TRUE(at::equal(logits(*m, tokens), base));
+      m->set_adapters_enabled(true);
+      m->merge_lora();
+      EXPECT_FALSE(m->has_lora());
+      EXPECT_LT(max_abs_diff(logits(*m, tokens), adapted), 1e-10);
+      for (auto& [name, t] : m->named_parameters()) EXPECT_EQ(name.find("lora_"), std::string::npos) << name;
+    }
+  }
+}
+
+TEST(Lora, ScaleIsAlphaOverROrOverSqrtROnOneProjection) {
+  auto c = tiny_llama();
+  auto m = make(c, R4J_DTYPE_F64);
+  auto o = lora(4, 2.0);
+  o.target_modules = R4J_LORA_V_PROJ;
+  for (bool rslora : {false, true}) {
+    auto net = make(c, R4J_DTYPE_F64);
+    o.use_rslora = rslora;
+    auto w = net->find("model.layers.1.self_attn.v_proj.weight").clone();
+    net->add_lora(o);
+    randomize_b(*net);
+    auto A = net->find("base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight");
+    auto B = net->find("base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight");
+    ASSERT_TRUE(A.defined() && B.defined());
+    EXPECT_EQ(A.sizes(), (at::IntArrayRef{4, 16}));                     // [r, in]
+    EXPECT_EQ(B.sizes(), (at::IntArrayRef{c.n_kv_head * 16 / c.n_head, 4}));  // [out, r]
+    EXPECT_FALSE(net->find("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight").defined());
+    auto expected = w + B.matmul(A).detach() * (rslora ? 2.0 / 2.0 : 2.0 / 4.0);
+    net->merge_lora();
+    EXPECT_LT(max_abs_diff(net->find("model.layers.1.self_attn.v_proj.weight"), expected), 1e-12);
+  }
+}
+
+TEST(Lora, OnlyAdaptersAndHeadsTrain) {
+  auto c = tiny_gpt2();
+  c.value_head = 1;
+  auto m = make(c);
+  m->add_lora(lora(2, 4.0));
+  randomize_b(*m);
+  int64_t adapters = 0;
+  for (auto& [name, t] : m->named_parameters()) {
+    const bool trains = name.rfind("base_model.model.", 0) == 0 || name.rfind("v_head.", 0) == 0;
+    EXPECT_EQ(t.requires_grad(), trains) << name;
+    adapters += name.find("lora_") != std::string::npos;
+  }
+  EXPECT_EQ(adapters, 2 * 4 * c.n_layer);
+  auto tokens = random_tokens(2, 6, 48, 3);
+  auto mask = at::ones({2, 6}, at::kBool);
+  for (bool ckpt : {false, true}) {
+    set_checkpointing(*m, ckpt);
+    zero_grads(*m);
+    lm_loss(*m, tokens, mask, mask).backward();
+    EXPECT_FALSE(m->find("transformer.wte.weight").grad().defined());
+    EXPECT_FALSE(m->find("transformer.h.0.attn.c_attn.weight").grad().defined());
+    auto ga = m->find("base_model.model.transformer.h.0.attn.c_attn.lora_A.weight").grad();
+    ASSERT_TRUE(ga.defined()) << "checkpointing " << ckpt;
+    EXPECT_GT(ga.abs().max().item<double>(), 0.0);
+  }
+}
