@@ -9,6 +9,7 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.GenerateOptions;
+import org.rlhf4j.engine.LoraOptions;
 import org.rlhf4j.engine.MemoryOptions;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
@@ -67,6 +68,10 @@ public final class PpoBench implements Callable<Integer> {
   @Option(names = "--gradient-checkpointing", description = "model.gradient_checkpointing: recompute blocks in backward.")
   boolean gradientCheckpointing;
 
+  @Option(names = "--lora-r", description = "LoRA rank on every projection, 0 = full fine-tuning; with LoRA the "
+      + "reference is the policy's base, no second model (default: ${DEFAULT-VALUE}).")
+  int loraR;
+
   @Override
   public Integer call() {
     Engine.BuildInfo info = Engine.buildInfo();
@@ -74,15 +79,15 @@ public final class PpoBench implements Callable<Integer> {
     ModelConfig shape = ModelConfig.gpt2(vocab, promptLen + newTokens, dModel, layers, heads);
     List<Map<String, Double>> runs = new ArrayList<>();
     try (Model policy = Model.create(shape.withValueHead(true).withSeed(1), device);
-        Model ref = Model.create(shape.withSeed(1), device);
-        Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device);
-        Optimizer opt = Optimizer.create(policy, new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0))) {
+        Model ref = loraR > 0 ? null : Model.create(shape.withSeed(1), device);
+        Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device)) {
+      if (loraR > 0) policy.addLora(LoraOptions.of(loraR, 2.0 * loraR));
       MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing);
-      for (Model m : List.of(policy, ref, reward)) m.setMemoryOptions(memory);
-      List<int[]> prompts = prompts();
-      for (int i = 0; i <= repeats; i++) {
-        Map<String, Double> t = iteration(policy, ref, reward, opt, prompts, i);
-        if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
+      for (Model m : java.util.Arrays.asList(policy, ref, reward)) {
+        if (m != null) m.setMemoryOptions(memory);
+      }
+      try (Optimizer opt = Optimizer.create(policy, new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0))) {
+        run(policy, ref, reward, opt, runs);
       }
     }
     Map<String, Double> t = median(runs);
@@ -107,6 +112,7 @@ public final class PpoBench implements Callable<Integer> {
     result.put("learn_fraction_of_gemm", learnFlops / t.get("learn") / 1e9 / gemm);
     result.put("logits_chunk", logitsChunk);
     result.put("gradient_checkpointing", gradientCheckpointing);
+    result.put("lora_r", loraR);
     double peakRss = PeakRss.gigabytes();
     result.put("peak_rss_gb", peakRss);
 
@@ -120,14 +126,22 @@ public final class PpoBench implements Callable<Integer> {
     out.printf("learn:   %.0f trained tokens/s, %.1f GFLOP/s = %.0f%% of this machine's %.1f GFLOP/s GEMM rate%n",
         result.get("trained_tokens_per_s"), result.get("learn_gflops"),
         100 * (double) result.get("learn_fraction_of_gemm"), gemm);
-    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, gradient_checkpointing %s)%n", peakRss, logitsChunk,
-        gradientCheckpointing);
+    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, gradient_checkpointing %s, lora_r %d)%n", peakRss,
+        logitsChunk, gradientCheckpointing, loraR);
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
     return 0;
+  }
+
+  private void run(Model policy, Model ref, Model reward, Optimizer opt, List<Map<String, Double>> runs) {
+    List<int[]> prompts = prompts();
+    for (int i = 0; i <= repeats; i++) {
+      Map<String, Double> t = iteration(policy, ref, reward, opt, prompts, i);
+      if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
+    }
   }
 
   private List<int[]> prompts() {
@@ -150,7 +164,8 @@ public final class PpoBench implements Callable<Integer> {
     GenerateOptions gen = GenerateOptions.sampling(newTokens).withValues(true).withSeed(seed);
     try (Rollout r = policy.generate(prompts, gen)) {
       long t1 = System.nanoTime();
-      r.scoreRef(ref, null, 1.0);
+      if (ref == null) r.scoreRefBase(policy, 1.0, false);
+      else r.scoreRef(ref, null, 1.0);
       long t2 = System.nanoTime();
       r.scoreReward(reward);
       long t3 = System.nanoTime();

@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
         TrainRmCommand.class,
         PpoCommand.class,
         GenerateCommand.class,
-        EvalCommand.class})
+        EvalCommand.class,
+        ExportCommand.class})
 public final class Main implements Runnable {
   public static final int OK = 0;
   public static final int FAILURE = 1;

@@ -7,5 +7,7 @@ final class MemoryDocs {
   static final String GRADIENT_CHECKPOINTING = "Recompute each transformer block in backward instead of keeping "
       + "its activations (same gradients, about a third more compute in the learning phase).";
 
+  static final String LORA = "LoRA adapters on the frozen base (r = 0: off).";
+
   private MemoryDocs() {}
 }

@@ -11,7 +11,8 @@ public record PpoModelSection(
     @Doc("Checkpoint of a separate critic (null = start it from model.path).") @Nullable Path criticPath,
     @Doc("Weights and activations: f32, bf16 or f16.") Precision dtype,
     @Doc(MemoryDocs.LOGITS_CHUNK) long logitsChunk,
-    @Doc(MemoryDocs.GRADIENT_CHECKPOINTING) boolean gradientCheckpointing) {
+    @Doc(MemoryDocs.GRADIENT_CHECKPOINTING) boolean gradientCheckpointing,
+    @Doc(MemoryDocs.LORA) LoraSection lora) {
 
   /** Where the value estimates come from. */
   public enum Critic {
@@ -24,11 +25,13 @@ public record PpoModelSection(
   public PpoModelSection {
     Check.notNull("critic", critic);
     Check.notNull("dtype", dtype);
-    Check.atLeast("logits_chunk", logitsChunk, 0);
+    Check.atLeast("model.logits_chunk", logitsChunk, 0);
+    Check.notNull("lora", lora);
   }
 
   public static PpoModelSection defaults() {
-    return new PpoModelSection(null, Critic.SHARED, null, Precision.F32, MemoryOptions.DEFAULT_LOGITS_CHUNK, false);
+    return new PpoModelSection(null, Critic.SHARED, null, Precision.F32, MemoryOptions.DEFAULT_LOGITS_CHUNK, false,
+        LoraSection.defaults());
   }
 
   /** The memory options every model of the run gets. */

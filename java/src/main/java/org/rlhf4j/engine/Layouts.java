@@ -124,10 +124,18 @@ final class Layouts {
       JAVA_INT.withName("gradient_checkpointing"),
       paddingLayout(4)));
 
+  static final Struct LORA_OPTIONS = new Struct(structLayout(
+      JAVA_LONG.withName("r"),
+      JAVA_DOUBLE.withName("alpha"),
+      JAVA_DOUBLE.withName("dropout"),
+      JAVA_INT.withName("target_modules"),
+      JAVA_INT.withName("use_rslora"),
+      JAVA_LONG.withName("seed")));
+
   /** R4J_STRUCT_* code and layout of every struct, for the size check at load time. */
   static final Object[][] CHECKED = {
     {1, MODEL_CONFIG}, {2, GENERATE_OPTIONS}, {3, ADAMW_OPTIONS}, {4, STEP_RESULT},
     {5, PPO_OPTIONS}, {6, PPO_STATS}, {7, REWARD_STATS}, {8, ADVANTAGE_STATS},
-    {14, MEMORY_OPTIONS},
+    {14, MEMORY_OPTIONS}, {15, LORA_OPTIONS},
   };
 }

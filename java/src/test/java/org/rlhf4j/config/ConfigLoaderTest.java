@@ -275,7 +275,7 @@ class ConfigLoaderTest {
       assertTrue(help.contains(k.path()), k.path());
       assertTrue(!k.doc().isBlank(), k.path());
     }
-    assertEquals(6 + 6 + 6 + 8 + 5 + 19 + 6 + 10, loader.keys().size());
+    assertEquals(6 + 11 + 6 + 8 + 5 + 19 + 6 + 10, loader.keys().size());
     ConfigKey cliprange = loader.keys().stream().filter(k -> k.path().equals("ppo.cliprange")).findFirst().orElseThrow();
     assertEquals(new ConfigKey("ppo.cliprange", "float", "0.2", "Clip range of the policy ratio (when clip_ratio)."),
         cliprange);
