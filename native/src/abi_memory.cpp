@@ -83,7 +83,8 @@ R4J_API r4j_status r4j_rollout_score_ref_base(r4j_model* policy, r4j_rollout* ro
     Use<r4j_rollout> r(rollout, "rollout");
     auto& net = *m->model;
     auto& ro = *r->rollout;
-    require(net.device() == ro.device, "policy lives on " + net.device().str() + " but the rollout on " + ro.device.str());
+    require(net.device() == ro.device,
+            "policy lives on " + net.device().str() + " but the rollout on " + ro.device.str());
     require(net.has_lora(), "r4j_rollout_score_ref_base: the policy has no LoRA adapters (its base is itself)");
     require(temperature > 0 && std::isfinite(temperature), "temperature must be > 0");
     at::NoGradGuard no_grad;

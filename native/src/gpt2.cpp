@@ -85,7 +85,10 @@ class Gpt2 final : public Model {
         auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
         // One contiguous [3, B, nh, T, hd] copy, then unbind: batched matmuls on
         // contiguous heads, and one backward node instead of three zero-filled selects.
-        auto qkv = plus_lora(conv1d(h, b.c_attn_w, b.c_attn_b), b.c_attn_lora, h).view({B, T, 3, nh, hd}).permute({2, 0, 3, 1, 4}).contiguous();
+        auto qkv = plus_lora(conv1d(h, b.c_attn_w, b.c_attn_b), b.c_attn_lora, h)
+                       .view({B, T, 3, nh, hd})
+                       .permute({2, 0, 3, 1, 4})
+                       .contiguous();
         auto heads = qkv.unbind(0);
         auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
         if (cache) {

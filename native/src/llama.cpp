@@ -131,7 +131,8 @@ class Llama final : public Model {
         auto out = x + proj(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w, {}, L.o_lora);
         // SwiGLU: down(silu(gate(h)) * up(h))
         h = rms_norm(out, L.post_norm, c.norm_eps);
-        return out + proj(at::silu(proj(h, L.gate_w, {}, L.gate_lora)) * proj(h, L.up_w, {}, L.up_lora), L.down_w, {}, L.down_lora);
+        auto gated = at::silu(proj(h, L.gate_w, {}, L.gate_lora)) * proj(h, L.up_w, {}, L.up_lora);
+        return out + proj(gated, L.down_w, {}, L.down_lora);
       };
       x = run_block(block, x, cache != nullptr);
     }

@@ -39,7 +39,8 @@ void Model::add_lora(const r4j_lora_options& o) {
   const int32_t wanted = o.target_modules == 0 ? all : o.target_modules;
   require((wanted & ~all) == 0, "lora: target_modules names projections this architecture does not have (bits " +
                                     std::to_string(wanted & ~all) + ")");
-  const double scale = o.use_rslora ? o.alpha / std::sqrt(static_cast<double>(o.r)) : o.alpha / static_cast<double>(o.r);
+  const double r = static_cast<double>(o.r);
+  const double scale = o.use_rslora ? o.alpha / std::sqrt(r) : o.alpha / r;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   for (auto& t : targets) {
     if (!(t.kind & wanted)) continue;
