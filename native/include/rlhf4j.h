@@ -736,6 +736,87 @@ R4J_API r4j_status r4j_generate_seeded(r4j_model *model, const int32_t *prompts,
 R4J_API r4j_status r4j_gemm_rate(const char *device, int32_t dtype, int64_t n, int32_t iterations,
                                  double *out_gflops, char *buf, size_t cap, size_t *out_needed);
 
+/* ------------------------------------------------------------------------ */
+/* Memory: chunked log-probs, activation checkpointing                      */
+/* ------------------------------------------------------------------------ */
+
+/* How a model's scoring and training passes trade time for memory. Set per
+ * model; generation is unaffected. */
+typedef struct r4j_memory_options {
+  /* Rows per chunk of LM-head logits: log-probs and entropies (forward and
+   * backward: a chunk's logits are recomputed there) never hold more than
+   * logits_chunk x vocab logits at once. 0 = the whole [B, T, V] at once. */
+  int64_t logits_chunk;
+  /* 1: each transformer block keeps only its input in a pass that records
+   * gradients and is run again in backward (dropout masks replayed), so the
+   * gradients are those of the plain pass. */
+  int32_t gradient_checkpointing;
+} r4j_memory_options;
+
+#define R4J_STRUCT_MEMORY_OPTIONS 14
+
+/* logits_chunk 256, gradient_checkpointing 0: what a new model starts with. */
+R4J_API r4j_status r4j_memory_options_defaults(r4j_memory_options *out);
+
+/* Sets / reads a model's memory options (logits_chunk >= 0,
+ * gradient_checkpointing 0 or 1). */
+R4J_API r4j_status r4j_model_set_memory_options(r4j_model *model, const r4j_memory_options *options);
+R4J_API r4j_status r4j_model_get_memory_options(const r4j_model *model, r4j_memory_options *out);
+
+/* ---- LoRA adapters (Hu et al. 2021) --------------------------------------
+ * W x + scale * B A dropout(x) on the chosen projections, A [r, in] (random),
+ * B [out, r] (zeros), scale = alpha / r (alpha / sqrt(r) with use_rslora).
+ * Adapters are named tensors of the model, with PEFT's names:
+ * "base_model.model.<module path>.lora_A.weight" and ".lora_B.weight". */
+
+#define R4J_LORA_C_ATTN (1 << 0)      /* GPT-2 attn.c_attn */
+#define R4J_LORA_ATTN_C_PROJ (1 << 1) /* GPT-2 attn.c_proj */
+#define R4J_LORA_C_FC (1 << 2)        /* GPT-2 mlp.c_fc */
+#define R4J_LORA_MLP_C_PROJ (1 << 3)  /* GPT-2 mlp.c_proj */
+#define R4J_LORA_Q_PROJ (1 << 4)      /* Llama self_attn.q_proj */
+#define R4J_LORA_K_PROJ (1 << 5)
+#define R4J_LORA_V_PROJ (1 << 6)
+#define R4J_LORA_O_PROJ (1 << 7)
+#define R4J_LORA_GATE_PROJ (1 << 8)   /* Llama mlp.gate_proj */
+#define R4J_LORA_UP_PROJ (1 << 9)
+#define R4J_LORA_DOWN_PROJ (1 << 10)
+
+typedef struct r4j_lora_options {
+  int64_t r;              /* rank, >= 1 */
+  double alpha;           /* lora_alpha, > 0 */
+  double dropout;         /* lora_dropout on the adapter's input in training passes, [0, 1) */
+  int32_t target_modules; /* R4J_LORA_* bits of the model's architecture; 0 = all of them */
+  int32_t use_rslora;     /* scale alpha / sqrt(r) instead of alpha / r */
+  uint64_t seed;          /* init of lora_A */
+} r4j_lora_options;
+
+#define R4J_STRUCT_LORA_OPTIONS 15
+
+/* PEFT's defaults: r 8, alpha 8, dropout 0, every projection, no rsLoRA, seed 0. */
+R4J_API r4j_status r4j_lora_options_defaults(r4j_lora_options *out);
+
+/* Adds adapters to model (which must have none) and freezes every base
+ * weight: only the adapters and the value / reward heads take gradients,
+ * and an optimizer created afterwards holds only those. */
+R4J_API r4j_status r4j_model_add_lora(r4j_model *model, const r4j_lora_options *options);
+
+/* Writes whether model has adapters (*out_has) and, when it has, their options. */
+R4J_API r4j_status r4j_model_get_lora(const r4j_model *model, int32_t *out_has, r4j_lora_options *out);
+
+/* enabled = 0: passes run the base model alone (the frozen reference of a
+ * LoRA policy, with no second copy of the weights); 1: with adapters. */
+R4J_API r4j_status r4j_model_set_adapters_enabled(r4j_model *model, int32_t enabled);
+
+/* Folds scale * B A into the base weights, removes the adapters and
+ * unfreezes the base: a plain model with the same outputs. */
+R4J_API r4j_status r4j_model_merge_lora(r4j_model *model);
+
+/* r4j_rollout_score_ref with the reference being policy's base (adapters
+ * off): fills REF_LOGPROBS and, with full_kl != 0, FULL_KL against the policy
+ * with its adapters. */
+R4J_API r4j_status r4j_rollout_score_ref_base(r4j_model *policy, r4j_rollout *rollout, double temperature,
+                                              int32_t full_kl);
+
 #ifdef __cplusplus
 }
 #endif

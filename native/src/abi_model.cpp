@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "abi_handles.hpp"
+#include "chunked_logprobs.hpp"
 #include "cpu_allocator.hpp"
 #include "scoring.hpp"
 
@@ -204,10 +205,9 @@ R4J_API r4j_status r4j_model_score(r4j_model* model, const int32_t* tokens, cons
     at::Tensor logprobs = at::zeros({batch, seq_len}, fmask.options()), entropy = logprobs;
     if (seq_len > 1) {
       // The state at t-1 predicts token t.
-      auto logits = net.lm_logits(h.narrow(1, 0, seq_len - 1));
-      at::Tensor ent;
-      auto lp = r4j::gather_logprobs(logits, tok.narrow(1, 1, seq_len - 1), temperature,
-                                     out_entropy ? &ent : nullptr);
+      auto head = r4j::head_logprobs(net, h.narrow(1, 0, seq_len - 1), tok.narrow(1, 1, seq_len - 1), temperature,
+                                     out_entropy != nullptr, false);
+      auto lp = head.logprobs, ent = head.entropy;
       logprobs = at::cat({zeros, lp}, 1) * fmask;
       if (out_entropy) entropy = at::cat({zeros, ent}, 1) * fmask;
     }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "abi_handles.hpp"
+#include "chunked_logprobs.hpp"
 #include "generate.hpp"
 #include "scoring.hpp"
 
@@ -254,21 +255,21 @@ R4J_API r4j_status r4j_rollout_score_ref(r4j_model* ref, r4j_model* policy_or_nu
     auto mask = ro.mask();
     const int64_t P = ro.query_len(), R = ro.response_len();
     auto rmask = ro.response_mask.to(at::kFloat);
-    auto targets = ro.response_tokens;
-    // Response logits of a model: the states at P-1 .. P+R-2 predict them.
-    auto response_logits = [&](r4j::Model& model) {
-      auto h = model.hidden(tokens, r4j::positions_from_mask(mask), mask, nullptr);
-      return model.lm_logits(h.narrow(1, P - 1, R)) / temperature;  // [B, R, V]
+    // The states at P-1 .. P+R-2 predict the response tokens: [B, R, d].
+    auto response_states = [&](r4j::Model& model) {
+      return model.hidden(tokens, r4j::positions_from_mask(mask), mask, nullptr).narrow(1, P - 1, R);
     };
-    auto ref_logp = at::log_softmax(response_logits(net), -1);
-    ro.field(R4J_FIELD_REF_LOGPROBS) = ref_logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * rmask;
+    r4j::Model* policy = nullptr;
+    std::unique_ptr<Use<r4j_model>> pol;
     if (policy_or_null != nullptr) {
-      Use<r4j_model> pol(policy_or_null, "policy_or_null");
-      r4j::check_same_device(*pol->model, ro, "policy");
-      auto logp = at::log_softmax(response_logits(*pol->model), -1);
-      // KL(pi || ref) = sum_v pi(v) (log pi(v) - log ref(v))
-      ro.field(R4J_FIELD_FULL_KL) = (logp.exp() * (logp - ref_logp)).sum(-1) * rmask;
+      pol = std::make_unique<Use<r4j_model>>(policy_or_null, "policy_or_null");
+      policy = (*pol)->model.get();
+      r4j::check_same_device(*policy, ro, "policy");
     }
+    auto s = r4j::ref_scores(net, response_states(net), policy, policy ? response_states(*policy) : at::Tensor(),
+                             ro.response_tokens, temperature);
+    ro.field(R4J_FIELD_REF_LOGPROBS) = s.ref_logprobs * rmask;
+    if (policy) ro.field(R4J_FIELD_FULL_KL) = s.full_kl * rmask;
   });
 }
 

@@ -196,7 +196,11 @@ R4J_API r4j_status r4j_optimizer_create(r4j_model* model, const r4j_adamw_option
     require(options != nullptr, "options is NULL");
     require_out(out_optimizer, "out_optimizer");
     auto handle = std::make_unique<r4j_optimizer>();
-    handle->optimizer = std::make_unique<r4j::AdamW>(m->model->named_parameters(), *options);
+    // Only what trains: frozen weights (a LoRA base) get no optimizer state.
+    std::vector<std::pair<std::string, at::Tensor>> trainable;
+    for (const auto& p : m->model->named_parameters())
+      if (p.second.requires_grad()) trainable.push_back(p);
+    handle->optimizer = std::make_unique<r4j::AdamW>(trainable, *options);
     handle->model = model;
     r4j::publish(std::move(handle), out_optimizer);
   });

@@ -21,6 +21,11 @@ struct Block {
   at::Tensor ln_2_w, ln_2_b;
   at::Tensor c_fc_w, c_fc_b;       // [d, n_inner], [n_inner]
   at::Tensor mlp_proj_w, mlp_proj_b;  // [n_inner, d], [d]
+  std::string prefix;                 // transformer.h.<i>.
+  const LoraAdapter* c_attn_lora = nullptr;
+  const LoraAdapter* attn_proj_lora = nullptr;
+  const LoraAdapter* c_fc_lora = nullptr;
+  const LoraAdapter* mlp_proj_lora = nullptr;
 };
 
 // Conv1D: x @ W + b with W stored [in, out].
@@ -41,6 +46,7 @@ class Gpt2 final : public Model {
     for (int64_t i = 0; i < c.n_layer; ++i) {
       const std::string p = "transformer.h." + std::to_string(i) + ".";
       Block b;
+      b.prefix = p;
       b.ln_1_w = add(p + "ln_1.weight", ones({d}));
       b.ln_1_b = add(p + "ln_1.bias", zeros({d}));
       b.c_attn_w = add(p + "attn.c_attn.weight", normal({d, 3 * d}, std, gen));
@@ -72,36 +78,57 @@ class Gpt2 final : public Model {
     auto x = dropout(at::embedding(wte_, tokens) + at::embedding(wpe_, positions));  // [B, T, d]
     for (size_t l = 0; l < blocks_.size(); ++l) {
       const Block& b = blocks_[l];
-      // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
-      auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
-      // One contiguous [3, B, nh, T, hd] copy, then unbind: batched matmuls on
-      // contiguous heads, and one backward node instead of three zero-filled selects.
-      auto qkv = conv1d(h, b.c_attn_w, b.c_attn_b).view({B, T, 3, nh, hd}).permute({2, 0, 3, 1, 4}).contiguous();
-      auto heads = qkv.unbind(0);
-      auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
-      if (cache) {
-        cache->k[l].narrow(2, offset, T).copy_(k);
-        cache->v[l].narrow(2, offset, T).copy_(v);
-        k = cache->k[l].narrow(2, 0, offset + T);  // [B, nh, S, hd]
-        v = cache->v[l].narrow(2, 0, offset + T);
-      }
-      auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
-      y = y.transpose(1, 2).reshape({B, T, d});
-      x = add_projection(x, y, b.attn_proj_w, b.attn_proj_b);
-      // MLP: c_proj(gelu_tanh(c_fc(x)))
-      h = at::layer_norm(x, {d}, b.ln_2_w, b.ln_2_b, c.norm_eps);
-      h = linear_gelu_tanh(h, b.c_fc_w, b.c_fc_b, /*w_is_out_by_in=*/false);
-      x = add_projection(x, h, b.mlp_proj_w, b.mlp_proj_b);
+      // Captures by value: under checkpointing it runs again in backward.
+      auto block = [this, &b, l, cache, offset, bias, B, T, nh, hd, d](const at::Tensor& x) {
+        const auto& c = config_;
+        // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
+        auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
+        // One contiguous [3, B, nh, T, hd] copy, then unbind: batched matmuls on
+        // contiguous heads, and one backward node instead of three zero-filled selects.
+        auto qkv = plus_lora(conv1d(h, b.c_attn_w, b.c_attn_b), b.c_attn_lora, h)
+                       .view({B, T, 3, nh, hd})
+                       .permute({2, 0, 3, 1, 4})
+                       .contiguous();
+        auto heads = qkv.unbind(0);
+        auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
+        if (cache) {
+          cache->k[l].narrow(2, offset, T).copy_(k);
+          cache->v[l].narrow(2, offset, T).copy_(v);
+          k = cache->k[l].narrow(2, 0, offset + T);  // [B, nh, S, hd]
+          v = cache->v[l].narrow(2, 0, offset + T);
+        }
+        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
+        y = y.transpose(1, 2).reshape({B, T, d});
+        auto out = add_projection(x, y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
+        // MLP: c_proj(gelu_tanh(c_fc(x)))
+        h = at::layer_norm(out, {d}, b.ln_2_w, b.ln_2_b, c.norm_eps);
+        h = lora_active(b.c_fc_lora) ? at::gelu(plus_lora(conv1d(h, b.c_fc_w, b.c_fc_b), b.c_fc_lora, h), "tanh")
+                                     : linear_gelu_tanh(h, b.c_fc_w, b.c_fc_b, /*w_is_out_by_in=*/false);
+        return add_projection(out, h, b.mlp_proj_w, b.mlp_proj_b, b.mlp_proj_lora);
+      };
+      x = run_block(block, x, cache != nullptr);
     }
     if (cache) cache->length = offset + T;
     return at::layer_norm(x, {d}, ln_f_w_, ln_f_b_, c.norm_eps);
   }
 
  private:
-  // x + dropout(c_proj(y)): one fused pass when dropout is off.
-  at::Tensor add_projection(const at::Tensor& x, const at::Tensor& y, const at::Tensor& w, const at::Tensor& b) const {
-    if (dropout_active()) return x + dropout(conv1d(y, w, b));
+  // x + dropout(c_proj(y)): one fused pass when dropout and adapters are off.
+  at::Tensor add_projection(const at::Tensor& x, const at::Tensor& y, const at::Tensor& w, const at::Tensor& b,
+                            const LoraAdapter* lora) const {
+    if (dropout_active() || lora_active(lora)) return x + dropout(plus_lora(conv1d(y, w, b), lora, y));
     return linear_add(y, w, b, /*w_is_out_by_in=*/false, x);
+  }
+
+  std::vector<LoraTarget> lora_targets() override {
+    std::vector<LoraTarget> t;
+    for (auto& b : blocks_) {
+      t.push_back({b.prefix + "attn.c_attn", R4J_LORA_C_ATTN, b.c_attn_w, false, &b.c_attn_lora});
+      t.push_back({b.prefix + "attn.c_proj", R4J_LORA_ATTN_C_PROJ, b.attn_proj_w, false, &b.attn_proj_lora});
+      t.push_back({b.prefix + "mlp.c_fc", R4J_LORA_C_FC, b.c_fc_w, false, &b.c_fc_lora});
+      t.push_back({b.prefix + "mlp.c_proj", R4J_LORA_MLP_C_PROJ, b.mlp_proj_w, false, &b.mlp_proj_lora});
+    }
+    return t;
   }
 
   at::Tensor wte_, wpe_, ln_f_w_, ln_f_b_;

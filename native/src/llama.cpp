@@ -21,6 +21,9 @@ struct Layer {
   at::Tensor o_w;                         // [d, nh*hd]
   at::Tensor post_norm;                   // [d]
   at::Tensor gate_w, up_w, down_w;        // [n_inner, d], [n_inner, d], [d, n_inner]
+  std::string prefix;                     // model.layers.<i>.
+  const LoraAdapter *q_lora = nullptr, *k_lora = nullptr, *v_lora = nullptr, *o_lora = nullptr;
+  const LoraAdapter *gate_lora = nullptr, *up_lora = nullptr, *down_lora = nullptr;
 };
 
 // x * rsqrt(mean(x^2) + eps) * weight, computed in float32 (at least) as Hugging Face does.
@@ -71,6 +74,7 @@ class Llama final : public Model {
     for (int64_t i = 0; i < c.n_layer; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
       Layer L;
+      L.prefix = p;
       L.input_norm = add(p + "input_layernorm.weight", ones({d}));
       L.q_w = add(p + "self_attn.q_proj.weight", normal({c.n_head * hd, d}, std, gen));
       if (c.attention_bias) L.q_b = add(p + "self_attn.q_proj.bias", zeros({c.n_head * hd}));
@@ -108,29 +112,54 @@ class Llama final : public Model {
     auto x = at::embedding(embed_, tokens);  // [B, T, d]
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
-      auto h = rms_norm(x, L.input_norm, c.norm_eps);
-      auto q = dense(h, L.q_w, L.q_b).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
-      auto k = dense(h, L.k_w, L.k_b).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
-      auto v = dense(h, L.v_w, L.v_b).view({B, T, nkv, hd}).transpose(1, 2);
-      q = q * cos + rotate_half(q) * sin;
-      k = k * cos + rotate_half(k) * sin;
-      if (cache) {
-        cache->k[l].narrow(2, offset, T).copy_(k);
-        cache->v[l].narrow(2, offset, T).copy_(v);
-        k = cache->k[l].narrow(2, 0, offset + T);
-        v = cache->v[l].narrow(2, 0, offset + T);
-      }
-      auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
-      x = x + dense(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w);
-      // SwiGLU: down(silu(gate(h)) * up(h))
-      h = rms_norm(x, L.post_norm, c.norm_eps);
-      x = x + dense(at::silu(dense(h, L.gate_w)) * dense(h, L.up_w), L.down_w);
+      // Captures by value: under checkpointing it runs again in backward.
+      auto block = [this, &L, l, cache, offset, bias, cos, sin, B, T, nh, nkv, hd](const at::Tensor& x) {
+        const auto& c = config_;
+        auto h = rms_norm(x, L.input_norm, c.norm_eps);
+        auto q = proj(h, L.q_w, L.q_b, L.q_lora).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
+        auto k = proj(h, L.k_w, L.k_b, L.k_lora).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
+        auto v = proj(h, L.v_w, L.v_b, L.v_lora).view({B, T, nkv, hd}).transpose(1, 2);
+        q = q * cos + rotate_half(q) * sin;
+        k = k * cos + rotate_half(k) * sin;
+        if (cache) {
+          cache->k[l].narrow(2, offset, T).copy_(k);
+          cache->v[l].narrow(2, offset, T).copy_(v);
+          k = cache->k[l].narrow(2, 0, offset + T);
+          v = cache->v[l].narrow(2, 0, offset + T);
+        }
+        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
+        auto out = x + proj(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w, {}, L.o_lora);
+        // SwiGLU: down(silu(gate(h)) * up(h))
+        h = rms_norm(out, L.post_norm, c.norm_eps);
+        auto gated = at::silu(proj(h, L.gate_w, {}, L.gate_lora)) * proj(h, L.up_w, {}, L.up_lora);
+        return out + proj(gated, L.down_w, {}, L.down_lora);
+      };
+      x = run_block(block, x, cache != nullptr);
     }
     if (cache) cache->length = offset + T;
     return rms_norm(x, norm_, c.norm_eps);
   }
 
  private:
+  // A projection with its adapter: dense(x) + scale * B A dropout(x).
+  at::Tensor proj(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const LoraAdapter* lora) const {
+    return plus_lora(dense(x, w, b), lora, x);
+  }
+
+  std::vector<LoraTarget> lora_targets() override {
+    std::vector<LoraTarget> t;
+    for (auto& L : layers_) {
+      t.push_back({L.prefix + "self_attn.q_proj", R4J_LORA_Q_PROJ, L.q_w, true, &L.q_lora});
+      t.push_back({L.prefix + "self_attn.k_proj", R4J_LORA_K_PROJ, L.k_w, true, &L.k_lora});
+      t.push_back({L.prefix + "self_attn.v_proj", R4J_LORA_V_PROJ, L.v_w, true, &L.v_lora});
+      t.push_back({L.prefix + "self_attn.o_proj", R4J_LORA_O_PROJ, L.o_w, true, &L.o_lora});
+      t.push_back({L.prefix + "mlp.gate_proj", R4J_LORA_GATE_PROJ, L.gate_w, true, &L.gate_lora});
+      t.push_back({L.prefix + "mlp.up_proj", R4J_LORA_UP_PROJ, L.up_w, true, &L.up_lora});
+      t.push_back({L.prefix + "mlp.down_proj", R4J_LORA_DOWN_PROJ, L.down_w, true, &L.down_lora});
+    }
+    return t;
+  }
+
   at::Tensor embed_, norm_, inv_freq_;
   std::vector<Layer> layers_;
 };

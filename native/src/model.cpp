@@ -4,6 +4,7 @@
 #include <string>
 
 #include "architectures.hpp"
+#include "checkpointing.hpp"
 #include "errors.hpp"
 #include "linear.hpp"
 
@@ -67,6 +68,27 @@ std::unique_ptr<Model> make_model(r4j_model_config config, at::Device device) {
 }
 
 Model::Model(const r4j_model_config& config, at::Device device) : config_(config), device_(device) {}
+
+r4j_memory_options default_memory_options() {
+  r4j_memory_options o{};
+  o.logits_chunk = 256;
+  o.gradient_checkpointing = 0;
+  return o;
+}
+
+void Model::set_memory(const r4j_memory_options& o) {
+  require(o.logits_chunk >= 0, "memory options: logits_chunk must be >= 0 (0 = unchunked), got " +
+                                   std::to_string(o.logits_chunk));
+  require(o.gradient_checkpointing == 0 || o.gradient_checkpointing == 1,
+          "memory options: gradient_checkpointing must be 0 or 1, got " + std::to_string(o.gradient_checkpointing));
+  memory_ = o;
+}
+
+at::Tensor Model::run_block(const std::function<at::Tensor(const at::Tensor&)>& block, const at::Tensor& x,
+                            bool has_cache) const {
+  if (!memory_.gradient_checkpointing || has_cache || !at::GradMode::is_enabled()) return block(x);
+  return checkpointed(block, x);
+}
 
 at::Tensor Model::add(const std::string& name, at::Tensor value) {
   value.set_requires_grad(true);

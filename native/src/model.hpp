@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>  // at::GradMode, at::NoGradGuard: ATen.h brings it in 1.13 only
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,6 +23,15 @@ struct KVCache {
   int64_t length = 0;            // positions filled so far
 };
 
+// One LoRA adapter (Hu et al. 2021): y += scale * B A dropout(x).
+struct LoraAdapter {
+  at::Tensor A, B;  // [r, in], [out, r]
+  double scale = 1.0;
+};
+
+// What r4j_memory_options_defaults writes: 256-row logit chunks, no checkpointing.
+r4j_memory_options default_memory_options();
+
 class Model {
  public:
   Model(const r4j_model_config& config, at::Device device);
@@ -36,6 +46,7 @@ class Model {
                             const at::Tensor& key_mask, KVCache* cache) = 0;
 
   at::Tensor lm_logits(const at::Tensor& h) const;  // [..., vocab] float32
+  const at::Tensor& lm_head_weight() const { return lm_head_; }  // [vocab, n_embd]
   at::Tensor value(const at::Tensor& h) const;      // [...] float32, the critic
   at::Tensor reward(const at::Tensor& h) const;     // [...] float32, the reward head
 
@@ -45,7 +56,20 @@ class Model {
   at::Device device() const { return device_; }
   bool training() const { return training_; }
   void set_training(bool on) { training_ = on; }
+  // Memory habits of scoring and training passes: logits in row chunks,
+  // per-block activation checkpointing.
+  const r4j_memory_options& memory() const { return memory_; }
+  void set_memory(const r4j_memory_options& options);
   int64_t head_dim() const { return config_.n_embd / config_.n_head; }
+
+  // LoRA (lora.cpp): adapters on the projections of options.target_modules,
+  // base weights frozen; merge folds them into the base and removes them.
+  void add_lora(const r4j_lora_options& options);
+  void merge_lora();
+  bool has_lora() const { return !lora_.empty(); }
+  const r4j_lora_options& lora_options() const { return lora_options_; }
+  void set_adapters_enabled(bool on) { adapters_enabled_ = on; }
+  bool adapters_enabled() const { return adapters_enabled_; }
 
   // Named parameters in a stable order (Hugging Face names).
   const std::vector<std::pair<std::string, at::Tensor>>& named_parameters() const { return params_; }
@@ -60,16 +84,40 @@ class Model {
   at::Tensor ones(std::vector<int64_t> shape) const;
   at::Tensor zeros(std::vector<int64_t> shape) const;
   void add_heads(at::Generator& gen);
+  // block(x) for one transformer block: recomputed in backward instead of
+  // keeping its activations when gradient checkpointing is on and this pass
+  // records gradients (never with a KV cache).
+  at::Tensor run_block(const std::function<at::Tensor(const at::Tensor&)>& block, const at::Tensor& x,
+                       bool has_cache) const;
+
+  // A projection LoRA may adapt, as the architecture lists it.
+  struct LoraTarget {
+    std::string module;        // Hugging Face module path, e.g. transformer.h.0.attn.c_attn
+    int32_t kind;              // R4J_LORA_*
+    at::Tensor weight;         // the base weight
+    bool out_by_in;            // [out, in] (nn.Linear) or [in, out] (GPT-2's Conv1D)
+    const LoraAdapter** slot;  // where the forward pass looks for the adapter
+  };
+  virtual std::vector<LoraTarget> lora_targets() = 0;
+  // y + scale * B A dropout(x) when a is an adapter and adapters are on, else y.
+  at::Tensor plus_lora(const at::Tensor& y, const LoraAdapter* a, const at::Tensor& x) const;
+  bool lora_active(const LoraAdapter* a) const { return a != nullptr && adapters_enabled_; }
 
   r4j_model_config config_;
   at::Device device_;
   bool training_ = false;
+  r4j_memory_options memory_ = default_memory_options();
   at::Tensor lm_head_;  // [vocab, n_embd]: the token embedding when tied
   at::Tensor v_head_w_, v_head_b_, score_w_;
 
  private:
   std::vector<std::pair<std::string, at::Tensor>> params_;
+  std::vector<std::unique_ptr<LoraAdapter>> lora_;
+  r4j_lora_options lora_options_{};
+  bool adapters_enabled_ = true;
 };
+
+r4j_lora_options default_lora_options();
 
 // Validates config (filling defaults such as n_kv_head and n_inner) and
 // builds the model of config.arch with its random initialisation.

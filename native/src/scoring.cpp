@@ -1,5 +1,6 @@
 #include "scoring.hpp"
 
+#include "chunked_logprobs.hpp"
 #include "errors.hpp"
 
 namespace r4j {
@@ -29,9 +30,9 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   TokenScores out;
   if (request.logprobs || request.entropy) {
     auto targets = tokens.narrow(1, start, n);           // [B, n]
-    auto logits = model.lm_logits(states);               // [B, n, V]
-    out.logprobs = gather_logprobs(logits, targets, request.temperature,
-                                   request.entropy ? &out.entropy : nullptr, request.entropy_grad);
+    auto head = head_logprobs(model, states, targets, request.temperature, request.entropy, request.entropy_grad);
+    out.logprobs = head.logprobs;
+    out.entropy = head.entropy;
   }
   if (request.values) out.values = model.value(states);  // [B, n]
   return out;

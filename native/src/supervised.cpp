@@ -1,5 +1,6 @@
 #include "supervised.hpp"
 
+#include "chunked_logprobs.hpp"
 #include "errors.hpp"
 #include "scoring.hpp"
 
@@ -11,8 +12,8 @@ at::Tensor lm_loss(Model& model, const at::Tensor& tokens, const at::Tensor& mas
   auto predicted = loss_mask.narrow(1, 1, T - 1).logical_and(mask.narrow(1, 1, T - 1)).to(at::kFloat);
   require(predicted.sum().item<double>() > 0, "loss_mask selects no real token after the first position");
   auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);        // [B, T, d]
-  auto logits = model.lm_logits(h.narrow(1, 0, T - 1));                            // [B, T-1, V]
-  auto logp = gather_logprobs(logits, tokens.narrow(1, 1, T - 1), 1.0, nullptr);  // [B, T-1]
+  auto logp = head_logprobs(model, h.narrow(1, 0, T - 1), tokens.narrow(1, 1, T - 1), 1.0, false, false)
+                  .logprobs;                                                       // [B, T-1]
   return -(logp * predicted).sum() / predicted.sum();
 }
 

@@ -11,6 +11,8 @@ import java.util.concurrent.Callable;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.GenerateOptions;
+import org.rlhf4j.engine.LoraOptions;
+import org.rlhf4j.engine.MemoryOptions;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.engine.Optimizer;
@@ -74,6 +76,7 @@ public final class PpoBench implements Callable<Integer> {
 
   private Distributed dist = Distributed.current();
   private long steps;
+
   @Option(names = "--dtype", paramLabel = "f32|bf16",
       description = "Weights and matrix products (bf16: float32 master weights and optimizer state, as model.dtype bf16). Default: ${DEFAULT-VALUE}.")
   String dtype = "f32";
@@ -84,6 +87,16 @@ public final class PpoBench implements Callable<Integer> {
   @Option(names = "--vs-pytorch",
       description = "Also run the same iteration in plain PyTorch eager mode (bench/pytorch_ppo.py, float32) in this invocation, and print the ratio.")
   boolean vsPytorch;
+
+  @Option(names = "--logits-chunk", description = "model.logits_chunk: LM-head rows at once, 0 = unchunked (default: ${DEFAULT-VALUE}).")
+  long logitsChunk = MemoryOptions.DEFAULT_LOGITS_CHUNK;
+
+  @Option(names = "--gradient-checkpointing", description = "model.gradient_checkpointing: recompute blocks in backward.")
+  boolean gradientCheckpointing;
+
+  @Option(names = "--lora-r", description = "LoRA rank on every projection, 0 = full fine-tuning; with LoRA the "
+      + "reference is the policy's base, no second model (default: ${DEFAULT-VALUE}).")
+  int loraR;
 
   @Override
   public Integer call() throws Exception {
@@ -132,14 +145,20 @@ public final class PpoBench implements Callable<Integer> {
     ModelConfig shape = ModelConfig.gpt2(vocab, promptLen + newTokens, dModel, layers, heads).withDtype(dt);
     List<Map<String, Double>> runs = new ArrayList<>();
     try (Model policy = Model.create(shape.withValueHead(true).withSeed(1), device);
-        Model ref = Model.create(shape.withSeed(1), device);
-        Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device);
-        Optimizer opt = Optimizer.create(policy, new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0))) {
-      dist.broadcastWeights(policy);
-      List<int[]> prompts = prompts().subList(dist.shareStart(batch), dist.shareEnd(batch));
-      for (int i = 0; i <= repeats; i++) {
-        Map<String, Double> t = iteration(policy, ref, reward, opt, prompts, i);
-        if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
+        Model ref = loraR > 0 ? null : Model.create(shape.withSeed(1), device);
+        Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device)) {
+      if (loraR > 0) policy.addLora(LoraOptions.of(loraR, 2.0 * loraR));
+      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing);
+      for (Model m : java.util.Arrays.asList(policy, ref, reward)) {
+        if (m != null) m.setMemoryOptions(memory);
+      }
+      try (Optimizer opt = Optimizer.create(policy, new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0))) {
+        dist.broadcastWeights(policy);
+        List<int[]> prompts = prompts().subList(dist.shareStart(batch), dist.shareEnd(batch));
+        for (int i = 0; i <= repeats; i++) {
+          Map<String, Double> t = iteration(policy, ref, reward, opt, prompts, i);
+          if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
+        }
       }
     }
     Map<String, Double> t = median(runs);
@@ -180,6 +199,11 @@ public final class PpoBench implements Callable<Integer> {
       result.put("pytorch", pytorch);
       result.put("iteration_vs_pytorch", total(t) / (double) pytorch.get("total_seconds"));
     }
+    result.put("logits_chunk", logitsChunk);
+    result.put("gradient_checkpointing", gradientCheckpointing);
+    result.put("lora_r", loraR);
+    double peakRss = PeakRss.gigabytes();
+    result.put("peak_rss_gb", peakRss);
 
     PrintWriter out = new PrintWriter(System.out, true);
     out.printf("PPO iteration: GPT-2 shape %d layers, d_model %d, %d heads, vocab %d; %d prompts x %d tokens, "
@@ -218,6 +242,8 @@ public final class PpoBench implements Callable<Integer> {
       out.printf("%-10s %10.3f %10.3f %7.2fx%n", "iteration", total(t), (double) pytorch.get("total_seconds"),
           result.get("iteration_vs_pytorch"));
     }
+    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, gradient_checkpointing %s, lora_r %d)%n", peakRss,
+        logitsChunk, gradientCheckpointing, loraR);
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -248,7 +274,8 @@ public final class PpoBench implements Callable<Integer> {
     long stepsBefore = steps;
     try (Rollout r = policy.generate(prompts, gen)) {
       long t1 = System.nanoTime();
-      r.scoreRef(ref, null, 1.0);
+      if (ref == null) r.scoreRefBase(policy, 1.0, false);
+      else r.scoreRef(ref, null, 1.0);
       long t2 = System.nanoTime();
       r.scoreReward(reward);
       long t3 = System.nanoTime();

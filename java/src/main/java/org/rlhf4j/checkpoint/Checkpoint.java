@@ -72,11 +72,21 @@ public final class Checkpoint {
     return Files.isRegularFile(dir.resolve(OPTIMIZER));
   }
 
-  /** Overwrites model's weights with this directory's (names mapped from HF conventions). */
+  /**
+   * Overwrites model's weights with this directory's (names mapped from HF conventions); a
+   * model with LoRA adapters also loads them from adapter_model.safetensors.
+   */
   public LoadReport loadWeights(Model model, LoadOptions options) {
+    LoadReport report;
     try (WeightFiles files = WeightFiles.open(dir)) {
-      return WeightLoader.loadModel(files, model, options);
+      report = WeightLoader.loadModel(files, model, options);
     }
+    if (model.lora().isPresent()) {
+      if (!PeftAdapter.present(dir)) throw new CheckpointException(dir + ": the model has LoRA adapters but " + dir
+          + " has no " + PeftAdapter.CONFIG);
+      PeftAdapter.load(dir, model);
+    }
+    return report;
   }
 
   /**
@@ -91,6 +101,8 @@ public final class Checkpoint {
       throw new CheckpointException(dir.resolve(CONFIG) + ": cannot create the model: " + e.getMessage(), e);
     }
     try {
+      // A LoRA checkpoint: the base with PEFT's adapter beside it.
+      if (PeftAdapter.present(dir)) model.addLora(PeftAdapter.read(dir, model.config().arch(), 0));
       return new Loaded(model, loadWeights(model, options));
     } catch (RuntimeException e) {
       model.close();

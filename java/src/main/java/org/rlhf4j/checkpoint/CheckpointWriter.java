@@ -122,7 +122,10 @@ public final class CheckpointWriter {
     Path temp = null;
     try {
       temp = Durable.createTempDirFor(target);
-      for (ModelPart m : models) writeModel(m.subdir().isEmpty() ? temp : temp.resolve(m.subdir()), m);
+      for (ModelPart m : models) {
+        Path dir = m.subdir().isEmpty() ? temp : temp.resolve(m.subdir());
+        writeModel(dir, m, (m.subdir().isEmpty() ? target : target.resolve(m.subdir())).toAbsolutePath());
+      }
       if (!optimizers.isEmpty()) writeOptimizers(temp.resolve(Checkpoint.OPTIMIZER));
       for (Map.Entry<Path, FileContent> f : files.entrySet()) {
         Path file = temp.resolve(f.getKey());
@@ -152,12 +155,18 @@ public final class CheckpointWriter {
     }
   }
 
-  private static void writeModel(Path dir, ModelPart m) throws IOException {
+  /**
+   * config.json and model.safetensors (the base and heads); a LoRA model's adapters go beside
+   * them in PEFT's files, whose base_model_name_or_path is this directory (finalDir).
+   */
+  private static void writeModel(Path dir, ModelPart m, Path finalDir) throws IOException {
     Files.createDirectories(dir);
     Files.write(dir.resolve(Checkpoint.CONFIG), Json.bytes(m.config().toJson()));
+    List<TensorInfo> base = m.model().tensors().stream().filter(t -> !PeftAdapter.isAdapter(t.name())).toList();
     // transformers refuses safetensors files whose metadata lacks format = pt.
-    SafetensorsWriter.write(dir.resolve(WeightFiles.SINGLE), m.model().tensors(), Map.of("format", "pt"),
+    SafetensorsWriter.write(dir.resolve(WeightFiles.SINGLE), base, Map.of("format", "pt"),
         (t, dst) -> m.model().readTensor(t.name(), t.dtype(), dst));
+    if (m.model().lora().isPresent()) PeftAdapter.write(dir, m.model(), finalDir.toString());
   }
 
   private void writeOptimizers(Path file) {

@@ -41,7 +41,10 @@ public final class WeightLoader {
   /** Loads the model's weights from files, mapping Hugging Face names to the model's. */
   public static LoadReport loadModel(WeightFiles files, Model model, LoadOptions options) {
     Map<String, TensorInfo> wanted = new LinkedHashMap<>();
-    for (TensorInfo t : model.tensors()) wanted.put(t.name(), t);
+    // Adapters load from PEFT's own file (PeftAdapter).
+    for (TensorInfo t : model.tensors()) {
+      if (!PeftAdapter.isAdapter(t.name())) wanted.put(t.name(), t);
+    }
     Map<String, WeightFiles.Located> found = new LinkedHashMap<>();
     List<String> ignored = new ArrayList<>();
     List<String> dropped = new ArrayList<>();

@@ -1,6 +1,7 @@
 package org.rlhf4j.config;
 
 import java.nio.file.Path;
+import org.rlhf4j.engine.MemoryOptions;
 
 /** Section {@code model} of the ppo command: the SFT policy and how the critic is made. */
 public record PpoModelSection(
@@ -8,7 +9,10 @@ public record PpoModelSection(
         @Nullable Path path,
     @Doc("Critic: a value head on the policy's trunk (shared) or a model of its own (separate).") Critic critic,
     @Doc("Checkpoint of a separate critic (null = start it from model.path).") @Nullable Path criticPath,
-    @Doc("Weights and activations: f32, bf16 or f16.") Precision dtype) {
+    @Doc("Weights and activations: f32, bf16 or f16.") Precision dtype,
+    @Doc(MemoryDocs.LOGITS_CHUNK) long logitsChunk,
+    @Doc(MemoryDocs.GRADIENT_CHECKPOINTING) boolean gradientCheckpointing,
+    @Doc(MemoryDocs.LORA) LoraSection lora) {
 
   /** Where the value estimates come from. */
   public enum Critic {
@@ -21,10 +25,18 @@ public record PpoModelSection(
   public PpoModelSection {
     Check.notNull("critic", critic);
     Check.notNull("dtype", dtype);
+    Check.atLeast("model.logits_chunk", logitsChunk, 0);
+    Check.notNull("lora", lora);
   }
 
   public static PpoModelSection defaults() {
-    return new PpoModelSection(null, Critic.SHARED, null, Precision.F32);
+    return new PpoModelSection(null, Critic.SHARED, null, Precision.F32, MemoryOptions.DEFAULT_LOGITS_CHUNK, false,
+        LoraSection.defaults());
+  }
+
+  /** The memory options every model of the run gets. */
+  public MemoryOptions memory() {
+    return new MemoryOptions(logitsChunk, gradientCheckpointing);
   }
 
   /** The checkpoint a separate critic starts from: critic_path, else path. */

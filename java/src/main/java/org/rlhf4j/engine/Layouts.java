@@ -148,6 +148,9 @@ final class Layouts {
       JAVA_LONG.withName("zero_variance_groups"),
       JAVA_DOUBLE.withName("seq_reward_mean"),
       JAVA_DOUBLE.withName("seq_reward_std")));
+
+  // ---- Data parallelism ---------------------------------------------------------------------
+
   static final Struct DIST_OPTIONS = new Struct(structLayout(
       JAVA_INT.withName("rank"),
       JAVA_INT.withName("world_size"),
@@ -164,11 +167,27 @@ final class Layouts {
       JAVA_LONG.withName("allreduce_bytes"),
       JAVA_LONG.withName("allreduce_calls")));
 
+  // ---- Memory: chunked log-probs, checkpointing, LoRA ---------------------------------------
+
+  static final Struct MEMORY_OPTIONS = new Struct(structLayout(
+      JAVA_LONG.withName("logits_chunk"),
+      JAVA_INT.withName("gradient_checkpointing"),
+      paddingLayout(4)));
+
+  static final Struct LORA_OPTIONS = new Struct(structLayout(
+      JAVA_LONG.withName("r"),
+      JAVA_DOUBLE.withName("alpha"),
+      JAVA_DOUBLE.withName("dropout"),
+      JAVA_INT.withName("target_modules"),
+      JAVA_INT.withName("use_rslora"),
+      JAVA_LONG.withName("seed")));
+
   /** R4J_STRUCT_* code and layout of every struct, for the size check at load time. */
   static final Object[][] CHECKED = {
     {1, MODEL_CONFIG}, {2, GENERATE_OPTIONS}, {3, ADAMW_OPTIONS}, {4, STEP_RESULT},
     {5, PPO_OPTIONS}, {6, PPO_STATS}, {7, REWARD_STATS}, {8, ADVANTAGE_STATS},
     {9, DIST_OPTIONS}, {10, DIST_COUNTERS},
     {11, ALGO_OPTIONS}, {12, ALGO_LOSS_STATS}, {13, GROUP_STATS},
+    {14, MEMORY_OPTIONS}, {15, LORA_OPTIONS},
   };
 }

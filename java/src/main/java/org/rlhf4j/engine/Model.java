@@ -84,6 +84,56 @@ public final class Model extends TensorSource implements AutoCloseable {
     lib.modelSetTraining(pointer(), training ? 1 : 0);
   }
 
+  /** Sets how this model's scoring and training passes trade time for memory. */
+  public void setMemoryOptions(MemoryOptions options) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment o = arena.allocate(Layouts.MEMORY_OPTIONS.layout());
+      options.write(o);
+      lib.modelSetMemoryOptions(pointer(), o);
+    }
+  }
+
+  public MemoryOptions memoryOptions() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment o = arena.allocate(Layouts.MEMORY_OPTIONS.layout());
+      lib.modelGetMemoryOptions(pointer(), o);
+      return MemoryOptions.read(o);
+    }
+  }
+
+  /**
+   * Adds LoRA adapters (the model must have none) and freezes the base weights: only adapters and
+   * value / reward heads train, and optimizers created afterwards hold only those.
+   */
+  public void addLora(LoraOptions options) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment o = arena.allocate(Layouts.LORA_OPTIONS.layout());
+      options.write(o, config.arch());
+      lib.modelAddLora(pointer(), o);
+    }
+  }
+
+  /** The adapters' options, or empty without adapters. */
+  public java.util.Optional<LoraOptions> lora() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment has = arena.allocate(ValueLayout.JAVA_INT);
+      MemorySegment o = arena.allocate(Layouts.LORA_OPTIONS.layout());
+      lib.modelGetLora(pointer(), has, o);
+      return has.get(ValueLayout.JAVA_INT, 0) == 0 ? java.util.Optional.empty()
+          : java.util.Optional.of(LoraOptions.read(o, config.arch()));
+    }
+  }
+
+  /** false: passes run the base model alone (the reference of a LoRA policy). */
+  public void setAdaptersEnabled(boolean enabled) {
+    lib.modelSetAdaptersEnabled(pointer(), enabled ? 1 : 0);
+  }
+
+  /** Folds the adapters into the base weights and removes them: a plain model. */
+  public void mergeLora() {
+    lib.modelMergeLora(pointer());
+  }
+
   /** Full logits [batch, seqLen, vocab], flattened. Meant for tests and small inputs. */
   public float[] logits(TokenBatch batch) {
     try (Arena arena = Arena.ofConfined()) {

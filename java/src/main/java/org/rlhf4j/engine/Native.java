@@ -100,6 +100,15 @@ public final class Native {
   private static final String MODEL_CHECKSUM = fn("r4j_model_checksum", ADDRESS, ADDRESS);
   private static final String DIST_COUNTERS_READ = fn("r4j_dist_counters_read", ADDRESS);
   private static final String GENERATE_SEEDED = fn("r4j_generate_seeded", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS);
+  private static final String MEMORY_OPTIONS_DEFAULTS = fn("r4j_memory_options_defaults", ADDRESS);
+  private static final String MODEL_SET_MEMORY_OPTIONS = fn("r4j_model_set_memory_options", ADDRESS, ADDRESS);
+  private static final String MODEL_GET_MEMORY_OPTIONS = fn("r4j_model_get_memory_options", ADDRESS, ADDRESS);
+  private static final String LORA_OPTIONS_DEFAULTS = fn("r4j_lora_options_defaults", ADDRESS);
+  private static final String MODEL_ADD_LORA = fn("r4j_model_add_lora", ADDRESS, ADDRESS);
+  private static final String MODEL_GET_LORA = fn("r4j_model_get_lora", ADDRESS, ADDRESS, ADDRESS);
+  private static final String MODEL_SET_ADAPTERS_ENABLED = fn("r4j_model_set_adapters_enabled", ADDRESS, JAVA_INT);
+  private static final String MODEL_MERGE_LORA = fn("r4j_model_merge_lora", ADDRESS);
+  private static final String ROLLOUT_SCORE_REF_BASE = fn("r4j_rollout_score_ref_base", ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_INT);
 
   private final Linker linker = Linker.nativeLinker();
   private final MethodHandle lastError;
@@ -163,6 +172,15 @@ public final class Native {
   private final MethodHandle modelChecksum;
   private final MethodHandle distCountersRead;
   private final MethodHandle generateSeeded;
+  private final MethodHandle memoryOptionsDefaults;
+  private final MethodHandle modelSetMemoryOptions;
+  private final MethodHandle modelGetMemoryOptions;
+  private final MethodHandle loraOptionsDefaults;
+  private final MethodHandle modelAddLora;
+  private final MethodHandle modelGetLora;
+  private final MethodHandle modelSetAdaptersEnabled;
+  private final MethodHandle modelMergeLora;
+  private final MethodHandle rolloutScoreRefBase;
 
   Native(SymbolLookup lookup) {
     lastError = linker.downcallHandle(find(lookup, LAST_ERROR), FunctionDescriptor.of(ADDRESS));
@@ -226,6 +244,15 @@ public final class Native {
     modelChecksum = bind(lookup, MODEL_CHECKSUM);
     distCountersRead = bind(lookup, DIST_COUNTERS_READ);
     generateSeeded = bind(lookup, GENERATE_SEEDED);
+    memoryOptionsDefaults = bind(lookup, MEMORY_OPTIONS_DEFAULTS);
+    modelSetMemoryOptions = bind(lookup, MODEL_SET_MEMORY_OPTIONS);
+    modelGetMemoryOptions = bind(lookup, MODEL_GET_MEMORY_OPTIONS);
+    loraOptionsDefaults = bind(lookup, LORA_OPTIONS_DEFAULTS);
+    modelAddLora = bind(lookup, MODEL_ADD_LORA);
+    modelGetLora = bind(lookup, MODEL_GET_LORA);
+    modelSetAdaptersEnabled = bind(lookup, MODEL_SET_ADAPTERS_ENABLED);
+    modelMergeLora = bind(lookup, MODEL_MERGE_LORA);
+    rolloutScoreRefBase = bind(lookup, ROLLOUT_SCORE_REF_BASE);
   }
 
   /** The names of every C function this class binds, r4j_last_error included. */
@@ -516,5 +543,43 @@ public final class Native {
 
   public void generateSeeded(MemorySegment model, MemorySegment prompts, MemorySegment promptLengths, long promptStride, long batch, MemorySegment options, MemorySegment rowSeeds, MemorySegment outRollout) {
     call(GENERATE_SEEDED, () -> (int) generateSeeded.invokeExact(model, prompts, promptLengths, promptStride, batch, options, rowSeeds, outRollout));
+  }
+
+  // ---- Memory: chunked log-probs, checkpointing, LoRA ----
+
+  public void memoryOptionsDefaults(MemorySegment out) {
+    call(MEMORY_OPTIONS_DEFAULTS, () -> (int) memoryOptionsDefaults.invokeExact(out));
+  }
+
+  public void modelSetMemoryOptions(MemorySegment model, MemorySegment options) {
+    call(MODEL_SET_MEMORY_OPTIONS, () -> (int) modelSetMemoryOptions.invokeExact(model, options));
+  }
+
+  public void modelGetMemoryOptions(MemorySegment model, MemorySegment out) {
+    call(MODEL_GET_MEMORY_OPTIONS, () -> (int) modelGetMemoryOptions.invokeExact(model, out));
+  }
+
+  public void loraOptionsDefaults(MemorySegment out) {
+    call(LORA_OPTIONS_DEFAULTS, () -> (int) loraOptionsDefaults.invokeExact(out));
+  }
+
+  public void modelAddLora(MemorySegment model, MemorySegment options) {
+    call(MODEL_ADD_LORA, () -> (int) modelAddLora.invokeExact(model, options));
+  }
+
+  public void modelGetLora(MemorySegment model, MemorySegment outHas, MemorySegment out) {
+    call(MODEL_GET_LORA, () -> (int) modelGetLora.invokeExact(model, outHas, out));
+  }
+
+  public void modelSetAdaptersEnabled(MemorySegment model, int enabled) {
+    call(MODEL_SET_ADAPTERS_ENABLED, () -> (int) modelSetAdaptersEnabled.invokeExact(model, enabled));
+  }
+
+  public void modelMergeLora(MemorySegment model) {
+    call(MODEL_MERGE_LORA, () -> (int) modelMergeLora.invokeExact(model));
+  }
+
+  public void rolloutScoreRefBase(MemorySegment policy, MemorySegment rollout, double temperature, int fullKl) {
+    call(ROLLOUT_SCORE_REF_BASE, () -> (int) rolloutScoreRefBase.invokeExact(policy, rollout, temperature, fullKl));
   }
 }

@@ -203,6 +203,14 @@ public final class Rollout implements AutoCloseable {
         pointer(), temperature);
   }
 
+  /**
+   * Fills REF_LOGPROBS from the base of a LoRA policy (its adapters off: the reference without a
+   * second copy of the weights); with fullKl, also FULL_KL against the policy with its adapters.
+   */
+  public void scoreRefBase(Model policy, double temperature, boolean fullKl) {
+    lib.rolloutScoreRefBase(policy.pointer(), pointer(), temperature, fullKl ? 1 : 0);
+  }
+
   /** Fills SCORES from a reward model's head. */
   public void scoreReward(Model rewardModel) {
     lib.rolloutScoreReward(rewardModel.pointer(), pointer());

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import org.rlhf4j.checkpoint.HfConfig;
 import org.rlhf4j.data.PromptPool;
 import org.rlhf4j.engine.Model;
+import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.tokenizer.Tokenizer;
 
 /**
@@ -12,7 +13,8 @@ import org.rlhf4j.tokenizer.Tokenizer;
  * models.
  *
  * @param policy the actor; with a value head when the critic shares its trunk
- * @param reference the frozen SFT model (never updated)
+ * @param reference the frozen SFT model (never updated), or null when the policy has LoRA
+ *     adapters: then the reference is the policy's base (its adapters off)
  * @param critic a separate critic with a value head, or null when it shares the policy's trunk (or
  *     when the estimator is critic-free)
  * @param rewardModel a model with a reward head, or null when rewardFunction scores
@@ -35,8 +37,11 @@ public record PpoParts(
     implements AutoCloseable {
 
   public PpoParts {
-    if (policy == null || reference == null || tokenizer == null || prompts == null || policyConfig == null) {
-      throw new IllegalArgumentException("ppo: policy, reference, tokenizer, prompts and policyConfig are required");
+    if (policy == null || tokenizer == null || prompts == null || policyConfig == null) {
+      throw new IllegalArgumentException("ppo: policy, tokenizer, prompts and policyConfig are required");
+    }
+    if (reference == null && policy.lora().isEmpty()) {
+      throw new IllegalArgumentException("ppo: a reference model is required unless the policy has LoRA adapters");
     }
     if ((rewardModel == null) == (rewardFunction == null)) {
       throw new IllegalArgumentException("ppo: give exactly one of rewardModel and rewardFunction");
@@ -55,6 +60,15 @@ public record PpoParts(
     if (rewardModel != null && rewardModel.config().vocabSize() < policy.config().vocabSize()) {
       throw new IllegalArgumentException("ppo: the reward model's vocab_size (" + rewardModel.config().vocabSize()
           + ") is below the policy's (" + policy.config().vocabSize() + "): they must share a tokenizer");
+    }
+  }
+
+  /** Fills REF_LOGPROBS (and with fullKl FULL_KL against the policy) from the reference. */
+  public void scoreReference(Rollout rollout, boolean fullKl, double temperature) {
+    if (reference == null) {
+      rollout.scoreRefBase(policy, temperature, fullKl);
+    } else {
+      rollout.scoreRef(reference, fullKl ? policy : null, temperature);
     }
   }
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.LoadOptions;
 import org.rlhf4j.checkpoint.ModelDirs;
@@ -12,9 +13,11 @@ import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RewardSection.Kind;
 import org.rlhf4j.data.PromptPool;
 import org.rlhf4j.engine.DType;
+import org.rlhf4j.engine.LoraOptions;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.tokenizer.Tokenizers;
+import org.rlhf4j.train.Adapters;
 
 /**
  * Builds a PPO run's parts from its config: the policy and the frozen reference from the SFT
@@ -40,13 +43,21 @@ public final class PpoSetup {
       Model policy = keep(made, sft.loadModel(device,
           c -> c.withValueHead(shared).withRewardHead(false).withDtype(dtype).withSeed(seed),
           LoadOptions.allowHeadChanges()).model());
-      Model reference = keep(made, sft.loadModel(device,
-          c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype), LoadOptions.allowHeadChanges()).model());
+      Optional<LoraOptions> lora = config.model().lora().options(seed);
+      // With LoRA the reference is the policy's base (adapters off): no second copy of the weights.
+      Model reference = null;
+      if (lora.isPresent()) {
+        Adapters.attach(policy, lora);
+      } else {
+        reference = keep(made, sft.loadModel(device,
+            c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype), LoadOptions.allowHeadChanges()).model());
+      }
       Model critic = null;
       if (withCritic && !shared) {
         critic = keep(made, Checkpoint.open(ModelDirs.resolve(config.model().criticCheckpoint())).loadModel(device,
             c -> c.withValueHead(true).withRewardHead(false).withDtype(dtype).withSeed(seed),
             LoadOptions.allowHeadChanges()).model());
+        Adapters.attach(critic, lora);
       }
       Model rewardModel = null;
       RewardFunction function = null;
@@ -57,6 +68,9 @@ public final class PpoSetup {
       } else {
         function = config.reward().functions() != null ? WeightedRewards.of(config.reward().functions())
             : RewardFunctions.instantiate(config.reward().function());
+      }
+      for (Model m : made) {
+        m.setMemoryOptions(config.model().memory());
       }
       PromptPool prompts = PromptPool.load(config.data(), seed, tokenizer);
       return new PpoParts(policy, reference, critic, rewardModel, function, tokenizer, prompts, sft.config(),

@@ -232,7 +232,7 @@ public final class PpoTrainer implements AutoCloseable {
 
       // 2. Feedback: reference log-probs, per-token rewards, returns and advantages.
       boolean fullKl = options.klEstimator() == PpoOptions.KlEstimator.FULL;
-      rollout.scoreRef(parts.reference(), fullKl ? parts.policy() : null, options.temperature());
+      parts.scoreReference(rollout, fullKl, options.temperature());
       final long referenced = System.nanoTime();
       float[] scores = batch.scores().total();
       final int globalRows = config.schedule().rolloutBatch() * numSamples;
@@ -615,7 +615,7 @@ public final class PpoTrainer implements AutoCloseable {
       List<Prompt> chunk = prompts.subList(from, Math.min(prompts.size(), from + batch));
       try (Rollout r = parts.policy().generate(tokens(chunk), generation.withSeed(Seeds.mix(seed(), -1, from))
           .withValues(false))) {
-        r.scoreRef(parts.reference(), null, options.temperature());
+        parts.scoreReference(r, false, options.temperature());
         List<String> responses = decodeResponses(r);
         float[] scores = score(r, chunk, responses).total();
         double[] old = r.sumOverResponse(RolloutField.OLD_LOGPROBS), ref = r.sumOverResponse(RolloutField.REF_LOGPROBS);

@@ -8,6 +8,7 @@ import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.sft.StartingModel;
 import org.rlhf4j.tokenizer.Tokenizer;
+import org.rlhf4j.train.Adapters;
 
 /**
  * What a reward-model run reads and trains. {@link #load} builds it from a config; a {@link
@@ -44,6 +45,8 @@ public record RmParts(Model model, Tokenizer tokenizer, PreferenceData data, HfC
     DType dtype = config.model().dtype().dtype();
     Model model = start.load(config.run().device(),
         c -> c.withRewardHead(true).withValueHead(false).withDtype(dtype).withSeed(config.run().seed()));
+    model.setMemoryOptions(config.model().memory());
+    Adapters.attach(model, config.model().lora().options(config.run().seed()));
     return new RmParts(model, start.tokenizer(), data, start.config(), start.dir());
   }
 

@@ -7,6 +7,7 @@ import org.rlhf4j.config.SftRunConfig;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.tokenizer.Tokenizer;
+import org.rlhf4j.train.Adapters;
 
 /**
  * What an SFT run reads and trains. {@link #load} builds it from a config; a {@link SftTrainer}
@@ -38,6 +39,8 @@ public record SftParts(Model model, Tokenizer tokenizer, SftData data, HfConfig 
     DType dtype = config.model().dtype().dtype();
     Model model = start.load(config.run().device(),
         c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype).withSeed(config.run().seed()));
+    model.setMemoryOptions(config.model().memory());
+    Adapters.attach(model, config.model().lora().options(config.run().seed()));
     return new SftParts(model, start.tokenizer(), data, start.config(), start.dir());
   }
 

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.engine.MemoryOptions;
 import org.rlhf4j.engine.PpoOptions.KlEstimator;
 
 class ConfigLoaderTest {
@@ -257,13 +258,26 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void memoryKeysDefaultToChunkedLogitsAndReachEveryCommand() {
+    PpoRunConfig p = loader.load(List.of("model.path=m", "reward.model_path=r", "data.prompts=p"));
+    assertEquals(new MemoryOptions(256, false), p.model().memory());
+    PpoRunConfig q = loader.load(List.of("model.path=m", "reward.model_path=r", "data.prompts=p",
+        "model.logits_chunk=0", "model.gradient_checkpointing=true"));
+    assertEquals(new MemoryOptions(0, true), q.model().memory());
+    SftRunConfig s = SftRunConfig.loader().load(List.of("model.path=m", "data.prompts=p", "model.logits_chunk=64"));
+    assertEquals(64, s.model().memory().logitsChunk());
+    assertTrue(assertThrows(ConfigException.class, () -> loader.load(List.of("model.path=m", "reward.model_path=r",
+        "data.prompts=p", "model.logits_chunk=-1"))).getMessage().contains("logits_chunk must be >= 0, got -1"));
+  }
+
+  @Test
   void helpListsEveryKeyWithDefaultAndDescription() {
     String help = loader.help();
     for (ConfigKey k : loader.keys()) {
       assertTrue(help.contains(k.path()), k.path());
       assertTrue(!k.doc().isBlank(), k.path());
     }
-    assertEquals(7 + 4 + 7 + 8 + 6 + 34 + 6 + 10, loader.keys().size());
+    assertEquals(7 + 11 + 7 + 8 + 6 + 34 + 6 + 10, loader.keys().size());
     ConfigKey cliprange = loader.keys().stream().filter(k -> k.path().equals("ppo.cliprange")).findFirst().orElseThrow();
     assertEquals(new ConfigKey("ppo.cliprange", "float", "0.2",
         "Clip range of the policy ratio (when clip_ratio; both sides unless cliprange_low/high say)."), cliprange);

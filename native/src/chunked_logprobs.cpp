@@ -1,0 +1,141 @@
+#include "chunked_logprobs.hpp"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+
+#include "linear.hpp"
+#include "scoring.hpp"
+
+namespace r4j {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+at::ScalarType wide(at::ScalarType t) { return at::promote_types(t, at::kFloat); }
+
+// logits / temperature of rows h [n, d] under the head w [V, d]: [n, V], widened as Model::lm_logits.
+at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, double temperature) {
+  auto z = linear(h, w, {}, /*w_is_out_by_in=*/true);
+  z = z.to(wide(z.scalar_type()));
+  return temperature == 1.0 ? z : z / temperature;
+}
+
+// Inputs: h [N, d], w [V, d], targets [N]. Outputs: logprobs [N] and, with
+// entropy, entropy [N]. Saves only its inputs; backward recomputes each
+// chunk's log-softmax and uses, with z = logits / temperature and p = softmax(z),
+//   d logp[y] / dz = onehot(y) - p,     dH / dz = -p * (log p + H).
+struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
+                               const at::Tensor& targets, double temperature, int64_t chunk, int64_t entropy_mode) {
+    const int64_t N = h.size(0);
+    auto opts = h.options().dtype(wide(h.scalar_type()));
+    auto logprobs = at::empty({N}, opts);
+    at::Tensor entropy = entropy_mode ? at::empty({N}, opts) : at::Tensor();
+    for (int64_t s = 0; s < N; s += chunk) {
+      const int64_t n = std::min(chunk, N - s);
+      auto logp = at::log_softmax(chunk_logits(h.narrow(0, s, n), w, temperature), -1);  // [n, V]
+      logprobs.narrow(0, s, n).copy_(logp.gather(1, targets.narrow(0, s, n).unsqueeze(1)).squeeze(1));
+      if (entropy_mode) entropy.narrow(0, s, n).copy_(-(logp.exp() * logp).sum(-1));
+    }
+    ctx->save_for_backward({h, w, targets});
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["chunk"] = chunk;
+    ctx->saved_data["entropy_mode"] = entropy_mode;
+    if (!entropy_mode) return {logprobs};
+    if (entropy_mode == 1) ctx->mark_non_differentiable({entropy});
+    return {logprobs, entropy};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &h = saved[0], &w = saved[1], &targets = saved[2];
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    const int64_t chunk = ctx->saved_data["chunk"].toInt();
+    const bool entropy_grad = ctx->saved_data["entropy_mode"].toInt() == 2;
+    const bool need_h = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
+    const auto& g_logp = grads[0];  // [N]
+    const int64_t N = h.size(0);
+    at::Tensor grad_h = need_h ? at::empty_like(h) : at::Tensor();
+    // The head's gradient sums over chunks: accumulated at least in float32.
+    at::Tensor grad_w = need_w ? at::zeros(w.sizes(), w.options().dtype(wide(w.scalar_type()))) : at::Tensor();
+    for (int64_t s = 0; s < N; s += chunk) {
+      const int64_t n = std::min(chunk, N - s);
+      auto hc = h.narrow(0, s, n);
+      auto logp = at::log_softmax(chunk_logits(hc, w, temperature), -1);  // [n, V]
+      auto p = logp.exp();
+      auto g = g_logp.narrow(0, s, n).unsqueeze(1);                          // [n, 1]
+      auto gz = -p * g;
+      gz.scatter_add_(1, targets.narrow(0, s, n).unsqueeze(1), g);
+      if (entropy_grad) {
+        auto H = -(p * logp).sum(-1, /*keepdim=*/true);
+        gz.sub_(p * (logp + H) * grads[1].narrow(0, s, n).unsqueeze(1));
+      }
+      if (temperature != 1.0) gz.div_(temperature);
+      auto gzw = gz.to(w.scalar_type());                                     // d loss / d logits [n, V]
+      if (need_h) grad_h.narrow(0, s, n).copy_(gzw.matmul(w));               // [n, d]
+      if (need_w) {
+        if (grad_w.scalar_type() == w.scalar_type()) grad_w.addmm_(gzw.t(), hc);
+        else grad_w.add_(gzw.t().matmul(hc));
+      }
+    }
+    if (need_w) grad_w = grad_w.to(w.scalar_type());
+    return {grad_h, grad_w, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tensor& targets, double temperature,
+                         bool entropy, bool entropy_grad, int64_t chunk) {
+  HeadScores out;
+  if (chunk <= 0) {
+    out.logprobs = gather_logprobs(model.lm_logits(h), targets, temperature, entropy ? &out.entropy : nullptr,
+                                   entropy_grad);
+    return out;
+  }
+  const int64_t d = h.size(-1);
+  auto flat_h = h.reshape({-1, d});        // [N, d]
+  auto flat_t = targets.reshape({-1});     // [N]
+  const int64_t mode = entropy ? (entropy_grad ? 2 : 1) : 0;
+  auto outs = ChunkedHead::apply(flat_h, model.lm_head_weight(), flat_t, temperature, chunk, mode);
+  out.logprobs = outs[0].view(targets.sizes());
+  if (entropy) out.entropy = outs[1].view(targets.sizes());
+  return out;
+}
+
+HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tensor& targets, double temperature,
+                         bool entropy, bool entropy_grad) {
+  return head_logprobs(model, h, targets, temperature, entropy, entropy_grad, model.memory().logits_chunk);
+}
+
+RefScores ref_scores(const Model& ref, const at::Tensor& h_ref, const Model* policy, const at::Tensor& h_policy,
+                     const at::Tensor& targets, double temperature) {
+  at::NoGradGuard no_grad;
+  const int64_t d = h_ref.size(-1);
+  auto hr = h_ref.reshape({-1, d});
+  auto hp = policy ? h_policy.reshape({-1, d}) : at::Tensor();
+  auto t = targets.reshape({-1});
+  const int64_t N = hr.size(0);
+  const int64_t chunk = ref.memory().logits_chunk > 0 ? ref.memory().logits_chunk : std::max<int64_t>(N, 1);
+  auto opts = hr.options().dtype(wide(hr.scalar_type()));
+  RefScores out;
+  out.ref_logprobs = at::empty({N}, opts);
+  if (policy) out.full_kl = at::empty({N}, opts);
+  for (int64_t s = 0; s < N; s += chunk) {
+    const int64_t n = std::min(chunk, N - s);
+    auto ref_logp = at::log_softmax(chunk_logits(hr.narrow(0, s, n), ref.lm_head_weight(), temperature), -1);
+    out.ref_logprobs.narrow(0, s, n).copy_(ref_logp.gather(1, t.narrow(0, s, n).unsqueeze(1)).squeeze(1));
+    if (policy) {
+      auto logp = at::log_softmax(chunk_logits(hp.narrow(0, s, n), policy->lm_head_weight(), temperature), -1);
+      // KL(pi || ref) = sum_v pi(v) (log pi(v) - log ref(v))
+      out.full_kl.narrow(0, s, n).copy_((logp.exp() * (logp - ref_logp)).sum(-1));
+    }
+  }
+  out.ref_logprobs = out.ref_logprobs.view(targets.sizes());
+  if (policy) out.full_kl = out.full_kl.view(targets.sizes());
+  return out;
+}
+
+}  // namespace r4j
