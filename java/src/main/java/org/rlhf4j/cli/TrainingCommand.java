@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
  * A command that trains from a configuration (sft, train-rm): {@code --config FILE}, {@code --set
  * key=value} and {@code --out DIR}, every config key listed in --help. Before anything is
  * written the config is loaded and validated, the data read and the model loaded; a run
- * directory that already holds a run is refused; then the effective config goes to
+ * directory that already holds a run is refused unless --resume (run.resume); then the effective config goes to
  * run.out/config.yaml, the run trains, and a short summary is printed. In a data-parallel job
  * (torchrun's or Slurm's environment) the ranks first check that their configurations agree;
  * rank 0 alone writes and prints.
@@ -40,6 +40,9 @@ abstract class TrainingCommand<C extends Record & CommandConfig> implements Call
 
   @Option(names = "--out", paramLabel = "DIR", description = "Run directory (same as --set run.out=DIR).")
   Path out;
+
+  @Option(names = "--resume", description = "Continue the run in run.out from its newest checkpoint.")
+  boolean resume;
 
   /** A prepared run: the data read and the model loaded, nothing written yet. */
   interface PreparedRun extends AutoCloseable {
@@ -67,6 +70,7 @@ abstract class TrainingCommand<C extends Record & CommandConfig> implements Call
   @Override
   public Integer call() throws IOException {
     List<String> sets = new ArrayList<>(overrides);
+    if (resume) sets.add("run.resume=true");
     if (out != null) sets.add(RunDirectory.outOverride(out));
     C config = loader().load(configFile, sets);
     RunSection runSection = runSection(config);
@@ -78,7 +82,9 @@ abstract class TrainingCommand<C extends Record & CommandConfig> implements Call
         sets.add("run.device=" + device);
         config = loader().load(configFile, sets);
       }
-      RunDirectory.refuseExisting(runDir, "choose another --out");
+      if (!runSection.resume()) {
+        RunDirectory.refuseExisting(runDir, "pass --resume to continue it, or choose another --out");
+      }
       dist.barrier();  // every rank has looked before rank 0 creates the directory
       if (runSection.threads() > 0) Engine.setThreads(runSection.threads());
       PrintWriter stdout = spec.commandLine().getOut();

@@ -36,9 +36,6 @@ public record RmRunConfig(
   @Override
   public void validate() {
     rm.validate("rm", model, data);
-    // It checkpoints once, at the end: there is nothing to resume from.
-    Check.rule(!run.resume(), "run.resume is not supported by train-rm (it writes its one checkpoint at the end); "
-        + "start again with another run.out");
   }
 
   /** The learning rate per optimizer step for a run of totalSteps (see {@link TrainSection#totalSteps}). */

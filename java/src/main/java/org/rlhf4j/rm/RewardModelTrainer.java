@@ -20,6 +20,7 @@ import org.rlhf4j.sft.SupervisedLoop.Outcome;
  *
  * <p>At the end the model is saved as run.out/checkpoints/iter-STEPS; its config.json records
  * the reward head (a sequence classifier with one label), so PPO's reward.model_path loads it.
+ * With run.resume it continues from the newest checkpoint there.
  *
  * <p>Not thread-safe. {@link #close()} frees the optimizer and the model.
  */
@@ -87,12 +88,33 @@ public final class RewardModelTrainer implements AutoCloseable {
     return loop.totalSteps();
   }
 
+  /** Optimizer steps taken so far (including those before a resume). */
+  public long steps() {
+    return loop.steps();
+  }
+
+  /** Calls listener after every optimizer step, on the training thread. */
+  public void addListener(SupervisedLoop.StepListener listener) {
+    loop.addListener(listener);
+  }
+
+  /**
+   * Asks {@link #run()} to stop before its next optimizer step (callable from any thread); it then
+   * saves a checkpoint from which run.resume continues.
+   */
+  public void requestStop() {
+    loop.requestStop();
+  }
+
   /** The mean pairwise loss and the accuracy over pairs, without gradient (dropout off). */
   public Measure evaluate(List<PreferencePair> pairs) {
     return loop.evaluate(pairs);
   }
 
-  /** Trains every epoch, writes metrics.jsonl and saves the model; see the class comment. */
+  /**
+   * Trains every epoch (the rest, after a resume), writes metrics.jsonl and saves the model; see
+   * the class comment. After a {@link #requestStop()} it saves where it stopped.
+   */
   public RmResult run() {
     Outcome o = loop.run();
     Path saved = loop.saveCheckpoint(parts.modelConfig(), parts.tokenizerDir(), o);

@@ -40,9 +40,9 @@ import org.slf4j.LoggerFactory;
  * <p>Jobs run in-process on one worker thread per device (run.device), not in a child JVM: an
  * embedding service gets iteration events and cancellation directly from the trainer, with no
  * classpath or JVM flags to forward, and the native library never aborts the process (its errors
- * are Java exceptions), so a failed job fails alone. Cancelling a PPO job stops it at the next
- * iteration boundary and writes a checkpoint; sft and train-rm have no mid-run checkpoints, so
- * they can be cancelled while queued but run to their end once started.
+ * are Java exceptions), so a failed job fails alone. Cancelling a running job stops it at the
+ * next iteration boundary (PPO) or optimizer step (sft, train-rm, whose steps are its
+ * iterations) and writes a checkpoint, from which resuming continues.
  *
  * <p>Submitted configs are loaded by the CLI's loaders (same keys, same checks, same one-line
  * messages) and every path in them must lie under the allowed roots after resolving ".." and
@@ -270,11 +270,11 @@ public final class JobManager implements AutoCloseable {
   // ---- Controlling ----------------------------------------------------------------------------
 
   /**
-   * Cancels a job: a queued one at once; a running PPO job at its next iteration boundary, after
-   * which it checkpoints and becomes cancelled (watch its events).
+   * Cancels a job: a queued one at once; a running one at its next iteration boundary (PPO) or
+   * optimizer step (sft, train-rm), after which it checkpoints and becomes cancelled (watch its
+   * events).
    *
-   * @throws JobException when there is no such job, it is finished, or it is a running sft or
-   *     train-rm job (they have no mid-run checkpoints)
+   * @throws JobException when there is no such job or it is finished
    */
   public synchronized JobInfo cancel(String id) {
     JobInfo info = require(id);
@@ -282,10 +282,6 @@ public final class JobManager implements AutoCloseable {
     if (info.state().finished() || a == null) {
       throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is " + info.state().label()
           + "; only a queued or running job can be cancelled");
-    }
-    if (info.state() == JobState.RUNNING && !a.run.stoppable()) {
-      throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is a running " + info.command()
-          + " job, which has no mid-run checkpoints: it runs to its end");
     }
     a.cancelled = true;
     a.run.requestStop();
@@ -303,22 +299,16 @@ public final class JobManager implements AutoCloseable {
   }
 
   /**
-   * Queues a cancelled, interrupted or failed job again; a PPO job continues from its newest
-   * checkpoint (from the start when it has none).
+   * Queues a cancelled, interrupted or failed job again; it continues from its newest checkpoint
+   * (from the start when it has none).
    *
-   * @throws JobException when there is no such job, it is queued or running or succeeded, or it is
-   *     an sft or train-rm job that had started (they cannot continue mid-run)
+   * @throws JobException when there is no such job, or it is queued, running or succeeded
    */
   public synchronized JobInfo resume(String id) {
     JobInfo info = require(id);
     if (!List.of(JobState.CANCELLED, JobState.INTERRUPTED, JobState.FAILED).contains(info.state())) {
       throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is " + info.state().label()
           + "; only a cancelled, interrupted or failed job can be resumed");
-    }
-    if (!info.command().equals(JobKind.PPO.command())
-        && Files.exists(Path.of(info.runDir()).resolve(MetricsLog.FILE_NAME))) {
-      throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is a " + info.command()
-          + " job that had started; it has no mid-run checkpoints to resume from: submit it again");
     }
     JobInfo queued = info.withState(JobState.QUEUED).withTimes(info.started(), null, null);
     save(queued);
@@ -375,17 +365,12 @@ public final class JobManager implements AutoCloseable {
     JobLog.line(log, "running on " + info.device());
     JobState end;
     String error = null;
-    MetricsPoller poller = a.run.stoppable() ? null : new MetricsPoller(id, Path.of(info.runDir()), (it, m) -> {
-      update(id, j -> j.withProgress(it, j.totalIterations(), null, m));
-      publish(new JobEvent(JobEvent.ITERATION, id, it, JobState.RUNNING, m));
-    });
     try {
       a.startNanos = System.nanoTime();
-      a.run.run(new JobRun.Progress() {
+      boolean complete = a.run.run(new JobRun.Progress() {
         @Override
         public void total(long iterations) {
           update(id, j -> j.withProgress(j.iteration(), iterations, null, j.lastMetrics()));
-          if (poller != null) poller.start();
         }
 
         @Override
@@ -393,10 +378,7 @@ public final class JobManager implements AutoCloseable {
           onIteration(id, a, iteration, metrics, samples);
         }
       });
-      JobInfo reached = jobs.get(id);
       // A stop that came as the last iteration finished stopped nothing: the run is complete.
-      boolean complete = reached != null && reached.totalIterations() > 0
-          && reached.iteration() >= reached.totalIterations();
       end = complete || !a.run.stopRequested() ? JobState.SUCCEEDED
           : a.cancelled ? JobState.CANCELLED : JobState.INTERRUPTED;
     } catch (Throwable e) {
@@ -404,7 +386,6 @@ public final class JobManager implements AutoCloseable {
       error = oneLine(e);
       LOG.error("job {} failed: {}", id, error, e);
     } finally {
-      if (poller != null) poller.stop();
       JobLog.unbind(id);
     }
     JobLog.line(log, end.label() + (error == null ? "" : ": " + error));
@@ -478,10 +459,10 @@ public final class JobManager implements AutoCloseable {
   }
 
   /**
-   * Stops running PPO jobs at their next iteration boundary (they checkpoint and become
-   * interrupted) and waits for them; queued jobs stay queued in their job.json for the next
-   * manager. A running sft or train-rm job is waited for up to two minutes; if still running it
-   * stays "running" on disk and the next manager marks it interrupted.
+   * Stops running jobs at their next iteration boundary or optimizer step (they checkpoint and
+   * become interrupted) and waits for them, up to two minutes (a job still running then stays
+   * "running" on disk and the next manager marks it interrupted); queued jobs stay queued in
+   * their job.json for the next manager.
    */
   @Override
   public void close() {

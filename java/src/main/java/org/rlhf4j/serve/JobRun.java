@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.config.SftRunConfig;
@@ -15,12 +17,13 @@ import org.rlhf4j.rm.RewardModelTrainer;
 import org.rlhf4j.rm.RmParts;
 import org.rlhf4j.sft.SftParts;
 import org.rlhf4j.sft.SftTrainer;
+import org.rlhf4j.sft.SupervisedLoop;
 
 /**
  * One execution of a job on its device's worker thread, in this JVM: the trainer the CLI's
- * command would build from the run directory's config.yaml, run to its end or to a stop
- * request. PPO stops at the next iteration boundary and checkpoints; sft and train-rm have no
- * mid-run checkpoints and run to their end.
+ * command would build from the run directory's config.yaml (with run.resume when resuming), run
+ * to its end or to a stop request, after which it stops at the next iteration boundary (PPO) or
+ * optimizer step (sft, train-rm) and checkpoints.
  */
 final class JobRun {
   /** What the run reports back to the manager (on the worker thread). */
@@ -33,7 +36,8 @@ final class JobRun {
   private final JobKind kind;
   private final Path runDir;
   private final boolean resume;
-  private volatile PpoTrainer trainer;
+  /** The running trainer's requestStop, null before it exists and after it ends. */
+  private volatile Runnable stopper;
   private volatile boolean stop;
 
   JobRun(JobKind kind, Path runDir, boolean resume) {
@@ -42,51 +46,59 @@ final class JobRun {
     this.resume = resume;
   }
 
-  /** Whether a stop request would be honoured at an iteration boundary. */
-  boolean stoppable() {
-    return kind == JobKind.PPO;
-  }
-
-  /** Asks a PPO run to stop after its current iteration (before it starts: not to start). */
+  /** Asks the run to stop after its current iteration or step (before it starts: not to start). */
   void requestStop() {
     stop = true;
-    PpoTrainer t = trainer;
-    if (t != null) t.requestStop();
+    Runnable s = stopper;
+    if (s != null) s.run();
   }
 
   boolean stopRequested() {
     return stop;
   }
 
-  /** Trains; returns normally at the end or after a stop. */
-  void run(Progress progress) throws IOException {
+  /** Trains; returns whether the run reached its end (false: it stopped on request). */
+  boolean run(Progress progress) throws IOException {
     Path config = runDir.resolve(JobManager.CONFIG_FILE);
-    switch (kind) {
-      case PPO -> ppo(PpoRunConfig.loader().load(config, resume ? List.of("run.resume=true") : List.of()), progress);
+    List<String> overrides = resume ? List.of("run.resume=true") : List.of();
+    return switch (kind) {
+      case PPO -> ppo(PpoRunConfig.loader().load(config, overrides), progress);
       case SFT -> {
-        SftRunConfig c = SftRunConfig.loader().load(config, List.of());
+        SftRunConfig c = SftRunConfig.loader().load(config, overrides);
         threads(c.run().threads());
         try (SftTrainer t = new SftTrainer(c, SftParts.load(c))) {
-          progress.total(t.totalSteps());
-          t.run();
+          yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.run().steps());
         }
       }
       case TRAIN_RM -> {
-        RmRunConfig c = RmRunConfig.loader().load(config, List.of());
+        RmRunConfig c = RmRunConfig.loader().load(config, overrides);
         threads(c.run().threads());
         try (RewardModelTrainer t = new RewardModelTrainer(c, RmParts.load(c))) {
-          progress.total(t.totalSteps());
-          t.run();
+          yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.run().steps());
         }
       }
+    };
+  }
+
+  /** An sft or train-rm run: its steps are the job's iterations. */
+  private boolean supervised(Runnable requestStop, Consumer<SupervisedLoop.StepListener> listen, long total,
+      Progress progress, LongSupplier train) {
+    try {
+      stopper = requestStop;
+      if (stop) requestStop.run();
+      progress.total(total);
+      listen.accept((step, metrics) -> progress.iteration(step, metrics, List.of()));
+      return train.getAsLong() >= total;
+    } finally {
+      stopper = null;
     }
   }
 
-  private void ppo(PpoRunConfig cfg, Progress progress) throws IOException {
+  private boolean ppo(PpoRunConfig cfg, Progress progress) throws IOException {
     threads(cfg.run().threads());
     PpoTrainer t = new PpoTrainer(cfg, PpoSetup.load(cfg));
     try (t) {
-      trainer = t;
+      stopper = t::requestStop;
       if (stop) t.requestStop();
       progress.total(cfg.schedule().iterations());
       PpoReport report = new PpoReport();
@@ -94,8 +106,9 @@ final class JobRun {
       t.addListener(it -> progress.iteration(it.iteration(), it.metrics(), it.samples()));
       t.run();
       report.write(cfg);
+      return t.iteration() >= cfg.schedule().iterations();
     } finally {
-      trainer = null;
+      stopper = null;
     }
   }
 

@@ -15,7 +15,7 @@ import org.rlhf4j.sft.SupervisedLoop.Outcome;
  *
  * <p>At the end the model is saved as run.out/checkpoints/iter-STEPS with its config.json and
  * the starting model's tokenizer files, so {@code ModelDirs.resolve(run.out)} finds it and PPO
- * (model.path) starts from it.
+ * (model.path) starts from it. With run.resume it continues from the newest checkpoint there.
  *
  * <p>Not thread-safe. {@link #close()} frees the optimizer and the model.
  */
@@ -69,12 +69,33 @@ public final class SftTrainer implements AutoCloseable {
     return loop.totalSteps();
   }
 
+  /** Optimizer steps taken so far (including those before a resume). */
+  public long steps() {
+    return loop.steps();
+  }
+
+  /** Calls listener after every optimizer step, on the training thread. */
+  public void addListener(SupervisedLoop.StepListener listener) {
+    loop.addListener(listener);
+  }
+
+  /**
+   * Asks {@link #run()} to stop before its next optimizer step (callable from any thread); it then
+   * saves a checkpoint from which run.resume continues.
+   */
+  public void requestStop() {
+    loop.requestStop();
+  }
+
   /** The mean loss per target token over examples, without gradient (dropout off). */
   public double loss(List<SftExample> examples) {
     return loop.evaluate(examples).loss();
   }
 
-  /** Trains every epoch, writes metrics.jsonl and saves the model; see the class comment. */
+  /**
+   * Trains every epoch (the rest, after a resume), writes metrics.jsonl and saves the model; see
+   * the class comment. After a {@link #requestStop()} it saves where it stopped.
+   */
   public SftResult run() {
     Outcome o = loop.run();
     Path saved = loop.saveCheckpoint(parts.modelConfig(), parts.tokenizerDir(), o);

@@ -1,5 +1,6 @@
 package org.rlhf4j.sft;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -13,8 +14,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.CheckpointWriter;
 import org.rlhf4j.checkpoint.HfConfig;
+import org.rlhf4j.checkpoint.LoadOptions;
 import org.rlhf4j.checkpoint.RunCheckpoints;
 import org.rlhf4j.config.ConfigException;
 import org.rlhf4j.config.LrSchedule;
@@ -62,6 +66,12 @@ import org.slf4j.LoggerFactory;
  * Face counts it), nonfinite/skipped_steps, and eval/loss (eval/accuracy) on an epoch's last
  * step.
  *
+ * <p>{@link #requestStop()} (from any thread) ends {@link #run()} before the next optimizer step,
+ * the decision taken on every rank together; the trainer then writes a checkpoint with the
+ * optimizer state, from which run.resume continues exactly: the data order of an epoch, the
+ * learning rate and the dropout streams follow from (run.seed, step), so N/2 steps, a resume and
+ * N/2 more give the weights of N steps straight.
+ *
  * <p>Not thread-safe. Owns its optimizer, not the model; close it before the model.
  *
  * @param <E> an example: an {@link SftExample}, a preference pair
@@ -86,6 +96,11 @@ public final class SupervisedLoop<E> implements AutoCloseable {
     Measure measure(List<E> micro, double scale, boolean backward);
   }
 
+  /** Called on the training thread after each optimizer step with its metrics.jsonl line. */
+  public interface StepListener {
+    void onStep(long step, Map<String, Double> metrics);
+  }
+
   /** A loss and an accuracy (NaN when there is none). */
   public record Measure(double loss, double accuracy) {}
 
@@ -98,9 +113,11 @@ public final class SupervisedLoop<E> implements AutoCloseable {
    * @param evalAccuracy the last evaluation's accuracy, NaN when none
    * @param steps optimizer steps, skipped ones included
    * @param skippedSteps steps skipped for a NaN or Inf
+   * @param complete whether every step of the run was taken (false: stopped by {@link
+   *     #requestStop()})
    */
   public record Outcome(double trainLoss, double trainAccuracy, double evalLoss, double evalAccuracy, long steps,
-      long skippedSteps) {}
+      long skippedSteps, boolean complete) {}
 
   private final String section;
   private final Model model;
@@ -113,14 +130,22 @@ public final class SupervisedLoop<E> implements AutoCloseable {
   private final LrSchedule lr;
   private final Optimizer optimizer;
   private final Distributed dist = Distributed.current();
+  private final List<StepListener> listeners = new CopyOnWriteArrayList<>();
   private long steps;
   private long skippedSteps;
+  /** The epoch's running mean so far, and the last evaluation: restored on resume. */
+  private Weighted epochSoFar = new Weighted();
+  private Measure lastEval = new Measure(Double.NaN, Double.NaN);
+  private boolean ran;
+  private volatile boolean stopRequested;
 
   /**
    * @param section the name of schedule's section (sft, rm): the progress label, and in messages
    * @param schedule the sft or rm section: epochs, batch sizes, warm-up and decay
    * @param shuffle data.shuffle
    * @throws ConfigException when the warm-up is not shorter than the run
+   * @throws IllegalArgumentException when run.resume finds a checkpoint of another seed, batch
+   *     size or length of run
    */
   public SupervisedLoop(String section, Model model, Objective<E> objective, List<E> train, List<E> eval,
       TrainSection schedule, OptimSection optim, RunSection run, boolean shuffle) {
@@ -141,7 +166,25 @@ public final class SupervisedLoop<E> implements AutoCloseable {
     this.lr = schedule.lrSchedule(optim.lr(), total);
     this.optimizer = Optimizer.create(model, new Optimizer.AdamW(optim.beta1(), optim.beta2(), optim.eps(),
         optim.weightDecay(), optim.maxGradNorm()));
-    dist.broadcastWeights(model);  // every rank starts from rank 0's weights
+    try {
+      if (run.resume()) checkpoints().latest().ifPresent(this::restore);
+    } catch (RuntimeException e) {
+      optimizer.close();
+      throw e;
+    }
+    dist.broadcastWeights(model);  // every rank starts from rank 0's weights (also after a resume)
+  }
+
+  public void addListener(StepListener listener) {
+    listeners.add(listener);
+  }
+
+  /**
+   * Asks {@link #run()} to stop before its next optimizer step; callable from any thread, e.g. a
+   * job service cancelling the run.
+   */
+  public void requestStop() {
+    stopRequested = true;
   }
 
   /** Optimizer steps of the whole run. */
@@ -149,30 +192,42 @@ public final class SupervisedLoop<E> implements AutoCloseable {
     return lr.totalSteps();
   }
 
-  /** Optimizer steps taken so far. */
+  /** Optimizer steps taken so far (including those before a resume). */
   public long steps() {
     return steps;
   }
 
-  /** Trains every epoch, writing run.out/metrics.jsonl and showing progress. Runs once. */
+  /**
+   * Trains every epoch (the rest of them after a resume), writing run.out/metrics.jsonl and
+   * showing progress, until the end or a {@link #requestStop()}. Runs once.
+   */
   public Outcome run() {
-    if (steps > 0) throw new IllegalStateException(section + ": the loop has already run");
+    if (ran) throw new IllegalStateException(section + ": the loop has already run");
+    ran = true;
     Path out = run.out();
-    long perEpoch = (train.size() + schedule.batchSize() - 1) / schedule.batchSize();
-    Weighted lastEpoch = new Weighted();
-    Measure lastEval = new Measure(Double.NaN, Double.NaN);
+    long perEpoch = perEpoch();
+    boolean stopped = false;
     try {
       if (dist.isMain()) Files.createDirectories(out);
-      try (MetricsLog log = dist.isMain() ? MetricsLog.create(out.resolve(MetricsLog.FILE_NAME)) : null;
-          Progress progress = Progress.start(section, 0, totalSteps(),
+      Path metricsFile = out.resolve(MetricsLog.FILE_NAME);
+      try (MetricsLog log = !dist.isMain() ? null
+              : steps == 0 ? MetricsLog.create(metricsFile) : MetricsLog.resume(metricsFile, steps);
+          Progress progress = Progress.start(section, steps, totalSteps(),
               dist.isMain() ? Progress.Mode.fromSystemProperty() : Progress.Mode.OFF)) {
         Map<String, Double> shown = new LinkedHashMap<>();
-        for (int epoch = 0; epoch < schedule.epochs(); epoch++) {
+        epochs:
+        for (int epoch = (int) (steps / perEpoch); epoch < schedule.epochs(); epoch++) {
           List<E> order = order(epoch);
-          lastEpoch = new Weighted();
-          for (int from = 0; from < order.size(); from += schedule.batchSize()) {
+          // A resumed run continues its epoch where the checkpoint left it.
+          int first = (int) (steps - epoch * perEpoch) * schedule.batchSize();
+          if (first == 0) epochSoFar = new Weighted();
+          for (int from = first; from < order.size(); from += schedule.batchSize()) {
+            if (dist.any(stopRequested)) {  // every rank stops before the same step
+              stopped = true;
+              break epochs;
+            }
             List<E> batch = order.subList(from, Math.min(order.size(), from + schedule.batchSize()));
-            Map<String, Double> metrics = step(batch, lastEpoch);
+            Map<String, Double> metrics = step(batch, epochSoFar);
             metrics.put("epoch", (double) steps / perEpoch);
             boolean epochEnd = from + schedule.batchSize() >= order.size();
             if (epochEnd && !eval.isEmpty()) {
@@ -181,6 +236,7 @@ public final class SupervisedLoop<E> implements AutoCloseable {
               putAccuracy(metrics, "eval/accuracy", lastEval.accuracy());
             }
             if (log != null) log.append(steps, metrics);
+            for (StepListener l : listeners) l.onStep(steps, metrics);
             for (Map.Entry<String, String> e : SHOWN) {
               if (metrics.containsKey(e.getKey())) shown.put(e.getValue(), metrics.get(e.getKey()));
             }
@@ -188,7 +244,7 @@ public final class SupervisedLoop<E> implements AutoCloseable {
             progress.stepTo(steps);
           }
           LOG.info("{} epoch {}/{}: train loss {}{}", section, epoch + 1, schedule.epochs(),
-              String.format(Locale.ROOT, "%.4f", lastEpoch.loss()),
+              String.format(Locale.ROOT, "%.4f", epochSoFar.loss()),
               eval.isEmpty() ? "" : String.format(Locale.ROOT, ", eval loss %.4f", lastEval.loss()));
         }
       }
@@ -196,8 +252,13 @@ public final class SupervisedLoop<E> implements AutoCloseable {
       throw new UncheckedIOException("writing to " + out + ": " + e.getMessage(), e);
     }
     model.setTraining(false);
-    return new Outcome(lastEpoch.loss(), lastEpoch.accuracy(), lastEval.loss(), lastEval.accuracy(), steps,
-        skippedSteps);
+    if (stopped) LOG.info("{}: stop requested; stopping after optimizer step {} of {}", section, steps, totalSteps());
+    return new Outcome(epochSoFar.loss(), epochSoFar.accuracy(), lastEval.loss(), lastEval.accuracy(), steps,
+        skippedSteps, !stopped);
+  }
+
+  private long perEpoch() {
+    return (train.size() + schedule.batchSize() - 1) / schedule.batchSize();
   }
 
   /** Epoch e's order of the training examples. */
@@ -282,29 +343,78 @@ public final class SupervisedLoop<E> implements AutoCloseable {
   }
 
   /**
-   * Writes the model into run.out/checkpoints/iter-STEPS: config.json (config with the model's
-   * heads), the tokenizer files of tokenizerDir (null: none), and trainer_state.json with the
-   * outcome. Returns its path.
+   * Writes the model into run.out/checkpoints/iter-STEPS (replacing the previous checkpoint):
+   * config.json (config with the model's heads), the tokenizer files of tokenizerDir (null:
+   * none), and trainer_state.json with the outcome; a run stopped before its end also gets its
+   * optimizer.safetensors, which a resume needs (a finished run's model is kept without it, as
+   * the model is all that is used from it). Returns its path.
    */
   public Path saveCheckpoint(HfConfig config, Path tokenizerDir, Outcome outcome) {
     dist.requireSameWeights(section, model);
-    if (!dist.isMain()) return new RunCheckpoints(run.out(), 1).pathFor(steps);
+    if (!dist.isMain()) return checkpoints().pathFor(steps);
     ObjectNode state = JsonNodeFactory.instance.objectNode()
         .put("global_step", outcome.steps())
-        .put("epoch", schedule.epochs())
+        .put("max_steps", totalSteps())
+        .put("epoch", (double) steps / perEpoch())
+        .put("train_batch_size", schedule.batchSize())
         .put("seed", run.seed())
         .put("skipped_steps", outcome.skippedSteps());
     // JSON has no NaN: a metric that was not measured is left out.
-    if (Double.isFinite(outcome.trainLoss())) state.put("train_loss", outcome.trainLoss());
-    if (Double.isFinite(outcome.evalLoss())) state.put("eval_loss", outcome.evalLoss());
-    if (Double.isFinite(outcome.evalAccuracy())) state.put("eval_accuracy", outcome.evalAccuracy());
+    putFinite(state, "train_loss", outcome.trainLoss());
+    putFinite(state, "eval_loss", outcome.evalLoss());
+    putFinite(state, "eval_accuracy", outcome.evalAccuracy());
+    // The running sums of the epoch in progress, so a resumed run's train_loss is the same.
+    putFinite(state, "epoch_loss_sum", epochSoFar.loss);
+    putFinite(state, "epoch_accuracy_sum", epochSoFar.accuracy);
+    state.put("epoch_weight", epochSoFar.weight);
     CheckpointWriter w = new CheckpointWriter()
         .model(model, config.withModel(model.config()))
         .trainerState(state);
+    if (!outcome.complete()) w.optimizer("", optimizer);
     TokenizerFiles.copyInto(w, tokenizerDir);
-    Path saved = new RunCheckpoints(run.out(), 1).save(steps, w);
+    Path saved = checkpoints().save(steps, w);
     LOG.info("checkpoint {}", saved);
     return saved;
+  }
+
+  private static void putFinite(ObjectNode state, String key, double value) {
+    if (Double.isFinite(value)) state.put(key, value);
+  }
+
+  private static double finiteOrNaN(JsonNode state, String key) {
+    return state.has(key) ? state.get(key).asDouble() : Double.NaN;
+  }
+
+  private RunCheckpoints checkpoints() {
+    return new RunCheckpoints(run.out(), 1);
+  }
+
+  /** Continues from the checkpoint in dir: weights, optimizer state, step counters, the epoch's sums. */
+  private void restore(Path dir) {
+    Checkpoint c = Checkpoint.open(dir);
+    JsonNode st = c.trainerState().orElseThrow(() -> new IllegalStateException(dir + ": no trainer_state.json"));
+    long at = st.path("global_step").asLong(-1);
+    if (st.path("seed").asLong() != run.seed()) {
+      throw new IllegalArgumentException("run.seed is " + run.seed() + " but the checkpoint " + dir
+          + " was made with seed " + st.path("seed").asLong() + ": resume with the same seed");
+    }
+    if (st.path("max_steps").asLong() != totalSteps() || st.path("train_batch_size").asInt() != schedule.batchSize()
+        || at < 0 || at > totalSteps()) {
+      throw new IllegalArgumentException(section + ": the checkpoint " + dir + " is of a run of "
+          + st.path("max_steps").asLong() + " steps in batches of " + st.path("train_batch_size").asInt()
+          + ", this one has " + totalSteps() + " in batches of " + schedule.batchSize()
+          + ": resume with the same data and " + section + " section");
+    }
+    c.loadWeights(model, LoadOptions.strict());
+    if (at > 0 && at < totalSteps()) c.loadOptimizer(optimizer, "");
+    steps = at;
+    skippedSteps = st.path("skipped_steps").asLong();
+    epochSoFar = new Weighted();
+    epochSoFar.loss = finiteOrNaN(st, "epoch_loss_sum");
+    epochSoFar.accuracy = finiteOrNaN(st, "epoch_accuracy_sum");
+    epochSoFar.weight = st.path("epoch_weight").asDouble();
+    lastEval = new Measure(finiteOrNaN(st, "eval_loss"), finiteOrNaN(st, "eval_accuracy"));
+    LOG.info("resumed from {} (iteration {})", dir, steps);
   }
 
   private double weight(List<E> examples) {

@@ -220,4 +220,44 @@ class SftTrainerTest {
     }
     assertFalse(Files.exists(dir.resolve("stop/checkpoints")), "a stopped run saves no model");
   }
+
+  @Test
+  void aStoppedRunResumesFromItsCheckpointToTheModelOfAnUninterruptedOne() throws IOException {
+    // 5 examples in batches of 2, shuffled: 3 steps an epoch, the last one partial; stopped mid-epoch.
+    List<String> sets = List.of("data.eval_fraction=0", "sft.epochs=2", "sft.batch_size=2", "sft.micro_batch_size=1",
+        "sft.warmup_steps=1", "optim.lr=1e-2", "run.seed=3");
+    SftRunConfig straight = config("straight", sets.toArray(String[]::new));
+    SftResult a;
+    try (SftTrainer trainer = new SftTrainer(straight, SftParts.load(straight))) {
+      a = trainer.run();
+    }
+    SftRunConfig cut = config("cut", sets.toArray(String[]::new));
+    try (SftTrainer trainer = new SftTrainer(cut, SftParts.load(cut))) {
+      trainer.addListener((step, metrics) -> {
+        if (step == 2) trainer.requestStop();
+      });
+      SftResult stopped = trainer.run();
+      assertEquals(2, stopped.steps());
+      assertTrue(Files.exists(stopped.checkpoint().resolve(Checkpoint.OPTIMIZER)), "a resumable checkpoint");
+    }
+    List<String> again = new ArrayList<>(sets);
+    again.add("run.resume=true");
+    again.add("sft.batch_size=3");
+    SftRunConfig other = config("cut", again.toArray(String[]::new));
+    var e = assertThrows(IllegalArgumentException.class, () -> new SftTrainer(other, SftParts.load(other)));
+    assertTrue(e.getMessage().contains("resume with the same data and sft section"), e.getMessage());
+
+    again.removeLast();
+    SftRunConfig resume = config("cut", again.toArray(String[]::new));
+    SftResult b;
+    try (SftTrainer trainer = new SftTrainer(resume, SftParts.load(resume))) {
+      assertEquals(2, trainer.steps());
+      b = trainer.run();
+    }
+    assertEquals(a.steps(), b.steps());
+    assertEquals(a.trainLoss(), b.trainLoss());
+    assertEquals(MetricsLog.read(dir.resolve("straight/metrics.jsonl")), MetricsLog.read(dir.resolve("cut/metrics.jsonl")));
+    assertArrayEquals(Files.readAllBytes(a.checkpoint().resolve("model.safetensors")),
+        Files.readAllBytes(b.checkpoint().resolve("model.safetensors")), "bitwise the same weights");
+  }
 }
