@@ -1,5 +1,6 @@
 package org.rlhf4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -145,6 +146,14 @@ class TrainingCommandsTest {
     assertTrue(err.toString().contains("choose another --out"), err.toString());
     assertEquals(config, Files.readString(run.resolve("config.yaml")));
     assertEquals(metrics, Files.readString(run.resolve("metrics.jsonl")));
+
+    // --resume continues it instead: finished, it has nothing left to do and keeps its model.
+    Path model = ModelDirs.resolve(run).resolve("model.safetensors");
+    byte[] weights = Files.readAllBytes(model);
+    assertEquals(Main.OK, run("sft", "--config", sftConfig.toString(), "--out", run.toString(), "--resume"),
+        err.toString());
+    assertEquals(metrics, Files.readString(run.resolve("metrics.jsonl")));
+    assertArrayEquals(weights, Files.readAllBytes(ModelDirs.resolve(run).resolve("model.safetensors")));
   }
 
   @Test
