@@ -13,6 +13,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 #if defined(RLHF4J_NCCL)
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -26,7 +27,9 @@ namespace {
 // libtorch 2.x split the process group into a front (ProcessGroup) and the
 // backends it dispatches to (Backend); Gloo and NCCL are backends there and
 // process groups themselves in 1.13. The collectives we call exist on both.
-#if TORCH_VERSION_MAJOR >= 2
+#if !defined(TORCH_VERSION_MAJOR)
+#error "torch/version.h must be included before the process-group alias"
+#elif TORCH_VERSION_MAJOR >= 2
 using Group = c10d::Backend;
 #else
 using Group = c10d::ProcessGroup;
