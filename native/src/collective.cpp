@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 #if defined(RLHF4J_NCCL)
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -26,7 +28,9 @@ namespace {
 // libtorch 2.x split the process group into a front (ProcessGroup) and the
 // backends it dispatches to (Backend); Gloo and NCCL are backends there and
 // process groups themselves in 1.13. The collectives we call exist on both.
-#if TORCH_VERSION_MAJOR >= 2
+#if !defined(TORCH_VERSION_MAJOR)
+#error "torch/version.h must be included before the process-group alias"
+#elif TORCH_VERSION_MAJOR >= 2
 using Group = c10d::Backend;
 #else
 using Group = c10d::ProcessGroup;
@@ -55,6 +59,24 @@ std::string first_line(const std::string& s) {
 
 std::string where(const DistConfig& c) {
   return "rank " + std::to_string(c.rank) + " of " + std::to_string(c.world_size);
+}
+
+// libtorch >= 2.4 asks for the libuv TCPStore by default, which builds without
+// libuv (Debian's, for one) refuse; the classic server speaks the same protocol.
+c10::intrusive_ptr<c10d::TCPStore> tcp_store(const std::string& host, c10d::TCPStoreOptions options) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+  if (options.useLibUV) {
+    try {
+      return c10::make_intrusive<c10d::TCPStore>(host, options);
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      std::transform(what.begin(), what.end(), what.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      if (what.find("libuv") == std::string::npos) throw;
+      options.useLibUV = false;
+    }
+  }
+#endif
+  return c10::make_intrusive<c10d::TCPStore>(host, options);
 }
 
 // After a failed collective, names the ranks that are gone: each survivor
@@ -208,7 +230,7 @@ void dist_init(const DistConfig& c) {
     options.numWorkers = static_cast<size_t>(c.world_size);
     options.waitWorkers = false;  // the process group's rendezvous waits, within the timeout
     options.timeout = timeout;
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(c.master_addr, options);
+    auto tcp = tcp_store(c.master_addr, options);
     // torchrun's agent keeps its store across restarts: each attempt has its keys.
     s->store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(c.attempt), tcp);
   } catch (const std::exception& e) {
