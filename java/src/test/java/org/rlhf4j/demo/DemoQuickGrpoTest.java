@@ -13,9 +13,10 @@ import org.rlhf4j.config.Precision;
 /**
  * {@code demo --quick --algo grpo}: GRPO, critic-free, through the same loop as PPO, must raise
  * the hidden gold reward on held-out prompts while responses stay well-formed, by the
- * thresholds of {@link DemoQuickTest}. Runs with {@code -Drlhf4j.demoGrpo=true} only: it has not
- * yet been seen to pass (on the shared 2-core machine a quick demo took over 40 minutes), so it
- * stays out of the default suite until it has.
+ * thresholds of {@link DemoQuickTest}. Runs with {@code -Drlhf4j.demoGrpo=true} only: it does
+ * not pass yet (measured once: positive share 0.414 -> 0.551, validity unchanged; 1 epoch of
+ * 2 optimizer steps per iteration learns less than PPO's 8), so it stays out of the default
+ * suite until the demo's GRPO scale is tuned.
  */
 @EnabledIfSystemProperty(named = "rlhf4j.demoGrpo", matches = "true")
 class DemoQuickGrpoTest {
