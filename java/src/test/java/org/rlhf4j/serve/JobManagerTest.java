@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -35,15 +36,8 @@ class JobManagerTest {
   void sftAndRewardModelJobsRunOneAtATimeWithEventsAndRefuseWhatTheyCannotDo() throws Exception {
     Path inputs = Files.createDirectories(dir.resolve("inputs"));
     Path model = TinyCheckpoints.write(inputs.resolve("model"), TinyCheckpoints.gpt2());
-    Path sftData = Files.write(inputs.resolve("sft.jsonl"), List.of(
-        "{\"prompt\": \"one two\", \"completion\": \"three four\"}",
-        "{\"prompt\": \"the food was\", \"completion\": \"very good\"}",
-        "{\"text\": \"it is great\"}",
-        "{\"prompt\": \"five\", \"completion\": \"six\"}"));
-    Path rmData = Files.write(inputs.resolve("rm.jsonl"), List.of(
-        "{\"prompt\": \"the food was\", \"chosen\": \"good\", \"rejected\": \"bad\"}",
-        "{\"prompt\": \"it is\", \"chosen\": \"very good\", \"rejected\": \"very bad\"}",
-        "{\"chosen\": \"the food is good\", \"rejected\": \"the food is bad\"}"));
+    Path sftData = sftData(inputs);
+    Path rmData = rmData(inputs);
     YAMLMapper yaml = new YAMLMapper();
     JsonNode sft = yaml.readTree("""
         model: {path: '%s'}
@@ -108,15 +102,8 @@ class JobManagerTest {
   void aCancelledSftOrRewardModelJobCheckpointsAndItsResumeEndsWithTheWeightsOfAnUninterruptedRun() throws Exception {
     Path inputs = Files.createDirectories(dir.resolve("inputs"));
     Path model = TinyCheckpoints.write(inputs.resolve("model"), TinyCheckpoints.gpt2());
-    Path sftData = Files.write(inputs.resolve("sft.jsonl"), List.of(
-        "{\"prompt\": \"one two\", \"completion\": \"three four\"}",
-        "{\"prompt\": \"the food was\", \"completion\": \"very good\"}",
-        "{\"text\": \"it is great\"}",
-        "{\"prompt\": \"five\", \"completion\": \"six\"}"));
-    Path rmData = Files.write(inputs.resolve("rm.jsonl"), List.of(
-        "{\"prompt\": \"the food was\", \"chosen\": \"good\", \"rejected\": \"bad\"}",
-        "{\"prompt\": \"it is\", \"chosen\": \"very good\", \"rejected\": \"very bad\"}",
-        "{\"chosen\": \"the food is good\", \"rejected\": \"the food is bad\"}"));
+    Path sftData = sftData(inputs);
+    Path rmData = rmData(inputs);
     YAMLMapper yaml = new YAMLMapper();
     // Shuffled, several epochs, dropout off by default but a warm-up and decay: a resume that got
     // the data order, the step counter or the optimizer state wrong ends with other weights.
@@ -189,5 +176,22 @@ class JobManagerTest {
       assertArrayEquals(Files.readAllBytes(finalA.resolve(file)), Files.readAllBytes(finalB.resolve(file)),
           command + ": " + file + " of the resumed run");
     }
+  }
+
+  /** Four SFT examples (prompt/completion and plain text) under inputs. */
+  private static Path sftData(Path inputs) throws IOException {
+    return Files.write(inputs.resolve("sft.jsonl"), List.of(
+        "{\"prompt\": \"one two\", \"completion\": \"three four\"}",
+        "{\"prompt\": \"the food was\", \"completion\": \"very good\"}",
+        "{\"text\": \"it is great\"}",
+        "{\"prompt\": \"five\", \"completion\": \"six\"}"));
+  }
+
+  /** Three preference pairs under inputs. */
+  private static Path rmData(Path inputs) throws IOException {
+    return Files.write(inputs.resolve("rm.jsonl"), List.of(
+        "{\"prompt\": \"the food was\", \"chosen\": \"good\", \"rejected\": \"bad\"}",
+        "{\"prompt\": \"it is\", \"chosen\": \"very good\", \"rejected\": \"very bad\"}",
+        "{\"chosen\": \"the food is good\", \"rejected\": \"the food is bad\"}"));
   }
 }
