@@ -174,9 +174,9 @@ public final class JobManager implements AutoCloseable {
     JobLog.line(files.log(id), "submitted: " + kind.command() + ", run directory " + runDir);
     synchronized (this) {
       save(info);
+      publish(new JobEvent(JobEvent.STATE, id, 0, JobState.QUEUED, Map.of()));
       enqueue(info, false);
     }
-    publish(new JobEvent(JobEvent.STATE, id, 0, JobState.QUEUED, Map.of()));
     return info;
   }
 
@@ -256,6 +256,11 @@ public final class JobManager implements AutoCloseable {
     return () -> subscriptions.remove(s);
   }
 
+  /**
+   * State events are published under the manager's lock, with the change they report, so every
+   * watcher sees a job's states in the order they happened (queued before running, even when the
+   * device's thread takes the job at once). Listeners only hand events on (SSE queues them).
+   */
   private void publish(JobEvent e) {
     for (Listening s : subscriptions) {
       if (s.job() != null && !s.job().equals(e.job())) continue;
@@ -313,8 +318,8 @@ public final class JobManager implements AutoCloseable {
     JobInfo queued = info.withState(JobState.QUEUED).withTimes(info.started(), null, null);
     save(queued);
     JobLog.line(files.log(id), "resumed: queued again");
-    enqueue(queued, true);
     publish(new JobEvent(JobEvent.STATE, id, queued.iteration(), JobState.QUEUED, Map.of()));
+    enqueue(queued, true);
     return queued;
   }
 
@@ -358,9 +363,9 @@ public final class JobManager implements AutoCloseable {
       if (info == null || active.get(id) != a || a.run.stopRequested() || closing) return;
       info = info.withState(JobState.RUNNING).withTimes(now(), null, null);
       save(info);
+      publish(new JobEvent(JobEvent.STATE, id, info.iteration(), JobState.RUNNING, Map.of()));
     }
     Path log = files.log(id);
-    publish(new JobEvent(JobEvent.STATE, id, info.iteration(), JobState.RUNNING, Map.of()));
     JobLog.bind(id, log);
     JobLog.line(log, "running on " + info.device());
     JobState end;
@@ -396,8 +401,8 @@ public final class JobManager implements AutoCloseable {
       if (current == null) return;
       done = JobFiles.withLastMetrics(current.withState(end).withTimes(current.started(), now(), error));
       save(done);
+      publish(new JobEvent(JobEvent.STATE, id, done.iteration(), end, Map.of()));
     }
-    publish(new JobEvent(JobEvent.STATE, id, done.iteration(), end, Map.of()));
   }
 
   private void onIteration(String id, Active a, long iteration, Map<String, Double> metrics,
