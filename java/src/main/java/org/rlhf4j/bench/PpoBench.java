@@ -20,6 +20,7 @@ import org.rlhf4j.engine.PpoOptions;
 import org.rlhf4j.engine.ProcessGroup;
 import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
+import org.rlhf4j.metrics.PeakRss;
 import org.rlhf4j.train.Distributed;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

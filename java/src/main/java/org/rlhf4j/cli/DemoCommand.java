@@ -1,6 +1,8 @@
 package org.rlhf4j.cli;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
@@ -18,7 +20,8 @@ import picocli.CommandLine.Spec;
     description = {"Run RLHF end to end on the built-in review task, with no downloads: SFT of a tiny GPT,",
         "a reward model from noisy preference pairs, PPO against it, and a before/after comparison",
         "on held-out prompts by the task's hidden judges (gold sentiment, grammatical validity).",
-        "Leaves DIR/sft, DIR/rm, DIR/ppo, DIR/summary.json and DIR/report.html."})
+        "Several --algo run from the same SFT policy and reward model, compared side by side.",
+        "Leaves DIR/sft, DIR/rm, DIR/<algo> (DIR/ppo for PPO), DIR/summary.json and DIR/report.html."})
 final class DemoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -34,8 +37,8 @@ final class DemoCommand implements Callable<Integer> {
   String preset = "standard";
 
   @Option(names = "--algo", paramLabel = "ppo|grpo|dr_grpo|dapo|rloo|reinforce_pp",
-      description = "RL algorithm: ppo (with --preset) or a critic-free preset of the same loop. Default: "
-          + "${DEFAULT-VALUE}.")
+      description = "RL algorithm: ppo (with --preset) or a critic-free preset of the same loop; several, "
+          + "comma-separated (or all), run one after another and are compared. Default: ${DEFAULT-VALUE}.")
   String algo = "ppo";
 
   @Option(names = "--reward", paramLabel = "model|gold",
@@ -61,7 +64,9 @@ final class DemoCommand implements Callable<Integer> {
         case "bf16" -> Precision.BF16;
         default -> throw new IllegalArgumentException("--dtype must be f32 or bf16, got '" + dtype + "'");
       };
-      options = new Demo.Options(dir, quick ? DemoScale.quick() : DemoScale.full(), preset, seed, algo, reward,
+      List<String> algos = algo.equals("all") ? Demo.ALGORITHMS
+          : Arrays.stream(algo.split(",", -1)).map(String::strip).toList();
+      options = new Demo.Options(dir, quick ? DemoScale.quick() : DemoScale.full(), preset, seed, algos, reward,
           precision);
       Demo.refuseExistingRun(dir);
     } catch (IllegalArgumentException e) {
@@ -69,14 +74,22 @@ final class DemoCommand implements Callable<Integer> {
     }
     DemoSummary s = new Demo(options).run();
     var w = spec.commandLine().getOut();
-    w.printf("%nrlhf4j demo (%s preset, reward %s%s, %s) in %s%n", s.preset(), s.reward(), quick ? ", quick" : "",
-        dtype, dir);
+    String presets = String.join(", ", s.runs().stream().map(r -> r.algo() + " (" + r.preset() + ")").toList());
+    w.printf("%nrlhf4j demo (%s; reward %s%s, %s) in %s%n", presets, s.reward(), quick ? ", quick" : "", dtype, dir);
     w.printf("reward model held-out pairwise accuracy: %.3f%n", s.rmAccuracy());
-    w.printf("%-28s %10s %10s%n", "held-out prompts", "SFT", algo.toUpperCase(java.util.Locale.ROOT));
+    w.printf("%-28s %12s", "held-out prompts", "SFT");
+    for (var r : s.runs()) w.printf(" %12s", r.algo());
+    w.println();
     for (String row : s.before().keySet()) {
-      w.printf("%-28s %10.3f %10.3f%n", row, shown(s.before().get(row)), shown(s.after().get(row)));
+      w.printf("%-28s %12.3f", row, shown(s.before().get(row)));
+      for (var r : s.runs()) w.printf(" %12.3f", shown(r.after().get(row)));
+      w.println();
     }
-    w.printf("total %.0f s; report: %s%n", s.seconds().get("total"), dir.resolve("report.html"));
+    w.printf("%-28s %12s", "RL stage seconds", "");
+    for (var r : s.runs()) w.printf(" %12.0f", r.seconds());
+    w.printf("%n%-28s %12s", "RL stage peak RSS (GB)", "");
+    for (var r : s.runs()) w.printf(" %12.2f", r.peakRssGb());
+    w.printf("%ntotal %.0f s; report: %s%n", s.seconds().get("total"), dir.resolve("report.html"));
     return Main.OK;
   }
 

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -18,13 +19,14 @@ import org.rlhf4j.checkpoint.LoadOptions;
 import org.rlhf4j.checkpoint.ModelDirs;
 import org.rlhf4j.config.PpoPreset;
 import org.rlhf4j.config.PpoRunConfig;
+import org.rlhf4j.config.Precision;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.config.SftRunConfig;
 import org.rlhf4j.demo.task.ReviewTask;
 import org.rlhf4j.engine.AlgoOptions;
 import org.rlhf4j.engine.Model;
-import org.rlhf4j.config.Precision;
 import org.rlhf4j.engine.ModelConfig;
+import org.rlhf4j.metrics.PeakRss;
 import org.rlhf4j.ppo.PpoSetup;
 import org.rlhf4j.ppo.PpoTrainer;
 import org.rlhf4j.rm.RewardModelTrainer;
@@ -42,8 +44,10 @@ import org.slf4j.LoggerFactory;
  * fine-tuned on generated reviews (SFT), a reward model learns sentiment from noisy preference
  * pairs, and PPO tunes the policy against that reward model. The task's hidden judges (gold
  * sentiment, grammatical validity) then measure, on held-out prompts, whether the policy really
- * improved or only fooled the reward model. Leaves DIR/sft, DIR/rm and DIR/ppo (loadable by
- * generate and eval), DIR/summary.json and DIR/report.html.
+ * improved or only fooled the reward model. Several RL algorithms can run from the same SFT
+ * policy and reward model, each into DIR/&lt;algo&gt; (DIR/ppo for PPO), and the report sets them
+ * side by side. Leaves DIR/sft, DIR/rm and the RL directories (loadable by generate and eval),
+ * DIR/summary.json and DIR/report.html.
  *
  * <p>Not thread-safe; one demo per run directory.
  */
@@ -60,20 +64,27 @@ public final class Demo {
   public static final List<String> ALGORITHMS = List.of("ppo", "grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp");
 
   /**
-   * What to run: where, how big, which algorithm (PPO with its preset, or another preset of the
-   * same loop), scored by the reward model (RLHF) or the gold judge (RLVR), which seed, which
-   * model.dtype for every stage.
+   * What to run: where, how big, which algorithms (PPO with its preset, or other presets of the
+   * same loop; each from the same SFT policy and reward model), scored by the reward model (RLHF)
+   * or the gold judge (RLVR), which seed, which model.dtype for every stage.
    */
-  public record Options(Path out, DemoScale scale, String preset, long seed, String algo, String reward,
+  public record Options(Path out, DemoScale scale, String preset, long seed, List<String> algos, String reward,
       Precision dtype) {
     public Options {
       if (!preset.equals("seed") && !preset.equals("standard")) {
         throw new IllegalArgumentException("--preset must be seed or standard, got '" + preset + "'");
       }
-      if (!ALGORITHMS.contains(algo)) {
-        throw new IllegalArgumentException("--algo must be one of " + String.join("|", ALGORITHMS) + ", got '" + algo
-            + "'");
+      if (algos.isEmpty()) throw new IllegalArgumentException("--algo names no algorithm");
+      for (String algo : algos) {
+        if (!ALGORITHMS.contains(algo)) {
+          throw new IllegalArgumentException("--algo must be one of " + String.join("|", ALGORITHMS)
+              + " (or several, comma-separated, or all), got '" + algo + "'");
+        }
       }
+      if (new HashSet<>(algos).size() != algos.size()) {
+        throw new IllegalArgumentException("--algo names an algorithm twice: " + String.join(",", algos));
+      }
+      algos = List.copyOf(algos);
       if (!reward.equals("model") && !reward.equals("gold")) {
         throw new IllegalArgumentException("--reward must be model or gold, got '" + reward + "'");
       }
@@ -82,11 +93,11 @@ public final class Demo {
 
     /** PPO with the reward model, in float32. */
     public Options(Path out, DemoScale scale, String preset, long seed) {
-      this(out, scale, preset, seed, "ppo", "model", Precision.F32);
+      this(out, scale, preset, seed, List.of("ppo"), "model", Precision.F32);
     }
 
-    /** The ppo.preset the RL stage runs. */
-    public String ppoPreset() {
+    /** The ppo.preset algo's RL stage runs. */
+    public String ppoPreset(String algo) {
       return algo.equals("ppo") ? preset : algo;
     }
 
@@ -130,33 +141,54 @@ public final class Demo {
     RmResult rm = rewardModel(data);
     seconds.put("rm", (System.nanoTime() - t) / 1e9);
 
+    List<String> prompts = task.heldOutPrompts(scale.evalPrompts());
+    GoldEval.Result before;
     t = System.nanoTime();
-    LOG.info("demo: {} ({} preset, reward {}) -> {}", options.algo(), options.ppoPreset(), options.reward(),
-        out.resolve("ppo"));
-    List<Map<String, Double>> goldCurve = ppo(data);
-    seconds.put("ppo", (System.nanoTime() - t) / 1e9);
-
-    t = System.nanoTime();
-    LOG.info("demo: judging SFT and PPO policies on {} held-out prompts", scale.evalPrompts());
-    GoldEval.Result before, after;
     try (Model reference = load(out.resolve("sft"), c -> c.withValueHead(false));
-        Model rewardModel = load(out.resolve("rm"), c -> c.withRewardHead(true).withValueHead(false));
-        Model policy = load(out.resolve("ppo"), c -> c.withValueHead(false))) {
-      List<String> prompts = task.heldOutPrompts(scale.evalPrompts());
-      before = GoldEval.evaluate(reference, reference, rewardModel, tokenizer, task, prompts, MAX_NEW_TOKENS,
-          options.seed() + 1, 64);
-      after = GoldEval.evaluate(policy, reference, rewardModel, tokenizer, task, prompts, MAX_NEW_TOKENS,
-          options.seed() + 1, 64);
+        Model rewardModel = loadRewardModel()) {
+      before = evaluate(reference, reference, rewardModel, prompts);
     }
-    seconds.put("evaluation", (System.nanoTime() - t) / 1e9);
+    double evaluation = (System.nanoTime() - t) / 1e9;
+
+    List<DemoSummary.Run> runs = new ArrayList<>();
+    for (String algo : options.algos()) {
+      String preset = options.ppoPreset(algo);
+      LOG.info("demo: {} ({} preset, reward {}) -> {}", algo, preset, options.reward(), out.resolve(algo));
+      // The peak of this stage alone: the shared stages and earlier runs do not count.
+      PeakRss.reset();
+      t = System.nanoTime();
+      List<Map<String, Double>> goldCurve = rl(algo, data);
+      double rlSeconds = (System.nanoTime() - t) / 1e9;
+      double peak = PeakRss.gigabytes();
+      t = System.nanoTime();
+      LOG.info("demo: judging the {} policy on {} held-out prompts", algo, prompts.size());
+      GoldEval.Result after;
+      try (Model reference = load(out.resolve("sft"), c -> c.withValueHead(false));
+          Model rewardModel = loadRewardModel();
+          Model policy = load(out.resolve(algo), c -> c.withValueHead(false))) {
+        after = evaluate(policy, reference, rewardModel, prompts);
+      }
+      evaluation += (System.nanoTime() - t) / 1e9;
+      runs.add(new DemoSummary.Run(algo, preset, after.table(), goldCurve, rlSeconds, peak, samples(after)));
+    }
+    seconds.put("evaluation", evaluation);
     seconds.put("total", (System.nanoTime() - t0) / 1e9);
 
-    DemoSummary summary = new DemoSummary(options.ppoPreset(), options.reward(), scale, sft.evalLoss(), rm.evalAccuracy(),
-        before.table(), after.table(), goldCurve, seconds, samples(before), samples(after));
+    DemoSummary summary = new DemoSummary(options.reward(), scale, sft.evalLoss(), rm.evalAccuracy(), before.table(),
+        runs, seconds, samples(before));
     new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("summary.json").toFile(),
         summary);
     DemoReport.write(out, summary);
     return summary;
+  }
+
+  private GoldEval.Result evaluate(Model policy, Model reference, Model rewardModel, List<String> prompts) {
+    return GoldEval.evaluate(policy, reference, rewardModel, tokenizer, task, prompts, MAX_NEW_TOKENS,
+        options.seed() + 1, 64);
+  }
+
+  private Model loadRewardModel() {
+    return load(out.resolve("rm"), c -> c.withRewardHead(true).withValueHead(false));
   }
 
   /** A run directory that holds anything is never written into: nothing a user made is lost. */
@@ -238,20 +270,23 @@ public final class Demo {
   /**
    * Runs the RL stage; returns the gold judges' curve on a few held-out prompts every tenth of
    * the run. Every algorithm sees the same samples per iteration (rollout_batch prompts x its
-   * num_samples = the scale's rollout batch) and the same KL weight (in the reward or in the
-   * loss, as its preset places it; DAPO has none).
+   * num_samples = the scale's rollout batch), takes the same optimizer steps on them (the
+   * scale's epochs over its minibatches: a critic-free preset's single epoch would give it a
+   * quarter of PPO's updates) and the same KL weight (in the reward or in the loss, as its
+   * preset places it; DAPO has none).
    */
-  private List<Map<String, Double>> ppo(Path data) throws IOException {
+  private List<Map<String, Double>> rl(String algo, Path data) throws IOException {
     int iterations = scale.ppoIterations();
-    String preset = options.ppoPreset();
+    String preset = options.ppoPreset(algo);
     PpoPreset presetSection = PpoPreset.valueOf(preset.toUpperCase(Locale.ROOT));
     int prompts = Math.max(1, scale.rolloutBatch() / presetSection.numSamples());
     List<String> set = new ArrayList<>(List.of(
-        "run.out=" + out.resolve("ppo"), "run.seed=" + options.seed(), "model.path=" + out.resolve("sft"),
+        "run.out=" + out.resolve(algo), "run.seed=" + options.seed(), "model.path=" + out.resolve("sft"),
         "data.prompts=" + data.resolve("prompts.txt"),
         "data.eval_prompts=" + data.resolve("eval_prompts.txt"), "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS,
         "generation.max_new_tokens=" + MAX_NEW_TOKENS, "ppo.preset=" + preset,
-        "ppo.kl_coef=" + scale.klCoef(), "ppo.minibatch_size=" + scale.minibatch(),
+        "ppo.kl_coef=" + scale.klCoef(), "ppo.ppo_epochs=" + scale.ppoEpochs(),
+        "ppo.minibatch_size=" + scale.minibatch(),
         "ppo.micro_batch_size=" + scale.minibatch(), "optim.lr=" + scale.ppoLr(), "schedule.iterations=" + iterations,
         "schedule.rollout_batch=" + prompts, "schedule.eval_prompts=0",  // the gold curve evaluates
         "schedule.checkpoint_every=" + Math.max(1, iterations / 2),

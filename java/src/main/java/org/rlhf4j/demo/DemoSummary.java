@@ -4,54 +4,77 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What the demo found (DIR/summary.json): the reward model's held-out pairwise accuracy, the
- * before/after table on held-out prompts, the gold curve during PPO, stage times and samples.
+ * What the demo found (DIR/summary.json): the reward model's held-out pairwise accuracy, the SFT
+ * policy's table on held-out prompts, and for each RL algorithm run from that SFT policy its
+ * table on the same prompts, its gold curve, time and memory.
  *
- * @param preset the ppo.preset of the RL stage (seed, standard, or the algorithm: grpo, ...)
  * @param reward what scored the RL stage: the reward model (model) or the gold judge (gold)
  * @param scale the sizes the demo ran at
  * @param sftEvalLoss SFT's held-out loss per completion token
  * @param rmAccuracy the reward model's held-out pairwise accuracy
  * @param before the SFT policy on held-out prompts (rows of the table)
- * @param after the PPO policy on the same prompts
- * @param goldCurve gold reward, positive share, validity, reward-model score and KL during PPO
- * @param seconds wall-clock seconds per stage and in total
+ * @param runs the RL runs, in the order they ran
+ * @param seconds wall-clock seconds of the shared stages (data, sft, rm, evaluation) and in total
  * @param samplesBefore a few held-out generations of the SFT policy
- * @param samplesAfter the PPO policy's generations for the same prompts
  */
 public record DemoSummary(
-    String preset,
     String reward,
     DemoScale scale,
     double sftEvalLoss,
     double rmAccuracy,
     Map<String, Double> before,
-    Map<String, Double> after,
-    List<Map<String, Double>> goldCurve,
+    List<Run> runs,
     Map<String, Double> seconds,
-    List<Sample> samplesBefore,
-    List<Sample> samplesAfter) {
+    List<Sample> samplesBefore) {
 
   /** A held-out generation with its judges' verdicts. */
   public record Sample(String prompt, String response, double gold, boolean valid, double rmScore) {}
 
-  public double goldBefore() {
-    return before.get("gold reward (mean)");
+  /**
+   * One RL algorithm's run from the SFT policy.
+   *
+   * @param algo the demo's --algo (ppo, grpo, ...)
+   * @param preset the ppo.preset it ran (seed or standard for ppo, else the algorithm)
+   * @param after its policy on the held-out prompts of {@link #before()}
+   * @param goldCurve gold reward, positive share, validity, reward-model score and KL during RL
+   * @param seconds wall-clock seconds of its RL stage
+   * @param peakRssGb the process's peak RSS (GB) during its RL stage (NaN off Linux)
+   * @param samplesAfter its generations for the prompts of {@link #samplesBefore()}
+   */
+  public record Run(String algo, String preset, Map<String, Double> after, List<Map<String, Double>> goldCurve,
+      double seconds, double peakRssGb, List<Sample> samplesAfter) {
+    public double goldAfter() {
+      return after.get("gold reward (mean)");
+    }
+
+    public double positiveAfter() {
+      return after.get("positive share (gold)");
+    }
+
+    public double validityAfter() {
+      return after.get("validity rate");
+    }
+
+    public double klAfter() {
+      return after.get("KL to reference");
+    }
   }
 
-  public double goldAfter() {
-    return after.get("gold reward (mean)");
+  /** The run of algo. */
+  public Run run(String algo) {
+    return runs.stream().filter(r -> r.algo().equals(algo)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("the demo ran no '" + algo + "'"));
+  }
+
+  public double goldBefore() {
+    return before.get("gold reward (mean)");
   }
 
   public double positiveBefore() {
     return before.get("positive share (gold)");
   }
 
-  public double positiveAfter() {
-    return after.get("positive share (gold)");
-  }
-
-  public double validityAfter() {
-    return after.get("validity rate");
+  public double validityBefore() {
+    return before.get("validity rate");
   }
 }

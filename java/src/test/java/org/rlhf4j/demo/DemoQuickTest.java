@@ -1,13 +1,16 @@
 package org.rlhf4j.demo;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rlhf4j.checkpoint.ModelDirs;
+import org.rlhf4j.config.Precision;
 
 /**
  * The demo's CI run (--quick): PPO must raise the hidden gold reward on held-out prompts while
@@ -22,21 +25,29 @@ class DemoQuickTest {
   @TempDir Path tmp;
 
   @Test
-  void ppoRaisesTheGoldRewardAndKeepsResponsesValid() throws IOException {
+  void ppoAndGrpoRaiseTheGoldRewardAndKeepResponsesValid() throws IOException {
     Path out = tmp.resolve("demo");
-    DemoSummary s = new Demo(new Demo.Options(out, DemoScale.quick(), "standard", 1)).run();
-    String table = "before " + s.before() + "\nafter " + s.after();
+    DemoSummary s = new Demo(new Demo.Options(out, DemoScale.quick(), "standard", 1, List.of("ppo", "grpo"), "model",
+        Precision.F32)).run();
     assertTrue(s.rmAccuracy() > 0.75, "reward model accuracy " + s.rmAccuracy());
-    assertTrue(s.positiveAfter() >= s.positiveBefore() + 0.25, "positive share did not rise enough:\n" + table);
-    assertTrue(s.goldAfter() >= s.goldBefore() + 0.4, "gold reward did not rise enough:\n" + table);
-    double validityBefore = s.before().get("validity rate");
-    assertTrue(s.validityAfter() >= validityBefore - 0.05, "validity fell:\n" + table);
-    double kl = s.after().get("KL to reference");
-    assertTrue(kl > 0 && Double.isFinite(kl), "KL to reference " + kl);
-    for (String stage : new String[] {"sft", "rm", "ppo"}) {
+    for (String algo : List.of("ppo", "grpo")) {
+      DemoSummary.Run run = s.run(algo);
+      String table = algo + ": before " + s.before() + "\nafter " + run.after();
+      assertTrue(run.positiveAfter() >= s.positiveBefore() + 0.25, "positive share did not rise enough:\n" + table);
+      assertTrue(run.goldAfter() >= s.goldBefore() + 0.4, "gold reward did not rise enough:\n" + table);
+      assertTrue(run.validityAfter() >= s.validityBefore() - 0.05, "validity fell:\n" + table);
+      assertTrue(run.klAfter() > 0 && Double.isFinite(run.klAfter()), algo + ": KL to reference " + run.klAfter());
+      assertTrue(run.seconds() > 0, algo + ": RL seconds " + run.seconds());
+      assertTrue(run.peakRssGb() > 0, algo + ": peak RSS " + run.peakRssGb());
+    }
+    assertEquals("standard", s.run("ppo").preset());
+    assertEquals("grpo", s.run("grpo").preset());
+    for (String stage : new String[] {"sft", "rm", "ppo", "grpo"}) {
       assertTrue(Files.isRegularFile(ModelDirs.resolve(out.resolve(stage)).resolve("model.safetensors")), stage);
     }
-    assertTrue(Files.readString(out.resolve("report.html")).contains("<svg"));
+    String report = Files.readString(out.resolve("report.html"));
+    assertTrue(report.contains("<svg"));
+    assertTrue(report.contains("peak RSS GB") && report.contains("grpo policy"), "the side-by-side table");
     assertTrue(Files.isRegularFile(out.resolve("summary.json")));
   }
 }
