@@ -14,8 +14,8 @@ RLHF4J_PACKAGES=(
   maven
   fontconfig fonts-dejavu-core
 )
-# Only the tests need these (the dashboard's browser test): scripts/test adds them.
-RLHF4J_TEST_PACKAGES=(chromium chromium-driver)
+# Only the tests need these (the dashboard's browser test; torchrun for the data-parallel test): scripts/test adds them.
+RLHF4J_TEST_PACKAGES=(chromium chromium-driver python3-torch)
 
 say() { echo "rlhf4j: $*" >&2; }
 die() { say "$*"; exit 1; }

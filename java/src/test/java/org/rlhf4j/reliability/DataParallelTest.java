@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -68,6 +69,43 @@ class DataParallelTest {
     assertTrue(launch.output().contains("INFO  [rank 0] checkpoint "), "log lines carry the rank:\n" + launch.output());
     assertFalse(launch.output().contains("|-ERROR"), launch.output());
     assertTrue(Files.readString(dir.resolve("two/metrics.jsonl")).contains("\"time/allreduce\""));
+  }
+
+  /**
+   * torchrun's contract, under PyTorch's own torchrun (Debian's python3-torch, installed by
+   * scripts/test): every rank, rank 0 too, is a client of the agent's TCPStore, and the job learns
+   * what one process learns. `-r 1 -t 1` works around 1.13's redirect parsing, which fails on
+   * Python 3.11 for the default "0" (IntFlag iteration no longer yields Std.NONE).
+   */
+  @Test
+  void aPpoJobUnderTorchrunLearnsWhatOneProcessLearns() throws Exception {
+    Path python = Path.of("/usr/bin/python3");
+    Assumptions.assumeTrue(Files.isExecutable(python) && new ProcessBuilder(python.toString(), "-c",
+        "import torch.distributed.run").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .start().waitFor() == 0, "no torchrun: /usr/bin/python3 cannot import torch (apt-get install python3-torch)");
+    Path config = TinyPpo.configFile(dir);
+    List<String> args = List.of("ppo", "--config", config.toString(), "--preset", "standard",
+        "--set", "schedule.rollout_batch=16", "--set", "schedule.iterations=2", "--set", "ppo.minibatch_size=8",
+        "--set", "ppo.micro_batch_size=4", "--set", "schedule.eval_prompts=0");
+    List<String> one = new ArrayList<>(args);
+    one.addAll(List.of("--out", dir.resolve("one").toString()));
+    StringWriter err = new StringWriter();
+    assertEquals(Main.OK, Main.run(one.toArray(String[]::new), new PrintWriter(new StringWriter()),
+        new PrintWriter(err)), err.toString());
+
+    List<String> torchrun = List.of(python.toString(), "-m", "torch.distributed.run", "--no_python", "--nnodes", "1",
+        "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", Integer.toString(freePort()),
+        "--max_restarts", "0", "-r", "1", "-t", "1", "--log_dir", dir.resolve("torchrun-logs").toString());
+    List<String> two = new ArrayList<>(args);
+    two.addAll(List.of("--out", dir.resolve("two").toString()));
+    TrainingProcess job = TrainingProcess.cliUnder(dir.resolve("torchrun.log"), torchrun, two);
+    assertEquals(0, job.waitFor(180), job.output());
+
+    assertTrue(Files.readString(dir.resolve("two/metrics.jsonl")).contains("\"time/allreduce\""),
+        "the job ran data-parallel:\n" + job.output());
+    Path a = latest(dir.resolve("one")), b = latest(dir.resolve("two"));
+    assertEquals(a.getFileName(), b.getFileName());
+    assertWeightsClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"));
   }
 
   @ParameterizedTest(name = "{0}")

@@ -51,9 +51,23 @@ final class TrainingProcess {
     return start(output, jvmOptions, main, args, Map.of());
   }
 
+  /**
+   * Starts {@code launcher... java ... rlhf4j args...}: the CLI as the command of a launcher such
+   * as torchrun, which starts one such process per rank.
+   */
+  static TrainingProcess cliUnder(Path output, List<String> launcher, List<String> args) throws IOException {
+    return start(output, launcher, List.of("-Xmx256m"), Main.class, args, Map.of());
+  }
+
   private static TrainingProcess start(Path output, List<String> jvmOptions, Class<?> main, List<String> args,
       Map<String, String> env) throws IOException {
-    List<String> command = new ArrayList<>(List.of(
+    return start(output, List.of(), jvmOptions, main, args, env);
+  }
+
+  private static TrainingProcess start(Path output, List<String> launcher, List<String> jvmOptions, Class<?> main,
+      List<String> args, Map<String, String> env) throws IOException {
+    List<String> command = new ArrayList<>(launcher);
+    command.addAll(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED",
         "-XX:TieredStopAtLevel=1",  // starts faster; C2 would not pay off in a run of seconds
@@ -103,8 +117,9 @@ final class TrainingProcess {
     return (System.nanoTime() - startNanos) / 1e9;
   }
 
-  /** SIGKILL (destroyForcibly on Linux), then waits for the process to be gone. */
+  /** SIGKILL (destroyForcibly on Linux) to the process and what it started, then waits for it to be gone. */
   void kill() throws InterruptedException {
+    process.descendants().forEach(ProcessHandle::destroyForcibly);
     process.destroyForcibly();
     process.waitFor();
   }
