@@ -11,7 +11,9 @@ public record TrainSection(
         int microBatchSize,
     @Doc("Optimizer steps of linear warm-up from 0.") int warmupSteps,
     @Doc("Learning rate after warm-up: constant, linear or cosine (to 0).") Decay decay,
-    @Doc("Longest example in tokens (prompt and completion together); longer ones per data.too_long.") int maxSeqLen) {
+    @Doc("Longest example in tokens (prompt and completion together); longer ones per data.too_long.") int maxSeqLen,
+    @Doc("Write a resumable checkpoint (with the optimizer state) every this many optimizer steps, replacing the "
+        + "previous one (Hugging Face's save_steps); 0 = only at the end and when stopped.") int saveSteps) {
 
   public TrainSection {
     Check.atLeast("epochs", epochs, 1);
@@ -20,16 +22,17 @@ public record TrainSection(
     Check.atLeast("warmup_steps", warmupSteps, 0);
     Check.notNull("decay", decay);
     Check.atLeast("max_seq_len", maxSeqLen, 2);
+    Check.atLeast("save_steps", saveSteps, 0);
   }
 
-  /** 3 epochs, batches of 16, cosine decay, 128 tokens. */
+  /** 3 epochs, batches of 16, cosine decay, 128 tokens, a checkpoint every 500 steps. */
   public static TrainSection sftDefaults() {
-    return new TrainSection(3, 16, 16, 0, Decay.COSINE, 128);
+    return new TrainSection(3, 16, 16, 0, Decay.COSINE, 128, 500);
   }
 
   /** As {@link #sftDefaults()} with 2 epochs. */
   public static TrainSection rmDefaults() {
-    return new TrainSection(2, 16, 16, 0, Decay.COSINE, 128);
+    return new TrainSection(2, 16, 16, 0, Decay.COSINE, 128, 500);
   }
 
   /** The rules of sft and train-rm across sections; section is "sft" or "rm". */

@@ -116,7 +116,7 @@ public final class RewardModelTrainer implements AutoCloseable {
    * the class comment. After a {@link #requestStop()} it saves where it stopped.
    */
   public RmResult run() {
-    Outcome o = loop.run();
+    Outcome o = loop.run(parts.modelConfig(), parts.tokenizerDir());
     Path saved = loop.saveCheckpoint(parts.modelConfig(), parts.tokenizerDir(), o);
     PreferenceData d = parts.data();
     return new RmResult(o.trainLoss(), o.trainAccuracy(), o.evalLoss(), o.evalAccuracy(), o.steps(), d.train().size(),

@@ -97,7 +97,7 @@ public final class SftTrainer implements AutoCloseable {
    * the class comment. After a {@link #requestStop()} it saves where it stopped.
    */
   public SftResult run() {
-    Outcome o = loop.run();
+    Outcome o = loop.run(parts.modelConfig(), parts.tokenizerDir());
     Path saved = loop.saveCheckpoint(parts.modelConfig(), parts.tokenizerDir(), o);
     SftData d = parts.data();
     return new SftResult(o.trainLoss(), o.evalLoss(), o.steps(), d.train().size(), d.eval().size(),

@@ -199,9 +199,11 @@ public final class SupervisedLoop<E> implements AutoCloseable {
 
   /**
    * Trains every epoch (the rest of them after a resume), writing run.out/metrics.jsonl and
-   * showing progress, until the end or a {@link #requestStop()}. Runs once.
+   * showing progress, until the end or a {@link #requestStop()}; every save_steps steps it
+   * writes a resumable checkpoint as {@link #saveCheckpoint} does (config, tokenizerDir: what
+   * it gets). Runs once.
    */
-  public Outcome run() {
+  public Outcome run(HfConfig config, Path tokenizerDir) {
     if (ran) throw new IllegalStateException(section + ": the loop has already run");
     ran = true;
     Path out = run.out();
@@ -242,6 +244,11 @@ public final class SupervisedLoop<E> implements AutoCloseable {
             }
             progress.metrics(shown);
             progress.stepTo(steps);
+            if (schedule.saveSteps() > 0 && steps % schedule.saveSteps() == 0 && steps < totalSteps()) {
+              // What a stop writes: a run killed from here on resumes exactly from this step.
+              saveCheckpoint(config, tokenizerDir, new Outcome(epochSoFar.loss(), epochSoFar.accuracy(),
+                  lastEval.loss(), lastEval.accuracy(), steps, skippedSteps, false));
+            }
           }
           LOG.info("{} epoch {}/{}: train loss {}{}", section, epoch + 1, schedule.epochs(),
               String.format(Locale.ROOT, "%.4f", epochSoFar.loss()),

@@ -13,13 +13,15 @@ import org.rlhf4j.checkpoint.ModelDirs;
 import org.rlhf4j.config.Precision;
 
 /**
- * The demo's CI run (--quick): PPO must raise the hidden gold reward on held-out prompts while
- * the responses stay well-formed. The thresholds fail a broken PPO (checked by hand, on this
- * scale): with the advantage's sign flipped the positive share fell from 0.43 to 0.34 and
- * validity to 0; with the KL penalty dropped validity collapsed from 0.64 to 0.07 (the policy
- * games the reward model with degenerate text). A working PPO went 0.43 -> 0.88 positive,
- * 0.64 -> 0.90 valid then, and 0.42 -> 0.82, 0.66 -> 0.86 with the faster decoding kernels
- * (whose float rounding changes some draws).
+ * The demo's CI run (--quick), PPO and GRPO from the same SFT policy and reward model: each must
+ * raise the hidden gold reward on held-out prompts while the responses stay well-formed, and the
+ * report must set them side by side. The thresholds fail a broken run (checked by hand, on this
+ * scale): PPO with the advantage's sign flipped fell from 0.43 to 0.34 positive and validity to
+ * 0; with the KL penalty dropped validity collapsed from 0.64 to 0.07 (the policy games the
+ * reward model with degenerate text). GRPO with its advantage's sign flipped fell from 0.414 to
+ * 0.094 positive, gold 0.048 to -0.714; working, it went 0.414 -> 0.836 positive, 0.656 -> 0.805
+ * valid (4 epochs of 2 minibatches per iteration; with the preset's single epoch it reached only
+ * 0.551).
  */
 class DemoQuickTest {
   @TempDir Path tmp;

@@ -260,4 +260,55 @@ class SftTrainerTest {
     assertArrayEquals(Files.readAllBytes(a.checkpoint().resolve("model.safetensors")),
         Files.readAllBytes(b.checkpoint().resolve("model.safetensors")), "bitwise the same weights");
   }
+
+  @Test
+  void aRunKilledAfterItsPeriodicCheckpointResumesToTheModelOfAnUninterruptedOne() throws IOException {
+    // 3 steps an epoch, 2 epochs, a checkpoint every 2 steps; "killed" after step 3: what is on
+    // disk then (iter-2 and metrics up to step 3) is copied away, as a SIGKILL would leave it.
+    List<String> sets = List.of("data.eval_fraction=0", "sft.epochs=2", "sft.batch_size=2", "sft.micro_batch_size=1",
+        "sft.warmup_steps=1", "optim.lr=1e-2", "run.seed=3", "sft.save_steps=2");
+    SftRunConfig straight = config("straight", sets.toArray(String[]::new));
+    Path killed = dir.resolve("killed");
+    SftResult a;
+    try (SftTrainer trainer = new SftTrainer(straight, SftParts.load(straight))) {
+      trainer.addListener((step, metrics) -> {
+        if (step == 3) copyTree(dir.resolve("straight"), killed);
+      });
+      a = trainer.run();
+    }
+    assertEquals(List.of("iter-000002"), listNames(killed.resolve("checkpoints")));
+    assertTrue(Files.exists(killed.resolve("checkpoints/iter-000002").resolve(Checkpoint.OPTIMIZER)));
+
+    List<String> again = new ArrayList<>(sets);
+    again.add("run.resume=true");
+    SftRunConfig resume = config("killed", again.toArray(String[]::new));
+    SftResult b;
+    try (SftTrainer trainer = new SftTrainer(resume, SftParts.load(resume))) {
+      assertEquals(2, trainer.steps());
+      b = trainer.run();
+    }
+    assertEquals(a.steps(), b.steps());
+    assertEquals(MetricsLog.read(dir.resolve("straight/metrics.jsonl")), MetricsLog.read(killed.resolve("metrics.jsonl")));
+    assertArrayEquals(Files.readAllBytes(a.checkpoint().resolve("model.safetensors")),
+        Files.readAllBytes(b.checkpoint().resolve("model.safetensors")), "bitwise the same weights");
+    assertEquals(List.of("iter-000006"), listNames(killed.resolve("checkpoints")), "the newest replaces the older");
+  }
+
+  private static void copyTree(Path from, Path to) {
+    try (var paths = Files.walk(from)) {
+      for (Path p : paths.toList()) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) Files.createDirectories(target);
+        else Files.copy(p, target);
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static List<String> listNames(Path dir) throws IOException {
+    try (var entries = Files.list(dir)) {
+      return entries.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
 }
