@@ -8,6 +8,8 @@
 
 #include "core_helpers.hpp"
 #include "cpu_allocator.hpp"
+#include "errors.hpp"
+#include "scoring.hpp"
 
 using namespace r4j;
 using namespace r4j::test;
