@@ -103,11 +103,11 @@ class LoraSharedCriticTest {
         "optimizer.safetensors")) {
       assertArrayEquals(Files.readAllBytes(ckOwn.resolve(file)), Files.readAllBytes(ckShared.resolve(file)), file);
     }
-    // The critic's optimizer state: its adapters and value head only, never the (shared) base.
+    // The critic's optimizer state: its step count, adapters and value head, never the (shared) base.
     try (SafetensorsFile state = SafetensorsFile.open(ckShared.resolve("optimizer.safetensors"))) {
       List<String> critic = state.tensors().stream().map(TensorEntry::name).filter(n -> n.startsWith("critic.")).toList();
       assertFalse(critic.isEmpty());
-      for (String n : critic) assertTrue(n.contains("lora_") || n.contains("v_head."), n);
+      for (String n : critic) assertTrue(n.equals("critic.step") || n.contains("lora_") || n.contains("v_head."), n);
     }
 
     run(config(sft, tmp.resolve("halves"), 2));
