@@ -100,7 +100,7 @@ public final class PpoSetup {
       return;
     }
     long bytes = critic.shareBase(policy);
-    LOG.info("critic: shares the policy's frozen base weights ({} MB held once)", bytes / 1_000_000);
+    LOG.info("critic: shares the policy's frozen base weights ({} MB held once)", String.format("%.1f", bytes / 1e6));
   }
 
   private static Model keep(List<Model> made, Model m) {
