@@ -817,6 +817,26 @@ R4J_API r4j_status r4j_model_merge_lora(r4j_model *model);
 R4J_API r4j_status r4j_rollout_score_ref_base(r4j_model *policy, r4j_rollout *rollout, double temperature,
                                               int32_t full_kl);
 
+/* One frozen base for two LoRA models (a PPO policy and its separate critic
+ * made from the same checkpoint): model drops its own copy of every base
+ * parameter that is frozen in both models and equal in name, shape, dtype,
+ * device and value, and uses from's tensor instead. Adapters, heads and every
+ * trainable tensor stay model's own. The shared tensors are reference-counted:
+ * either model may be destroyed first, the other keeps them. Checks come first
+ * and nothing is shared on an error: a tensor that is missing, trainable or
+ * different in from fails naming it (R4J_ERR_INVALID_ARGUMENT), as do model ==
+ * from and a model without frozen base tensors. Freed copies go back to the
+ * system (not to the CPU block cache). Afterwards writing different values
+ * into a shared tensor (r4j_model_write_tensor) fails (it would change both
+ * models; equal values are accepted and write nothing) and
+ * r4j_model_merge_lora refuses either model. *out_bytes (may be NULL): bytes
+ * of model's parameters now held by from's tensors. */
+R4J_API r4j_status r4j_model_share_base(r4j_model *model, const r4j_model *from, int64_t *out_bytes);
+
+/* Bytes of model's parameters that r4j_model_share_base made it take from
+ * another model (0 when it shares nothing). */
+R4J_API r4j_status r4j_model_shared_base_bytes(const r4j_model *model, int64_t *out_bytes);
+
 #ifdef __cplusplus
 }
 #endif

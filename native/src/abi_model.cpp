@@ -147,6 +147,14 @@ R4J_API r4j_status r4j_model_write_tensor(r4j_model* model, const char* name, in
     require(name != nullptr, "name is NULL");
     auto t = m->model->find(name);
     if (!t.defined()) fail(R4J_ERR_NOT_FOUND, std::string("the model has no tensor '") + name + "'");
+    if (r4j::storage_shared(t)) {
+      // A base shared with another model (r4j_model_share_base): the same values write nothing
+      // (a resume loads the base once per model), different ones would change both models.
+      auto in = r4j::view_in(src, dtype, t.numel(), src_bytes, std::string("tensor '") + name + "'");
+      if (at::equal(in.view(t.sizes()).to(t.scalar_type()), t)) return;
+      fail(R4J_ERR_INVALID_ARGUMENT, std::string("tensor '") + name + "' is a base weight shared with another "
+                                     "model (r4j_model_share_base): writing different values would change both; not written");
+    }
     r4j::write_checked(t, name, dtype, src, src_bytes);
   });
 }
@@ -161,6 +169,11 @@ R4J_API r4j_status r4j_model_copy_weights(r4j_model* dst, const r4j_model* src) 
     for (size_t i = 0; i < to.size(); ++i)
       require(to[i].first == from[i].first && to[i].second.sizes() == from[i].second.sizes(),
               "copy_weights: tensor '" + to[i].first + "' differs in name or shape");
+    for (size_t i = 0; i < to.size(); ++i)
+      require(!r4j::storage_shared(to[i].second) || to[i].second.data_ptr() == from[i].second.data_ptr() ||
+                  at::equal(to[i].second, from[i].second.to(to[i].second.scalar_type())),
+              "copy_weights: tensor '" + to[i].first + "' is a base weight shared with another model "
+              "(r4j_model_share_base): copying different values would change both; nothing copied");
     at::NoGradGuard no_grad;
     for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second);
   });

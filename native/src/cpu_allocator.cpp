@@ -5,6 +5,9 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <map>
 #include <mutex>
 #include <new>
@@ -69,6 +72,16 @@ class CachingCpuAllocator final : public c10::Allocator {
   // raw_deallocate does not say which size it frees: free_any looks it up.
   c10::DeleterFnPtr raw_deleter() const override { return &free_any; }
 
+  void release_all() const {
+    std::multimap<size_t, void*> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      blocks.swap(free_);
+      cached_ = 0;
+    }
+    for (auto& [size, p] : blocks) std::free(p);
+  }
+
   CpuCacheStats stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return {cached_, hits_, misses_};
@@ -128,10 +141,22 @@ bool install_cpu_cache() {
 
 CpuCacheStats cpu_cache_stats() { return installed ? installed->stats() : CpuCacheStats{0, 0, 0}; }
 
+void release_cpu_cache() {
+  if (installed) installed->release_all();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 #else
 // libtorch 2.x changed the Allocator interface; its CPU variant keeps c10's allocator.
 bool install_cpu_cache() { return false; }
 CpuCacheStats cpu_cache_stats() { return {0, 0, 0}; }
+void release_cpu_cache() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 #endif
 
 }  // namespace r4j

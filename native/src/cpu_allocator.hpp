@@ -22,4 +22,9 @@ struct CpuCacheStats {
 };
 CpuCacheStats cpu_cache_stats();
 
+// Hands every cached free block back to the system (and glibc's free heap
+// top to the kernel): after a one-off drop of memory that will not be asked
+// for again, such as a model's base copy replaced by a shared one.
+void release_cpu_cache();
+
 }  // namespace r4j

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "cpu_allocator.hpp"
 #include "errors.hpp"
 #include "linear.hpp"
 #include "model.hpp"
@@ -67,6 +68,10 @@ void Model::add_lora(const r4j_lora_options& o) {
 void Model::merge_lora() {
   require(!lora_.empty(), "the model has no LoRA adapters to merge");
   at::NoGradGuard no_grad;
+  for (auto& t : lora_targets())
+    require(*t.slot == nullptr || !storage_shared(t.weight),
+            "lora merge: base weight '" + t.module + ".weight' is shared with another model "
+            "(r4j_model_share_base); merging would change both");
   for (auto& t : lora_targets()) {
     const LoraAdapter* a = *t.slot;
     if (a == nullptr) continue;
@@ -85,6 +90,54 @@ void Model::merge_lora() {
   params_ = std::move(kept);
   lora_options_ = {};
   adapters_enabled_ = true;
+  shared_base_bytes_ = 0;
+}
+
+bool storage_shared(const at::Tensor& t) { return t.storage().use_count() > 1; }
+
+static std::string shape_of(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+int64_t Model::share_base(const Model& from) {
+  require(&from != this, "share_base: model and from are the same model");
+  require(config_.arch == from.config_.arch, "share_base: the models are of different architectures");
+  // Every check before the first tensor is shared: an error leaves both models as they were.
+  std::vector<std::pair<at::Tensor, at::Tensor>> pairs;  // (this model's, from's)
+  for (const auto& [name, mine] : params_) {
+    if (mine.requires_grad() || is_head(name) || name.rfind("base_model.model.", 0) == 0) continue;
+    const std::string what = "share_base: base tensor '" + name + "'";
+    auto theirs = from.find(name);
+    require(theirs.defined(), what + " is missing from the source model");
+    require(!theirs.requires_grad(), what + " is trainable in the source model (only frozen base weights are shared)");
+    require(mine.sizes() == theirs.sizes(),
+            what + " is " + shape_of(mine) + " here but " + shape_of(theirs) + " in the source model");
+    require(mine.scalar_type() == theirs.scalar_type(), what + " is " + std::string(c10::toString(mine.scalar_type())) +
+                                                            " here but " + c10::toString(theirs.scalar_type()) +
+                                                            " in the source model");
+    require(mine.device() == theirs.device(), what + " is on " + mine.device().str() + " here but on " +
+                                                  theirs.device().str() + " in the source model");
+    // The same checkpoint gives the same bits; anything else would change this model's outputs.
+    require(mine.data_ptr() == theirs.data_ptr() || at::equal(mine, theirs),
+            what + " holds different values in the source model (not the same checkpoint)");
+    pairs.emplace_back(mine, theirs);
+  }
+  require(!pairs.empty(), "share_base: the model has no frozen base weights (add LoRA adapters first)");
+  int64_t bytes = 0;
+  {
+    at::NoGradGuard no_grad;
+    for (auto& [mine, theirs] : pairs) {
+      // In place on this tensor's own TensorImpl, so every alias of it (a tied LM head, the
+      // architecture's fields) sees from's storage; the old storage is freed here.
+      if (mine.data_ptr() != theirs.data_ptr()) mine.set_(theirs);
+      bytes += static_cast<int64_t>(mine.nbytes());
+    }
+  }
+  shared_base_bytes_ = bytes;
+  release_cpu_cache();
+  return bytes;
 }
 
 at::Tensor Model::plus_lora(const at::Tensor& y, const LoraAdapter* a, const at::Tensor& x) const {

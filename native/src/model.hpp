@@ -70,6 +70,12 @@ class Model {
   const r4j_lora_options& lora_options() const { return lora_options_; }
   void set_adapters_enabled(bool on) { adapters_enabled_ = on; }
   bool adapters_enabled() const { return adapters_enabled_; }
+  // Uses from's tensor for every base parameter frozen in both models and
+  // equal in name, shape, dtype, device and value, dropping this model's copy
+  // (the storage is reference-counted); checks everything before sharing
+  // anything. Returns the bytes now held by from's tensors.
+  int64_t share_base(const Model& from);
+  int64_t shared_base_bytes() const { return shared_base_bytes_; }
 
   // Named parameters in a stable order (Hugging Face names).
   const std::vector<std::pair<std::string, at::Tensor>>& named_parameters() const { return params_; }
@@ -115,7 +121,12 @@ class Model {
   std::vector<std::unique_ptr<LoraAdapter>> lora_;
   r4j_lora_options lora_options_{};
   bool adapters_enabled_ = true;
+  int64_t shared_base_bytes_ = 0;
 };
+
+// Whether t's storage is held by another tensor as well: a base that
+// share_base gave to a second model (or took from one).
+bool storage_shared(const at::Tensor& t);
 
 r4j_lora_options default_lora_options();
 

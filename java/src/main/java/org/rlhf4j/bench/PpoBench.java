@@ -99,6 +99,12 @@ public final class PpoBench implements Callable<Integer> {
       + "reference is the policy's base, no second model (default: ${DEFAULT-VALUE}).")
   int loraR;
 
+  @Option(names = "--critic", paramLabel = "shared|separate|separate-own",
+      description = "model.critic: a value head on the policy (shared), or a critic model of its own with its own "
+          + "optimizer (separate); with LoRA a separate critic uses the policy's frozen base weights, separate-own "
+          + "keeps a second copy (default: ${DEFAULT-VALUE}).")
+  String critic = "shared";
+
   @Override
   public Integer call() throws Exception {
     if (nproc > 1 && System.getenv("RANK") == null) return launchRanks();
@@ -144,20 +150,35 @@ public final class PpoBench implements Callable<Integer> {
     Engine.GemmRate rate = Engine.gemmRate(device, dt, gemmSize, 5);
     double gemm = rate.gflops();
     ModelConfig shape = ModelConfig.gpt2(vocab, promptLen + newTokens, dModel, layers, heads).withDtype(dt);
+    if (!List.of("shared", "separate", "separate-own").contains(critic)) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--critic must be shared, separate or separate-own, got '" + critic + "'");
+    }
+    boolean separate = !critic.equals("shared");
     List<Map<String, Double>> runs = new ArrayList<>();
-    try (Model policy = Model.create(shape.withValueHead(true).withSeed(1), device);
+    long sharedBytes = 0;
+    // The same seed: a separate critic starts from the policy's weights, as from one SFT checkpoint.
+    try (Model policy = Model.create(shape.withValueHead(!separate).withSeed(1), device);
         Model ref = loraR > 0 ? null : Model.create(shape.withSeed(1), device);
+        Model criticModel = separate ? Model.create(shape.withValueHead(true).withSeed(1), device) : null;
         Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device)) {
       if (loraR > 0) policy.addLora(LoraOptions.of(loraR, 2.0 * loraR));
+      if (criticModel != null && loraR > 0) {
+        criticModel.addLora(LoraOptions.of(loraR, 2.0 * loraR));
+        if (critic.equals("separate")) sharedBytes = criticModel.shareBase(policy);
+      }
       MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing);
-      for (Model m : java.util.Arrays.asList(policy, ref, reward)) {
+      for (Model m : java.util.Arrays.asList(policy, ref, criticModel, reward)) {
         if (m != null) m.setMemoryOptions(memory);
       }
-      try (Optimizer opt = Optimizer.create(policy, new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0))) {
+      Optimizer.AdamW adamw = new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0);
+      try (Optimizer opt = Optimizer.create(policy, adamw);
+          Optimizer criticOpt = criticModel == null ? null : Optimizer.create(criticModel, adamw)) {
         dist.broadcastWeights(policy);
+        if (criticModel != null) dist.broadcastWeights(criticModel);
         List<int[]> prompts = prompts().subList(dist.shareStart(batch), dist.shareEnd(batch));
         for (int i = 0; i <= repeats; i++) {
-          Map<String, Double> t = iteration(policy, ref, reward, opt, prompts, i);
+          Map<String, Double> t = iteration(policy, ref, criticModel, reward, opt, criticOpt, prompts, i);
           if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
         }
       }
@@ -203,6 +224,8 @@ public final class PpoBench implements Callable<Integer> {
     result.put("logits_chunk", logitsChunk);
     result.put("gradient_checkpointing", gradientCheckpointing);
     result.put("lora_r", loraR);
+    result.put("critic", critic);
+    result.put("critic_shared_base_mb", sharedBytes / 1e6);
     double peakRss = PeakRss.gigabytes();
     result.put("peak_rss_gb", peakRss);
 
@@ -243,8 +266,8 @@ public final class PpoBench implements Callable<Integer> {
       out.printf("%-10s %10.3f %10.3f %7.2fx%n", "iteration", total(t), (double) pytorch.get("total_seconds"),
           result.get("iteration_vs_pytorch"));
     }
-    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, gradient_checkpointing %s, lora_r %d)%n", peakRss,
-        logitsChunk, gradientCheckpointing, loraR);
+    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, gradient_checkpointing %s, lora_r %d, critic %s, "
+        + "%.0f MB of base shared)%n", peakRss, logitsChunk, gradientCheckpointing, loraR, critic, sharedBytes / 1e6);
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -265,15 +288,16 @@ public final class PpoBench implements Callable<Integer> {
   }
 
   /** One iteration, timed by phase, in seconds. */
-  private Map<String, Double> iteration(Model policy, Model ref, Model reward, Optimizer opt, List<int[]> prompts,
-      int seed) {
+  private Map<String, Double> iteration(Model policy, Model ref, Model criticModel, Model reward, Optimizer opt,
+      Optimizer criticOpt, List<int[]> prompts, int seed) {
     Map<String, Double> t = new LinkedHashMap<>();
     long t0 = System.nanoTime();
     // No EOS: every sample generates exactly newTokens tokens.
-    GenerateOptions gen = GenerateOptions.sampling(newTokens).withValues(true).withSeed(seed);
+    GenerateOptions gen = GenerateOptions.sampling(newTokens).withValues(criticModel == null).withSeed(seed);
     ProcessGroup.Counters before = dist.active() ? ProcessGroup.counters() : null;
     long stepsBefore = steps;
     try (Rollout r = policy.generate(prompts, gen)) {
+      if (criticModel != null) r.scorePolicy(criticModel, 1.0, Rollout.VALUES);
       long t1 = System.nanoTime();
       if (ref == null) r.scoreRefBase(policy, 1.0, false);
       else r.scoreRef(ref, null, 1.0);
@@ -293,8 +317,9 @@ public final class PpoBench implements Callable<Integer> {
         for (int start = 0; start < local; start += localMinibatch) {
           long[] idx = order.subList(start, Math.min(local, start + localMinibatch)).stream()
               .mapToLong(Integer::longValue).toArray();
-          r.accumulate(policy, null, idx, ppo, 1.0);
+          r.accumulate(policy, criticModel, idx, ppo, 1.0);
           opt.step(1e-6);
+          if (criticOpt != null) criticOpt.step(1e-6);
           steps++;
         }
       }

@@ -134,6 +134,29 @@ public final class Model extends TensorSource implements AutoCloseable {
     lib.modelMergeLora(pointer());
   }
 
+  /**
+   * Drops this model's copy of every frozen base weight and uses from's instead (both with LoRA,
+   * made from the same checkpoint: names, shapes, dtypes and values must match, else nothing is
+   * shared and the error names the tensor). Adapters and heads stay this model's own. Either
+   * model may be closed first. Returns the bytes now shared.
+   */
+  public long shareBase(Model from) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
+      lib.modelShareBase(pointer(), from.pointer(), out);
+      return out.get(ValueLayout.JAVA_LONG, 0);
+    }
+  }
+
+  /** Bytes of this model's weights that {@link #shareBase} made it take from another model. */
+  public long sharedBaseBytes() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
+      lib.modelSharedBaseBytes(pointer(), out);
+      return out.get(ValueLayout.JAVA_LONG, 0);
+    }
+  }
+
   /** Full logits [batch, seqLen, vocab], flattened. Meant for tests and small inputs. */
   public float[] logits(TokenBatch batch) {
     try (Arena arena = Arena.ofConfined()) {

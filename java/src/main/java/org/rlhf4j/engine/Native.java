@@ -109,6 +109,8 @@ public final class Native {
   private static final String MODEL_SET_ADAPTERS_ENABLED = fn("r4j_model_set_adapters_enabled", ADDRESS, JAVA_INT);
   private static final String MODEL_MERGE_LORA = fn("r4j_model_merge_lora", ADDRESS);
   private static final String ROLLOUT_SCORE_REF_BASE = fn("r4j_rollout_score_ref_base", ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_INT);
+  private static final String MODEL_SHARE_BASE = fn("r4j_model_share_base", ADDRESS, ADDRESS, ADDRESS);
+  private static final String MODEL_SHARED_BASE_BYTES = fn("r4j_model_shared_base_bytes", ADDRESS, ADDRESS);
 
   private final Linker linker = Linker.nativeLinker();
   private final MethodHandle lastError;
@@ -181,6 +183,8 @@ public final class Native {
   private final MethodHandle modelSetAdaptersEnabled;
   private final MethodHandle modelMergeLora;
   private final MethodHandle rolloutScoreRefBase;
+  private final MethodHandle modelShareBase;
+  private final MethodHandle modelSharedBaseBytes;
 
   Native(SymbolLookup lookup) {
     lastError = linker.downcallHandle(find(lookup, LAST_ERROR), FunctionDescriptor.of(ADDRESS));
@@ -253,6 +257,8 @@ public final class Native {
     modelSetAdaptersEnabled = bind(lookup, MODEL_SET_ADAPTERS_ENABLED);
     modelMergeLora = bind(lookup, MODEL_MERGE_LORA);
     rolloutScoreRefBase = bind(lookup, ROLLOUT_SCORE_REF_BASE);
+    modelShareBase = bind(lookup, MODEL_SHARE_BASE);
+    modelSharedBaseBytes = bind(lookup, MODEL_SHARED_BASE_BYTES);
   }
 
   /** The names of every C function this class binds, r4j_last_error included. */
@@ -581,5 +587,15 @@ public final class Native {
 
   public void rolloutScoreRefBase(MemorySegment policy, MemorySegment rollout, double temperature, int fullKl) {
     call(ROLLOUT_SCORE_REF_BASE, () -> (int) rolloutScoreRefBase.invokeExact(policy, rollout, temperature, fullKl));
+  }
+
+  // ---- LoRA: one frozen base for two models ----
+
+  public void modelShareBase(MemorySegment model, MemorySegment from, MemorySegment outBytes) {
+    call(MODEL_SHARE_BASE, () -> (int) modelShareBase.invokeExact(model, from, outBytes));
+  }
+
+  public void modelSharedBaseBytes(MemorySegment model, MemorySegment outBytes) {
+    call(MODEL_SHARED_BASE_BYTES, () -> (int) modelSharedBaseBytes.invokeExact(model, outBytes));
   }
 }

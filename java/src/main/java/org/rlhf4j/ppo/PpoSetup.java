@@ -1,6 +1,7 @@
 package org.rlhf4j.ppo;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,14 +19,19 @@ import org.rlhf4j.engine.Model;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.tokenizer.Tokenizers;
 import org.rlhf4j.train.Adapters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Builds a PPO run's parts from its config: the policy and the frozen reference from the SFT
  * checkpoint (the policy gains a fresh value head when the critic shares its trunk), a separate
- * critic when asked (no critic at all for critic-free estimators), the reward model or function, the tokenizer and the prompts. Reads only:
+ * critic when asked (with LoRA on the policy's own base weights when both come from one
+ * checkpoint; no critic at all for critic-free estimators), the reward model or function, the tokenizer and the prompts. Reads only:
  * nothing is written, so a bad path or file fails before a run touches its directory.
  */
 public final class PpoSetup {
+  private static final Logger LOG = LoggerFactory.getLogger(PpoSetup.class);
+
   private PpoSetup() {}
 
   public static PpoParts load(PpoRunConfig config) throws IOException {
@@ -54,10 +60,12 @@ public final class PpoSetup {
       }
       Model critic = null;
       if (withCritic && !shared) {
-        critic = keep(made, Checkpoint.open(ModelDirs.resolve(config.model().criticCheckpoint())).loadModel(device,
+        Path criticDir = ModelDirs.resolve(config.model().criticCheckpoint());
+        critic = keep(made, Checkpoint.open(criticDir).loadModel(device,
             c -> c.withValueHead(true).withRewardHead(false).withDtype(dtype).withSeed(seed),
             LoadOptions.allowHeadChanges()).model());
         Adapters.attach(critic, lora);
+        if (lora.isPresent()) shareBase(critic, policy, criticDir, modelDir);
       }
       Model rewardModel = null;
       RewardFunction function = null;
@@ -79,6 +87,20 @@ public final class PpoSetup {
       made.forEach(Model::close);
       throw e;
     }
+  }
+
+  /**
+   * With LoRA both bases are frozen: a critic made from the policy's own checkpoint uses the
+   * policy's base tensors instead of a second copy (its adapters and value head stay its own).
+   */
+  private static void shareBase(Model critic, Model policy, Path criticDir, Path policyDir) throws IOException {
+    if (!Files.isSameFile(criticDir, policyDir)) {
+      LOG.info("critic: its own copy of the base weights: model.critic_path {} is not the policy's checkpoint {}",
+          criticDir, policyDir);
+      return;
+    }
+    long bytes = critic.shareBase(policy);
+    LOG.info("critic: shares the policy's frozen base weights ({} MB held once)", String.format("%.1f", bytes / 1e6));
   }
 
   private static Model keep(List<Model> made, Model m) {

@@ -40,13 +40,16 @@ class DataParallelTest {
 
   @TempDir Path dir;
 
-  @ParameterizedTest(name = "preset {0}, critic {1}")
-  @CsvSource({"seed, shared", "seed, separate", "standard, shared", "standard, separate"})
-  void twoRanksOfEightLearnWhatOneProcessOfSixteenLearns(String preset, String critic) throws Exception {
+  // LoRA r 4 with a separate critic: the critic on the policy's base (r4j_model_share_base) on every rank.
+  @ParameterizedTest(name = "preset {0}, critic {1}, LoRA r {2}")
+  @CsvSource({"seed, shared, 0", "seed, separate, 0", "standard, shared, 0", "standard, separate, 0",
+      "standard, separate, 4"})
+  void twoRanksOfEightLearnWhatOneProcessOfSixteenLearns(String preset, String critic, int loraR) throws Exception {
     Path config = TinyPpo.configFile(dir);
     List<String> args = List.of("ppo", "--config", config.toString(), "--preset", preset,
         "--set", "model.critic=" + critic, "--set", "schedule.rollout_batch=16", "--set", "schedule.iterations=3",
-        "--set", "ppo.minibatch_size=8", "--set", "ppo.micro_batch_size=2", "--set", "schedule.eval_prompts=0");
+        "--set", "ppo.minibatch_size=8", "--set", "ppo.micro_batch_size=2", "--set", "schedule.eval_prompts=0",
+        "--set", "model.lora.r=" + loraR);
     List<String> one = new ArrayList<>(args);
     one.addAll(List.of("--out", dir.resolve("one").toString()));
     StringWriter err = new StringWriter();
@@ -65,6 +68,11 @@ class DataParallelTest {
     assertWeightsClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"));
     if (critic.equals("separate")) {
       assertWeightsClose(a.resolve("critic/model.safetensors"), b.resolve("critic/model.safetensors"));
+    }
+    if (loraR > 0) {
+      assertWeightsClose(a.resolve("adapter_model.safetensors"), b.resolve("adapter_model.safetensors"));
+      assertWeightsClose(a.resolve("critic/adapter_model.safetensors"), b.resolve("critic/adapter_model.safetensors"));
+      assertTrue(launch.output().contains("critic: shares the policy's frozen base weights"), launch.output());
     }
     assertTrue(launch.output().contains("INFO  [rank 0] checkpoint "), "log lines carry the rank:\n" + launch.output());
     assertFalse(launch.output().contains("|-ERROR"), launch.output());
