@@ -92,6 +92,10 @@ public final class PpoBench implements Callable<Integer> {
   @Option(names = "--logits-chunk", description = "model.logits_chunk: LM-head rows at once, 0 = unchunked (default: ${DEFAULT-VALUE}).")
   long logitsChunk = MemoryOptions.DEFAULT_LOGITS_CHUNK;
 
+  @Option(names = "--attention-chunk", description = "model.attention_chunk: attention query rows at once, forward and "
+      + "backward, 0 = the whole scores matrix (default: ${DEFAULT-VALUE}).")
+  long attentionChunk = MemoryOptions.DEFAULT_ATTENTION_CHUNK;
+
   @Option(names = "--gradient-checkpointing", description = "model.gradient_checkpointing: recompute blocks in backward.")
   boolean gradientCheckpointing;
 
@@ -149,7 +153,7 @@ public final class PpoBench implements Callable<Integer> {
         Model ref = loraR > 0 ? null : Model.create(shape.withSeed(1), device);
         Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device)) {
       if (loraR > 0) policy.addLora(LoraOptions.of(loraR, 2.0 * loraR));
-      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing);
+      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing, attentionChunk);
       for (Model m : java.util.Arrays.asList(policy, ref, reward)) {
         if (m != null) m.setMemoryOptions(memory);
       }
@@ -201,6 +205,7 @@ public final class PpoBench implements Callable<Integer> {
       result.put("iteration_vs_pytorch", total(t) / (double) pytorch.get("total_seconds"));
     }
     result.put("logits_chunk", logitsChunk);
+    result.put("attention_chunk", attentionChunk);
     result.put("gradient_checkpointing", gradientCheckpointing);
     result.put("lora_r", loraR);
     double peakRss = PeakRss.gigabytes();
@@ -243,8 +248,8 @@ public final class PpoBench implements Callable<Integer> {
       out.printf("%-10s %10.3f %10.3f %7.2fx%n", "iteration", total(t), (double) pytorch.get("total_seconds"),
           result.get("iteration_vs_pytorch"));
     }
-    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, gradient_checkpointing %s, lora_r %d)%n", peakRss,
-        logitsChunk, gradientCheckpointing, loraR);
+    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, attention_chunk %d, gradient_checkpointing %s, lora_r %d)%n",
+        peakRss, logitsChunk, attentionChunk, gradientCheckpointing, loraR);
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

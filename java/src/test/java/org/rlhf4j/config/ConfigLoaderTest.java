@@ -268,6 +268,15 @@ class ConfigLoaderTest {
     assertEquals(64, s.model().memory().logitsChunk());
     assertTrue(assertThrows(ConfigException.class, () -> loader.load(List.of("model.path=m", "reward.model_path=r",
         "data.prompts=p", "model.logits_chunk=-1"))).getMessage().contains("logits_chunk must be >= 0, got -1"));
+    assertEquals(128, p.model().memory().attentionChunk());
+    PpoRunConfig a = loader.load(List.of("model.path=m", "reward.model_path=r", "data.prompts=p",
+        "model.attention_chunk=0"));
+    assertEquals(new MemoryOptions(256, false, 0), a.model().memory());
+    assertEquals(32, RmRunConfig.loader().load(List.of("model.path=m", "data.prompts=p", "model.attention_chunk=32"))
+        .model().memory().attentionChunk());
+    assertTrue(assertThrows(ConfigException.class, () -> loader.load(List.of("model.path=m", "reward.model_path=r",
+        "data.prompts=p", "model.attention_chunk=-1"))).getMessage().contains(
+            "model.attention_chunk must be >= 0, got -1"));
   }
 
   @Test
