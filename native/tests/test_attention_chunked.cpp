@@ -46,7 +46,7 @@ Run run(const Case& c, int64_t chunk) {
   auto v = c.v.clone().requires_grad_(true);
   auto out = chunk ? attention_chunked(q, k, v, c.bias, chunk) : attention_reference(q, k, v, c.bias, 0.0);
   at::manual_seed(5);
-  auto w = at::randn(out.sizes(), out.options());
+  auto w = at::randn(out.sizes(), at::kDouble).to(out.scalar_type());  // the same w for every dtype
   (w * out).sum().backward();
   return {out.detach(), q.grad(), k.grad(), v.grad()};
 }
@@ -66,7 +66,7 @@ TEST(ChunkedAttention, ValuesAndGradientsEqualTheReferenceInFloat64) {
   for (auto s : {Shape{4, 4, 11, 0}, Shape{4, 2, 9, 5}}) {
     auto c = make_case(s.nh, s.nkv, s.T, s.offset, at::kDouble);
     auto want = run(c, 0);
-    for (int64_t chunk : {1, 4, s.T, 64}) {  // one row, a ragged last chunk, exactly T, more than T
+    for (int64_t chunk : std::vector<int64_t>{1, 4, s.T, 64}) {  // one row, a ragged last chunk, exactly T, more than T
       auto got = run(c, chunk);
       const std::string at_chunk = "nkv " + std::to_string(s.nkv) + " chunk " + std::to_string(chunk);
       EXPECT_LT(max_abs_diff(got.out, want.out), 1e-10) << at_chunk;
