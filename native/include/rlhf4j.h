@@ -737,7 +737,7 @@ R4J_API r4j_status r4j_gemm_rate(const char *device, int32_t dtype, int64_t n, i
                                  double *out_gflops, char *buf, size_t cap, size_t *out_needed);
 
 /* ------------------------------------------------------------------------ */
-/* Memory: chunked log-probs, activation checkpointing                      */
+/* Memory: chunked log-probs and attention, activation checkpointing        */
 /* ------------------------------------------------------------------------ */
 
 /* How a model's scoring and training passes trade time for memory. Set per
@@ -762,6 +762,18 @@ R4J_API r4j_status r4j_memory_options_defaults(r4j_memory_options *out);
  * gradient_checkpointing 0 or 1). */
 R4J_API r4j_status r4j_model_set_memory_options(r4j_model *model, const r4j_memory_options *options);
 R4J_API r4j_status r4j_model_get_memory_options(const r4j_model *model, r4j_memory_options *out);
+
+/* Query rows per chunk of attention in a model's scoring and training passes
+ * (any pass over more than `rows` query positions, with or without
+ * gradients): softmax(q k^T / sqrt(hd) + bias) v runs `rows` queries at a
+ * time and backward recomputes a chunk's probabilities from the kept
+ * per-row logsumexp, so no [batch, heads, T, S] scores exist beyond one
+ * chunk's [batch, heads, rows, S]. rows >= 0; 0 = the whole matrix at once.
+ * A new model starts with 128. Passes with attention dropout, decoding steps
+ * (one query) and libtorch 2.x CUDA builds (fused kernels) are unaffected.
+ * Negative rows: R4J_ERR_INVALID_ARGUMENT, the setting unchanged. */
+R4J_API r4j_status r4j_model_set_attention_chunk(r4j_model *model, int64_t rows);
+R4J_API r4j_status r4j_model_get_attention_chunk(const r4j_model *model, int64_t *out);
 
 /* ---- LoRA adapters (Hu et al. 2021) --------------------------------------
  * W x + scale * B A dropout(x) on the chosen projections, A [r, in] (random),

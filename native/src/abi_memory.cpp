@@ -1,4 +1,4 @@
-// The memory part of the C ABI: a model's logit chunking and activation
+// The memory part of the C ABI: a model's logit and attention chunking, activation
 // checkpointing, LoRA adapters, and reference scoring by the base alone.
 #include <cmath>
 
@@ -33,6 +33,21 @@ R4J_API r4j_status r4j_model_get_memory_options(const r4j_model* model, r4j_memo
     Use<r4j_model> m(model, "model");
     require_out(out, "out");
     *out = m->model->memory();
+  });
+}
+
+R4J_API r4j_status r4j_model_set_attention_chunk(r4j_model* model, int64_t rows) {
+  return guarded(__func__, [&] {
+    Use<r4j_model> m(model, "model");
+    m->model->set_attention_chunk(rows);
+  });
+}
+
+R4J_API r4j_status r4j_model_get_attention_chunk(const r4j_model* model, int64_t* out) {
+  return guarded(__func__, [&] {
+    Use<r4j_model> m(model, "model");
+    require_out(out, "out");
+    *out = m->model->attention_chunk();
   });
 }
 

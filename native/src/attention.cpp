@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <atomic>
@@ -179,11 +180,161 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
 
 }  // namespace
 
+// Query-chunked attention. With, per (sequence, head), queries Q [T, hd], keys
+// K and values V [S, hd], scale = 1 / sqrt(hd) and rows i of a chunk c:
+//   S_c = Q_c K^T * scale + bias_c   [c, S]
+//   m_i = max_j S_ij,  z_i = sum_j exp(S_ij - m_i)   [c]   (kept for backward: [B, nh, T] each)
+//   P_c = exp(S_c - m) / z           [c, S]
+//   O_c = P_c V                      [c, hd]
+// (m and z are the logsumexp, m + log z, in two parts: a padding query whose every key
+// has the bias's lowest value would round m + log z to m and lose the 1 / z.)
+// Backward, given dO (FlashAttention's, at chunk granularity):
+//   D_i = sum_d dO_id O_id  (= sum_j P_ij dP_ij)   [T]
+//   dV += P_c^T dO_c                 [S, hd]
+//   dP_c = dO_c V^T                  [c, S]
+//   dS_c = P_c * (dP_c - D_c)        [c, S]
+//   dQ_c = dS_c K * scale            [c, hd]
+//   dK += dS_c^T Q_c * scale         [S, hd]
+// Products run in q's dtype, as in attention_reference; scores, logsumexp,
+// probabilities and dS in float32 at least (probabilities rounded to q's dtype
+// before the products with V, as the reference rounds its softmax).
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+at::ScalarType wide(at::ScalarType t) { return at::promote_types(t, at::kFloat); }
+
+// Query rows [s, s + n) of the bias [B, 1, T, S] (or the bias itself when it broadcasts over queries).
+at::Tensor bias_rows(const at::Tensor& bias, int64_t s, int64_t n) {
+  return bias.size(-2) == 1 ? bias : bias.narrow(-2, s, n);
+}
+
+// S_c in the wide type: [B, nh, n, S] from q_c [B, nh, n, hd], k^T [B, nh, hd, S].
+at::Tensor chunk_scores(const at::Tensor& qc, const at::Tensor& kt, const at::Tensor& bias_c, double scale) {
+  auto s = at::matmul(qc, kt).mul_(scale).add_(bias_c);
+  return s.to(wide(s.scalar_type()));
+}
+
+double attention_scale(const at::Tensor& q) { return 1.0 / std::sqrt(static_cast<double>(q.size(-1))); }
+
+// Each row's softmax statistics, [B, nh, T] (wide type): kept for backward.
+struct RowStats {
+  at::Tensor max, sum;  // m, z
+};
+
+// O [B, nh, T, hd]; with stats, also m and z.
+at::Tensor chunked_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                           int64_t chunk, RowStats* stats) {
+  const int64_t B = q.size(0), nh = q.size(1), T = q.size(2);
+  const double scale = attention_scale(q);
+  auto kt = k.transpose(-2, -1);
+  auto out = at::empty({B, nh, T, v.size(-1)}, q.options());
+  if (stats) {
+    auto wopts = q.options().dtype(wide(q.scalar_type()));
+    *stats = {at::empty({B, nh, T, 1}, wopts), at::empty({B, nh, T, 1}, wopts)};
+  }
+  for (int64_t s = 0; s < T; s += chunk) {
+    const int64_t n = std::min(chunk, T - s);
+    auto scores = chunk_scores(q.narrow(2, s, n), kt, bias_rows(bias, s, n), scale);  // [B, nh, n, S]
+    auto m = std::get<0>(scores.max(-1, /*keepdim=*/true));                          // [B, nh, n, 1]
+    auto p = scores.sub_(m).exp_();
+    auto z = p.sum(-1, /*keepdim=*/true);                                             // [B, nh, n, 1]
+    out.narrow(2, s, n).copy_(at::matmul(p.div_(z).to(q.scalar_type()), v));          // P_c V
+    if (stats) {
+      stats->max.narrow(2, s, n).copy_(m);
+      stats->sum.narrow(2, s, n).copy_(z);
+    }
+  }
+  return out;
+}
+
+// Inputs q [B, nh, T, hd], k, v [B, nh, S, hd] (kv heads already repeated), bias [B, 1, T, S].
+struct ChunkedAttention : torch::autograd::Function<ChunkedAttention> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& bias, int64_t chunk) {
+    RowStats stats;
+    auto out = chunked_forward(q, k, v, bias, chunk, &stats);
+    ctx->save_for_backward({q, k, v, bias, out, stats.max, stats.sum});
+    ctx->saved_data["chunk"] = chunk;
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &bias = saved[3], &out = saved[4];
+    const auto &m = saved[5], &z = saved[6];
+    const int64_t chunk = ctx->saved_data["chunk"].toInt();
+    const bool need_q = ctx->needs_input_grad(0), need_k = ctx->needs_input_grad(1), need_v = ctx->needs_input_grad(2);
+    const auto dt = q.scalar_type(), wt = wide(dt);
+    const int64_t T = q.size(2);
+    const double scale = attention_scale(q);
+    const auto& dO = grads[0];  // [B, nh, T, hd]
+    auto kt = k.transpose(-2, -1), vt = v.transpose(-2, -1);
+    // dK and dV sum over chunks: accumulated at least in float32.
+    at::Tensor dq = need_q ? at::empty(q.sizes(), q.options()) : at::Tensor();
+    at::Tensor dk = need_k ? at::zeros(k.sizes(), k.options().dtype(wt)) : at::Tensor();
+    at::Tensor dv = need_v ? at::zeros(v.sizes(), v.options().dtype(wt)) : at::Tensor();
+    auto D = (dO.to(wt) * out.to(wt)).sum(-1, /*keepdim=*/true);  // [B, nh, T, 1]
+    for (int64_t s = 0; s < T; s += chunk) {
+      const int64_t n = std::min(chunk, T - s);
+      auto qc = q.narrow(2, s, n), dOc = dO.narrow(2, s, n);
+      auto p = chunk_scores(qc, kt, bias_rows(bias, s, n), scale)  // P_c [B, nh, n, S]
+                   .sub_(m.narrow(2, s, n))
+                   .exp_()
+                   .div_(z.narrow(2, s, n));
+      if (need_v) dv.add_(at::matmul(p.to(dt).transpose(-2, -1), dOc));  // dV += P_c^T dO_c
+      if (!need_q && !need_k) continue;
+      auto ds = at::matmul(dOc, vt).to(wt).sub_(D.narrow(2, s, n)).mul_(p).to(dt);  // dS_c [B, nh, n, S]
+      if (need_q) dq.narrow(2, s, n).copy_(at::matmul(ds, k).mul_(scale));
+      if (need_k) dk.add_(at::matmul(ds.transpose(-2, -1), qc).mul_(scale));
+    }
+    if (need_k) dk = dk.to(k.scalar_type());
+    if (need_v) dv = dv.to(v.scalar_type());
+    return {dq, dk, dv, at::Tensor(), at::Tensor()};
+  }
+};
+
+// The fused kernels of libtorch 2.x on GPUs come before chunking (they never hold the scores either).
+bool fused_first(const at::Tensor& q) {
+#if TORCH_VERSION_MAJOR >= 2
+  return q.is_cuda();
+#else
+  (void)q;
+  return false;
+#endif
+}
+
+}  // namespace
+
+at::Tensor attention_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                             int64_t chunk) {
+  TORCH_CHECK(chunk >= 1, "attention_chunked: chunk must be >= 1, got ", chunk);
+  TORCH_CHECK(!bias.requires_grad(), "attention_chunked: the attention bias takes no gradient");
+  auto kk = k, vv = v;
+  const int64_t groups = q.size(1) / k.size(1);
+  if (groups > 1) {  // grouped-query attention; repeat_interleave's backward sums the heads' dK, dV
+    kk = k.repeat_interleave(groups, 1);
+    vv = v.repeat_interleave(groups, 1);
+  }
+  if (q.scalar_type() == at::kBFloat16 && q.device().is_cpu() && !cpu_bf16_matmul_native()) {
+    // As attention_reference: the products in float32 from the bf16 values.
+    auto f = [](const at::Tensor& t) { return t.to(at::kFloat); };
+    return attention_chunked(f(q), f(kk), f(vv), f(bias), chunk).to(at::kBFloat16);
+  }
+  if (at::GradMode::is_enabled() && (q.requires_grad() || kk.requires_grad() || vv.requires_grad()))
+    return ChunkedAttention::apply(q, kk, vv, bias, chunk);
+  return chunked_forward(q, kk, vv, bias, chunk, nullptr);
+}
+
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     const at::Tensor& bias, double dropout_p) {
+                     const at::Tensor& bias, double dropout_p, int64_t chunk) {
   if (fast_attention_enabled && decode_applies(q, k, v, dropout_p))
     return q.scalar_type() == at::kFloat ? attention_decode<float>(q, k, v, bias)
                                          : attention_decode<c10::BFloat16>(q, k, v, bias);
+  // Dropout on the probabilities stays with the reference (RLHF runs turn dropout off, as TRL does).
+  if (chunk > 0 && q.size(2) > chunk && dropout_p == 0 && !bias.requires_grad() && !fused_first(q))
+    return attention_chunked(q, k, v, bias, chunk);
   return attention_reference(q, k, v, bias, dropout_p);
 }
 

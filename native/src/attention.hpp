@@ -18,9 +18,20 @@ at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
 //   q: [B, n_head, T, hd]   k, v: [B, n_kv_head, S, hd]   bias: [B, 1, T, S]
 // dropout_p > 0 drops attention probabilities (training only).
 // Decoding steps (one query per sequence, float32 or bf16 CPU inference) take a
-// one-pass kernel; everything else the ATen formula, attention_reference().
+// one-pass kernel. With chunk > 0 and more than chunk queries (and no dropout),
+// attention_chunked(); on libtorch 2.x CUDA the fused kernels come first.
+// Everything else the ATen formula, attention_reference().
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     const at::Tensor& bias, double dropout_p);
+                     const at::Tensor& bias, double dropout_p, int64_t chunk = 0);
+
+// The same attention (no dropout) chunk query rows at a time, forward and
+// backward: no [B, n_head, T, S] tensor larger than one chunk's [B, n_head,
+// chunk, S] exists. A custom autograd function keeps q, k, v, bias, the
+// output and each row's logsumexp (as max and sum, [B, n_head, T] each);
+// backward recomputes a chunk's probabilities (FlashAttention's backward, Dao et al. 2022, at chunk
+// granularity). bias must not require gradients.
+at::Tensor attention_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                             const at::Tensor& bias, int64_t chunk);
 
 // The ATen formula: the slow, obvious twin (and the training path).
 at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -97,7 +97,7 @@ class Gpt2 final : public Model {
           k = cache->k[l].narrow(2, 0, offset + T);  // [B, nh, S, hd]
           v = cache->v[l].narrow(2, 0, offset + T);
         }
-        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
+        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0, attention_chunk_);  // [B, nh, T, hd]
         y = y.transpose(1, 2).reshape({B, T, d});
         auto out = add_projection(x, y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
         // MLP: c_proj(gelu_tanh(c_fc(x)))

@@ -127,7 +127,7 @@ class Llama final : public Model {
           k = cache->k[l].narrow(2, 0, offset + T);
           v = cache->v[l].narrow(2, 0, offset + T);
         }
-        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0);  // [B, nh, T, hd]
+        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0, attention_chunk_);  // [B, nh, T, hd]
         auto out = x + proj(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w, {}, L.o_lora);
         // SwiGLU: down(silu(gate(h)) * up(h))
         h = rms_norm(out, L.post_norm, c.norm_eps);

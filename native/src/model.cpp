@@ -84,6 +84,12 @@ void Model::set_memory(const r4j_memory_options& o) {
   memory_ = o;
 }
 
+void Model::set_attention_chunk(int64_t rows) {
+  require(rows >= 0, "attention_chunk must be >= 0 (query rows per chunk, 0 = unchunked), got " +
+                         std::to_string(rows));
+  attention_chunk_ = rows;
+}
+
 at::Tensor Model::run_block(const std::function<at::Tensor(const at::Tensor&)>& block, const at::Tensor& x,
                             bool has_cache) const {
   if (!memory_.gradient_checkpointing || has_cache || !at::GradMode::is_enabled()) return block(x);

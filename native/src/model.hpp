@@ -32,6 +32,10 @@ struct LoraAdapter {
 // What r4j_memory_options_defaults writes: 256-row logit chunks, no checkpointing.
 r4j_memory_options default_memory_options();
 
+// Query rows per attention chunk a new model starts with (r4j_model_set_attention_chunk):
+// as fast as the whole matrix, within the noise of a shared 2-core AMD EPYC at T = 512 (README, Memory).
+constexpr int64_t kDefaultAttentionChunk = 128;
+
 class Model {
  public:
   Model(const r4j_model_config& config, at::Device device);
@@ -60,6 +64,10 @@ class Model {
   // per-block activation checkpointing.
   const r4j_memory_options& memory() const { return memory_; }
   void set_memory(const r4j_memory_options& options);
+  // Query rows per chunk of attention in passes over more query rows than that
+  // (attention_chunked, forward and backward); 0 = the whole [B, nh, T, S] at once.
+  int64_t attention_chunk() const { return attention_chunk_; }
+  void set_attention_chunk(int64_t rows);
   int64_t head_dim() const { return config_.n_embd / config_.n_head; }
 
   // LoRA (lora.cpp): adapters on the projections of options.target_modules,
@@ -113,6 +121,7 @@ class Model {
   at::Device device_;
   bool training_ = false;
   r4j_memory_options memory_ = default_memory_options();
+  int64_t attention_chunk_ = kDefaultAttentionChunk;
   at::Tensor lm_head_;  // [vocab, n_embd]: the token embedding when tied
   at::Tensor v_head_w_, v_head_b_, score_w_;
 

@@ -223,3 +223,17 @@ TEST(AbiErrors, BadConfigsAndDevicesAreRejected) {
   size_t s;
   EXPECT_FAILS(r4j_struct_size(42, &s), R4J_ERR_INVALID_ARGUMENT, "unknown struct");
 }
+
+TEST(AbiErrors, AttentionChunkRoundTripsAndRejectsNegativeRows) {
+  r4j_model* m = create(tiny_gpt2());
+  int64_t rows = -1;
+  ASSERT_OK(r4j_model_get_attention_chunk(m, &rows));
+  EXPECT_EQ(rows, 128) << "a new model's default";
+  ASSERT_OK(r4j_model_set_attention_chunk(m, 3));
+  EXPECT_FAILS(r4j_model_set_attention_chunk(m, -1), R4J_ERR_INVALID_ARGUMENT, "attention_chunk must be >= 0");
+  ASSERT_OK(r4j_model_get_attention_chunk(m, &rows));
+  EXPECT_EQ(rows, 3) << "a rejected value leaves the setting as it was";
+  EXPECT_FAILS(r4j_model_get_attention_chunk(m, nullptr), R4J_ERR_INVALID_ARGUMENT, "out");
+  EXPECT_FAILS(r4j_model_set_attention_chunk(nullptr, 8), R4J_ERR_INVALID_HANDLE, "model is NULL");
+  ASSERT_OK(r4j_model_destroy(m));
+}

@@ -92,6 +92,10 @@ public final class PpoBench implements Callable<Integer> {
   @Option(names = "--logits-chunk", description = "model.logits_chunk: LM-head rows at once, 0 = unchunked (default: ${DEFAULT-VALUE}).")
   long logitsChunk = MemoryOptions.DEFAULT_LOGITS_CHUNK;
 
+  @Option(names = "--attention-chunk", description = "model.attention_chunk: attention query rows at once, forward and "
+      + "backward, 0 = the whole scores matrix (default: ${DEFAULT-VALUE}).")
+  long attentionChunk = MemoryOptions.DEFAULT_ATTENTION_CHUNK;
+
   @Option(names = "--gradient-checkpointing", description = "model.gradient_checkpointing: recompute blocks in backward.")
   boolean gradientCheckpointing;
 
@@ -167,7 +171,7 @@ public final class PpoBench implements Callable<Integer> {
         criticModel.addLora(LoraOptions.of(loraR, 2.0 * loraR));
         if (critic.equals("separate")) sharedBytes = criticModel.shareBase(policy);
       }
-      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing);
+      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing, attentionChunk);
       for (Model m : java.util.Arrays.asList(policy, ref, criticModel, reward)) {
         if (m != null) m.setMemoryOptions(memory);
       }
@@ -222,6 +226,7 @@ public final class PpoBench implements Callable<Integer> {
       result.put("iteration_vs_pytorch", total(t) / (double) pytorch.get("total_seconds"));
     }
     result.put("logits_chunk", logitsChunk);
+    result.put("attention_chunk", attentionChunk);
     result.put("gradient_checkpointing", gradientCheckpointing);
     result.put("lora_r", loraR);
     result.put("critic", critic);
@@ -266,8 +271,9 @@ public final class PpoBench implements Callable<Integer> {
       out.printf("%-10s %10.3f %10.3f %7.2fx%n", "iteration", total(t), (double) pytorch.get("total_seconds"),
           result.get("iteration_vs_pytorch"));
     }
-    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, gradient_checkpointing %s, lora_r %d, critic %s, "
-        + "%.0f MB of base shared)%n", peakRss, logitsChunk, gradientCheckpointing, loraR, critic, sharedBytes / 1e6);
+    out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, attention_chunk %d, gradient_checkpointing %s, lora_r %d, "
+        + "critic %s, %.0f MB of base shared)%n", peakRss, logitsChunk, attentionChunk, gradientCheckpointing, loraR,
+        critic, sharedBytes / 1e6);
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -11,6 +11,7 @@ public record PpoModelSection(
     @Doc("Checkpoint of a separate critic (null = start it from model.path).") @Nullable Path criticPath,
     @Doc("Weights and activations: f32, bf16 or f16.") Precision dtype,
     @Doc(MemoryDocs.LOGITS_CHUNK) long logitsChunk,
+    @Doc(MemoryDocs.ATTENTION_CHUNK) long attentionChunk,
     @Doc(MemoryDocs.GRADIENT_CHECKPOINTING) boolean gradientCheckpointing,
     @Doc(MemoryDocs.LORA) LoraSection lora) {
 
@@ -26,17 +27,18 @@ public record PpoModelSection(
     Check.notNull("critic", critic);
     Check.notNull("dtype", dtype);
     Check.atLeast("model.logits_chunk", logitsChunk, 0);
+    Check.atLeast("model.attention_chunk", attentionChunk, 0);
     Check.notNull("lora", lora);
   }
 
   public static PpoModelSection defaults() {
-    return new PpoModelSection(null, Critic.SHARED, null, Precision.F32, MemoryOptions.DEFAULT_LOGITS_CHUNK, false,
-        LoraSection.defaults());
+    return new PpoModelSection(null, Critic.SHARED, null, Precision.F32, MemoryOptions.DEFAULT_LOGITS_CHUNK,
+        MemoryOptions.DEFAULT_ATTENTION_CHUNK, false, LoraSection.defaults());
   }
 
   /** The memory options every model of the run gets. */
   public MemoryOptions memory() {
-    return new MemoryOptions(logitsChunk, gradientCheckpointing);
+    return new MemoryOptions(logitsChunk, gradientCheckpointing, attentionChunk);
   }
 
   /** The checkpoint a separate critic starts from: critic_path, else path. */

@@ -90,6 +90,7 @@ public final class Model extends TensorSource implements AutoCloseable {
       MemorySegment o = arena.allocate(Layouts.MEMORY_OPTIONS.layout());
       options.write(o);
       lib.modelSetMemoryOptions(pointer(), o);
+      lib.modelSetAttentionChunk(pointer(), options.attentionChunk());
     }
   }
 
@@ -97,7 +98,9 @@ public final class Model extends TensorSource implements AutoCloseable {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment o = arena.allocate(Layouts.MEMORY_OPTIONS.layout());
       lib.modelGetMemoryOptions(pointer(), o);
-      return MemoryOptions.read(o);
+      MemorySegment rows = arena.allocate(ValueLayout.JAVA_LONG);
+      lib.modelGetAttentionChunk(pointer(), rows);
+      return MemoryOptions.read(o, rows.get(ValueLayout.JAVA_LONG, 0));
     }
   }
 

@@ -103,6 +103,8 @@ public final class Native {
   private static final String MEMORY_OPTIONS_DEFAULTS = fn("r4j_memory_options_defaults", ADDRESS);
   private static final String MODEL_SET_MEMORY_OPTIONS = fn("r4j_model_set_memory_options", ADDRESS, ADDRESS);
   private static final String MODEL_GET_MEMORY_OPTIONS = fn("r4j_model_get_memory_options", ADDRESS, ADDRESS);
+  private static final String MODEL_SET_ATTENTION_CHUNK = fn("r4j_model_set_attention_chunk", ADDRESS, JAVA_LONG);
+  private static final String MODEL_GET_ATTENTION_CHUNK = fn("r4j_model_get_attention_chunk", ADDRESS, ADDRESS);
   private static final String LORA_OPTIONS_DEFAULTS = fn("r4j_lora_options_defaults", ADDRESS);
   private static final String MODEL_ADD_LORA = fn("r4j_model_add_lora", ADDRESS, ADDRESS);
   private static final String MODEL_GET_LORA = fn("r4j_model_get_lora", ADDRESS, ADDRESS, ADDRESS);
@@ -177,6 +179,8 @@ public final class Native {
   private final MethodHandle memoryOptionsDefaults;
   private final MethodHandle modelSetMemoryOptions;
   private final MethodHandle modelGetMemoryOptions;
+  private final MethodHandle modelSetAttentionChunk;
+  private final MethodHandle modelGetAttentionChunk;
   private final MethodHandle loraOptionsDefaults;
   private final MethodHandle modelAddLora;
   private final MethodHandle modelGetLora;
@@ -251,6 +255,8 @@ public final class Native {
     memoryOptionsDefaults = bind(lookup, MEMORY_OPTIONS_DEFAULTS);
     modelSetMemoryOptions = bind(lookup, MODEL_SET_MEMORY_OPTIONS);
     modelGetMemoryOptions = bind(lookup, MODEL_GET_MEMORY_OPTIONS);
+    modelSetAttentionChunk = bind(lookup, MODEL_SET_ATTENTION_CHUNK);
+    modelGetAttentionChunk = bind(lookup, MODEL_GET_ATTENTION_CHUNK);
     loraOptionsDefaults = bind(lookup, LORA_OPTIONS_DEFAULTS);
     modelAddLora = bind(lookup, MODEL_ADD_LORA);
     modelGetLora = bind(lookup, MODEL_GET_LORA);
@@ -551,7 +557,7 @@ public final class Native {
     call(GENERATE_SEEDED, () -> (int) generateSeeded.invokeExact(model, prompts, promptLengths, promptStride, batch, options, rowSeeds, outRollout));
   }
 
-  // ---- Memory: chunked log-probs, checkpointing, LoRA ----
+  // ---- Memory: chunked log-probs and attention, checkpointing, LoRA ----
 
   public void memoryOptionsDefaults(MemorySegment out) {
     call(MEMORY_OPTIONS_DEFAULTS, () -> (int) memoryOptionsDefaults.invokeExact(out));
@@ -563,6 +569,14 @@ public final class Native {
 
   public void modelGetMemoryOptions(MemorySegment model, MemorySegment out) {
     call(MODEL_GET_MEMORY_OPTIONS, () -> (int) modelGetMemoryOptions.invokeExact(model, out));
+  }
+
+  public void modelSetAttentionChunk(MemorySegment model, long rows) {
+    call(MODEL_SET_ATTENTION_CHUNK, () -> (int) modelSetAttentionChunk.invokeExact(model, rows));
+  }
+
+  public void modelGetAttentionChunk(MemorySegment model, MemorySegment out) {
+    call(MODEL_GET_ATTENTION_CHUNK, () -> (int) modelGetAttentionChunk.invokeExact(model, out));
   }
 
   public void loraOptionsDefaults(MemorySegment out) {

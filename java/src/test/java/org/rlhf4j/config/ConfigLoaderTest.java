@@ -268,6 +268,15 @@ class ConfigLoaderTest {
     assertEquals(64, s.model().memory().logitsChunk());
     assertTrue(assertThrows(ConfigException.class, () -> loader.load(List.of("model.path=m", "reward.model_path=r",
         "data.prompts=p", "model.logits_chunk=-1"))).getMessage().contains("logits_chunk must be >= 0, got -1"));
+    assertEquals(128, p.model().memory().attentionChunk());
+    PpoRunConfig a = loader.load(List.of("model.path=m", "reward.model_path=r", "data.prompts=p",
+        "model.attention_chunk=0"));
+    assertEquals(new MemoryOptions(256, false, 0), a.model().memory());
+    assertEquals(32, RmRunConfig.loader().load(List.of("model.path=m", "data.prompts=p", "model.attention_chunk=32"))
+        .model().memory().attentionChunk());
+    assertTrue(assertThrows(ConfigException.class, () -> loader.load(List.of("model.path=m", "reward.model_path=r",
+        "data.prompts=p", "model.attention_chunk=-1"))).getMessage().contains(
+            "model.attention_chunk must be >= 0, got -1"));
   }
 
   @Test
@@ -277,7 +286,7 @@ class ConfigLoaderTest {
       assertTrue(help.contains(k.path()), k.path());
       assertTrue(!k.doc().isBlank(), k.path());
     }
-    assertEquals(7 + 11 + 7 + 8 + 6 + 34 + 6 + 10, loader.keys().size());
+    assertEquals(7 + 12 + 7 + 8 + 6 + 34 + 6 + 10, loader.keys().size());
     ConfigKey cliprange = loader.keys().stream().filter(k -> k.path().equals("ppo.cliprange")).findFirst().orElseThrow();
     assertEquals(new ConfigKey("ppo.cliprange", "float", "0.2",
         "Clip range of the policy ratio (when clip_ratio; both sides unless cliprange_low/high say)."), cliprange);

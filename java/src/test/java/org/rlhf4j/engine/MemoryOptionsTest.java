@@ -23,6 +23,23 @@ class MemoryOptionsTest {
   }
 
   @Test
+  void attentionChunkReachesTheModelAndScoresAreThoseOfTheWholeMatrix() {
+    try (Model m = Model.create(EngineTest.tiny(), "cpu")) {
+      assertEquals(MemoryOptions.DEFAULT_ATTENTION_CHUNK, m.memoryOptions().attentionChunk());
+      m.setMemoryOptions(new MemoryOptions(256, false, 0));
+      assertEquals(new MemoryOptions(256, false, 0), m.memoryOptions());
+      Model.Scores whole = m.score(BATCH, 0.8, true, false);
+      m.setMemoryOptions(new MemoryOptions(256, false, 2));  // 7 positions: chunks of 2, 2, 2, 1
+      assertEquals(2, m.memoryOptions().attentionChunk());
+      Model.Scores chunked = m.score(BATCH, 0.8, true, false);
+      assertArrayEquals(whole.logprobs(), chunked.logprobs(), 1e-5f);
+      assertArrayEquals(whole.entropy(), chunked.entropy(), 1e-5f);
+    }
+    assertEquals("attention_chunk must be >= 0 (0 = unchunked), got -2",
+        assertThrows(IllegalArgumentException.class, () -> new MemoryOptions(256, false, -2)).getMessage());
+  }
+
+  @Test
   void scoresAndLossAreThoseOfTheFullLogitsPath() {
     try (Model m = Model.create(EngineTest.tiny(), "cpu")) {
       m.setMemoryOptions(new MemoryOptions(0, false));

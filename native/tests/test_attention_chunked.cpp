@@ -1,0 +1,149 @@
+// Query-chunked attention against its whole-matrix twin, attention_reference:
+// outputs and the gradients of q, k and v, with padded keys, a causal window
+// at an offset, grouped-query heads, ragged and oversized chunks, bf16, and
+// through whole models.
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "attention.hpp"
+#include "core_helpers.hpp"
+#include "scoring.hpp"
+
+using namespace r4j;
+using namespace r4j::test;
+
+namespace {
+
+struct Case {
+  at::Tensor q, k, v, bias;  // q [B, nh, T, hd], k, v [B, nkv, S, hd], bias [B, 1, T, S]
+  at::Tensor key_mask;       // [B, S]
+  int64_t offset;
+};
+
+// T queries at positions offset .. offset + T - 1 over S = offset + T keys;
+// sequence 1 has its first 3 keys padded, sequence 2 its first one.
+Case make_case(int64_t nh, int64_t nkv, int64_t T, int64_t offset, at::ScalarType dtype) {
+  const int64_t B = 3, hd = 8, S = offset + T;
+  at::manual_seed(21);
+  auto opts = at::TensorOptions().dtype(dtype);
+  auto key_mask = at::ones({B, S}, at::kBool);
+  key_mask[1].narrow(0, 0, 3).fill_(false);
+  key_mask[2][0] = false;
+  return {at::randn({B, nh, T, hd}, opts), at::randn({B, nkv, S, hd}, opts), at::randn({B, nkv, S, hd}, opts),
+          attention_bias(key_mask, offset, T, dtype), key_mask, offset};
+}
+
+struct Run {
+  at::Tensor out, dq, dk, dv;
+};
+
+// loss = sum(w * attention(q, k, v)) for fixed random w; chunk 0 = the reference.
+Run run(const Case& c, int64_t chunk) {
+  auto q = c.q.clone().requires_grad_(true);
+  auto k = c.k.clone().requires_grad_(true);
+  auto v = c.v.clone().requires_grad_(true);
+  auto out = chunk ? attention_chunked(q, k, v, c.bias, chunk) : attention_reference(q, k, v, c.bias, 0.0);
+  at::manual_seed(5);
+  auto w = at::randn(out.sizes(), at::kDouble).to(out.scalar_type());  // the same w for every dtype
+  (w * out).sum().backward();
+  return {out.detach(), q.grad(), k.grad(), v.grad()};
+}
+
+double relative_error(const at::Tensor& got, const at::Tensor& want) {
+  auto g = got.to(at::kDouble), w = want.to(at::kDouble);
+  return ((g - w).norm() / w.norm()).item<double>();
+}
+
+}  // namespace
+
+TEST(ChunkedAttention, ValuesAndGradientsEqualTheReferenceInFloat64) {
+  struct Shape {
+    int64_t nh, nkv, T, offset;
+  };
+  // Plain heads over a causal window; grouped-query heads at an offset (a prompt before them).
+  for (auto s : {Shape{4, 4, 11, 0}, Shape{4, 2, 9, 5}}) {
+    auto c = make_case(s.nh, s.nkv, s.T, s.offset, at::kDouble);
+    auto want = run(c, 0);
+    for (int64_t chunk : std::vector<int64_t>{1, 4, s.T, 64}) {  // one row, a ragged last chunk, exactly T, more than T
+      auto got = run(c, chunk);
+      const std::string at_chunk = "nkv " + std::to_string(s.nkv) + " chunk " + std::to_string(chunk);
+      EXPECT_LT(max_abs_diff(got.out, want.out), 1e-10) << at_chunk;
+      EXPECT_LT(max_abs_diff(got.dq, want.dq), 1e-10) << at_chunk;
+      EXPECT_LT(max_abs_diff(got.dk, want.dk), 1e-10) << at_chunk;
+      EXPECT_LT(max_abs_diff(got.dv, want.dv), 1e-10) << at_chunk;
+      EXPECT_EQ(got.dk.sizes(), c.k.sizes()) << at_chunk;
+    }
+  }
+}
+
+TEST(ChunkedAttention, NoGradPassAndTheDispatcherEqualTheReference) {
+  auto c = make_case(4, 2, 10, 3, at::kDouble);
+  at::NoGradGuard g;
+  auto want = attention_reference(c.q, c.k, c.v, c.bias, 0.0);
+  EXPECT_LT(max_abs_diff(attention_chunked(c.q, c.k, c.v, c.bias, 3), want), 1e-10);
+  EXPECT_LT(max_abs_diff(attention(c.q, c.k, c.v, c.bias, 0.0, 3), want), 1e-10);
+}
+
+// Dropout on the probabilities is the reference's: chunking never drops it silently.
+TEST(ChunkedAttention, DropoutPassesTakeTheReference) {
+  auto c = make_case(4, 4, 10, 0, at::kDouble);
+  at::manual_seed(9);
+  auto want = attention_reference(c.q, c.k, c.v, c.bias, 0.3);
+  at::manual_seed(9);
+  EXPECT_TRUE(at::equal(attention(c.q, c.k, c.v, c.bias, 0.3, 3), want));
+}
+
+TEST(ChunkedAttention, Bf16WithinTheReferencesBoundOfTheFloat64Values) {
+  auto c = make_case(4, 2, 13, 4, at::kBFloat16);
+  auto f64 = [](const at::Tensor& t) { return t.to(at::kDouble); };
+  Case wide{f64(c.q), f64(c.k), f64(c.v), attention_bias(c.key_mask, c.offset, 13, at::kDouble), c.key_mask,
+            c.offset};
+  auto exact = run(wide, 0);
+  auto got = run(c, 5);
+  auto ref = run(c, 0);
+  EXPECT_EQ(got.out.scalar_type(), at::kBFloat16);
+  EXPECT_EQ(got.dk.scalar_type(), at::kBFloat16);
+  const std::vector<std::string> names = {"out", "dq", "dk", "dv"};
+  const std::vector<at::Tensor> g = {got.out, got.dq, got.dk, got.dv}, r = {ref.out, ref.dq, ref.dk, ref.dv},
+                                e = {exact.out, exact.dq, exact.dk, exact.dv};
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_LT(relative_error(r[i], e[i]), 2e-2) << names[i] << " (the reference)";
+    EXPECT_LT(relative_error(g[i], e[i]), 2e-2) << names[i];
+  }
+}
+
+// The model's setting reaches its blocks: log-probs and every parameter's gradient at
+// attention_chunk 3 (ragged over 9 positions) equal the whole-matrix pass.
+TEST(ChunkedAttention, ModelGradientsEqualTheWholeMatrixPass) {
+  for (auto cfg : {tiny_gpt2(), tiny_llama()}) {
+    auto m = make(cfg, R4J_DTYPE_F64);
+    auto tokens = random_tokens(2, 9, 48, 2);
+    auto mask = at::ones({2, 9}, at::kBool);
+    mask[1].narrow(0, 0, 2).fill_(false);  // left padding
+    auto pass = [&](int64_t rows) {
+      m->set_attention_chunk(rows);
+      for (auto& [n, t] : m->named_parameters()) t.mutable_grad() = at::Tensor();
+      auto h = m->hidden(tokens, positions_from_mask(mask), mask, nullptr);
+      auto logits = m->lm_logits(h);
+      at::log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).sum().backward();
+      std::vector<at::Tensor> out{logits.detach()};
+      for (auto& [n, t] : m->named_parameters()) out.push_back(t.grad().clone());
+      return out;
+    };
+    auto whole = pass(0), chunked = pass(3);
+    ASSERT_EQ(whole.size(), chunked.size());
+    for (size_t i = 0; i < whole.size(); ++i)
+      EXPECT_LT(max_abs_diff(chunked[i], whole[i]), 1e-10) << "arch " << cfg.arch << " tensor " << i;
+  }
+}
+
+TEST(ChunkedAttention, ModelSettingDefaultsAndRejectsNegativeRows) {
+  auto m = make(tiny_gpt2());
+  EXPECT_EQ(m->attention_chunk(), kDefaultAttentionChunk);
+  EXPECT_THROW(m->set_attention_chunk(-1), std::exception);
+  EXPECT_EQ(m->attention_chunk(), kDefaultAttentionChunk);
+  m->set_attention_chunk(0);
+  EXPECT_EQ(m->attention_chunk(), 0);
+}
