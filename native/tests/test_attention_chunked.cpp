@@ -51,7 +51,7 @@ Run run(const Case& c, int64_t chunk) {
   return {out.detach(), q.grad(), k.grad(), v.grad()};
 }
 
-double relative_error(const at::Tensor& got, const at::Tensor& want) {
+double norm_relative_error(const at::Tensor& got, const at::Tensor& want) {
   auto g = got.to(at::kDouble), w = want.to(at::kDouble);
   return ((g - w).norm() / w.norm()).item<double>();
 }
@@ -109,8 +109,8 @@ TEST(ChunkedAttention, Bf16WithinTheReferencesBoundOfTheFloat64Values) {
   const std::vector<at::Tensor> g = {got.out, got.dq, got.dk, got.dv}, r = {ref.out, ref.dq, ref.dk, ref.dv},
                                 e = {exact.out, exact.dq, exact.dk, exact.dv};
   for (size_t i = 0; i < names.size(); ++i) {
-    EXPECT_LT(relative_error(r[i], e[i]), 2e-2) << names[i] << " (the reference)";
-    EXPECT_LT(relative_error(g[i], e[i]), 2e-2) << names[i];
+    EXPECT_LT(norm_relative_error(r[i], e[i]), 2e-2) << names[i] << " (the reference)";
+    EXPECT_LT(norm_relative_error(g[i], e[i]), 2e-2) << names[i];
   }
 }
 
