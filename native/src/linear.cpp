@@ -201,7 +201,20 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
   if (x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 && x.device().is_cpu() &&
       !cpu_bf16_matmul_native() && fast_enabled) {
     auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
-    return then_aten(linear_then(f(x), f(w), f(b), w_is_out_by_in, {}).to(at::kBFloat16), then);
+    // The float32 copy of w is a temporary: the allocator hands its address to the next
+    // copy (another weight's), so it must not key the packing cache, which would serve that
+    // weight this one's packed values.
+    PackedWeights::Cache* scope = active_packing;
+    active_packing = nullptr;
+    at::Tensor y;
+    try {
+      y = linear_then(f(x), f(w), f(b), w_is_out_by_in, {});
+    } catch (...) {
+      active_packing = scope;
+      throw;
+    }
+    active_packing = scope;
+    return then_aten(y.to(at::kBFloat16), then);
   }
   if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
   auto sizes = x.sizes().vec();

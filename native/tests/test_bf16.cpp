@@ -159,6 +159,28 @@ TEST(Bf16Generation, FastPathsOffGiveTheSameGreedyTokens) {
   EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
 }
 
+// More rows than the few-row kernel takes (a decoding step of 20 sequences): the product
+// runs on float32 copies of the bf16 weights, temporaries whose recycled addresses must not
+// key the packed-weight cache that generation opens (it served one weight another's values).
+TEST(Bf16Generation, ManyRowsFastPathsOffGiveTheSameGreedyTokens) {
+  auto c = tiny_gpt2(202);  // the demo's shape: weights big enough for the allocator to recycle
+  c.n_embd = 128;
+  c.n_head = 4;
+  c.n_layer = 4;
+  auto m = make(c, R4J_DTYPE_BF16);
+  auto prompts = random_tokens(20, 5, 202, 29);
+  auto o = gen_options(8, 0);
+  o.temperature = 0;
+  at::NoGradGuard g;
+  auto fast = generate(*m, prompts, at::ones({20, 5}, at::kBool), o);
+  set_fast_linear(false);
+  set_fast_attention(false);
+  auto slow = generate(*m, prompts, at::ones({20, 5}, at::kBool), o);
+  set_fast_linear(true);
+  set_fast_attention(true);
+  EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
+}
+
 // What stays float32 in a bf16 model: the heads' outputs (logits, values,
 // rewards), so sampling (the fused draw), log-softmax and log-probs, every
 // rollout field the PPO math reads and writes (rewards, advantages, losses),
