@@ -5,6 +5,7 @@
 #include <mutex>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 
 #ifdef RLHF4J_WITH_DNNL
 #include <dnnl.hpp>
@@ -204,17 +205,11 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
     // The float32 copy of w is a temporary: the allocator hands its address to the next
     // copy (another weight's), so it must not key the packing cache, which would serve that
     // weight this one's packed values.
-    PackedWeights::Cache* scope = active_packing;
-    active_packing = nullptr;
-    at::Tensor y;
-    try {
-      y = linear_then(f(x), f(w), f(b), w_is_out_by_in, {});
-    } catch (...) {
-      active_packing = scope;
-      throw;
-    }
-    active_packing = scope;
-    return then_aten(y.to(at::kBFloat16), then);
+    struct NoPacking {
+      PackedWeights::Cache* scope = std::exchange(active_packing, nullptr);
+      ~NoPacking() { active_packing = scope; }
+    } off;
+    return then_aten(linear_then(f(x), f(w), f(b), w_is_out_by_in, {}).to(at::kBFloat16), then);
   }
   if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
   auto sizes = x.sizes().vec();

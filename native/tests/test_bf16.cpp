@@ -143,20 +143,28 @@ TEST(Bf16Kernels, DecodingAttentionOverABf16CacheMatchesTheWideFormula) {
   }
 }
 
+namespace {
+
 // Greedy decoding of a bf16 model with every bf16 fast path on and off: the same tokens.
-TEST(Bf16Generation, FastPathsOffGiveTheSameGreedyTokens) {
-  auto m = make(tiny(true), R4J_DTYPE_BF16);
-  auto prompts = random_tokens(3, 5, 48, 23);
+void expect_fast_paths_off_give_the_same_greedy_tokens(Model& m, const at::Tensor& prompts) {
   auto o = gen_options(8, 0);
   o.temperature = 0;
   at::NoGradGuard g;
-  auto fast = generate(*m, prompts, at::ones({3, 5}, at::kBool), o);
+  auto mask = at::ones(prompts.sizes(), at::kBool);
+  auto fast = generate(m, prompts, mask, o);
   set_fast_linear(false);
   set_fast_attention(false);
-  auto slow = generate(*m, prompts, at::ones({3, 5}, at::kBool), o);
+  auto slow = generate(m, prompts, mask, o);
   set_fast_linear(true);
   set_fast_attention(true);
   EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
+}
+
+}  // namespace
+
+TEST(Bf16Generation, FastPathsOffGiveTheSameGreedyTokens) {
+  auto m = make(tiny(true), R4J_DTYPE_BF16);
+  expect_fast_paths_off_give_the_same_greedy_tokens(*m, random_tokens(3, 5, 48, 23));
 }
 
 // More rows than the few-row kernel takes (a decoding step of 20 sequences): the product
@@ -168,17 +176,7 @@ TEST(Bf16Generation, ManyRowsFastPathsOffGiveTheSameGreedyTokens) {
   c.n_head = 4;
   c.n_layer = 4;
   auto m = make(c, R4J_DTYPE_BF16);
-  auto prompts = random_tokens(20, 5, 202, 29);
-  auto o = gen_options(8, 0);
-  o.temperature = 0;
-  at::NoGradGuard g;
-  auto fast = generate(*m, prompts, at::ones({20, 5}, at::kBool), o);
-  set_fast_linear(false);
-  set_fast_attention(false);
-  auto slow = generate(*m, prompts, at::ones({20, 5}, at::kBool), o);
-  set_fast_linear(true);
-  set_fast_attention(true);
-  EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
+  expect_fast_paths_off_give_the_same_greedy_tokens(*m, random_tokens(20, 5, 202, 29));
 }
 
 // What stays float32 in a bf16 model: the heads' outputs (logits, values,

@@ -49,11 +49,8 @@ final class DemoReport {
     for (DemoSummary.Run run : s.runs()) {
       r.beforeAfter("Held-out prompts: SFT policy (before) and " + run.algo() + " policy (after)", s.before(),
           run.after());
-      List<MetricsRecord> records = read(out.resolve(run.algo()));
-      for (String key : List.of("objective/scores", "objective/kl", "objective/entropy", "loss/policy", "loss/value")) {
-        List<double[]> points = MetricsRecord.series(records, key);
-        if (!points.isEmpty()) r.chart(run.algo() + ": " + key, Map.of(key, points));
-      }
+      r.metricCharts(run.algo() + ": ", read(out.resolve(run.algo())),
+          List.of("objective/scores", "objective/kl", "objective/entropy", "loss/policy", "loss/value"));
     }
     r.metricCharts(read(out.resolve("sft")), List.of("train/loss", "eval/loss"));
     r.metricCharts(read(out.resolve("rm")), List.of("train/loss", "eval/accuracy"));

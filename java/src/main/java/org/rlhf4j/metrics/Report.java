@@ -72,9 +72,14 @@ public final class Report {
 
     /** One chart per metric key against iteration, skipping keys no record has. */
     public Builder metricCharts(List<MetricsRecord> records, List<String> keys) {
+      return metricCharts("", records, keys);
+    }
+
+    /** As {@link #metricCharts(List, List)}, each chart titled prefix + key (a run's name). */
+    public Builder metricCharts(String prefix, List<MetricsRecord> records, List<String> keys) {
       for (String key : keys) {
         List<double[]> points = MetricsRecord.series(records, key);
-        if (!points.isEmpty()) chart(key, Map.of(key, points));
+        if (!points.isEmpty()) chart(prefix + key, Map.of(key, points));
       }
       return this;
     }
