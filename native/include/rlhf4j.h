@@ -107,7 +107,7 @@ R4J_API r4j_status r4j_struct_size(int32_t which, size_t *out_size);
 typedef struct r4j_model r4j_model;
 
 #define R4J_ARCH_GPT2 0  /* GPT-2: learned positions, pre-LayerNorm, GELU(tanh), tied head */
-#define R4J_ARCH_LLAMA 1 /* Llama/Qwen2/Mistral: RMSNorm, RoPE, SwiGLU, GQA */
+#define R4J_ARCH_LLAMA 1 /* Llama/Qwen2/Qwen3/Mistral: RMSNorm, RoPE, SwiGLU, GQA */
 
 #define R4J_DTYPE_F32 0
 #define R4J_DTYPE_F16 1
@@ -145,6 +145,8 @@ typedef struct r4j_model_config {
   double dropout;            /* resid/embd/attn dropout in training passes */
   double initializer_range;  /* std of the normal init */
   uint64_t seed;             /* seed of the random initialisation */
+  int64_t head_dim;          /* Llama: size of one attention head (0 = n_embd / n_head); Qwen3 sets its own */
+  int32_t qk_norm;           /* Llama: RMSNorm over each head of q and k before RoPE (Qwen3's q_norm, k_norm) */
 } r4j_model_config;
 
 /* GPT-2 small's shape with the critic head off. */

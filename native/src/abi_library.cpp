@@ -123,6 +123,8 @@ R4J_API r4j_status r4j_model_config_defaults(r4j_model_config* out) {
     c.dropout = 0.0;
     c.initializer_range = 0.02;
     c.seed = 0;
+    c.head_dim = 0;
+    c.qk_norm = 0;
     *out = c;
   });
 }
