@@ -37,7 +37,10 @@ final class Layouts {
       JAVA_INT.withName("reward_head"),
       JAVA_DOUBLE.withName("dropout"),
       JAVA_DOUBLE.withName("initializer_range"),
-      JAVA_LONG.withName("seed")));
+      JAVA_LONG.withName("seed"),
+      JAVA_LONG.withName("head_dim"),
+      JAVA_INT.withName("qk_norm"),
+      paddingLayout(4)));
 
   static final Struct GENERATE_OPTIONS = new Struct(structLayout(
       JAVA_LONG.withName("max_new_tokens"),
