@@ -200,6 +200,19 @@ class HfConfigTest {
         .contains("unsupported 'attention_bias'"));
   }
 
+  /** transformers' LlamaAttention reads head_dim when present (Mistral NeMo: 32 heads of 128 over 5120). */
+  @Test
+  void theLlamaFamilyTakesAnExplicitHeadDimToo() throws IOException {
+    HfConfig c = HfConfig.read(file("config.json", """
+        {"model_type": "mistral", "vocab_size": 100, "hidden_size": 40, "intermediate_size": 32, "head_dim": 16,
+         "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64}
+        """));
+    assertEquals(16, c.model().headDim());
+    assertFalse(c.model().qkNorm());
+    assertEquals(16, c.toJson().get("head_dim").asInt());
+    assertEquals(c, HfConfig.fromJson(c.toJson(), "test"));
+  }
+
   @Test
   void mistralSlidingWindowCapsTheContext() throws IOException {
     HfConfig c = HfConfig.read(file("config.json", """
