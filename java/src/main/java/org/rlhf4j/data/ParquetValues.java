@@ -23,7 +23,10 @@ import org.apache.parquet.schema.Type;
  * strings (STRING, ENUM and JSON columns, checked UTF-8) as String, int32 as Integer, int64 as
  * Long, float and double as Double, boolean as Boolean, LIST as List, MAP and structs as Map (so
  * TRL's {@code messages} column, a list of {role, content} structs, reads as the JSONL array of
- * objects does), a null as null. Decimals are BigDecimal; other binary is byte[]. Stateless.
+ * objects does). A null field is left out, as a JSONL line leaves out a key it lacks: Parquet
+ * columns are shared by every row, and null is how a row lacks one (Hugging Face datasets reads a
+ * JSONL file whose lines have different keys that way); nulls in lists and maps stay. Decimals
+ * are BigDecimal; other binary is byte[]. Stateless.
  */
 final class ParquetValues {
   private ParquetValues() {}
@@ -50,7 +53,7 @@ final class ParquetValues {
         for (int j = 0; j < n; j++) values.add(value(g, i, j, where, name + "[" + j + "]"));
         out.put(field.getName(), values);
       } else {
-        out.put(field.getName(), n == 0 ? null : value(g, i, 0, where, name));
+        if (n > 0) out.put(field.getName(), value(g, i, 0, where, name));
       }
     }
     return out;

@@ -13,8 +13,8 @@ import java.util.Map;
  *     file), to begin error messages with
  * @param line 1-based number of the record in the data set (across all shards of a directory)
  * @param fields the record as Jackson maps JSON (String, Integer, Long, Double, Boolean, List,
- *     Map or null; Parquet adds BigDecimal for decimals and byte[] for binary columns); a text
- *     file's line is the one field the caller named
+ *     Map or null; Parquet adds BigDecimal for decimals and byte[] for binary columns, and leaves
+ *     out null columns); a text file's line is the one field the caller named
  */
 public record Row(String where, int line, Map<String, Object> fields) {
   public Row {
