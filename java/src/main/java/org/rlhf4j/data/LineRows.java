@@ -6,7 +6,6 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,6 +41,9 @@ final class LineRows implements RowReader {
   private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
       .onMalformedInput(CodingErrorAction.REPORT)
       .onUnmappableCharacter(CodingErrorAction.REPORT);
+  private final byte[] chunk = new byte[1 << 16];
+  private int position;
+  private int limit;
   private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
   private Boolean jsonl;
   private int lineNumber;
@@ -51,7 +53,7 @@ final class LineRows implements RowReader {
     this.file = file;
     this.format = format;
     this.textField = textField;
-    this.in = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
+    this.in = Files.newInputStream(file);
   }
 
   @Override
@@ -82,11 +84,26 @@ final class LineRows implements RowReader {
   /** The next line decoded, or null at the end of the file. */
   private String line() throws IOException {
     buffer.reset();
-    int b = in.read();
-    if (b < 0) return null;
-    while (b >= 0 && b != '\n') {
-      buffer.write(b);
-      b = in.read();
+    boolean any = false;
+    while (true) {
+      if (position == limit) {
+        limit = in.read(chunk);
+        position = 0;
+        if (limit <= 0) {
+          limit = 0;
+          if (!any) return null;
+          break;
+        }
+      }
+      any = true;
+      int end = position;
+      while (end < limit && chunk[end] != '\n') end++;
+      buffer.write(chunk, position, end - position);
+      position = end;
+      if (end < limit) {
+        position++;
+        break;
+      }
     }
     lineNumber++;
     byte[] bytes = buffer.toByteArray();
