@@ -68,6 +68,7 @@ final class ParquetRows implements RowReader {
 
   /** Moves to the next row group, opening the next shard when this one is done; false at the end. */
   private boolean nextRowGroup() throws IOException {
+    records = null;  // lets the finished row group go before the next one is read
     PageReadStore group = null;
     while (group == null) {
       if (reader == null && !openNextShard()) return false;
