@@ -129,7 +129,8 @@ public final class ParquetCodecs implements CompressionCodecFactory {
           return exact(Arrays.copyOf(out, new Lz4Decompressor().decompress(in, 0, in.length, out, 0, size)), size);
         }
       };
-      default -> throw new DataException("Parquet compression " + name
+      // Not a DataException: the reader adds the file's name to it.
+      default -> throw new UnsupportedOperationException("compression " + name
           + " is not supported (uncompressed, snappy, gzip, zstd and lz4_raw are)");
     };
   }
