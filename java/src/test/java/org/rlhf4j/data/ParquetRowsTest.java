@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -161,7 +162,7 @@ class ParquetRowsTest {
     assertTrue(error(text).startsWith("text.parquet: not a readable Parquet file: "), error(text));
     Path full = ParquetFiles.write(dir.resolve("cut.parquet"), SCHEMA, rows(50));
     byte[] bytes = Files.readAllBytes(full);
-    Path cut = Files.write(dir.resolve("cut.parquet"), java.util.Arrays.copyOf(bytes, bytes.length / 2));
+    Path cut = Files.write(dir.resolve("cut.parquet"), Arrays.copyOf(bytes, bytes.length / 2));
     assertTrue(error(cut).startsWith("cut.parquet: not a readable Parquet file: "), error(cut));
     Path empty = ParquetFiles.write(dir.resolve("empty.parquet"), SCHEMA, List.of());
     assertEquals("empty.parquet: no prompts (the file is empty)", error(empty));
