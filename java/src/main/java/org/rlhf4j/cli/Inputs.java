@@ -56,7 +56,7 @@ final class Inputs {
   }
 
   /**
-   * The prompts of file (JSONL or text, by extension or content), each tokenized as a prompt.
+   * The prompts of file (JSONL, text or Parquet, by extension or content), each tokenized as a prompt.
    * A prompt that leaves no room for maxNewTokens in the model's context is an error naming its
    * line: it is never cut silently.
    */
@@ -70,7 +70,7 @@ final class Inputs {
     List<PromptInput> out = new ArrayList<>(lines.size());
     for (PromptFile.Line l : lines) {
       int[] tokens = tokenizer.encodePrompt(l.text());
-      String where = file + ":" + l.line();
+      String where = l.where();
       if (tokens.length == 0) throw new UsageException(where + ": the prompt has no tokens");
       if (tokens.length + (long) maxNewTokens > contextLength) {
         throw new UsageException(where + ": the prompt is " + tokens.length + " tokens; with --max-new-tokens "

@@ -10,7 +10,7 @@ final class ModelPromptOptions {
   Path model;
 
   @Option(names = "--prompts", required = true, paramLabel = "FILE",
-      description = "Prompt file: JSONL or text, one prompt a line.")
+      description = "Prompt file: JSONL or text, one prompt a line, or Parquet (a file or a directory of shards).")
   Path prompts;
 
   @Option(names = "--prompt-field", paramLabel = "NAME", defaultValue = "prompt",

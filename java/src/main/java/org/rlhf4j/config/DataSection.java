@@ -4,9 +4,10 @@ import java.nio.file.Path;
 
 /** Section {@code data}: the prompt files and how prompts are read and cut. */
 public record DataSection(
-    @Doc("Prompt file: JSONL or text, one prompt a line (required).") @Nullable Path prompts,
-    @Doc("File format: auto (by extension, else by content), jsonl or text.") Format format,
-    @Doc("JSONL field holding the prompt; the other fields go to reward functions.") String promptField,
+    @Doc("Prompt file: JSONL or text, one prompt a line, or Parquet, a file or a directory of shards "
+        + "(required).") @Nullable Path prompts,
+    @Doc("File format: auto (by extension, else by content), jsonl, text or parquet.") Format format,
+    @Doc("JSONL field (Parquet column) holding the prompt; the other fields go to reward functions.") String promptField,
     @Doc("Held-out prompt file (null = split eval_fraction off the prompts).") @Nullable Path evalPrompts,
     @Doc("Fraction of the prompts held out for evaluation when there is no eval_prompts file.")
         double evalFraction,
@@ -16,10 +17,15 @@ public record DataSection(
 
   /** How a prompt file is read. */
   public enum Format {
-    /** .jsonl, .ndjson and .json are JSONL, .txt is text; otherwise JSONL if it starts with '{'. */
+    /**
+     * A directory or .parquet is Parquet, .jsonl, .ndjson and .json are JSONL, .txt is text;
+     * otherwise JSONL if it starts with '{'.
+     */
     AUTO,
     JSONL,
-    TEXT
+    TEXT,
+    /** A Parquet file, or a directory whose *.parquet files are the shards, in name order. */
+    PARQUET
   }
 
   /** What happens to a prompt longer than max_prompt_tokens. */

@@ -9,11 +9,13 @@ import java.util.Objects;
 /**
  * One prompt of a {@link PromptPool}. Immutable and thread-safe.
  *
- * @param index 0-based number of the prompt in its file, which is its line number minus one
+ * @param index 0-based number of the prompt in its file, which is its line number minus one (for
+ *     Parquet its row number, counted across the shards of a directory, minus one)
  * @param text the prompt as the model sees it (after truncation, the decoded kept tokens)
  * @param tokens its token ids (a copy is returned)
- * @param fields the other fields of its JSONL object as Jackson maps JSON (String, Integer,
- *     Long, Double, Boolean, List, Map or null), for Java reward functions; empty for text files
+ * @param fields the other fields of its JSONL object or Parquet row as Jackson maps JSON (String,
+ *     Integer, Long, Double, Boolean, List, Map or null), for Java reward functions; empty for
+ *     text files
  */
 public record Prompt(int index, String text, int[] tokens, Map<String, Object> fields) {
 

@@ -232,7 +232,7 @@ public final class PromptPool {
       int room = data.maxPromptTokens() - (bos ? 1 : 0);
       for (PromptFile.Line l : lines) {
         int[] body = tokenizer.encode(l.text());
-        if (body.length == 0) throw new DataException(file + ":" + l.line() + ": the prompt has no tokens");
+        if (body.length == 0) throw new DataException(l.where() + ": the prompt has no tokens");
         String text = l.text();
         if (body.length > room) {
           if (data.tooLong() == DataSection.TooLong.SKIP) {

@@ -6,8 +6,8 @@ import java.util.List;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.PromptFile;
-import org.rlhf4j.data.PromptFile.Row;
 import org.rlhf4j.data.PromptPool;
+import org.rlhf4j.data.Row;
 
 /**
  * The rows of a supervised data file, split into training and held-out rows: data.eval_prompts

@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.data.DataException;
-import org.rlhf4j.data.PromptFile.Row;
+import org.rlhf4j.data.Row;
 import org.rlhf4j.tokenizer.Tokenizer;
 
 /**

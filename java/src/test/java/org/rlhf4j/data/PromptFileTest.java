@@ -44,7 +44,7 @@ class PromptFileTest {
         error("p.jsonl", "{\"prompt\": \"a\"}\n  \n{\"prompt\": \"b\"}\n", Format.JSONL));
     Path p = dir.resolve("ok.txt");
     Files.writeString(p, "a\r\nb\r\n\r\n\n");
-    assertEquals(List.of(new PromptFile.Line(1, "a", Map.of()), new PromptFile.Line(2, "b", Map.of())),
+    assertEquals(List.of(new PromptFile.Line(p + ":1", 1, "a", Map.of()), new PromptFile.Line(p + ":2", 2, "b", Map.of())),
         PromptFile.read(p, Format.AUTO, "prompt"));
     assertEquals("e.txt: no prompts (the file is empty)", error("e.txt", "\n\n", Format.AUTO));
   }
