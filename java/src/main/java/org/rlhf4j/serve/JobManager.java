@@ -89,7 +89,7 @@ public final class JobManager implements AutoCloseable {
     roots.add(this.runs);
     roots.addAll(allowed);
     this.policy = new PathPolicy(roots);
-    this.checks = new SubmitChecks(this.runs, policy, new Devices());
+    this.checks = new SubmitChecks(this.runs, policy, new Devices(), dirs::owned);
     recover();
   }
 

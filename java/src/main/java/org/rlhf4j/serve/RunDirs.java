@@ -30,6 +30,11 @@ final class RunDirs {
     }
   }
 
+  /** Whether a queued or running job owns runDir. */
+  synchronized boolean owned(Path runDir) {
+    return owners.containsKey(runDir);
+  }
+
   synchronized void release(Path runDir, String job) {
     owners.remove(runDir, job);
   }

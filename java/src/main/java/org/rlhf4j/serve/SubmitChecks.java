@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.function.Predicate;
 import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.CheckpointException;
 import org.rlhf4j.checkpoint.ModelDirs;
@@ -37,12 +38,15 @@ final class SubmitChecks {
   private final Path runs;
   private final PathPolicy policy;
   private final Devices devices;
+  private final Predicate<Path> pendingRun;
   private final Set<Path> protectedFiles = new CopyOnWriteArraySet<>();
 
-  SubmitChecks(Path runs, PathPolicy policy, Devices devices) {
+  /** @param pendingRun whether a path is the run directory of a queued or running job (its model is still to come) */
+  SubmitChecks(Path runs, PathPolicy policy, Devices devices, Predicate<Path> pendingRun) {
     this.runs = runs;
     this.policy = policy;
     this.devices = devices;
+    this.pendingRun = pendingRun;
     protectedFiles.add(runs.resolve(ServeToken.FILE_NAME));
   }
 
@@ -185,7 +189,12 @@ final class SubmitChecks {
     }
   }
 
-  private static void fitsContext(String key, Path model, long needed, String what) {
+  /**
+   * A model that a queued or running job is still to write (a pipeline: sft, then ppo from its
+   * run directory) is checked when the job loads it, as the trainers do.
+   */
+  private void fitsContext(String key, Path model, long needed, String what) {
+    if (pendingRun.test(model)) return;
     long context;
     try {
       context = Checkpoint.open(ModelDirs.resolve(model)).config().model().nPositions();
