@@ -69,7 +69,9 @@ final class SubmitChecks {
     for (Map.Entry<String, Path> p : first.paths().entrySet()) real.put(p.getKey(), checkPath(p.getKey(), p.getValue()));
     for (Map.Entry<String, Path> p : real.entrySet()) {
       String[] key = p.getKey().split("\\.");
-      section(tree, key[0]).set(key[1], TextNode.valueOf(p.getValue().toString()));
+      ObjectNode node = tree;
+      for (int i = 0; i < key.length - 1; i++) node = section(node, key[i]);
+      node.set(key[key.length - 1], TextNode.valueOf(p.getValue().toString()));
     }
     JobKind.Loaded loaded = kind.load(tree);
     if (!loaded.paths().equals(real)) {
