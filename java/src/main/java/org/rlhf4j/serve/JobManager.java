@@ -30,9 +30,10 @@ import org.slf4j.LoggerFactory;
  * <p>Jobs run in-process on one worker thread per device (run.device), not in a child JVM: an
  * embedding service gets iteration events and cancellation directly from the trainer, with no
  * classpath or JVM flags to forward, and the native library never aborts the process (its errors
- * are Java exceptions), so a failed job fails alone. Cancelling a running job stops it at the
- * next iteration boundary (PPO) or optimizer step (sft, train-rm, whose steps are its
- * iterations) and writes a checkpoint, from which resuming continues.
+ * are Java exceptions), so a failed job fails alone. Cancelling a running job stops it before
+ * its next loading step while it loads, then at the next iteration boundary (PPO) or optimizer
+ * step (sft, train-rm, whose steps are its iterations) with a checkpoint, from which resuming
+ * continues.
  *
  * <p>Submitted configs are loaded by the CLI's loaders (same keys, same checks, same one-line
  * messages) and pass {@link SubmitChecks}: every path lies under the allowed roots after

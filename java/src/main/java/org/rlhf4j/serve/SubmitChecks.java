@@ -67,6 +67,7 @@ final class SubmitChecks {
     JobKind.Loaded first = kind.load(tree);
     Map<String, Path> real = new LinkedHashMap<>();
     for (Map.Entry<String, Path> p : first.paths().entrySet()) real.put(p.getKey(), checkPath(p.getKey(), p.getValue()));
+    notInAJob(real.get("run.out"));
     for (Map.Entry<String, Path> p : real.entrySet()) {
       String[] key = p.getKey().split("\\.");
       ObjectNode node = tree;
@@ -149,6 +150,16 @@ final class SubmitChecks {
     if (wantsFile && !Files.isRegularFile(real)) throw new ConfigException(key + ": " + p + " is not a file");
     if (!wantsFile && !Files.isDirectory(real)) throw new ConfigException(key + ": " + p + " is not a directory");
     return real;
+  }
+
+  /** A new run directory may not be another job's directory or lie in one. */
+  private void notInAJob(Path out) {
+    for (Path d = out; d != null && d.startsWith(runs) && !d.equals(runs); d = d.getParent()) {
+      if (Files.exists(d.resolve(JobManager.JOB_FILE))) {
+        throw new ConfigException("run.out: " + out + " is inside the directory of job " + runs.relativize(d)
+            + "; leave run.out out to get a new directory under the runs root");
+      }
+    }
   }
 
   /** runs/ID/job.json, job.log or the job record's temp file. */

@@ -106,6 +106,10 @@ class JobServerAttackTest {
         String message = s.json(r, 403).get("error").asText();
         assertTrue(message.startsWith("data.prompts: ") && message.contains("service's own state"), message);
       }
+      // Nor is another job's directory (or anything in it) a new job's run directory.
+      Path inside = s.manager.runs().resolve(id).resolve("checkpoints");
+      HttpResponse<String> r = submit(s, with(s.ppoConfig(1, false), "run.out", inside.toString()));
+      assertTrue(s.json(r, 400).get("error").asText().contains("is inside the directory of job " + id), r::body);
       assertEquals(1, s.json(s.get("/api/jobs"), 200).size());
     }
   }
