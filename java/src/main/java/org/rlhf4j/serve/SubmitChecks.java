@@ -63,7 +63,10 @@ final class SubmitChecks {
    */
   JobKind.Loaded check(JobKind kind, JsonNode config, Path defaultOut) {
     ObjectNode tree = tree(config);
-    if (!tree.path("run").has("out")) section(tree, "run").set("out", TextNode.valueOf(defaultOut.toString()));
+    // A run that is not a mapping is left for the binder to report.
+    if (!tree.has("run") || tree.get("run").isObject() && !tree.get("run").has("out")) {
+      section(tree, "run").set("out", TextNode.valueOf(defaultOut.toString()));
+    }
     JobKind.Loaded first = kind.load(tree);
     Map<String, Path> real = new LinkedHashMap<>();
     for (Map.Entry<String, Path> p : first.paths().entrySet()) real.put(p.getKey(), checkPath(p.getKey(), p.getValue()));
