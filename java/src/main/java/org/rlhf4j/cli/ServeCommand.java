@@ -54,6 +54,7 @@ final class ServeCommand implements Callable<Integer> {
     JobServer.Options options = new JobServer.Options(host, port, maxBody);
     JobManager manager = new JobManager(runs, allow);
     ServeToken token = ServeToken.load(manager.runs(), tokenFile);
+    if (tokenFile != null) manager.protect(tokenFile);
     JobServer server;
     try {
       server = new JobServer(manager, token, options).start();

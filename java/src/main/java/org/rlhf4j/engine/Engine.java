@@ -7,9 +7,13 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Library-wide native settings and facts. Thread-safe. */
 public final class Engine {
+  private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+
   private Engine() {}
 
   /**
@@ -79,8 +83,16 @@ public final class Engine {
     return List.copyOf(out);
   }
 
-  /** Intra-op threads for tensor work (0 = one per core). Process-wide. */
+  /**
+   * Intra-op threads for tensor work (0 = one per core). Process-wide. More threads than cores
+   * only oversubscribe them (and each costs a stack): warned here, refused by the job service.
+   */
   public static void setThreads(int threads) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    if (threads > cores) {
+      LOG.warn("run.threads {} is more than this machine's {} cores: the extra threads only compete for them",
+          threads, cores);
+    }
     NativeLibrary.get().setNumThreads(threads);
   }
 

@@ -11,10 +11,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
@@ -32,7 +38,11 @@ final class JobFiles {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int LOG_TAIL = 1 << 20;
 
+  private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+      .withZone(ZoneOffset.UTC);
+
   private final Path runs;
+  private final SecureRandom random = new SecureRandom();
 
   JobFiles(Path runs) {
     this.runs = runs;
@@ -42,8 +52,81 @@ final class JobFiles {
     return runs.resolve(id);
   }
 
+  /** A new job id (UTC time and 16 random bits) that is not taken and has no directory. */
+  String newId(Predicate<String> taken) {
+    while (true) {
+      String id = ID_TIME.format(Instant.now()) + "-" + HexFormat.of().toHexDigits((short) random.nextInt());
+      if (!taken.test(id) && !Files.exists(dir(id))) return id;
+    }
+  }
+
+  /**
+   * The record of a job found running by a new manager (its service stopped meanwhile), saved:
+   * cancelled when a cancel request stood (what the user asked for), else interrupted.
+   */
+  JobInfo stopped(JobInfo running, String now) {
+    boolean cancelled = marked(running.id(), JobManager.CANCEL_FILE);
+    JobState end = cancelled ? JobState.CANCELLED : JobState.INTERRUPTED;
+    JobInfo info = withLastMetrics(running.withState(end).withTimes(running.started(), now, null));
+    JobLog.line(log(info.id()), end.label() + ": the service stopped while the job was running"
+        + (cancelled ? " after a cancel request" : ""));
+    save(info);
+    return info;
+  }
+
   Path log(String id) {
     return dir(id).resolve(JobLog.FILE_NAME);
+  }
+
+  /**
+   * Creates the job's directory with its record and its run directory with config.yaml; on a
+   * failure removes what it created of the job's directory.
+   */
+  void create(JobInfo info, String configYaml) {
+    Path runDir = Path.of(info.runDir());
+    try {
+      Files.createDirectories(dir(info.id()));
+      Files.createDirectories(runDir);
+      Files.writeString(runDir.resolve(JobManager.CONFIG_FILE), configYaml);
+      save(info);
+    } catch (IOException | RuntimeException e) {
+      try {
+        delete(info.id());
+      } catch (IOException ignored) {
+        // The failure below is what the caller needs to know.
+      }
+      if (e instanceof IOException io) {
+        throw new UncheckedIOException("creating the job directory " + dir(info.id()) + ": " + io.getMessage(), io);
+      }
+      throw (RuntimeException) e;
+    }
+  }
+
+  /** Leaves an empty marker file in the job's directory (a failure is logged: the marker is advisory). */
+  void mark(String id, String name) {
+    try {
+      Files.write(dir(id).resolve(name), new byte[0]);
+    } catch (IOException e) {
+      LOG.warn("job {}: cannot write {}: {}", id, name, e.getMessage());
+    }
+  }
+
+  void unmark(String id, String name) {
+    try {
+      Files.deleteIfExists(dir(id).resolve(name));
+    } catch (IOException e) {
+      LOG.warn("job {}: cannot remove {}: {}", id, name, e.getMessage());
+    }
+  }
+
+  boolean marked(String id, String name) {
+    return Files.exists(dir(id).resolve(name));
+  }
+
+  /** metrics.jsonl of a run (empty before its first iteration). */
+  static List<MetricsRecord> metrics(Path runDir) throws IOException {
+    Path file = runDir.resolve(MetricsLog.FILE_NAME);
+    return Files.exists(file) ? MetricsLog.read(file) : List.of();
   }
 
   /** Writes job.json; the file is the old record or the whole new one, never a torn one. */

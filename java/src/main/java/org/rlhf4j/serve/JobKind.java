@@ -2,7 +2,6 @@ package org.rlhf4j.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.config.CommandConfig;
@@ -43,17 +42,21 @@ public enum JobKind {
   /**
    * A loaded and validated config, its run section, its paths by key and its YAML.
    *
-   * @param config the command's configuration record
+   * @param config the command's configuration record, the very object the job runs with
    */
   record Loaded(JobKind kind, Record config, RunSection run, Map<String, Path> paths, String yaml) {}
 
-  /** Loads tree with overrides, exactly as the CLI loads a file with --set. */
-  Loaded load(JsonNode tree, List<String> overrides) {
-    return load(loader, tree, overrides);
+  /**
+   * Binds tree as the CLI binds a file. Values are taken from the tree's nodes as they are: no
+   * user string is ever written into YAML text and parsed again (YAML would fold a newline in a
+   * path into a space, and the job would use another path than the one checked).
+   */
+  Loaded load(JsonNode tree) {
+    return load(loader, tree);
   }
 
-  private <C extends Record & CommandConfig> Loaded load(ConfigLoader<C> l, JsonNode tree, List<String> overrides) {
-    C c = l.load(tree, ORIGIN, new ArrayList<>(overrides));
+  private <C extends Record & CommandConfig> Loaded load(ConfigLoader<C> l, JsonNode tree) {
+    C c = l.load(tree, ORIGIN, List.of());
     RunSection run = switch (c) {
       case PpoRunConfig p -> p.run();
       case SftRunConfig s -> s.run();

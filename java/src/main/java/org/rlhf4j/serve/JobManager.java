@@ -5,25 +5,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import org.rlhf4j.checkpoint.RunCheckpoints;
 import org.rlhf4j.config.ConfigException;
-import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.ppo.PpoTrainer;
 import org.slf4j.Logger;
@@ -40,13 +30,15 @@ import org.slf4j.LoggerFactory;
  * <p>Jobs run in-process on one worker thread per device (run.device), not in a child JVM: an
  * embedding service gets iteration events and cancellation directly from the trainer, with no
  * classpath or JVM flags to forward, and the native library never aborts the process (its errors
- * are Java exceptions), so a failed job fails alone. Cancelling a running job stops it at the
- * next iteration boundary (PPO) or optimizer step (sft, train-rm, whose steps are its
- * iterations) and writes a checkpoint, from which resuming continues.
+ * are Java exceptions), so a failed job fails alone. Cancelling a running job stops it before
+ * its next loading step while it loads, then at the next iteration boundary (PPO) or optimizer
+ * step (sft, train-rm, whose steps are its iterations) with a checkpoint, from which resuming
+ * continues.
  *
  * <p>Submitted configs are loaded by the CLI's loaders (same keys, same checks, same one-line
- * messages) and every path in them must lie under the allowed roots after resolving ".." and
- * symbolic links; the checked real paths are what the job uses.
+ * messages) and pass {@link SubmitChecks}: every path lies under the allowed roots after
+ * resolving ".." and symbolic links, and the config object holding those real paths is the one
+ * the job runs. A run directory belongs to one queued or running job at a time.
  *
  * <p>Thread-safe. {@link #close()} stops the running jobs at their next iteration boundary
  * (marking them interrupted) and leaves queued jobs queued for the next manager.
@@ -58,25 +50,11 @@ public final class JobManager implements AutoCloseable {
   public static final String JOB_FILE = "job.json";
   /** The decoded samples of each PPO iteration, one line per iteration. */
   public static final String SAMPLES_FILE = "samples.jsonl";
+  /** In a job's directory while a cancel request stands: a service killed meanwhile ends it cancelled. */
+  static final String CANCEL_FILE = "cancel.requested";
 
   private static final Logger LOG = LoggerFactory.getLogger(JobManager.class);
-  private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
-      .withZone(ZoneOffset.UTC);
   private static final long CLOSE_WAIT_SECONDS = 120;
-
-  /** A queued or running job: its execution and the numbers its ETA is made from. */
-  private static final class Active {
-    final JobRun run;
-    volatile boolean cancelled;
-    volatile long startNanos;
-    volatile long startIteration = -1;
-
-    Active(JobRun run) {
-      this.run = run;
-    }
-  }
-
-  private record Listening(String job, JobListener listener) {}
 
   /** A listener's registration; closing it stops the calls. */
   public interface Subscription extends AutoCloseable {
@@ -87,11 +65,12 @@ public final class JobManager implements AutoCloseable {
   private final Path runs;
   private final JobFiles files;
   private final PathPolicy policy;
+  private final SubmitChecks checks;
   private final Map<String, JobInfo> jobs = new ConcurrentHashMap<>();
-  private final Map<String, Active> active = new ConcurrentHashMap<>();
-  private final Map<String, ExecutorService> devices = new ConcurrentHashMap<>();
-  private final List<Listening> subscriptions = new CopyOnWriteArrayList<>();
-  private final SecureRandom random = new SecureRandom();
+  private final Map<String, ActiveJob> active = new ConcurrentHashMap<>();
+  private final RunDirs dirs = new RunDirs();
+  private final DeviceWorkers workers = new DeviceWorkers();
+  private final JobEvents events = new JobEvents();
   private volatile boolean closing;
 
   /**
@@ -111,6 +90,7 @@ public final class JobManager implements AutoCloseable {
     roots.add(this.runs);
     roots.addAll(allowed);
     this.policy = new PathPolicy(roots);
+    this.checks = new SubmitChecks(this.runs, policy, new Devices(), dirs::owned);
     recover();
   }
 
@@ -122,18 +102,23 @@ public final class JobManager implements AutoCloseable {
     return policy;
   }
 
+  /** Keeps file (e.g. a --token-file outside the runs root) from ever being read as a job's input. */
+  public void protect(Path file) {
+    checks.protect(file);
+  }
+
   // ---- Submitting -----------------------------------------------------------------------------
 
   /**
-   * Checks a config as the CLI's command would, creates the job's run directory (under runs,
-   * unless the config sets run.out to an allowed place) with its effective config.yaml, and
-   * queues the job on its device.
+   * Checks a config as the CLI's command would (and against the service's limits), reserves its
+   * run directory (under runs, unless the config sets run.out to an allowed place), writes its
+   * effective config.yaml, and queues the job on its device.
    *
    * @param command sft, train-rm or ppo
    * @param config the config tree (sections run, model, ...), as a YAML or JSON file holds it
-   * @throws ConfigException for a config the CLI would refuse (one line, naming the key)
-   * @throws ForbiddenPathException when a path lies outside the allowed roots (nothing read)
-   * @throws JobException (conflict) when run.out already holds a run
+   * @throws ConfigException for a config the CLI or the service's limits would refuse (one line, naming the key)
+   * @throws ForbiddenPathException when a path lies outside the allowed roots or is the service's state (nothing read)
+   * @throws JobException (conflict) when run.out holds a run or belongs to a queued or running job
    */
   public JobInfo submit(String command, JsonNode config) {
     if (closing) throw new JobException(JobException.Reason.CONFLICT, "the job manager is shutting down");
@@ -141,54 +126,30 @@ public final class JobManager implements AutoCloseable {
     if (config != null && config.path("run").path("resume").asBoolean(false)) {
       throw new ConfigException("run.resume: a submitted job starts a new run; resume a job with its resume request");
     }
-    String id = newId();
-    Path jobDir = runs.resolve(id);
-    List<String> overrides = new ArrayList<>();
-    if (config == null || !config.path("run").has("out")) overrides.add(quoted("run.out", jobDir));
-    JobKind.Loaded first = kind.load(config, overrides);
-    // Every path as the OS would reach it, checked against the roots before anything is read.
-    for (Map.Entry<String, Path> p : first.paths().entrySet()) {
-      Path real = policy.check(p.getKey(), p.getValue());
-      if (!p.getKey().equals("run.out") && !Files.exists(real)) {
-        throw new ConfigException(p.getKey() + ": no such file or directory: " + p.getValue());
-      }
-      overrides.add(quoted(p.getKey(), real));
-    }
-    JobKind.Loaded loaded = kind.load(config, overrides);
+    String id = files.newId(jobs::containsKey);
+    JobKind.Loaded loaded = checks.check(kind, config, runs.resolve(id));
     Path runDir = loaded.run().out();
-    for (String name : List.of(MetricsLog.FILE_NAME, RunCheckpoints.DIR)) {
-      if (Files.exists(runDir.resolve(name))) {
-        throw new JobException(JobException.Reason.CONFLICT, "run.out " + runDir + " already holds a run (" + name
-            + "); leave run.out out to get a new directory under the runs root");
-      }
-    }
+    RunDirs.refuseExisting(runDir);
     JobInfo info = new JobInfo(id, kind.command(), JobState.QUEUED, runDir.toString(), loaded.run().device(),
         now(), null, null, null, 0, 0, null, Map.of());
-    try {
-      Files.createDirectories(jobDir);
-      Files.createDirectories(runDir);
-      Files.writeString(runDir.resolve(CONFIG_FILE), loaded.yaml());
-    } catch (IOException e) {
-      throw new UncheckedIOException("creating the job directory " + jobDir + ": " + e.getMessage(), e);
-    }
-    JobLog.line(files.log(id), "submitted: " + kind.command() + ", run directory " + runDir);
     synchronized (this) {
-      save(info);
+      dirs.reserve(runDir, id);
+      try {
+        files.create(info, loaded.yaml());
+      } catch (RuntimeException e) {
+        dirs.release(runDir, id);
+        throw e;
+      }
+      jobs.put(id, info);
+      JobLog.line(files.log(id), "submitted: " + kind.command() + ", run directory " + runDir);
       publish(new JobEvent(JobEvent.STATE, id, 0, JobState.QUEUED, Map.of()));
-      enqueue(info, false);
+      enqueue(info, loaded.config());
     }
     return info;
   }
 
-  private static String quoted(String key, Path p) {
-    return key + "='" + p.toString().replace("'", "''") + "'";
-  }
-
-  private String newId() {
-    while (true) {
-      String id = ID_TIME.format(Instant.now()) + "-" + HexFormat.of().toHexDigits((short) random.nextInt());
-      if (!jobs.containsKey(id) && !Files.exists(runs.resolve(id))) return id;
-    }
+  private void release(JobInfo info) {
+    dirs.release(Path.of(info.runDir()), info.id());
   }
 
   // ---- Reading --------------------------------------------------------------------------------
@@ -209,21 +170,14 @@ public final class JobManager implements AutoCloseable {
     return info;
   }
 
-  /** The ETA of a running job from its iterations so far in this execution. */
   private JobInfo live(JobInfo info) {
-    Active a = active.get(info.id());
-    if (info.state() != JobState.RUNNING || a == null || a.startIteration < 0) return info;
-    long done = info.iteration() - a.startIteration;
-    if (done <= 0 || info.totalIterations() <= 0) return info;
-    double perIteration = (System.nanoTime() - a.startNanos) / 1e9 / done;
-    double eta = perIteration * Math.max(0, info.totalIterations() - info.iteration());
-    return info.withProgress(info.iteration(), info.totalIterations(), eta, info.lastMetrics());
+    ActiveJob a = active.get(info.id());
+    return a == null ? info : a.live(info);
   }
 
   /** metrics.jsonl of the job's run (empty before its first iteration). */
   public List<MetricsRecord> metrics(String id) throws IOException {
-    Path file = Path.of(require(id).runDir()).resolve(MetricsLog.FILE_NAME);
-    return Files.exists(file) ? MetricsLog.read(file) : List.of();
+    return JobFiles.metrics(Path.of(require(id).runDir()));
   }
 
   /**
@@ -246,30 +200,13 @@ public final class JobManager implements AutoCloseable {
 
   // ---- Watching -------------------------------------------------------------------------------
 
-  /**
-   * Calls listener with every event of job (or of every job when job is null) until the
-   * returned handle is closed.
-   */
+  /** Calls listener with every event of job (of every job when job is null) until the handle is closed. */
   public Subscription listen(String job, JobListener listener) {
-    Listening s = new Listening(job, listener);
-    subscriptions.add(s);
-    return () -> subscriptions.remove(s);
+    return events.listen(job, listener);
   }
 
-  /**
-   * State events are published under the manager's lock, with the change they report, so every
-   * watcher sees a job's states in the order they happened (queued before running, even when the
-   * device's thread takes the job at once). Listeners only hand events on (SSE queues them).
-   */
   private void publish(JobEvent e) {
-    for (Listening s : subscriptions) {
-      if (s.job() != null && !s.job().equals(e.job())) continue;
-      try {
-        s.listener().onEvent(e);
-      } catch (RuntimeException ex) {
-        LOG.warn("a listener of job {} failed: {}", e.job(), ex.toString());
-      }
-    }
+    events.publish(e);
   }
 
   // ---- Controlling ----------------------------------------------------------------------------
@@ -283,7 +220,7 @@ public final class JobManager implements AutoCloseable {
    */
   public synchronized JobInfo cancel(String id) {
     JobInfo info = require(id);
-    Active a = active.get(id);
+    ActiveJob a = active.get(id);
     if (info.state().finished() || a == null) {
       throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is " + info.state().label()
           + "; only a queued or running job can be cancelled");
@@ -293,12 +230,14 @@ public final class JobManager implements AutoCloseable {
     Path log = files.log(id);
     if (info.state() == JobState.QUEUED) {
       active.remove(id);
+      release(info);
       JobInfo done = info.withState(JobState.CANCELLED).withTimes(info.started(), now(), null);
       save(done);
       JobLog.line(log, "cancelled while queued");
       publish(new JobEvent(JobEvent.STATE, id, done.iteration(), JobState.CANCELLED, Map.of()));
       return done;
     }
+    files.mark(id, CANCEL_FILE);
     JobLog.line(log, "cancel requested: stopping after the current iteration");
     return live(info);
   }
@@ -315,11 +254,13 @@ public final class JobManager implements AutoCloseable {
       throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is " + info.state().label()
           + "; only a cancelled, interrupted or failed job can be resumed");
     }
+    dirs.reserve(Path.of(info.runDir()), id);
+    files.unmark(id, CANCEL_FILE);
     JobInfo queued = info.withState(JobState.QUEUED).withTimes(info.started(), null, null);
     save(queued);
     JobLog.line(files.log(id), "resumed: queued again");
     publish(new JobEvent(JobEvent.STATE, id, queued.iteration(), JobState.QUEUED, Map.of()));
-    enqueue(queued, true);
+    enqueue(queued, null);
     return queued;
   }
 
@@ -333,8 +274,9 @@ public final class JobManager implements AutoCloseable {
     if (info.state() == JobState.RUNNING) {
       throw new JobException(JobException.Reason.CONFLICT, "job " + id + " is running; cancel it first");
     }
-    Active a = active.remove(id);
+    ActiveJob a = active.remove(id);
     if (a != null) a.run.requestStop();
+    release(info);
     jobs.remove(id);
     try {
       files.delete(id);
@@ -345,17 +287,16 @@ public final class JobManager implements AutoCloseable {
 
   // ---- Running --------------------------------------------------------------------------------
 
-  private void enqueue(JobInfo info, boolean resume) {
-    Active a = new Active(new JobRun(JobKind.of(info.command()), Path.of(info.runDir()), resume));
+  /** Queues info on its device: with config (a new run), or reloading its run directory's (a resume). */
+  private void enqueue(JobInfo info, Record config) {
+    JobKind kind = JobKind.of(info.command());
+    Path configFile = Path.of(info.runDir()).resolve(CONFIG_FILE);
+    ActiveJob a = new ActiveJob(new JobRun(config != null ? () -> config : () -> checks.reload(kind, configFile).config()));
     active.put(info.id(), a);
-    devices.computeIfAbsent(info.device(), d -> Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "rlhf4j-jobs-" + d);
-      t.setDaemon(true);
-      return t;
-    })).execute(() -> execute(info.id(), a));
+    workers.execute(Devices.canonical(info.device()), () -> execute(info.id(), a));
   }
 
-  private void execute(String id, Active a) {
+  private void execute(String id, ActiveJob a) {
     JobInfo info;
     synchronized (this) {
       info = jobs.get(id);
@@ -366,63 +307,35 @@ public final class JobManager implements AutoCloseable {
       publish(new JobEvent(JobEvent.STATE, id, info.iteration(), JobState.RUNNING, Map.of()));
     }
     Path log = files.log(id);
-    JobLog.bind(id, log);
     JobLog.line(log, "running on " + info.device());
-    JobState end;
-    String error = null;
-    try {
-      a.startNanos = System.nanoTime();
-      boolean complete = a.run.run(new JobRun.Progress() {
-        @Override
-        public void total(long iterations) {
-          update(id, j -> j.withProgress(j.iteration(), iterations, null, j.lastMetrics()));
-        }
+    ActiveJob.End end = a.execute(id, log, new JobRun.Progress() {
+      @Override
+      public void total(long iterations) {
+        update(id, j -> j.withProgress(j.iteration(), iterations, null, j.lastMetrics()));
+      }
 
-        @Override
-        public void iteration(long iteration, Map<String, Double> metrics, List<PpoTrainer.Sample> samples) {
-          onIteration(id, a, iteration, metrics, samples);
-        }
-      });
-      // A stop that came as the last iteration finished stopped nothing: the run is complete.
-      end = complete || !a.run.stopRequested() ? JobState.SUCCEEDED
-          : a.cancelled ? JobState.CANCELLED : JobState.INTERRUPTED;
-    } catch (Throwable e) {
-      end = JobState.FAILED;
-      error = oneLine(e);
-      LOG.error("job {} failed: {}", id, error, e);
-    } finally {
-      JobLog.unbind(id);
-    }
-    JobLog.line(log, end.label() + (error == null ? "" : ": " + error));
+      @Override
+      public void iteration(long iteration, Map<String, Double> metrics, List<PpoTrainer.Sample> samples) {
+        if (!samples.isEmpty()) files.appendSamples(id, iteration, samples);
+        update(id, j -> j.withProgress(iteration, j.totalIterations(), null, metrics));
+        publish(new JobEvent(JobEvent.ITERATION, id, iteration, JobState.RUNNING, metrics));
+      }
+    });
     JobInfo done;
     synchronized (this) {
       active.remove(id, a);
+      release(info);
       JobInfo current = jobs.get(id);
       if (current == null) return;
-      done = JobFiles.withLastMetrics(current.withState(end).withTimes(current.started(), now(), error));
+      done = JobFiles.withLastMetrics(current.withState(end.state()).withTimes(current.started(), now(), end.error()));
       save(done);
-      publish(new JobEvent(JobEvent.STATE, id, done.iteration(), end, Map.of()));
+      publish(new JobEvent(JobEvent.STATE, id, done.iteration(), end.state(), Map.of()));
     }
-  }
-
-  private void onIteration(String id, Active a, long iteration, Map<String, Double> metrics,
-      List<PpoTrainer.Sample> samples) {
-    if (a.startIteration < 0) {
-      a.startIteration = iteration - 1;
-    }
-    if (!samples.isEmpty()) files.appendSamples(id, iteration, samples);
-    update(id, j -> j.withProgress(iteration, j.totalIterations(), null, metrics));
-    publish(new JobEvent(JobEvent.ITERATION, id, iteration, JobState.RUNNING, metrics));
   }
 
   private synchronized void update(String id, java.util.function.UnaryOperator<JobInfo> f) {
     JobInfo j = jobs.get(id);
     if (j != null) jobs.put(id, f.apply(j));
-  }
-
-  private static String oneLine(Throwable e) {
-    String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return m.lines().findFirst().orElse("").strip();
   }
 
   // ---- State on disk --------------------------------------------------------------------------
@@ -435,19 +348,16 @@ public final class JobManager implements AutoCloseable {
   private void recover() {
     List<JobInfo> queued = new ArrayList<>();
     for (JobInfo found : files.loadAll()) {
-      JobInfo info = found;
-      if (info.state() == JobState.RUNNING) {
-        info = JobFiles.withLastMetrics(info.withState(JobState.INTERRUPTED).withTimes(info.started(), now(), null));
-        JobLog.line(files.log(info.id()), "interrupted: the service stopped while the job was running");
-        save(info);
-      } else {
-        jobs.put(info.id(), info);
-      }
+      JobInfo info = found.state() == JobState.RUNNING ? files.stopped(found, now()) : found;
+      jobs.put(info.id(), info);
       if (info.state() == JobState.QUEUED) queued.add(info);
     }
     queued.sort(Comparator.comparing(JobInfo::created));
     synchronized (this) {
-      for (JobInfo q : queued) enqueue(q, true);
+      for (JobInfo q : queued) {
+        dirs.reserve(Path.of(q.runDir()), q.id());
+        enqueue(q, null);
+      }
     }
   }
 
@@ -472,18 +382,14 @@ public final class JobManager implements AutoCloseable {
   @Override
   public void close() {
     closing = true;
-    for (Active a : active.values()) a.run.requestStop();
-    for (ExecutorService e : devices.values()) e.shutdown();
-    for (ExecutorService e : devices.values()) {
-      try {
-        if (!e.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
-          LOG.warn("a job is still running after {} s; it will show as interrupted at the next start",
-              CLOSE_WAIT_SECONDS);
-        }
-      } catch (InterruptedException ex) {
-        Thread.currentThread().interrupt();
-        return;
+    for (ActiveJob a : active.values()) a.run.requestStop();
+    try {
+      if (!workers.shutdown(CLOSE_WAIT_SECONDS)) {
+        LOG.warn("a job is still running after {} s; it will show as interrupted at the next start",
+            CLOSE_WAIT_SECONDS);
       }
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
     }
   }
 }

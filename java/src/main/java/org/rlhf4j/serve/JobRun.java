@@ -1,15 +1,16 @@
 package org.rlhf4j.serve;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.config.SftRunConfig;
 import org.rlhf4j.engine.Engine;
+import org.rlhf4j.ppo.PpoParts;
 import org.rlhf4j.ppo.PpoReport;
 import org.rlhf4j.ppo.PpoSetup;
 import org.rlhf4j.ppo.PpoTrainer;
@@ -21,9 +22,10 @@ import org.rlhf4j.sft.SupervisedLoop;
 
 /**
  * One execution of a job on its device's worker thread, in this JVM: the trainer the CLI's
- * command would build from the run directory's config.yaml (with run.resume when resuming), run
- * to its end or to a stop request, after which it stops at the next iteration boundary (PPO) or
- * optimizer step (sft, train-rm) and checkpoints.
+ * command would build from the job's config (the object checked at submit; a resumed job's is
+ * reloaded from its run directory), run to its end or to a stop request. A stop while the run is
+ * still loading ends it before the next loading step; once training, at the next iteration
+ * boundary (PPO) or optimizer step (sft, train-rm), with a checkpoint.
  */
 final class JobRun {
   /** What the run reports back to the manager (on the worker thread). */
@@ -33,20 +35,17 @@ final class JobRun {
     void iteration(long iteration, Map<String, Double> metrics, List<PpoTrainer.Sample> samples);
   }
 
-  private final JobKind kind;
-  private final Path runDir;
-  private final boolean resume;
+  private final Supplier<Record> config;
   /** The running trainer's requestStop, null before it exists and after it ends. */
   private volatile Runnable stopper;
   private volatile boolean stop;
 
-  JobRun(JobKind kind, Path runDir, boolean resume) {
-    this.kind = kind;
-    this.runDir = runDir;
-    this.resume = resume;
+  /** @param config the job's config record (PpoRunConfig, SftRunConfig or RmRunConfig), got on the worker */
+  JobRun(Supplier<Record> config) {
+    this.config = config;
   }
 
-  /** Asks the run to stop after its current iteration or step (before it starts: not to start). */
+  /** Asks the run to stop after its current iteration or step (while loading: before training). */
   void requestStop() {
     stop = true;
     Runnable s = stopper;
@@ -59,24 +58,33 @@ final class JobRun {
 
   /** Trains; returns whether the run reached its end (false: it stopped on request). */
   boolean run(Progress progress) throws IOException {
-    Path config = runDir.resolve(JobManager.CONFIG_FILE);
-    List<String> overrides = resume ? List.of("run.resume=true") : List.of();
-    return switch (kind) {
-      case PPO -> ppo(PpoRunConfig.loader().load(config, overrides), progress);
-      case SFT -> {
-        SftRunConfig c = SftRunConfig.loader().load(config, overrides);
-        threads(c.run().threads());
-        try (SftTrainer t = new SftTrainer(c, SftParts.load(c))) {
+    Record c = config.get();
+    if (stop) return false;
+    return switch (c) {
+      case PpoRunConfig p -> ppo(p, progress);
+      case SftRunConfig s -> {
+        threads(s.run().threads());
+        SftParts parts = SftParts.load(s);
+        if (stop) {
+          parts.close();
+          yield false;
+        }
+        try (SftTrainer t = new SftTrainer(s, parts)) {
           yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.run().steps());
         }
       }
-      case TRAIN_RM -> {
-        RmRunConfig c = RmRunConfig.loader().load(config, overrides);
-        threads(c.run().threads());
-        try (RewardModelTrainer t = new RewardModelTrainer(c, RmParts.load(c))) {
+      case RmRunConfig r -> {
+        threads(r.run().threads());
+        RmParts parts = RmParts.load(r);
+        if (stop) {
+          parts.close();
+          yield false;
+        }
+        try (RewardModelTrainer t = new RewardModelTrainer(r, parts)) {
           yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.run().steps());
         }
       }
+      default -> throw new IllegalStateException("no trainer for " + c.getClass());
     };
   }
 
@@ -96,7 +104,18 @@ final class JobRun {
 
   private boolean ppo(PpoRunConfig cfg, Progress progress) throws IOException {
     threads(cfg.run().threads());
-    PpoTrainer t = new PpoTrainer(cfg, PpoSetup.load(cfg));
+    PpoParts parts = PpoSetup.load(cfg);
+    PpoTrainer t;
+    try {
+      if (stop) {
+        parts.close();
+        return false;
+      }
+      t = new PpoTrainer(cfg, parts);
+    } catch (RuntimeException e) {
+      parts.close();
+      throw e;
+    }
     try (t) {
       stopper = t::requestStop;
       if (stop) t.requestStop();

@@ -9,16 +9,12 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.eclipse.jetty.http.HttpHeader;
@@ -40,16 +36,31 @@ import org.slf4j.LoggerFactory;
  * /. Every path but /health and the dashboard page (static, no data; it asks for the token)
  * needs the bearer token. Bodies over the limit get 413 unread; malformed bodies and configs
  * 400, paths outside the roots 403, each with {"error": one line}. Requests are handled on the
- * server's threads, never on a job's, so no request can disturb a running job.
+ * server's threads, never on a job's, so no request can disturb a running job; event streams
+ * hold no thread at all ({@link EventStreams}: async writes, capped per token and in all, 429
+ * beyond), so /health and the API answer however many streams are open.
  */
 public final class JobServer implements AutoCloseable {
-  /** Where and how to listen. */
-  public record Options(String host, int port, long maxBodyBytes) {
+  /**
+   * Where and how to listen.
+   *
+   * @param maxStreams open event streams in all, beyond which a new one gets 429
+   * @param maxStreamsPerToken open event streams of one token, beyond which a new one gets 429
+   */
+  public record Options(String host, int port, long maxBodyBytes, int maxStreams, int maxStreamsPerToken) {
     public static final long DEFAULT_MAX_BODY = 1 << 20;
+    public static final int DEFAULT_MAX_STREAMS = 256;
+    public static final int DEFAULT_MAX_STREAMS_PER_TOKEN = 128;
 
     public Options {
       if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be 0-65535, got " + port);
       if (maxBodyBytes < 1) throw new IllegalArgumentException("the body limit must be positive");
+      if (maxStreams < 1 || maxStreamsPerToken < 1) throw new IllegalArgumentException("stream caps must be positive");
+    }
+
+    /** The default stream caps. */
+    public Options(String host, int port, long maxBodyBytes) {
+      this(host, port, maxBodyBytes, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_TOKEN);
     }
   }
 
@@ -60,14 +71,13 @@ public final class JobServer implements AutoCloseable {
   private static final YAMLMapper YAML = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
       .build();
   private static final Pattern JOB_PATH = Pattern.compile("/api/jobs/([A-Za-z0-9_-]{1,64})(?:/([a-z]+))?");
-  private static final long KEEPALIVE_SECONDS = 15;
-  private static final int EVENT_QUEUE = 4096;
 
   private final JobManager manager;
   private final ServeToken token;
   private final Options options;
   private final Server server;
   private final ServerConnector connector;
+  private final EventStreams streams;
   private final byte[] dashboard;
 
   public JobServer(JobManager manager, ServeToken token, Options options) {
@@ -81,7 +91,8 @@ public final class JobServer implements AutoCloseable {
     this.connector = new ServerConnector(server);
     connector.setHost(options.host());
     connector.setPort(options.port());
-    connector.setIdleTimeout(TimeUnit.SECONDS.toMillis(4 * KEEPALIVE_SECONDS));
+    connector.setIdleTimeout(TimeUnit.SECONDS.toMillis(4 * EventStreams.KEEPALIVE_SECONDS));
+    this.streams = new EventStreams(manager, options.maxStreams(), options.maxStreamsPerToken());
     server.addConnector(connector);
     server.setHandler(new Handler.Abstract() {
       @Override
@@ -118,6 +129,7 @@ public final class JobServer implements AutoCloseable {
 
   @Override
   public void close() {
+    streams.close();
     try {
       server.stop();
     } catch (Exception e) {
@@ -229,7 +241,11 @@ public final class JobServer implements AutoCloseable {
       }
       case "events" -> {
         only(method, "GET");
-        events(id, response, callback);
+        found(id);
+        String bearer = request.getHeaders().get(HttpHeader.AUTHORIZATION).substring(7).strip();
+        if (!streams.start(id, after(request), bearer, request, response, callback)) {
+          throw new HttpError(429, streams.refusal());
+        }
       }
       case "cancel" -> {
         only(method, "POST");
@@ -303,53 +319,28 @@ public final class JobServer implements AutoCloseable {
 
   // ---- Events ---------------------------------------------------------------------------------
 
-  /**
-   * Server-Sent Events of one job: first its current state, then "iteration" per finished
-   * iteration and "state" per change, ending after the job reaches a finished state. The
-   * listener only queues; this request's thread writes, so a slow client never holds up a job.
-   */
-  private void events(String id, Response response, Callback callback) {
-    JobInfo now = found(id);
-    BlockingQueue<JobEvent> queue = new ArrayBlockingQueue<>(EVENT_QUEUE);
-    AtomicBoolean overflow = new AtomicBoolean();
-    JobManager.Subscription subscription = manager.listen(id, e -> {
-      if (!queue.offer(e)) overflow.set(true);
-    });
-    response.setStatus(200);
-    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream; charset=utf-8");
-    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
-    try (subscription) {
-      OutputStream out = Content.Sink.asOutputStream(response);
-      JobInfo current = manager.get(id).orElse(now);
-      event(out, new JobEvent(JobEvent.STATE, id, current.iteration(), current.state(), current.lastMetrics()));
-      boolean finished = current.state().finished();
-      while (!finished && !overflow.get()) {
-        JobEvent e = queue.poll(KEEPALIVE_SECONDS, TimeUnit.SECONDS);
-        if (e == null) {
-          out.write(": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
-          out.flush();
-          continue;
-        }
-        event(out, e);
-        finished = e.type().equals(JobEvent.STATE) && e.state().finished();
+  /** The last iteration a client of the event stream has: ?after=N, else Last-Event-ID, else -1 (none). */
+  private static long after(Request request) {
+    String query = request.getHttpURI().getQuery();
+    String value = null;
+    String key = "after";
+    if (query != null) {
+      for (String part : query.split("&")) {
+        if (part.startsWith("after=")) value = part.substring(6);
       }
-      out.close();
-      callback.succeeded();
-    } catch (Exception e) {
-      // The client went away (or the server is stopping): nothing of the job depends on it.
-      callback.failed(e);
     }
-  }
-
-  private static void event(OutputStream out, JobEvent e) throws IOException {
-    Map<String, Object> data = new LinkedHashMap<>();
-    data.put("job", e.job());
-    data.put("iteration", e.iteration());
-    data.put("state", e.state().label());
-    data.put("metrics", e.metrics());
-    String text = "event: " + e.type() + "\ndata: " + OUT.writeValueAsString(data) + "\n\n";
-    out.write(text.getBytes(StandardCharsets.UTF_8));
-    out.flush();
+    if (value == null) {
+      value = request.getHeaders().get("Last-Event-ID");
+      key = "Last-Event-ID";
+    }
+    if (value == null) return -1;
+    try {
+      long n = Long.parseLong(value.strip());
+      if (n >= 0) return n;
+    } catch (NumberFormatException e) {
+      // answered below
+    }
+    throw new HttpError(400, key + ": expected the number of an iteration (>= 0), got '" + value + "'");
   }
 
   // ---- Answers --------------------------------------------------------------------------------

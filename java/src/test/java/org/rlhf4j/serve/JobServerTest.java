@@ -304,9 +304,16 @@ class JobServerTest {
       String id = s.json(ok, 201).get("id").asText();
       s.awaitState(id, "succeeded");
 
-      // A model directory that holds no model passes the submit checks; the job fails, saying why.
+      // A model directory whose config fits but whose weights are missing passes the submit
+      // checks (they read no weights); the job fails, saying why.
+      Path noWeights = Files.createDirectories(s.inputs.resolve("no-weights"));
+      try (Stream<Path> files = Files.list(s.inputs.resolve("sft"))) {
+        for (Path f : files.toList()) {
+          if (!f.getFileName().toString().endsWith(".safetensors")) Files.copy(f, noWeights.resolve(f.getFileName()));
+        }
+      }
       ObjectNode noModel = s.ppoConfig(1, false);
-      ((ObjectNode) noModel.get("model")).put("path", s.inputs.toString());
+      ((ObjectNode) noModel.get("model")).put("path", noWeights.toString());
       String failing = s.submit(noModel);
       JsonNode failed = s.awaitState(failing, "failed");
       assertTrue(failed.get("error").asText().contains(s.inputs.toRealPath().toString()), failed::toString);
