@@ -2,6 +2,7 @@ package org.rlhf4j.sft;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.rlhf4j.train.SftExample;
 import org.rlhf4j.engine.TokenBatch;
 
 /**

@@ -3,9 +3,14 @@ package org.rlhf4j.sft;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import org.rlhf4j.train.SftExample;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.PromptFile.Row;
+import org.rlhf4j.train.ExampleEncoder;
+import org.rlhf4j.train.LengthCounts;
+import org.rlhf4j.train.RowSplit;
+import org.rlhf4j.train.SupervisedData;
 import org.rlhf4j.tokenizer.Tokenizer;
 
 /**
@@ -17,7 +22,8 @@ import org.rlhf4j.tokenizer.Tokenizer;
  * @param skippedTooLong examples left out (training and held-out) for a limit, per data.too_long
  * @param truncated examples cut to a limit
  */
-public record SftData(List<SftExample> train, List<SftExample> eval, int skippedTooLong, int truncated) {
+public record SftData(List<SftExample> train, List<SftExample> eval, int skippedTooLong, int truncated)
+    implements SupervisedData<SftExample> {
   public static final String COMPLETION = "completion";
 
   public SftData {
