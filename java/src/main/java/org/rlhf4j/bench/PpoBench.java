@@ -22,7 +22,6 @@ import org.rlhf4j.engine.ProcessGroup;
 import org.rlhf4j.metrics.PeakRss;
 import org.rlhf4j.ppo.PpoParts;
 import org.rlhf4j.ppo.PpoTrainer;
-import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.train.Distributed;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -301,7 +300,7 @@ public final class PpoBench implements Callable<Integer> {
         for (int i = 0; i < p.length; i++) p[i] = rnd.nextInt(vocab);
         prompts.add(new Prompt(b, "", p, Map.of()));
       }
-      PpoParts parts = new PpoParts(policy, ref, criticModel, reward, null, new Ids(vocab),
+      PpoParts parts = new PpoParts(policy, ref, criticModel, reward, null, new IdTokenizer(vocab),
           PromptPool.of(prompts, List.of(), 1, false), HfConfig.of(policy.config()), null);
       return new PpoTrainer(config, parts);
     } catch (RuntimeException e) {
@@ -313,35 +312,6 @@ public final class PpoBench implements Callable<Integer> {
   private static Model add(List<Model> models, Model m) {
     models.add(m);
     return m;
-  }
-
-  /** Token ids as their own text; no special tokens, so nothing ends a response early. */
-  private record Ids(int vocabSize) implements Tokenizer {
-    @Override
-    public int[] encode(String text) {
-      return text.isBlank() ? new int[0] : java.util.Arrays.stream(text.trim().split(" ")).mapToInt(Integer::parseInt)
-          .toArray();
-    }
-
-    @Override
-    public String decode(int[] ids, boolean skipSpecialTokens) {
-      return java.util.Arrays.stream(ids).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(" "));
-    }
-
-    @Override
-    public int bosId() {
-      return -1;
-    }
-
-    @Override
-    public int eosId() {
-      return -1;
-    }
-
-    @Override
-    public int padId() {
-      return -1;
-    }
   }
 
   /**
