@@ -6,11 +6,11 @@ import java.util.List;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.PromptFile.Row;
+import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.train.ExampleEncoder;
 import org.rlhf4j.train.LengthCounts;
 import org.rlhf4j.train.RowSplit;
 import org.rlhf4j.train.SupervisedData;
-import org.rlhf4j.tokenizer.Tokenizer;
 
 /**
  * Reward-model training pairs, tokenized: the training ones and the held-out ones. A data line

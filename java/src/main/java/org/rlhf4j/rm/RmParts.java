@@ -6,10 +6,10 @@ import org.rlhf4j.checkpoint.HfConfig;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
-import org.rlhf4j.train.StartingModel;
-import org.rlhf4j.train.SupervisedParts;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.train.Adapters;
+import org.rlhf4j.train.StartingModel;
+import org.rlhf4j.train.SupervisedParts;
 
 /**
  * What a reward-model run reads and trains. {@link #load} builds it from a config; a {@link

@@ -13,14 +13,14 @@ import java.util.HashSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.rlhf4j.train.SftExample;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.config.DataSection.Format;
 import org.rlhf4j.config.DataSection.TooLong;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.testing.TinyCheckpoints;
-import org.rlhf4j.train.ExampleEncoder;
 import org.rlhf4j.tokenizer.WordTokenizer;
+import org.rlhf4j.train.ExampleEncoder;
+import org.rlhf4j.train.SftExample;
 
 class SftDataTest {
   @TempDir Path dir;

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.rlhf4j.train.SftExample;
 import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.HfConfig;
 import org.rlhf4j.checkpoint.LoadOptions;
@@ -26,12 +25,13 @@ import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.TokenBatch;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
-import org.rlhf4j.train.ExampleEncoder;
-import org.rlhf4j.train.NonFiniteException;
 import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.tokenizer.Tokenizers;
 import org.rlhf4j.tokenizer.WordTokenizer;
+import org.rlhf4j.train.ExampleEncoder;
+import org.rlhf4j.train.NonFiniteException;
+import org.rlhf4j.train.SftExample;
 
 class SftTrainerTest {
   @TempDir Path dir;
