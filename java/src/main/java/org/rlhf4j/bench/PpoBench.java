@@ -8,19 +8,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import org.rlhf4j.checkpoint.HfConfig;
+import org.rlhf4j.config.PpoRunConfig;
+import org.rlhf4j.data.Prompt;
+import org.rlhf4j.data.PromptPool;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Engine;
-import org.rlhf4j.engine.GenerateOptions;
 import org.rlhf4j.engine.LoraOptions;
 import org.rlhf4j.engine.MemoryOptions;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
-import org.rlhf4j.engine.Optimizer;
-import org.rlhf4j.engine.PpoOptions;
 import org.rlhf4j.engine.ProcessGroup;
-import org.rlhf4j.engine.Rollout;
-import org.rlhf4j.engine.RolloutField;
 import org.rlhf4j.metrics.PeakRss;
+import org.rlhf4j.ppo.PpoParts;
+import org.rlhf4j.ppo.PpoTrainer;
 import org.rlhf4j.train.Distributed;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -28,7 +29,9 @@ import picocli.CommandLine.Option;
 
 /**
  * Times one PPO iteration by phase (rollout, ref, reward, learn) on random weights of a given
- * shape, and the machine's GEMM rate in the same run. Prints a table and one JSON line. Run it
+ * shape, and the machine's GEMM rate in the same run. The iteration is {@link PpoTrainer}'s own
+ * (its sampling, feedback and learning phases, with the ppo command's defaults), so the bench
+ * measures exactly what {@code rlhf4j ppo} runs. Prints a table and one JSON line. Run it
  * through scripts/bench. With --nproc N it starts N ranks on this machine (Gloo over loopback,
  * torchrun's environment), each taking batch / N prompts, and adds the all-reduce time and
  * bytes per optimizer step.
@@ -76,7 +79,6 @@ public final class PpoBench implements Callable<Integer> {
   int masterPort = 29511;
 
   private Distributed dist = Distributed.current();
-  private long steps;
 
   @Option(names = "--dtype", paramLabel = "f32|bf16",
       description = "Weights and matrix products (bf16: float32 master weights and optimizer state, as model.dtype bf16). Default: ${DEFAULT-VALUE}.")
@@ -151,40 +153,19 @@ public final class PpoBench implements Callable<Integer> {
       case "bf16" -> DType.BF16;
       default -> throw new CommandLine.ParameterException(new CommandLine(this), "--dtype must be f32 or bf16, got '" + dtype + "'");
     };
-    Engine.GemmRate rate = Engine.gemmRate(device, dt, gemmSize, 5);
-    double gemm = rate.gflops();
-    ModelConfig shape = ModelConfig.gpt2(vocab, promptLen + newTokens, dModel, layers, heads).withDtype(dt);
     if (!List.of("shared", "separate", "separate-own").contains(critic)) {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "--critic must be shared, separate or separate-own, got '" + critic + "'");
     }
-    boolean separate = !critic.equals("shared");
+    Engine.GemmRate rate = Engine.gemmRate(device, dt, gemmSize, 5);
+    double gemm = rate.gflops();
     List<Map<String, Double>> runs = new ArrayList<>();
-    long sharedBytes = 0;
-    // The same seed: a separate critic starts from the policy's weights, as from one SFT checkpoint.
-    try (Model policy = Model.create(shape.withValueHead(!separate).withSeed(1), device);
-        Model ref = loraR > 0 ? null : Model.create(shape.withSeed(1), device);
-        Model criticModel = separate ? Model.create(shape.withValueHead(true).withSeed(1), device) : null;
-        Model reward = Model.create(shape.withRewardHead(true).withSeed(2), device)) {
-      if (loraR > 0) policy.addLora(LoraOptions.of(loraR, 2.0 * loraR));
-      if (criticModel != null && loraR > 0) {
-        criticModel.addLora(LoraOptions.of(loraR, 2.0 * loraR));
-        if (critic.equals("separate")) sharedBytes = criticModel.shareBase(policy);
-      }
-      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing, attentionChunk);
-      for (Model m : java.util.Arrays.asList(policy, ref, criticModel, reward)) {
-        if (m != null) m.setMemoryOptions(memory);
-      }
-      Optimizer.AdamW adamw = new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.0, 1.0);
-      try (Optimizer opt = Optimizer.create(policy, adamw);
-          Optimizer criticOpt = criticModel == null ? null : Optimizer.create(criticModel, adamw)) {
-        dist.broadcastWeights(policy);
-        if (criticModel != null) dist.broadcastWeights(criticModel);
-        List<int[]> prompts = prompts().subList(dist.shareStart(batch), dist.shareEnd(batch));
-        for (int i = 0; i <= repeats; i++) {
-          Map<String, Double> t = iteration(policy, ref, criticModel, reward, opt, criticOpt, prompts, i);
-          if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
-        }
+    long sharedBytes;
+    try (PpoTrainer trainer = trainer(dt)) {
+      sharedBytes = trainer.parts().critic() == null ? 0 : trainer.parts().critic().sharedBaseBytes();
+      for (int i = 0; i <= repeats; i++) {
+        Map<String, Double> t = iteration(trainer);
+        if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
       }
     }
     Map<String, Double> t = median(runs);
@@ -282,67 +263,79 @@ public final class PpoBench implements Callable<Integer> {
     return 0;
   }
 
-  private List<int[]> prompts() {
-    Random rnd = new Random(7);
-    List<int[]> prompts = new ArrayList<>();
-    for (int b = 0; b < batch; b++) {
-      int[] p = new int[promptLen];
-      for (int i = 0; i < p.length; i++) p[i] = rnd.nextInt(vocab);
-      prompts.add(p);
+  /**
+   * The trainer `rlhf4j ppo` runs, with its defaults, on random weights of the benchmark's shape:
+   * --batch prompts of random tokens, one response each, minibatches of --minibatch in one
+   * micro-batch, --epochs epochs; a reward model of the same shape scores. The tokenizer has no
+   * EOS, so every response is --new-tokens long.
+   */
+  PpoTrainer trainer(DType dt) {
+    boolean separate = !critic.equals("shared");
+    String random = "(random weights)";
+    PpoRunConfig config = PpoRunConfig.loader().load(List.of("model.path=" + random, "data.prompts=" + random,
+        "reward.kind=model", "reward.model_path=" + random, "run.device=" + device, "run.seed=1",
+        "model.critic=" + (separate ? "separate" : "shared"), "data.max_prompt_tokens=" + promptLen,
+        "generation.max_new_tokens=" + newTokens, "generation.num_samples=1", "schedule.rollout_batch=" + batch,
+        "schedule.eval_prompts=0", "ppo.minibatch_size=" + minibatch, "ppo.micro_batch_size=" + minibatch,
+        "ppo.ppo_epochs=" + epochs));
+    ModelConfig shape = ModelConfig.gpt2(vocab, promptLen + newTokens, dModel, layers, heads).withDtype(dt);
+    // The same seed: a separate critic starts from the policy's weights, as from one SFT checkpoint.
+    List<Model> models = new ArrayList<>();
+    try {
+      Model policy = add(models, Model.create(shape.withValueHead(!separate).withSeed(1), device));
+      Model ref = loraR > 0 ? null : add(models, Model.create(shape.withSeed(1), device));
+      Model criticModel = separate ? add(models, Model.create(shape.withValueHead(true).withSeed(1), device)) : null;
+      Model reward = add(models, Model.create(shape.withRewardHead(true).withSeed(2), device));
+      if (loraR > 0) policy.addLora(LoraOptions.of(loraR, 2.0 * loraR));
+      if (criticModel != null && loraR > 0) {
+        criticModel.addLora(LoraOptions.of(loraR, 2.0 * loraR));
+        if (critic.equals("separate")) criticModel.shareBase(policy);
+      }
+      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing, attentionChunk);
+      for (Model m : models) m.setMemoryOptions(memory);
+      Random rnd = new Random(7);
+      List<Prompt> prompts = new ArrayList<>();
+      for (int b = 0; b < batch; b++) {
+        int[] p = new int[promptLen];
+        for (int i = 0; i < p.length; i++) p[i] = rnd.nextInt(vocab);
+        prompts.add(new Prompt(b, "", p, Map.of()));
+      }
+      PpoParts parts = new PpoParts(policy, ref, criticModel, reward, null, new IdTokenizer(vocab),
+          PromptPool.of(prompts, List.of(), 1, false), HfConfig.of(policy.config()), null);
+      return new PpoTrainer(config, parts);
+    } catch (RuntimeException e) {
+      models.forEach(Model::close);
+      throw e;
     }
-    return prompts;
   }
 
-  /** One iteration, timed by phase, in seconds. */
-  private Map<String, Double> iteration(Model policy, Model ref, Model criticModel, Model reward, Optimizer opt,
-      Optimizer criticOpt, List<int[]> prompts, int seed) {
-    Map<String, Double> t = new LinkedHashMap<>();
-    long t0 = System.nanoTime();
-    // No EOS: every sample generates exactly newTokens tokens.
-    GenerateOptions gen = GenerateOptions.sampling(newTokens).withValues(criticModel == null).withSeed(seed);
+  private static Model add(List<Model> models, Model m) {
+    models.add(m);
+    return m;
+  }
+
+  /**
+   * One iteration of the trainer ({@link PpoTrainer#step()}), timed by phase from its own
+   * time/* metrics, in seconds: rollout (generation and the critic's values), ref, reward (the
+   * reward model's scores, within sampling) and learn (rewards, advantages and the optimizer
+   * steps).
+   */
+  Map<String, Double> iteration(PpoTrainer trainer) {
     ProcessGroup.Counters before = dist.active() ? ProcessGroup.counters() : null;
-    long stepsBefore = steps;
-    try (Rollout r = policy.generate(prompts, gen)) {
-      if (criticModel != null) r.scorePolicy(criticModel, 1.0, Rollout.VALUES);
-      long t1 = System.nanoTime();
-      if (ref == null) r.scoreRefBase(policy, 1.0, false);
-      else r.scoreRef(ref, null, 1.0);
-      long t2 = System.nanoTime();
-      r.scoreReward(reward);
-      long t3 = System.nanoTime();
-      PpoOptions ppo = PpoOptions.standard();
-      r.rewards(ppo, 0.05, 0.0, 1.0);
-      r.advantages(ppo);
-      Random shuffle = new Random(seed);
-      for (int epoch = 0; epoch < epochs; epoch++) {
-        List<Integer> order = new ArrayList<>();
-        int local = prompts.size();
-        for (int i = 0; i < local; i++) order.add(i);
-        java.util.Collections.shuffle(order, shuffle);
-        int localMinibatch = Math.max(1, minibatch / dist.worldSize());  // a global minibatch, split over ranks
-        for (int start = 0; start < local; start += localMinibatch) {
-          long[] idx = order.subList(start, Math.min(local, start + localMinibatch)).stream()
-              .mapToLong(Integer::longValue).toArray();
-          r.accumulate(policy, criticModel, idx, ppo, 1.0);
-          opt.step(1e-6);
-          if (criticOpt != null) criticOpt.step(1e-6);
-          steps++;
-        }
-      }
-      long t4 = System.nanoTime();
-      if (r.responseLen() != newTokens || r.ints(RolloutField.RESPONSE_LENGTH)[0] != newTokens) {
-        throw new IllegalStateException("the rollout did not generate " + newTokens + " tokens per prompt");
-      }
-      t.put("rollout", (t1 - t0) / 1e9);
-      t.put("ref", (t2 - t1) / 1e9);
-      t.put("reward", (t3 - t2) / 1e9);
-      t.put("learn", (t4 - t3) / 1e9);
-      if (before != null) {
-        ProcessGroup.Counters after = ProcessGroup.counters();
-        double n = steps - stepsBefore;
-        t.put("allreduce_per_step", (after.allreduceSeconds() - before.allreduceSeconds()) / n);
-        t.put("allreduce_mb_per_step", (after.allreduceBytes() - before.allreduceBytes()) / n / 1e6);
-      }
+    Map<String, Double> m = trainer.step().metrics();
+    if (m.get("response_length/mean") != newTokens) {
+      throw new IllegalStateException("the rollout did not generate " + newTokens + " tokens per prompt");
+    }
+    Map<String, Double> t = new LinkedHashMap<>();
+    t.put("rollout", m.get("time/rollout") - m.get("time/reward"));
+    t.put("ref", m.get("time/ref"));
+    t.put("reward", m.get("time/reward"));
+    t.put("learn", m.get("time/learn"));
+    if (before != null) {
+      ProcessGroup.Counters after = ProcessGroup.counters();
+      double n = m.get("ppo/epochs") * (batch / minibatch);
+      t.put("allreduce_per_step", (after.allreduceSeconds() - before.allreduceSeconds()) / n);
+      t.put("allreduce_mb_per_step", (after.allreduceBytes() - before.allreduceBytes()) / n / 1e6);
     }
     return t;
   }

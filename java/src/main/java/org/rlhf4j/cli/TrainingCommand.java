@@ -100,9 +100,13 @@ abstract class TrainingCommand<C extends Record & CommandConfig> implements Call
     return Main.OK;
   }
 
+  /** The command's picocli spec: its name, its output. */
+  CommandSpec spec() {
+    return spec;
+  }
+
   /** A metric for the summary: 4 decimals, or n/a when it was not measured (nothing held out). */
   static String number(double v) {
     return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%.4f", v);
   }
-
 }

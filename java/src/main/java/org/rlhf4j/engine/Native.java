@@ -14,6 +14,8 @@ import java.lang.invoke.MethodHandle;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The Java mirror of {@code native/include/rlhf4j.h}: one downcall per C function, in the
@@ -305,8 +307,25 @@ public final class Native {
     int invoke() throws Throwable;
   }
 
+  /** The names of the functions called while recording (tests that compare code paths); null: off. */
+  private static volatile Set<String> recorded;
+
+  /** Starts recording the name of every function called through this class, from any thread. */
+  public static void startRecording() {
+    recorded = ConcurrentHashMap.newKeySet();
+  }
+
+  /** Stops recording; returns the names of the functions called since {@link #startRecording()}. */
+  public static Set<String> stopRecording() {
+    Set<String> names = recorded;
+    recorded = null;
+    return names == null ? Set.of() : Set.copyOf(names);
+  }
+
   /** Runs one downcall and turns a non-zero status into a NativeException. */
   private void call(String function, Downcall downcall) {
+    Set<String> names = recorded;
+    if (names != null) names.add(function);
     int status;
     try {
       status = downcall.invoke();

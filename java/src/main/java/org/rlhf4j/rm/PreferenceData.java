@@ -6,10 +6,11 @@ import java.util.List;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.Row;
-import org.rlhf4j.sft.ExampleEncoder;
-import org.rlhf4j.sft.LengthCounts;
-import org.rlhf4j.sft.RowSplit;
 import org.rlhf4j.tokenizer.Tokenizer;
+import org.rlhf4j.train.ExampleEncoder;
+import org.rlhf4j.train.LengthCounts;
+import org.rlhf4j.train.RowSplit;
+import org.rlhf4j.train.SupervisedData;
 
 /**
  * Reward-model training pairs, tokenized: the training ones and the held-out ones. A data line
@@ -24,7 +25,7 @@ import org.rlhf4j.tokenizer.Tokenizer;
  * @param truncated pairs with a side cut to a limit
  */
 public record PreferenceData(List<PreferencePair> train, List<PreferencePair> eval, int skippedTooLong,
-    int truncated) {
+    int truncated) implements SupervisedData<PreferencePair> {
   public static final String CHOSEN = "chosen";
   public static final String REJECTED = "rejected";
 

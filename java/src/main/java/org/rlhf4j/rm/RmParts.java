@@ -6,9 +6,10 @@ import org.rlhf4j.checkpoint.HfConfig;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
-import org.rlhf4j.sft.StartingModel;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.train.Adapters;
+import org.rlhf4j.train.StartingModel;
+import org.rlhf4j.train.SupervisedParts;
 
 /**
  * What a reward-model run reads and trains. {@link #load} builds it from a config; a {@link
@@ -22,7 +23,7 @@ import org.rlhf4j.train.Adapters;
  * @param tokenizerDir the directory whose tokenizer files the checkpoint copies, or null
  */
 public record RmParts(Model model, Tokenizer tokenizer, PreferenceData data, HfConfig modelConfig, Path tokenizerDir)
-    implements AutoCloseable {
+    implements SupervisedParts<PreferencePair> {
 
   public RmParts {
     if (model == null || tokenizer == null || data == null || modelConfig == null) {
@@ -48,15 +49,5 @@ public record RmParts(Model model, Tokenizer tokenizer, PreferenceData data, HfC
     model.setMemoryOptions(config.model().memory());
     Adapters.attach(model, config.model().lora().options(config.run().seed()));
     return new RmParts(model, start.tokenizer(), data, start.config(), start.dir());
-  }
-
-  /** The id padding is written with: the tokenizer's pad, else EOS (never attended to). */
-  public int padId() {
-    return tokenizer.padId() >= 0 ? tokenizer.padId() : Math.max(tokenizer.eosId(), 0);
-  }
-
-  @Override
-  public void close() {
-    model.close();
   }
 }

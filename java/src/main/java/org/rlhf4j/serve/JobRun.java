@@ -18,7 +18,7 @@ import org.rlhf4j.rm.RewardModelTrainer;
 import org.rlhf4j.rm.RmParts;
 import org.rlhf4j.sft.SftParts;
 import org.rlhf4j.sft.SftTrainer;
-import org.rlhf4j.sft.SupervisedLoop;
+import org.rlhf4j.train.TrainingLoop;
 
 /**
  * One execution of a job on its device's worker thread, in this JVM: the trainer the CLI's
@@ -89,7 +89,7 @@ final class JobRun {
   }
 
   /** An sft or train-rm run: its steps are the job's iterations. */
-  private boolean supervised(Runnable requestStop, Consumer<SupervisedLoop.StepListener> listen, long total,
+  private boolean supervised(Runnable requestStop, Consumer<TrainingLoop.StepListener> listen, long total,
       Progress progress, LongSupplier train) {
     try {
       stopper = requestStop;

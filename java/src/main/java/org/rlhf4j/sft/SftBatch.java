@@ -3,6 +3,7 @@ package org.rlhf4j.sft;
 import java.util.ArrayList;
 import java.util.List;
 import org.rlhf4j.engine.TokenBatch;
+import org.rlhf4j.train.SftExample;
 
 /**
  * A micro-batch of SFT examples as {@link org.rlhf4j.engine.Model#lmLoss} takes it: the

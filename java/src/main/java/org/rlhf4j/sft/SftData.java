@@ -7,6 +7,11 @@ import org.rlhf4j.config.DataSection;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.Row;
 import org.rlhf4j.tokenizer.Tokenizer;
+import org.rlhf4j.train.ExampleEncoder;
+import org.rlhf4j.train.LengthCounts;
+import org.rlhf4j.train.RowSplit;
+import org.rlhf4j.train.SftExample;
+import org.rlhf4j.train.SupervisedData;
 
 /**
  * SFT's examples, tokenized: the training ones and the held-out ones. A data line is either
@@ -17,7 +22,8 @@ import org.rlhf4j.tokenizer.Tokenizer;
  * @param skippedTooLong examples left out (training and held-out) for a limit, per data.too_long
  * @param truncated examples cut to a limit
  */
-public record SftData(List<SftExample> train, List<SftExample> eval, int skippedTooLong, int truncated) {
+public record SftData(List<SftExample> train, List<SftExample> eval, int skippedTooLong, int truncated)
+    implements SupervisedData<SftExample> {
   public static final String COMPLETION = "completion";
 
   public SftData {

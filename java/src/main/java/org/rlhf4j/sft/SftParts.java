@@ -8,6 +8,9 @@ import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.train.Adapters;
+import org.rlhf4j.train.SftExample;
+import org.rlhf4j.train.StartingModel;
+import org.rlhf4j.train.SupervisedParts;
 
 /**
  * What an SFT run reads and trains. {@link #load} builds it from a config; a {@link SftTrainer}
@@ -20,7 +23,7 @@ import org.rlhf4j.train.Adapters;
  * @param tokenizerDir the directory whose tokenizer files the checkpoint copies, or null
  */
 public record SftParts(Model model, Tokenizer tokenizer, SftData data, HfConfig modelConfig, Path tokenizerDir)
-    implements AutoCloseable {
+    implements SupervisedParts<SftExample> {
 
   public SftParts {
     if (model == null || tokenizer == null || data == null || modelConfig == null) {
@@ -42,15 +45,5 @@ public record SftParts(Model model, Tokenizer tokenizer, SftData data, HfConfig 
     model.setMemoryOptions(config.model().memory());
     Adapters.attach(model, config.model().lora().options(config.run().seed()));
     return new SftParts(model, start.tokenizer(), data, start.config(), start.dir());
-  }
-
-  /** The id padding is written with: the tokenizer's pad, else EOS (never attended to). */
-  public int padId() {
-    return tokenizer.padId() >= 0 ? tokenizer.padId() : Math.max(tokenizer.eosId(), 0);
-  }
-
-  @Override
-  public void close() {
-    model.close();
   }
 }

@@ -19,6 +19,8 @@ import org.rlhf4j.config.DataSection.TooLong;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.tokenizer.WordTokenizer;
+import org.rlhf4j.train.ExampleEncoder;
+import org.rlhf4j.train.SftExample;
 
 class SftDataTest {
   @TempDir Path dir;

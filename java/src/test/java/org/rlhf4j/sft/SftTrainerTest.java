@@ -25,11 +25,13 @@ import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.TokenBatch;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
-import org.rlhf4j.train.NonFiniteException;
 import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.tokenizer.Tokenizers;
 import org.rlhf4j.tokenizer.WordTokenizer;
+import org.rlhf4j.train.ExampleEncoder;
+import org.rlhf4j.train.NonFiniteException;
+import org.rlhf4j.train.SftExample;
 
 class SftTrainerTest {
   @TempDir Path dir;

@@ -1,4 +1,4 @@
-package org.rlhf4j.sft;
+package org.rlhf4j.train;
 
 import java.io.IOException;
 import java.util.ArrayList;
