@@ -56,8 +56,11 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
     return new DpoData(train, eval, counts[0], counts[1]);
   }
 
-  /** One line's pair, or null when its prompt alone reaches maxLength (counted in counts[0]). */
-  static DpoPair encode(Row row, int index, String promptField, int maxLength, Tokenizer tokenizer, int[] counts) {
+  /**
+   * One line's pair, or null when its prompt alone reaches maxLength; counts[0] counts those,
+   * counts[1] the truncated pairs, counts[2] the pairs whose prompt tokens the completion changed.
+   */
+  public static DpoPair encode(Row row, int index, String promptField, int maxLength, Tokenizer tokenizer, int[] counts) {
     String prompt = row.text(promptField);
     String chosen = row.text("chosen");
     String rejected = row.text("rejected");

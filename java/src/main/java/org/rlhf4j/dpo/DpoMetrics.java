@@ -9,12 +9,12 @@ import org.rlhf4j.train.Distributed;
  * TRL's DPO metrics over the pairs measured since the last {@link #drain}: sums of the native
  * statistics, added over micro-batches and, for a training step, over ranks, then divided.
  */
-final class DpoMetrics {
+public final class DpoMetrics {
   // chosen_rewards, rejected_rewards, accuracies, margins, logps_chosen, logps_rejected,
   // logits_chosen, logits_rejected, tokens_chosen, tokens_rejected, num_tokens, nll * tokens_chosen, pairs
   private double[] sums = new double[13];
 
-  void add(Stats s) {
+  public void add(Stats s) {
     double[] x = {s.chosenRewards(), s.rejectedRewards(), s.accuracies(), s.margins(), s.logpsChosen(),
         s.logpsRejected(), s.logitsChosen(), s.logitsRejected(), s.tokensChosen(), s.tokensRejected(), s.numTokens(),
         s.nll() * s.tokensChosen(), s.pairs()};
@@ -22,7 +22,7 @@ final class DpoMetrics {
   }
 
   /** The means (empty when nothing was measured), and a fresh start. */
-  Map<String, Double> drain(boolean overRanks, boolean rpo) {
+  public Map<String, Double> drain(boolean overRanks, boolean rpo) {
     double[] s = overRanks ? Distributed.current().sum(sums) : sums;
     sums = new double[sums.length];
     Map<String, Double> out = new LinkedHashMap<>();
