@@ -36,9 +36,10 @@ final class DemoCommand implements Callable<Integer> {
       description = "PPO preset: seed (the seed algorithm) or standard (TRL-like). Default: ${DEFAULT-VALUE}.")
   String preset = "standard";
 
-  @Option(names = "--algo", paramLabel = "ppo|grpo|dr_grpo|dapo|rloo|reinforce_pp",
-      description = "RL algorithm: ppo (with --preset) or a critic-free preset of the same loop; several, "
-          + "comma-separated (or all), run one after another and are compared. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--algo", paramLabel = "ppo|grpo|dr_grpo|dapo|rloo|reinforce_pp|dpo",
+      description = "Algorithm: ppo (with --preset), a critic-free preset of the same loop, or dpo (offline, on "
+          + "the reward model's pairs); several, comma-separated (or all), run one after another and are "
+          + "compared. Default: ${DEFAULT-VALUE}.")
   String algo = "ppo";
 
   @Option(names = "--reward", paramLabel = "model|gold",

@@ -61,8 +61,17 @@ final class EvalCommand implements Callable<Integer> {
 
   @Mixin SamplingOptions sampling;
 
-  @Option(names = "--out", paramLabel = "FILE.json", description = "Also write the results (and samples) as JSON.")
+  @Option(names = "--out", paramLabel = "FILE", description = "Also write the results (and samples) as JSON; with "
+      + "--pairs, one JSON line per pair (its token ids and summed log-probs).")
   Path out;
+
+  @Option(names = "--pairs", paramLabel = "FILE.jsonl", description = "Instead of --prompts: preference pairs "
+      + "{\"prompt\", \"chosen\", \"rejected\"} scored with DPO's implicit reward against --reference (TRL's metrics).")
+  Path pairs;
+
+  @Option(names = "--beta", paramLabel = "B", defaultValue = "0.1",
+      description = "With --pairs: DPO's beta of the implicit reward beta (pi - ref) (default: ${DEFAULT-VALUE}).")
+  double beta;
 
   /** One prompt's outcome; score and KLs are NaN when not measured. */
   private record Sample(PromptInput prompt, String response, int length, boolean ended, double score, double kl,
@@ -70,6 +79,8 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if (pairs != null) return pairs();
+    if (input.prompts == null) throw new UsageException("one of --prompts FILE or --pairs FILE is required");
     sampling.validate();
     Path dir = Inputs.modelDir("--model", input.model);
     Tokenizer tokenizer = Inputs.tokenizer("--model", dir);
@@ -90,6 +101,25 @@ final class EvalCommand implements Callable<Integer> {
       if (out != null) AtomicFile.write(out, w -> w.write(json(dir, metrics, samples)));
     } finally {
       models.forEach(Model::close);
+    }
+    return Main.OK;
+  }
+
+  /** eval --pairs (see {@link PairEval}). */
+  private int pairs() throws IOException {
+    if (input.prompts != null) throw new UsageException("--prompts and --pairs exclude each other");
+    if (reference == null) throw new UsageException("--pairs needs --reference DIR: the model the policy started from");
+    if (scorer != null) throw new UsageException("--pairs scores with the policy itself, not a reward model or function");
+    if (!(beta > 0) || Double.isInfinite(beta)) throw new UsageException("--beta must be > 0, got " + beta);
+    Path dir = Inputs.modelDir("--model", input.model);
+    Tokenizer tokenizer = Inputs.tokenizer("--model", dir);
+    try (Model policy = Inputs.model("--model", dir, sampling.device, c -> c.withValueHead(false).withRewardHead(false),
+        new LoadOptions(false, true)); Model ref = reference(policy)) {
+      List<PairEval.Scored> scored = new ArrayList<>();
+      Map<String, Double> metrics = PairEval.run(policy, ref, tokenizer, pairs, input.promptField, beta,
+          sampling.batchSize, scored);
+      PairEval.print(spec.commandLine().getOut(), dir, reference, pairs, beta, metrics);
+      if (out != null) AtomicFile.write(out, w -> PairEval.write(w, scored));
     }
     return Main.OK;
   }

@@ -41,6 +41,7 @@ final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if (input.prompts == null) throw new UsageException("--prompts FILE is required");
     sampling.validate();
     Path dir = Inputs.modelDir("--model", input.model);
     Tokenizer tokenizer = Inputs.tokenizer("--model", dir);

@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
  * stopped, and launch exits non-zero naming the rank that failed first and its exit code.
  */
 @Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Run a training command (ppo, sft, train-rm) data-parallel on N processes of this node, "
+    description = "Run a training command (ppo, sft, train-rm, dpo) data-parallel on N processes of this node, "
         + "with torchrun's environment.")
 final class LaunchCommand implements Callable<Integer> {
   /** How long the other ranks may take to fail by themselves, and a stopped rank to exit. */
@@ -65,8 +65,8 @@ final class LaunchCommand implements Callable<Integer> {
       throw new UsageException("--node-rank must be in [0, " + nnodes + "), got " + nodeRank);
     }
     if (masterPort < 1 || masterPort > 65535) throw new UsageException("--master-port must be in [1, 65535]");
-    if (!List.of("ppo", "sft", "train-rm").contains(command.getFirst())) {
-      throw new UsageException("launch runs ppo, sft or train-rm, not '" + command.getFirst() + "'");
+    if (!List.of("ppo", "sft", "train-rm", "dpo").contains(command.getFirst())) {
+      throw new UsageException("launch runs ppo, sft, train-rm or dpo, not '" + command.getFirst() + "'");
     }
     PrintWriter err = spec.commandLine().getErr();
     int world = nnodes * nprocPerNode;

@@ -19,6 +19,7 @@ import picocli.CommandLine.Option;
     subcommands = {InfoCommand.class, DemoCommand.class,
         SftCommand.class,
         TrainRmCommand.class,
+        DpoCommand.class,
         PpoCommand.class,
         GenerateCommand.class,
         EvalCommand.class,

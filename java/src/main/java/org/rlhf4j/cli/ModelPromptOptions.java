@@ -9,7 +9,7 @@ final class ModelPromptOptions {
       description = "Model directory, or a run directory (its newest checkpoint).")
   Path model;
 
-  @Option(names = "--prompts", required = true, paramLabel = "FILE",
+  @Option(names = "--prompts", paramLabel = "FILE",
       description = "Prompt file: JSONL or text, one prompt a line, or Parquet (a file or a directory of shards).")
   Path prompts;
 

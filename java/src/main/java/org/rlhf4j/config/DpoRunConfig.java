@@ -36,7 +36,10 @@ public record DpoRunConfig(
 
   @Override
   public void validate() {
-    dpo.schedule().validate("dpo", model, data);
+    Check.rule(model.path() != null, "model.path is required: the checkpoint directory of the policy to train");
+    Check.rule(data.prompts() != null, "data.prompts is required: the preference pairs file");
+    Check.rule(dpo.batchSize() % dpo.microBatchSize() == 0, "dpo.micro_batch_size (" + dpo.microBatchSize()
+        + ") must divide dpo.batch_size (" + dpo.batchSize() + ")");
     dpo.options();
   }
 }

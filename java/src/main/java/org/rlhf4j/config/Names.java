@@ -8,12 +8,33 @@ import java.util.List;
 
 /**
  * A config value that is one name or a list of names, as TRL's list-or-string options
- * ({@code loss_type: sigmoid} or {@code loss_type: [sigmoid, sft]}). Written back as a list.
+ * ({@code loss_type: sigmoid} or {@code loss_type: [sigmoid, sft]}). Written back as a list. Immutable (a class, not a record: records are config sections).
  */
-public record Names(List<String> values) {
-  public Names {
-    values = List.copyOf(values);
-    if (values.isEmpty()) throw new IllegalArgumentException("an empty list of names");
+public final class Names {
+  private final List<String> values;
+
+  public Names(List<String> values) {
+    this.values = List.copyOf(values);
+    if (this.values.isEmpty()) throw new IllegalArgumentException("an empty list of names");
+  }
+
+  public List<String> values() {
+    return values;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Names n && values.equals(n.values);
+  }
+
+  @Override
+  public int hashCode() {
+    return values.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return values.toString();
   }
 
   public static Names of(String... values) {

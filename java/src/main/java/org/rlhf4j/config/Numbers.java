@@ -6,11 +6,32 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A config value that is a non-empty list of numbers (e.g. TRL's loss_weights). */
-public record Numbers(List<Double> values) {
-  public Numbers {
-    values = List.copyOf(values);
-    if (values.isEmpty()) throw new IllegalArgumentException("an empty list of numbers");
+/** A config value that is a non-empty list of numbers (e.g. TRL's loss_weights). Immutable. */
+public final class Numbers {
+  private final List<Double> values;
+
+  public Numbers(List<Double> values) {
+    this.values = List.copyOf(values);
+    if (this.values.isEmpty()) throw new IllegalArgumentException("an empty list of numbers");
+  }
+
+  public List<Double> values() {
+    return values;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Numbers n && values.equals(n.values);
+  }
+
+  @Override
+  public int hashCode() {
+    return values.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return values.toString();
   }
 
   static Numbers fromNode(JsonNode node, String key, String origin) {

@@ -61,7 +61,8 @@ public final class Demo {
   private static final int CURVE_PROMPTS = 64;
 
   /** The RL algorithms the demo runs: PPO (with --preset) or a critic-free preset of the same loop. */
-  public static final List<String> ALGORITHMS = List.of("ppo", "grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp");
+  public static final List<String> ALGORITHMS = List.of("ppo", "grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp",
+      "dpo");
 
   /**
    * What to run: where, how big, which algorithms (PPO with its preset, or other presets of the
@@ -96,7 +97,7 @@ public final class Demo {
       this(out, scale, preset, seed, List.of("ppo"), "model", Precision.F32);
     }
 
-    /** The ppo.preset algo's RL stage runs. */
+    /** The ppo.preset algo's RL stage runs (dpo: none, it is not RL). */
     public String ppoPreset(String algo) {
       return algo.equals("ppo") ? preset : algo;
     }
@@ -157,7 +158,10 @@ public final class Demo {
       // The peak of this stage alone: the shared stages and earlier runs do not count.
       PeakRss.reset();
       t = System.nanoTime();
-      List<Map<String, Double>> goldCurve = rl(algo, data);
+      List<Map<String, Double>> goldCurve = algo.equals("dpo")
+          ? DpoStage.run(out, data, scale, CONTEXT, List.of("run.seed=" + options.seed(), options.dtypeKey()),
+              this::curvePoint)
+          : rl(algo, data);
       double rlSeconds = (System.nanoTime() - t) / 1e9;
       double peak = PeakRss.gigabytes();
       t = System.nanoTime();
@@ -215,7 +219,9 @@ public final class Demo {
     Files.write(dir.resolve("sft.jsonl"), sft);
     List<String> pairs = new ArrayList<>();
     for (var p : task.preferencePairs(scale.pairs(), scale.labelNoise(), options.seed() + 12)) {
-      pairs.add(json.writeValueAsString(Map.of("prompt", p.prompt(), "chosen", p.chosen(), "rejected", p.rejected())));
+      // The completions' leading space: DPO tokenizes prompt + completion as one text (TRL).
+      pairs.add(json.writeValueAsString(Map.of("prompt", p.prompt(), "chosen", " " + p.chosen(),
+          "rejected", " " + p.rejected())));
     }
     Files.write(dir.resolve("pairs.jsonl"), pairs);
     Files.write(dir.resolve("prompts.txt"), task.prompts(2000, options.seed() + 13));
@@ -309,6 +315,22 @@ public final class Demo {
       trainer.run();
     }
     return curve;
+  }
+
+  /** The judges of the curve on the DPO policy as it is: its samples on the curve's held-out prompts. */
+  private Map<String, Double> curvePoint(Model policy) {
+    GoldEval.Result r;
+    try (Model reference = load(out.resolve("sft"), c -> c.withValueHead(false)); Model rewardModel = loadRewardModel()) {
+      r = GoldEval.evaluate(policy, reference, rewardModel, tokenizer, task, task.heldOutPrompts(CURVE_PROMPTS),
+          MAX_NEW_TOKENS, options.seed() + 1, 64);
+    }
+    Map<String, Double> p = new LinkedHashMap<>();
+    p.put("gold", r.gold());
+    p.put("positive_share", r.positiveShare());
+    p.put("validity", r.validity());
+    p.put("rm_score", r.rmScore());
+    p.put("kl", r.kl());
+    return p;
   }
 
   /** Gold reward and validity of the current policy on the curve's held-out prompts. */

@@ -50,7 +50,8 @@ final class DemoReport {
       r.beforeAfter("Held-out prompts: SFT policy (before) and " + run.algo() + " policy (after)", s.before(),
           run.after());
       r.metricCharts(run.algo() + ": ", read(out.resolve(run.algo())),
-          List.of("objective/scores", "objective/kl", "objective/entropy", "loss/policy", "loss/value"));
+          List.of("objective/scores", "objective/kl", "objective/entropy", "loss/policy", "loss/value", "train/loss",
+              "rewards/margins", "rewards/accuracies", "eval/rewards/accuracies"));
     }
     r.metricCharts(read(out.resolve("sft")), List.of("train/loss", "eval/loss"));
     r.metricCharts(read(out.resolve("rm")), List.of("train/loss", "eval/accuracy"));

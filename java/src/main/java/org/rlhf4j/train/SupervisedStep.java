@@ -78,6 +78,15 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
      * @throws NativeException with status {@link Status#NON_FINITE} when the loss is NaN or Inf
      */
     Measure measure(List<E> micro, double scale, boolean backward);
+
+    /**
+     * The objective's own metrics over the examples measured since the last call (e.g. DPO's
+     * rewards/*), then forgets them. overRanks: the examples were this rank's share of a batch,
+     * so the metrics are taken over every rank's.
+     */
+    default Map<String, Double> drainMetrics(boolean overRanks) {
+      return Map.of();
+    }
   }
 
   /** A loss and an accuracy (NaN when there is none). */
@@ -195,6 +204,7 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
   private Map<String, Double> step(List<E> batch) {
     Map<String, Double> metrics = new LinkedHashMap<>();
     double batchWeight = weight(batch);
+    objective.drainMetrics(false);
     List<E> mine = batch.subList(dist.shareStart(batch.size()), dist.shareEnd(batch.size()));
     Weighted loss = new Weighted();
     model.setTraining(true);
@@ -211,6 +221,7 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
       if (e.status() != Status.NON_FINITE) throw e;
       nonFiniteLoss = e.getMessage();
     }
+    Map<String, Double> own = objective.drainMetrics(true);
     if (dist.any(nonFiniteLoss != null)) {  // every rank skips together
       optimizer.zeroGrad();
       steps++;
@@ -232,6 +243,7 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
     metrics.put("lr", rate);
     metrics.put("grad_norm", result.gradNorm());
     metrics.put("nonfinite/skipped_steps", (double) skippedSteps);
+    metrics.putAll(own);
     return metrics;
   }
 
@@ -247,10 +259,12 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
 
   @Override
   public Map<String, Double> evaluate() {
+    objective.drainMetrics(false);
     lastEval = evaluate(eval);
     Map<String, Double> metrics = new LinkedHashMap<>();
     metrics.put("eval/loss", lastEval.loss());
     putAccuracy(metrics, "eval/accuracy", lastEval.accuracy());
+    objective.drainMetrics(false).forEach((k, v) -> metrics.put("eval/" + k, v));
     return metrics;
   }
 

@@ -117,7 +117,7 @@ class DataParallelTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"sft", "train-rm"})
+  @CsvSource({"sft", "train-rm", "dpo"})
   void supervisedTrainingOnTwoRanksLearnsWhatOneProcessLearns(String command) throws Exception {
     Path model = TinyCheckpoints.write(dir.resolve("model"), TinyCheckpoints.gpt2());
     List<String> lines = new ArrayList<>();
@@ -125,10 +125,11 @@ class DataParallelTest {
       String w = TinyCheckpoints.WORDS.get(i % TinyCheckpoints.WORDS.size());
       lines.add(command.equals("sft")
           ? "{\"prompt\": \"one " + w + "\", \"completion\": \"two three " + w + "\"}"
-          : "{\"prompt\": \"one " + w + "\", \"chosen\": \"two " + w + "\", \"rejected\": \"three\"}");
+          : "{\"prompt\": \"one " + w + "\", \"chosen\": \" two " + w + "\", \"rejected\": \" three\"}");
     }
     Path data = Files.write(dir.resolve("data.jsonl"), lines);
-    String section = command.equals("sft") ? "sft" : "rm";
+    String section = command.equals("sft") ? "sft" : command.equals("dpo") ? "dpo" : "rm";
+    String lengthKey = command.equals("dpo") ? "max_length" : "max_seq_len";
     Path config = Files.writeString(dir.resolve("config.yaml"), """
         model:
           path: %s
@@ -140,8 +141,8 @@ class DataParallelTest {
           epochs: 2
           batch_size: 4
           micro_batch_size: 1
-          max_seq_len: 32
-        """.formatted(model, data, section));
+          %s: 32
+        """.formatted(model, data, section, lengthKey));
     StringWriter err = new StringWriter();
     assertEquals(Main.OK, Main.run(new String[] {command, "--config", config.toString(), "--out",
         dir.resolve("one").toString()}, new PrintWriter(new StringWriter()), new PrintWriter(err)), err.toString());

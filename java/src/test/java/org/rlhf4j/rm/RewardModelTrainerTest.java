@@ -21,44 +21,18 @@ import org.rlhf4j.engine.TokenBatch;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.testing.ToyPreferences;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.tokenizer.Tokenizers;
 
 class RewardModelTrainerTest {
   @TempDir Path dir;
 
-  private static final String[] FILLER = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-      "the", "food", "was", "very", "and", "it", "is"};
-
-  /** Pairs whose chosen side says "good" where the rejected says "bad", in random surroundings. */
-  static Path toyPreferences(Path file, int n, long seed) throws IOException {
-    Random random = new Random(seed);
-    List<String> lines = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      String prompt = words(random, 1 + random.nextInt(3));
-      String before = words(random, random.nextInt(3));
-      String after = words(random, random.nextInt(3));
-      lines.add("{\"prompt\": \"" + prompt + "\", \"chosen\": \"" + join(before, "good", after)
-          + "\", \"rejected\": \"" + join(before, "bad", after) + "\"}");
-    }
-    return Files.write(file, lines);
-  }
-
-  private static String words(Random random, int n) {
-    List<String> out = new ArrayList<>();
-    for (int i = 0; i < n; i++) out.add(FILLER[random.nextInt(FILLER.length)]);
-    return String.join(" ", out);
-  }
-
-  private static String join(String... parts) {
-    return String.join(" ", List.of(parts).stream().filter(p -> !p.isEmpty()).toList());
-  }
-
   @Test
   void learnsAToyPreferenceThatHoldsOnHeldOutPairs() throws IOException {
     Path model = TinyCheckpoints.write(dir.resolve("model"), TinyCheckpoints.gpt2());
     RmRunConfig config = RmRunConfig.loader().load(List.of("model.path=" + model,
-        "data.prompts=" + toyPreferences(dir.resolve("prefs.jsonl"), 64, 1), "run.out=" + dir.resolve("run"),
+        "data.prompts=" + ToyPreferences.write(dir.resolve("prefs.jsonl"), 64, 1), "run.out=" + dir.resolve("run"),
         "data.eval_fraction=0.25", "data.max_prompt_tokens=8", "rm.max_seq_len=16", "rm.epochs=2",
         "rm.batch_size=8", "rm.micro_batch_size=4", "optim.lr=3e-3"));
     RmResult result;

@@ -1,0 +1,51 @@
+package org.rlhf4j.dpo;
+
+import java.util.Arrays;
+
+/**
+ * A preference as DPO scores it: the prompt's tokens and each side's completion tokens (EOS
+ * last unless dpo.max_length cut it). The log-probs are summed over the completions only.
+ * Arrays are not copied: treat them as immutable.
+ *
+ * @param index the pair's position in its file's split (training or held-out), a stable key
+ */
+public record DpoPair(int index, int[] prompt, int[] chosen, int[] rejected) {
+  public DpoPair {
+    if (prompt.length == 0 || chosen.length == 0 || rejected.length == 0) {
+      throw new IllegalArgumentException("a DPO pair needs a prompt and a token on each side");
+    }
+  }
+
+  /** prompt + chosen */
+  public int[] chosenSequence() {
+    return concat(prompt, chosen);
+  }
+
+  /** prompt + rejected */
+  public int[] rejectedSequence() {
+    return concat(prompt, rejected);
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof DpoPair p && index == p.index && Arrays.equals(prompt, p.prompt)
+        && Arrays.equals(chosen, p.chosen) && Arrays.equals(rejected, p.rejected);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * (31 * (31 * index + Arrays.hashCode(prompt)) + Arrays.hashCode(chosen)) + Arrays.hashCode(rejected);
+  }
+
+  @Override
+  public String toString() {
+    return "DpoPair[" + index + ", prompt=" + Arrays.toString(prompt) + ", chosen=" + Arrays.toString(chosen)
+        + ", rejected=" + Arrays.toString(rejected) + "]";
+  }
+}
