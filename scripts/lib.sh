@@ -14,8 +14,9 @@ RLHF4J_PACKAGES=(
   maven
   fontconfig fonts-dejavu-core
 )
-# Only the tests need these (the dashboard's browser test; torchrun for the data-parallel test): scripts/test adds them.
-RLHF4J_TEST_PACKAGES=(chromium chromium-driver python3-torch)
+# Only the tests need these (the dashboard's browser test; torchrun for the data-parallel test;
+# jinja2, node and npm for the chat-template references): scripts/test adds them.
+RLHF4J_TEST_PACKAGES=(chromium chromium-driver python3-torch python3-jinja2 nodejs npm)
 
 say() { echo "rlhf4j: $*" >&2; }
 die() { say "$*"; exit 1; }

@@ -28,7 +28,7 @@ public final class ChatTemplate {
   private final Map<String, Object> specialTokens;
 
   private ChatTemplate(String source, String origin, Map<String, Object> specialTokens) {
-    this.source = Jinja2Syntax.rewrite(source);
+    this.source = Jinja2Syntax.rewrite(source, origin);
     this.origin = origin;
     this.specialTokens = specialTokens;
   }

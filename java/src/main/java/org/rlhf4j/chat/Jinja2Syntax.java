@@ -7,13 +7,14 @@ import java.util.Deque;
  * Where Jinjava's parser reads Jinja2 syntax differently, the template is rewritten into what
  * Jinjava reads as Jinja2 means it, or refused: {@code xs[::-1]} becomes {@code xs|reverse};
  * a keyword argument's value is parenthesised ({@code namespace(i=n - 1)} is otherwise parsed as
- * {@code (i=n) - 1}); any other slice with a step is refused. Only expression tags are touched;
+ * {@code (i=n) - 1}); any other slice with a step is refused; Jinja2's lstrip_blocks is done
+ * here, as Jinja2 does it. Only expression tags are touched;
  * text, string literals and comments are kept as they are. Stateless.
  */
 final class Jinja2Syntax {
   private Jinja2Syntax() {}
 
-  static String rewrite(String template) {
+  static String rewrite(String template, String origin) {
     StringBuilder out = new StringBuilder(template.length() + 64);
     int i = 0;
     while (i < template.length()) {
@@ -22,18 +23,32 @@ final class Jinja2Syntax {
         out.append(template, i, template.length());
         break;
       }
-      out.append(template, i, open + 2);
       char kind = template.charAt(open + 1);
+      out.append(template, i, open);
+      if (kind != '{' && !template.startsWith("+", open + 2)) lstripBlock(out);
+      out.append(template, open, open + 2);
       String close = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
       int end = kind == '#' ? template.indexOf(close, open + 2) : closeOf(template, open + 2, close);
-      if (end < 0) throw new ChatTemplateException("chat template: unclosed '{" + kind + "' at "
-          + position(template, open));
+      if (end < 0) throw new ChatTemplateException("chat template " + origin + ": "
+          + position(template, open) + ": unclosed '{" + kind + "'");
       String body = template.substring(open + 2, end);
-      out.append(kind == '#' ? body : expression(body, template, open));
+      // Jinjava parses macro signatures itself; their defaults are plain values.
+      boolean macro = kind == '%' && body.replaceFirst("^[-+]?\\s*", "").startsWith("macro ");
+      out.append(kind == '#' || macro ? body : expression(body, template, open, origin));
       out.append(close);
       i = end + 2;
     }
     return out.toString();
+  }
+
+  /**
+   * Jinja2's lstrip_blocks: spaces and tabs from the start of a line to a block or comment tag
+   * are removed (not those before a tag that follows text on its line).
+   */
+  private static void lstripBlock(StringBuilder out) {
+    int k = out.length();
+    while (k > 0 && (out.charAt(k - 1) == ' ' || out.charAt(k - 1) == '\t')) k--;
+    if (k == 0 || out.charAt(k - 1) == '\n') out.setLength(k);
   }
 
   private static int nextTag(String t, int from) {
@@ -61,7 +76,7 @@ final class Jinja2Syntax {
     return -1;
   }
 
-  private static String expression(String e, String template, int tagStart) {
+  private static String expression(String e, String template, int tagStart, String origin) {
     StringBuilder out = new StringBuilder(e.length() + 8);
     Deque<Boolean> wrapped = new ArrayDeque<>(); // per open bracket: a keyword value is open
     Deque<Character> brackets = new ArrayDeque<>();
@@ -74,8 +89,9 @@ final class Jinja2Syntax {
       } else if (c == '[' && e.startsWith("::", k + 1)) {
         String slice = e.substring(k, Math.max(k, e.indexOf(']', k)) + 1).replace(" ", "");
         if (!slice.equals("[::-1]")) {
-          throw new ChatTemplateException("chat template: the slice " + slice + " at "
-              + position(template, tagStart) + " is not supported by rlhf4j's Jinja2 emulation");
+          throw new ChatTemplateException("chat template " + origin + ": "
+              + position(template, tagStart) + ": the slice " + slice
+              + " is not supported by rlhf4j's Jinja2 emulation");
         }
         out.append("|reverse");
         k = e.indexOf(']', k);
