@@ -68,28 +68,33 @@ final class RenderCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    Path dir = Files.isRegularFile(model.resolve("tokenizer.json"))
-        || Files.isRegularFile(model.resolve("tokenizer_config.json")) ? model : Inputs.modelDir("--model", model);
-    Tokenizer tokenizer = Inputs.tokenizer("--model", dir);
-    ChatTemplate template = template(dir);
-    List<Object> toolSpecs = tools == null ? null : toolList();
-    Map<String, Object> kwargs = kwargs();
+    // The data is checked first: a bad line is reported before the tokenizer is loaded.
     List<String> lines = lines(messages);
-    List<Rendered> rendered = new ArrayList<>();
+    List<Conversation> conversations = new ArrayList<>();
+    List<String> where = new ArrayList<>();
     for (int i = 0; i < lines.size(); i++) {
-      String where = messages + ":" + (i + 1);
       if (lines.get(i).isBlank()) continue;
+      where.add(messages + ":" + (i + 1));
       JsonNode row;
       try {
         row = JSON.readTree(lines.get(i));
       } catch (JsonProcessingException e) {
-        throw new UsageException(where + ": not JSON: " + e.getOriginalMessage());
+        throw new UsageException(where.getLast() + ": not JSON: " + e.getOriginalMessage());
       }
-      Conversation conversation = Conversation.parse(row.get("messages"), where + ": messages");
+      conversations.add(Conversation.parse(row.get("messages"), where.getLast() + ": messages"));
+    }
+    List<Object> toolSpecs = tools == null ? null : toolList();
+    Map<String, Object> kwargs = kwargs();
+    Path dir = Files.isRegularFile(model.resolve("tokenizer.json"))
+        || Files.isRegularFile(model.resolve("tokenizer_config.json")) ? model : Inputs.modelDir("--model", model);
+    Tokenizer tokenizer = Inputs.tokenizer("--model", dir);
+    ChatTemplate template = template(dir);
+    List<Rendered> rendered = new ArrayList<>();
+    for (int i = 0; i < conversations.size(); i++) {
       try {
-        rendered.add(AssistantSpans.render(template, conversation, addGenerationPrompt, toolSpecs, kwargs, tokenizer));
+        rendered.add(AssistantSpans.render(template, conversations.get(i), addGenerationPrompt, toolSpecs, kwargs, tokenizer));
       } catch (ChatTemplateException e) {
-        throw new UsageException(where + ": " + e.getMessage());
+        throw new UsageException(where.get(i) + ": " + e.getMessage());
       }
     }
     PrintWriter out = spec.commandLine().getOut();

@@ -42,6 +42,7 @@ class Jinja2SemanticsTest {
       "{% if '</think>' in messages[1].content %}yes{% endif %}{% if messages[0].content is string %}str{% endif %}{% if messages[2].meta is mapping %}map{% endif %}",
       "{% for k, v in messages[2].meta.items() %}{{ k }}={{ v }}{% endfor %}{% for k in messages[2].meta %}{{ k }}{% endfor %}",
       "{{ messages[2].meta|tojson }}|{{ messages|map(attribute='role')|join(',') }}|{{ {'b': [1, 2.5, none, 'é\"'], 'a': true}|tojson(indent=2) }}|{{ {'b': 1, 'a': 2}|tojson(sort_keys=true) }}",
+      "{{ [0.00001, 10000000000000000.0, 0.1, -2.5, 123456789.125, 1e300, 3, 'tab\there', '\u00e9\u2028'] | tojson }}{{ [1.5, 'é'] | tojson(ensure_ascii=true) }}",
       "{% if undefined_thing is defined %}d{% else %}u{% endif %}[{{ undefined_thing }}]{% if enable_thinking is defined and enable_thinking is false %}off{% endif %}",
       "  {%- for m in messages %}\n    {{- m.role }}\n  {% endfor %}\n{% if true %}\n  kept\n{% endif %}",
       "{{ messages|selectattr('role', 'equalto', 'user')|list|length }}{{ messages|rejectattr('role', 'equalto', 'user')|map(attribute='role')|first }}",
