@@ -1,8 +1,9 @@
 """Renders chat templates with Python's jinja2 exactly as transformers' apply_chat_template sets
 it up (transformers/utils/chat_template_utils.py: _compile_jinja_template, render_jinja_template):
 an ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks and loop controls, json.dumps as
-tojson, raise_exception and strftime_now as globals. stdin: {"template": str, "cases": [vars]};
-stdout: a JSON list, per case the rendered text or {"error": message}."""
+tojson, raise_exception and strftime_now as globals. stdin: {"template": str, "cases": [vars]},
+or {"templates": [str], "vars": vars}; stdout: a JSON list, per case (or template) the rendered
+text or {"error": message}."""
 import json
 import sys
 from datetime import datetime
@@ -29,12 +30,18 @@ env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
 env.globals["strftime_now"] = strftime_now
 
-request = json.load(sys.stdin)
-template = env.from_string(request["template"])
-out = []
-for case in request["cases"]:
+
+
+def render(source, variables):
     try:
-        out.append(template.render(**case))
+        return env.from_string(source).render(**variables)
     except Exception as e:  # the Java side compares the failure, not its type
-        out.append({"error": str(e)})
+        return {"error": str(e)}
+
+
+request = json.load(sys.stdin)
+if "templates" in request:
+    out = [render(t, request["vars"]) for t in request["templates"]]
+else:
+    out = [render(request["template"], case) for case in request["cases"]]
 json.dump(out, sys.stdout, ensure_ascii=False)

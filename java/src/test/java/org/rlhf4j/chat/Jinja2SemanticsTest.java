@@ -60,6 +60,7 @@ class Jinja2SemanticsTest {
       "{{ messages[0].content.zfill(3) }}", ".zfill()",
       "{{ messages[0].content|tojson(separators=(',', ':')) }}", "separators=",
       "{{ strftime_now('%G') }}", "%G",
+      "{% for m in messages %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}", "generation",
       "{% if messages|length > 2 %}{{ raise_exception('too many: ' ~ messages|length) }}{% endif %}",
       "raised an exception: too many: 3"};
 
@@ -79,21 +80,17 @@ class Jinja2SemanticsTest {
 
   @Test
   void constructsRenderAsJinja2Does() throws Exception {
-    List<Map<String, Object>> cases = new ArrayList<>();
-    for (int i = 0; i < EQUAL.size(); i++) cases.add(Map.of("messages", MESSAGES));
-    List<String> ours = new ArrayList<>();
+    List<Object> expected = References.jinja2Each(EQUAL, Map.of("messages", MESSAGES));
     List<String> failures = new ArrayList<>();
-    for (String t : EQUAL) {
-      try {
-        ours.add(ChatTemplate.of(t, "test", Map.of()).render(MESSAGES, false, null, Map.of()));
-      } catch (ChatTemplateException e) {
-        ours.add("REFUSED: " + e.getMessage());
-      }
-    }
     for (int i = 0; i < EQUAL.size(); i++) {
-      List<Object> expected = References.jinja2(EQUAL.get(i), List.of(Map.of("messages", MESSAGES)));
-      if (!expected.getFirst().equals(ours.get(i))) {
-        failures.add(EQUAL.get(i) + "\n  jinja2: " + expected.getFirst() + "\n  rlhf4j: " + ours.get(i));
+      String ours;
+      try {
+        ours = ChatTemplate.of(EQUAL.get(i), "test", Map.of()).render(MESSAGES, false, null, Map.of());
+      } catch (ChatTemplateException e) {
+        ours = "REFUSED: " + e.getMessage();
+      }
+      if (!expected.get(i).equals(ours)) {
+        failures.add(EQUAL.get(i) + "\n  jinja2: " + expected.get(i) + "\n  rlhf4j: " + ours);
       }
     }
     assertTrue(failures.isEmpty(), String.join("\n", failures));

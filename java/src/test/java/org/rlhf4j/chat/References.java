@@ -52,6 +52,14 @@ public final class References {
     return JSON.readValue(out, new TypeReference<List<Object>>() {});
   }
 
+  /** Each template rendered by jinja2 with the same variables: text, or {"error": ...}. */
+  static List<Object> jinja2Each(List<String> templates, Map<String, Object> variables) throws Exception {
+    String request = JSON.writeValueAsString(Map.of("templates", templates, "vars", variables));
+    String out = run(List.of("python3", resource("render_jinja2.py").toString()), request, 60,
+        "python3 with jinja2 (apt-get install python3-jinja2; scripts/test does)");
+    return JSON.readValue(out, new TypeReference<List<Object>>() {});
+  }
+
   /** Token ids of each text under transformers.js with the model directory's tokenizer. */
   public static List<int[]> transformersJs(Path modelDir, List<String> texts) throws Exception {
     Path script = resource("encode_transformers_js.js");
