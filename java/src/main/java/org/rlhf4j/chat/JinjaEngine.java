@@ -36,7 +36,9 @@ final class JinjaEngine {
     LegacyOverrides jinja2 = LegacyOverrides.newBuilder()
         .withEvaluateMapKeys(true)
         .withIterateOverMapKeys(true)
-        .withUsePyishObjectMapper(true)
+        // Strings print verbatim (the pyish mapper escapes control characters); other values
+        // are checked against Python's str() before printing.
+        .withUsePyishObjectMapper(false)
         .withUseNaturalOperatorPrecedence(true)
         .withParseWhitespaceControlStrictly(true)
         .withUseTrimmingForNotesAndExpressions(true)
@@ -56,6 +58,9 @@ final class JinjaEngine {
     Jinjava jinjava = new Jinjava(config);
     var globals = jinjava.getGlobalContext();
     globals.registerFilter(new TemplateGlobals.ToJson());
+    globals.registerFilter(new TemplateGlobals.Trim());
+    globals.registerFilter(new TemplateGlobals.Length("length"));
+    globals.registerFilter(new TemplateGlobals.Length("count"));
     globals.registerFunction(new ELFunctionDefinition("", "raise_exception",
         TemplateGlobals.class, "raiseException", String.class));
     globals.registerFunction(new ELFunctionDefinition("", "strftime_now",

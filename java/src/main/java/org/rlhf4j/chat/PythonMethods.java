@@ -39,7 +39,7 @@ final class PythonMethods extends ELResolver {
     return switch (name) {
       case "startswith" -> s.startsWith(str(a, 0, name));
       case "endswith" -> s.endsWith(str(a, 0, name));
-      case "strip" -> rstrip(lstrip(s, chars(a)), chars(a));
+      case "strip" -> strip(s, chars(a));
       case "lstrip" -> lstrip(s, chars(a));
       case "rstrip" -> rstrip(s, chars(a));
       case "split" -> a.length == 0 || a[0] == null ? splitWhitespace(s) : split(s, str(a, 0, name));
@@ -82,7 +82,16 @@ final class PythonMethods extends ELResolver {
   }
 
   private static boolean strips(char c, String chars) {
-    return chars == null ? Character.isWhitespace(c) || Character.isSpaceChar(c) : chars.indexOf(c) >= 0;
+    return chars == null ? isSpace(c) : chars.indexOf(c) >= 0;
+  }
+
+  /** Python's str.isspace() for one char: Java's whitespace and space separators, and NEL. */
+  static boolean isSpace(char c) {
+    return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085';
+  }
+
+  static String strip(String s, String chars) {
+    return rstrip(lstrip(s, chars), chars);
   }
 
   static String lstrip(String s, String chars) {
@@ -108,7 +117,16 @@ final class PythonMethods extends ELResolver {
 
   private static List<String> splitWhitespace(String s) {
     List<String> out = new ArrayList<>();
-    for (String part : s.strip().split("\\s+")) if (!part.isEmpty()) out.add(part);
+    int start = -1;
+    for (int i = 0; i <= s.length(); i++) {
+      boolean space = i == s.length() || isSpace(s.charAt(i));
+      if (space && start >= 0) {
+        out.add(s.substring(start, i));
+        start = -1;
+      } else if (!space && start < 0) {
+        start = i;
+      }
+    }
     return out;
   }
 

@@ -63,6 +63,46 @@ public final class TemplateGlobals {
     return out.toString();
   }
 
+  /** Jinja2's trim: Python's str.strip(chars), whose whitespace is Unicode's (Jinjava's is Java's). */
+  static final class Trim implements Filter {
+    @Override
+    public String getName() {
+      return "trim";
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      String chars = args.length > 0 ? args[0] : null;
+      return PythonMethods.strip(var == null ? "None" : PyRepr.str(var), chars);
+    }
+  }
+
+  /** Jinja2's length: a string's code points, as Python's len (Java counts UTF-16 units). */
+  static final class Length implements Filter {
+    private final String name;
+
+    Length(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public String getName() {
+      return name;
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      return switch (var) {
+        case CharSequence s -> (long) s.toString().codePointCount(0, s.length());
+        case java.util.Collection<?> c -> (long) c.size();
+        case Map<?, ?> m -> (long) m.size();
+        case null -> throw new ChatTemplateException("length: none has no length");
+        default -> throw new ChatTemplateException("length: a " + PyRepr.typeName(var)
+            + " has no length rlhf4j knows");
+      };
+    }
+  }
+
   /** tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False). */
   static final class ToJson implements Filter {
     @Override

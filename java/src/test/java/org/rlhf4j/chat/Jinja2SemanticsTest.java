@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  */
 class Jinja2SemanticsTest {
   private static final List<Map<String, Object>> MESSAGES = List.of(
-      Map.of("role", "system", "content", " sys "),
+      Map.of("role", "system", "content", " sys \u0001\u001b[0m\\u0041 "),
       Map.of("role", "user", "content", "a</think>b"),
       assistant());
 
@@ -37,12 +37,13 @@ class Jinja2SemanticsTest {
       "{% set ns = namespace(n=messages|length - 1, seen=false) %}{% for m in messages %}{% set ns.n = ns.n - 1 %}{% set ns.seen = true %}{% endfor %}{{ ns.n }} {% if ns.seen %}seen{% endif %}",
       "{% set x = 'outer' %}{% for m in messages %}{% set x = m.role %}{% endfor %}{{ x }}",
       "{% for m in messages[::-1] %}{{ m.role }},{% endfor %}|{{ messages[1:]|length }}|{{ messages[-1].role }}",
-      "{{ 1.0 }} {{ 2 }} {{ 7 / 2 }} {{ 7 // 2 }} {{ 'a' ~ 1 }} {{ messages[0].missing }}{{ messages[1].name }}|{{ messages[2].meta }}|{{ messages[:2]|length }}|{{ [1, 'a'] }}",
+      "{{ 1.0 }} {{ 2 }} {{ 7 / 2 }} {{ 7 // 2 }} {{ 'a' ~ 1 }} {{ messages[0].missing }}{{ messages[1].name }}|{{ messages[:2]|length }}",
       "{{ messages[1].content.split('</think>')[-1] }}|{{ messages[0].content.strip() }}|{{ messages[0].content|trim }}|{{ 'Ab'.upper() }}{{ 'Ab'.lower() }}",
       "{% if '</think>' in messages[1].content %}yes{% endif %}{% if messages[0].content is string %}str{% endif %}{% if messages[2].meta is mapping %}map{% endif %}",
       "{% for k, v in messages[2].meta.items() %}{{ k }}={{ v }}{% endfor %}{% for k in messages[2].meta %}{{ k }}{% endfor %}",
       "{{ messages[2].meta|tojson }}|{{ messages|map(attribute='role')|join(',') }}|{{ {'b': [1, 2.5, none, 'é\"'], 'a': true}|tojson(indent=2) }}|{{ {'b': 1, 'a': 2}|tojson(sort_keys=true) }}",
       "{{ [0.00001, 10000000000000000.0, 0.1, -2.5, 123456789.125, 1e300, 3, 'tab\there', '\u00e9\u2028'] | tojson }}{{ [1.5, 'é'] | tojson(ensure_ascii=true) }}",
+      "[{{ '\u00a0\u3000 x\u001f y\u001c \t'|trim }}][{{ '--x-'|trim('-') }}][{{ ' a\u2003b  c '.split()|join('|') }}][{{ ' \u00a0z '.strip() }}]{{ '😀é'|length }}{{ messages|length }}{{ messages[2].meta|count }}",
       "{% if undefined_thing is defined %}d{% else %}u{% endif %}[{{ undefined_thing }}]{% if enable_thinking is defined and enable_thinking is false %}off{% endif %}",
       "  {%- for m in messages %}\n    {{- m.role }}\n  {% endfor %}\n{% if true %}\n  kept\n{% endif %}",
       "{{ messages|selectattr('role', 'equalto', 'user')|list|length }}{{ messages|rejectattr('role', 'equalto', 'user')|map(attribute='role')|first }}",
@@ -53,6 +54,7 @@ class Jinja2SemanticsTest {
       "{{ messages[0].content == ' sys ' }}", "prints a boolean",
       "{{ none }}", "prints none",
       "{{ messages }}", "prints a list",
+      "{{ messages[2].meta }}", "prints a dict",
       "{{ 0.00001 }}", "prints a number",
       "{% for m in messages %}{{ m.name }}{% endfor %}", "prints none",
       "{{ nothing.at.all }}", "an attribute of an undefined value",
