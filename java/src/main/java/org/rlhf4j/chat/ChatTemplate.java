@@ -103,6 +103,7 @@ public final class ChatTemplate {
     vars.put("tools", tools);
     vars.put("documents", null);
     vars.put("add_generation_prompt", addGenerationPrompt);
+    vars.replaceAll((name, value) -> PyNone.wrap(value));
     return JinjaEngine.render(source, vars, origin);
   }
 

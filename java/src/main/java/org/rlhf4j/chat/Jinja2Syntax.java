@@ -7,11 +7,15 @@ import java.util.Deque;
  * Where Jinjava's parser reads Jinja2 syntax differently, the template is rewritten into what
  * Jinjava reads as Jinja2 means it, or refused: {@code xs[::-1]} becomes {@code xs|reverse};
  * a keyword argument's value is parenthesised ({@code namespace(i=n - 1)} is otherwise parsed as
- * {@code (i=n) - 1}); any other slice with a step is refused; Jinja2's lstrip_blocks is done
+ * {@code (i=n) - 1}); {@code x == none} becomes {@code x is none} (see {@link PyNone}); any
+ * other slice with a step is refused; Jinja2's lstrip_blocks is done
  * here, as Jinja2 does it. Only expression tags are touched;
  * text, string literals and comments are kept as they are. Stateless.
  */
 final class Jinja2Syntax {
+  private static final java.util.regex.Pattern NONE_AFTER =
+      java.util.regex.Pattern.compile("\\s*(none|None)(?![\\w.\\[(])");
+
   private Jinja2Syntax() {}
 
   static String rewrite(String template, String origin) {
@@ -86,6 +90,12 @@ final class Jinja2Syntax {
         int end = literalEnd(e, k);
         out.append(e, k, end);
         k = end - 1;
+      } else if ((e.startsWith("==", k) || e.startsWith("!=", k)) && NONE_AFTER.matcher(e).region(k + 2, e.length()).lookingAt()) {
+        // Jinjava's null is also undefined, so None is PyNone: compare it as Jinja2's test does.
+        var m = NONE_AFTER.matcher(e).region(k + 2, e.length());
+        m.lookingAt();
+        out.append(c == '=' ? " is none" : " is not none");
+        k = m.end() - 1;
       } else if (c == '[' && e.startsWith("::", k + 1)) {
         String slice = e.substring(k, Math.max(k, e.indexOf(']', k)) + 1).replace(" ", "");
         if (!slice.equals("[::-1]")) {

@@ -59,6 +59,7 @@ final class JinjaEngine {
     var globals = jinjava.getGlobalContext();
     globals.registerFilter(new TemplateGlobals.ToJson());
     globals.registerFilter(new TemplateGlobals.Trim());
+    globals.registerExpTest(new PyNone.IsNone());
     globals.registerFilter(new TemplateGlobals.Length("length"));
     globals.registerFilter(new TemplateGlobals.Length("count"));
     globals.registerFunction(new ELFunctionDefinition("", "raise_exception",

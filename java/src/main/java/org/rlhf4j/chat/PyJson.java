@@ -24,6 +24,7 @@ final class PyJson {
       boolean sort, int depth) {
     switch (v) {
       case null -> out.append("null");
+      case PyNone n -> out.append("null");
       case Boolean b -> out.append(b ? "true" : "false");
       case Integer i -> out.append(i);
       case Long l -> out.append(l);

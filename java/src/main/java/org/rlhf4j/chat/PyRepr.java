@@ -15,6 +15,7 @@ final class PyRepr {
 
   static String typeName(Object value) {
     return switch (value) {
+      case PyNone n -> "none";
       case Boolean b -> "boolean";
       case Number n -> "number";
       case Map<?, ?> m -> "dict";
@@ -26,6 +27,7 @@ final class PyRepr {
   private static boolean repr(StringBuilder out, Object v) {
     switch (v) {
       case null -> out.append("None");
+      case PyNone n -> out.append("None");
       case Boolean b -> out.append(b ? "True" : "False");
       case Integer i -> out.append(i);
       case Long l -> out.append(l);

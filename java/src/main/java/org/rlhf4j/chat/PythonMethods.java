@@ -59,7 +59,7 @@ final class PythonMethods extends ELResolver {
       }
       case "keys" -> new ArrayList<>(m.keySet());
       case "values" -> new ArrayList<>(m.values());
-      case "get" -> m.containsKey(a[0]) ? m.get(a[0]) : (a.length > 1 ? a[1] : null);
+      case "get" -> m.containsKey(a[0]) ? m.get(a[0]) : (a.length > 1 ? a[1] : PyNone.NONE);
       default -> throw unsupported("dict", name);
     };
   }
