@@ -23,7 +23,10 @@ import java.util.concurrent.TimeUnit;
  */
 public final class References {
   static final String NPM_VERSION = "3.7.2";
-  private static final Path NPM_DIR = Path.of("build", "chat-npm").toAbsolutePath();
+  private static final Path NPM_DIR =
+      Path.of(System.getProperty("rlhf4j.repo", "."), "build", "chat-npm").toAbsolutePath();
+  /** Debian's Python, whose jinja2 is python3-jinja2 (not whatever python3 a PATH finds first). */
+  private static final String PYTHON = "/usr/bin/python3";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private References() {}
@@ -47,7 +50,7 @@ public final class References {
   static List<Object> jinja2(String template, List<Map<String, Object>> cases) throws Exception {
     String request = JSON.writeValueAsString(Map.of("template", template, "cases", cases));
     Path script = resource("render_jinja2.py");
-    String out = run(List.of("python3", script.toString()), request, 60,
+    String out = run(List.of(PYTHON, script.toString()), request, 60,
         "python3 with jinja2 (apt-get install python3-jinja2; scripts/test does)");
     return JSON.readValue(out, new TypeReference<List<Object>>() {});
   }
@@ -55,7 +58,7 @@ public final class References {
   /** Each template rendered by jinja2 with the same variables: text, or {"error": ...}. */
   static List<Object> jinja2Each(List<String> templates, Map<String, Object> variables) throws Exception {
     String request = JSON.writeValueAsString(Map.of("templates", templates, "vars", variables));
-    String out = run(List.of("python3", resource("render_jinja2.py").toString()), request, 60,
+    String out = run(List.of(PYTHON, resource("render_jinja2.py").toString()), request, 60,
         "python3 with jinja2 (apt-get install python3-jinja2; scripts/test does)");
     return JSON.readValue(out, new TypeReference<List<Object>>() {});
   }
