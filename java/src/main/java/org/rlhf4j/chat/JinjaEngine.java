@@ -122,20 +122,22 @@ final class JinjaEngine {
     RenderResult result = JINJAVA.renderForResult(source, variables);
     if (!result.getErrors().isEmpty()) {
       TemplateError e = result.getErrors().getFirst();
-      Throwable cause = e.getException();
-      while (cause != null && !(cause instanceof TemplateGlobals.Raised)
-          && !(cause instanceof ChatTemplateException)) {
-        cause = cause.getCause();
+      String what = "cannot be rendered as Jinja2 would: " + e.getMessage()
+          + (e.getFieldName() == null ? "" : " (in " + e.getFieldName().strip() + ")");
+      for (Throwable cause = e.getException(); cause != null; cause = cause.getCause()) {
+        if (cause instanceof TemplateGlobals.Raised r) {
+          what = "raised an exception: " + r.getMessage();
+          break;
+        }
+        if (cause instanceof ChatTemplateException c) {
+          what = c.getMessage();
+          break;
+        }
       }
-      String what = switch (cause) {
-        case TemplateGlobals.Raised r -> "raised an exception: " + r.getMessage();
-        case ChatTemplateException c -> c.getMessage();
-        case null -> "cannot be rendered as Jinja2 would: " + e.getMessage()
-            + (e.getFieldName() == null ? "" : " (in " + e.getFieldName().strip() + ")");
-        default -> throw new IllegalStateException();
-      };
       String line = e.getLineno() > 0 && !what.startsWith("line ") ? "line " + e.getLineno() + ": " : "";
-      throw new ChatTemplateException("chat template " + origin + ": " + line + what);
+      // One line: Jinjava's messages and a template's own raise_exception text may hold newlines.
+      throw new ChatTemplateException(("chat template " + origin + ": " + line + what)
+          .replaceAll("\\s*\\R\\s*", " "));
     }
     return result.getOutput();
   }

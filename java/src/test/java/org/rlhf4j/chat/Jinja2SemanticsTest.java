@@ -68,7 +68,8 @@ class Jinja2SemanticsTest {
       "{{ strftime_now('%G') }}", "%G",
       "{% for m in messages %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}", "generation",
       "{% if messages|length > 2 %}{{ raise_exception('too many: ' ~ messages|length) }}{% endif %}",
-      "raised an exception: too many: 3"};
+      "raised an exception: too many: 3",
+      "{{ raise_exception('two\\nlines') }}", "raised an exception: two lines"};
 
   @Test
   void whatJinjavaWouldRenderDifferentlyIsRefusedNamingIt() throws Exception {
