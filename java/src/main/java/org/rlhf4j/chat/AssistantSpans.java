@@ -39,14 +39,14 @@ public final class AssistantSpans {
   public static Rendered render(ChatTemplate template, Conversation conversation,
       boolean addGenerationPrompt, List<Object> tools, Map<String, Object> kwargs,
       Tokenizer tokenizer) {
-    String text = template.render(conversation.messages(), addGenerationPrompt, tools, kwargs);
+    String text = template.render(conversation, addGenerationPrompt, tools, kwargs);
     int[] ids = tokenizer.encode(text);
     List<Span> spans = new ArrayList<>();
     for (int i = 0; i < conversation.messages().size(); i++) {
       if (!conversation.role(i).equals("assistant")) continue;
       String why = "cannot mark assistant message " + i + ": ";
       if (i == 0) throw cannot(template, why + "it has no conversation before it to render");
-      String before = template.render(conversation.prefix(i).messages(), true, tools, kwargs);
+      String before = template.render(conversation.prefix(i), true, tools, kwargs);
       if (!text.startsWith(before)) {
         throw cannot(template, why + "the conversation before it, rendered with the generation"
             + " prompt, is not how the whole conversation starts");

@@ -107,6 +107,12 @@ public final class ChatTemplate {
     return JinjaEngine.render(source, vars, origin);
   }
 
+  /** {@link #render(List, boolean, List, Map)} of a conversation. */
+  public String render(Conversation conversation, boolean addGenerationPrompt, List<Object> tools,
+      Map<String, Object> kwargs) {
+    return render(conversation.messages(), addGenerationPrompt, tools, kwargs);
+  }
+
   /**
    * The special tokens as transformers' special_tokens_map gives them to templates: those
    * set in tokenizer_config.json or special_tokens_map.json (text, or an AddedToken's content).
