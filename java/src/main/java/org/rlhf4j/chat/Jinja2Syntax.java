@@ -2,19 +2,22 @@ package org.rlhf4j.chat;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Where Jinjava's parser reads Jinja2 syntax differently, the template is rewritten into what
  * Jinjava reads as Jinja2 means it, or refused: {@code xs[::-1]} becomes {@code xs|reverse};
  * a keyword argument's value is parenthesised ({@code namespace(i=n - 1)} is otherwise parsed as
  * {@code (i=n) - 1}); {@code x == none} becomes {@code x is none} (see {@link PyNone}); any
- * other slice with a step is refused; Jinja2's lstrip_blocks is done
- * here, as Jinja2 does it. Only expression tags are touched;
- * text, string literals and comments are kept as they are. Stateless.
+ * other slice with a step is refused. Jinja2's lstrip_blocks is done here too, as Jinja2 does
+ * it. Only tags are touched; text, raw blocks, string literals and comments are kept as they
+ * are. Stateless.
  */
 final class Jinja2Syntax {
-  private static final java.util.regex.Pattern NONE_AFTER =
-      java.util.regex.Pattern.compile("\\s*(none|None)(?![\\w.\\[(])");
+  private static final Pattern NONE_AFTER = Pattern.compile("\\s*(none|None)(?![\\w.\\[(])");
+  private static final Pattern RAW = Pattern.compile("[-+]?\\s*raw\\s*[-+]?");
+  private static final Pattern END_RAW = Pattern.compile("\\{%[-+]?\\s*endraw\\s*[-+]?%}");
 
   private Jinja2Syntax() {}
 
@@ -41,6 +44,15 @@ final class Jinja2Syntax {
       out.append(kind == '#' || macro ? body : expression(body, template, open, origin));
       out.append(close);
       i = end + 2;
+      if (kind == '%' && RAW.matcher(body.strip()).matches()) {
+        Matcher endRaw = END_RAW.matcher(template);
+        if (!endRaw.find(i)) {
+          throw new ChatTemplateException("chat template " + origin + ": "
+              + position(template, open) + ": {% raw %} without {% endraw %}");
+        }
+        out.append(template, i, endRaw.start());
+        i = endRaw.start();
+      }
     }
     return out.toString();
   }

@@ -49,6 +49,7 @@ class Jinja2SemanticsTest {
       "{% for m in messages %}{{ loop.index }}/{{ loop.length }}/{{ loop.revindex0 }}{% if not loop.last %},{% endif %}{% endfor %}|{{ (messages|first).role }}{{ (messages|last).role }}|{{ 'a-b'|replace('-', '+')|upper }}|{{ 42|string }}{{ '7'|int + 1 }}",
       "{% if messages[2].name is none %}A{% endif %}{% if messages[2].missing is none %}B{% endif %}{% if messages[2].name == none %}C{% endif %}{% if messages[2].missing != None %}D{% endif %}{% if messages[2].name %}E{% endif %}{{ messages[2].name }}|{{ messages[2].meta.get('zz') }}|{{ [messages[2].name]|tojson }}|{{ messages[2].name|default('dflt') }}{{ messages[2].missing|default('dflt') }}",
       "{{ 'x[::-1] f(a=b - 1) == none }}' }}{# {{ c=d - 1 }} #}{{ \"it's\" ~ '\\'q\\'' }}",
+      "{% raw %}{{ x == none }} {% if y %}{% endraw %}|{{ 'after' }}",
       "{% if undefined_thing is defined %}d{% else %}u{% endif %}[{{ undefined_thing }}]{% if enable_thinking is defined and enable_thinking is false %}off{% endif %}",
       "  {%- for m in messages %}\n    {{- m.role }}\n  {% endfor %}\n{% if true %}\n  kept\n{% endif %}",
       "{{ messages|selectattr('role', 'equalto', 'user')|list|length }}{{ messages|rejectattr('role', 'equalto', 'user')|map(attribute='role')|first }}",
