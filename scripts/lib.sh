@@ -14,8 +14,11 @@ RLHF4J_PACKAGES=(
   maven
   fontconfig fonts-dejavu-core
 )
-# Only the tests need these (the dashboard's browser test; torchrun for the data-parallel test): scripts/test adds them.
-RLHF4J_TEST_PACKAGES=(chromium chromium-driver python3-torch)
+# Only the tests need these (the dashboard's browser test; torchrun for the data-parallel test;
+# jinja2, node and npm for the chat-template references): scripts/test adds them.
+RLHF4J_TEST_PACKAGES=(chromium chromium-driver python3-torch python3-jinja2 nodejs)
+# NodeSource's nodejs carries npm and conflicts with Debian's npm: ask for npm only when missing.
+command -v npm >/dev/null 2>&1 || RLHF4J_TEST_PACKAGES+=(npm)
 
 say() { echo "rlhf4j: $*" >&2; }
 die() { say "$*"; exit 1; }

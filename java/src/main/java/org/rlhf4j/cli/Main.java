@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
         PpoCommand.class,
         GenerateCommand.class,
         EvalCommand.class,
-        ServeCommand.class, LaunchCommand.class, ExportCommand.class})
+        ServeCommand.class, LaunchCommand.class, ExportCommand.class, RenderCommand.class})
 public final class Main implements Runnable {
   public static final int OK = 0;
   public static final int FAILURE = 1;
