@@ -146,28 +146,36 @@ public final class PpoTrainer implements AutoCloseable {
   }
 
   /**
-   * Asks {@link #run()} to stop after the iteration in progress (it then checkpoints as at the
-   * end of a run); callable from any thread, e.g. a job service cancelling the run.
+   * Asks {@link #run()} to stop: the iteration in progress is abandoned at the end of its
+   * sampling or feedback phase (or ends after its learning phase), and the run checkpoints the
+   * last complete iteration, from which run.resume continues as if never stopped. Callable from
+   * any thread, e.g. a job service cancelling the run.
    */
   public void requestStop() {
     loop.requestStop();
   }
 
-  /** Runs one iteration and returns its metrics. */
+  /**
+   * Runs one iteration and returns its metrics, or null when a stop was requested before its
+   * learning phase: then nothing of it is kept (prompt order and score moments are put back).
+   */
   public Iteration step() {
     final long it = iteration + 1;
     final long start = System.nanoTime();
     final double allreduceBefore = dist.allreduceSeconds();
     Map<String, Double> metrics = new LinkedHashMap<>();
+    Rewind rewind = new Rewind(parts.prompts(), feedback.scoreMoments());
 
     // 1. Sampling: groups of responses, old_logprobs and old_values from the old policy, and their scores.
     PpoSampling.Batch batch = sampling.sample(it, metrics);
     try (Rollout rollout = batch.rollout()) {
       final long sampled = System.nanoTime();
+      if (loop.stopPending()) return rewind.abandon();
 
       // 2. Feedback: reference log-probs, per-token rewards, returns and advantages.
       PpoFeedback.Result fb = feedback.run(batch, metrics);
       if (fb.skip() != null) return skipIteration(it, fb.skip(), metrics, start);
+      if (loop.stopPending()) return rewind.abandon();
       if (dist.isMain()) for (RolloutObserver o : rolloutObservers) o.onRollout(it, batch.prompts(), rollout, batch.scores().terms());
 
       // 3. Learning: epochs of shuffled minibatches, one optimizer step each.
@@ -249,7 +257,9 @@ public final class PpoTrainer implements AutoCloseable {
 
     @Override
     public Map<String, Double> step() {
-      last = PpoTrainer.this.step();
+      Iteration done = PpoTrainer.this.step();
+      if (done == null) return null;
+      last = done;
       return last.metrics();
     }
 

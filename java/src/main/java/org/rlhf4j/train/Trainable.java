@@ -26,7 +26,11 @@ public interface Trainable {
   /** Steps of the whole run. */
   long total();
 
-  /** Runs the next step; returns its metrics.jsonl line, mutable, in the order it is written. */
+  /**
+   * Runs the next step; returns its metrics.jsonl line, mutable, in the order it is written, or
+   * null when it gave up the step for a stop request ({@link TrainingLoop#stopPending()}),
+   * leaving its position and state as they were.
+   */
   Map<String, Double> step();
 
   /** Whether to evaluate after the step that brought the run to position. */

@@ -73,6 +73,14 @@ public final class TrainingLoop {
   }
 
   /**
+   * Whether a stop was requested on some rank: a collective, so every rank must ask at the same
+   * points. A trainer asks it between the phases of a long step to give the step up.
+   */
+  public boolean stopPending() {
+    return dist.any(stopRequested);
+  }
+
+  /**
    * Runs steps until the trainer's total, a {@link #requestStop()} or the time budget, writing
    * metrics.jsonl, evaluating and checkpointing as the trainer asks; then checkpoints unless
    * the last step just did. Returns whether every step of the run is done.
@@ -102,6 +110,11 @@ public final class TrainingLoop {
             break;
           }
           Map<String, Double> metrics = trainer.step();
+          if (metrics == null) {
+            LOG.info("{}: stop requested; step {} given up, stopping after step {} of {}", trainer.label(),
+                trainer.position() + 1, trainer.position(), trainer.total());
+            break;
+          }
           long at = trainer.position();
           if (trainer.evalDue(at)) metrics.putAll(trainer.evaluate());
           if (log != null) log.append(at, metrics);

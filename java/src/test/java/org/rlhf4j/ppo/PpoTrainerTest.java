@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.engine.TensorInfo;
+import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.train.NonFiniteException;
 
@@ -28,6 +29,19 @@ class PpoTrainerTest {
       String[] words = response.trim().split("\\s+");
       long good = java.util.Arrays.stream(words).filter(w -> w.equals("good")).count();
       return words.length == 0 ? 0 : (double) good / words.length;
+    }
+  }
+
+  /** GoodShare that asks the trainer in STOP to stop while it scores the AT-th sample. */
+  public static final class StopWhileScoring implements RewardFunction {
+    static volatile PpoTrainer stop;
+    static volatile int at;
+    private int calls;
+
+    @Override
+    public double score(String prompt, String response, Map<String, Object> fields) {
+      if (++calls == at && stop != null) stop.requestStop();
+      return new GoodShare().score(prompt, response, fields);
     }
   }
 
@@ -118,6 +132,41 @@ class PpoTrainerTest {
       for (int i = 0; i < expected.size(); i++) assertArrayEquals(expected.get(i), got.get(i), "tensor " + i);
     }
     assertEquals(expectedKl.subList(2, 4), resumedKl);
+  }
+
+  @Test
+  void aStopWhileSamplingGivesTheIterationUpAndResumeContinuesBitwise() throws IOException {
+    String[] common = {"reward.score_norm=true", "ppo.adaptive_kl=true", "schedule.iterations=4",
+        "schedule.checkpoint_every=4"};
+    PpoRunConfig straight = config(tmp.resolve("straight"), "standard", StopWhileScoring.class, common);
+    List<float[]> expected;
+    try (PpoTrainer t = new PpoTrainer(straight, PpoSetup.load(straight))) {
+      StopWhileScoring.stop = null;
+      t.run();
+      expected = weights(t);
+    }
+    PpoRunConfig cut = config(tmp.resolve("cut"), "standard", StopWhileScoring.class, common);
+    try (PpoTrainer t = new PpoTrainer(cut, PpoSetup.load(cut))) {
+      StopWhileScoring.stop = t;
+      StopWhileScoring.at = 2 * 16 + 5;  // while sampling iteration 3 (16 samples an iteration)
+      t.run();
+      assertEquals(2, t.iteration(), "iteration 3 was given up, not finished");
+    } finally {
+      StopWhileScoring.stop = null;
+    }
+    assertEquals(2, MetricsLog.read(tmp.resolve("cut/metrics.jsonl")).size());
+    PpoRunConfig rest = config(tmp.resolve("cut"), "standard", StopWhileScoring.class, concat(common, "run.resume=true"));
+    try (PpoTrainer t = new PpoTrainer(rest, PpoSetup.load(rest))) {
+      assertEquals(2, t.iteration());
+      t.run();
+      List<float[]> got = weights(t);
+      for (int i = 0; i < expected.size(); i++) assertArrayEquals(expected.get(i), got.get(i), "tensor " + i);
+    }
+    var a = MetricsLog.read(tmp.resolve("straight/metrics.jsonl"));
+    var b = MetricsLog.read(tmp.resolve("cut/metrics.jsonl"));
+    for (int i = 0; i < a.size(); i++) {
+      assertEquals(a.get(i).get("objective/scores"), b.get(i).get("objective/scores"), "line " + i);
+    }
   }
 
   private static String[] concat(String[] a, String... b) {
