@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import org.rlhf4j.config.PpoRunConfig;
+import org.rlhf4j.engine.AlgoOptions;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.GenerateOptions;
@@ -310,9 +312,11 @@ public final class PpoBench implements Callable<Integer> {
       long t2 = System.nanoTime();
       r.scoreReward(reward);
       long t3 = System.nanoTime();
-      PpoOptions ppo = PpoOptions.standard();
-      r.rewards(ppo, 0.05, 0.0, 1.0);
-      r.advantages(ppo);
+      PpoRunConfig standard = PpoRunConfig.loader().defaults(List.of("ppo.preset=standard"));
+      PpoOptions ppo = standard.ppoOptions();
+      AlgoOptions algo = standard.algoOptions();
+      r.rewards(ppo, algo, 0.05, 0.0, 1.0);
+      r.advantages(ppo, algo);
       Random shuffle = new Random(seed);
       for (int epoch = 0; epoch < epochs; epoch++) {
         List<Integer> order = new ArrayList<>();
@@ -323,7 +327,7 @@ public final class PpoBench implements Callable<Integer> {
         for (int start = 0; start < local; start += localMinibatch) {
           long[] idx = order.subList(start, Math.min(local, start + localMinibatch)).stream()
               .mapToLong(Integer::longValue).toArray();
-          r.accumulate(policy, criticModel, idx, ppo, 1.0);
+          r.accumulate(policy, criticModel, idx, ppo, algo, 1.0);
           opt.step(1e-6);
           if (criticOpt != null) criticOpt.step(1e-6);
           steps++;

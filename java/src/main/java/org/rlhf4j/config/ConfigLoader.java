@@ -53,6 +53,18 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
   }
 
   /**
+   * The defaults with overrides ("key.path=value", a preset's keys included) applied, not
+   * validated: the options of a preset for code that loads no command's file (benchmarks, tests).
+   *
+   * @throws ConfigException on an unknown key or a value out of its key's range
+   */
+  public T defaults(List<String> overrides) {
+    ConfigSource source = ConfigSource.read(null, overrides);
+    List<String> paths = keys.stream().map(ConfigKey::path).toList();
+    return new ConfigBinder(source, paths).bind(type, source.tree(), defaults, "");
+  }
+
+  /**
    * Reads file (YAML, or JSON when its name ends in .json; null for none), applies the
    * overrides ("key.path=value", value read as YAML, later ones winning), fills the defaults,
    * and validates.
