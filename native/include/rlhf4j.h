@@ -41,10 +41,10 @@ extern "C" {
 #define R4J_API __attribute__((visibility("default")))
 #endif
 
-/* Bumped when a function or struct is added (3: the plain r4j_ppo_rewards,
- * r4j_ppo_advantages and r4j_ppo_accumulate removed, their _ex forms the one
- * path); callers check it at load time. */
-#define R4J_ABI_VERSION 3
+/* Bumped when a function or struct is added (3: DPO; 4: the plain
+ * r4j_ppo_rewards, r4j_ppo_advantages and r4j_ppo_accumulate removed, their
+ * _ex forms the one path); callers check it at load time. */
+#define R4J_ABI_VERSION 4
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
@@ -109,7 +109,7 @@ R4J_API r4j_status r4j_struct_size(int32_t which, size_t *out_size);
 typedef struct r4j_model r4j_model;
 
 #define R4J_ARCH_GPT2 0  /* GPT-2: learned positions, pre-LayerNorm, GELU(tanh), tied head */
-#define R4J_ARCH_LLAMA 1 /* Llama/Qwen2/Mistral: RMSNorm, RoPE, SwiGLU, GQA */
+#define R4J_ARCH_LLAMA 1 /* Llama/Qwen2/Qwen3/Mistral: RMSNorm, RoPE, SwiGLU, GQA */
 
 #define R4J_DTYPE_F32 0
 #define R4J_DTYPE_F16 1
@@ -147,6 +147,8 @@ typedef struct r4j_model_config {
   double dropout;            /* resid/embd/attn dropout in training passes */
   double initializer_range;  /* std of the normal init */
   uint64_t seed;             /* seed of the random initialisation */
+  int64_t head_dim;          /* Llama: size of one attention head (0 = n_embd / n_head); Qwen3 sets its own */
+  int32_t qk_norm;           /* Llama: RMSNorm over each head of q and k before RoPE (Qwen3's q_norm, k_norm) */
 } r4j_model_config;
 
 /* GPT-2 small's shape with the critic head off. */
@@ -473,7 +475,7 @@ R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const ch
  * clipping and DAPO's shaping. PPO itself is r4j_algo_options_defaults:
  * r4j_ppo_rewards_ex, r4j_ppo_advantages_ex and r4j_ppo_accumulate_ex are the
  * one path of every algorithm (the _ex names stay so that a caller built
- * against ABI 2's plain functions fails to link instead of calling with the
+ * against ABI 3's plain functions fails to link instead of calling with the
  * wrong arguments). */
 
 #define R4J_STRUCT_ALGO_OPTIONS 11
@@ -843,6 +845,83 @@ R4J_API r4j_status r4j_model_share_base(r4j_model *model, const r4j_model *from,
 /* Bytes of model's parameters that r4j_model_share_base made it take from
  * another model (0 when it shares nothing). */
 R4J_API r4j_status r4j_model_shared_base_bytes(const r4j_model *model, int64_t *out_bytes);
+
+/* ------------------------------------------------------------------------ */
+/* Offline preferences: DPO and its family (TRL's definitions)               */
+/* ------------------------------------------------------------------------ */
+
+/* Per row of tokens [rows, seq_len]: log p(tokens[t] | tokens[<t]) summed over
+ * the completion positions t >= 1 (loss_mask[t] = 1 and attention_mask[t] = 1)
+ * into out_logps [rows], their count into out_tokens [rows], and the sum over
+ * those positions of the mean logit over the vocabulary into out_logit_sums
+ * [rows] (may be NULL). No gradient: the reference's pass (with a LoRA
+ * policy, r4j_model_set_adapters_enabled(model, 0) first). Capacity: rows each. */
+R4J_API r4j_status r4j_sequence_logps(r4j_model *model, const int32_t *tokens, const uint8_t *attention_mask,
+                                      const uint8_t *loss_mask, int64_t rows, int64_t seq_len,
+                                      double *out_logps, int64_t *out_tokens, double *out_logit_sums,
+                                      size_t cap);
+
+/* Losses, with Delta = (pi_c - ref_c) - (pi_r - ref_r) over summed log-probs:
+ *   SIGMOID  -log sigma(beta Delta)                         (DPO)
+ *   ROBUST   [-(1-eps) log sigma(beta Delta) + eps log sigma(-beta Delta)] / (1 - 2 eps)
+ *   IPO      (Delta_c / len_c - Delta_r / len_r - 1 / (2 beta))^2
+ *   HINGE    max(0, 1 - beta Delta)
+ *   SIMPO    -log sigma(beta (pi_c / len_c - pi_r / len_r) - gamma)   (no reference) */
+#define R4J_DPO_SIGMOID 0
+#define R4J_DPO_ROBUST 1
+#define R4J_DPO_IPO 2
+#define R4J_DPO_HINGE 3
+#define R4J_DPO_SIMPO 4
+
+#define R4J_DPO_MAX_LOSSES 8
+
+typedef struct r4j_dpo_options {
+  int32_t n_losses;                             /* losses in use, [1, R4J_DPO_MAX_LOSSES] */
+  int32_t loss_types[R4J_DPO_MAX_LOSSES];       /* R4J_DPO_* */
+  double loss_weights[R4J_DPO_MAX_LOSSES];      /* loss = sum_k w_k mean over pairs of loss_k */
+  double beta;                                  /* > 0 */
+  double label_smoothing;                       /* eps of ROBUST, [0, 0.5) */
+  double simpo_gamma;                           /* gamma of SIMPO */
+  double rpo_alpha;                             /* >= 0: adds alpha * NLL per chosen completion token (RPO) */
+} r4j_dpo_options;
+
+/* Sums over a micro-batch's pairs (divide by pairs, or by the token counts
+ * for logits_*), so that micro-batches and ranks add up exactly. */
+typedef struct r4j_dpo_stats {
+  double loss;             /* the micro-batch's loss (a mean over its pairs) */
+  double chosen_rewards;   /* sum of beta (pi_c - ref_c); without a reference beta pi_c / len_c */
+  double rejected_rewards; /* the same for the rejected completions */
+  double accuracies;       /* pairs whose chosen reward exceeds the rejected one */
+  double margins;          /* sum of chosen reward - rejected reward */
+  double logps_chosen;     /* sum of pi_c */
+  double logps_rejected;   /* sum of pi_r */
+  double logits_chosen;    /* sum over chosen completion tokens of the mean logit */
+  double logits_rejected;
+  int64_t tokens_chosen;   /* completion tokens */
+  int64_t tokens_rejected;
+  int64_t num_tokens;      /* real tokens of both sides (attention mask) */
+  double nll;              /* mean NLL per chosen completion token */
+  int64_t pairs;
+} r4j_dpo_stats;
+
+#define R4J_STRUCT_DPO_OPTIONS 16
+#define R4J_STRUCT_DPO_STATS 17
+
+/* sigmoid alone, weight 1, beta 0.1, label_smoothing 0, simpo_gamma 0.5, rpo_alpha 0. */
+R4J_API r4j_status r4j_dpo_options_defaults(r4j_dpo_options *out);
+
+/* The loss of pairs: tokens, attention_mask and loss_mask are [2 * pairs,
+ * seq_len], the pairs' chosen sequences then their rejected ones, scored in one
+ * forward pass. ref_logps [2 * pairs] in the same order (the reference's
+ * r4j_sequence_logps), or NULL when no loss needs a reference. With backward
+ * != 0 the gradient of loss_scale * loss is accumulated. out_logps (may be
+ * NULL, capacity logps_cap >= 2 * pairs) receives the policy's summed
+ * log-probs. Every completion needs at least one token. */
+R4J_API r4j_status r4j_dpo_loss(r4j_model *model, const int32_t *tokens, const uint8_t *attention_mask,
+                                const uint8_t *loss_mask, int64_t pairs, int64_t seq_len,
+                                const double *ref_logps, const r4j_dpo_options *options, double loss_scale,
+                                int32_t backward, r4j_dpo_stats *out_stats, double *out_logps,
+                                size_t logps_cap);
 
 #ifdef __cplusplus
 }

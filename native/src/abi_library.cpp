@@ -91,6 +91,8 @@ R4J_API r4j_status r4j_struct_size(int32_t which, size_t* out_size) {
       case R4J_STRUCT_DIST_COUNTERS: *out_size = sizeof(r4j_dist_counters); break;
       case R4J_STRUCT_MEMORY_OPTIONS: *out_size = sizeof(r4j_memory_options); break;
       case R4J_STRUCT_LORA_OPTIONS: *out_size = sizeof(r4j_lora_options); break;
+      case R4J_STRUCT_DPO_OPTIONS: *out_size = sizeof(r4j_dpo_options); break;
+      case R4J_STRUCT_DPO_STATS: *out_size = sizeof(r4j_dpo_stats); break;
       default: r4j::fail(R4J_ERR_INVALID_ARGUMENT, "unknown struct code " + std::to_string(which));
     }
   });
@@ -123,6 +125,8 @@ R4J_API r4j_status r4j_model_config_defaults(r4j_model_config* out) {
     c.dropout = 0.0;
     c.initializer_range = 0.02;
     c.seed = 0;
+    c.head_dim = 0;
+    c.qk_norm = 0;
     *out = c;
   });
 }

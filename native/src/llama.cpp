@@ -1,7 +1,9 @@
-// The Llama family (Llama 2/3, Qwen2, Mistral) as Hugging Face's
+// The Llama family (Llama 2/3, Qwen2, Qwen3, Mistral) as Hugging Face's
 // LlamaForCausalLM: RMSNorm, rotary position embeddings (with linear or
 // llama3 frequency scaling), SwiGLU MLP, grouped-query attention, optional
-// q/k/v biases (Qwen2), LM head tied or untied. nn.Linear weights are [out, in].
+// q/k/v biases (Qwen2), optional per-head RMSNorm of q and k before the
+// rotation and a head size of its own (Qwen3), LM head tied or untied.
+// nn.Linear weights are [out, in].
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
@@ -18,6 +20,7 @@ namespace {
 struct Layer {
   at::Tensor input_norm;                  // [d]
   at::Tensor q_w, q_b, k_w, k_b, v_w, v_b;  // [nh*hd, d], [nkv*hd, d]; biases optional
+  at::Tensor q_norm, k_norm;              // [hd] each, Qwen3 (qk_norm); else undefined
   at::Tensor o_w;                         // [d, nh*hd]
   at::Tensor post_norm;                   // [d]
   at::Tensor gate_w, up_w, down_w;        // [n_inner, d], [n_inner, d], [d, n_inner]
@@ -83,6 +86,10 @@ class Llama final : public Model {
       L.v_w = add(p + "self_attn.v_proj.weight", normal({c.n_kv_head * hd, d}, std, gen));
       if (c.attention_bias) L.v_b = add(p + "self_attn.v_proj.bias", zeros({c.n_kv_head * hd}));
       L.o_w = add(p + "self_attn.o_proj.weight", normal({d, c.n_head * hd}, std, gen));
+      if (c.qk_norm) {
+        L.q_norm = add(p + "self_attn.q_norm.weight", ones({hd}));
+        L.k_norm = add(p + "self_attn.k_norm.weight", ones({hd}));
+      }
       L.post_norm = add(p + "post_attention_layernorm.weight", ones({d}));
       L.gate_w = add(p + "mlp.gate_proj.weight", normal({c.n_inner, d}, std, gen));
       L.up_w = add(p + "mlp.up_proj.weight", normal({c.n_inner, d}, std, gen));
@@ -119,6 +126,10 @@ class Llama final : public Model {
         auto q = proj(h, L.q_w, L.q_b, L.q_lora).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
         auto k = proj(h, L.k_w, L.k_b, L.k_lora).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
         auto v = proj(h, L.v_w, L.v_b, L.v_lora).view({B, T, nkv, hd}).transpose(1, 2);
+        if (c.qk_norm) {  // Qwen3: each head normalised over its hd values, then rotated
+          q = rms_norm(q, L.q_norm, c.norm_eps);
+          k = rms_norm(k, L.k_norm, c.norm_eps);
+        }
         q = q * cos + rotate_half(q) * sin;
         k = k * cos + rotate_half(k) * sin;
         if (cache) {

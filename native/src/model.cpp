@@ -37,14 +37,24 @@ r4j_model_config resolve_config(r4j_model_config c) {
   positive(c.n_embd, "n_embd");
   positive(c.n_layer, "n_layer");
   positive(c.n_head, "n_head");
-  require(c.n_embd % c.n_head == 0, "model config: n_embd (" + std::to_string(c.n_embd) +
-                                        ") must be a multiple of n_head (" + std::to_string(c.n_head) + ")");
+  require(c.head_dim >= 0, "model config: head_dim must be >= 0 (0 = n_embd / n_head), got " +
+                              std::to_string(c.head_dim));
+  if (c.head_dim == 0) {
+    require(c.n_embd % c.n_head == 0, "model config: n_embd (" + std::to_string(c.n_embd) +
+                                          ") must be a multiple of n_head (" + std::to_string(c.n_head) + ")");
+    c.head_dim = c.n_embd / c.n_head;
+  }
+  require(c.qk_norm == 0 || c.qk_norm == 1, "model config: qk_norm must be 0 or 1, got " + std::to_string(c.qk_norm));
   if (c.n_kv_head == 0) c.n_kv_head = c.n_head;
   require(c.n_kv_head > 0 && c.n_head % c.n_kv_head == 0,
           "model config: n_head (" + std::to_string(c.n_head) + ") must be a multiple of n_kv_head (" +
               std::to_string(c.n_kv_head) + ")");
   if (c.arch == R4J_ARCH_GPT2) {
     require(c.n_kv_head == c.n_head, "model config: GPT-2 has no grouped-query attention (n_kv_head must equal n_head)");
+    require(c.head_dim * c.n_head == c.n_embd, "model config: GPT-2's head_dim must be n_embd / n_head (" +
+                                                   std::to_string(c.n_embd / c.n_head) + "), got " +
+                                                   std::to_string(c.head_dim));
+    require(c.qk_norm == 0, "model config: GPT-2 has no q/k norms (qk_norm must be 0)");
     if (c.n_inner == 0) c.n_inner = 4 * c.n_embd;
   }
   positive(c.n_inner, "n_inner");
@@ -53,8 +63,8 @@ r4j_model_config resolve_config(r4j_model_config c) {
   require(c.initializer_range > 0 && std::isfinite(c.initializer_range),
           "model config: initializer_range must be > 0");
   if (c.arch == R4J_ARCH_LLAMA) {
-    require((c.n_embd / c.n_head) % 2 == 0, "model config: rotary embeddings need an even head size, got " +
-                                               std::to_string(c.n_embd / c.n_head));
+    require(c.head_dim % 2 == 0, "model config: rotary embeddings need an even head size, got " +
+                                     std::to_string(c.head_dim));
     require(c.rope_theta > 0, "model config: rope_theta must be > 0");
     require(c.rope_scaling == R4J_ROPE_NONE || c.rope_factor > 0, "model config: rope_factor must be > 0");
   }

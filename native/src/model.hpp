@@ -68,7 +68,7 @@ class Model {
   // (attention_chunked, forward and backward); 0 = the whole [B, nh, T, S] at once.
   int64_t attention_chunk() const { return attention_chunk_; }
   void set_attention_chunk(int64_t rows);
-  int64_t head_dim() const { return config_.n_embd / config_.n_head; }
+  int64_t head_dim() const { return config_.head_dim; }  // resolved: never 0
 
   // LoRA (lora.cpp): adapters on the projections of options.target_modules,
   // base weights frozen; merge folds them into the base and removes them.

@@ -229,6 +229,23 @@ TEST(AbiErrors, BadConfigsAndDevicesAreRejected) {
   c.arch = 7;
   EXPECT_FAILS(r4j_model_create(&c, "cpu", &m), R4J_ERR_INVALID_ARGUMENT, "arch");
   c = tiny_gpt2();
+  c.head_dim = 4;
+  EXPECT_FAILS(r4j_model_create(&c, "cpu", &m), R4J_ERR_INVALID_ARGUMENT, "GPT-2's head_dim must be n_embd / n_head");
+  c = tiny_gpt2();
+  c.qk_norm = 1;
+  EXPECT_FAILS(r4j_model_create(&c, "cpu", &m), R4J_ERR_INVALID_ARGUMENT, "GPT-2 has no q/k norms");
+  c = tiny_qwen3();
+  c.head_dim = -8;
+  EXPECT_FAILS(r4j_model_create(&c, "cpu", &m), R4J_ERR_INVALID_ARGUMENT, "head_dim must be >= 0");
+  c = tiny_qwen3();
+  c.head_dim = 7;
+  EXPECT_FAILS(r4j_model_create(&c, "cpu", &m), R4J_ERR_INVALID_ARGUMENT, "even head size, got 7");
+  c = tiny_qwen3();
+  c.n_embd = 18;  // n_head 4 need not divide n_embd when head_dim is given
+  ASSERT_OK(r4j_model_create(&c, "cpu", &m));
+  ASSERT_OK(r4j_model_destroy(m));
+  m = nullptr;
+  c = tiny_gpt2();
   EXPECT_FAILS(r4j_model_create(&c, "cuda:0", &m), R4J_ERR_DEVICE, "cuda:0");
   EXPECT_FAILS(r4j_model_create(&c, "cuda:7", &m), R4J_ERR_DEVICE, "cuda:7");
   EXPECT_FAILS(r4j_model_create(&c, "tpu", &m), R4J_ERR_DEVICE, "unknown device 'tpu'");

@@ -27,7 +27,7 @@ std::pair<at::Tensor, at::Tensor> mixed_prompts() {
 }  // namespace
 
 TEST(Generate, CachedLogprobsAndValuesEqualAFullForward) {
-  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+  for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     c.value_head = 1;
     auto m = make(c);
     auto [prompts, mask] = mixed_prompts();

@@ -77,6 +77,13 @@ std::vector<std::string> llama_names() {
           "lm_head.weight"};
 }
 
+// The per-head norms, and the tied embedding that is also the LM head.
+std::vector<std::string> qwen3_names() {
+  return {"model.embed_tokens.weight", "model.layers.0.self_attn.q_norm.weight",
+          "model.layers.1.self_attn.k_norm.weight", "model.layers.0.self_attn.q_proj.weight",
+          "model.layers.1.self_attn.o_proj.weight"};
+}
+
 // A rollout from the model itself with rewards and advantages computed.
 std::unique_ptr<Rollout> rollout_with_advantages(Model& m, const r4j_ppo_options& o, uint64_t seed) {
   at::NoGradGuard g;
@@ -98,7 +105,7 @@ std::unique_ptr<Rollout> rollout_with_advantages(Model& m, const r4j_ppo_options
 }  // namespace
 
 TEST(Gradients, LmLossMatchesFiniteDifferences) {
-  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+  for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     auto m = make(c, R4J_DTYPE_F64);
     perturb(*m, 1);
     auto tokens = random_tokens(2, 6, 48, 2);
@@ -109,7 +116,9 @@ TEST(Gradients, LmLossMatchesFiniteDifferences) {
       if (at::GradMode::is_enabled()) l.backward();
       return l.item<double>();
     };
-    check_against_finite_differences(*m, loss, c.arch == R4J_ARCH_GPT2 ? gpt2_names() : llama_names());
+    check_against_finite_differences(*m, loss, c.arch == R4J_ARCH_GPT2 ? gpt2_names()
+                                               : c.qk_norm                ? qwen3_names()
+                                                                          : llama_names());
   }
 }
 

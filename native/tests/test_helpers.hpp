@@ -49,6 +49,17 @@ inline r4j_model_config tiny_llama(int64_t vocab = 48, int64_t positions = 32) {
   return c;
 }
 
+// Qwen3-like: per-head q/k RMSNorm, a head size of its own (4 x 8 = 32 query
+// dims over n_embd 16), no biases, tied head.
+inline r4j_model_config tiny_qwen3(int64_t vocab = 48, int64_t positions = 32) {
+  r4j_model_config c = tiny_llama(vocab, positions);
+  c.head_dim = 8;
+  c.qk_norm = 1;
+  c.attention_bias = 0;
+  c.tie_word_embeddings = 1;
+  return c;
+}
+
 // Generation options at their defaults but for the length and the seed.
 inline r4j_generate_options gen_options(int64_t max_new_tokens, uint64_t seed) {
   r4j_generate_options o;

@@ -158,7 +158,7 @@ TEST(ChunkedLogprobs, ReferenceLogprobsAndFullKlEqualUnchunked) {
 
 // Dropout on, so the recomputation must replay the forward's masks.
 TEST(GradientCheckpointing, GradientsAreBitwiseThoseOfThePlainPass) {
-  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+  for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     c.dropout = 0.2;
     auto m = make(c);
     m->set_training(true);
@@ -248,7 +248,7 @@ at::Tensor logits(Model& m, const at::Tensor& tokens) {
 }  // namespace
 
 TEST(Lora, AdaptedForwardEqualsTheMergedModelAndDisabledEqualsTheBase) {
-  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+  for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     for (bool rslora : {false, true}) {
       auto m = make(c, R4J_DTYPE_F64);
       auto tokens = random_tokens(2, 7, 48, 1);

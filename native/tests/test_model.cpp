@@ -114,10 +114,12 @@ at::Tensor rope(const at::Tensor& x, int64_t position, double theta) {
   return out;
 }
 
-// Llama by the book: RMSNorm, RoPE, grouped-query attention, SwiGLU.
+// Llama by the book: RMSNorm, RoPE, grouped-query attention, SwiGLU; with
+// qk_norm (Qwen3) each head of q and k RMS-normalised before its rotation.
 at::Tensor reference_llama(const Model& m, const at::Tensor& tokens) {
   const auto& c = m.config();
-  const int64_t T = tokens.size(0), nh = c.n_head, nkv = c.n_kv_head, hd = c.n_embd / nh;
+  const int64_t T = tokens.size(0), nh = c.n_head, nkv = c.n_kv_head;
+  const int64_t hd = c.head_dim ? c.head_dim : c.n_embd / nh;
   std::vector<at::Tensor> x;
   for (int64_t t = 0; t < T; ++t) x.push_back(param(m, "model.embed_tokens.weight")[tokens[t].item<int64_t>()]);
   for (int64_t l = 0; l < c.n_layer; ++l) {
@@ -130,9 +132,13 @@ at::Tensor reference_llama(const Model& m, const at::Tensor& tokens) {
     for (int64_t t = 0; t < T; ++t) {
       auto h = rms_norm(x[t], param(m, p + "input_layernorm.weight"), c.norm_eps);
       auto qa = proj("self_attn.q_proj", h), ka = proj("self_attn.k_proj", h), va = proj("self_attn.v_proj", h);
-      for (int64_t i = 0; i < nh; ++i) q[i].push_back(rope(qa.narrow(0, i * hd, hd), t, c.rope_theta));
+      auto head_norm = [&](const at::Tensor& x, const char* which) {
+        return c.qk_norm ? rms_norm(x, param(m, p + "self_attn." + which + ".weight"), c.norm_eps) : x;
+      };
+      for (int64_t i = 0; i < nh; ++i)
+        q[i].push_back(rope(head_norm(qa.narrow(0, i * hd, hd), "q_norm"), t, c.rope_theta));
       for (int64_t i = 0; i < nkv; ++i) {
-        k[i].push_back(rope(ka.narrow(0, i * hd, hd), t, c.rope_theta));
+        k[i].push_back(rope(head_norm(ka.narrow(0, i * hd, hd), "k_norm"), t, c.rope_theta));
         v[i].push_back(va.narrow(0, i * hd, hd));
       }
     }
@@ -189,8 +195,26 @@ TEST(Model, LlamaTiedHeadWithoutBiasesMatchesTheSlowReference) {
   EXPECT_LT(max_abs_diff(model_logits(*m, tokens), reference_llama(*m, tokens)), 1e-5);
 }
 
+TEST(Model, Qwen3QkNormAndOwnHeadSizeMatchTheSlowReference) {
+  auto m = make(tiny_qwen3());
+  perturb(*m, 7);
+  EXPECT_EQ(m->find("model.layers.1.self_attn.k_norm.weight").sizes(), at::IntArrayRef({8}));
+  EXPECT_EQ(m->find("model.layers.0.self_attn.q_proj.weight").sizes(), at::IntArrayRef({32, 16}));
+  EXPECT_EQ(m->find("model.layers.0.self_attn.o_proj.weight").sizes(), at::IntArrayRef({16, 32}));
+  auto tokens = random_tokens(1, 7, 48, 8).squeeze(0);
+  EXPECT_LT(max_abs_diff(model_logits(*m, tokens), reference_llama(*m, tokens)), 1e-5);
+  // The norms take part: other q_norm gains, other logits.
+  at::Tensor before = model_logits(*m, tokens);
+  {
+    at::NoGradGuard g;
+    m->find("model.layers.0.self_attn.q_norm.weight").mul_(1.5);
+  }
+  EXPECT_GT(max_abs_diff(model_logits(*m, tokens), before), 1e-3);
+  EXPECT_LT(max_abs_diff(model_logits(*m, tokens), reference_llama(*m, tokens)), 1e-5);
+}
+
 TEST(Model, LaterTokensNeverChangeEarlierLogits) {
-  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+  for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     auto m = make(c);
     perturb(*m, 7);
     auto a = random_tokens(1, 10, 48, 8).squeeze(0);
@@ -204,7 +228,7 @@ TEST(Model, LaterTokensNeverChangeEarlierLogits) {
 }
 
 TEST(Model, LeftPaddingNeverChangesLogprobs) {
-  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+  for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     auto m = make(c);
     perturb(*m, 9);
     at::NoGradGuard g;
@@ -224,7 +248,7 @@ TEST(Model, LeftPaddingNeverChangesLogprobs) {
 // model holding the same (bf16-rounded) weights. The causal mask must use bf16's own
 // lowest value: -FLT_MAX does not fit in bf16.
 TEST(Model, Bf16ModelsStayCloseToTheirFloat32Twin) {
-  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+  for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     auto f32 = make(c);
     perturb(*f32, 13);
     auto bf16 = make(c, R4J_DTYPE_BF16);

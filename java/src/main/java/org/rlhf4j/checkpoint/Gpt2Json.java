@@ -38,7 +38,7 @@ final class Gpt2Json {
     return new ModelConfig(base.arch(), dtype, vocab, positions, embd, layers, heads, heads, inner,
         f.optDouble("layer_norm_epsilon", 1e-5), base.ropeTheta(), base.ropeScaling(), base.ropeFactor(),
         base.ropeLowFreqFactor(), base.ropeHighFreqFactor(), base.ropeOriginalMaxPositions(), true, false, false, false,
-        resid, f.optDouble("initializer_range", 0.02), 0);
+        resid, f.optDouble("initializer_range", 0.02), 0, 0, false);
   }
 
   static void write(ModelConfig m, ObjectNode out) {

@@ -14,14 +14,15 @@ import org.rlhf4j.engine.ModelConfig;
 /**
  * A Hugging Face {@code config.json}: the model's shape plus what HF keeps beside it (the
  * model_type of the Llama family member, special token ids). GPT-2 ({@code gpt2}) and the
- * Llama family ({@code llama}, {@code qwen2}, {@code mistral}) are supported. rlhf4j's own
+ * Llama family ({@code llama}, {@code qwen2}, {@code qwen3}, {@code mistral}) are supported. rlhf4j's own
  * flags (value head, reward head) go in an {@code "rlhf4j"} object that HF ignores.
  *
  * <p>The seed of the model config is not stored (it only shapes a random init); configs read
  * back have seed 0. Immutable and thread-safe.
  *
- * @param modelType {@code gpt2} for GPT-2; {@code llama}, {@code qwen2} or {@code mistral} for
- *     the Llama architecture (qwen2 exactly when the q/k/v projections carry biases)
+ * @param modelType {@code gpt2} for GPT-2; {@code llama}, {@code qwen2}, {@code qwen3} or
+ *     {@code mistral} for the Llama architecture (qwen2 exactly when the q/k/v projections carry
+ *     biases, qwen3 exactly when q and k are normalised per head)
  * @param eosTokenIds one or more end-of-sequence ids (Llama 3 lists several); may be empty
  */
 public record HfConfig(ModelConfig model, String modelType, Integer bosTokenId, List<Integer> eosTokenIds,
@@ -35,15 +36,17 @@ public record HfConfig(ModelConfig model, String modelType, Integer bosTokenId, 
     boolean ok = switch (model.arch()) {
       case GPT2 -> modelType.equals("gpt2");
       case LLAMA -> switch (modelType) {
-        case "qwen2" -> model.attentionBias();
-        case "llama", "mistral" -> !model.attentionBias();
+        case "qwen2" -> model.attentionBias() && !model.qkNorm();
+        case "qwen3" -> !model.attentionBias() && model.qkNorm();
+        case "llama", "mistral" -> !model.attentionBias() && !model.qkNorm();
         default -> false;
       };
     };
     if (!ok) {
       throw new IllegalArgumentException("HF config: model_type " + quote(modelType) + " does not describe a "
-          + model.arch() + " model" + (model.attentionBias() ? " with" : " without")
-          + " q/k/v biases (gpt2 for GPT-2; qwen2 for Llama with biases; llama or mistral without)");
+          + model.arch() + " model" + (model.attentionBias() ? " with" : " without") + " q/k/v biases and"
+          + (model.qkNorm() ? " with" : " without") + " q/k norms (gpt2 for GPT-2; qwen2 for Llama with biases;"
+          + " qwen3 with q/k norms; llama or mistral with neither)");
     }
   }
 
@@ -51,7 +54,7 @@ public record HfConfig(ModelConfig model, String modelType, Integer bosTokenId, 
   public static HfConfig of(ModelConfig model) {
     String type = switch (model.arch()) {
       case GPT2 -> "gpt2";
-      case LLAMA -> model.attentionBias() ? "qwen2" : "llama";
+      case LLAMA -> model.qkNorm() ? "qwen3" : model.attentionBias() ? "qwen2" : "llama";
     };
     return new HfConfig(model, type, null, List.of(), null);
   }
@@ -88,8 +91,8 @@ public record HfConfig(ModelConfig model, String modelType, Integer bosTokenId, 
     boolean rewardHead = extras != null ? extras.optBoolean("reward_head", classifier) : classifier;
     ModelConfig model = switch (type) {
       case "gpt2" -> Gpt2Json.read(f, dtype);
-      case "llama", "qwen2", "mistral" -> LlamaJson.read(f, type, dtype);
-      default -> throw f.unsupported("model_type", quote(type) + " (supported: gpt2, llama, qwen2, mistral)");
+      case "llama", "qwen2", "qwen3", "mistral" -> LlamaJson.read(f, type, dtype);
+      default -> throw f.unsupported("model_type", quote(type) + " (supported: gpt2, llama, qwen2, qwen3, mistral)");
     };
     model = model.withValueHead(valueHead).withRewardHead(rewardHead);
     return new HfConfig(model, type, f.optInt("bos_token_id"), f.intOrInts("eos_token_id"), f.optInt("pad_token_id"));
@@ -127,6 +130,7 @@ public record HfConfig(ModelConfig model, String modelType, Integer bosTokenId, 
     return switch (modelType) {
       case "gpt2" -> "GPT2";
       case "qwen2" -> "Qwen2";
+      case "qwen3" -> "Qwen3";
       case "mistral" -> "Mistral";
       default -> "Llama";
     };

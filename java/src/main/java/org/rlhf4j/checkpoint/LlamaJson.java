@@ -6,8 +6,9 @@ import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.engine.ModelConfig.RopeScaling;
 
 /**
- * The Llama family's config.json keys (transformers' LlamaConfig, Qwen2Config,
- * MistralConfig) to and from a ModelConfig with the Llama architecture.
+ * The Llama family's config.json keys (transformers' LlamaConfig, Qwen2Config, Qwen3Config,
+ * MistralConfig) to and from a ModelConfig with the Llama architecture. Qwen3 is the family
+ * with per-head q/k RMSNorm (q_norm, k_norm) and its own head_dim.
  */
 final class LlamaJson {
   private LlamaJson() {}
@@ -20,21 +21,22 @@ final class LlamaJson {
     long heads = f.requirePositive("num_attention_heads");
     long kvHeads = f.has("num_key_value_heads") ? f.requirePositive("num_key_value_heads") : heads;
     long positions = f.requirePositive("max_position_embeddings");
-    if (f.has("head_dim")) {
-      long headDim = f.requireLong("head_dim");
-      if (hidden % heads != 0 || headDim != hidden / heads) {
-        throw f.unsupported("head_dim", headDim + " differs from hidden_size / num_attention_heads = " + hidden + " / "
-            + heads + " (rlhf4j derives the head size)");
-      }
+    // As transformers: Qwen3Config defaults head_dim to 128, the others derive it (and then
+    // hidden_size must split evenly into the heads).
+    long headDim = f.has("head_dim") ? f.requirePositive("head_dim")
+        : type.equals("qwen3") ? 128 : 0;
+    if (headDim == 0 && hidden % heads != 0) {
+      throw f.unsupported("num_attention_heads", heads + " does not divide hidden_size " + hidden
+          + " and no head_dim is given");
     }
     String act = f.optString("hidden_act", "silu");
     if (!act.equals("silu")) throw f.unsupported("hidden_act", "'" + act + "' (rlhf4j's Llama uses silu)");
     if (f.optBoolean("mlp_bias", false)) throw f.unsupported("mlp_bias", "true (rlhf4j's MLP has no biases)");
     boolean bias = switch (type) {
       case "qwen2" -> true;
-      case "llama" -> {
+      case "llama", "qwen3" -> {
         if (f.optBoolean("attention_bias", false)) {
-          throw f.unsupported("attention_bias", "true (Llama then also biases o_proj, which rlhf4j does not)");
+          throw f.unsupported("attention_bias", "true (" + type + " then also biases o_proj, which rlhf4j does not)");
         }
         yield false;
       }
@@ -72,7 +74,7 @@ final class LlamaJson {
     return new ModelConfig(base.arch(), dtype, vocab, positions, hidden, layers, heads, kvHeads, inner,
         f.optDouble("rms_norm_eps", 1e-6), theta, scaling, factor, low, high, original,
         f.optBoolean("tie_word_embeddings", false), bias, false, false, f.optDouble("attention_dropout", 0.0),
-        f.optDouble("initializer_range", 0.02), 0);
+        f.optDouble("initializer_range", 0.02), 0, headDim, type.equals("qwen3"));
   }
 
   /**
@@ -83,7 +85,7 @@ final class LlamaJson {
   private static long slidingWindow(JsonFields f, String type, long positions) {
     boolean used = switch (type) {
       case "mistral" -> f.has("sliding_window");
-      case "qwen2" -> f.optBoolean("use_sliding_window", false);
+      case "qwen2", "qwen3" -> f.optBoolean("use_sliding_window", false);
       default -> false;
     };
     return used ? f.requirePositive("sliding_window") : positions;
@@ -96,7 +98,7 @@ final class LlamaJson {
     out.put("num_hidden_layers", m.nLayer());
     out.put("num_attention_heads", m.nHead());
     out.put("num_key_value_heads", m.nKvHead());
-    out.put("head_dim", m.nEmbd() / m.nHead());
+    out.put("head_dim", m.headDim());
     out.put("max_position_embeddings", m.nPositions());
     out.put("hidden_act", "silu");
     out.put("rms_norm_eps", m.normEps());
@@ -115,6 +117,7 @@ final class LlamaJson {
     switch (type) {
       case "llama" -> out.put("attention_bias", false).put("mlp_bias", false);
       case "qwen2" -> out.put("use_sliding_window", false);
+      case "qwen3" -> out.put("attention_bias", false).put("use_sliding_window", false);
       default -> out.putNull("sliding_window");
     }
     out.put("attention_dropout", m.dropout());

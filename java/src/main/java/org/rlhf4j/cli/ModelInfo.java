@@ -54,6 +54,7 @@ record ModelInfo(Path dir, HfConfig config, String architecture, Tokenizer token
     out.printf("context      %d%n", m.nPositions());
     out.printf("layers       %d%n", m.nLayer());
     out.printf("heads        %d (kv heads %d)%n", m.nHead(), m.nKvHead());
+    out.printf("head size    %d%s%n", m.headDim(), m.qkNorm() ? " (q/k normalised per head)" : "");
     out.printf("width        %d (mlp %d)%n", m.nEmbd(), m.nInner());
     out.printf("value head   %s%n", m.valueHead() ? "yes" : "no");
     out.printf("reward head  %s%n", m.rewardHead() ? "yes" : "no");
@@ -78,6 +79,8 @@ record ModelInfo(Path dir, HfConfig config, String architecture, Tokenizer token
     o.put("layers", m.nLayer());
     o.put("heads", m.nHead());
     o.put("kv_heads", m.nKvHead());
+    o.put("head_dim", m.headDim());
+    o.put("qk_norm", m.qkNorm());
     o.put("width", m.nEmbd());
     o.put("mlp_width", m.nInner());
     o.put("value_head", m.valueHead());

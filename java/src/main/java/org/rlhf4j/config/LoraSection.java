@@ -10,7 +10,7 @@ public record LoraSection(
     @Doc("Adapter rank (0 = no LoRA: every weight trains).") int r,
     @Doc("lora_alpha: the update is scaled by alpha / r (alpha / sqrt(r) with use_rslora).") double alpha,
     @Doc("Dropout on the adapters' input in training passes.") double dropout,
-    @Doc("Comma-separated PEFT module names (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj; Llama: q_proj, "
+    @Doc("Comma-separated PEFT module names (GPT-2: c_attn, attn.c_proj, c_fc, mlp.c_proj; Llama family, Qwen3 too: q_proj, "
         + "k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj); empty = all of them.") String targetModules,
     @Doc("rsLoRA: scale by alpha / sqrt(r).") boolean useRslora) {
 

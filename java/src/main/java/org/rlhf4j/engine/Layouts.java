@@ -1,6 +1,7 @@
 package org.rlhf4j.engine;
 
 import static java.lang.foreign.MemoryLayout.paddingLayout;
+import static java.lang.foreign.MemoryLayout.sequenceLayout;
 import static java.lang.foreign.MemoryLayout.structLayout;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -37,7 +38,10 @@ final class Layouts {
       JAVA_INT.withName("reward_head"),
       JAVA_DOUBLE.withName("dropout"),
       JAVA_DOUBLE.withName("initializer_range"),
-      JAVA_LONG.withName("seed")));
+      JAVA_LONG.withName("seed"),
+      JAVA_LONG.withName("head_dim"),
+      JAVA_INT.withName("qk_norm"),
+      paddingLayout(4)));
 
   static final Struct GENERATE_OPTIONS = new Struct(structLayout(
       JAVA_LONG.withName("max_new_tokens"),
@@ -182,12 +186,42 @@ final class Layouts {
       JAVA_INT.withName("use_rslora"),
       JAVA_LONG.withName("seed")));
 
+  // ---- DPO -------------------------------------------------------------------------------------
+
+  static final int DPO_MAX_LOSSES = 8;
+
+  static final Struct DPO_OPTIONS = new Struct(structLayout(
+      JAVA_INT.withName("n_losses"),
+      sequenceLayout(DPO_MAX_LOSSES, JAVA_INT).withName("loss_types"),
+      paddingLayout(4),
+      sequenceLayout(DPO_MAX_LOSSES, JAVA_DOUBLE).withName("loss_weights"),
+      JAVA_DOUBLE.withName("beta"),
+      JAVA_DOUBLE.withName("label_smoothing"),
+      JAVA_DOUBLE.withName("simpo_gamma"),
+      JAVA_DOUBLE.withName("rpo_alpha")));
+
+  static final Struct DPO_STATS = new Struct(structLayout(
+      JAVA_DOUBLE.withName("loss"),
+      JAVA_DOUBLE.withName("chosen_rewards"),
+      JAVA_DOUBLE.withName("rejected_rewards"),
+      JAVA_DOUBLE.withName("accuracies"),
+      JAVA_DOUBLE.withName("margins"),
+      JAVA_DOUBLE.withName("logps_chosen"),
+      JAVA_DOUBLE.withName("logps_rejected"),
+      JAVA_DOUBLE.withName("logits_chosen"),
+      JAVA_DOUBLE.withName("logits_rejected"),
+      JAVA_LONG.withName("tokens_chosen"),
+      JAVA_LONG.withName("tokens_rejected"),
+      JAVA_LONG.withName("num_tokens"),
+      JAVA_DOUBLE.withName("nll"),
+      JAVA_LONG.withName("pairs")));
+
   /** R4J_STRUCT_* code and layout of every struct, for the size check at load time. */
   static final Object[][] CHECKED = {
     {1, MODEL_CONFIG}, {2, GENERATE_OPTIONS}, {3, ADAMW_OPTIONS}, {4, STEP_RESULT},
     {5, PPO_OPTIONS}, {6, PPO_STATS}, {7, REWARD_STATS}, {8, ADVANTAGE_STATS},
     {9, DIST_OPTIONS}, {10, DIST_COUNTERS},
     {11, ALGO_OPTIONS}, {12, ALGO_LOSS_STATS}, {13, GROUP_STATS},
-    {14, MEMORY_OPTIONS}, {15, LORA_OPTIONS},
+    {14, MEMORY_OPTIONS}, {15, LORA_OPTIONS}, {16, DPO_OPTIONS}, {17, DPO_STATS},
   };
 }

@@ -3,9 +3,13 @@ package org.rlhf4j.engine;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The shape of a model (r4j_model_config). {@link #gpt2} and {@link #llama} give the
- * architectures' usual defaults; the {@code with*} methods change one thing. The native
- * library validates every field when a model is created. Immutable and thread-safe.
+ * The shape of a model (r4j_model_config). {@link #gpt2}, {@link #llama} and {@link #qwen3}
+ * give the architectures' usual defaults; the {@code with*} methods change one thing. The
+ * native library validates every field when a model is created. Immutable and thread-safe.
+ *
+ * @param headDim the size of one attention head; 0 (or the derived value) = nEmbd / nHead,
+ *     which the constructor fills in when nHead divides nEmbd. Qwen3 sets its own.
+ * @param qkNorm Llama family: RMSNorm over each head of q and k before the rotation (Qwen3)
  */
 public record ModelConfig(
     Arch arch,
@@ -30,7 +34,9 @@ public record ModelConfig(
     boolean rewardHead,
     double dropout,
     double initializerRange,
-    long seed) {
+    long seed,
+    long headDim,
+    boolean qkNorm) {
 
   public enum Arch {
     GPT2(0),
@@ -69,13 +75,15 @@ public record ModelConfig(
     if (arch == null) throw new IllegalArgumentException("model config: arch is required");
     if (dtype == null) throw new IllegalArgumentException("model config: dtype is required");
     if (ropeScaling == null) ropeScaling = RopeScaling.NONE;
+    // Resolved here as the native library resolves it, so configs read back compare equal.
+    if (headDim == 0 && nHead > 0 && nEmbd % nHead == 0) headDim = nEmbd / nHead;
   }
 
   /** A GPT-2 shape: n_inner = 4 * n_embd, layer_norm_epsilon 1e-5, tied head, no dropout. */
   public static ModelConfig gpt2(long vocabSize, long nPositions, long nEmbd, long nLayer, long nHead) {
     return new ModelConfig(Arch.GPT2, DType.F32, vocabSize, nPositions, nEmbd, nLayer, nHead, nHead,
         4 * nEmbd, 1e-5, 10000.0, RopeScaling.NONE, 1.0, 1.0, 4.0, 8192, true, false, false, false,
-        0.0, 0.02, 0);
+        0.0, 0.02, 0, 0, false);
   }
 
   /** A Llama shape: RMSNorm eps 1e-6, rope theta 10000, untied head. */
@@ -83,7 +91,18 @@ public record ModelConfig(
       long nKvHead, long nInner) {
     return new ModelConfig(Arch.LLAMA, DType.F32, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead,
         nInner, 1e-6, 10000.0, RopeScaling.NONE, 1.0, 1.0, 4.0, 8192, false, false, false, false,
-        0.0, 0.02, 0);
+        0.0, 0.02, 0, 0, false);
+  }
+
+  /**
+   * A Qwen3 shape: the Llama family with per-head q/k RMSNorm and a head size of its own,
+   * no q/k/v biases, RMSNorm eps 1e-6, rope theta 1e6, tied head (as Qwen3's small models).
+   */
+  public static ModelConfig qwen3(long vocabSize, long nPositions, long nEmbd, long nLayer, long nHead,
+      long nKvHead, long headDim, long nInner) {
+    return new ModelConfig(Arch.LLAMA, DType.F32, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead,
+        nInner, 1e-6, 1e6, RopeScaling.NONE, 1.0, 1.0, 4.0, 8192, true, false, false, false,
+        0.0, 0.02, 0, headDim, true);
   }
 
   public ModelConfig withValueHead(boolean on) {
@@ -111,7 +130,8 @@ public record ModelConfig(
       long newSeed) {
     return new ModelConfig(arch, newDtype, vocabSize, nPositions, nEmbd, nLayer, nHead, nKvHead, nInner, normEps,
         ropeTheta, ropeScaling, ropeFactor, ropeLowFreqFactor, ropeHighFreqFactor, ropeOriginalMaxPositions,
-        tieWordEmbeddings, attentionBias, newValueHead, newRewardHead, newDropout, initializerRange, newSeed);
+        tieWordEmbeddings, attentionBias, newValueHead, newRewardHead, newDropout, initializerRange, newSeed, headDim,
+        qkNorm);
   }
 
   /** Parameter count of the transformer and its heads. */
@@ -122,9 +142,9 @@ public record ModelConfig(
       long block = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * nInner + nInner) + (nInner * d + d);
       return vocabSize * d + nPositions * d + nLayer * block + 2 * d + heads;
     }
-    long hd = d / nHead;
+    long hd = headDim;
     long attn = d * nHead * hd + 2 * d * nKvHead * hd + nHead * hd * d
-        + (attentionBias ? nHead * hd + 2 * nKvHead * hd : 0);
+        + (attentionBias ? nHead * hd + 2 * nKvHead * hd : 0) + (qkNorm ? 2 * hd : 0);
     long block = 2 * d + attn + 3 * d * nInner;
     return vocabSize * d * (tieWordEmbeddings ? 1 : 2) + nLayer * block + d + heads;
   }
@@ -154,6 +174,8 @@ public record ModelConfig(
     c.set(s, "dropout", dropout);
     c.set(s, "initializer_range", initializerRange);
     c.set(s, "seed", seed);
+    c.set(s, "head_dim", headDim);
+    c.set(s, "qk_norm", qkNorm);
   }
 
   static ModelConfig read(MemorySegment s) {
@@ -181,6 +203,8 @@ public record ModelConfig(
         c.getBool(s, "reward_head"),
         c.getDouble(s, "dropout"),
         c.getDouble(s, "initializer_range"),
-        c.getLong(s, "seed"));
+        c.getLong(s, "seed"),
+        c.getLong(s, "head_dim"),
+        c.getBool(s, "qk_norm"));
   }
 }

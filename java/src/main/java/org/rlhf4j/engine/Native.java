@@ -111,6 +111,9 @@ public final class Native {
   private static final String ROLLOUT_SCORE_REF_BASE = fn("r4j_rollout_score_ref_base", ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_INT);
   private static final String MODEL_SHARE_BASE = fn("r4j_model_share_base", ADDRESS, ADDRESS, ADDRESS);
   private static final String MODEL_SHARED_BASE_BYTES = fn("r4j_model_shared_base_bytes", ADDRESS, ADDRESS);
+  private static final String SEQUENCE_LOGPS = fn("r4j_sequence_logps", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG);
+  private static final String DPO_OPTIONS_DEFAULTS = fn("r4j_dpo_options_defaults", ADDRESS);
+  private static final String DPO_LOSS = fn("r4j_dpo_loss", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
 
   private final Linker linker = Linker.nativeLinker();
   private final MethodHandle lastError;
@@ -177,6 +180,9 @@ public final class Native {
   private final MethodHandle modelGetMemoryOptions;
   private final MethodHandle modelSetAttentionChunk;
   private final MethodHandle modelGetAttentionChunk;
+  private final MethodHandle sequenceLogps;
+  private final MethodHandle dpoOptionsDefaults;
+  private final MethodHandle dpoLoss;
   private final MethodHandle loraOptionsDefaults;
   private final MethodHandle modelAddLora;
   private final MethodHandle modelGetLora;
@@ -251,6 +257,9 @@ public final class Native {
     modelGetMemoryOptions = bind(lookup, MODEL_GET_MEMORY_OPTIONS);
     modelSetAttentionChunk = bind(lookup, MODEL_SET_ATTENTION_CHUNK);
     modelGetAttentionChunk = bind(lookup, MODEL_GET_ATTENTION_CHUNK);
+    sequenceLogps = bind(lookup, SEQUENCE_LOGPS);
+    dpoOptionsDefaults = bind(lookup, DPO_OPTIONS_DEFAULTS);
+    dpoLoss = bind(lookup, DPO_LOSS);
     loraOptionsDefaults = bind(lookup, LORA_OPTIONS_DEFAULTS);
     modelAddLora = bind(lookup, MODEL_ADD_LORA);
     modelGetLora = bind(lookup, MODEL_GET_LORA);
@@ -597,5 +606,19 @@ public final class Native {
 
   public void modelSharedBaseBytes(MemorySegment model, MemorySegment outBytes) {
     call(MODEL_SHARED_BASE_BYTES, () -> (int) modelSharedBaseBytes.invokeExact(model, outBytes));
+  }
+
+  // ---- DPO ----
+
+  public void sequenceLogps(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long rows, long seqLen, MemorySegment outLogps, MemorySegment outTokens, MemorySegment outLogitSums, long cap) {
+    call(SEQUENCE_LOGPS, () -> (int) sequenceLogps.invokeExact(model, tokens, attentionMask, lossMask, rows, seqLen, outLogps, outTokens, outLogitSums, cap));
+  }
+
+  public void dpoOptionsDefaults(MemorySegment out) {
+    call(DPO_OPTIONS_DEFAULTS, () -> (int) dpoOptionsDefaults.invokeExact(out));
+  }
+
+  public void dpoLoss(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long pairs, long seqLen, MemorySegment refLogps, MemorySegment options, double lossScale, int backward, MemorySegment outStats, MemorySegment outLogps, long logpsCap) {
+    call(DPO_LOSS, () -> (int) dpoLoss.invokeExact(model, tokens, attentionMask, lossMask, pairs, seqLen, refLogps, options, lossScale, backward, outStats, outLogps, logpsCap));
   }
 }

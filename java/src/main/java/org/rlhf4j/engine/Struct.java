@@ -52,4 +52,21 @@ final class Struct {
   void set(MemorySegment s, String field, boolean v) {
     set(s, field, v ? 1 : 0);
   }
+
+  /** Element index of the array field (an int32_t or double array of the C struct). */
+  void setAt(MemorySegment s, String field, int index, int v) {
+    s.set(ValueLayout.JAVA_INT, at(field) + (long) index * Integer.BYTES, v);
+  }
+
+  void setAt(MemorySegment s, String field, int index, double v) {
+    s.set(ValueLayout.JAVA_DOUBLE, at(field) + (long) index * Double.BYTES, v);
+  }
+
+  int getIntAt(MemorySegment s, String field, int index) {
+    return s.get(ValueLayout.JAVA_INT, at(field) + (long) index * Integer.BYTES);
+  }
+
+  double getDoubleAt(MemorySegment s, String field, int index) {
+    return s.get(ValueLayout.JAVA_DOUBLE, at(field) + (long) index * Double.BYTES);
+  }
 }

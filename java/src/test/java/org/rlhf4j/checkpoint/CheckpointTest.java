@@ -123,7 +123,7 @@ class CheckpointTest {
     ModelConfig b = ModelConfig.llama(64, 32, 16, 2, 4, 2, 32);
     ModelConfig qwen = new ModelConfig(b.arch(), b.dtype(), b.vocabSize(), b.nPositions(), b.nEmbd(), b.nLayer(), b.nHead(),
         b.nKvHead(), b.nInner(), b.normEps(), 1e6, b.ropeScaling(), b.ropeFactor(), b.ropeLowFreqFactor(),
-        b.ropeHighFreqFactor(), b.ropeOriginalMaxPositions(), false, true, true, false, 0.0, 0.02, 3);
+        b.ropeHighFreqFactor(), b.ropeOriginalMaxPositions(), false, true, true, false, 0.0, 0.02, 3, 0, false);
     Path dir = tmp.resolve("qwen");
     try (Model model = Model.create(qwen, "cpu")) {
       new CheckpointWriter().model(model).writeTo(dir, false);

@@ -56,7 +56,7 @@ class HfConfigTest {
     ModelConfig b = ModelConfig.llama(128, 64, 32, 2, 4, 2, 96);
     return new ModelConfig(b.arch(), DType.BF16, b.vocabSize(), b.nPositions(), b.nEmbd(), b.nLayer(), b.nHead(),
         b.nKvHead(), b.nInner(), 1e-5, 500000.0, RopeScaling.LLAMA3, 8.0, 1.0, 4.0, 8192, true, false, true, false, 0.0,
-        0.02, 0);
+        0.02, 0, 0, false);
   }
 
   private CheckpointException rejected(String json) throws IOException {
@@ -161,6 +161,58 @@ class HfConfigTest {
     assertEquals(c, HfConfig.fromJson(c.toJson(), "test"));
   }
 
+  /** Qwen3-0.6B's config.json as published (transformers 4.51). */
+  @Test
+  void readsTheHubQwen3ConfigWithItsOwnHeadSizeAndQkNorms() throws IOException {
+    HfConfig c = HfConfig.read(file("config.json", """
+        {"architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+         "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu",
+         "hidden_size": 1024, "initializer_range": 0.02, "intermediate_size": 3072,
+         "max_position_embeddings": 40960, "max_window_layers": 28, "model_type": "qwen3",
+         "num_attention_heads": 16, "num_hidden_layers": 28, "num_key_value_heads": 8, "rms_norm_eps": 1e-06,
+         "rope_scaling": null, "rope_theta": 1000000, "sliding_window": null, "tie_word_embeddings": true,
+         "torch_dtype": "bfloat16", "transformers_version": "4.51.0", "use_cache": true,
+         "use_sliding_window": false, "vocab_size": 151936}
+        """));
+    ModelConfig m = c.model();
+    assertEquals("qwen3", c.modelType());
+    assertEquals(128, m.headDim(), "16 heads of 128 over hidden_size 1024");
+    assertTrue(m.qkNorm());
+    assertFalse(m.attentionBias());
+    assertTrue(m.tieWordEmbeddings());
+    assertEquals(40960, m.nPositions());
+    assertEquals(1e6, m.ropeTheta());
+    assertEquals(DType.BF16, m.dtype());
+    // The model card: 0.6B parameters, 0.44B of them outside the (tied) embedding of 151936 x 1024.
+    assertEquals(596_049_920L, m.parameterCount());
+    ObjectNode json = c.toJson();
+    assertEquals("[\"Qwen3ForCausalLM\"]", json.get("architectures").toString());
+    assertEquals(128, json.get("head_dim").asInt());
+    assertFalse(json.get("attention_bias").asBoolean());
+    assertEquals(c, HfConfig.fromJson(json, "test"));
+    // Qwen3Config's head_dim defaults to 128, not hidden_size / num_attention_heads.
+    String noHeadDim = """
+        {"model_type": "qwen3", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 32,
+         "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 64 EXTRA}
+        """;
+    assertEquals(128, HfConfig.read(file("qwen3.json", noHeadDim.replace("EXTRA", ""))).model().headDim());
+    assertTrue(rejected(noHeadDim.replace("EXTRA", ", \"attention_bias\": true")).getMessage()
+        .contains("unsupported 'attention_bias'"));
+  }
+
+  /** transformers' LlamaAttention reads head_dim when present (Mistral NeMo: 32 heads of 128 over 5120). */
+  @Test
+  void theLlamaFamilyTakesAnExplicitHeadDimToo() throws IOException {
+    HfConfig c = HfConfig.read(file("config.json", """
+        {"model_type": "mistral", "vocab_size": 100, "hidden_size": 40, "intermediate_size": 32, "head_dim": 16,
+         "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64}
+        """));
+    assertEquals(16, c.model().headDim());
+    assertFalse(c.model().qkNorm());
+    assertEquals(16, c.toJson().get("head_dim").asInt());
+    assertEquals(c, HfConfig.fromJson(c.toJson(), "test"));
+  }
+
   @Test
   void mistralSlidingWindowCapsTheContext() throws IOException {
     HfConfig c = HfConfig.read(file("config.json", """
@@ -190,8 +242,9 @@ class HfConfigTest {
         {"model_type": "llama", "vocab_size": 100, "hidden_size": 16, "intermediate_size": 32,
          "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 64 EXTRA}
         """;
-    assertTrue(rejected(llama.replace("EXTRA", ", \"head_dim\": 16")).getMessage()
-        .contains("unsupported 'head_dim': 16 differs from hidden_size / num_attention_heads = 16 / 2"));
+    assertTrue(rejected(llama.replace("\"num_attention_heads\": 2", "\"num_attention_heads\": 3").replace("EXTRA", ""))
+        .getMessage().contains("unsupported 'num_attention_heads': 3 does not divide hidden_size 16"));
+    assertTrue(rejected(llama.replace("EXTRA", ", \"head_dim\": 0")).getMessage().contains("'head_dim'"));
     assertTrue(rejected(llama.replace("EXTRA", ", \"attention_bias\": true")).getMessage()
         .contains("unsupported 'attention_bias'"));
     assertTrue(rejected(llama.replace("EXTRA", ", \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}"))
@@ -220,5 +273,9 @@ class HfConfigTest {
     assertThrows(IllegalArgumentException.class, () -> new HfConfig(llama, "qwen2", null, List.of(), null));
     assertThrows(IllegalArgumentException.class, () -> new HfConfig(llama, "gpt2", null, List.of(), null));
     assertEquals("mistral", new HfConfig(llama, "mistral", null, List.of(), null).toJson().get("model_type").asText());
+    assertThrows(IllegalArgumentException.class, () -> new HfConfig(llama, "qwen3", null, List.of(), null));
+    ModelConfig qwen3 = ModelConfig.qwen3(64, 32, 16, 1, 4, 2, 8, 32);
+    assertThrows(IllegalArgumentException.class, () -> new HfConfig(qwen3, "llama", null, List.of(), null));
+    assertEquals("qwen3", HfConfig.of(qwen3).modelType());
   }
 }

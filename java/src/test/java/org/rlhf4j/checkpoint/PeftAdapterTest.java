@@ -3,6 +3,7 @@ package org.rlhf4j.checkpoint;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -21,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 import org.rlhf4j.cli.Main;
 import org.rlhf4j.engine.LoraOptions;
@@ -100,9 +103,11 @@ class PeftAdapterTest {
     assertEquals(out.toAbsolutePath().toString(), cfg.get("base_model_name_or_path").asText());
   }
 
-  @Test
-  void saveLoadMergeRoundTripsAndExportWritesAPlainModel() throws IOException {
-    Path model = TinyCheckpoints.write(tmp.resolve("base"), TinyCheckpoints.llama());
+  @ParameterizedTest
+  @ValueSource(strings = {"llama", "qwen3"})
+  void saveLoadMergeRoundTripsAndExportWritesAPlainModel(String arch) throws IOException {
+    ModelConfig config = arch.equals("llama") ? TinyCheckpoints.llama() : TinyCheckpoints.qwen3();
+    Path model = TinyCheckpoints.write(tmp.resolve("base"), config);
     Path saved = tmp.resolve("lora");
     float[] adapted;
     try (Model m = Checkpoint.open(model).loadModel("cpu", x -> x, LoadOptions.strict()).model()) {
@@ -131,10 +136,33 @@ class PeftAdapterTest {
         assertTrue(Files.isRegularFile(out.resolve(f)), f);
       }
       assertEquals(!merge, Files.exists(out.resolve("adapter_model.safetensors")));
+      assertEquals(arch, Checkpoint.open(out).config().modelType());
       try (Model m = Checkpoint.open(out).loadModel("cpu", x -> x, LoadOptions.strict()).model()) {
         assertEquals(!merge, m.lora().isPresent());
         assertArrayEquals(adapted, logprobs(m), 1e-5f);
       }
+    }
+  }
+
+  /** Qwen3's projections take adapters of its head size (4 heads of 16 over width 32); its norms take none. */
+  @Test
+  void qwen3AdaptersFollowItsHeadSizeAndItsNormsAreNoTargets() {
+    ModelConfig c = TinyCheckpoints.qwen3();
+    try (Model m = Model.create(c, "cpu")) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> m.addLora(new LoraOptions(2, 4, 0, List.of("q_proj", "q_norm"), false, 1)));
+      assertTrue(e.getMessage().contains("'q_norm' is no projection"), e.getMessage());
+      m.addLora(new LoraOptions(2, 4, 0, List.of(), false, 1));
+      Map<String, long[]> shapes = new LinkedHashMap<>();
+      for (TensorInfo t : m.tensors()) {
+        if (t.name().contains("lora_")) shapes.put(t.name(), t.shape());
+      }
+      assertEquals(2 * 7 * 2, shapes.size(), "A and B on the 7 projections of 2 layers");
+      String p = "base_model.model.model.layers.1.self_attn.";
+      assertArrayEquals(new long[] {64, 2}, shapes.get(p + "q_proj.lora_B.weight"));
+      assertArrayEquals(new long[] {2, 64}, shapes.get(p + "o_proj.lora_A.weight"));
+      assertArrayEquals(new long[] {32, 2}, shapes.get(p + "k_proj.lora_B.weight"));
+      assertTrue(shapes.keySet().stream().noneMatch(n -> n.contains("norm")), shapes.keySet().toString());
     }
   }
 

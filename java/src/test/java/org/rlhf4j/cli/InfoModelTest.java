@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
+import org.rlhf4j.engine.TensorInfo;
 import org.rlhf4j.testing.TinyCheckpoints;
 
 class InfoModelTest {
@@ -52,6 +54,28 @@ class InfoModelTest {
     assertEquals(48, j.get("mlp_width").asInt());
     assertEquals("WordTokenizer", j.get("tokenizer").get("class").asText());
     assertEquals(TinyCheckpoints.tokenizer().eosId(), j.get("tokenizer").get("eos").asInt());
+  }
+
+  @Test
+  void describesAQwen3WithItsHeadSizeAndQkNorms() throws IOException {
+    ModelConfig config = TinyCheckpoints.qwen3();
+    Path model = TinyCheckpoints.write(dir.resolve("q"), config);
+    Cli r = Cli.run("info", "--model", model.toString(), "--json");
+    assertEquals(0, r.code(), r::toString);
+    JsonNode j = new ObjectMapper().readTree(r.out());
+    assertEquals("qwen3", j.get("model_type").asText());
+    assertEquals("Qwen3ForCausalLM", j.get("architecture").asText());
+    assertEquals(16, j.get("head_dim").asInt(), "4 heads of 16 over a width of 32");
+    assertTrue(j.get("qk_norm").asBoolean());
+    assertEquals(config.parameterCount(), j.get("parameters").asLong());
+    try (Model m = Model.create(config, "cpu")) {
+      assertEquals(m.tensors().stream().mapToLong(TensorInfo::numel).sum(), config.parameterCount(),
+          "the count is the native model's");
+    }
+    Cli text = Cli.run("info", "--model", model.toString());
+    assertEquals(0, text.code(), text::toString);
+    assertTrue(text.out().contains("kind         qwen3 (Qwen3ForCausalLM)"), text.out());
+    assertTrue(text.out().contains("head size    16 (q/k normalised per head)"), text.out());
   }
 
   @Test

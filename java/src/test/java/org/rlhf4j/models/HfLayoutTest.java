@@ -64,6 +64,30 @@ class HfLayoutTest {
       "model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight", "model.layers.1.mlp.down_proj.weight",
       "model.norm.weight", "lm_head.weight");
 
+  /** Qwen3Config's keys rlhf4j writes for model_type qwen3. */
+  private static final List<String> QWEN3_KEYS = List.of("architectures", "model_type", "vocab_size", "hidden_size",
+      "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+      "max_position_embeddings", "hidden_act", "rms_norm_eps", "rope_theta", "rope_scaling", "tie_word_embeddings",
+      "attention_bias", "use_sliding_window", "attention_dropout", "initializer_range", "bos_token_id",
+      "eos_token_id", "pad_token_id", "torch_dtype", "rlhf4j");
+
+  /** Qwen3ForCausalLM's state dict with a tied head (as Qwen3-0.6B saves it). */
+  private static final List<String> QWEN3_TENSORS = List.of(
+      "model.embed_tokens.weight",
+      "model.layers.0.input_layernorm.weight",
+      "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
+      "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight",
+      "model.layers.0.self_attn.q_norm.weight", "model.layers.0.self_attn.k_norm.weight",
+      "model.layers.0.post_attention_layernorm.weight",
+      "model.layers.0.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight",
+      "model.layers.1.input_layernorm.weight",
+      "model.layers.1.self_attn.q_proj.weight", "model.layers.1.self_attn.k_proj.weight",
+      "model.layers.1.self_attn.v_proj.weight", "model.layers.1.self_attn.o_proj.weight",
+      "model.layers.1.self_attn.q_norm.weight", "model.layers.1.self_attn.k_norm.weight",
+      "model.layers.1.post_attention_layernorm.weight",
+      "model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight", "model.layers.1.mlp.down_proj.weight",
+      "model.norm.weight");
+
   private static final ModelConfig GPT2 = ModelConfig.gpt2(48, 16, 16, 2, 4).withSeed(1);
   /** Llama with 4 query heads sharing 2 kv heads, head size 8. */
   private static final ModelConfig LLAMA = ModelConfig.llama(48, 16, 32, 2, 4, 2, 40).withSeed(2);
@@ -153,6 +177,25 @@ class HfLayoutTest {
   }
 
   @Test
+  void qwen3IsSavedAsQwen3ForCausalLm() throws IOException {
+    // 4 query heads of 16 over a width of 32: q_proj is [64, 32], o_proj [32, 64].
+    Path dir = save(ModelConfig.qwen3(48, 16, 32, 2, 4, 2, 16, 40).withSeed(3), "qwen3");
+    JsonNode config = json(dir.resolve("config.json"));
+    assertEquals(new TreeSet<>(QWEN3_KEYS), keys(config));
+    assertEquals("Qwen3ForCausalLM", config.get("architectures").get(0).asText());
+    assertEquals("qwen3", config.get("model_type").asText());
+    assertEquals(16, config.get("head_dim").asInt());
+    assertEquals(true, config.get("tie_word_embeddings").asBoolean());
+    Map<String, List<Long>> shapes = shapes(dir.resolve("model.safetensors"));
+    assertEquals(QWEN3_TENSORS, List.copyOf(shapes.keySet()));
+    assertEquals(List.of(64L, 32L), shapes.get("model.layers.0.self_attn.q_proj.weight"));
+    assertEquals(List.of(32L, 32L), shapes.get("model.layers.0.self_attn.k_proj.weight"));
+    assertEquals(List.of(32L, 64L), shapes.get("model.layers.0.self_attn.o_proj.weight"));
+    assertEquals(List.of(16L), shapes.get("model.layers.1.self_attn.q_norm.weight"));
+    assertEquals(List.of(16L), shapes.get("model.layers.1.self_attn.k_norm.weight"));
+  }
+
+  @Test
   void llamaRewardModelIsSavedAsASequenceClassifier() throws IOException {
     Path dir = save(LLAMA.withRewardHead(true), "rm");
     JsonNode config = json(dir.resolve("config.json"));
@@ -232,5 +275,20 @@ class HfLayoutTest {
     assertEquals("Qwen2ForCausalLM", config.get("architectures").get(0).asText());
     assertEquals("qwen2", config.get("model_type").asText());
     assertEquals(false, config.get("use_sliding_window").asBoolean());
+  }
+
+  @Test
+  void aBf16Qwen3RoundTripsBitwise() throws IOException {
+    LlamaReference.Spec spec =
+        new LlamaReference.Spec("qwen3", 48, 16, 24, 2, 4, 2, 40, 1e-6, 1e6, Rope.NONE, true, 10);
+    HfTensors w = LlamaReference.randomWeights(spec, 14).roundToBf16();
+    Path dir = tmp.resolve("qwen3-in");
+    HfTensors.writeJson(dir.resolve("config.json"), spec.config("bfloat16"));
+    w.writeSingle(dir, DType.BF16);
+    Path saved = loadAndSave(dir, "saved-qwen3");
+    assertSameTensors(List.of(dir.resolve("model.safetensors")), saved.resolve("model.safetensors"));
+    JsonNode config = json(saved.resolve("config.json"));
+    assertEquals("Qwen3ForCausalLM", config.get("architectures").get(0).asText());
+    assertEquals(10, config.get("head_dim").asInt());
   }
 }

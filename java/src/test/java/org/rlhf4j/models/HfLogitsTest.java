@@ -163,6 +163,38 @@ class HfLogitsTest {
     }
   }
 
+  /**
+   * Qwen3's shape in small: q/k RMSNorm per head, 4 heads of 10 over hidden_size 24 (head_dim
+   * apart from hidden_size / heads), 2 kv heads, no biases, tied head, theta 1e6.
+   */
+  private static final LlamaReference.Spec QWEN3 =
+      new LlamaReference.Spec("qwen3", 48, 16, 24, 2, 4, 2, 40, 1e-6, 1e6, Rope.NONE, true, 10);
+
+  @Test
+  void qwen3WithQkNormsItsOwnHeadSizeAndTiedHead() {
+    HfTensors w = LlamaReference.randomWeights(QWEN3, 7);
+    Path dir = hfDir("qwen3", QWEN3.config("float32"), w, DType.F32);
+    try (Model m = load(dir, c -> c, w.names().size())) {
+      assertEquals(10, m.config().headDim());
+      assertTrue(m.config().qkNorm());
+      assertTrue(m.config().tieWordEmbeddings());
+      assertLogitsMatch(m, seq -> LlamaReference.logits(QWEN3, w, seq), TOLERANCE);
+    }
+  }
+
+  @Test
+  void qwen3InBf16() {
+    HfTensors w = LlamaReference.randomWeights(QWEN3, 8).roundToBf16();
+    Path dir = hfDir("qwen3-bf16", QWEN3.config("bfloat16"), w, DType.BF16);
+    try (Model m = load(dir, c -> c.withDtype(DType.F32), w.names().size())) {
+      assertLogitsMatch(m, seq -> LlamaReference.logits(QWEN3, w, seq), TOLERANCE);
+    }
+    try (Model m = load(dir, c -> c, w.names().size())) {
+      assertEquals(DType.BF16, m.tensors().getFirst().dtype());
+      assertLogitsMatch(m, seq -> LlamaReference.logits(QWEN3, w, seq), BF16_TOLERANCE);
+    }
+  }
+
   @Test
   void mistralWithLinearRopeScalingAndTiedHead() {
     LlamaReference.Spec spec =

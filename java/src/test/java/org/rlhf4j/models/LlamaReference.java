@@ -13,11 +13,13 @@ import java.util.Map;
 import org.rlhf4j.models.HfTensors.Tensor;
 
 /**
- * The Llama family (Llama, Qwen2, Mistral) as transformers' LlamaForCausalLM computes it,
- * written independently of the native code: RMSNorm, rotary position embeddings in HF's
- * rotate_half layout (dimension i pairs with i + hd/2) with the config's theta and scaling,
- * grouped-query attention, optional q/k/v biases (Qwen2), SwiGLU MLP and an LM head tied or
- * not. Slow and obvious; for tests only.
+ * The Llama family (Llama, Qwen2, Qwen3, Mistral) as transformers' LlamaForCausalLM and
+ * Qwen3ForCausalLM compute it, written independently of the native code: RMSNorm, rotary
+ * position embeddings in HF's rotate_half layout (dimension i pairs with i + hd/2) with the
+ * config's theta and scaling, grouped-query attention, optional q/k/v biases (Qwen2),
+ * Qwen3's RMSNorm of every query and key head (q_norm, k_norm) before the rotation and its
+ * head size apart from hidden_size / heads, SwiGLU MLP and an LM head tied or not. Slow and
+ * obvious; for tests only.
  */
 final class LlamaReference {
   /** rope_scaling of config.json: none, linear (factor) or llama3 (all fields). */
@@ -43,26 +45,37 @@ final class LlamaReference {
 
   /**
    * A Llama-family shape; {@link #config} is its config.json. modelType qwen2 carries q/k/v
-   * biases, as Qwen2 does.
+   * biases, as Qwen2 does; qwen3 normalises q and k per head. headDim 0 = embd / heads.
    */
   record Spec(String modelType, int vocab, int positions, int embd, int layers, int heads, int kvHeads, int inner,
-      double eps, double theta, Rope rope, boolean tied) {
+      double eps, double theta, Rope rope, boolean tied, int headDim) {
+    Spec {
+      if (headDim == 0) headDim = embd / heads;
+    }
+
+    Spec(String modelType, int vocab, int positions, int embd, int layers, int heads, int kvHeads, int inner,
+        double eps, double theta, Rope rope, boolean tied) {
+      this(modelType, vocab, positions, embd, layers, heads, kvHeads, inner, eps, theta, rope, tied, 0);
+    }
+
     boolean bias() {
       return modelType.equals("qwen2");
     }
 
-    int headDim() {
-      return embd / heads;
+    boolean qkNorm() {
+      return modelType.equals("qwen3");
     }
 
     Spec withRope(Rope other) {
-      return new Spec(modelType, vocab, positions, embd, layers, heads, kvHeads, inner, eps, theta, other, tied);
+      return new Spec(modelType, vocab, positions, embd, layers, heads, kvHeads, inner, eps, theta, other, tied,
+          headDim);
     }
 
     /** config.json as transformers writes it for this model type. */
     Map<String, Object> config(String torchDtype) {
       String cls = switch (modelType) {
         case "qwen2" -> "Qwen2ForCausalLM";
+        case "qwen3" -> "Qwen3ForCausalLM";
         case "mistral" -> "MistralForCausalLM";
         default -> "LlamaForCausalLM";
       };
@@ -75,6 +88,7 @@ final class LlamaReference {
       c.put("num_hidden_layers", layers);
       c.put("num_attention_heads", heads);
       c.put("num_key_value_heads", kvHeads);
+      if (qkNorm()) c.put("head_dim", headDim);
       c.put("max_position_embeddings", positions);
       c.put("hidden_act", "silu");
       c.put("rms_norm_eps", eps);
@@ -87,6 +101,12 @@ final class LlamaReference {
           // Qwen2 ships a window it does not use.
           c.put("use_sliding_window", false);
           c.put("sliding_window", 4096);
+        }
+        case "qwen3" -> {
+          c.put("attention_bias", false);
+          c.put("use_sliding_window", false);
+          c.put("sliding_window", null);
+          c.put("max_window_layers", layers);
         }
         case "mistral" -> c.put("sliding_window", null);
         default -> c.put("attention_bias", false);
@@ -114,6 +134,10 @@ final class LlamaReference {
       w.normal(p + "self_attn.v_proj.weight", 0, 0.3, kv, d);
       if (s.bias()) w.normal(p + "self_attn.v_proj.bias", 0, 0.3, kv);
       w.normal(p + "self_attn.o_proj.weight", 0, 0.2, d, q);
+      if (s.qkNorm()) {
+        w.normal(p + "self_attn.q_norm.weight", 1, 0.3, s.headDim());
+        w.normal(p + "self_attn.k_norm.weight", 1, 0.3, s.headDim());
+      }
       w.normal(p + "post_attention_layernorm.weight", 1, 0.2, d);
       w.normal(p + "mlp.gate_proj.weight", 0, 0.3, s.inner(), d);
       w.normal(p + "mlp.up_proj.weight", 0, 0.3, s.inner(), d);
@@ -138,6 +162,10 @@ final class LlamaReference {
         q[t] = heads(linear(h, w.get(p + "self_attn.q_proj.weight"), bias(s, w, p + "self_attn.q_proj.bias")), 0, nh, hd);
         k[t] = heads(linear(h, w.get(p + "self_attn.k_proj.weight"), bias(s, w, p + "self_attn.k_proj.bias")), 0, nkv, hd);
         v[t] = heads(linear(h, w.get(p + "self_attn.v_proj.weight"), bias(s, w, p + "self_attn.v_proj.bias")), 0, nkv, hd);
+        if (s.qkNorm()) {  // Qwen3: RMSNorm over each head's hd values, before the rotation
+          for (int i = 0; i < nh; i++) q[t][i] = rmsNorm(q[t][i], w.get(p + "self_attn.q_norm.weight"), s.eps());
+          for (int i = 0; i < nkv; i++) k[t][i] = rmsNorm(k[t][i], w.get(p + "self_attn.k_norm.weight"), s.eps());
+        }
         for (double[] head : q[t]) rotate(head, t, invFreq);
         for (double[] head : k[t]) rotate(head, t, invFreq);
       }

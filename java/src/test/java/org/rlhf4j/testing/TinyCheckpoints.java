@@ -36,6 +36,11 @@ public final class TinyCheckpoints {
     return ModelConfig.llama(tokenizer().vocabSize(), 64, 32, 2, 4, 2, 48).withSeed(7);
   }
 
+  /** A Qwen3 shape: q/k norms, 4 heads of 16 over width 32, 2 kv heads, tied head. */
+  public static ModelConfig qwen3() {
+    return ModelConfig.qwen3(tokenizer().vocabSize(), 64, 32, 2, 4, 2, 16, 48).withSeed(7);
+  }
+
   /** Writes a randomly initialised model of config, with tokenizer.json, into dir. */
   public static Path write(Path dir, ModelConfig config) {
     WordTokenizer tok = tokenizer();
