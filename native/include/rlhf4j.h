@@ -41,8 +41,10 @@ extern "C" {
 #define R4J_API __attribute__((visibility("default")))
 #endif
 
-/* Bumped when a function or struct is added; callers check it at load time. */
-#define R4J_ABI_VERSION 3
+/* Bumped when a function or struct is added (3: DPO; 4: the plain
+ * r4j_ppo_rewards, r4j_ppo_advantages and r4j_ppo_accumulate removed, their
+ * _ex forms the one path); callers check it at load time. */
+#define R4J_ABI_VERSION 4
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
@@ -367,14 +369,6 @@ typedef struct r4j_reward_stats {
   int32_t non_finite;       /* 1 when a reward is NaN or Inf */
 } r4j_reward_stats;
 
-/* Feedback: KL[t] with the chosen estimator, then
- *   rewards[t] = -kl_coef * KL[t] (+ score on the last response token),
- * where score = clip((SCORES - score_shift) / score_scale) after the
- * missing-EOS rule. Writes KL and REWARDS. score_scale must be > 0. */
-R4J_API r4j_status r4j_ppo_rewards(r4j_rollout *rollout, const r4j_ppo_options *options,
-                                   double kl_coef, double score_shift, double score_scale,
-                                   r4j_reward_stats *out_stats);
-
 typedef struct r4j_advantage_stats {
   double returns_mean;
   double returns_var;
@@ -383,15 +377,6 @@ typedef struct r4j_advantage_stats {
   double var_explained;     /* 1 - Var(returns - values) / Var(returns) */
   int32_t non_finite;
 } r4j_advantage_stats;
-
-/* Returns and advantages from REWARDS and OLD_VALUES by GAE(gamma, lambda):
- *   delta[t] = r[t] + gamma * V[t+1] - V[t],  A[t] = delta[t] + gamma*lam*A[t+1],
- *   returns[t] = A[t] + V[t]  (V past the last token is 0).
- * With gamma = lam = 1 this is the seed's returns[t] = sum_{j>=t} r[j] and
- * A[t] = returns[t] - V[t]. Writes RETURNS, ADVANTAGES and
- * ADVANTAGES_WHITENED (= ADVANTAGES when whitening is off). */
-R4J_API r4j_status r4j_ppo_advantages(r4j_rollout *rollout, const r4j_ppo_options *options,
-                                      r4j_advantage_stats *out_stats);
 
 typedef struct r4j_ppo_stats {
   double loss_policy;     /* pg_loss */
@@ -407,21 +392,6 @@ typedef struct r4j_ppo_stats {
   int64_t n_tokens;       /* response tokens that counted */
   int32_t non_finite;     /* 1: the loss was NaN/Inf, nothing was accumulated */
 } r4j_ppo_stats;
-
-/* Learning, one micro-batch: forward the actor (and the critic: the actor's
- * value head when critic_or_null is NULL) over the rollout samples listed in
- * indices[0..n), compute
- *   ratio = exp(logp - old_logp)
- *   pg_loss = masked_mean(-A * ratio)                       (seed)
- *           = masked_mean(max(-A*ratio, -A*clip(ratio)))    (clip_ratio)
- *   vf_loss = masked_mean((V - returns)^2)  (max with the clipped form when clip_value)
- *   loss = pg_loss + vf_coef * vf_loss - ent_coef * entropy
- * and accumulate the gradients of loss_scale * loss into the models'
- * parameters (the optimizers step them). Advantages take no gradient. */
-R4J_API r4j_status r4j_ppo_accumulate(r4j_model *actor, r4j_model *critic_or_null,
-                                      r4j_rollout *rollout, const int64_t *indices, int64_t n,
-                                      const r4j_ppo_options *options, double loss_scale,
-                                      r4j_ppo_stats *out_stats);
 
 /* ------------------------------------------------------------------------ */
 /* Supervised losses: SFT (causal LM) and reward modelling (Bradley-Terry)   */
@@ -502,8 +472,11 @@ R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const ch
 /* ------------------------------------------------------------------------ */
 /* The same three phases as PPO; an r4j_algo_options picks the advantage
  * estimator, where the KL goes, how per-token losses are aggregated, the
- * clipping and DAPO's shaping. The plain r4j_ppo_* functions are the _ex
- * functions with r4j_algo_options_defaults (PPO exactly as before). */
+ * clipping and DAPO's shaping. PPO itself is r4j_algo_options_defaults:
+ * r4j_ppo_rewards_ex, r4j_ppo_advantages_ex and r4j_ppo_accumulate_ex are the
+ * one path of every algorithm (the _ex names stay so that a caller built
+ * against ABI 3's plain functions fails to link instead of calling with the
+ * wrong arguments). */
 
 #define R4J_STRUCT_ALGO_OPTIONS 11
 #define R4J_STRUCT_ALGO_LOSS_STATS 12
@@ -566,6 +539,12 @@ typedef struct r4j_algo_options {
  * no dual clip, token ratios, nothing masked or shaped. */
 R4J_API r4j_status r4j_algo_options_defaults(r4j_algo_options *out);
 
+/* Checks the options as every r4j_ppo_*_ex call does first, without a rollout:
+ * R4J_ERR_INVALID_ARGUMENT naming the field and its bound (an unknown
+ * estimator or importance_sampling named with its value), else R4J_OK. A
+ * binding can check a configuration before it loads any model. */
+R4J_API r4j_status r4j_ppo_validate(const r4j_ppo_options *options, const r4j_algo_options *algo);
+
 /* A new rollout of chosen rows of one or more rollouts (all on one device, with
  * one pad id; no handle twice): row i of the result is row row_in_part[i] of
  * parts[part_of_row[i]]. Every field is copied (a float field when every part
@@ -576,7 +555,10 @@ R4J_API r4j_status r4j_rollout_gather(const r4j_rollout *const *parts, int32_t n
                                       const int64_t *part_of_row, const int64_t *row_in_part, int64_t n,
                                       r4j_rollout **out_rollout);
 
-/* r4j_ppo_rewards, with:
+/* Feedback: KL[t] with the chosen estimator (options->kl_estimator), then
+ *   rewards[t] = -kl_coef * KL[t] (+ score on the last response token),
+ * where score = clip((SCORES - score_shift) / score_scale) after the
+ * missing-EOS rule; score_scale must be > 0. Writes KL and REWARDS, and:
  *  - score += min(-(|y| - (L_max - L_buf)) / L_buf, 0) * overlong_penalty_factor
  *    (after clipping) when overlong_buffer_len > 0;
  *  - the -kl_coef * KL term only when kl_in = R4J_KL_IN_REWARD (KL is written
@@ -593,7 +575,13 @@ typedef struct r4j_group_stats {
   double seq_reward_std;        /* its std over the whole batch (Bessel) */
 } r4j_group_stats;
 
-/* Advantages by the chosen estimator (formulas in ppo/advantages.cpp), with
+/* Returns and advantages by the chosen estimator (formulas in
+ * ppo/advantages.cpp). GAE(gamma, lambda) from REWARDS and OLD_VALUES:
+ *   delta[t] = r[t] + gamma * V[t+1] - V[t],  A[t] = delta[t] + gamma*lam*A[t+1],
+ *   returns[t] = A[t] + V[t]  (V past the last token is 0);
+ * gamma = lam = 1 is the seed's returns[t] = sum_{j>=t} r[j], A = returns - V.
+ * Writes RETURNS, ADVANTAGES and ADVANTAGES_WHITENED (= ADVANTAGES when
+ * whitening is off). The critic-free estimators use
  * the sequence reward r = sum_t REWARDS[t]. A sequence-level advantage is
  * put on every response token; a group whose rewards are all equal gets 0.
  * GRPO and RLOO write RETURNS = ADVANTAGES; REINFORCE_PP* write the
@@ -609,14 +597,21 @@ typedef struct r4j_algo_loss_stats {
   int64_t n_sequences;      /* samples with at least one loss token */
 } r4j_algo_loss_stats;
 
-/* r4j_ppo_accumulate with the algorithm's switches: per-token
+/* Learning, one micro-batch: forward the actor (and the critic: the actor's
+ * value head when critic_or_null is NULL) over the rollout samples listed in
+ * indices[0..n), and accumulate the gradients of loss_scale * loss into the
+ * models' parameters (the optimizers step them; advantages take no gradient).
+ * Per token:
  *   ratio     = exp(logp - old_logp)   (IS_SEQUENCE: exp of the sequence's mean)
- *   pg_loss_t = max(-A*ratio, -A*clip(ratio, 1-low, 1+high))  (clip_ratio)
+ *   pg_loss_t = -A*ratio                                       (the seed)
+ *             = max(-A*ratio, -A*clip(ratio, 1-low, 1+high))  (clip_ratio)
  *               then min(., -A*dual_clip) where A < 0           (dual_clip)
  *   loss_t    = pg_loss_t + kl_loss_coef * KL_t                 (kl_in = LOSS)
  * aggregated over the micro-batch's LOSS_MASK tokens by loss_agg (a mean over
  * its tokens, or over its samples), plus vf_coef * vf_loss (GAE only; critic-
- * free estimators need no value head and take no critic) - ent_coef * entropy.
+ * free estimators need no value head and take no critic) - ent_coef * entropy,
+ * with vf_loss = masked_mean((V - returns)^2) (max with the clipped form when
+ * clip_value).
  * Callers reach a minibatch-wide mean by loss_scale = this micro-batch's
  * share (tokens or samples) of the minibatch. */
 R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model *actor, r4j_model *critic_or_null,

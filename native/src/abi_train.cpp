@@ -28,11 +28,23 @@ std::vector<std::pair<std::string, at::Tensor>> optimizer_state(const AdamW& opt
 
 }  // namespace
 
-// The PPO functions' bodies; each plain r4j_ppo_* calls its _ex twin's with the
-// default algorithm, reporting errors under its own name.
-r4j_status ppo_rewards(const char* function, r4j_rollout* rollout, const r4j_ppo_options* options, const r4j_algo_options* algo,
-                       double kl_coef, double score_shift, double score_scale, r4j_reward_stats* out_stats) {
-  return guarded(function, [&] {
+}  // namespace r4j
+
+extern "C" {
+
+R4J_API r4j_status r4j_ppo_validate(const r4j_ppo_options* options, const r4j_algo_options* algo) {
+  return guarded(__func__, [&] {
+    require(options != nullptr, "options is NULL");
+    require(algo != nullptr, "algo is NULL");
+    r4j::validate(*options);
+    r4j::validate(*algo);
+  });
+}
+
+R4J_API r4j_status r4j_ppo_rewards_ex(r4j_rollout* rollout, const r4j_ppo_options* options,
+                                      const r4j_algo_options* algo, double kl_coef, double score_shift,
+                                      double score_scale, r4j_reward_stats* out_stats) {
+  return guarded(__func__, [&] {
     Use<r4j_rollout> r(rollout, "rollout");
     require(options != nullptr, "options is NULL");
     require(algo != nullptr, "algo is NULL");
@@ -44,9 +56,10 @@ r4j_status ppo_rewards(const char* function, r4j_rollout* rollout, const r4j_ppo
   });
 }
 
-r4j_status ppo_advantages(const char* function, r4j_rollout* rollout, const r4j_ppo_options* options,
-                          const r4j_algo_options* algo, r4j_advantage_stats* out_stats, r4j_group_stats* out_group_stats) {
-  return guarded(function, [&] {
+R4J_API r4j_status r4j_ppo_advantages_ex(r4j_rollout* rollout, const r4j_ppo_options* options,
+                                         const r4j_algo_options* algo, r4j_advantage_stats* out_stats,
+                                         r4j_group_stats* out_group_stats) {
+  return guarded(__func__, [&] {
     Use<r4j_rollout> r(rollout, "rollout");
     require(options != nullptr, "options is NULL");
     require(algo != nullptr, "algo is NULL");
@@ -57,10 +70,11 @@ r4j_status ppo_advantages(const char* function, r4j_rollout* rollout, const r4j_
   });
 }
 
-r4j_status ppo_accumulate(const char* function, r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
-                          const int64_t* indices, int64_t n, const r4j_ppo_options* options, const r4j_algo_options* algo,
-                          double loss_scale, r4j_ppo_stats* out_stats, r4j_algo_loss_stats* out_algo_stats) {
-  return guarded(function, [&] {
+R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
+                                         const int64_t* indices, int64_t n, const r4j_ppo_options* options,
+                                         const r4j_algo_options* algo, double loss_scale, r4j_ppo_stats* out_stats,
+                                         r4j_algo_loss_stats* out_algo_stats) {
+  return guarded(__func__, [&] {
     Use<r4j_model> act(actor, "actor");
     Use<r4j_rollout> r(rollout, "rollout");
     require(options != nullptr, "options is NULL");
@@ -93,49 +107,6 @@ r4j_status ppo_accumulate(const char* function, r4j_model* actor, r4j_model* cri
     auto rows = at::from_blob(const_cast<int64_t*>(indices), {n}, at::kLong).to(ro.device);
     *out_stats = r4j::accumulate_loss(*act->model, critic, ro, rows, o, a, loss_scale, out_algo_stats);
   });
-}
-
-}  // namespace r4j
-
-extern "C" {
-
-R4J_API r4j_status r4j_ppo_rewards_ex(r4j_rollout* rollout, const r4j_ppo_options* options,
-                                      const r4j_algo_options* algo, double kl_coef, double score_shift,
-                                      double score_scale, r4j_reward_stats* out_stats) {
-  return r4j::ppo_rewards(__func__, rollout, options, algo, kl_coef, score_shift, score_scale, out_stats);
-}
-
-R4J_API r4j_status r4j_ppo_rewards(r4j_rollout* rollout, const r4j_ppo_options* options, double kl_coef,
-                                   double score_shift, double score_scale, r4j_reward_stats* out_stats) {
-  const r4j_algo_options algo = r4j::algo_defaults();
-  return r4j::ppo_rewards(__func__, rollout, options, &algo, kl_coef, score_shift, score_scale, out_stats);
-}
-
-R4J_API r4j_status r4j_ppo_advantages_ex(r4j_rollout* rollout, const r4j_ppo_options* options,
-                                         const r4j_algo_options* algo, r4j_advantage_stats* out_stats,
-                                         r4j_group_stats* out_group_stats) {
-  return r4j::ppo_advantages(__func__, rollout, options, algo, out_stats, out_group_stats);
-}
-
-R4J_API r4j_status r4j_ppo_advantages(r4j_rollout* rollout, const r4j_ppo_options* options,
-                                      r4j_advantage_stats* out_stats) {
-  const r4j_algo_options algo = r4j::algo_defaults();
-  return r4j::ppo_advantages(__func__, rollout, options, &algo, out_stats, nullptr);
-}
-
-R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
-                                         const int64_t* indices, int64_t n, const r4j_ppo_options* options,
-                                         const r4j_algo_options* algo, double loss_scale, r4j_ppo_stats* out_stats,
-                                         r4j_algo_loss_stats* out_algo_stats) {
-  return r4j::ppo_accumulate(__func__, actor, critic_or_null, rollout, indices, n, options, algo, loss_scale, out_stats, out_algo_stats);
-}
-
-R4J_API r4j_status r4j_ppo_accumulate(r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
-                                      const int64_t* indices, int64_t n, const r4j_ppo_options* options,
-                                      double loss_scale, r4j_ppo_stats* out_stats) {
-  const r4j_algo_options algo = r4j::algo_defaults();
-  return r4j::ppo_accumulate(__func__, actor, critic_or_null, rollout, indices, n, options, &algo, loss_scale,
-                             out_stats, nullptr);
 }
 
 R4J_API r4j_status r4j_lm_loss(r4j_model* model, const int32_t* tokens, const uint8_t* attention_mask,

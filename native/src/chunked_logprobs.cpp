@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "linear.hpp"
-#include "scoring.hpp"
+#include "logprobs.hpp"
 
 namespace r4j {
 namespace {

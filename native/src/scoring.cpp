@@ -9,17 +9,6 @@ at::Tensor positions_from_mask(const at::Tensor& mask) {
   return mask.to(at::kLong).cumsum(1).sub(1).clamp_min(0);
 }
 
-at::Tensor gather_logprobs(const at::Tensor& logits, const at::Tensor& targets, double temperature,
-                           at::Tensor* entropy_out, bool entropy_grad) {
-  auto scaled = temperature == 1.0 ? logits : logits / temperature;
-  auto logp = at::log_softmax(scaled, -1);  // [..., V]
-  if (entropy_out) {
-    auto lp = entropy_grad ? logp : logp.detach();
-    *entropy_out = -(lp.exp() * lp).sum(-1);
-  }
-  return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
-}
-
 TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
                          int64_t n, const ScoreRequest& request) {
   require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");

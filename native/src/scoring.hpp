@@ -32,12 +32,6 @@ struct ScoreRequest {
 TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
                          int64_t n, const ScoreRequest& request);
 
-// log_softmax(logits / T) gathered at targets, and optionally the entropy
-// (detached unless entropy_grad: as a metric it must not cost a backward pass
-// over the vocabulary). logits [..., V] float32, targets [...] int64.
-at::Tensor gather_logprobs(const at::Tensor& logits, const at::Tensor& targets, double temperature,
-                           at::Tensor* entropy_out, bool entropy_grad = false);
-
 // Reward head at each sequence's last real token: [B].
 at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask);
 

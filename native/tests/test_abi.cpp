@@ -201,14 +201,16 @@ TEST(Abi, OnePpoIterationEndToEnd) {
   ASSERT_OK(r4j_rollout_score_reward(rm.p, r.p));
   r4j_ppo_options po;
   ASSERT_OK(r4j_ppo_options_defaults(&po));
+  r4j_algo_options ppo;
+  ASSERT_OK(r4j_algo_options_defaults(&ppo));
   r4j_reward_stats rs;
-  ASSERT_OK(r4j_ppo_rewards(r.p, &po, 0.1, 0.0, 1.0, &rs));
+  ASSERT_OK(r4j_ppo_rewards_ex(r.p, &po, &ppo, 0.1, 0.0, 1.0, &rs));
   EXPECT_NEAR(rs.kl, 0.0, 1e-5) << "reference == policy: k1 KL is zero";
   po.kl_estimator = R4J_KL_FULL;
-  ASSERT_OK(r4j_ppo_rewards(r.p, &po, 0.1, 0.0, 1.0, &rs));
+  ASSERT_OK(r4j_ppo_rewards_ex(r.p, &po, &ppo, 0.1, 0.0, 1.0, &rs));
   EXPECT_NEAR(rs.kl, 0.0, 1e-5) << "and so is the full KL";
   r4j_advantage_stats as;
-  ASSERT_OK(r4j_ppo_advantages(r.p, &po, &as));
+  ASSERT_OK(r4j_ppo_advantages_ex(r.p, &po, &ppo, &as, nullptr));
   EXPECT_EQ(as.non_finite, 0);
   r4j_adamw_options ao;
   r4j_adamw_options_defaults(&ao);
@@ -216,13 +218,13 @@ TEST(Abi, OnePpoIterationEndToEnd) {
   ASSERT_OK(r4j_optimizer_create(policy.p, &ao, &opt));
   int64_t idx[2] = {0, 2};
   r4j_ppo_stats ps;
-  ASSERT_OK(r4j_ppo_accumulate(policy.p, nullptr, r.p, idx, 2, &po, 1.0, &ps));
+  ASSERT_OK(r4j_ppo_accumulate_ex(policy.p, nullptr, r.p, idx, 2, &po, &ppo, 1.0, &ps, nullptr));
   EXPECT_NEAR(ps.ratio_mean, 1.0, 1e-6);
   EXPECT_GT(ps.n_tokens, 0);
   r4j_step_result sr;
   ASSERT_OK(r4j_optimizer_step(opt, 1e-3, &sr));
   EXPECT_EQ(sr.skipped, 0);
-  ASSERT_OK(r4j_ppo_accumulate(policy.p, nullptr, r.p, idx, 2, &po, 1.0, &ps));
+  ASSERT_OK(r4j_ppo_accumulate_ex(policy.p, nullptr, r.p, idx, 2, &po, &ppo, 1.0, &ps, nullptr));
   EXPECT_GT(std::abs(ps.ratio_mean - 1.0) + ps.ratio_var, 0.0) << "after a step the policy moved";
   ASSERT_OK(r4j_optimizer_destroy(opt));
 }

@@ -33,6 +33,8 @@ TEST(AbiErrors, NullHandlesAreRejected) {
   r4j_generate_options_defaults(&go);
   r4j_ppo_options po;
   r4j_ppo_options_defaults(&po);
+  r4j_algo_options ppo;
+  r4j_algo_options_defaults(&ppo);
   r4j_reward_stats rs;
   r4j_step_result sr;
   r4j_rollout* r = nullptr;
@@ -40,7 +42,7 @@ TEST(AbiErrors, NullHandlesAreRejected) {
   EXPECT_FAILS(r4j_model_logits(nullptr, t, mask, 1, 4, f, 4), R4J_ERR_INVALID_HANDLE, "NULL");
   EXPECT_FAILS(r4j_generate(nullptr, t, t, 4, 1, &go, &r), R4J_ERR_INVALID_HANDLE, "NULL");
   EXPECT_FAILS(r4j_rollout_shape(nullptr, &n, &n, &n), R4J_ERR_INVALID_HANDLE, "rollout is NULL");
-  EXPECT_FAILS(r4j_ppo_rewards(nullptr, &po, 0.1, 0, 1, &rs), R4J_ERR_INVALID_HANDLE, "NULL");
+  EXPECT_FAILS(r4j_ppo_rewards_ex(nullptr, &po, &ppo, 0.1, 0, 1, &rs), R4J_ERR_INVALID_HANDLE, "NULL");
   EXPECT_FAILS(r4j_optimizer_step(nullptr, 0.1, &sr), R4J_ERR_INVALID_HANDLE, "optimizer is NULL");
   EXPECT_EQ(r4j_model_destroy(nullptr), R4J_OK) << "destroying NULL is a no-op";
 }
@@ -152,30 +154,44 @@ TEST(AbiErrors, EmptyBatchesAndBadOptionsAreRejected) {
   r = rollout_of(m);
   r4j_ppo_options po;
   r4j_ppo_options_defaults(&po);
+  r4j_algo_options ppo;
+  r4j_algo_options_defaults(&ppo);
   r4j_advantage_stats as;
-  EXPECT_FAILS(r4j_ppo_advantages(r, &po, &as), R4J_ERR_INVALID_ARGUMENT, "call r4j_ppo_rewards first");
+  EXPECT_FAILS(r4j_ppo_advantages_ex(r, &po, &ppo, &as, nullptr), R4J_ERR_INVALID_ARGUMENT,
+               "call r4j_ppo_rewards_ex first");
   po.gamma = 2;
   r4j_reward_stats rs;
-  EXPECT_FAILS(r4j_ppo_rewards(r, &po, 0.1, 0, 1, &rs), R4J_ERR_INVALID_ARGUMENT, "gamma");
+  EXPECT_FAILS(r4j_ppo_rewards_ex(r, &po, &ppo, 0.1, 0, 1, &rs), R4J_ERR_INVALID_ARGUMENT, "gamma");
   r4j_ppo_options_defaults(&po);
-  EXPECT_FAILS(r4j_ppo_rewards(r, &po, 0.1, 0, 0, &rs), R4J_ERR_INVALID_ARGUMENT, "score_scale");
+  EXPECT_FAILS(r4j_ppo_rewards_ex(r, &po, &ppo, 0.1, 0, 0, &rs), R4J_ERR_INVALID_ARGUMENT, "score_scale");
   po.kl_estimator = R4J_KL_FULL;
-  EXPECT_FAILS(r4j_ppo_rewards(r, &po, 0.1, 0, 1, &rs), R4J_ERR_INVALID_ARGUMENT, "FULL_KL");
+  EXPECT_FAILS(r4j_ppo_rewards_ex(r, &po, &ppo, 0.1, 0, 1, &rs), R4J_ERR_INVALID_ARGUMENT, "FULL_KL");
   r4j_ppo_options_defaults(&po);
-  ASSERT_OK(r4j_ppo_rewards(r, &po, 0.1, 0, 1, &rs));
-  ASSERT_OK(r4j_ppo_advantages(r, &po, &as));
+  ASSERT_OK(r4j_ppo_rewards_ex(r, &po, &ppo, 0.1, 0, 1, &rs));
+  ASSERT_OK(r4j_ppo_advantages_ex(r, &po, &ppo, &as, nullptr));
   r4j_ppo_stats ps;
   int64_t idx[2] = {0, 5};
-  EXPECT_FAILS(r4j_ppo_accumulate(m, nullptr, r, idx, 0, &po, 1, &ps), R4J_ERR_INVALID_ARGUMENT, "empty micro-batch");
-  EXPECT_FAILS(r4j_ppo_accumulate(m, nullptr, r, idx, 2, &po, 1, &ps), R4J_ERR_INVALID_ARGUMENT,
+  EXPECT_FAILS(r4j_ppo_accumulate_ex(m, nullptr, r, idx, 0, &po, &ppo, 1, &ps, nullptr), R4J_ERR_INVALID_ARGUMENT, "empty micro-batch");
+  EXPECT_FAILS(r4j_ppo_accumulate_ex(m, nullptr, r, idx, 2, &po, &ppo, 1, &ps, nullptr), R4J_ERR_INVALID_ARGUMENT,
                "indices[1] = 5 is outside the rollout");
-  EXPECT_FAILS(r4j_ppo_accumulate(m, nullptr, r, idx, 1, &po, 1, &ps), R4J_ERR_INVALID_ARGUMENT, "no value head");
+  EXPECT_FAILS(r4j_ppo_accumulate_ex(m, nullptr, r, idx, 1, &po, &ppo, 1, &ps, nullptr), R4J_ERR_INVALID_ARGUMENT, "no value head");
 
-  // The algorithm switches: bad values, group estimators without GROUP_ID, a critic for GRPO.
+  // The algorithm switches: bad values, unknown table keys, group estimators without GROUP_ID, a critic for GRPO.
   r4j_algo_options ao;
   ASSERT_OK(r4j_algo_options_defaults(&ao));
+  ao.estimator = 99;
+  EXPECT_FAILS(r4j_ppo_advantages_ex(r, &po, &ao, &as, nullptr), R4J_ERR_INVALID_ARGUMENT,
+               "unknown advantage estimator 99");
+  ao.estimator = R4J_ESTIMATOR_GAE;
+  ao.importance_sampling = 7;
+  EXPECT_FAILS(r4j_ppo_accumulate_ex(m, nullptr, r, idx, 1, &po, &ao, 1, &ps, nullptr), R4J_ERR_INVALID_ARGUMENT,
+               "unknown importance_sampling 7");
+  ao.importance_sampling = R4J_IS_TOKEN;
   ao.dual_clip = 0.5;
   EXPECT_FAILS(r4j_ppo_rewards_ex(r, &po, &ao, 0.1, 0, 1, &rs), R4J_ERR_INVALID_ARGUMENT, "dual_clip");
+  EXPECT_FAILS(r4j_ppo_validate(&po, &ao), R4J_ERR_INVALID_ARGUMENT, "dual_clip must be 0 (off) or > 1");
+  EXPECT_FAILS(r4j_ppo_validate(&po, nullptr), R4J_ERR_INVALID_ARGUMENT, "algo is NULL");
+  ASSERT_OK(r4j_ppo_validate(&po, &ppo));
   ao.dual_clip = 0;
   ao.loss_agg = R4J_LOSS_SEQ_MEAN_TOKEN_SUM_NORM;
   EXPECT_FAILS(r4j_ppo_rewards_ex(r, &po, &ao, 0.1, 0, 1, &rs), R4J_ERR_INVALID_ARGUMENT, "max_new_tokens");

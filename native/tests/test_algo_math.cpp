@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "core_helpers.hpp"
@@ -177,6 +178,33 @@ TEST(AlgoMath, GroupEstimatorsNeedGroupIds) {
   auto a = algo(R4J_ESTIMATOR_GRPO);
   compute_rewards(r, o, a, 0, 0, 1);
   EXPECT_THROW(compute_advantages(r, o, a, nullptr), Error);
+}
+
+// The dispatch tables have no default row: a value no row is keyed by is an
+// error naming it, even where validation did not run first.
+TEST(AlgoMath, UnknownEstimatorAndPolicyLossAreErrorsNamingTheValue) {
+  auto r = grouped();
+  auto o = ppo_defaults();
+  auto a = algo(R4J_ESTIMATOR_GAE);
+  compute_rewards(r, o, a, 0.1, 0, 1);
+  a.estimator = 42;
+  try {
+    compute_advantages(r, o, a, nullptr);
+    FAIL() << "estimator 42 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown advantage estimator 42"), std::string::npos) << e.what();
+  }
+  a = algo(R4J_ESTIMATOR_GAE);
+  a.importance_sampling = 9;
+  auto lp = at::zeros({2, 3});
+  try {
+    policy_loss_tokens(lp, lp, lp, at::ones({2, 3}), o, a);
+    FAIL() << "importance_sampling 9 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown importance_sampling 9"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(aggregate_loss(lp, at::ones({2, 3}), 17, 0), Error);
+  EXPECT_THROW(kl_loss_tokens(lp, lp, 17), Error);
 }
 
 TEST(AlgoMath, ReinforcePlusPlusMatchesRewardToGoAndWhiteningLoops) {

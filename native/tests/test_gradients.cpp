@@ -97,8 +97,8 @@ std::unique_ptr<Rollout> rollout_with_advantages(Model& m, const r4j_ppo_options
   at::manual_seed(seed);
   r->field(R4J_FIELD_REF_LOGPROBS) = r->field(R4J_FIELD_OLD_LOGPROBS) + at::randn({4, r->response_len()}) * 0.1;
   r->field(R4J_FIELD_SCORES) = at::randn({4});
-  compute_rewards(*r, o, 0.1, 0.0, 1.0);
-  compute_advantages(*r, o);
+  compute_rewards(*r, o, algo_defaults(), 0.1, 0.0, 1.0);
+  compute_advantages(*r, o, algo_defaults(), nullptr);
   return r;
 }
 
@@ -160,7 +160,7 @@ TEST(Gradients, PpoLossMatchesFiniteDifferences) {
   auto rows = at::arange(4, at::kLong);
   auto loss = [&] {
     const double scale = at::GradMode::is_enabled() ? 1.0 : 0.0;
-    auto st = accumulate_loss(*m, nullptr, *r, rows, o, scale);
+    auto st = accumulate_loss(*m, nullptr, *r, rows, o, algo_defaults(), scale, nullptr);
     return st.loss_total;
   };
   auto names = gpt2_names();
@@ -179,7 +179,7 @@ TEST(Gradients, SeedActorGradientAtRatioOneIsMinusAdvantageTimesGradLogp) {
   perturb(*m, 8);
   auto r = rollout_with_advantages(*m, o, 9);
   auto rows = at::arange(4, at::kLong);
-  auto st = accumulate_loss(*m, nullptr, *r, rows, o, 1.0);
+  auto st = accumulate_loss(*m, nullptr, *r, rows, o, algo_defaults(), 1.0, nullptr);
   EXPECT_NEAR(st.ratio_mean, 1.0, 1e-6);
   std::vector<at::Tensor> ppo_grads;
   for (auto& [n, t] : m->named_parameters()) ppo_grads.push_back(t.grad().defined() ? t.grad().clone() : at::Tensor());

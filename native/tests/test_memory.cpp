@@ -113,8 +113,8 @@ TEST(ChunkedLogprobs, LmLossAndPpoLossGradientsEqualUnchunked) {
     r = generate(*m, prompts, at::ones({4, 5}, at::kBool), go);
     r->field(R4J_FIELD_REF_LOGPROBS) = r->field(R4J_FIELD_OLD_LOGPROBS) * 0.9;
     r->field(R4J_FIELD_SCORES) = at::randn({4});
-    compute_rewards(*r, o, 0.1, 0.0, 1.0);
-    compute_advantages(*r, o);
+    compute_rewards(*r, o, algo_defaults(), 0.1, 0.0, 1.0);
+    compute_advantages(*r, o, algo_defaults(), nullptr);
   }
   auto rows = at::arange(4, at::kLong);
   auto losses = [&](int64_t chunk) {
@@ -124,7 +124,7 @@ TEST(ChunkedLogprobs, LmLossAndPpoLossGradientsEqualUnchunked) {
     l.backward();
     auto lm = grads(*m);
     zero_grads(*m);
-    auto st = accumulate_loss(*m, nullptr, *r, rows, o, 1.0);
+    auto st = accumulate_loss(*m, nullptr, *r, rows, o, algo_defaults(), 1.0, nullptr);
     return std::make_tuple(l.item<double>(), lm, st, grads(*m));
   };
   auto [l0, g0, s0, p0] = losses(0);

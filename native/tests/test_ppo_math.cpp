@@ -49,7 +49,7 @@ void expect_close(const at::Tensor& actual, std::vector<float> expected, double 
 TEST(PpoMath, SeedRewardsReturnsAndAdvantages) {
   auto r = example();
   auto o = seed_options();
-  auto s = compute_rewards(r, o, /*kl_coef=*/0.1, 0.0, 1.0);
+  auto s = compute_rewards(r, o, algo_defaults(), /*kl_coef=*/0.1, 0.0, 1.0);
   // k1: KL = old - ref
   expect_close(r.field(R4J_FIELD_KL), {0.2f, -0.5f, 0.0f, -0.5f, 0.2f, 0.0f});
   // rewards = -0.1 * KL, score on the last real token
@@ -62,7 +62,7 @@ TEST(PpoMath, SeedRewardsReturnsAndAdvantages) {
   EXPECT_NEAR(s.response_length, 2.5, 1e-6);
   EXPECT_NEAR(s.eos_rate, 0.5, 1e-6);
 
-  auto a = compute_advantages(r, o);
+  auto a = compute_advantages(r, o, algo_defaults(), nullptr);
   // returns[t] = sum_{j>=t} r[j]; advantages = returns - values
   expect_close(r.field(R4J_FIELD_RETURNS), {2.03f, 2.05f, 2.0f, -0.97f, -1.02f, 0.0f});
   expect_close(r.field(R4J_FIELD_ADVANTAGES), {1.53f, 1.85f, 2.1f, -1.97f, -1.32f, 0.0f});
@@ -76,8 +76,8 @@ TEST(PpoMath, StandardGaeAndWhitening) {
   auto o = seed_options();
   o.lam = 0.95;
   o.whiten_advantages = 1;
-  compute_rewards(r, o, 0.1, 0.0, 1.0);
-  compute_advantages(r, o);
+  compute_rewards(r, o, algo_defaults(), 0.1, 0.0, 1.0);
+  compute_advantages(r, o, algo_defaults(), nullptr);
   // row 0: deltas 2.1, -0.25, -0.32 -> A2 = 2.1, A1 = -0.25 + 0.95*2.1 = 1.745,
   //        A0 = -0.32 + 0.95*1.745 = 1.33775
   // row 1: deltas -1.32, -0.65 -> A1 = -1.32, A0 = -0.65 + 0.95*(-1.32) = -1.904
@@ -95,7 +95,7 @@ TEST(PpoMath, K3EstimatorIsExpMinusOneMinusLogRatio) {
   auto r = example();
   auto o = seed_options();
   o.kl_estimator = R4J_KL_K3;
-  compute_rewards(r, o, 0.1, 0.0, 1.0);
+  compute_rewards(r, o, algo_defaults(), 0.1, 0.0, 1.0);
   // ref - old = -0.2: e^-0.2 - 1 + 0.2 = 0.0187308; = 0.5: e^0.5 - 1 - 0.5 = 0.1487213
   expect_close(r.field(R4J_FIELD_KL), {0.0187308f, 0.1487213f, 0.0f, 0.1487213f, 0.0187308f, 0.0f});
 }
@@ -103,15 +103,15 @@ TEST(PpoMath, K3EstimatorIsExpMinusOneMinusLogRatio) {
 TEST(PpoMath, ScoreNormalisationPenaltyAndClipping) {
   auto r = example();
   auto o = seed_options();
-  compute_rewards(r, o, 0.0, /*shift=*/0.5, /*scale=*/2.0);
+  compute_rewards(r, o, algo_defaults(), 0.0, /*shift=*/0.5, /*scale=*/2.0);
   // (2 - 0.5) / 2 = 0.75, (-1 - 0.5) / 2 = -0.75
   expect_close(r.field(R4J_FIELD_REWARDS), {0, 0, 0.75f, 0, -0.75f, 0});
   o.missing_eos_penalty_on = 1;
   o.missing_eos_penalty = -3.0;
-  compute_rewards(r, o, 0.0, 0.5, 2.0);
+  compute_rewards(r, o, algo_defaults(), 0.0, 0.5, 2.0);
   expect_close(r.field(R4J_FIELD_REWARDS), {0, 0, 0.75f, 0, -3.0f, 0});  // no EOS: replaced
   o.score_clip = 0.6;
-  compute_rewards(r, o, 0.0, 0.5, 2.0);
+  compute_rewards(r, o, algo_defaults(), 0.0, 0.5, 2.0);
   expect_close(r.field(R4J_FIELD_REWARDS), {0, 0, 0.6f, 0, -0.6f, 0});
 }
 
@@ -121,16 +121,21 @@ TEST(PpoMath, PolicyLossSeedAndClipped) {
   auto adv = floats({1.0f, -2.0f, 0.5f, -1.0f, 3.0f, 7.0f}, {2, 3});  // 7.0 sits on padding
   auto mask = floats({1, 1, 1, 1, 1, 0}, {2, 3});
   auto o = seed_options();
+  const auto a = algo_defaults();
+  // The loss as accumulate_loss takes it: per-token losses aggregated by PPO's token mean.
+  auto loss = [&](const PolicyLossTokens& pg) {
+    return aggregate_loss(pg.pg_losses, mask, a.loss_agg, a.max_new_tokens).item<double>();
+  };
   // ratios e^0.1, e^-0.1, 1 / 1, e^-0.1: -A*ratio = -1.10517, 1.80967, -0.5, 1.0, -2.71451
-  auto seed = policy_loss(logp, old, adv, mask, o);
-  EXPECT_NEAR(seed.loss.item<double>(), -1.510008336 / 5, 1e-6);
-  EXPECT_EQ(seed.clipfrac.item<double>(), 0.0);
+  auto seed = policy_loss_tokens(logp, old, adv, mask, o, a);
+  EXPECT_NEAR(loss(seed), -1.510008336 / 5, 1e-6);
+  EXPECT_EQ(masked_mean(seed.clipped, mask).item<double>(), 0.0);
   o.clip_ratio = 1;
   o.cliprange = 0.05;
   // clipped ratios 1.05, 0.95, 1 / 1, 0.95: max(-A*r, -A*clip(r)) = -1.05, 1.9, -0.5, 1.0, -2.71451
-  auto clipped = policy_loss(logp, old, adv, mask, o);
-  EXPECT_NEAR(clipped.loss.item<double>(), -1.364512254 / 5, 1e-6);
-  EXPECT_NEAR(clipped.clipfrac.item<double>(), 0.4, 1e-6);
+  auto clipped = policy_loss_tokens(logp, old, adv, mask, o, a);
+  EXPECT_NEAR(loss(clipped), -1.364512254 / 5, 1e-6);
+  EXPECT_NEAR(masked_mean(clipped.clipped, mask).item<double>(), 0.4, 1e-6);
 }
 
 TEST(PpoMath, ValueLossSeedAndClipped) {
@@ -175,11 +180,11 @@ TEST(PpoMath, RatioIsOneAtTheFirstMinibatch) {
   auto m = make(c);
   auto r = sampled(*m, 3);
   auto o = seed_options();
-  compute_rewards(*r, o, 0.1, 0, 1);
-  compute_advantages(*r, o);
+  compute_rewards(*r, o, algo_defaults(), 0.1, 0, 1);
+  compute_advantages(*r, o, algo_defaults(), nullptr);
   // Minibatches that crop differently: all rows, then rows whose prompts are all long.
   for (auto rows : {at::arange(6, at::kLong), longs({0, 1}, {2}), longs({4, 2}, {2})}) {
-    auto st = accumulate_loss(*m, nullptr, *r, rows, o, 0.0);
+    auto st = accumulate_loss(*m, nullptr, *r, rows, o, algo_defaults(), 0.0, nullptr);
     EXPECT_NEAR(st.ratio_mean, 1.0, 1e-6);
     EXPECT_LT(st.ratio_var, 1e-10);
     EXPECT_LT(st.approxkl, 1e-10);
@@ -205,25 +210,27 @@ TEST(PpoMath, PaddingAndTokensAfterEosChangeNothing) {
     b.field(f) = at::where(mask2, padded, at::full_like(padded, 123.0f));
   }
   b.field(R4J_FIELD_SCORES) = a->field(R4J_FIELD_SCORES).clone();
+  const auto ppo = algo_defaults();
   for (bool standard : {false, true}) {
     auto o = seed_options();
     if (standard) {
       o.lam = 0.95;
       o.whiten_advantages = o.clip_ratio = o.clip_value = 1;
     }
-    auto ra = compute_rewards(*a, o, 0.1, 0, 1), rb = compute_rewards(b, o, 0.1, 0, 1);
+    auto ra = compute_rewards(*a, o, ppo, 0.1, 0, 1), rb = compute_rewards(b, o, ppo, 0.1, 0, 1);
     EXPECT_NEAR(ra.kl, rb.kl, 1e-6);
     EXPECT_NEAR(ra.rlhf_reward, rb.rlhf_reward, 1e-6);
     EXPECT_NEAR(ra.entropy, rb.entropy, 1e-5);
     EXPECT_NEAR(ra.response_length, rb.response_length, 1e-9);
-    auto aa = compute_advantages(*a, o), ab = compute_advantages(b, o);
+    auto aa = compute_advantages(*a, o, ppo, nullptr), ab = compute_advantages(b, o, ppo, nullptr);
     EXPECT_NEAR(aa.returns_mean, ab.returns_mean, 1e-6);
     EXPECT_NEAR(aa.returns_var, ab.returns_var, 1e-6);
     EXPECT_NEAR(aa.var_explained, ab.var_explained, 1e-6);
     EXPECT_LT(max_abs_diff(a->field(R4J_FIELD_ADVANTAGES_WHITENED),
                            b.field(R4J_FIELD_ADVANTAGES_WHITENED).narrow(1, 0, R)), 1e-6);
     auto rows = at::arange(6, at::kLong);
-    auto la = accumulate_loss(*m, nullptr, *a, rows, o, 0.0), lb = accumulate_loss(*m, nullptr, b, rows, o, 0.0);
+    auto la = accumulate_loss(*m, nullptr, *a, rows, o, ppo, 0.0, nullptr);
+    auto lb = accumulate_loss(*m, nullptr, b, rows, o, ppo, 0.0, nullptr);
     EXPECT_NEAR(la.loss_total, lb.loss_total, 1e-6);
     EXPECT_NEAR(la.entropy, lb.entropy, 1e-6);
     EXPECT_NEAR(la.vpred, lb.vpred, 1e-6);

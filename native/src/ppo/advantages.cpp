@@ -1,5 +1,5 @@
-// Returns and advantages, over response tokens only. The estimator is a switch
-// (r4j_algo_options.estimator); r[i] below is sample i's sequence reward,
+// Returns and advantages, over response tokens only. The estimator is a row of
+// kEstimators keyed by r4j_algo_options.estimator; r[i] below is sample i's sequence reward,
 // sum_t rewards[i, t] (the score, plus the KL penalty when it is in the reward).
 //
 // gae (Schulman et al. 2016), with the critic:
@@ -88,67 +88,136 @@ GroupStats group_stats(const at::Tensor& x, const at::Tensor& group_id) {
   return s;
 }
 
-r4j_advantage_stats compute_advantages(Rollout& r, const r4j_ppo_options& o) {
-  return compute_advantages(r, o, algo_defaults(), nullptr);
+namespace {
+
+// What every estimator reads; [B, R] unless noted.
+struct Batch {
+  Rollout& rollout;
+  const r4j_ppo_options& o;
+  const r4j_algo_options& a;
+  at::Tensor mask;        // response tokens
+  at::Tensor loss_mask;   // the tokens that count in the loss
+  at::Tensor rewards;     // per-token rewards, zero off the mask
+  at::Tensor seq_reward;  // [B]: r_i = sum_t rewards[i, t]
+  at::Tensor values;      // OLD_VALUES with a critic, else zeros
+};
+
+struct Estimate {
+  at::Tensor advantages, returns, whitened;
+};
+
+Estimate gae_estimate(const Batch& b, r4j_group_stats&) {
+  Estimate e;
+  e.advantages = gae(b.rewards, b.values, b.o.gamma, b.o.lam) * b.mask;
+  e.returns = (e.advantages + b.values) * b.mask;
+  e.whitened = b.o.whiten_advantages ? masked_whiten(e.advantages, b.loss_mask) : e.advantages;
+  return e;
 }
+
+// A sequence-level advantage A_i [B] from the statistics of i's group, put on
+// every response token; a constant group gets 0.
+template <typename Advantage>
+Estimate group_relative(const Batch& b, r4j_group_stats& gs, Advantage advantage) {
+  auto g = group_stats(b.seq_reward, group_ids(b.rollout));
+  gs.groups = g.groups;
+  at::Tensor A = advantage(g);                              // [B]
+  A = at::where(g.constant, at::zeros_like(A), A);
+  gs.zero_variance_groups = g.constant.to(at::kFloat).div(g.size).sum().round().item<int64_t>();
+  Estimate e;
+  e.advantages = A.unsqueeze(1) * b.mask;
+  e.returns = e.advantages;
+  e.whitened = b.o.whiten_advantages ? masked_whiten(e.advantages, b.loss_mask) : e.advantages;
+  return e;
+}
+
+Estimate grpo_estimate(const Batch& b, r4j_group_stats& gs) {
+  return group_relative(b, gs, [&](const GroupStats& g) {
+    auto centered = b.seq_reward - g.mean;
+    switch (b.a.scale_rewards) {
+      case R4J_SCALE_GROUP: return centered / (g.std + 1e-4);
+      case R4J_SCALE_BATCH: return centered / (batch_std(b.seq_reward) + 1e-4);
+      case R4J_SCALE_NONE: return centered;
+    }
+    fail(R4J_ERR_INVALID_ARGUMENT, "unknown scale_rewards " + std::to_string(b.a.scale_rewards) + " (R4J_SCALE_*)");
+  });
+}
+
+Estimate rloo_estimate(const Batch& b, r4j_group_stats& gs) {
+  return group_relative(b, gs, [&](const GroupStats& g) {
+    require(g.size.min().item<double>() >= 2, "rloo needs at least 2 samples per group (generation.num_samples)");
+    return b.seq_reward - (g.mean * g.size - b.seq_reward) / (g.size - 1);
+  });
+}
+
+// returns[t] = sum_{j>=t} gamma^(j-t) per_token[j], whitened over the batch's loss tokens.
+Estimate reward_to_go(const Batch& b, const at::Tensor& per_token) {
+  Estimate e;
+  e.returns = gae(per_token, at::zeros_like(per_token), b.o.gamma, 1.0) * b.mask;
+  e.advantages = e.returns;
+  e.whitened = masked_whiten(e.advantages, b.loss_mask);
+  return e;
+}
+
+Estimate reinforce_pp_estimate(const Batch& b, r4j_group_stats&) { return reward_to_go(b, b.rewards); }
+
+Estimate reinforce_pp_baseline_estimate(const Batch& b, r4j_group_stats& gs) {
+  auto score = b.rollout.field(R4J_FIELD_SCORES_SHAPED);    // [B]
+  auto g = group_stats(score, group_ids(b.rollout));
+  gs.groups = g.groups;
+  gs.zero_variance_groups = g.constant.to(at::kFloat).div(g.size).sum().round().item<int64_t>();
+  auto last = b.mask.sum(1).to(at::kLong).sub(1).unsqueeze(1);  // [B, 1]
+  return reward_to_go(b, b.rewards.scatter_add(1, last, (-g.mean).unsqueeze(1)));
+}
+
+// The estimators by R4J_ESTIMATOR_* (verl's registry of advantage estimators):
+// adding one is a row here, its #define in rlhf4j.h and its Java enum constant.
+struct EstimatorEntry {
+  int32_t code;
+  const char* name;
+  Estimate (*estimate)(const Batch&, r4j_group_stats&);
+  bool critic;  // learns a value head (GAE); the others are critic-free
+};
+
+constexpr EstimatorEntry kEstimators[] = {
+    {R4J_ESTIMATOR_GAE, "gae", gae_estimate, true},
+    {R4J_ESTIMATOR_GRPO, "grpo", grpo_estimate, false},
+    {R4J_ESTIMATOR_RLOO, "rloo", rloo_estimate, false},
+    {R4J_ESTIMATOR_REINFORCE_PP, "reinforce_pp", reinforce_pp_estimate, false},
+    {R4J_ESTIMATOR_REINFORCE_PP_BASELINE, "reinforce_pp_baseline", reinforce_pp_baseline_estimate, false},
+};
+
+const EstimatorEntry& estimator_entry(int32_t code) {
+  std::string known;
+  for (const auto& e : kEstimators) {
+    if (e.code == code) return e;
+    known += (known.empty() ? "" : ", ") + std::string(e.name) + " = " + std::to_string(e.code);
+  }
+  fail(R4J_ERR_INVALID_ARGUMENT, "unknown advantage estimator " + std::to_string(code) + " (" + known + ")");
+}
+
+}  // namespace
+
+void require_estimator(int32_t estimator) { estimator_entry(estimator); }
+
+bool uses_critic(const r4j_algo_options& a) { return estimator_entry(a.estimator).critic; }
 
 r4j_advantage_stats compute_advantages(Rollout& r, const r4j_ppo_options& o, const r4j_algo_options& a,
                                        r4j_group_stats* group_out) {
-  require(r.has(R4J_FIELD_REWARDS), "advantages need REWARDS: call r4j_ppo_rewards first");
+  require(r.has(R4J_FIELD_REWARDS), "advantages need REWARDS: call r4j_ppo_rewards_ex first");
+  const EstimatorEntry& estimator = estimator_entry(a.estimator);
   at::NoGradGuard no_grad;
   auto mask = r.response_mask.to(at::kFloat);               // [B, R]
   auto lmask = loss_mask(r, a);                             // [B, R]
   auto rewards = r.field(R4J_FIELD_REWARDS) * mask;         // [B, R]
   auto seq_reward = rewards.sum(1);                         // [B]: r_i
-  const bool critic = uses_critic(a);
+  const bool critic = estimator.critic;
   auto values = critic ? r.field(R4J_FIELD_OLD_VALUES) * mask : at::zeros_like(rewards);  // [B, R]
 
   r4j_group_stats gs{};
-  at::Tensor advantages, returns, whitened;
-  switch (a.estimator) {
-    case R4J_ESTIMATOR_GAE: {
-      advantages = gae(rewards, values, o.gamma, o.lam) * mask;
-      returns = (advantages + values) * mask;
-      whitened = o.whiten_advantages ? masked_whiten(advantages, lmask) : advantages;
-      break;
-    }
-    case R4J_ESTIMATOR_GRPO:
-    case R4J_ESTIMATOR_RLOO: {
-      auto g = group_stats(seq_reward, group_ids(r));
-      gs.groups = g.groups;
-      at::Tensor A;                                         // [B]
-      if (a.estimator == R4J_ESTIMATOR_GRPO) {
-        auto centered = seq_reward - g.mean;
-        if (a.scale_rewards == R4J_SCALE_GROUP) A = centered / (g.std + 1e-4);
-        else if (a.scale_rewards == R4J_SCALE_BATCH) A = centered / (batch_std(seq_reward) + 1e-4);
-        else A = centered;
-      } else {
-        require(g.size.min().item<double>() >= 2, "rloo needs at least 2 samples per group (generation.num_samples)");
-        A = seq_reward - (g.mean * g.size - seq_reward) / (g.size - 1);
-      }
-      A = at::where(g.constant, at::zeros_like(A), A);
-      gs.zero_variance_groups = g.constant.to(at::kFloat).div(g.size).sum().round().item<int64_t>();
-      advantages = A.unsqueeze(1) * mask;
-      returns = advantages;
-      whitened = o.whiten_advantages ? masked_whiten(advantages, lmask) : advantages;
-      break;
-    }
-    default: {  // REINFORCE_PP, REINFORCE_PP_BASELINE
-      auto per_token = rewards;
-      if (a.estimator == R4J_ESTIMATOR_REINFORCE_PP_BASELINE) {
-        auto score = r.field(R4J_FIELD_SCORES_SHAPED);      // [B]
-        auto g = group_stats(score, group_ids(r));
-        gs.groups = g.groups;
-        gs.zero_variance_groups = g.constant.to(at::kFloat).div(g.size).sum().round().item<int64_t>();
-        auto last = mask.sum(1).to(at::kLong).sub(1).unsqueeze(1);  // [B, 1]
-        per_token = rewards.scatter_add(1, last, (-g.mean).unsqueeze(1));
-      }
-      returns = gae(per_token, at::zeros_like(per_token), o.gamma, 1.0) * mask;
-      advantages = returns;
-      whitened = masked_whiten(advantages, lmask);
-      break;
-    }
-  }
+  const Estimate e = estimator.estimate(Batch{r, o, a, mask, lmask, rewards, seq_reward, values}, gs);
+  const at::Tensor& advantages = e.advantages;
+  const at::Tensor& returns = e.returns;
+  const at::Tensor& whitened = e.whitened;
 
   r.field(R4J_FIELD_ADVANTAGES) = advantages;
   r.field(R4J_FIELD_RETURNS) = returns;

@@ -22,6 +22,7 @@
 // the minibatch's tokens or samples) makes it a minibatch-wide mean.
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "../errors.hpp"
 #include "../scoring.hpp"
@@ -64,19 +65,48 @@ MicroBatch select(const Rollout& r, const at::Tensor& rows) {
   return mb;
 }
 
+// The importance ratio of each policy-loss variant, [n, R], from the per-token
+// log-ratio (zero off the mask).
+at::Tensor token_ratio(const at::Tensor& log_ratio, const at::Tensor&) { return at::exp(log_ratio); }
+
+at::Tensor sequence_ratio(const at::Tensor& log_ratio, const at::Tensor& mask) {
+  auto seq = log_ratio.sum(1) / mask.sum(1).clamp_min(1);  // [n]
+  return at::exp(seq.unsqueeze(1).expand_as(log_ratio));
+}
+
+// The policy-loss variants by R4J_IS_* (verl's registry of policy losses: PPO's
+// per-token ratio, GSPO's per-sequence one); clipping and the dual clip follow alike.
+struct PolicyLossEntry {
+  int32_t code;
+  const char* name;
+  at::Tensor (*ratio)(const at::Tensor& log_ratio, const at::Tensor& mask);
+};
+
+constexpr PolicyLossEntry kPolicyLosses[] = {
+    {R4J_IS_TOKEN, "token (PPO)", token_ratio},
+    {R4J_IS_SEQUENCE, "sequence (GSPO)", sequence_ratio},
+};
+
+const PolicyLossEntry& policy_loss_entry(int32_t code) {
+  std::string known;
+  for (const auto& e : kPolicyLosses) {
+    if (e.code == code) return e;
+    known += (known.empty() ? "" : ", ") + std::string(e.name) + " = " + std::to_string(e.code);
+  }
+  fail(R4J_ERR_INVALID_ARGUMENT, "unknown importance_sampling " + std::to_string(code) + " (" + known + ")");
+}
+
 }  // namespace
+
+void require_policy_loss(int32_t importance_sampling) { policy_loss_entry(importance_sampling); }
 
 PolicyLossTokens policy_loss_tokens(const at::Tensor& logprobs, const at::Tensor& old_logprobs,
                                     const at::Tensor& advantages, const at::Tensor& mask, const r4j_ppo_options& o,
                                     const r4j_algo_options& a) {
+  const PolicyLossEntry& variant = policy_loss_entry(a.importance_sampling);
   PolicyLossTokens out;
   out.log_ratio = (logprobs - old_logprobs) * mask;                       // [n, R]
-  auto log_ratio = out.log_ratio;
-  if (a.importance_sampling == R4J_IS_SEQUENCE) {
-    auto seq = log_ratio.sum(1) / mask.sum(1).clamp_min(1);                // [n]
-    log_ratio = seq.unsqueeze(1).expand_as(log_ratio);
-  }
-  out.ratio = at::exp(log_ratio);
+  out.ratio = variant.ratio(out.log_ratio, mask);
   auto pg_losses = -advantages * out.ratio;
   out.clipped = at::zeros_like(mask);
   out.dual_clipped = at::zeros_like(mask);
@@ -105,8 +135,9 @@ at::Tensor kl_loss_tokens(const at::Tensor& logprobs, const at::Tensor& ref_logp
     case R4J_KL_LOSS_K1: return log_ratio;
     case R4J_KL_LOSS_K2: return k2;
     case R4J_KL_LOSS_K3: return k3;
-    default: return k2 + (k3 - k2).detach();                // k3+
+    case R4J_KL_LOSS_K3_PLUS: return k2 + (k3 - k2).detach();
   }
+  fail(R4J_ERR_INVALID_ARGUMENT, "unknown kl_loss_estimator " + std::to_string(estimator) + " (R4J_KL_LOSS_*)");
 }
 
 at::Tensor aggregate_loss(const at::Tensor& losses, const at::Tensor& mask, int32_t mode, int64_t max_new_tokens) {
@@ -115,25 +146,9 @@ at::Tensor aggregate_loss(const at::Tensor& losses, const at::Tensor& mask, int3
     case R4J_LOSS_TOKEN_MEAN: return sums.sum() / mask.sum().clamp_min(1);
     case R4J_LOSS_SEQ_MEAN_TOKEN_MEAN: return (sums / mask.sum(1).clamp_min(1)).mean();
     case R4J_LOSS_SEQ_MEAN_TOKEN_SUM: return sums.mean();
-    default: return sums.mean() / static_cast<double>(max_new_tokens);
+    case R4J_LOSS_SEQ_MEAN_TOKEN_SUM_NORM: return sums.mean() / static_cast<double>(max_new_tokens);
   }
-}
-
-PolicyLoss policy_loss(const at::Tensor& logprobs, const at::Tensor& old_logprobs, const at::Tensor& advantages,
-                       const at::Tensor& mask, const r4j_ppo_options& o) {
-  PolicyLoss out;
-  out.log_ratio = (logprobs - old_logprobs) * mask;
-  out.ratio = at::exp(out.log_ratio);
-  auto pg_losses = -advantages * out.ratio;
-  if (o.clip_ratio) {
-    auto pg_losses2 = -advantages * at::clamp(out.ratio, 1.0 - o.cliprange, 1.0 + o.cliprange);
-    out.loss = masked_mean(at::max(pg_losses, pg_losses2), mask);
-    out.clipfrac = masked_mean(pg_losses2.gt(pg_losses).to(at::kFloat), mask);
-  } else {
-    out.loss = masked_mean(pg_losses, mask);
-    out.clipfrac = at::zeros({}, mask.options());
-  }
-  return out;
+  fail(R4J_ERR_INVALID_ARGUMENT, "unknown loss_agg " + std::to_string(mode) + " (R4J_LOSS_*)");
 }
 
 ValueLoss value_loss(const at::Tensor& values, const at::Tensor& old_values, const at::Tensor& returns,
@@ -153,15 +168,10 @@ ValueLoss value_loss(const at::Tensor& values, const at::Tensor& old_values, con
 }
 
 r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at::Tensor& indices,
-                              const r4j_ppo_options& o, double loss_scale) {
-  return accumulate_loss(actor, critic, r, indices, o, algo_defaults(), loss_scale, nullptr);
-}
-
-r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at::Tensor& indices,
                               const r4j_ppo_options& o, const r4j_algo_options& a, double loss_scale,
                               r4j_algo_loss_stats* algo_out) {
   for (int32_t f : {R4J_FIELD_ADVANTAGES_WHITENED, R4J_FIELD_RETURNS})
-    require(r.has(f), "the PPO loss needs advantages and returns: call r4j_ppo_advantages first");
+    require(r.has(f), "the PPO loss needs advantages and returns: call r4j_ppo_advantages_ex first");
   const bool with_critic = uses_critic(a);
   if (a.kl_in == R4J_KL_IN_LOSS)
     require(r.has(R4J_FIELD_REF_LOGPROBS), "kl_in loss needs REF_LOGPROBS: call r4j_rollout_score_ref first");

@@ -13,11 +13,14 @@ namespace r4j {
 r4j_ppo_options validate(const r4j_ppo_options& options);
 r4j_algo_options validate(const r4j_algo_options& algo);
 
-// r4j_algo_options_defaults: PPO exactly as the plain r4j_ppo_* functions do it.
+// r4j_algo_options_defaults: PPO (GAE, KL in the reward, token mean, symmetric clip).
 r4j_algo_options algo_defaults();
 
-// Critic-free estimators learn from no value head.
-inline bool uses_critic(const r4j_algo_options& a) { return a.estimator == R4J_ESTIMATOR_GAE; }
+// Throws naming the value unless estimator is an R4J_ESTIMATOR_* of the table in advantages.cpp.
+void require_estimator(int32_t estimator);
+
+// Whether the estimator learns a value head (GAE); critic-free ones need none.
+bool uses_critic(const r4j_algo_options& a);
 
 // [B, R] float: 1 on response tokens that count in the loss (truncated samples
 // are dropped when mask_truncated).
@@ -26,18 +29,14 @@ at::Tensor loss_mask(const Rollout& rollout, const r4j_algo_options& algo);
 // Per-token KL with the chosen estimator, [B, R], zero off the response mask.
 at::Tensor kl_estimate(Rollout& rollout, int32_t estimator);
 
-// Writes KL and REWARDS: rewards[t] = -kl_coef * KL[t], plus the score on
-// the last response token.
-r4j_reward_stats compute_rewards(Rollout& rollout, const r4j_ppo_options& options, double kl_coef,
-                                 double score_shift, double score_scale);
-// The same with the algorithm's KL placement and DAPO's overlong shaping;
-// also writes LOSS_MASK and SCORES_SHAPED.
+// Writes KL and REWARDS: rewards[t] = -kl_coef * KL[t] (kl_in reward), plus
+// the score (with DAPO's overlong shaping) on the last response token; also
+// writes LOSS_MASK and SCORES_SHAPED.
 r4j_reward_stats compute_rewards(Rollout& rollout, const r4j_ppo_options& options, const r4j_algo_options& algo,
                                  double kl_coef, double score_shift, double score_scale);
 
-// Writes RETURNS, ADVANTAGES and ADVANTAGES_WHITENED by GAE(gamma, lambda).
-r4j_advantage_stats compute_advantages(Rollout& rollout, const r4j_ppo_options& options);
-// The same by the chosen estimator; group_stats may be null.
+// Writes RETURNS, ADVANTAGES and ADVANTAGES_WHITENED by the chosen estimator
+// (GAE(gamma, lambda) for PPO); group_stats may be null.
 r4j_advantage_stats compute_advantages(Rollout& rollout, const r4j_ppo_options& options, const r4j_algo_options& algo,
                                        r4j_group_stats* group_stats);
 
@@ -52,15 +51,9 @@ struct GroupStats {
 };
 GroupStats group_stats(const at::Tensor& x, const at::Tensor& group_id);
 
-// The policy (actor) objective over [n, R] tensors; mask is float.
-struct PolicyLoss {
-  at::Tensor loss;      // pg_loss, scalar
-  at::Tensor clipfrac;  // share of tokens where the clipped branch was larger
-  at::Tensor ratio;     // [n, R]
-  at::Tensor log_ratio; // [n, R], zero off the mask
-};
-PolicyLoss policy_loss(const at::Tensor& logprobs, const at::Tensor& old_logprobs, const at::Tensor& advantages,
-                       const at::Tensor& mask, const r4j_ppo_options& options);
+// Throws naming the value unless importance_sampling is an R4J_IS_* of the
+// policy-loss table in losses.cpp.
+void require_policy_loss(int32_t importance_sampling);
 
 // The per-token policy objective with the algorithm's clipping and ratio
 // (before aggregation), [n, R], zero off the mask.
@@ -91,10 +84,7 @@ ValueLoss value_loss(const at::Tensor& values, const at::Tensor& old_values, con
                      const at::Tensor& mask, const r4j_ppo_options& options);
 
 // The loss of one micro-batch of samples (indices [n] int64 on the rollout's
-// device), with gradients accumulated scaled by loss_scale.
-r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& rollout, const at::Tensor& indices,
-                              const r4j_ppo_options& options, double loss_scale);
-// The same with the algorithm's switches; algo_stats may be null.
+// device), with gradients accumulated scaled by loss_scale; algo_stats may be null.
 r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& rollout, const at::Tensor& indices,
                               const r4j_ppo_options& options, const r4j_algo_options& algo, double loss_scale,
                               r4j_algo_loss_stats* algo_stats);

@@ -8,6 +8,7 @@
 //   score += min(-(|y| - (L_max - L_buf)) / L_buf, 0) * overlong_penalty_factor
 // and its masking of truncated samples: LOSS_MASK = response mask * ended.
 #include <cmath>
+#include <string>
 
 #include "../errors.hpp"
 #include "masked.hpp"
@@ -24,6 +25,7 @@ at::Tensor kl_estimate(Rollout& r, int32_t estimator) {
   }
   auto log_ratio = r.field(R4J_FIELD_OLD_LOGPROBS) - r.field(R4J_FIELD_REF_LOGPROBS);  // log(pi_old / pi_ref)
   if (estimator == R4J_KL_K3) return (at::exp(-log_ratio) - 1 + log_ratio) * mask;
+  require(estimator == R4J_KL_K1, "unknown kl_estimator " + std::to_string(estimator) + " (R4J_KL_*)");
   return log_ratio * mask;
 }
 
@@ -31,11 +33,6 @@ at::Tensor loss_mask(const Rollout& r, const r4j_algo_options& a) {
   auto mask = r.response_mask.to(at::kFloat);               // [B, R]
   if (!a.mask_truncated) return mask;
   return mask * r.ended.to(at::kFloat).unsqueeze(1);
-}
-
-r4j_reward_stats compute_rewards(Rollout& r, const r4j_ppo_options& o, double kl_coef, double score_shift,
-                                 double score_scale) {
-  return compute_rewards(r, o, algo_defaults(), kl_coef, score_shift, score_scale);
 }
 
 r4j_reward_stats compute_rewards(Rollout& r, const r4j_ppo_options& o, const r4j_algo_options& a, double kl_coef,

@@ -56,12 +56,12 @@ r4j_algo_options validate(const r4j_algo_options& a) {
     require(std::isfinite(v) && v >= 0, std::string("algo options: ") + name + " must be a finite number >= 0, got " +
                                              std::to_string(v));
   };
-  in_range(a.estimator, R4J_ESTIMATOR_GAE, R4J_ESTIMATOR_REINFORCE_PP_BASELINE, "estimator");
+  require_estimator(a.estimator);
   in_range(a.scale_rewards, R4J_SCALE_GROUP, R4J_SCALE_NONE, "scale_rewards");
   in_range(a.kl_in, R4J_KL_IN_REWARD, R4J_KL_IN_NONE, "kl_in");
   in_range(a.kl_loss_estimator, R4J_KL_LOSS_K1, R4J_KL_LOSS_K3_PLUS, "kl_loss_estimator");
   in_range(a.loss_agg, R4J_LOSS_TOKEN_MEAN, R4J_LOSS_SEQ_MEAN_TOKEN_SUM_NORM, "loss_agg");
-  in_range(a.importance_sampling, R4J_IS_TOKEN, R4J_IS_SEQUENCE, "importance_sampling");
+  require_policy_loss(a.importance_sampling);
   finite_nonneg(a.kl_loss_coef, "kl_loss_coef");
   finite_nonneg(a.cliprange_low, "cliprange_low");
   finite_nonneg(a.cliprange_high, "cliprange_high");

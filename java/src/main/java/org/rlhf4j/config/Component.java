@@ -28,6 +28,10 @@ record Component(RecordComponent component, String key, boolean nullable, String
       if (ConfigPreset.class.isAssignableFrom(t) && !t.isEnum()) {
         throw new IllegalStateException(where + " is a preset but not an enum");
       }
+      if (rc.isAnnotationPresent(Range.class) && !(t.isPrimitive() || Number.class.isAssignableFrom(t))
+          || t == boolean.class && rc.isAnnotationPresent(Range.class)) {
+        throw new IllegalStateException(where + " has a @Range but is not a number");
+      }
       if (!t.isRecord() && !ConfigValues.supports(t)) {
         throw new IllegalStateException(where + " has a type the config loader cannot read: " + t.getName());
       }
@@ -42,6 +46,11 @@ record Component(RecordComponent component, String key, boolean nullable, String
 
   boolean isSection() {
     return type().isRecord();
+  }
+
+  /** The key's bound, or null when it has none. */
+  Range range() {
+    return component.getAnnotation(Range.class);
   }
 
   boolean isPreset() {

@@ -7,10 +7,10 @@ import java.util.Iterator;
 import java.util.List;
 
 /**
- * Maps a user's tree onto config records: keys the user wrote are converted to the component's
- * type, absent keys come from the defaults (or from the section's preset when the user chose
- * one), unknown keys are rejected with a suggestion. Range errors from a record's constructor
- * get the section's path in front.
+ * Maps a user's tree (with its presets' keys already applied, see {@link ConfigSource}) onto
+ * config records: keys the user wrote are converted to the component's type and checked against
+ * their {@link Range}, absent keys come from the defaults, unknown keys are rejected with a
+ * suggestion. Errors from a record's constructor get the section's path in front.
  */
 final class ConfigBinder {
   private final ConfigSource source;
@@ -30,19 +30,19 @@ final class ConfigBinder {
   <R extends Record> R bind(Class<R> type, JsonNode user, R defaults, String prefix) {
     List<Component> components = Component.of(type);
     if (user != null) rejectUnknownKeys(user, components, prefix);
-    R base = presetDefaults(type, user, components, prefix, defaults);
     Object[] args = new Object[components.size()];
     for (int i = 0; i < args.length; i++) {
       Component c = components.get(i);
       String key = path(prefix, c.key());
       JsonNode node = user == null ? null : user.get(c.key());
       if (node == null) {
-        args[i] = c.get(base);
+        args[i] = c.get(defaults);
       } else if (c.isSection()) {
-        args[i] = section(c, node, (Record) c.get(base), key);
+        args[i] = section(c, node, (Record) c.get(defaults), key);
       } else {
         args[i] = ConfigValues.fromNode(node, c.type(), c.nullable(), key, source.origin(key));
       }
+      Bounds.check(key, c.range(), args[i]);
     }
     return construct(type, args, prefix);
   }
@@ -54,18 +54,6 @@ final class ConfigBinder {
           + ConfigValues.show(node));
     }
     return bind(c.type().asSubclass(Record.class), node, defaults, key);
-  }
-
-  /** The defaults of the section: the chosen preset's when the user named one, else the given ones. */
-  private <R extends Record> R presetDefaults(Class<R> type, JsonNode user, List<Component> components, String prefix,
-      R defaults) {
-    for (Component c : components) {
-      if (!c.isPreset() || user == null || user.get(c.key()) == null) continue;
-      String key = path(prefix, c.key());
-      Object preset = ConfigValues.fromNode(user.get(c.key()), c.type(), false, key, source.origin(key));
-      return type.cast(((ConfigPreset<?>) preset).defaults());
-    }
-    return defaults;
   }
 
   private void rejectUnknownKeys(JsonNode user, List<Component> components, String prefix) {

@@ -21,8 +21,8 @@ import java.util.Objects;
  * <p>Mapping: each component of the record is a key, named in snake_case (klCoef is kl_coef);
  * a component that is itself a record is a section (a nested mapping); enums are written by
  * their lower-case names; components marked {@link Nullable} accept null ("off"). Every key the
- * user leaves out takes its default; a section with a {@link ConfigPreset} component takes its
- * defaults from the preset the user chose.
+ * user leaves out takes its default; in a section with a {@link ConfigPreset} component the
+ * chosen preset's keys are applied as --set would, beneath the file and every --set.
  *
  * <p>Immutable and thread-safe.
  *
@@ -45,11 +45,25 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
     List<ConfigKey> all = new ArrayList<>();
     collectKeys(defaults, "", all);
     this.keys = List.copyOf(all);
+    checkPresetKeys(type);
   }
 
   /** The configuration with every key at its default (not validated). */
   public T defaults() {
     return defaults;
+  }
+
+  /**
+   * The defaults with overrides ("key.path=value", a preset's keys included) applied, not
+   * validated: the options of a preset for code that loads no command's file (benchmarks, tests).
+   *
+   * @throws ConfigException on an unknown key or a value out of its key's range
+   */
+  public T defaults(List<String> overrides) {
+    ConfigSource source = ConfigSource.read(null, overrides);
+    applyPresets(source, type, defaults, "");
+    List<String> paths = keys.stream().map(ConfigKey::path).toList();
+    return new ConfigBinder(source, paths).bind(type, source.tree(), defaults, "");
   }
 
   /**
@@ -63,6 +77,7 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
    */
   public T load(Path file, List<String> overrides) {
     ConfigSource source = ConfigSource.read(file, overrides);
+    applyPresets(source, type, defaults, "");
     List<String> paths = keys.stream().map(ConfigKey::path).toList();
     T config = new ConfigBinder(source, paths).bind(type, source.tree(), defaults, "");
     config.validate();
@@ -77,10 +92,40 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
    */
   public T load(JsonNode tree, String name, List<String> overrides) {
     ConfigSource source = ConfigSource.of(tree, name, overrides);
+    applyPresets(source, type, defaults, "");
     List<String> paths = keys.stream().map(ConfigKey::path).toList();
     T config = new ConfigBinder(source, paths).bind(type, source.tree(), defaults, "");
     config.validate();
     return config;
+  }
+
+  /**
+   * Applies, in each section with a preset key, the settings of the preset the user chose (or of
+   * the default one) beneath what the user wrote. A section the user wrote as something other
+   * than a mapping is left for the binder to report.
+   */
+  private static void applyPresets(ConfigSource source, Class<?> type, Record defaults, String prefix) {
+    JsonNode user = prefix.isEmpty() ? source.tree() : at(source.tree(), prefix);
+    if (user != null && !user.isObject() && !user.isNull()) return;
+    for (Component c : Component.of(type)) {
+      String key = ConfigBinder.path(prefix, c.key());
+      if (c.isSection()) {
+        applyPresets(source, c.type(), (Record) c.get(defaults), key);
+      } else if (c.isPreset()) {
+        JsonNode chosen = user == null ? null : user.get(c.key());
+        Object preset = chosen == null || chosen.isNull() ? c.get(defaults)
+            : ConfigValues.fromNode(chosen, c.type(), false, key, source.origin(key));
+        List<String> settings = ((ConfigPreset) preset).overrides().entrySet().stream()
+            .map(e -> ConfigBinder.path(prefix, e.getKey()) + "=" + e.getValue()).toList();
+        source.applyPreset(settings, key + " " + text(ConfigValues.toNode(preset)));
+      }
+    }
+  }
+
+  private static JsonNode at(JsonNode tree, String path) {
+    JsonNode node = tree;
+    for (String part : path.split("\\.")) node = node == null ? null : node.get(part);
+    return node;
   }
 
   /** Every key of type Path that config sets (not null), by key path, in key order. */
@@ -169,22 +214,33 @@ public final class ConfigLoader<T extends Record & CommandConfig> {
     return b.toString();
   }
 
-  /** "  ppo.preset standard: lam 0.95, whiten_advantages true, ..." for each preset that differs. */
+  /** "  ppo.preset standard sets: lam 0.95, ..." for each preset other than the default one. */
   private static void appendPresets(StringBuilder b, String prefix, Record section) {
     for (Component c : Component.of(section.getClass())) {
       if (!c.isPreset()) continue;
-      ObjectNode base = tree(section);
       for (Object preset : c.type().getEnumConstants()) {
         if (preset.equals(c.get(section))) continue;
-        ObjectNode other = tree(((ConfigPreset<?>) preset).defaults());
-        List<String> changes = new ArrayList<>();
-        other.properties().forEach(e -> {
-          if (!e.getKey().equals(c.key()) && !e.getValue().equals(base.get(e.getKey()))) {
-            changes.add(e.getKey() + " " + text(e.getValue()));
-          }
-        });
+        List<String> changes = ((ConfigPreset) preset).overrides().entrySet().stream()
+            .map(e -> e.getKey() + " " + e.getValue()).toList();
         b.append(String.format("  %s.%s %s sets: %s%n", prefix, c.key(), text(ConfigValues.toNode(preset)),
             String.join(", ", changes)));
+      }
+    }
+  }
+
+  /** A preset may set only keys of its own section (a typo would otherwise pass for a key the user wrote). */
+  private static void checkPresetKeys(Class<?> type) {
+    for (Component c : Component.of(type)) {
+      if (c.isSection()) checkPresetKeys(c.type());
+      if (!c.isPreset()) continue;
+      List<String> known = Component.of(type).stream().filter(k -> !k.isSection() && !k.isPreset())
+          .map(Component::key).toList();
+      for (Object preset : c.type().getEnumConstants()) {
+        for (String key : ((ConfigPreset) preset).overrides().keySet()) {
+          if (!known.contains(key)) {
+            throw new IllegalStateException(type.getSimpleName() + " preset " + preset + " sets unknown key " + key);
+          }
+        }
       }
     }
   }

@@ -1,13 +1,14 @@
 package org.rlhf4j.config;
 
+import java.util.Map;
+
 /**
- * A named set of defaults for one section. A section record with a component of a type that
- * implements this (an enum, e.g. {@link PpoPreset}) takes the defaults of its keys from the
- * preset the user chose; keys the user wrote override them.
- *
- * @param <R> the section record
+ * A named set of values for keys of one section. When a section record has a component of a
+ * type that implements this (an enum, e.g. {@link PpoPreset}), the loader applies the chosen
+ * preset's values as "--set section.key=value" would, beneath the file and every --set: a key
+ * the user wrote wins wherever it was written, and the effective config shows what the preset set.
  */
-public interface ConfigPreset<R extends Record> {
-  /** The section with every key at this preset's value (and the preset key set to this). */
-  R defaults();
+public interface ConfigPreset {
+  /** Key (snake_case, within the section) to value as YAML text, in the section's key order. */
+  Map<String, String> overrides();
 }

@@ -15,9 +15,11 @@ import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
@@ -28,8 +30,9 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
  * @param tree the merged tree (not yet checked against any schema)
  * @param file the file's name as given, or null when there is none
  * @param overridden the key paths set by --set
+ * @param preset the key paths a preset set, each with its origin ("ppo.preset dapo")
  */
-record ConfigSource(ObjectNode tree, String file, Set<String> overridden) {
+record ConfigSource(ObjectNode tree, String file, Set<String> overridden, Map<String, String> preset) {
 
   static final YAMLMapper YAML = YAMLMapper.builder()
       .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -46,7 +49,8 @@ record ConfigSource(ObjectNode tree, String file, Set<String> overridden) {
    */
   static ConfigSource read(Path file, List<String> overrides) {
     ObjectNode tree = file == null ? JsonNodeFactory.instance.objectNode() : readFile(file);
-    ConfigSource source = new ConfigSource(tree, file == null ? null : file.toString(), new LinkedHashSet<>());
+    ConfigSource source = new ConfigSource(tree, file == null ? null : file.toString(), new LinkedHashSet<>(),
+        new LinkedHashMap<>());
     for (String o : overrides) source.apply(o);
     return source;
   }
@@ -62,17 +66,44 @@ record ConfigSource(ObjectNode tree, String file, Set<String> overridden) {
       throw new ConfigException(name + ": expected a mapping of sections (run:, model:, ...) at the top level, got "
           + ConfigValues.show(root));
     }
-    ConfigSource source = new ConfigSource(tree, name, new LinkedHashSet<>());
+    ConfigSource source = new ConfigSource(tree, name, new LinkedHashSet<>(), new LinkedHashMap<>());
     for (String o : overrides) source.apply(o);
     return source;
   }
 
-  /** Where the value at key (or below it) came from: "--set" or the file's name. */
+  /** Where the value at key (or below it) came from: "--set", a preset ("ppo.preset dapo") or the file's name. */
   String origin(String key) {
     for (String o : overridden) {
       if (o.equals(key) || o.startsWith(key + ".")) return "--set";
     }
+    String preset = this.preset.get(key);
+    if (preset != null) return preset;
     return file != null ? file : "--set";
+  }
+
+  /**
+   * Applies a preset's "key.path=value" settings as {@link #read} applies --set, except that a
+   * key the user wrote (in the file or by --set) keeps its value: a preset sits beneath both.
+   *
+   * @param origin how messages name the preset ("ppo.preset dapo")
+   */
+  void applyPreset(List<String> settings, String origin) {
+    for (String s : settings) {
+      String key = s.substring(0, s.indexOf('='));
+      if (!isSet(key)) {
+        apply(s);
+        overridden.remove(key);
+        preset.put(key, origin);
+      }
+    }
+  }
+
+  private boolean isSet(String key) {
+    JsonNode node = tree;
+    for (String part : key.split("\\.")) {
+      node = node == null ? null : node.get(part);
+    }
+    return node != null;
   }
 
   private static ObjectNode readFile(Path file) {

@@ -31,7 +31,7 @@ public record PpoRunConfig(
   /** Every key at its default: run.out runs/ppo, the seed preset, lr 1.41e-5 (TRL's). */
   public static PpoRunConfig defaults() {
     return new PpoRunConfig(RunSection.defaults(Path.of("runs/ppo")), PpoModelSection.defaults(),
-        RewardSection.defaults(), DataSection.defaults(), GenerationSection.defaults(), PpoSection.seed(),
+        RewardSection.defaults(), DataSection.defaults(), GenerationSection.defaults(), PpoSection.defaults(),
         OptimSection.defaults(1.41e-5), ScheduleSection.defaults());
   }
 

@@ -297,7 +297,7 @@ public final class Demo {
         "schedule.rollout_batch=" + prompts, "schedule.eval_prompts=0",  // the gold curve evaluates
         "schedule.checkpoint_every=" + Math.max(1, iterations / 2),
         "schedule.keep_checkpoints=1", options.dtypeKey()));
-    if (presetSection.defaults().klIn() == AlgoOptions.KlIn.LOSS) {
+    if (PpoRunConfig.loader().defaults(List.of("ppo.preset=" + preset)).ppo().klIn() == AlgoOptions.KlIn.LOSS) {
       set.add("ppo.kl_loss_coef=" + scale.klCoef());
     }
     if (options.reward().equals("gold")) {

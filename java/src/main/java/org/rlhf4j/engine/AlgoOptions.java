@@ -1,10 +1,11 @@
 package org.rlhf4j.engine;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
  * The switches that make PPO's three phases into GRPO, Dr. GRPO, DAPO, RLOO or REINFORCE++
- * (r4j_algo_options). {@link #ppo()} is PPO exactly as the plain functions compute it.
+ * (r4j_algo_options). {@link #defaults()} is PPO.
  * Immutable and thread-safe.
  *
  * @param cliprangeLow the ratio's lower clip; 0 = {@link PpoOptions#cliprange()}
@@ -118,10 +119,25 @@ public record AlgoOptions(
     }
   }
 
-  /** PPO: GAE, KL in the reward, token mean, the symmetric clip of PpoOptions. */
-  public static AlgoOptions ppo() {
-    return new AlgoOptions(Estimator.GAE, ScaleRewards.GROUP, KlIn.REWARD, KlLossEstimator.K3, 0,
-        LossAgg.TOKEN_MEAN, 0, 0, 0, 0, ImportanceSampling.TOKEN, false, 0, 0);
+  /**
+   * PPO: the native library's defaults (r4j_algo_options_defaults: GAE, KL in the reward, token
+   * mean, the symmetric clip of PpoOptions). The engine keeps no copy of them.
+   */
+  public static AlgoOptions defaults() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment s = arena.allocate(Layouts.ALGO_OPTIONS.layout());
+      NativeLibrary.get().algoOptionsDefaults(s);
+      Struct a = Layouts.ALGO_OPTIONS;
+      return new AlgoOptions(Codes.of(Estimator.values(), a.getInt(s, "estimator"), e -> e.code),
+          Codes.of(ScaleRewards.values(), a.getInt(s, "scale_rewards"), e -> e.code),
+          Codes.of(KlIn.values(), a.getInt(s, "kl_in"), e -> e.code),
+          Codes.of(KlLossEstimator.values(), a.getInt(s, "kl_loss_estimator"), e -> e.code),
+          a.getDouble(s, "kl_loss_coef"), Codes.of(LossAgg.values(), a.getInt(s, "loss_agg"), e -> e.code),
+          a.getLong(s, "max_new_tokens"), a.getDouble(s, "cliprange_low"), a.getDouble(s, "cliprange_high"),
+          a.getDouble(s, "dual_clip"), Codes.of(ImportanceSampling.values(), a.getInt(s, "importance_sampling"),
+              e -> e.code), a.getInt(s, "mask_truncated") != 0, a.getLong(s, "overlong_buffer_len"),
+          a.getDouble(s, "overlong_penalty_factor"));
+    }
   }
 
   void write(MemorySegment s) {

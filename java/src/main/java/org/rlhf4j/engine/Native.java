@@ -71,9 +71,6 @@ public final class Native {
   private static final String ROLLOUT_SCORE_REF = fn("r4j_rollout_score_ref", ADDRESS, ADDRESS, ADDRESS, JAVA_DOUBLE);
   private static final String ROLLOUT_SCORE_REWARD = fn("r4j_rollout_score_reward", ADDRESS, ADDRESS);
   private static final String PPO_OPTIONS_DEFAULTS = fn("r4j_ppo_options_defaults", ADDRESS);
-  private static final String PPO_REWARDS = fn("r4j_ppo_rewards", ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, ADDRESS);
-  private static final String PPO_ADVANTAGES = fn("r4j_ppo_advantages", ADDRESS, ADDRESS, ADDRESS);
-  private static final String PPO_ACCUMULATE = fn("r4j_ppo_accumulate", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_DOUBLE, ADDRESS);
   private static final String LM_LOSS = fn("r4j_lm_loss", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, JAVA_INT, ADDRESS, ADDRESS);
   private static final String RM_LOSS = fn("r4j_rm_loss", ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, JAVA_INT, ADDRESS, ADDRESS);
   private static final String ADAMW_OPTIONS_DEFAULTS = fn("r4j_adamw_options_defaults", ADDRESS);
@@ -88,6 +85,7 @@ public final class Native {
   // Algorithms beyond PPO
   private static final String ROLLOUT_GATHER = fn("r4j_rollout_gather", ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
   private static final String ALGO_OPTIONS_DEFAULTS = fn("r4j_algo_options_defaults", ADDRESS);
+  private static final String PPO_VALIDATE = fn("r4j_ppo_validate", ADDRESS, ADDRESS);
   private static final String PPO_REWARDS_EX = fn("r4j_ppo_rewards_ex", ADDRESS, ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, ADDRESS);
   private static final String PPO_ADVANTAGES_EX = fn("r4j_ppo_advantages_ex", ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
   private static final String PPO_ACCUMULATE_EX = fn("r4j_ppo_accumulate_ex", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_DOUBLE, ADDRESS, ADDRESS);
@@ -152,9 +150,6 @@ public final class Native {
   private final MethodHandle rolloutScoreRef;
   private final MethodHandle rolloutScoreReward;
   private final MethodHandle ppoOptionsDefaults;
-  private final MethodHandle ppoRewards;
-  private final MethodHandle ppoAdvantages;
-  private final MethodHandle ppoAccumulate;
   private final MethodHandle lmLoss;
   private final MethodHandle rmLoss;
   private final MethodHandle adamwOptionsDefaults;
@@ -168,6 +163,7 @@ public final class Native {
   private final MethodHandle optimizerWriteTensor;
   private final MethodHandle rolloutGather;
   private final MethodHandle algoOptionsDefaults;
+  private final MethodHandle ppoValidate;
   private final MethodHandle ppoRewardsEx;
   private final MethodHandle ppoAdvantagesEx;
   private final MethodHandle ppoAccumulateEx;
@@ -231,9 +227,6 @@ public final class Native {
     rolloutScoreRef = bind(lookup, ROLLOUT_SCORE_REF);
     rolloutScoreReward = bind(lookup, ROLLOUT_SCORE_REWARD);
     ppoOptionsDefaults = bind(lookup, PPO_OPTIONS_DEFAULTS);
-    ppoRewards = bind(lookup, PPO_REWARDS);
-    ppoAdvantages = bind(lookup, PPO_ADVANTAGES);
-    ppoAccumulate = bind(lookup, PPO_ACCUMULATE);
     lmLoss = bind(lookup, LM_LOSS);
     rmLoss = bind(lookup, RM_LOSS);
     adamwOptionsDefaults = bind(lookup, ADAMW_OPTIONS_DEFAULTS);
@@ -247,6 +240,7 @@ public final class Native {
     optimizerWriteTensor = bind(lookup, OPTIMIZER_WRITE_TENSOR);
     rolloutGather = bind(lookup, ROLLOUT_GATHER);
     algoOptionsDefaults = bind(lookup, ALGO_OPTIONS_DEFAULTS);
+    ppoValidate = bind(lookup, PPO_VALIDATE);
     ppoRewardsEx = bind(lookup, PPO_REWARDS_EX);
     ppoAdvantagesEx = bind(lookup, PPO_ADVANTAGES_EX);
     ppoAccumulateEx = bind(lookup, PPO_ACCUMULATE_EX);
@@ -466,18 +460,6 @@ public final class Native {
     call(PPO_OPTIONS_DEFAULTS, () -> (int) ppoOptionsDefaults.invokeExact(out));
   }
 
-  public void ppoRewards(MemorySegment rollout, MemorySegment options, double klCoef, double scoreShift, double scoreScale, MemorySegment outStats) {
-    call(PPO_REWARDS, () -> (int) ppoRewards.invokeExact(rollout, options, klCoef, scoreShift, scoreScale, outStats));
-  }
-
-  public void ppoAdvantages(MemorySegment rollout, MemorySegment options, MemorySegment outStats) {
-    call(PPO_ADVANTAGES, () -> (int) ppoAdvantages.invokeExact(rollout, options, outStats));
-  }
-
-  public void ppoAccumulate(MemorySegment actor, MemorySegment criticOrNull, MemorySegment rollout, MemorySegment indices, long n, MemorySegment options, double lossScale, MemorySegment outStats) {
-    call(PPO_ACCUMULATE, () -> (int) ppoAccumulate.invokeExact(actor, criticOrNull, rollout, indices, n, options, lossScale, outStats));
-  }
-
   public void lmLoss(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long batch, long seqLen, double lossScale, int backward, MemorySegment outLoss, MemorySegment outTokens) {
     call(LM_LOSS, () -> (int) lmLoss.invokeExact(model, tokens, attentionMask, lossMask, batch, seqLen, lossScale, backward, outLoss, outTokens));
   }
@@ -529,6 +511,10 @@ public final class Native {
 
   public void algoOptionsDefaults(MemorySegment out) {
     call(ALGO_OPTIONS_DEFAULTS, () -> (int) algoOptionsDefaults.invokeExact(out));
+  }
+
+  public void ppoValidate(MemorySegment options, MemorySegment algo) {
+    call(PPO_VALIDATE, () -> (int) ppoValidate.invokeExact(options, algo));
   }
 
   public void ppoRewardsEx(MemorySegment rollout, MemorySegment options, MemorySegment algo, double klCoef, double scoreShift, double scoreScale, MemorySegment outStats) {

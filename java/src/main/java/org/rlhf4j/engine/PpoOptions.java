@@ -1,9 +1,10 @@
 package org.rlhf4j.engine;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The PPO math's switches (r4j_ppo_options). {@link #seed()} is the seed algorithm exactly:
+ * The PPO math's switches (r4j_ppo_options). {@link #defaults()} is the seed algorithm exactly:
  * k1 KL, gamma = lambda = 1, no whitening, no ratio or value clipping, vf_coef 0.1. Immutable and
  * thread-safe.
  */
@@ -37,15 +38,47 @@ public record PpoOptions(
     KlEstimator(int code) {
       this.code = code;
     }
+
+    static KlEstimator of(int code) {
+      return Codes.of(values(), code, k -> k.code);
+    }
   }
 
-  public static PpoOptions seed() {
-    return new PpoOptions(KlEstimator.K1, 0, false, 0, 1.0, 1.0, false, false, 0.2, false, 0.2, 0.1, 0.0, 1.0);
+  /**
+   * The native library's defaults (r4j_ppo_options_defaults: the seed algorithm). The engine
+   * keeps no copy of them; config's ppo section is the source users see, and a test holds the
+   * two equal.
+   */
+  public static PpoOptions defaults() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment s = arena.allocate(Layouts.PPO_OPTIONS.layout());
+      NativeLibrary.get().ppoOptionsDefaults(s);
+      return read(s);
+    }
   }
 
-  /** lm-human-preferences / TRL: clipped ratio and values, GAE lambda 0.95, whitening. */
-  public static PpoOptions standard() {
-    return new PpoOptions(KlEstimator.K1, 0, false, 0, 1.0, 0.95, true, true, 0.2, true, 0.2, 0.1, 0.0, 1.0);
+  /**
+   * Checks these options with algo as every PPO call does first (r4j_ppo_validate).
+   *
+   * @throws NativeException naming the field and its bound
+   */
+  public void validate(AlgoOptions algo) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment o = arena.allocate(Layouts.PPO_OPTIONS.layout());
+      write(o);
+      MemorySegment a = arena.allocate(Layouts.ALGO_OPTIONS.layout());
+      algo.write(a);
+      NativeLibrary.get().ppoValidate(o, a);
+    }
+  }
+
+  static PpoOptions read(MemorySegment s) {
+    Struct p = Layouts.PPO_OPTIONS;
+    return new PpoOptions(KlEstimator.of(p.getInt(s, "kl_estimator")), p.getDouble(s, "score_clip"),
+        p.getInt(s, "missing_eos_penalty_on") != 0, p.getDouble(s, "missing_eos_penalty"), p.getDouble(s, "gamma"),
+        p.getDouble(s, "lam"), p.getInt(s, "whiten_advantages") != 0, p.getInt(s, "clip_ratio") != 0,
+        p.getDouble(s, "cliprange"), p.getInt(s, "clip_value") != 0, p.getDouble(s, "cliprange_value"),
+        p.getDouble(s, "vf_coef"), p.getDouble(s, "ent_coef"), p.getDouble(s, "temperature"));
   }
 
   void write(MemorySegment s) {

@@ -216,44 +216,7 @@ public final class Rollout implements AutoCloseable {
     lib.rolloutScoreReward(rewardModel.pointer(), pointer());
   }
 
-  /** Feedback: KL and REWARDS. */
-  public RewardStats rewards(PpoOptions options, double klCoef, double scoreShift, double scoreScale) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment o = arena.allocate(Layouts.PPO_OPTIONS.layout());
-      options.write(o);
-      MemorySegment out = arena.allocate(Layouts.REWARD_STATS.layout());
-      lib.ppoRewards(pointer(), o, klCoef, scoreShift, scoreScale, out);
-      return RewardStats.read(out);
-    }
-  }
-
-  /** RETURNS, ADVANTAGES and ADVANTAGES_WHITENED by GAE. */
-  public AdvantageStats advantages(PpoOptions options) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment o = arena.allocate(Layouts.PPO_OPTIONS.layout());
-      options.write(o);
-      MemorySegment out = arena.allocate(Layouts.ADVANTAGE_STATS.layout());
-      lib.ppoAdvantages(pointer(), o, out);
-      return AdvantageStats.read(out);
-    }
-  }
-
-  /**
-   * The PPO loss over samples {@code indices}, gradients of scale * loss accumulated into the
-   * actor (and the critic, or the actor's value head when critic is null).
-   */
-  public LossStats accumulate(Model actor, Model critic, long[] indices, PpoOptions options, double scale) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment o = arena.allocate(Layouts.PPO_OPTIONS.layout());
-      options.write(o);
-      MemorySegment out = arena.allocate(Layouts.PPO_STATS.layout());
-      lib.ppoAccumulate(actor.pointer(), critic == null ? MemorySegment.NULL : critic.pointer(), pointer(),
-          arena.allocateFrom(ValueLayout.JAVA_LONG, indices), indices.length, o, scale, out);
-      return LossStats.read(out);
-    }
-  }
-
-  /** Feedback with the algorithm's switches: KL, REWARDS, LOSS_MASK and SCORES_SHAPED. */
+  /** Feedback: KL, REWARDS, LOSS_MASK and SCORES_SHAPED ({@link AlgoOptions#defaults()} for PPO). */
   public RewardStats rewards(PpoOptions options, AlgoOptions algo, double klCoef, double scoreShift,
       double scoreScale) {
     try (Arena arena = Arena.ofConfined()) {
@@ -263,7 +226,7 @@ public final class Rollout implements AutoCloseable {
     }
   }
 
-  /** RETURNS, ADVANTAGES and ADVANTAGES_WHITENED by the algorithm's estimator. */
+  /** RETURNS, ADVANTAGES and ADVANTAGES_WHITENED by the algorithm's estimator (GAE for PPO). */
   public Advantages advantages(PpoOptions options, AlgoOptions algo) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment out = arena.allocate(Layouts.ADVANTAGE_STATS.layout());
@@ -275,7 +238,8 @@ public final class Rollout implements AutoCloseable {
 
   /**
    * The loss with the algorithm's switches over samples {@code indices}, gradients of scale *
-   * loss accumulated. Critic-free estimators take no critic (pass null).
+   * loss accumulated into the actor (and the critic, or the actor's value head when critic is
+   * null). Critic-free estimators take no critic (pass null).
    */
   public Loss accumulate(Model actor, Model critic, long[] indices, PpoOptions options, AlgoOptions algo,
       double scale) {

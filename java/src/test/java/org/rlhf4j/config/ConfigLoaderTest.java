@@ -150,20 +150,21 @@ class ConfigLoaderTest {
 
   @Test
   void standardPresetDiffersFromSeedExactlyInTheDocumentedKeys() {
-    var seed = ConfigLoader.tree(PpoSection.seed());
-    var standard = ConfigLoader.tree(PpoSection.standard());
+    var seed = ConfigLoader.tree(PpoSection.defaults());
+    var standard = ConfigLoader.tree(preset("standard"));
     List<String> differ = seed.propertyStream().map(e -> e.getKey())
         .filter(k -> !seed.get(k).equals(standard.get(k))).sorted().toList();
     assertEquals(List.of("adaptive_kl", "clip_ratio", "clip_value", "lam", "preset", "whiten_advantages"), differ);
-    assertEquals(0.95, PpoSection.standard().lam());
-    assertEquals(0.2, PpoSection.standard().klCoef());
-    assertEquals(6, PpoSection.standard().klTarget());
-    assertEquals(10000, PpoSection.standard().klHorizon());
+    assertEquals(0.95, preset("standard").lam());
+    assertEquals(0.2, preset("standard").klCoef());
+    assertEquals(6, preset("standard").klTarget());
+    assertEquals(10000, preset("standard").klHorizon());
   }
 
   @Test
   void seedPresetIsTheSeedAlgorithm() {
-    PpoSection s = PpoSection.seed();
+    PpoSection s = preset("seed");
+    assertEquals(PpoSection.defaults(), s);
     assertEquals(KlEstimator.K1, s.klEstimator());
     assertEquals(List.of(0.2, 1.0, 1.0, 0.2, 0.2, 0.1, 0.0), List.of(s.klCoef(), s.gamma(), s.lam(), s.cliprange(),
         s.cliprangeValue(), s.vfCoef(), s.entCoef()));
@@ -175,16 +176,44 @@ class ConfigLoaderTest {
 
   @Test
   void presetSuppliesDefaultsAndExplicitKeysOverrideIt() throws IOException {
-    assertEquals(PpoSection.standard(), load(REQUIRED + "ppo:\n  preset: standard\n").ppo());
+    assertEquals(preset("standard"), load(REQUIRED + "ppo:\n  preset: standard\n").ppo());
     PpoSection p = load(REQUIRED + "ppo:\n  lam: 0.9\n  preset: standard\n  clip_value: false\n").ppo();
-    PpoSection expected = PpoSection.standard();
+    PpoSection expected = preset("standard");
     assertEquals(new PpoSection(PpoPreset.STANDARD, expected.klEstimator(), 0.2, true, 6, 10000, 1, 0.9, true, true,
         0.2, false, 0.2, 0.1, 0, 4, 8, 8, null, expected.estimator(), expected.scaleRewards(), expected.klIn(),
         expected.klLossEstimator(), 0, expected.lossAgg(), null, null, null, expected.importanceSampling(), false,
         false, 0, 0, null), p);
-    assertEquals(PpoSection.standard(), load(REQUIRED, "ppo.preset=standard").ppo());
+    assertEquals(preset("standard"), load(REQUIRED, "ppo.preset=standard").ppo());
     assertEquals(0.5, load(REQUIRED + "ppo:\n  lam: 0.5\n").ppo().lam());
     assertEquals(PpoPreset.SEED, load(REQUIRED + "ppo:\n  lam: 0.5\n").ppo().preset());
+  }
+
+  /** A preset is its --set's: beneath the file and every --set, visible in the effective config. */
+  @Test
+  void presetAppliesAsSetBeneathWhatTheUserWrote() throws IOException {
+    PpoRunConfig dapo = load(REQUIRED, "ppo.preset=dapo", "ppo.cliprange_high=0.3");
+    assertEquals(0.3, dapo.ppo().cliprangeHigh(), "--set after the preset wins");
+    assertEquals(0.3, load(REQUIRED, "ppo.cliprange_high=0.3", "ppo.preset=dapo").ppo().cliprangeHigh(),
+        "so does a --set before it (PpoCommand puts --preset after every --set)");
+    assertEquals(0.3, load(REQUIRED + "ppo:\n  cliprange_high: 0.3\n", "ppo.preset=dapo").ppo().cliprangeHigh());
+    assertEquals(0.2, dapo.ppo().cliprangeLow());
+    String yaml = PpoRunConfig.loader().toYaml(dapo);
+    assertTrue(yaml.contains("dynamic_sampling: true") && yaml.contains("max_resample_batches: 10"), yaml);
+    for (PpoPreset preset : PpoPreset.values()) {
+      PpoSection section = preset(preset.name().toLowerCase(java.util.Locale.ROOT));
+      var tree = ConfigLoader.tree(section);
+      var seed = ConfigLoader.tree(PpoSection.defaults());
+      List<String> differ = seed.propertyStream().map(e -> e.getKey())
+          .filter(k -> !k.equals("preset") && !seed.get(k).equals(tree.get(k))).toList();
+      assertEquals(List.copyOf(preset.overrides().keySet()), differ, preset + " changes exactly its keys");
+    }
+    ConfigException bad = assertThrows(ConfigException.class, () -> load(REQUIRED, "ppo.preset=dapo",
+        "ppo.max_resample_batches=-1"));
+    assertEquals("ppo.max_resample_batches must be >= 0, got -1", bad.getMessage());
+  }
+
+  private static PpoSection preset(String name) {
+    return PpoRunConfig.loader().defaults(List.of("ppo.preset=" + name)).ppo();
   }
 
   @Test

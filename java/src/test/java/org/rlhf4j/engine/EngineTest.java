@@ -96,12 +96,13 @@ class EngineTest {
       ref.copyWeightsFrom(policy);
       r.scoreRef(ref, null, 1.0);
       r.write(RolloutField.SCORES, new float[] {1.0f, -1.0f});
-      var rs = r.rewards(PpoOptions.seed(), 0.1, 0.0, 1.0);
+      var rs = r.rewards(PpoOptions.defaults(), AlgoOptions.defaults(), 0.1, 0.0, 1.0);
       assertEquals(0.0, rs.kl(), 1e-5);
       assertEquals(0.0, rs.scores(), 1e-6);
-      var as = r.advantages(PpoOptions.standard());
+      var as = r.advantages(PpoOptions.defaults(), AlgoOptions.defaults()).stats();
       assertFalse(as.nonFinite());
-      var ls = r.accumulate(policy, null, new long[] {0, 1}, PpoOptions.standard(), 1.0);
+      var ls = r.accumulate(policy, null, new long[] {0, 1}, PpoOptions.defaults(), AlgoOptions.defaults(), 1.0)
+          .stats();
       assertEquals(1.0, ls.ratioMean(), 1e-6);
       assertTrue(ls.nTokens() > 0);
       var step = opt.step(1e-3);

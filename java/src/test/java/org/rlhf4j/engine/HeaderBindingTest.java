@@ -77,6 +77,37 @@ class HeaderBindingTest {
     }
   }
 
+  /** The header's "#define R4J_{prefix}NAME value" lines as NAME to value, leaving out NAMEs starting with excluded. */
+  static Map<String, Integer> defines(String prefix, String... excluded) throws IOException {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    Matcher m = Pattern.compile("#define R4J_" + prefix + "(\\w+) (\\d+)").matcher(Files.readString(header()));
+    outer:
+    while (m.find()) {
+      for (String x : excluded) if (m.group(1).startsWith(x)) continue outer;
+      out.put(m.group(1), Integer.parseInt(m.group(2)));
+    }
+    return out;
+  }
+
+  /** Every switch of the algorithm: the Java enum's constants are exactly the header's, code for code. */
+  @Test
+  void everyAlgorithmEnumMatchesTheHeaderCodeForCode() throws IOException {
+    assertCodes(defines("ESTIMATOR_"), AlgoOptions.Estimator.values(), e -> e.code);
+    assertCodes(defines("SCALE_"), AlgoOptions.ScaleRewards.values(), e -> e.code);
+    assertCodes(defines("KL_IN_"), AlgoOptions.KlIn.values(), e -> e.code);
+    assertCodes(defines("KL_LOSS_"), AlgoOptions.KlLossEstimator.values(), e -> e.code);
+    assertCodes(defines("LOSS_"), AlgoOptions.LossAgg.values(), e -> e.code);
+    assertCodes(defines("IS_"), AlgoOptions.ImportanceSampling.values(), e -> e.code);
+    assertCodes(defines("KL_", "IN_", "LOSS_"), PpoOptions.KlEstimator.values(), e -> e.code);
+  }
+
+  private static <E extends Enum<E>> void assertCodes(Map<String, Integer> header, E[] constants,
+      java.util.function.ToIntFunction<E> code) {
+    Map<String, Integer> java = new LinkedHashMap<>();
+    for (E e : constants) java.put(e.name(), code.applyAsInt(e));
+    assertEquals(header, java, constants[0].getDeclaringClass().getSimpleName() + " vs rlhf4j.h");
+  }
+
   @Test
   void theParserSeesParameterTypes() throws IOException {
     assertEquals(List.of("r4j_optimizer *", "double", "r4j_step_result *"),
