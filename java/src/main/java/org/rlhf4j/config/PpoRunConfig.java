@@ -56,6 +56,11 @@ public record PpoRunConfig(
         Check.rule(reward.modelPath() == null,
             "reward.model_path is set but reward.kind is function; set reward.kind: model or remove reward.model_path");
       }
+      case REMOTE -> {
+        Check.rule(reward.url() != null, "reward.url is required when reward.kind is remote");
+        Check.rule(reward.modelPath() == null && reward.function() == null && reward.functions() == null,
+            "reward.kind is remote: remove reward.model_path, reward.function and reward.functions");
+      }
     }
     Check.rule(model.criticPath() == null || model.critic() == PpoModelSection.Critic.SEPARATE,
         "model.critic_path is set but model.critic is shared; set model.critic: separate or remove model.critic_path");
