@@ -12,7 +12,7 @@ import java.util.stream.Collectors;
 /**
  * The scalar types of config keys and their conversion from and to YAML/JSON nodes: booleans,
  * int, long, double (primitive or boxed), String, Path, Duration, enums (by lower-case
- * name) and the list of {@link RewardTerms}. Conversions are strict: a quoted "8" is not an integer, 8 is not a string.
+ * name) and the lists {@link RewardTerms} and {@link AgentTools}. Conversions are strict: a quoted "8" is not an integer, 8 is not a string.
  */
 final class ConfigValues {
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
@@ -22,7 +22,7 @@ final class ConfigValues {
   static boolean supports(Class<?> t) {
     Class<?> b = box(t);
     return b == Boolean.class || b == Integer.class || b == Long.class || b == Double.class || b == String.class
-        || b == Path.class || b == Duration.class || b.isEnum() || b == RewardTerms.class;
+        || b == Path.class || b == Duration.class || b.isEnum() || b == RewardTerms.class || b == AgentTools.class;
   }
 
   /**
@@ -58,6 +58,8 @@ final class ConfigValues {
       v = constant(b, node.textValue());
     } else if (b == RewardTerms.class) {
       v = RewardTerms.fromNode(node, key, origin);
+    } else if (b == AgentTools.class) {
+      v = AgentTools.fromNode(node, key, origin);
     }
     if (v == null) throw typeError(node, t, key, origin);
     return v;
@@ -76,6 +78,7 @@ final class ConfigValues {
       case Duration d -> NODES.textNode(Durations.format(d));
       case Enum<?> e -> NODES.textNode(e.name().toLowerCase(Locale.ROOT));
       case RewardTerms r -> r.toNode();
+      case AgentTools a -> a.toNode();
       default -> throw new IllegalStateException("not a config value: " + value.getClass().getName());
     };
   }
@@ -89,7 +92,7 @@ final class ConfigValues {
     if (b == Path.class) return "path";
     if (b == Duration.class) return "duration";
     if (b.isEnum()) return constants(b, "|");
-    if (b == RewardTerms.class) return "list";
+    if (b == RewardTerms.class || b == AgentTools.class) return "list";
     return "string";
   }
 
@@ -118,6 +121,7 @@ final class ConfigValues {
     if (b == Duration.class) return "a duration like 90s, 20m, 2h or PT1H30M";
     if (b.isEnum()) return "one of " + constants(b, ", ");
     if (b == RewardTerms.class) return "a list of {name|class, weight}";
+    if (b == AgentTools.class) return "a list of {class: ...}";
     return "a string";
   }
 
