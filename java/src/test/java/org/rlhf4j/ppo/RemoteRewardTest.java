@@ -32,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.rlhf4j.config.ConfigException;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RewardSection;
+import org.rlhf4j.testing.TinyCheckpoints;
 
 /** reward.kind remote against a server on 127.0.0.1: OpenRLHF's contract, retries, timeouts, bad replies. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -210,5 +211,44 @@ class RemoteRewardTest {
     var bad = assertThrows(ConfigException.class,
         () -> PpoRunConfig.loader().load(file, List.of("reward.url=ftp://x/y")));
     assertTrue(bad.getMessage().contains("reward.url must be an http:// or https:// URL"), bad.getMessage());
+  }
+
+  @Test
+  void aPpoIterationIsScoredByTheServiceAndLogsItsExtras() throws IOException {
+    URI url = serve(RemoteRewardTest::lengths);
+    Path model = tmp.resolve("model");
+    TinyCheckpoints.write(model, TinyCheckpoints.gpt2());
+    Path prompts = tmp.resolve("prompts.jsonl");
+    Files.writeString(prompts, "{\"prompt\": \"the food was\", \"label\": \"good\"}\n".repeat(20));
+    Path file = tmp.resolve("ppo.yaml");
+    Files.writeString(file, """
+        model: {path: '%s'}
+        data: {prompts: '%s', max_prompt_tokens: 16}
+        run: {out: '%s', seed: 5}
+        reward: {kind: remote, url: '%s', batch_size: 3, max_concurrency: 2}
+        generation: {max_new_tokens: 6, num_samples: 2}
+        ppo: {preset: grpo, minibatch_size: 8, micro_batch_size: 8}
+        schedule: {rollout_batch: 4, eval_prompts: 0}
+        """.formatted(model, prompts, tmp.resolve("run"), url));
+    PpoRunConfig c = PpoRunConfig.loader().load(file, List.of());
+    Map<String, Double> m;
+    try (PpoTrainer t = new PpoTrainer(c, PpoSetup.load(c))) {
+      m = t.step().metrics();
+    }
+    List<String> queries = new ArrayList<>();
+    for (JsonNode r : requests) {
+      for (int i = 0; i < r.get("query").size(); i++) {
+        queries.add(r.get("query").get(i).textValue());
+        assertEquals("good", r.get("labels").get(i).textValue());
+        assertTrue(queries.getLast().startsWith(r.get("prompts").get(i).textValue()));
+      }
+    }
+    assertEquals(8, queries.size(), "4 prompts x 2 samples");
+    assertEquals(3, requests.size(), "in requests of 3");
+    double mean = queries.stream().mapToInt(String::length).average().orElseThrow();
+    assertEquals(mean, m.get("objective/scores_raw"), 1e-4, "the service's rewards are the scores");
+    assertEquals(4.0, m.get("reward/label_len"), 1e-6);
+    assertEquals(7.0, m.get("reward/server"), 1e-6);
+    assertEquals(mean, m.get("reward/scores"), 1e-4);
   }
 }
