@@ -1,10 +1,5 @@
 package org.rlhf4j.agent;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,7 +11,6 @@ import java.util.List;
 final class HermesParser implements ToolCallParser {
   static final String OPEN = "<tool_call>";
   static final String CLOSE = "</tool_call>";
-  private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   @Override
   public Parsed parse(String text) {
@@ -51,30 +45,6 @@ final class HermesParser implements ToolCallParser {
   }
 
   private static ToolCall call(String id, String json) {
-    JsonNode node = read(json, "is not JSON");
-    if (!node.isObject()) throw new IllegalArgumentException("must be a JSON object {\"name\": ..., \"arguments\": {...}}");
-    JsonNode name = node.get("name");
-    if (name == null || !name.isTextual() || name.textValue().isBlank()) {
-      throw new IllegalArgumentException("needs \"name\", a non-empty string");
-    }
-    JsonNode args = node.get("arguments");
-    if (args == null || args.isNull()) {
-      args = JsonNodeFactory.instance.objectNode();
-    } else if (args.isTextual()) {
-      args = read(args.textValue(), "has \"arguments\" that are not JSON");
-    }
-    if (!args.isObject()) throw new IllegalArgumentException("\"arguments\" must be a JSON object");
-    return new ToolCall(id, name.textValue(), args);
-  }
-
-  private static JsonNode read(String json, String what) {
-    try {
-      JsonNode n = JSON.readTree(json);
-      if (n == null || n.isMissingNode()) throw new IllegalArgumentException(what + ": empty");
-      return n;
-    } catch (JacksonException e) {
-      String m = e.getOriginalMessage() == null ? e.getClass().getSimpleName() : e.getOriginalMessage();
-      throw new IllegalArgumentException(what + ": " + m.lines().findFirst().orElse(""));
-    }
+    return CallJson.call(id, CallJson.read(json, "is not JSON"), "arguments");
   }
 }

@@ -38,6 +38,7 @@ public interface ToolCallParser {
   static ToolCallParser of(ToolFormat format) {
     return switch (format) {
       case HERMES -> new HermesParser();
+      case LLAMA3_JSON -> new Llama3JsonParser();
     };
   }
 }

@@ -12,7 +12,8 @@ public record AgentSection(
     @Doc("Fully qualified class name of the Environment (null = the built-in tool-calling environment).")
         @Nullable String environment,
     @Doc("Tools the model may call: a list of {class: a Tool with a public no-argument constructor}.") AgentTools tools,
-    @Doc("How tool calls are written in the model's text: hermes (Qwen3/Hermes <tool_call>{...}</tool_call>).")
+    @Doc("How tool calls are written in the model's text: hermes (Qwen3/Hermes <tool_call>{...}</tool_call>) or "
+        + "llama3_json (Llama 3.1: the message is {\"name\", \"parameters\"}, several separated by ;).")
         ToolFormat toolFormat,
     @Doc("Assistant turns per episode at most.") int maxTurns,
     @Doc("Tool calls running at once, across all episodes.") int maxConcurrency,
@@ -25,7 +26,8 @@ public record AgentSection(
 
   /** The text format of tool calls. */
   public enum ToolFormat {
-    HERMES
+    HERMES,
+    LLAMA3_JSON
   }
 
   public AgentSection {

@@ -53,7 +53,8 @@ public final class RemoteReward implements BatchReward, AutoCloseable {
     this.batchSize = batchSize;
     this.maxConcurrency = maxConcurrency;
     this.backoff = backoff;
-    this.client = HttpClient.newBuilder().connectTimeout(timeout).build();
+    // HTTP/1.1: no h2c upgrade attempt, which some Python servers mishandle.
+    this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout).build();
   }
 
   /** The scorer reward (kind remote) describes, with a 1 s backoff unit. */

@@ -37,6 +37,10 @@ public final class RewardScores {
     Map<String, float[]> terms = new LinkedHashMap<>();
     if (function instanceof BatchReward b) {
       BatchReward.Result r = b.scoreAll(prompts, responses, fields);
+      if (r.rewards().length != scores.length) {
+        throw new IllegalStateException("reward: " + function.getClass().getName() + " gave " + r.rewards().length
+            + " rewards for " + scores.length + " samples");
+      }
       System.arraycopy(r.rewards(), 0, scores, 0, scores.length);
       terms.putAll(r.logs());
     } else if (function instanceof WeightedRewards w) {

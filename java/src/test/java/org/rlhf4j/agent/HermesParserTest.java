@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.rlhf4j.config.AgentSection.ToolFormat;
 
@@ -70,27 +69,7 @@ class HermesParserTest {
         "<tool_call>{\"name\": \"menu\", \"arguments\": {\"dish\": \"soup\", \"n\": [1, 2.5, null]}}</tool_call>",
         "ok <tool_call>{\"name\": \"calc\", \"arguments\": \"{\\\"expr\\\": \\\"1+1\\\"}\"}</tool_call> done",
         "<tool_call>{\"name\": \"a\"}</tool_call><tool_call>{\"name\": \"b\", \"arguments\": {}}</tool_call>"};
-    String alphabet = "{}[]\":,\\ <>/tool_call\u00e9\ud83d\ude00\u0000\n0123456789.eE-+nulltruefalse";
-    Random rnd = new Random(21);
-    int calls = 0;
-    for (int iter = 0; iter < 10_000; iter++) {
-      StringBuilder s = new StringBuilder(seeds[rnd.nextInt(seeds.length)]);
-      int edits = 1 + rnd.nextInt(6);
-      for (int e = 0; e < edits; e++) {
-        int at = s.isEmpty() ? 0 : rnd.nextInt(s.length() + 1);
-        switch (rnd.nextInt(5)) {
-          case 0 -> s.insert(at, alphabet.charAt(rnd.nextInt(alphabet.length())));
-          case 1 -> { if (at < s.length()) s.deleteCharAt(at); }
-          case 2 -> { if (at < s.length()) s.setCharAt(at, alphabet.charAt(rnd.nextInt(alphabet.length()))); }
-          case 3 -> s.insert(at, rnd.nextBoolean() ? "<tool_call>" : "</tool_call>");
-          default -> s.insert(at, "[".repeat(rnd.nextInt(3000))); // deep nesting
-        }
-      }
-      var p = parser.parse(s.toString());
-      calls += p.calls().size();
-      for (ToolCall c : p.calls()) assertTrue(c.arguments().isObject());
-    }
-    assertTrue(calls > 0, "some mutations leave valid calls");
+    assertTrue(ParserFuzz.run(parser, seeds, 21, 10_000) > 0, "some mutations leave valid calls");
     assertTrue(parser.parse(null).none());
   }
 }

@@ -41,7 +41,7 @@ class AgentSectionTest {
         assertThrows(ConfigException.class, () -> bind("agent: {tools: [{name: a}]}")).getMessage());
     assertEquals("agent.max_turns must be >= 1, got 0",
         assertThrows(ConfigException.class, () -> bind("agent: {max_turns: 0}")).getMessage());
-    assertEquals("agent.tool_format in agent.yaml must be one of hermes, got 'llama3'",
+    assertEquals("agent.tool_format in agent.yaml must be one of hermes, llama3_json, got 'llama3'",
         assertThrows(ConfigException.class, () -> bind("agent: {tool_format: llama3}")).getMessage());
   }
 }
