@@ -21,6 +21,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -43,6 +44,7 @@ class RemoteRewardTest {
   record Reply(int status, String body) {}
 
   private HttpServer server;
+  private final ExecutorService handlers = Executors.newVirtualThreadPerTaskExecutor();
   private final List<JsonNode> requests = Collections.synchronizedList(new ArrayList<>());
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger maxInFlight = new AtomicInteger();
@@ -52,7 +54,7 @@ class RemoteRewardTest {
 
   private URI serve(Function<JsonNode, Reply> answer) throws IOException {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+    server.setExecutor(handlers);
     server.createContext("/reward", ex -> handle(ex, answer));
     server.start();
     return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/reward");
@@ -76,6 +78,7 @@ class RemoteRewardTest {
   void stop() {
     release.countDown();
     if (server != null) server.stop(0);
+    handlers.close();
   }
 
   private static RemoteReward remote(URI url, Duration timeout, int retries, int batchSize, int concurrency) {
