@@ -1,5 +1,7 @@
 package org.rlhf4j.agent;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -26,7 +28,7 @@ public interface Environment extends AutoCloseable {
   /**
    * The conversation the model starts from.
    *
-   * @param row the prompt's JSONL row (prompt text, answer, any other fields)
+   * @param row the prompt's JSONL object: {@code prompt} (its text) and its other fields; see {@link #row}
    */
   List<Message> reset(Map<String, Object> row);
 
@@ -35,4 +37,14 @@ public interface Environment extends AutoCloseable {
 
   @Override
   default void close() {}
+
+  /**
+   * The row reset reads, from a prompt pool's prompt text and other fields (which do not hold
+   * the prompt itself).
+   */
+  static Map<String, Object> row(String prompt, Map<String, Object> fields) {
+    Map<String, Object> out = new LinkedHashMap<>(fields);
+    out.put("prompt", prompt);
+    return Collections.unmodifiableMap(out);
+  }
 }

@@ -106,7 +106,9 @@ class ToolEnvironmentTest {
     try (AgentRuntime rt = new AgentRuntime(section(4, 4, Duration.ofSeconds(10), 256));
         Environment env = rt.newEpisode()) {
       assertEquals(List.of(Message.system("be brief"), Message.user("say hi")),
-          env.reset(Map.of("prompt", "say hi", "system", "be brief")));
+          env.reset(Environment.row("say hi", Map.of("system", "be brief", "answer", "hi"))));
+      var noPrompt = assertThrows(IllegalArgumentException.class, () -> env.reset(Map.of("answer", "x")));
+      assertEquals("tool environment: the prompt row needs a \"prompt\" string, got keys [answer]", noPrompt.getMessage());
       var step = env.step(say("sure " + call("{\"text\": \"hi\"}") + call("{\"text\": \"there\"}")));
       assertEquals(List.of(Message.tool("call_0", "echo", "hi"), Message.tool("call_1", "echo", "there")),
           step.observations());
@@ -157,6 +159,22 @@ class ToolEnvironmentTest {
       assertEquals(40, out.length());
       assertTrue(out.startsWith("HEAD") && out.endsWith("TAIL") && out.contains(ToolRunner.MARKER), out);
       assertEquals("short", env.step(say(call("{\"text\": \"short\"}"))).observations().get(0).content());
+    }
+  }
+
+  @Test
+  void truncationNeverSplitsASurrogatePair() {
+    try (ToolRunner r = new ToolRunner(List.of(), 1, Duration.ofSeconds(1), ToolRunner.MARKER.length() + 5,
+        new ToolMetrics())) {
+      String faces = "\ud83d\ude00".repeat(20);
+      String cut = r.truncate(faces);
+      assertTrue(cut.length() <= ToolRunner.MARKER.length() + 5, cut);
+      for (int i = 0; i < cut.length(); i++) {
+        char c = cut.charAt(i);
+        if (Character.isHighSurrogate(c)) assertTrue(Character.isLowSurrogate(cut.charAt(i + 1)), "pair at " + i);
+        if (Character.isLowSurrogate(c)) assertTrue(Character.isHighSurrogate(cut.charAt(i - 1)), "pair at " + i);
+      }
+      assertTrue(cut.startsWith("\ud83d\ude00") && cut.endsWith("\ud83d\ude00"), cut);
     }
   }
 
