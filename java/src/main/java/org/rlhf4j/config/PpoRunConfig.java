@@ -44,6 +44,8 @@ public record PpoRunConfig(
   public void validate() {
     Check.rule(model.path() != null, "model.path is required: the checkpoint directory of the SFT policy");
     Check.rule(data.prompts() != null, "data.prompts is required: the prompt file");
+    Check.rule(reward.url() == null || reward.kind() == RewardSection.Kind.REMOTE, "reward.url is set but reward.kind is "
+        + reward.kind().name().toLowerCase(Locale.ROOT) + "; set reward.kind: remote or remove reward.url");
     switch (reward.kind()) {
       case MODEL -> {
         Check.rule(reward.modelPath() != null, "reward.model_path is required when reward.kind is model");

@@ -214,6 +214,9 @@ class RemoteRewardTest {
     var bad = assertThrows(ConfigException.class,
         () -> PpoRunConfig.loader().load(file, List.of("reward.url=ftp://x/y")));
     assertTrue(bad.getMessage().contains("reward.url must be an http:// or https:// URL"), bad.getMessage());
+    var unused = assertThrows(ConfigException.class,
+        () -> PpoRunConfig.loader().load(file, List.of("reward.kind=function", "reward.function=a.B")));
+    assertTrue(unused.getMessage().contains("reward.url is set but reward.kind is function"), unused.getMessage());
   }
 
   @Test
