@@ -12,7 +12,8 @@ import java.util.stream.Collectors;
 /**
  * The scalar types of config keys and their conversion from and to YAML/JSON nodes: booleans,
  * int, long, double (primitive or boxed), String, Path, Duration, enums (by lower-case
- * name), the list of {@link RewardTerms}, {@link Names} and {@link Numbers}. Conversions are strict: a quoted "8" is not an integer, 8 is not a string.
+ * name), the lists {@link RewardTerms}, {@link AgentTools}, {@link Names} and {@link Numbers}. Conversions are
+ * strict: a quoted "8" is not an integer, 8 is not a string.
  */
 final class ConfigValues {
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
@@ -22,8 +23,8 @@ final class ConfigValues {
   static boolean supports(Class<?> t) {
     Class<?> b = box(t);
     return b == Boolean.class || b == Integer.class || b == Long.class || b == Double.class || b == String.class
-        || b == Path.class || b == Duration.class || b.isEnum() || b == RewardTerms.class || b == Names.class
-        || b == Numbers.class;
+        || b == Path.class || b == Duration.class || b.isEnum() || b == RewardTerms.class || b == AgentTools.class
+        || b == Names.class || b == Numbers.class;
   }
 
   /**
@@ -59,6 +60,8 @@ final class ConfigValues {
       v = constant(b, node.textValue());
     } else if (b == RewardTerms.class) {
       v = RewardTerms.fromNode(node, key, origin);
+    } else if (b == AgentTools.class) {
+      v = AgentTools.fromNode(node, key, origin);
     } else if (b == Names.class) {
       v = Names.fromNode(node, key, origin);
     } else if (b == Numbers.class) {
@@ -81,6 +84,7 @@ final class ConfigValues {
       case Duration d -> NODES.textNode(Durations.format(d));
       case Enum<?> e -> NODES.textNode(e.name().toLowerCase(Locale.ROOT));
       case RewardTerms r -> r.toNode();
+      case AgentTools a -> a.toNode();
       case Names n -> n.toNode();
       case Numbers n -> n.toNode();
       default -> throw new IllegalStateException("not a config value: " + value.getClass().getName());
@@ -96,7 +100,7 @@ final class ConfigValues {
     if (b == Path.class) return "path";
     if (b == Duration.class) return "duration";
     if (b.isEnum()) return constants(b, "|");
-    if (b == RewardTerms.class || b == Numbers.class) return "list";
+    if (b == RewardTerms.class || b == AgentTools.class || b == Numbers.class) return "list";
     if (b == Names.class) return "name|list";
     return "string";
   }
@@ -126,6 +130,7 @@ final class ConfigValues {
     if (b == Duration.class) return "a duration like 90s, 20m, 2h or PT1H30M";
     if (b.isEnum()) return "one of " + constants(b, ", ");
     if (b == RewardTerms.class) return "a list of {name|class, weight}";
+    if (b == AgentTools.class) return "a list of {class: ...}";
     if (b == Names.class) return "a name or a list of names";
     if (b == Numbers.class) return "a list of numbers";
     return "a string";

@@ -44,6 +44,8 @@ public record PpoRunConfig(
   public void validate() {
     Check.rule(model.path() != null, "model.path is required: the checkpoint directory of the SFT policy");
     Check.rule(data.prompts() != null, "data.prompts is required: the prompt file");
+    Check.rule(reward.url() == null || reward.kind() == RewardSection.Kind.REMOTE, "reward.url is set but reward.kind is "
+        + reward.kind().name().toLowerCase(Locale.ROOT) + "; set reward.kind: remote or remove reward.url");
     switch (reward.kind()) {
       case MODEL -> {
         Check.rule(reward.modelPath() != null, "reward.model_path is required when reward.kind is model");
@@ -55,6 +57,11 @@ public record PpoRunConfig(
             "reward.kind function needs exactly one of reward.function (a class) and reward.functions (a list)");
         Check.rule(reward.modelPath() == null,
             "reward.model_path is set but reward.kind is function; set reward.kind: model or remove reward.model_path");
+      }
+      case REMOTE -> {
+        Check.rule(reward.url() != null, "reward.url is required when reward.kind is remote");
+        Check.rule(reward.modelPath() == null && reward.function() == null && reward.functions() == null,
+            "reward.kind is remote: remove reward.model_path, reward.function and reward.functions");
       }
     }
     Check.rule(model.criticPath() == null || model.critic() == PpoModelSection.Critic.SEPARATE,

@@ -50,6 +50,7 @@ public final class PpoReport implements PpoTrainer.Listener {
     s.put("reward", switch (config.reward().kind()) {
       case MODEL -> "model " + config.reward().modelPath();
       case FUNCTION -> "function " + config.reward().function();
+      case REMOTE -> "remote " + config.reward().url();
     });
     s.put("prompts", config.data().prompts().toString());
     s.put("ppo.preset", config.ppo().preset().name().toLowerCase(Locale.ROOT));

@@ -73,6 +73,8 @@ public final class PpoSetup {
         // The reward head must come from the checkpoint: a fresh one would score at random.
         rewardModel = keep(made, Checkpoint.open(ModelDirs.resolve(config.reward().modelPath())).loadModel(device,
             c -> c.withRewardHead(true).withValueHead(false).withDtype(dtype), new LoadOptions(false, true)).model());
+      } else if (config.reward().kind() == Kind.REMOTE) {
+        function = RemoteReward.of(config.reward());
       } else {
         function = config.reward().functions() != null ? WeightedRewards.of(config.reward().functions())
             : RewardFunctions.instantiate(config.reward().function());

@@ -7,7 +7,7 @@ import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
 
-/** A rollout's scores, from a reward model or Java reward functions, written into its SCORES. */
+/** A rollout's scores, from a reward model, Java reward functions or a remote service, written into its SCORES. */
 public final class RewardScores {
   private RewardScores() {}
 
@@ -35,7 +35,15 @@ public final class RewardScores {
     }
     float[] scores = new float[prompts.size()];
     Map<String, float[]> terms = new LinkedHashMap<>();
-    if (function instanceof WeightedRewards w) {
+    if (function instanceof BatchReward b) {
+      BatchReward.Result r = b.scoreAll(prompts, responses, fields);
+      if (r.rewards().length != scores.length) {
+        throw new IllegalStateException("reward: " + function.getClass().getName() + " gave " + r.rewards().length
+            + " rewards for " + scores.length + " samples");
+      }
+      System.arraycopy(r.rewards(), 0, scores, 0, scores.length);
+      terms.putAll(r.logs());
+    } else if (function instanceof WeightedRewards w) {
       List<String> labels = w.labels();
       for (String l : labels) terms.put(l, new float[scores.length]);
       for (int i = 0; i < scores.length; i++) {

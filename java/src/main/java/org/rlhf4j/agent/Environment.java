@@ -1,0 +1,50 @@
+package org.rlhf4j.agent;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One episode's world: it opens the conversation and answers each assistant turn. A new instance
+ * serves each episode (classes named in {@code agent.environment} need a public no-argument
+ * constructor); step may run on any thread, never concurrently for one instance.
+ */
+public interface Environment extends AutoCloseable {
+  /**
+   * What the environment says after an assistant turn.
+   *
+   * @param observations messages appended for the model (tool results, a user's reply); none when done
+   * @param reward this turn's reward, added at the turn's last token (0 for none)
+   * @param done whether the episode ends here
+   */
+  record Step(List<Message> observations, double reward, boolean done) {
+    public Step {
+      observations = List.copyOf(observations);
+      if (!Double.isFinite(reward)) throw new IllegalArgumentException("a step's reward must be finite, got " + reward);
+    }
+  }
+
+  /**
+   * The conversation the model starts from.
+   *
+   * @param row the prompt's JSONL object: {@code prompt} (its text) and its other fields; see {@link #row}
+   */
+  List<Message> reset(Map<String, Object> row);
+
+  /** The environment's answer to the assistant's message (its raw text as content). */
+  Step step(Message assistant);
+
+  @Override
+  default void close() {}
+
+  /**
+   * The row reset reads, from a prompt pool's prompt text and other fields (which do not hold
+   * the prompt itself).
+   */
+  static Map<String, Object> row(String prompt, Map<String, Object> fields) {
+    Map<String, Object> out = new LinkedHashMap<>(fields);
+    out.put("prompt", prompt);
+    return Collections.unmodifiableMap(out);
+  }
+}

@@ -1,0 +1,50 @@
+package org.rlhf4j.config;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Section {@code agent}: multi-turn episodes with tools. Not yet part of any command's config;
+ * the episode loop will read it.
+ */
+public record AgentSection(
+    @Doc("Fully qualified class name of the Environment (null = the built-in tool-calling environment).")
+        @Nullable String environment,
+    @Doc("Tools the model may call: a list of {class: a Tool with a public no-argument constructor}.") AgentTools tools,
+    @Doc("How tool calls are written in the model's text: hermes (Qwen3/Hermes <tool_call>{...}</tool_call>) or "
+        + "llama3_json (Llama 3.1: the message is {\"name\", \"parameters\"}, several separated by ;).")
+        ToolFormat toolFormat,
+    @Doc("Assistant turns per episode at most.") int maxTurns,
+    @Doc("Tool calls running at once, across all episodes.") int maxConcurrency,
+    @Doc("Time a tool call may take before the model is told it timed out.") Duration toolTimeout,
+    @Doc("A longer tool result is cut in the middle to this many characters, with a marker.") int maxToolResponseChars) {
+
+  private static final Pattern CLASS_NAME =
+      Pattern.compile("\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*"
+          + "(\\.\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*)*");
+
+  /** The text format of tool calls. */
+  public enum ToolFormat {
+    HERMES,
+    LLAMA3_JSON
+  }
+
+  public AgentSection {
+    if (environment != null && !CLASS_NAME.matcher(environment).matches()) {
+      throw new ConfigException("environment must be a fully qualified Java class name, got '" + environment + "'");
+    }
+    Check.notNull("tools", tools);
+    Check.notNull("tool_format", toolFormat);
+    Check.atLeast("max_turns", maxTurns, 1);
+    Check.atLeast("max_concurrency", maxConcurrency, 1);
+    Check.notNull("tool_timeout", toolTimeout);
+    Check.rule(toolTimeout.isPositive(), "tool_timeout must be > 0, got " + Durations.format(toolTimeout));
+    Check.atLeast("max_tool_response_chars", maxToolResponseChars, 16);
+  }
+
+  /** The built-in environment, no tools, hermes, 4 turns, 32 calls at once, 30 s per call, 256 chars. */
+  public static AgentSection defaults() {
+    return new AgentSection(null, new AgentTools(List.of()), ToolFormat.HERMES, 4, 32, Duration.ofSeconds(30), 256);
+  }
+}
