@@ -185,7 +185,7 @@ at::Tensor then_aten(at::Tensor y, const Epilogue& then) {
 }
 
 // The fast paths, by shape: reused weights at few rows through the panel
-// kernel (or oneDNN's blocked layout on CPUs without AVX-512), everything else
+// kernel (AVX-512 or AVX2; oneDNN's blocked layout on CPUs with neither), everything else
 // through oneDNN on w as stored.
 at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
                        const Epilogue& then) {
