@@ -136,10 +136,11 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
     }
     token = at::where(live, token, at::full_like(token, o.pad_token_id));
     tokens.select(1, t).index_copy_(0, index, token);
-    logprobs.select(1, t).index_copy_(0, index, at::where(live, logp, at::zeros_like(logp)));
+    // copy_ converted a float64 model's values to the float32 fields; index_copy_ does not.
+    logprobs.select(1, t).index_copy_(0, index, at::where(live, logp, at::zeros_like(logp)).to(at::kFloat));
     if (o.with_values) {
       auto v = model.value(state);
-      values.select(1, t).index_copy_(0, index, at::where(live, v, at::zeros_like(v)));
+      values.select(1, t).index_copy_(0, index, at::where(live, v, at::zeros_like(v)).to(at::kFloat));
     }
     lengths.index_add_(0, index, live.to(at::kLong));
     produced = t + 1;
