@@ -96,10 +96,14 @@ __attribute__((target("avx512f"))) void panels_kernel(const float* xT, const flo
   }
 }
 
+// The AVX2 kernel's k-block: 256 k of a panel, 16 KiB, held in L1 while every row group reads it.
+constexpr int64_t kBlock = 256;
+
 // AVX2 + FMA: R rows (R <= 6: 2R accumulators of 8 columns, the panel's two
 // weight vectors and a broadcast fit the 16 registers) of one panel over
 // k in [k0, k1), accumulating into tile [16, 16]. The first row group streams
-// the block from memory, prefetching 2 KiB ahead; the next ones re-read it from L1.
+// the block from memory, prefetching 2 KiB ahead; the next ones re-read it from L1
+// and meanwhile prefetch the next block into L2.
 template <int R>
 __attribute__((target("avx2,fma"))) void panel_rows_avx2(const float* w, const float* xT, int r0, int64_t k0,
                                                          int64_t k1, bool prefetch, float* tile) {
@@ -110,7 +114,11 @@ __attribute__((target("avx2,fma"))) void panel_rows_avx2(const float* w, const f
     acc[r][1] = _mm256_loadu_ps(tile + (r0 + r) * 16 + 8);
   }
   for (int64_t k = k0; k < k1; ++k) {
-    if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(w + k * 16 + ahead), _MM_HINT_T0);
+    if (prefetch) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + k * 16 + ahead), _MM_HINT_T0);
+    } else {  // the next block into L2, so memory stays busy while this group computes
+      _mm_prefetch(reinterpret_cast<const char*>(w + (k + kBlock) * 16), _MM_HINT_T1);
+    }
     const __m256 w0 = _mm256_loadu_ps(w + k * 16), w1 = _mm256_loadu_ps(w + k * 16 + 8);
     const float* xk = xT + k * 16 + r0;
 #pragma GCC unroll 6
@@ -144,17 +152,15 @@ __attribute__((target("avx2,fma"))) void epilogue_avx2(const float* sums, const 
   std::memcpy(y, row, cols * sizeof(float));
 }
 
-// Panels [p0, p1) for M rows in groups of six, k in blocks of 256 (16 KiB of
-// panel, held in L1 while every group reads it).
+// Panels [p0, p1) for M rows in groups of six, k in blocks of kBlock.
 void panels_avx2(const float* xT, const float* panels, const float* bias, bool gelu, const float* residual,
                  float* y, int64_t M, int64_t K, int64_t N, int64_t p0, int64_t p1) {
-  constexpr int64_t block = 256;
   float tile[16 * 16];
   for (int64_t p = p0; p < p1; ++p) {
     const float* w = panels + p * K * 16;
     std::fill(tile, tile + 16 * 16, 0.0f);
-    for (int64_t k0 = 0; k0 < K; k0 += block) {
-      const int64_t k1 = std::min(K, k0 + block);
+    for (int64_t k0 = 0; k0 < K; k0 += kBlock) {
+      const int64_t k1 = std::min(K, k0 + kBlock);
       for (int r0 = 0; r0 < M; r0 += 6) {
         const bool first = r0 == 0;
         switch (std::min<int64_t>(6, M - r0)) {
