@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "gemm_few_rows.hpp"  // kFewRowsMax
 #include "linear.hpp"
 #include "sampling.hpp"
 #include "scoring.hpp"
@@ -153,7 +154,10 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
     alive.index_copy_(0, index, live);
     if (t + 1 == N || !live.any().item<bool>()) break;
 
-    if (live_rows_only && !live.all().item<bool>()) {  // the finished rows leave the batch
+    // The finished rows leave the batch. Above kFewRowsMax rows a new row count
+    // repacks oneDNN's weight layout, so there the batch shrinks by quarters.
+    const int64_t now = static_cast<int64_t>(rows.size()), left = live.sum().item<int64_t>();
+    if (live_rows_only && left < now && (now <= kFewRowsMax || 4 * left <= 3 * now)) {
       auto keep = live.nonzero().squeeze(1);
       auto kept = index.index_select(0, keep).to(at::kCPU);
       rows.assign(kept.data_ptr<int64_t>(), kept.data_ptr<int64_t>() + kept.numel());

@@ -27,7 +27,9 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
 //     samples) prefill it once and copy its KV cache, instead of once per row;
 //   live rows only: a row that finished (EOS / stop token) leaves the decoding
 //     batch (its KV cache rows, mask and state dropped), instead of decoding
-//     padding until the longest row ends.
+//     padding until the longest row ends (above kFewRowsMax rows, once a
+//     quarter of the batch has finished: each new row count there repacks
+//     oneDNN's weight layout).
 void set_shared_prefill(bool on);
 void set_live_rows_only(bool on);
 

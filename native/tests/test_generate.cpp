@@ -159,6 +159,32 @@ TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
   }
 }
 
+TEST(Generate, DroppingFinishedRowsAboveTheFewRowKernelsBatchKeepsTheRollout) {
+  // 3 prompts x 8 samples: 24 rows, above kFewRowsMax, where the batch shrinks
+  // by quarters (oneDNN's layout per row count) and then row by row (panels).
+  auto c = tiny_gpt2(8);
+  c.value_head = 1;
+  auto m = make(c);
+  auto group = at::arange(3, at::kLong).repeat_interleave(8);
+  auto prompts = longs({1, 3, 5, 4, 6, 0, 7, 7, 2}, {3, 3}).index_select(0, group);
+  auto mask = at::ones({24, 3}, at::kBool);
+  auto o = gen_options(20, 5);
+  o.eos_token_id = 2;
+  o.with_values = 1;
+  at::NoGradGuard g;
+  auto fast = generate(*m, prompts, mask, o);
+  EXPECT_LE(fast->response_mask.sum(1).min().item<int64_t>(), 12) << "a quarter of the rows must end early";
+  set_live_rows_only(false);
+  set_shared_prefill(false);
+  auto slow = generate(*m, prompts, mask, o);
+  set_live_rows_only(true);
+  set_shared_prefill(true);
+  EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
+  EXPECT_TRUE(at::equal(fast->ended, slow->ended));
+  EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_LOGPROBS), slow->field(R4J_FIELD_OLD_LOGPROBS)), 1e-5);
+  EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_VALUES), slow->field(R4J_FIELD_OLD_VALUES)), 1e-5);
+}
+
 TEST(Generate, StopTokenEndsTheResponseLikeEos) {
   auto m = make(tiny_gpt2(4));
   auto o = gen_options(20, 3);
