@@ -722,10 +722,14 @@ R4J_API r4j_status r4j_generate_seeded(r4j_model *model, const int32_t *prompts,
  * n x n x n products after a warm-up; a path too slow for n (a reference
  * implementation) is timed at a smaller n. *out_gflops: the best rate. buf
  * (capacity cap bytes, NUL included; may be NULL with cap 0) receives JSON:
- *   {"gflops","best","paths":[{"name","gflops","n","note"}]}
- * and *out_needed its size (NUL included), also when R4J_ERR_BUFFER_TOO_SMALL
+ *   {"gflops","best","paths":[{"name","gflops","n","note"}],"read_gbps"}
+ * ("read_gbps": the CPU's memory read rate in GB/s, the bound of a decoding
+ * step; 0 on other devices) and *out_needed its size (NUL included), also when R4J_ERR_BUFFER_TOO_SMALL
  * is returned (the rate is written either way). */
-/* r4j_build_info's JSON also carries "bf16_decode_kernel" (the few-row bf16
+/* r4j_build_info's JSON also carries "decode_kernel" (the few-row float32
+ * kernel generation uses on this CPU: "avx512", "avx2", or "none": oneDNN's
+ * blocked layout or ATen then),
+ * "bf16_decode_kernel" (the few-row bf16
  * kernel generation uses on this CPU: "avx512bf16", "avx2" or "plain") and
  * "bf16_matmul" (how bf16 products of many rows run: "aten (onednn bf16)" or
  * "float32 copies" on CPUs without oneDNN's bf16 kernels). */

@@ -102,8 +102,9 @@ std::string build_info_json() {
   o << "],\"threads\":" << at::get_num_threads() << ",\"kernel_threads\":" << kernel_threads();
   const auto cache = cpu_cache_stats();
   o << ",\"cpu_cache\":" << (install_cpu_cache() ? "true" : "false") << ",\"cpu_cache_bytes\":" << cache.cached_bytes;
-  // The CPU's bf16 paths: the few-row decoding kernel, and how products of many rows run.
-  o << ",\"bf16_decode_kernel\":" << quoted(few_rows_bf16_kernel()) << ",\"bf16_matmul\":"
+  // The CPU's decoding kernels (float32, bf16), and how bf16 products of many rows run.
+  const char* decode = few_rows_kernel();
+  o << ",\"decode_kernel\":" << quoted(decode ? decode : "none") << ",\"bf16_decode_kernel\":" << quoted(few_rows_bf16_kernel()) << ",\"bf16_matmul\":"
     << quoted(cpu_bf16_matmul_native() ? "aten (onednn bf16)" : "float32 copies") << "}";
   return o.str();
 }

@@ -6,15 +6,50 @@
 #include <ATen/Parallel.h>
 #include <immintrin.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <string>
 #include <vector>
 
+#include "errors.hpp"
 #include "simd.hpp"
 
 namespace r4j {
 
-bool few_rows_available() {
+namespace {
+
+bool cpu_has_avx512f() {
   static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
+}
+
+std::atomic<const char*> pinned_kernel{nullptr};
+
+}  // namespace
+
+const char* few_rows_kernel() {
+  if (const char* k = pinned_kernel.load()) return k;
+  if (cpu_has_avx512f()) return "avx512";
+  return simd::has_avx2_fma() ? "avx2" : nullptr;
+}
+
+bool few_rows_available() { return few_rows_kernel() != nullptr; }
+
+void set_few_rows_kernel(const char* name) {
+  if (name == nullptr) {
+    pinned_kernel = nullptr;
+    return;
+  }
+  const std::string n = name;
+  if (n == "avx512") {
+    require(cpu_has_avx512f(), "few_rows: this CPU has no AVX-512F");
+    pinned_kernel = "avx512";
+  } else {
+    require(n == "avx2", "few_rows: unknown kernel '" + n + "'");
+    require(simd::has_avx2_fma(), "few_rows: this CPU has no AVX2/FMA");
+    pinned_kernel = "avx2";
+  }
 }
 
 at::Tensor pack_panels(const at::Tensor& w, bool w_is_out_by_in) {
@@ -61,6 +96,91 @@ __attribute__((target("avx512f"))) void panels_kernel(const float* xT, const flo
   }
 }
 
+// The AVX2 kernel's k-block: 256 k of a panel, 16 KiB, held in L1 while every row group reads it.
+constexpr int64_t kBlock = 256;
+
+// AVX2 + FMA: R rows (R <= 6: 2R accumulators of 8 columns, the panel's two
+// weight vectors and a broadcast fit the 16 registers) of one panel over
+// k in [k0, k1), accumulating into tile [16, 16]. The first row group streams
+// the block from memory, prefetching 2 KiB ahead; the next ones re-read it from L1
+// and meanwhile prefetch the next block into L2.
+template <int R>
+__attribute__((target("avx2,fma"))) void panel_rows_avx2(const float* w, const float* xT, int r0, int64_t k0,
+                                                         int64_t k1, bool prefetch, float* tile) {
+  constexpr int64_t ahead = 32 * 16;
+  __m256 acc[R][2];
+  for (int r = 0; r < R; ++r) {
+    acc[r][0] = _mm256_loadu_ps(tile + (r0 + r) * 16);
+    acc[r][1] = _mm256_loadu_ps(tile + (r0 + r) * 16 + 8);
+  }
+  for (int64_t k = k0; k < k1; ++k) {
+    if (prefetch) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + k * 16 + ahead), _MM_HINT_T0);
+    } else {  // the next block into L2, so memory stays busy while this group computes
+      _mm_prefetch(reinterpret_cast<const char*>(w + (k + kBlock) * 16), _MM_HINT_T1);
+    }
+    const __m256 w0 = _mm256_loadu_ps(w + k * 16), w1 = _mm256_loadu_ps(w + k * 16 + 8);
+    const float* xk = xT + k * 16 + r0;
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 xr = _mm256_set1_ps(xk[r]);
+      acc[r][0] = _mm256_fmadd_ps(xr, w0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(xr, w1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(tile + (r0 + r) * 16, acc[r][0]);
+    _mm256_storeu_ps(tile + (r0 + r) * 16 + 8, acc[r][1]);
+  }
+}
+
+template <int R>
+void rows_avx2(const float* w, const float* xT, int r0, int64_t k0, int64_t k1, bool prefetch, float* tile) {
+  if constexpr (R > 0) panel_rows_avx2<R>(w, xT, r0, k0, k1, prefetch, tile);
+}
+
+// Row r's 16 sums of panel p plus bias, GELU, residual, stored to y's valid columns.
+__attribute__((target("avx2,fma"))) void epilogue_avx2(const float* sums, const float* bias, bool gelu,
+                                                       const float* residual, float* y, int64_t cols) {
+  float row[16], add[16] = {};
+  if (residual) std::memcpy(add, residual, cols * sizeof(float));
+  for (int h = 0; h < 2; ++h) {
+    __m256 v = _mm256_add_ps(_mm256_loadu_ps(sums + 8 * h), _mm256_loadu_ps(bias + 8 * h));
+    if (gelu) v = simd::gelu_tanh_ps(v);
+    _mm256_storeu_ps(row + 8 * h, _mm256_add_ps(v, _mm256_loadu_ps(add + 8 * h)));
+  }
+  std::memcpy(y, row, cols * sizeof(float));
+}
+
+// Panels [p0, p1) for M rows in groups of six, k in blocks of kBlock.
+void panels_avx2(const float* xT, const float* panels, const float* bias, bool gelu, const float* residual,
+                 float* y, int64_t M, int64_t K, int64_t N, int64_t p0, int64_t p1) {
+  float tile[16 * 16];
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* w = panels + p * K * 16;
+    std::fill(tile, tile + 16 * 16, 0.0f);
+    for (int64_t k0 = 0; k0 < K; k0 += kBlock) {
+      const int64_t k1 = std::min(K, k0 + kBlock);
+      for (int r0 = 0; r0 < M; r0 += 6) {
+        const bool first = r0 == 0;
+        switch (std::min<int64_t>(6, M - r0)) {
+          case 1: rows_avx2<1>(w, xT, r0, k0, k1, first, tile); break;
+          case 2: rows_avx2<2>(w, xT, r0, k0, k1, first, tile); break;
+          case 3: rows_avx2<3>(w, xT, r0, k0, k1, first, tile); break;
+          case 4: rows_avx2<4>(w, xT, r0, k0, k1, first, tile); break;
+          case 5: rows_avx2<5>(w, xT, r0, k0, k1, first, tile); break;
+          default: rows_avx2<6>(w, xT, r0, k0, k1, first, tile); break;
+        }
+      }
+    }
+    const int64_t n0 = p * 16, cols = std::min<int64_t>(16, N - n0);
+    float b[16] = {};
+    if (bias) std::memcpy(b, bias + n0, cols * sizeof(float));
+    for (int64_t r = 0; r < M; ++r)
+      epilogue_avx2(tile + r * 16, b, gelu, residual ? residual + r * N + n0 : nullptr, y + r * N + n0, cols);
+  }
+}
+
 }  // namespace
 
 at::Tensor few_rows_linear(const at::Tensor& x, const at::Tensor& panels, int64_t out, const at::Tensor& b,
@@ -77,8 +197,11 @@ at::Tensor few_rows_linear(const at::Tensor& x, const at::Tensor& panels, int64_
   TORCH_CHECK(!then.residual.defined() || (then.residual.is_contiguous() && then.residual.numel() == M * out),
               "few_rows_linear: residual shape");
   const float* residual = then.residual.defined() ? then.residual.data_ptr<float>() : nullptr;
+  const char* kernel = few_rows_kernel();
+  TORCH_CHECK(kernel != nullptr, "few_rows_linear: this CPU has neither AVX-512F nor AVX2/FMA");
+  auto run = std::string(kernel) == "avx512" ? panels_kernel : panels_avx2;
   at::parallel_for(0, np, 4, [&](int64_t p0, int64_t p1) {
-    panels_kernel(xT.data(), panels.data_ptr<float>(), bias, then.gelu_tanh, residual, y.data_ptr<float>(), M, K, out, p0, p1);
+    run(xT.data(), panels.data_ptr<float>(), bias, then.gelu_tanh, residual, y.data_ptr<float>(), M, K, out, p0, p1);
   });
   return y;
 }

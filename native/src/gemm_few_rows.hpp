@@ -1,8 +1,10 @@
 // y = x W + b for the few rows of a decoding step (one per sequence), where
 // the product is bound by reading W from memory: W is reordered once into
 // 16-column panels that stream through memory in order, and an AVX-512 kernel
-// keeps all rows' accumulators in registers while prefetching ahead. About
-// 1.4x oneDNN's rate at 16 rows once W no longer fits the caches. bf16
+// keeps all rows' accumulators in registers while prefetching ahead (about
+// 1.4x oneDNN's rate at 16 rows once W no longer fits the caches); on CPUs
+// with AVX2 + FMA only, a kernel of 8-wide halves takes six rows at a time
+// over blocks of a panel held in L1. bf16
 // weights have panels of their own, with an AVX512_BF16 and an AVX2 kernel.
 #pragma once
 
@@ -12,8 +14,14 @@ namespace r4j {
 
 constexpr int64_t kFewRowsMax = 16;  // rows the kernel handles in one pass
 
-// Whether this CPU runs the kernel (AVX-512F).
-bool few_rows_available();
+// Which float32 kernel few_rows_linear runs: "avx512" (AVX-512F), "avx2"
+// (AVX2 + FMA), or nullptr where the CPU has neither.
+const char* few_rows_kernel();
+bool few_rows_available();  // few_rows_kernel() != nullptr
+
+// Tests pin the float32 kernel ("avx512", "avx2"; nullptr: this CPU's best)
+// to compare each with linear_reference; a kernel the CPU lacks is refused.
+void set_few_rows_kernel(const char* name);
 
 // W [in, out] (w_is_out_by_in false) or [out, in] as panels [ceil(out/16), in, 16]
 // float32, the last one zero-padded: panels[p][k][j] = W[k][16p + j].

@@ -4,6 +4,7 @@
 #include <c10/util/BFloat16.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -59,42 +60,56 @@ __attribute__((target("avx512f,avx512bf16"))) void panels_dpbf16(const uint32_t*
   }
 }
 
-// AVX2: R rows (R <= 6: 2R accumulators of 8 columns, plus the widened
-// weights, fit the 16 registers) of one panel. A 32-bit lane holds a k-pair of
-// one column: shifted left by 16 it is W[2 k2] as a float32, masked W[2 k2 + 1].
-// Later row groups re-read the panel from the caches. xT [2 K2, 16] float32.
+// AVX2: R rows (R <= 4: 2R accumulators of 8 columns, the panel's four
+// widened weight vectors and two broadcasts fit the 16 registers) of one panel
+// over k-pairs [k0, k1), accumulating into tile [16, 16]. A 32-bit lane holds
+// a k-pair of one column: shifted left by 16 it is W[2 k2] as a float32,
+// masked W[2 k2 + 1]. The first row group streams the block from memory,
+// prefetching 2 KiB ahead; the next ones re-read it from L1 and meanwhile
+// prefetch the next block into L2. xT [2 K2, 16] float32.
+constexpr int64_t kBlockPairs = 256;  // 16 KiB of a panel
+
 template <int R>
-__attribute__((target("avx2,fma"))) void panel_rows_avx2(const uint16_t* w, const float* xT, int r0, int64_t K2,
-                                                         float* out /* [R, 16] */) {
+__attribute__((target("avx2,fma"))) void panel_rows_avx2(const uint16_t* w, const float* xT, int r0, int64_t k0,
+                                                         int64_t k1, bool first, float* tile) {
   constexpr int64_t ahead = 32 * kPair;
   __m256 acc[R][2];
-  for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    acc[r][0] = _mm256_loadu_ps(tile + (r0 + r) * 16);
+    acc[r][1] = _mm256_loadu_ps(tile + (r0 + r) * 16 + 8);
+  }
   const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
-  for (int64_t k2 = 0; k2 < K2; ++k2) {
+  for (int64_t k2 = k0; k2 < k1; ++k2) {
     const uint16_t* wk = w + k2 * kPair;
-    _mm_prefetch(reinterpret_cast<const char*>(wk + ahead), _MM_HINT_T0);
+    if (first) {
+      _mm_prefetch(reinterpret_cast<const char*>(wk + ahead), _MM_HINT_T0);
+    } else {
+      _mm_prefetch(reinterpret_cast<const char*>(wk + kBlockPairs * kPair), _MM_HINT_T1);
+    }
+    const __m256i raw0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk));
+    const __m256i raw1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16));
+    const __m256 even0 = _mm256_castsi256_ps(_mm256_slli_epi32(raw0, 16));
+    const __m256 odd0 = _mm256_castsi256_ps(_mm256_and_si256(raw0, high));
+    const __m256 even1 = _mm256_castsi256_ps(_mm256_slli_epi32(raw1, 16));
+    const __m256 odd1 = _mm256_castsi256_ps(_mm256_and_si256(raw1, high));
     const float* x0 = xT + (2 * k2) * 16 + r0;
     const float* x1 = x0 + 16;
-    for (int h = 0; h < 2; ++h) {
-      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16 * h));
-      const __m256 even = _mm256_castsi256_ps(_mm256_slli_epi32(raw, 16));
-      const __m256 odd = _mm256_castsi256_ps(_mm256_and_si256(raw, high));
-#pragma GCC unroll 6
-      for (int r = 0; r < R; ++r) {
-        acc[r][h] = _mm256_fmadd_ps(_mm256_set1_ps(x0[r]), even, acc[r][h]);
-        acc[r][h] = _mm256_fmadd_ps(_mm256_set1_ps(x1[r]), odd, acc[r][h]);
-      }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 b0 = _mm256_set1_ps(x0[r]), b1 = _mm256_set1_ps(x1[r]);
+      acc[r][0] = _mm256_fmadd_ps(b1, odd0, _mm256_fmadd_ps(b0, even0, acc[r][0]));
+      acc[r][1] = _mm256_fmadd_ps(b1, odd1, _mm256_fmadd_ps(b0, even1, acc[r][1]));
     }
   }
   for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(out + r * 16, acc[r][0]);
-    _mm256_storeu_ps(out + r * 16 + 8, acc[r][1]);
+    _mm256_storeu_ps(tile + (r0 + r) * 16, acc[r][0]);
+    _mm256_storeu_ps(tile + (r0 + r) * 16 + 8, acc[r][1]);
   }
 }
 
 template <int R>
-void rows_avx2(const uint16_t* w, const float* xT, int r0, int64_t K2, float* out) {
-  if constexpr (R > 0) panel_rows_avx2<R>(w, xT, r0, K2, out);
+void rows_avx2(const uint16_t* w, const float* xT, int r0, int64_t k0, int64_t k1, bool first, float* tile) {
+  if constexpr (R > 0) panel_rows_avx2<R>(w, xT, r0, k0, k1, first, tile);
 }
 
 void panels_avx2(const float* xT, const uint16_t* panels, float* y, int64_t M, int64_t K2, int64_t N, int64_t p0,
@@ -102,14 +117,16 @@ void panels_avx2(const float* xT, const uint16_t* panels, float* y, int64_t M, i
   float tile[16 * 16];
   for (int64_t p = p0; p < p1; ++p) {
     const uint16_t* w = panels + p * K2 * kPair;
-    for (int r0 = 0; r0 < M; r0 += 6) {
-      switch (std::min<int64_t>(6, M - r0)) {
-        case 1: rows_avx2<1>(w, xT, r0, K2, tile + r0 * 16); break;
-        case 2: rows_avx2<2>(w, xT, r0, K2, tile + r0 * 16); break;
-        case 3: rows_avx2<3>(w, xT, r0, K2, tile + r0 * 16); break;
-        case 4: rows_avx2<4>(w, xT, r0, K2, tile + r0 * 16); break;
-        case 5: rows_avx2<5>(w, xT, r0, K2, tile + r0 * 16); break;
-        default: rows_avx2<6>(w, xT, r0, K2, tile + r0 * 16); break;
+    std::fill(tile, tile + 16 * 16, 0.0f);
+    for (int64_t k0 = 0; k0 < K2; k0 += kBlockPairs) {
+      const int64_t k1 = std::min(K2, k0 + kBlockPairs);
+      for (int r0 = 0; r0 < M; r0 += 4) {
+        switch (std::min<int64_t>(4, M - r0)) {
+          case 1: rows_avx2<1>(w, xT, r0, k0, k1, r0 == 0, tile); break;
+          case 2: rows_avx2<2>(w, xT, r0, k0, k1, r0 == 0, tile); break;
+          case 3: rows_avx2<3>(w, xT, r0, k0, k1, r0 == 0, tile); break;
+          default: rows_avx2<4>(w, xT, r0, k0, k1, r0 == 0, tile); break;
+        }
       }
     }
     const int64_t n0 = p * 16, cols = std::min<int64_t>(16, N - n0);

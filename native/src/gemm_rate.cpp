@@ -1,5 +1,7 @@
 #include "gemm_rate.hpp"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -7,6 +9,7 @@
 #include <functional>
 #include <sstream>
 #include <unordered_map>
+#include <vector>
 
 #ifdef RLHF4J_WITH_DNNL
 #include <dnnl.hpp>
@@ -129,8 +132,44 @@ std::string GemmRate::json() const {
     o << (i ? "," : "") << "{\"name\":" << json_string(p.name) << ",\"gflops\":" << p.gflops << ",\"n\":" << p.n
       << ",\"note\":" << json_string(p.note) << "}";
   }
-  o << "]}";
+  o << "],\"read_gbps\":" << read_gbps << "}";
   return o.str();
+}
+
+double read_bandwidth_gbps(int iterations) {
+  const int64_t words = (int64_t{128} << 20) / sizeof(uint64_t);
+  std::vector<uint64_t> buffer(words);
+  at::parallel_for(0, words, 1 << 16, [&](int64_t i0, int64_t i1) {  // each page first touched by its reader
+    for (int64_t i = i0; i < i1; ++i) buffer[i] = static_cast<uint64_t>(i);
+  });
+  const int64_t chunks = std::max<int64_t>(1, at::get_num_threads());
+  std::vector<uint64_t> sums(chunks);
+  double best = 0;
+  for (int it = 0; it <= iterations; ++it) {
+    auto t0 = std::chrono::steady_clock::now();
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t i0 = words * c / chunks, i1 = words * (c + 1) / chunks;
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // four chains: the loads, not the adds, set the pace
+        int64_t i = i0;
+        for (; i + 4 <= i1; i += 4) {
+          s0 += buffer[i];
+          s1 += buffer[i + 1];
+          s2 += buffer[i + 2];
+          s3 += buffer[i + 3];
+        }
+        for (; i < i1; ++i) s0 += buffer[i];
+        sums[c] = s0 + s1 + s2 + s3;
+      }
+    });
+    const double s = seconds_since(t0);
+    // The sums are checked so the compiler cannot drop the reads: sum of 0..words-1.
+    uint64_t total = 0;
+    for (auto v : sums) total += v;
+    require(total == static_cast<uint64_t>(words) * (words - 1) / 2, "read bandwidth: wrong sum");
+    if (it > 0) best = std::max(best, words * sizeof(uint64_t) / s / 1e9);
+  }
+  return best;
 }
 
 GemmRate gemm_rate(at::Device device, at::ScalarType dtype, int64_t n, int iterations) {
@@ -153,6 +192,7 @@ GemmRate gemm_rate(at::Device device, at::ScalarType dtype, int64_t n, int itera
     }
   }
 #endif
+  if (device.is_cpu()) rate.read_gbps = read_bandwidth_gbps(iterations);
   for (const auto& p : rate.paths) {
     if (p.gflops > rate.gflops) {
       rate.gflops = p.gflops;

@@ -24,8 +24,16 @@ struct GemmRate {
   double gflops = 0;  // the best path's rate
   std::string best;   // its name
   std::vector<GemmPath> paths;
-  std::string json() const;  // {"dtype","gflops","best","paths":[{"name","gflops","n","note"}]}
+  double read_gbps = 0;  // read_bandwidth_gbps on CPUs, 0 elsewhere
+  std::string json() const;  // {"gflops","best","paths":[{"name","gflops","n","note"}],"read_gbps"}
 };
+
+// The CPU's memory read rate in GB/s, the bound of a decoding step (it reads
+// every weight once): every thread sums its share of a 128 MiB buffer (4x the
+// largest L3 of the machines this runs on, so it comes from memory), best of
+// `iterations` timed passes after one warm-up. The buffer is the system
+// allocator's, returned when done, so the caching allocator keeps none of it.
+double read_bandwidth_gbps(int iterations);
 
 // n x n x n products in dtype (float32 or bfloat16) on device, `iterations`
 // timed runs per path after a warm-up. A path too slow for n (a reference

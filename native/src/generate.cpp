@@ -2,6 +2,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <atomic>
+
+#include "gemm_few_rows.hpp"  // kFewRowsMax
 #include "linear.hpp"
 #include "sampling.hpp"
 #include "scoring.hpp"
@@ -28,7 +31,29 @@ void rescore(Model& model, Rollout& r, double temperature, const r4j_generate_op
   if (o.with_values) r.floats[R4J_FIELD_OLD_VALUES] = (full.values * rmask).contiguous();
 }
 
+// For each row, the index of the first row of its run of identical prompts
+// (tokens and mask): the n samples of a group share one.
+std::vector<int64_t> prompt_owners(const at::Tensor& prompts, const at::Tensor& prompt_mask) {
+  auto p = prompts.to(at::kCPU).contiguous(), m = prompt_mask.to(at::kCPU).contiguous();
+  std::vector<int64_t> owner(p.size(0));
+  for (int64_t b = 0; b < p.size(0); ++b) {
+    const bool same = b > 0 && at::equal(p[b], p[b - 1]) && at::equal(m[b], m[b - 1]);
+    owner[b] = same ? owner[b - 1] : b;
+  }
+  return owner;
+}
+
+void select_rows(KVCache& cache, const at::Tensor& rows) {
+  for (auto& k : cache.k) k = k.index_select(0, rows);
+  for (auto& v : cache.v) v = v.index_select(0, rows);
+}
+
+std::atomic<bool> shared_prefill{true}, live_rows_only{true};
+
 }  // namespace
+
+void set_shared_prefill(bool on) { shared_prefill = on; }
+void set_live_rows_only(bool on) { live_rows_only = on; }
 
 std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const at::Tensor& prompt_mask,
                                   const r4j_generate_options& o, const std::vector<uint64_t>* row_seeds) {
@@ -38,14 +63,25 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   auto dev = prompts.device();
   auto long_opts = at::TensorOptions().device(dev).dtype(at::kLong);
-  // The uniforms [B, 1] that decoding step t inverts the CDFs at.
+  // The batch a decoding step runs: the original rows `rows` (all B, or with
+  // live_rows_only the ones still generating), in order.
+  std::vector<int64_t> rows(B);
+  for (int64_t b = 0; b < B; ++b) rows[b] = b;
+  // The uniforms [L, 1] that decoding step t inverts the CDFs at for those rows:
+  // each row's own, whatever the batch it is drawn in (the batch generator
+  // still draws all B per step, so a row's uniform does not depend on the others).
   auto step_uniforms = [&](int64_t t) {
-    return row_seeds != nullptr ? row_uniforms(*row_seeds, t, dev) : uniforms(B, gen, dev);
+    if (row_seeds != nullptr) {
+      std::vector<uint64_t> seeds;
+      for (int64_t b : rows) seeds.push_back((*row_seeds)[b]);
+      return row_uniforms(seeds, t, dev);
+    }
+    auto u = uniforms(B, gen, dev);
+    return static_cast<int64_t>(rows.size()) == B ? u : u.index_select(0, at::tensor(rows, long_opts));
   };
 
   PackedWeights packing;  // every decoding step multiplies the same weights
-  KVCache cache = model.new_cache(B, P + N);
-  auto key_mask = at::zeros({B, P + N}, long_opts.dtype(at::kBool));  // [B, P+N]
+  auto key_mask = at::zeros({B, P + N}, long_opts.dtype(at::kBool));  // [L, P+N]
   key_mask.narrow(1, 0, P).copy_(prompt_mask);
 
   auto tokens = at::full({B, N}, o.pad_token_id, long_opts);  // response tokens
@@ -56,15 +92,38 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   auto lengths = at::zeros({B}, long_opts);
 
   // Prefill: the whole prompt at once; only its last state feeds the heads.
+  // Rows sharing a prompt (a group's samples) prefill it once and copy its cache.
   auto positions = positions_from_mask(prompt_mask);                        // [B, P]
-  auto h = model.hidden(prompts, positions, key_mask.narrow(1, 0, P), &cache);
-  auto state = h.narrow(1, P - 1, 1).squeeze(1);                            // [B, d]
-  auto next_pos = positions.narrow(1, P - 1, 1).add(1);                     // [B, 1]
+  std::vector<int64_t> firsts, owner_index(B);
+  if (shared_prefill) {
+    auto owner = prompt_owners(prompts, prompt_mask);
+    for (int64_t b = 0; b < B; ++b) {
+      if (owner[b] == b) firsts.push_back(b);
+      owner_index[b] = static_cast<int64_t>(firsts.size()) - 1;
+    }
+  }
+  KVCache cache;
+  at::Tensor h;
+  if (shared_prefill && static_cast<int64_t>(firsts.size()) < B) {
+    auto distinct = at::tensor(firsts, long_opts), expand = at::tensor(owner_index, long_opts);
+    cache = model.new_cache(distinct.size(0), P + N);
+    h = model.hidden(prompts.index_select(0, distinct), positions.index_select(0, distinct),
+                     key_mask.narrow(1, 0, P).index_select(0, distinct), &cache);
+    h = h.narrow(1, P - 1, 1).index_select(0, expand);
+    select_rows(cache, expand);
+  } else {
+    cache = model.new_cache(B, P + N);
+    h = model.hidden(prompts, positions, key_mask.narrow(1, 0, P), &cache).narrow(1, P - 1, 1);
+  }
+  auto state = h.squeeze(1);                                                // [L, d]
+  auto next_pos = positions.narrow(1, P - 1, 1).add(1);                     // [L, 1]
 
   int64_t produced = 0;
   for (int64_t t = 0; t < N; ++t) {
-    auto logits = model.lm_logits(state);                                   // [B, V] float32
-    at::Tensor token, logp;                                                 // [B], [B]
+    auto index = at::tensor(rows, long_opts);                               // [L]
+    auto live = alive.index_select(0, index);                               // [L]
+    auto logits = model.lm_logits(state);                                   // [L, V] float32
+    at::Tensor token, logp;                                                 // [L], [L]
     if (!greedy && o.top_k == 0 && o.top_p >= 1.0) {
       auto d = draw_tokens(logits, temperature, step_uniforms(t));
       token = d.token;
@@ -76,24 +135,38 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
                                          step_uniforms(t));
       logp = at::log_softmax(scaled, -1).gather(-1, token.unsqueeze(-1)).squeeze(-1);
     }
-    token = at::where(alive, token, at::full_like(token, o.pad_token_id));
-    tokens.select(1, t).copy_(token);
-    logprobs.select(1, t).copy_(at::where(alive, logp, at::zeros_like(logp)));
+    token = at::where(live, token, at::full_like(token, o.pad_token_id));
+    tokens.select(1, t).index_copy_(0, index, token);
+    // copy_ converted a float64 model's values to the float32 fields; index_copy_ does not.
+    logprobs.select(1, t).index_copy_(0, index, at::where(live, logp, at::zeros_like(logp)).to(at::kFloat));
     if (o.with_values) {
       auto v = model.value(state);
-      values.select(1, t).copy_(at::where(alive, v, at::zeros_like(v)));
+      values.select(1, t).index_copy_(0, index, at::where(live, v, at::zeros_like(v)).to(at::kFloat));
     }
-    lengths.add_(alive.to(at::kLong));
+    lengths.index_add_(0, index, live.to(at::kLong));
     produced = t + 1;
-    auto stop = at::zeros_like(alive);
+    auto stop = at::zeros_like(live);
     if (o.eos_token_id >= 0) stop = stop.logical_or(token == o.eos_token_id);
     if (o.stop_token_id >= 0) stop = stop.logical_or(token == o.stop_token_id);
-    stop = stop.logical_and(alive);
-    ended.logical_or_(stop);
-    alive.logical_and_(stop.logical_not());
-    if (t + 1 == N || !alive.any().item<bool>()) break;
+    stop = stop.logical_and(live);
+    ended.index_copy_(0, index, ended.index_select(0, index).logical_or(stop));
+    live = live.logical_and(stop.logical_not());
+    alive.index_copy_(0, index, live);
+    if (t + 1 == N || !live.any().item<bool>()) break;
 
-    key_mask.select(1, P + t).fill_(true);  // finished rows feed padding nobody reads
+    // The finished rows leave the batch. Above kFewRowsMax rows a new row count
+    // repacks oneDNN's weight layout, so there the batch shrinks by quarters.
+    const int64_t now = static_cast<int64_t>(rows.size()), left = live.sum().item<int64_t>();
+    if (live_rows_only && left < now && (now <= kFewRowsMax || 4 * left <= 3 * now)) {
+      auto keep = live.nonzero().squeeze(1);
+      auto kept = index.index_select(0, keep).to(at::kCPU);
+      rows.assign(kept.data_ptr<int64_t>(), kept.data_ptr<int64_t>() + kept.numel());
+      select_rows(cache, keep);
+      key_mask = key_mask.index_select(0, keep);
+      token = token.index_select(0, keep);
+      next_pos = next_pos.index_select(0, keep);
+    }
+    key_mask.select(1, P + t).fill_(true);  // finished rows kept in the batch feed padding nobody reads
     h = model.hidden(token.unsqueeze(1), next_pos, key_mask.narrow(1, 0, P + t + 1), &cache);
     state = h.squeeze(1);
     next_pos = next_pos + 1;

@@ -21,4 +21,16 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
                                   const r4j_generate_options& options,
                                   const std::vector<uint64_t>* row_seeds = nullptr);
 
+// generate()'s fast paths, on by default; tests switch each off to compare it
+// with its slow twin (same tokens, log-probs within 1e-5):
+//   shared prefill: consecutive rows with the same prompt (a group's n
+//     samples) prefill it once and copy its KV cache, instead of once per row;
+//   live rows only: a row that finished (EOS / stop token) leaves the decoding
+//     batch (its KV cache rows, mask and state dropped), instead of decoding
+//     padding until the longest row ends (above kFewRowsMax rows, once a
+//     quarter of the batch has finished: each new row count there repacks
+//     oneDNN's weight layout).
+void set_shared_prefill(bool on);
+void set_live_rows_only(bool on);
+
 }  // namespace r4j

@@ -57,12 +57,19 @@ void set_fast_linear(bool on) { fast_enabled = on; }
 struct PackedWeights::Cache {
   struct Entry {
     int uses = 0;
-    at::Tensor panels;  // for few_rows_linear (float32) or few_rows_linear_bf16 (bf16)
 #ifdef RLHF4J_WITH_DNNL
     dnnl::memory packed;  // oneDNN's blocked layout
 #endif
   };
   std::map<std::pair<const void*, Shape>, Entry> entries;
+  // The panels do not depend on the number of rows: one copy per weight serves
+  // every row count up to kFewRowsMax (generation's batch shrinks as rows finish).
+  std::map<std::pair<const void*, bool>, at::Tensor> panels;  // by weight and w_is_out_by_in
+  at::Tensor& panels_of(const at::Tensor& w, bool w_is_out_by_in, at::Tensor (*pack)(const at::Tensor&, bool)) {
+    auto& p = panels[{w.data_ptr(), w_is_out_by_in}];
+    if (!p.defined()) p = pack(w, w_is_out_by_in);
+    return p;
+  }
 };
 
 namespace {
@@ -76,6 +83,11 @@ PackedWeights::Cache::Entry* reused(const at::Tensor& w, const Shape& s) {
   auto& e = active_packing->entries[{w.data_ptr(), s}];
   if (e.uses < 2) ++e.uses;
   return e.uses >= 2 ? &e : nullptr;
+}
+
+// Whether w has panels in this thread's scope already (packed at another row count).
+bool has_panels(const at::Tensor& w, bool w_is_out_by_in) {
+  return active_packing && active_packing->panels.count({w.data_ptr(), w_is_out_by_in}) > 0;
 }
 
 #ifdef RLHF4J_WITH_DNNL
@@ -129,6 +141,17 @@ dnnl::memory dnnl_pack(const at::Tensor& w, const Shape& s) {
   dnnl::reorder(plain, packed).execute(stream, plain, packed);
   stream.wait();
   return packed;
+}
+
+// oneDNN's blocked layout depends on the row count: a weight keeps only its
+// latest, so a shrinking batch holds one packed copy per weight, not one per size.
+const dnnl::memory& packed_for(const at::Tensor& w, const Shape& s, PackedWeights::Cache::Entry& e) {
+  if (!e.packed) {
+    for (auto& [key, other] : active_packing->entries)
+      if (key.first == w.data_ptr() && &other != &e) other.packed = dnnl::memory();
+    e.packed = dnnl_pack(w, s);
+  }
+  return e.packed;
 }
 
 // x2 [m, k] contiguous; packed: w reordered by dnnl_pack, or empty for w itself.
@@ -185,18 +208,18 @@ at::Tensor then_aten(at::Tensor y, const Epilogue& then) {
 }
 
 // The fast paths, by shape: reused weights at few rows through the panel
-// kernel (or oneDNN's blocked layout on CPUs without AVX-512), everything else
+// kernel (AVX-512 or AVX2; oneDNN's blocked layout on CPUs with neither), everything else
 // through oneDNN on w as stored.
 at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
                        const Epilogue& then) {
   if (bf16_few_rows_applies(x, w, b) && x.numel() / x.size(-1) <= kFewRowsMax) {
     auto x2 = x.reshape({-1, x.size(-1)});
     const Shape s{x2.size(0), x2.size(1), w_is_out_by_in ? w.size(0) : w.size(1), w_is_out_by_in, b.defined()};
-    if (auto* e = reused(w, s)) {
-      if (!e->panels.defined()) e->panels = pack_panels_bf16(w, w_is_out_by_in);
+    if (reused(w, s) || has_panels(w, w_is_out_by_in)) {
+      const auto& panels = active_packing->panels_of(w, w_is_out_by_in, pack_panels_bf16);
       auto sizes = x.sizes().vec();
       sizes.back() = s.n;
-      return few_rows_linear_bf16(x2, e->panels, s.n, b, then).view(sizes);
+      return few_rows_linear_bf16(x2, panels, s.n, b, then).view(sizes);
     }
   }
   if (x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 && x.device().is_cpu() &&
@@ -218,14 +241,13 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
   sizes.back() = s.n;
   auto* e = reused(w, s);
   const bool residual_fits = !then.residual.defined() || then.residual.scalar_type() == at::kFloat;
-  if (e && s.m <= kFewRowsMax && few_rows_available() && residual_fits) {
-    if (!e->panels.defined()) e->panels = pack_panels(w, w_is_out_by_in);
+  if ((e || has_panels(w, w_is_out_by_in)) && s.m <= kFewRowsMax && few_rows_available() && residual_fits) {
+    const auto& panels = active_packing->panels_of(w, w_is_out_by_in, pack_panels);
     Epilogue flat{then.gelu_tanh, then.residual.defined() ? then.residual.reshape({s.m, s.n}).contiguous() : at::Tensor()};
-    return few_rows_linear(x2, e->panels, s.n, b, flat).view(sizes);
+    return few_rows_linear(x2, panels, s.n, b, flat).view(sizes);
   }
 #ifdef RLHF4J_WITH_DNNL
-  if (e && !e->packed) e->packed = dnnl_pack(w, s);
-  return then_aten(dnnl_linear(x2, w, b, s, e ? e->packed : dnnl::memory()).view(sizes), then);
+  return then_aten(dnnl_linear(x2, w, b, s, e ? packed_for(w, s, *e) : dnnl::memory()).view(sizes), then);
 #else
   return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
 #endif

@@ -47,6 +47,15 @@ __attribute__((target("avx2,fma"))) inline float hmax_ps(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// GPT-2's GELU on 8 lanes, as gelu_tanh512_ps below.
+__attribute__((target("avx2,fma"))) inline __m256 gelu_tanh_ps(__m256 u) {
+  const __m256 u3 = _mm256_mul_ps(_mm256_mul_ps(u, u), u);
+  const __m256 z = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), u3, u));
+  const __m256 e = exp_ps(_mm256_add_ps(z, z));
+  const __m256 t = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), u), _mm256_add_ps(_mm256_set1_ps(1.0f), t));
+}
+
 // The same exp on 16 lanes (AVX-512F).
 __attribute__((target("avx512f"))) inline __m512 exp512_ps(__m512 x) {
   x = _mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f));

@@ -288,6 +288,8 @@ TEST(Abi, GemmRateNamesItsBestPath) {
     const auto g0 = json.find(':') + 1, b0 = json.find("\"best\":\"") + 8;
     const std::string g = json.substr(g0, json.find(',') - g0), best = json.substr(b0, json.find('"', b0) - b0);
     EXPECT_NE(json.find("{\"name\":\"" + best + "\",\"gflops\":" + g + ","), std::string::npos) << json;
+    const auto r0 = json.find("\"read_gbps\":") + 12;
+    EXPECT_GT(std::stod(json.substr(r0)), 0.0) << "the memory read rate is measured: " << json;
   }
   double gflops = 0;
   size_t needed = 0;

@@ -61,7 +61,7 @@ TEST(Bf16Kernels, FewRowsProductMatchesTheWideProductOnEveryKernelOfThisCpu) {
   for (const char* kernel : kernels_here()) {
     set_few_rows_bf16_kernel(kernel);
     for (int64_t M : {1, 7, 16}) {
-      for (int64_t K : {48, 37}) {  // an odd K: a zero-padded last pair
+      for (int64_t K : {48, 37, 601}) {  // an odd K: a zero-padded last pair; 601: two k-blocks of the AVX2 kernel
         for (int64_t N : {16, 41}) {  // whole panels and a zero-padded last one
           for (bool out_by_in : {false, true}) {
             const std::string where = std::string(kernel) + " M " + std::to_string(M) + " K " + std::to_string(K) +

@@ -108,6 +108,83 @@ TEST(Generate, StopsEachSequenceAfterEosAndPadsTheRest) {
   EXPECT_TRUE(r->ended.any().item<bool>()) << "with 4 tokens and 20 steps some sequence must end";
 }
 
+TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
+  // A GRPO-like rollout: 2 prompts (one left-padded) x 3 samples in consecutive
+  // rows, 8 tokens so that EOS ends rows at different steps. Shared prefill and
+  // dropping finished rows, each off and both off, give the same rollout: by
+  // row seeds and by the batch generator, with and without filtering, for
+  // GPT-2, Llama and a bf16 model.
+  const std::vector<std::pair<r4j_model_config, int32_t>> models{
+      {tiny_gpt2(8), R4J_DTYPE_F32}, {tiny_llama(8), R4J_DTYPE_F32}, {tiny_llama(8), R4J_DTYPE_BF16}};
+  auto two = longs({0, 0, 5, 3, 1, 6, 4, 7, 1, 3}, {2, 5});
+  auto two_mask = bools({0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 5});
+  auto group = at::arange(2, at::kLong).repeat_interleave(3);
+  auto prompts = two.index_select(0, group), mask = two_mask.index_select(0, group);
+  std::vector<uint64_t> seeds{31, 32, 33, 34, 35, 36};
+  using Switch = void (*)(bool);
+  const std::vector<std::vector<Switch>> slow_twins{{set_shared_prefill}, {set_live_rows_only},
+                                                    {set_shared_prefill, set_live_rows_only}};
+  at::NoGradGuard g;
+  for (const auto& [config, dtype] : models) {
+    auto c = config;
+    c.value_head = 1;
+    auto m = make(c, dtype);
+    for (bool by_row_seeds : {true, false}) {
+      for (int64_t top_k : {0, 5}) {
+        auto o = gen_options(16, 77);
+        o.eos_token_id = 2;
+        o.top_k = top_k;
+        o.with_values = 1;
+        auto fast = generate(*m, prompts, mask, o, by_row_seeds ? &seeds : nullptr);
+        auto lengths = fast->response_mask.sum(1);
+        EXPECT_TRUE(fast->ended.any().item<bool>() && lengths.min().item<int64_t>() < lengths.max().item<int64_t>())
+            << "rows must end at different steps for the test to mean something";
+        for (const auto& off : slow_twins) {
+          for (auto s : off) s(false);
+          auto slow = generate(*m, prompts, mask, o, by_row_seeds ? &seeds : nullptr);
+          for (auto s : off) s(true);
+          const std::string where = "arch " + std::to_string(c.arch) + " dtype " + std::to_string(dtype) +
+                                    " row seeds " + std::to_string(by_row_seeds) + " top_k " +
+                                    std::to_string(top_k) + " switches off " + std::to_string(off.size());
+          EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens)) << where;
+          EXPECT_TRUE(at::equal(fast->response_mask, slow->response_mask)) << where;
+          EXPECT_TRUE(at::equal(fast->ended, slow->ended)) << where;
+          EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_LOGPROBS), slow->field(R4J_FIELD_OLD_LOGPROBS)), 1e-5)
+              << where;
+          EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_VALUES), slow->field(R4J_FIELD_OLD_VALUES)), 1e-5)
+              << where;
+        }
+      }
+    }
+  }
+}
+
+TEST(Generate, DroppingFinishedRowsAboveTheFewRowKernelsBatchKeepsTheRollout) {
+  // 3 prompts x 8 samples: 24 rows, above kFewRowsMax, where the batch shrinks
+  // by quarters (oneDNN's layout per row count) and then row by row (panels).
+  auto c = tiny_gpt2(8);
+  c.value_head = 1;
+  auto m = make(c);
+  auto group = at::arange(3, at::kLong).repeat_interleave(8);
+  auto prompts = longs({1, 3, 5, 4, 6, 0, 7, 7, 2}, {3, 3}).index_select(0, group);
+  auto mask = at::ones({24, 3}, at::kBool);
+  auto o = gen_options(20, 5);
+  o.eos_token_id = 2;
+  o.with_values = 1;
+  at::NoGradGuard g;
+  auto fast = generate(*m, prompts, mask, o);
+  EXPECT_LE(fast->response_mask.sum(1).min().item<int64_t>(), 12) << "a quarter of the rows must end early";
+  set_live_rows_only(false);
+  set_shared_prefill(false);
+  auto slow = generate(*m, prompts, mask, o);
+  set_live_rows_only(true);
+  set_shared_prefill(true);
+  EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
+  EXPECT_TRUE(at::equal(fast->ended, slow->ended));
+  EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_LOGPROBS), slow->field(R4J_FIELD_OLD_LOGPROBS)), 1e-5);
+  EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_VALUES), slow->field(R4J_FIELD_OLD_VALUES)), 1e-5);
+}
+
 TEST(Generate, StopTokenEndsTheResponseLikeEos) {
   auto m = make(tiny_gpt2(4));
   auto o = gen_options(20, 3);

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -327,37 +328,48 @@ TEST(Linear, FastPathMatchesTheAtenReference) {
 }
 
 TEST(Linear, FewRowsKernelMatchesTheAtenReference) {
-  if (!few_rows_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::vector<const char*> kernels;
+  if (__builtin_cpu_supports("avx512f")) kernels.push_back("avx512");
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) kernels.push_back("avx2");
+  if (kernels.empty()) GTEST_SKIP() << "neither AVX-512F nor AVX2/FMA on this CPU";
+  std::cout << "[ linear ] few-row kernel on this CPU: " << few_rows_kernel() << "\n";
   at::NoGradGuard g;
   at::manual_seed(14);
-  for (int64_t M : {1, 5, 16}) {
-    for (int64_t N : {16, 40, 129}) {  // whole panels and a zero-padded last one
-      for (bool out_by_in : {false, true}) {
-        auto x = at::randn({M, 48});
-        auto w = out_by_in ? at::randn({N, 48}) : at::randn({48, N});
-        auto b = at::randn({N});
-        auto residual = at::randn({M, N});
-        auto y = linear_reference(x, w, b, out_by_in);
-        auto panels = pack_panels(w, out_by_in);
-        EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, b), y), 1e-4) << "M " << M << " N " << N;
-        EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, b, {true, {}}), at::gelu(y, "tanh")), 1e-4);
-        EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, {}, {false, residual}),
-                               linear_reference(x, w, {}, out_by_in) + residual), 1e-4);
-        // Through linear(): the second use of a weight with a shape in a scope takes the kernel.
-        PackedWeights scope;
-        for (int use = 0; use < 2; ++use) {
-          const std::string where = "M " + std::to_string(M) + " N " + std::to_string(N) + " out_by_in " +
-                                    std::to_string(out_by_in) + " use " + std::to_string(use);
-          EXPECT_LT(max_abs_diff(linear(x, w, b, out_by_in), y), 1e-4) << where;
-          EXPECT_LT(max_abs_diff(linear(x, w, {}, out_by_in), linear_reference(x, w, {}, out_by_in)), 1e-4) << where;
-          EXPECT_LT(max_abs_diff(linear_gelu_tanh(x, w, b, out_by_in), at::gelu(y, "tanh")), 1e-4) << where;
-          EXPECT_LT(max_abs_diff(linear_add(x, w, b, out_by_in, residual), y + residual), 1e-4) << where;
+  for (const char* kernel : kernels) {
+    set_few_rows_kernel(kernel);
+    for (int64_t M : {1, 5, 7, 16}) {  // one row group, a partial one, 6 + 1, 6 + 6 + 4
+      for (int64_t N : {16, 40, 129}) {  // whole panels and a zero-padded last one
+        for (int64_t K : {48, 300}) {   // one k-block of the AVX2 kernel, and two
+          for (bool out_by_in : {false, true}) {
+            const std::string where = std::string(kernel) + " M " + std::to_string(M) + " N " + std::to_string(N) +
+                                      " K " + std::to_string(K) + " out_by_in " + std::to_string(out_by_in);
+            auto x = at::randn({M, K});
+            auto w = out_by_in ? at::randn({N, K}) : at::randn({K, N});
+            auto b = at::randn({N});
+            auto residual = at::randn({M, N});
+            auto y = linear_reference(x, w, b, out_by_in);
+            auto panels = pack_panels(w, out_by_in);
+            EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, b), y), 1e-4) << where;
+            EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, b, {true, {}}), at::gelu(y, "tanh")), 1e-4) << where;
+            EXPECT_LT(max_abs_diff(few_rows_linear(x, panels, N, {}, {false, residual}),
+                                   linear_reference(x, w, {}, out_by_in) + residual), 1e-4) << where;
+            // Through linear(): the second use of a weight with a shape in a scope takes the kernel.
+            PackedWeights scope;
+            for (int use = 0; use < 2; ++use) {
+              EXPECT_LT(max_abs_diff(linear(x, w, b, out_by_in), y), 1e-4) << where << " use " << use;
+              EXPECT_LT(max_abs_diff(linear(x, w, {}, out_by_in), linear_reference(x, w, {}, out_by_in)), 1e-4) << where;
+              EXPECT_LT(max_abs_diff(linear_gelu_tanh(x, w, b, out_by_in), at::gelu(y, "tanh")), 1e-4) << where;
+              EXPECT_LT(max_abs_diff(linear_add(x, w, b, out_by_in, residual), y + residual), 1e-4) << where;
+            }
+          }
         }
       }
     }
+    // Generation (a PackedWeights scope) with every fast path of linear() on and off.
+    expect_generation_unchanged_without(set_fast_linear);
   }
-  // Generation (a PackedWeights scope) with every fast path of linear() on and off.
-  expect_generation_unchanged_without(set_fast_linear);
+  set_few_rows_kernel(nullptr);
+  EXPECT_THROW(set_few_rows_kernel("sse"), std::exception);
 }
 
 TEST(Attention, DecodingKernelMatchesTheAtenFormula) {

@@ -185,6 +185,7 @@ public final class PpoBench implements Callable<Integer> {
     result.put("threads", info.threads());
     result.put("blas", info.blas());
     JsonNode build = (JsonNode) json(info.json());
+    result.put("decode_kernel", build.path("decode_kernel").asText(""));
     result.put("bf16_decode_kernel", build.path("bf16_decode_kernel").asText(""));
     result.put("bf16_matmul", build.path("bf16_matmul").asText(""));
     result.put("seconds", t);
@@ -195,6 +196,13 @@ public final class PpoBench implements Callable<Integer> {
     result.put("nproc", dist.worldSize());
     result.put("gemm_path", rate.best());
     result.put("gemm", json(rate.json()));
+    // A decoding step reads every block matrix and the tied head once: the rollout's weight-read rate
+    // (prefill included, so a lower bound) as a fraction of the machine's read bandwidth.
+    double weightBytes = (dt == DType.BF16 ? 2.0 : 4.0) * (12.0 * dModel * dModel * layers + (double) vocab * dModel);
+    double readGbps = ((JsonNode) json(rate.json())).path("read_gbps").asDouble(0);
+    result.put("read_gbps", readGbps);
+    result.put("rollout_fraction_of_read_bandwidth",
+        readGbps > 0 ? weightBytes * newTokens / t.get("rollout") / 1e9 / readGbps : null);
     // Above 100% of the best GEMM the library has, a phase's rate is a measurement error
     // (the reference run was disturbed, or the FLOP count is wrong), never a result.
     double fraction = learnFlops / t.get("learn") / 1e9 / gemm;
@@ -225,7 +233,9 @@ public final class PpoBench implements Callable<Integer> {
     }
     out.printf("%-10s %10s%n", "phase", "seconds");
     for (String phase : List.of("rollout", "ref", "reward", "learn")) out.printf("%-10s %10.3f%n", phase, t.get(phase));
-    out.printf("rollout: %.0f generated tokens/s%n", result.get("generated_tokens_per_s"));
+    out.printf("rollout: %.0f generated tokens/s, weights read at %s of this machine's %.1f GB/s read bandwidth%n",
+        result.get("generated_tokens_per_s"), result.get("rollout_fraction_of_read_bandwidth") instanceof Double f
+            ? String.format("%.0f%%", 100 * f) : "(unmeasured)", readGbps);
     if (fraction <= 1) {
       out.printf("learn:   %.0f trained tokens/s, %.1f GFLOP/s = %.0f%% of this machine's %.1f GFLOP/s %s GEMM rate (%s)%n",
           result.get("trained_tokens_per_s"), result.get("learn_gflops"), 100 * fraction, gemm, dtype, rate.best());
