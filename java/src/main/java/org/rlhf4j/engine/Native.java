@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -119,157 +120,12 @@ public final class Native {
 
   private final Linker linker = Linker.nativeLinker();
   private final MethodHandle lastError;
-  private final MethodHandle abiVersion;
-  private final MethodHandle buildInfo;
-  private final MethodHandle setNumThreads;
-  private final MethodHandle manualSeed;
-  private final MethodHandle gemmGflops;
-  private final MethodHandle gemmRate;
-  private final MethodHandle structSize;
-  private final MethodHandle modelConfigDefaults;
-  private final MethodHandle modelCreate;
-  private final MethodHandle modelDestroy;
-  private final MethodHandle modelGetConfig;
-  private final MethodHandle modelTensorCount;
-  private final MethodHandle modelTensorInfo;
-  private final MethodHandle modelReadTensor;
-  private final MethodHandle modelWriteTensor;
-  private final MethodHandle modelCopyWeights;
-  private final MethodHandle modelSetTraining;
-  private final MethodHandle modelLogits;
-  private final MethodHandle modelScore;
-  private final MethodHandle modelReward;
-  private final MethodHandle rolloutCreate;
-  private final MethodHandle rolloutDestroy;
-  private final MethodHandle rolloutShape;
-  private final MethodHandle rolloutRead;
-  private final MethodHandle rolloutWrite;
-  private final MethodHandle generateOptionsDefaults;
-  private final MethodHandle generate;
-  private final MethodHandle rolloutScorePolicy;
-  private final MethodHandle rolloutScoreRef;
-  private final MethodHandle rolloutScoreReward;
-  private final MethodHandle ppoOptionsDefaults;
-  private final MethodHandle lmLoss;
-  private final MethodHandle rmLoss;
-  private final MethodHandle adamwOptionsDefaults;
-  private final MethodHandle optimizerCreate;
-  private final MethodHandle optimizerDestroy;
-  private final MethodHandle optimizerStep;
-  private final MethodHandle optimizerZeroGrad;
-  private final MethodHandle optimizerTensorCount;
-  private final MethodHandle optimizerTensorInfo;
-  private final MethodHandle optimizerReadTensor;
-  private final MethodHandle optimizerWriteTensor;
-  private final MethodHandle rolloutGather;
-  private final MethodHandle algoOptionsDefaults;
-  private final MethodHandle ppoValidate;
-  private final MethodHandle ppoRewardsEx;
-  private final MethodHandle ppoAdvantagesEx;
-  private final MethodHandle ppoAccumulateEx;
-  private final MethodHandle distOptionsDefaults;
-  private final MethodHandle distInit;
-  private final MethodHandle distShutdown;
-  private final MethodHandle distInfo;
-  private final MethodHandle distAllReduce;
-  private final MethodHandle distBroadcastModel;
-  private final MethodHandle distBarrier;
-  private final MethodHandle modelChecksum;
-  private final MethodHandle distCountersRead;
-  private final MethodHandle generateSeeded;
-  private final MethodHandle memoryOptionsDefaults;
-  private final MethodHandle modelSetMemoryOptions;
-  private final MethodHandle modelGetMemoryOptions;
-  private final MethodHandle modelSetAttentionChunk;
-  private final MethodHandle modelGetAttentionChunk;
-  private final MethodHandle sequenceLogps;
-  private final MethodHandle dpoOptionsDefaults;
-  private final MethodHandle dpoLoss;
-  private final MethodHandle loraOptionsDefaults;
-  private final MethodHandle modelAddLora;
-  private final MethodHandle modelGetLora;
-  private final MethodHandle modelSetAdaptersEnabled;
-  private final MethodHandle modelMergeLora;
-  private final MethodHandle rolloutScoreRefBase;
-  private final MethodHandle modelShareBase;
-  private final MethodHandle modelSharedBaseBytes;
+  /** Every function of {@link #FUNCTIONS}, bound by name. */
+  private final Map<String, MethodHandle> handles = new HashMap<>();
 
   Native(SymbolLookup lookup) {
     lastError = linker.downcallHandle(find(lookup, LAST_ERROR), FunctionDescriptor.of(ADDRESS));
-    abiVersion = bind(lookup, ABI_VERSION);
-    buildInfo = bind(lookup, BUILD_INFO);
-    setNumThreads = bind(lookup, SET_NUM_THREADS);
-    manualSeed = bind(lookup, MANUAL_SEED);
-    gemmGflops = bind(lookup, GEMM_GFLOPS);
-    gemmRate = bind(lookup, GEMM_RATE);
-    structSize = bind(lookup, STRUCT_SIZE);
-    modelConfigDefaults = bind(lookup, MODEL_CONFIG_DEFAULTS);
-    modelCreate = bind(lookup, MODEL_CREATE);
-    modelDestroy = bind(lookup, MODEL_DESTROY);
-    modelGetConfig = bind(lookup, MODEL_GET_CONFIG);
-    modelTensorCount = bind(lookup, MODEL_TENSOR_COUNT);
-    modelTensorInfo = bind(lookup, MODEL_TENSOR_INFO);
-    modelReadTensor = bind(lookup, MODEL_READ_TENSOR);
-    modelWriteTensor = bind(lookup, MODEL_WRITE_TENSOR);
-    modelCopyWeights = bind(lookup, MODEL_COPY_WEIGHTS);
-    modelSetTraining = bind(lookup, MODEL_SET_TRAINING);
-    modelLogits = bind(lookup, MODEL_LOGITS);
-    modelScore = bind(lookup, MODEL_SCORE);
-    modelReward = bind(lookup, MODEL_REWARD);
-    rolloutCreate = bind(lookup, ROLLOUT_CREATE);
-    rolloutDestroy = bind(lookup, ROLLOUT_DESTROY);
-    rolloutShape = bind(lookup, ROLLOUT_SHAPE);
-    rolloutRead = bind(lookup, ROLLOUT_READ);
-    rolloutWrite = bind(lookup, ROLLOUT_WRITE);
-    generateOptionsDefaults = bind(lookup, GENERATE_OPTIONS_DEFAULTS);
-    generate = bind(lookup, GENERATE);
-    rolloutScorePolicy = bind(lookup, ROLLOUT_SCORE_POLICY);
-    rolloutScoreRef = bind(lookup, ROLLOUT_SCORE_REF);
-    rolloutScoreReward = bind(lookup, ROLLOUT_SCORE_REWARD);
-    ppoOptionsDefaults = bind(lookup, PPO_OPTIONS_DEFAULTS);
-    lmLoss = bind(lookup, LM_LOSS);
-    rmLoss = bind(lookup, RM_LOSS);
-    adamwOptionsDefaults = bind(lookup, ADAMW_OPTIONS_DEFAULTS);
-    optimizerCreate = bind(lookup, OPTIMIZER_CREATE);
-    optimizerDestroy = bind(lookup, OPTIMIZER_DESTROY);
-    optimizerStep = bind(lookup, OPTIMIZER_STEP);
-    optimizerZeroGrad = bind(lookup, OPTIMIZER_ZERO_GRAD);
-    optimizerTensorCount = bind(lookup, OPTIMIZER_TENSOR_COUNT);
-    optimizerTensorInfo = bind(lookup, OPTIMIZER_TENSOR_INFO);
-    optimizerReadTensor = bind(lookup, OPTIMIZER_READ_TENSOR);
-    optimizerWriteTensor = bind(lookup, OPTIMIZER_WRITE_TENSOR);
-    rolloutGather = bind(lookup, ROLLOUT_GATHER);
-    algoOptionsDefaults = bind(lookup, ALGO_OPTIONS_DEFAULTS);
-    ppoValidate = bind(lookup, PPO_VALIDATE);
-    ppoRewardsEx = bind(lookup, PPO_REWARDS_EX);
-    ppoAdvantagesEx = bind(lookup, PPO_ADVANTAGES_EX);
-    ppoAccumulateEx = bind(lookup, PPO_ACCUMULATE_EX);
-    distOptionsDefaults = bind(lookup, DIST_OPTIONS_DEFAULTS);
-    distInit = bind(lookup, DIST_INIT);
-    distShutdown = bind(lookup, DIST_SHUTDOWN);
-    distInfo = bind(lookup, DIST_INFO);
-    distAllReduce = bind(lookup, DIST_ALL_REDUCE);
-    distBroadcastModel = bind(lookup, DIST_BROADCAST_MODEL);
-    distBarrier = bind(lookup, DIST_BARRIER);
-    modelChecksum = bind(lookup, MODEL_CHECKSUM);
-    distCountersRead = bind(lookup, DIST_COUNTERS_READ);
-    generateSeeded = bind(lookup, GENERATE_SEEDED);
-    memoryOptionsDefaults = bind(lookup, MEMORY_OPTIONS_DEFAULTS);
-    modelSetMemoryOptions = bind(lookup, MODEL_SET_MEMORY_OPTIONS);
-    modelGetMemoryOptions = bind(lookup, MODEL_GET_MEMORY_OPTIONS);
-    modelSetAttentionChunk = bind(lookup, MODEL_SET_ATTENTION_CHUNK);
-    modelGetAttentionChunk = bind(lookup, MODEL_GET_ATTENTION_CHUNK);
-    sequenceLogps = bind(lookup, SEQUENCE_LOGPS);
-    dpoOptionsDefaults = bind(lookup, DPO_OPTIONS_DEFAULTS);
-    dpoLoss = bind(lookup, DPO_LOSS);
-    loraOptionsDefaults = bind(lookup, LORA_OPTIONS_DEFAULTS);
-    modelAddLora = bind(lookup, MODEL_ADD_LORA);
-    modelGetLora = bind(lookup, MODEL_GET_LORA);
-    modelSetAdaptersEnabled = bind(lookup, MODEL_SET_ADAPTERS_ENABLED);
-    modelMergeLora = bind(lookup, MODEL_MERGE_LORA);
-    rolloutScoreRefBase = bind(lookup, ROLLOUT_SCORE_REF_BASE);
-    modelShareBase = bind(lookup, MODEL_SHARE_BASE);
-    modelSharedBaseBytes = bind(lookup, MODEL_SHARED_BASE_BYTES);
+    for (String name : FUNCTIONS.keySet()) handles.put(name, bind(lookup, name));
   }
 
   /** The names of every C function this class binds, r4j_last_error included. */
@@ -296,9 +152,10 @@ public final class Native {
     }
   }
 
+  /** A call through the function's handle; returns its r4j_status. */
   @FunctionalInterface
   private interface Downcall {
-    int invoke() throws Throwable;
+    int invoke(MethodHandle h) throws Throwable;
   }
 
   /** The names of the functions called while recording (tests that compare code paths); null: off. */
@@ -322,7 +179,7 @@ public final class Native {
     if (names != null) names.add(function);
     int status;
     try {
-      status = downcall.invoke();
+      status = downcall.invoke(handles.get(function));
     } catch (Throwable t) {
       throw linkageFailure(function, t);
     }
@@ -335,309 +192,161 @@ public final class Native {
     return new IllegalStateException("calling " + function + " failed: " + t, t);
   }
 
-  public void abiVersion(MemorySegment outVersion) {
-    call(ABI_VERSION, () -> (int) abiVersion.invokeExact(outVersion));
-  }
+  public void abiVersion(MemorySegment outVersion) { call(ABI_VERSION, h -> (int) h.invokeExact(outVersion)); }
 
-  public void buildInfo(MemorySegment buf, long cap, MemorySegment outNeeded) {
-    call(BUILD_INFO, () -> (int) buildInfo.invokeExact(buf, cap, outNeeded));
-  }
+  public void buildInfo(MemorySegment buf, long cap, MemorySegment outNeeded) { call(BUILD_INFO, h -> (int) h.invokeExact(buf, cap, outNeeded)); }
 
-  public void setNumThreads(int n) {
-    call(SET_NUM_THREADS, () -> (int) setNumThreads.invokeExact(n));
-  }
+  public void setNumThreads(int n) { call(SET_NUM_THREADS, h -> (int) h.invokeExact(n)); }
 
-  public void manualSeed(long seed) {
-    call(MANUAL_SEED, () -> (int) manualSeed.invokeExact(seed));
-  }
+  public void manualSeed(long seed) { call(MANUAL_SEED, h -> (int) h.invokeExact(seed)); }
 
-  public void gemmGflops(MemorySegment device, long n, int iterations, MemorySegment outGflops) {
-    call(GEMM_GFLOPS, () -> (int) gemmGflops.invokeExact(device, n, iterations, outGflops));
-  }
+  public void gemmGflops(MemorySegment device, long n, int iterations, MemorySegment outGflops) { call(GEMM_GFLOPS, h -> (int) h.invokeExact(device, n, iterations, outGflops)); }
 
   public void gemmRate(MemorySegment device, int dtype, long n, int iterations, MemorySegment outGflops,
-      MemorySegment buf, long cap, MemorySegment outNeeded) {
-    call(GEMM_RATE, () -> (int) gemmRate.invokeExact(device, dtype, n, iterations, outGflops, buf, cap, outNeeded));
-  }
+      MemorySegment buf, long cap, MemorySegment outNeeded) { call(GEMM_RATE, h -> (int) h.invokeExact(device, dtype, n, iterations, outGflops, buf, cap, outNeeded)); }
 
-  public void structSize(int which, MemorySegment outSize) {
-    call(STRUCT_SIZE, () -> (int) structSize.invokeExact(which, outSize));
-  }
+  public void structSize(int which, MemorySegment outSize) { call(STRUCT_SIZE, h -> (int) h.invokeExact(which, outSize)); }
 
-  public void modelConfigDefaults(MemorySegment out) {
-    call(MODEL_CONFIG_DEFAULTS, () -> (int) modelConfigDefaults.invokeExact(out));
-  }
+  public void modelConfigDefaults(MemorySegment out) { call(MODEL_CONFIG_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void modelCreate(MemorySegment config, MemorySegment device, MemorySegment outModel) {
-    call(MODEL_CREATE, () -> (int) modelCreate.invokeExact(config, device, outModel));
-  }
+  public void modelCreate(MemorySegment config, MemorySegment device, MemorySegment outModel) { call(MODEL_CREATE, h -> (int) h.invokeExact(config, device, outModel)); }
 
-  public void modelDestroy(MemorySegment model) {
-    call(MODEL_DESTROY, () -> (int) modelDestroy.invokeExact(model));
-  }
+  public void modelDestroy(MemorySegment model) { call(MODEL_DESTROY, h -> (int) h.invokeExact(model)); }
 
-  public void modelGetConfig(MemorySegment model, MemorySegment out) {
-    call(MODEL_GET_CONFIG, () -> (int) modelGetConfig.invokeExact(model, out));
-  }
+  public void modelGetConfig(MemorySegment model, MemorySegment out) { call(MODEL_GET_CONFIG, h -> (int) h.invokeExact(model, out)); }
 
-  public void modelTensorCount(MemorySegment model, MemorySegment outCount) {
-    call(MODEL_TENSOR_COUNT, () -> (int) modelTensorCount.invokeExact(model, outCount));
-  }
+  public void modelTensorCount(MemorySegment model, MemorySegment outCount) { call(MODEL_TENSOR_COUNT, h -> (int) h.invokeExact(model, outCount)); }
 
-  public void modelTensorInfo(MemorySegment model, long index, MemorySegment nameBuf, long nameCap, MemorySegment outDtype, MemorySegment outNdim, MemorySegment shape, int shapeCap) {
-    call(MODEL_TENSOR_INFO, () -> (int) modelTensorInfo.invokeExact(model, index, nameBuf, nameCap, outDtype, outNdim, shape, shapeCap));
-  }
+  public void modelTensorInfo(MemorySegment model, long index, MemorySegment nameBuf, long nameCap, MemorySegment outDtype, MemorySegment outNdim, MemorySegment shape, int shapeCap) { call(MODEL_TENSOR_INFO, h -> (int) h.invokeExact(model, index, nameBuf, nameCap, outDtype, outNdim, shape, shapeCap)); }
 
-  public void modelReadTensor(MemorySegment model, MemorySegment name, int dtype, MemorySegment dst, long dstBytes) {
-    call(MODEL_READ_TENSOR, () -> (int) modelReadTensor.invokeExact(model, name, dtype, dst, dstBytes));
-  }
+  public void modelReadTensor(MemorySegment model, MemorySegment name, int dtype, MemorySegment dst, long dstBytes) { call(MODEL_READ_TENSOR, h -> (int) h.invokeExact(model, name, dtype, dst, dstBytes)); }
 
-  public void modelWriteTensor(MemorySegment model, MemorySegment name, int dtype, MemorySegment src, long srcBytes) {
-    call(MODEL_WRITE_TENSOR, () -> (int) modelWriteTensor.invokeExact(model, name, dtype, src, srcBytes));
-  }
+  public void modelWriteTensor(MemorySegment model, MemorySegment name, int dtype, MemorySegment src, long srcBytes) { call(MODEL_WRITE_TENSOR, h -> (int) h.invokeExact(model, name, dtype, src, srcBytes)); }
 
-  public void modelCopyWeights(MemorySegment dst, MemorySegment src) {
-    call(MODEL_COPY_WEIGHTS, () -> (int) modelCopyWeights.invokeExact(dst, src));
-  }
+  public void modelCopyWeights(MemorySegment dst, MemorySegment src) { call(MODEL_COPY_WEIGHTS, h -> (int) h.invokeExact(dst, src)); }
 
-  public void modelSetTraining(MemorySegment model, int training) {
-    call(MODEL_SET_TRAINING, () -> (int) modelSetTraining.invokeExact(model, training));
-  }
+  public void modelSetTraining(MemorySegment model, int training) { call(MODEL_SET_TRAINING, h -> (int) h.invokeExact(model, training)); }
 
-  public void modelLogits(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, MemorySegment out, long outCap) {
-    call(MODEL_LOGITS, () -> (int) modelLogits.invokeExact(model, tokens, attentionMask, batch, seqLen, out, outCap));
-  }
+  public void modelLogits(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, MemorySegment out, long outCap) { call(MODEL_LOGITS, h -> (int) h.invokeExact(model, tokens, attentionMask, batch, seqLen, out, outCap)); }
 
-  public void modelScore(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, double temperature, MemorySegment outLogprobs, MemorySegment outEntropy, MemorySegment outValues, long cap) {
-    call(MODEL_SCORE, () -> (int) modelScore.invokeExact(model, tokens, attentionMask, batch, seqLen, temperature, outLogprobs, outEntropy, outValues, cap));
-  }
+  public void modelScore(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, double temperature, MemorySegment outLogprobs, MemorySegment outEntropy, MemorySegment outValues, long cap) { call(MODEL_SCORE, h -> (int) h.invokeExact(model, tokens, attentionMask, batch, seqLen, temperature, outLogprobs, outEntropy, outValues, cap)); }
 
-  public void modelReward(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, MemorySegment outScores, long cap) {
-    call(MODEL_REWARD, () -> (int) modelReward.invokeExact(model, tokens, attentionMask, batch, seqLen, outScores, cap));
-  }
+  public void modelReward(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, long batch, long seqLen, MemorySegment outScores, long cap) { call(MODEL_REWARD, h -> (int) h.invokeExact(model, tokens, attentionMask, batch, seqLen, outScores, cap)); }
 
-  public void rolloutCreate(MemorySegment like, MemorySegment queries, MemorySegment queryLengths, long queryStride, MemorySegment responses, MemorySegment responseLengths, long responseStride, long batch, int padTokenId, int eosTokenId, MemorySegment outRollout) {
-    call(ROLLOUT_CREATE, () -> (int) rolloutCreate.invokeExact(like, queries, queryLengths, queryStride, responses, responseLengths, responseStride, batch, padTokenId, eosTokenId, outRollout));
-  }
+  public void rolloutCreate(MemorySegment like, MemorySegment queries, MemorySegment queryLengths, long queryStride, MemorySegment responses, MemorySegment responseLengths, long responseStride, long batch, int padTokenId, int eosTokenId, MemorySegment outRollout) { call(ROLLOUT_CREATE, h -> (int) h.invokeExact(like, queries, queryLengths, queryStride, responses, responseLengths, responseStride, batch, padTokenId, eosTokenId, outRollout)); }
 
-  public void rolloutDestroy(MemorySegment rollout) {
-    call(ROLLOUT_DESTROY, () -> (int) rolloutDestroy.invokeExact(rollout));
-  }
+  public void rolloutDestroy(MemorySegment rollout) { call(ROLLOUT_DESTROY, h -> (int) h.invokeExact(rollout)); }
 
-  public void rolloutShape(MemorySegment rollout, MemorySegment outBatch, MemorySegment outQueryLen, MemorySegment outResponseLen) {
-    call(ROLLOUT_SHAPE, () -> (int) rolloutShape.invokeExact(rollout, outBatch, outQueryLen, outResponseLen));
-  }
+  public void rolloutShape(MemorySegment rollout, MemorySegment outBatch, MemorySegment outQueryLen, MemorySegment outResponseLen) { call(ROLLOUT_SHAPE, h -> (int) h.invokeExact(rollout, outBatch, outQueryLen, outResponseLen)); }
 
-  public void rolloutRead(MemorySegment rollout, int field, MemorySegment dst, long cap) {
-    call(ROLLOUT_READ, () -> (int) rolloutRead.invokeExact(rollout, field, dst, cap));
-  }
+  public void rolloutRead(MemorySegment rollout, int field, MemorySegment dst, long cap) { call(ROLLOUT_READ, h -> (int) h.invokeExact(rollout, field, dst, cap)); }
 
-  public void rolloutWrite(MemorySegment rollout, int field, MemorySegment src, long n) {
-    call(ROLLOUT_WRITE, () -> (int) rolloutWrite.invokeExact(rollout, field, src, n));
-  }
+  public void rolloutWrite(MemorySegment rollout, int field, MemorySegment src, long n) { call(ROLLOUT_WRITE, h -> (int) h.invokeExact(rollout, field, src, n)); }
 
-  public void generateOptionsDefaults(MemorySegment out) {
-    call(GENERATE_OPTIONS_DEFAULTS, () -> (int) generateOptionsDefaults.invokeExact(out));
-  }
+  public void generateOptionsDefaults(MemorySegment out) { call(GENERATE_OPTIONS_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void generate(MemorySegment model, MemorySegment prompts, MemorySegment promptLengths, long promptStride, long batch, MemorySegment options, MemorySegment outRollout) {
-    call(GENERATE, () -> (int) generate.invokeExact(model, prompts, promptLengths, promptStride, batch, options, outRollout));
-  }
+  public void generate(MemorySegment model, MemorySegment prompts, MemorySegment promptLengths, long promptStride, long batch, MemorySegment options, MemorySegment outRollout) { call(GENERATE, h -> (int) h.invokeExact(model, prompts, promptLengths, promptStride, batch, options, outRollout)); }
 
-  public void rolloutScorePolicy(MemorySegment model, MemorySegment rollout, double temperature, int flags) {
-    call(ROLLOUT_SCORE_POLICY, () -> (int) rolloutScorePolicy.invokeExact(model, rollout, temperature, flags));
-  }
+  public void rolloutScorePolicy(MemorySegment model, MemorySegment rollout, double temperature, int flags) { call(ROLLOUT_SCORE_POLICY, h -> (int) h.invokeExact(model, rollout, temperature, flags)); }
 
-  public void rolloutScoreRef(MemorySegment ref, MemorySegment policyOrNull, MemorySegment rollout, double temperature) {
-    call(ROLLOUT_SCORE_REF, () -> (int) rolloutScoreRef.invokeExact(ref, policyOrNull, rollout, temperature));
-  }
+  public void rolloutScoreRef(MemorySegment ref, MemorySegment policyOrNull, MemorySegment rollout, double temperature) { call(ROLLOUT_SCORE_REF, h -> (int) h.invokeExact(ref, policyOrNull, rollout, temperature)); }
 
-  public void rolloutScoreReward(MemorySegment rewardModel, MemorySegment rollout) {
-    call(ROLLOUT_SCORE_REWARD, () -> (int) rolloutScoreReward.invokeExact(rewardModel, rollout));
-  }
+  public void rolloutScoreReward(MemorySegment rewardModel, MemorySegment rollout) { call(ROLLOUT_SCORE_REWARD, h -> (int) h.invokeExact(rewardModel, rollout)); }
 
-  public void ppoOptionsDefaults(MemorySegment out) {
-    call(PPO_OPTIONS_DEFAULTS, () -> (int) ppoOptionsDefaults.invokeExact(out));
-  }
+  public void ppoOptionsDefaults(MemorySegment out) { call(PPO_OPTIONS_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void lmLoss(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long batch, long seqLen, double lossScale, int backward, MemorySegment outLoss, MemorySegment outTokens) {
-    call(LM_LOSS, () -> (int) lmLoss.invokeExact(model, tokens, attentionMask, lossMask, batch, seqLen, lossScale, backward, outLoss, outTokens));
-  }
+  public void lmLoss(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long batch, long seqLen, double lossScale, int backward, MemorySegment outLoss, MemorySegment outTokens) { call(LM_LOSS, h -> (int) h.invokeExact(model, tokens, attentionMask, lossMask, batch, seqLen, lossScale, backward, outLoss, outTokens)); }
 
-  public void rmLoss(MemorySegment model, MemorySegment chosen, MemorySegment chosenMask, MemorySegment rejected, MemorySegment rejectedMask, long batch, long seqLen, double lossScale, int backward, MemorySegment outLoss, MemorySegment outAccuracy) {
-    call(RM_LOSS, () -> (int) rmLoss.invokeExact(model, chosen, chosenMask, rejected, rejectedMask, batch, seqLen, lossScale, backward, outLoss, outAccuracy));
-  }
+  public void rmLoss(MemorySegment model, MemorySegment chosen, MemorySegment chosenMask, MemorySegment rejected, MemorySegment rejectedMask, long batch, long seqLen, double lossScale, int backward, MemorySegment outLoss, MemorySegment outAccuracy) { call(RM_LOSS, h -> (int) h.invokeExact(model, chosen, chosenMask, rejected, rejectedMask, batch, seqLen, lossScale, backward, outLoss, outAccuracy)); }
 
-  public void adamwOptionsDefaults(MemorySegment out) {
-    call(ADAMW_OPTIONS_DEFAULTS, () -> (int) adamwOptionsDefaults.invokeExact(out));
-  }
+  public void adamwOptionsDefaults(MemorySegment out) { call(ADAMW_OPTIONS_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void optimizerCreate(MemorySegment model, MemorySegment options, MemorySegment outOptimizer) {
-    call(OPTIMIZER_CREATE, () -> (int) optimizerCreate.invokeExact(model, options, outOptimizer));
-  }
+  public void optimizerCreate(MemorySegment model, MemorySegment options, MemorySegment outOptimizer) { call(OPTIMIZER_CREATE, h -> (int) h.invokeExact(model, options, outOptimizer)); }
 
-  public void optimizerDestroy(MemorySegment optimizer) {
-    call(OPTIMIZER_DESTROY, () -> (int) optimizerDestroy.invokeExact(optimizer));
-  }
+  public void optimizerDestroy(MemorySegment optimizer) { call(OPTIMIZER_DESTROY, h -> (int) h.invokeExact(optimizer)); }
 
-  public void optimizerStep(MemorySegment optimizer, double lr, MemorySegment outResult) {
-    call(OPTIMIZER_STEP, () -> (int) optimizerStep.invokeExact(optimizer, lr, outResult));
-  }
+  public void optimizerStep(MemorySegment optimizer, double lr, MemorySegment outResult) { call(OPTIMIZER_STEP, h -> (int) h.invokeExact(optimizer, lr, outResult)); }
 
-  public void optimizerZeroGrad(MemorySegment optimizer) {
-    call(OPTIMIZER_ZERO_GRAD, () -> (int) optimizerZeroGrad.invokeExact(optimizer));
-  }
+  public void optimizerZeroGrad(MemorySegment optimizer) { call(OPTIMIZER_ZERO_GRAD, h -> (int) h.invokeExact(optimizer)); }
 
-  public void optimizerTensorCount(MemorySegment optimizer, MemorySegment outCount) {
-    call(OPTIMIZER_TENSOR_COUNT, () -> (int) optimizerTensorCount.invokeExact(optimizer, outCount));
-  }
+  public void optimizerTensorCount(MemorySegment optimizer, MemorySegment outCount) { call(OPTIMIZER_TENSOR_COUNT, h -> (int) h.invokeExact(optimizer, outCount)); }
 
-  public void optimizerTensorInfo(MemorySegment optimizer, long index, MemorySegment nameBuf, long nameCap, MemorySegment outDtype, MemorySegment outNdim, MemorySegment shape, int shapeCap) {
-    call(OPTIMIZER_TENSOR_INFO, () -> (int) optimizerTensorInfo.invokeExact(optimizer, index, nameBuf, nameCap, outDtype, outNdim, shape, shapeCap));
-  }
+  public void optimizerTensorInfo(MemorySegment optimizer, long index, MemorySegment nameBuf, long nameCap, MemorySegment outDtype, MemorySegment outNdim, MemorySegment shape, int shapeCap) { call(OPTIMIZER_TENSOR_INFO, h -> (int) h.invokeExact(optimizer, index, nameBuf, nameCap, outDtype, outNdim, shape, shapeCap)); }
 
-  public void optimizerReadTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment dst, long dstBytes) {
-    call(OPTIMIZER_READ_TENSOR, () -> (int) optimizerReadTensor.invokeExact(optimizer, name, dtype, dst, dstBytes));
-  }
+  public void optimizerReadTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment dst, long dstBytes) { call(OPTIMIZER_READ_TENSOR, h -> (int) h.invokeExact(optimizer, name, dtype, dst, dstBytes)); }
 
-  public void optimizerWriteTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment src, long srcBytes) {
-    call(OPTIMIZER_WRITE_TENSOR, () -> (int) optimizerWriteTensor.invokeExact(optimizer, name, dtype, src, srcBytes));
-  }
+  public void optimizerWriteTensor(MemorySegment optimizer, MemorySegment name, int dtype, MemorySegment src, long srcBytes) { call(OPTIMIZER_WRITE_TENSOR, h -> (int) h.invokeExact(optimizer, name, dtype, src, srcBytes)); }
   // ---- Algorithms beyond PPO ----------------------------------------------------------------
 
-  public void rolloutGather(MemorySegment parts, int nParts, MemorySegment partOfRow, MemorySegment rowInPart, long n, MemorySegment outRollout) {
-    call(ROLLOUT_GATHER, () -> (int) rolloutGather.invokeExact(parts, nParts, partOfRow, rowInPart, n, outRollout));
-  }
+  public void rolloutGather(MemorySegment parts, int nParts, MemorySegment partOfRow, MemorySegment rowInPart, long n, MemorySegment outRollout) { call(ROLLOUT_GATHER, h -> (int) h.invokeExact(parts, nParts, partOfRow, rowInPart, n, outRollout)); }
 
-  public void algoOptionsDefaults(MemorySegment out) {
-    call(ALGO_OPTIONS_DEFAULTS, () -> (int) algoOptionsDefaults.invokeExact(out));
-  }
+  public void algoOptionsDefaults(MemorySegment out) { call(ALGO_OPTIONS_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void ppoValidate(MemorySegment options, MemorySegment algo) {
-    call(PPO_VALIDATE, () -> (int) ppoValidate.invokeExact(options, algo));
-  }
+  public void ppoValidate(MemorySegment options, MemorySegment algo) { call(PPO_VALIDATE, h -> (int) h.invokeExact(options, algo)); }
 
-  public void ppoRewardsEx(MemorySegment rollout, MemorySegment options, MemorySegment algo, double klCoef, double scoreShift, double scoreScale, MemorySegment outStats) {
-    call(PPO_REWARDS_EX, () -> (int) ppoRewardsEx.invokeExact(rollout, options, algo, klCoef, scoreShift, scoreScale, outStats));
-  }
+  public void ppoRewardsEx(MemorySegment rollout, MemorySegment options, MemorySegment algo, double klCoef, double scoreShift, double scoreScale, MemorySegment outStats) { call(PPO_REWARDS_EX, h -> (int) h.invokeExact(rollout, options, algo, klCoef, scoreShift, scoreScale, outStats)); }
 
-  public void ppoAdvantagesEx(MemorySegment rollout, MemorySegment options, MemorySegment algo, MemorySegment outStats, MemorySegment outGroupStats) {
-    call(PPO_ADVANTAGES_EX, () -> (int) ppoAdvantagesEx.invokeExact(rollout, options, algo, outStats, outGroupStats));
-  }
+  public void ppoAdvantagesEx(MemorySegment rollout, MemorySegment options, MemorySegment algo, MemorySegment outStats, MemorySegment outGroupStats) { call(PPO_ADVANTAGES_EX, h -> (int) h.invokeExact(rollout, options, algo, outStats, outGroupStats)); }
 
-  public void ppoAccumulateEx(MemorySegment actor, MemorySegment criticOrNull, MemorySegment rollout, MemorySegment indices, long n, MemorySegment options, MemorySegment algo, double lossScale, MemorySegment outStats, MemorySegment outAlgoStats) {
-    call(PPO_ACCUMULATE_EX, () -> (int) ppoAccumulateEx.invokeExact(actor, criticOrNull, rollout, indices, n, options, algo, lossScale, outStats, outAlgoStats));
-  }
+  public void ppoAccumulateEx(MemorySegment actor, MemorySegment criticOrNull, MemorySegment rollout, MemorySegment indices, long n, MemorySegment options, MemorySegment algo, double lossScale, MemorySegment outStats, MemorySegment outAlgoStats) { call(PPO_ACCUMULATE_EX, h -> (int) h.invokeExact(actor, criticOrNull, rollout, indices, n, options, algo, lossScale, outStats, outAlgoStats)); }
 
   // ---- Data parallelism ----
 
-  public void distOptionsDefaults(MemorySegment out) {
-    call(DIST_OPTIONS_DEFAULTS, () -> (int) distOptionsDefaults.invokeExact(out));
-  }
+  public void distOptionsDefaults(MemorySegment out) { call(DIST_OPTIONS_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void distInit(MemorySegment masterAddr, MemorySegment options) {
-    call(DIST_INIT, () -> (int) distInit.invokeExact(masterAddr, options));
-  }
+  public void distInit(MemorySegment masterAddr, MemorySegment options) { call(DIST_INIT, h -> (int) h.invokeExact(masterAddr, options)); }
 
-  public void distShutdown() {
-    call(DIST_SHUTDOWN, () -> (int) distShutdown.invokeExact());
-  }
+  public void distShutdown() { call(DIST_SHUTDOWN, h -> (int) h.invokeExact()); }
 
-  public void distInfo(MemorySegment outRank, MemorySegment outWorldSize) {
-    call(DIST_INFO, () -> (int) distInfo.invokeExact(outRank, outWorldSize));
-  }
+  public void distInfo(MemorySegment outRank, MemorySegment outWorldSize) { call(DIST_INFO, h -> (int) h.invokeExact(outRank, outWorldSize)); }
 
-  public void distAllReduce(int dtype, MemorySegment buf, long n, int op) {
-    call(DIST_ALL_REDUCE, () -> (int) distAllReduce.invokeExact(dtype, buf, n, op));
-  }
+  public void distAllReduce(int dtype, MemorySegment buf, long n, int op) { call(DIST_ALL_REDUCE, h -> (int) h.invokeExact(dtype, buf, n, op)); }
 
-  public void distBroadcastModel(MemorySegment model, int root) {
-    call(DIST_BROADCAST_MODEL, () -> (int) distBroadcastModel.invokeExact(model, root));
-  }
+  public void distBroadcastModel(MemorySegment model, int root) { call(DIST_BROADCAST_MODEL, h -> (int) h.invokeExact(model, root)); }
 
-  public void distBarrier() {
-    call(DIST_BARRIER, () -> (int) distBarrier.invokeExact());
-  }
+  public void distBarrier() { call(DIST_BARRIER, h -> (int) h.invokeExact()); }
 
-  public void modelChecksum(MemorySegment model, MemorySegment outChecksum) {
-    call(MODEL_CHECKSUM, () -> (int) modelChecksum.invokeExact(model, outChecksum));
-  }
+  public void modelChecksum(MemorySegment model, MemorySegment outChecksum) { call(MODEL_CHECKSUM, h -> (int) h.invokeExact(model, outChecksum)); }
 
-  public void distCountersRead(MemorySegment out) {
-    call(DIST_COUNTERS_READ, () -> (int) distCountersRead.invokeExact(out));
-  }
+  public void distCountersRead(MemorySegment out) { call(DIST_COUNTERS_READ, h -> (int) h.invokeExact(out)); }
 
-  public void generateSeeded(MemorySegment model, MemorySegment prompts, MemorySegment promptLengths, long promptStride, long batch, MemorySegment options, MemorySegment rowSeeds, MemorySegment outRollout) {
-    call(GENERATE_SEEDED, () -> (int) generateSeeded.invokeExact(model, prompts, promptLengths, promptStride, batch, options, rowSeeds, outRollout));
-  }
+  public void generateSeeded(MemorySegment model, MemorySegment prompts, MemorySegment promptLengths, long promptStride, long batch, MemorySegment options, MemorySegment rowSeeds, MemorySegment outRollout) { call(GENERATE_SEEDED, h -> (int) h.invokeExact(model, prompts, promptLengths, promptStride, batch, options, rowSeeds, outRollout)); }
 
   // ---- Memory: chunked log-probs and attention, checkpointing, LoRA ----
 
-  public void memoryOptionsDefaults(MemorySegment out) {
-    call(MEMORY_OPTIONS_DEFAULTS, () -> (int) memoryOptionsDefaults.invokeExact(out));
-  }
+  public void memoryOptionsDefaults(MemorySegment out) { call(MEMORY_OPTIONS_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void modelSetMemoryOptions(MemorySegment model, MemorySegment options) {
-    call(MODEL_SET_MEMORY_OPTIONS, () -> (int) modelSetMemoryOptions.invokeExact(model, options));
-  }
+  public void modelSetMemoryOptions(MemorySegment model, MemorySegment options) { call(MODEL_SET_MEMORY_OPTIONS, h -> (int) h.invokeExact(model, options)); }
 
-  public void modelGetMemoryOptions(MemorySegment model, MemorySegment out) {
-    call(MODEL_GET_MEMORY_OPTIONS, () -> (int) modelGetMemoryOptions.invokeExact(model, out));
-  }
+  public void modelGetMemoryOptions(MemorySegment model, MemorySegment out) { call(MODEL_GET_MEMORY_OPTIONS, h -> (int) h.invokeExact(model, out)); }
 
-  public void modelSetAttentionChunk(MemorySegment model, long rows) {
-    call(MODEL_SET_ATTENTION_CHUNK, () -> (int) modelSetAttentionChunk.invokeExact(model, rows));
-  }
+  public void modelSetAttentionChunk(MemorySegment model, long rows) { call(MODEL_SET_ATTENTION_CHUNK, h -> (int) h.invokeExact(model, rows)); }
 
-  public void modelGetAttentionChunk(MemorySegment model, MemorySegment out) {
-    call(MODEL_GET_ATTENTION_CHUNK, () -> (int) modelGetAttentionChunk.invokeExact(model, out));
-  }
+  public void modelGetAttentionChunk(MemorySegment model, MemorySegment out) { call(MODEL_GET_ATTENTION_CHUNK, h -> (int) h.invokeExact(model, out)); }
 
-  public void loraOptionsDefaults(MemorySegment out) {
-    call(LORA_OPTIONS_DEFAULTS, () -> (int) loraOptionsDefaults.invokeExact(out));
-  }
+  public void loraOptionsDefaults(MemorySegment out) { call(LORA_OPTIONS_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void modelAddLora(MemorySegment model, MemorySegment options) {
-    call(MODEL_ADD_LORA, () -> (int) modelAddLora.invokeExact(model, options));
-  }
+  public void modelAddLora(MemorySegment model, MemorySegment options) { call(MODEL_ADD_LORA, h -> (int) h.invokeExact(model, options)); }
 
-  public void modelGetLora(MemorySegment model, MemorySegment outHas, MemorySegment out) {
-    call(MODEL_GET_LORA, () -> (int) modelGetLora.invokeExact(model, outHas, out));
-  }
+  public void modelGetLora(MemorySegment model, MemorySegment outHas, MemorySegment out) { call(MODEL_GET_LORA, h -> (int) h.invokeExact(model, outHas, out)); }
 
-  public void modelSetAdaptersEnabled(MemorySegment model, int enabled) {
-    call(MODEL_SET_ADAPTERS_ENABLED, () -> (int) modelSetAdaptersEnabled.invokeExact(model, enabled));
-  }
+  public void modelSetAdaptersEnabled(MemorySegment model, int enabled) { call(MODEL_SET_ADAPTERS_ENABLED, h -> (int) h.invokeExact(model, enabled)); }
 
-  public void modelMergeLora(MemorySegment model) {
-    call(MODEL_MERGE_LORA, () -> (int) modelMergeLora.invokeExact(model));
-  }
+  public void modelMergeLora(MemorySegment model) { call(MODEL_MERGE_LORA, h -> (int) h.invokeExact(model)); }
 
-  public void rolloutScoreRefBase(MemorySegment policy, MemorySegment rollout, double temperature, int fullKl) {
-    call(ROLLOUT_SCORE_REF_BASE, () -> (int) rolloutScoreRefBase.invokeExact(policy, rollout, temperature, fullKl));
-  }
+  public void rolloutScoreRefBase(MemorySegment policy, MemorySegment rollout, double temperature, int fullKl) { call(ROLLOUT_SCORE_REF_BASE, h -> (int) h.invokeExact(policy, rollout, temperature, fullKl)); }
 
   // ---- LoRA: one frozen base for two models ----
 
-  public void modelShareBase(MemorySegment model, MemorySegment from, MemorySegment outBytes) {
-    call(MODEL_SHARE_BASE, () -> (int) modelShareBase.invokeExact(model, from, outBytes));
-  }
+  public void modelShareBase(MemorySegment model, MemorySegment from, MemorySegment outBytes) { call(MODEL_SHARE_BASE, h -> (int) h.invokeExact(model, from, outBytes)); }
 
-  public void modelSharedBaseBytes(MemorySegment model, MemorySegment outBytes) {
-    call(MODEL_SHARED_BASE_BYTES, () -> (int) modelSharedBaseBytes.invokeExact(model, outBytes));
-  }
+  public void modelSharedBaseBytes(MemorySegment model, MemorySegment outBytes) { call(MODEL_SHARED_BASE_BYTES, h -> (int) h.invokeExact(model, outBytes)); }
 
   // ---- DPO ----
 
-  public void sequenceLogps(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long rows, long seqLen, MemorySegment outLogps, MemorySegment outTokens, MemorySegment outLogitSums, long cap) {
-    call(SEQUENCE_LOGPS, () -> (int) sequenceLogps.invokeExact(model, tokens, attentionMask, lossMask, rows, seqLen, outLogps, outTokens, outLogitSums, cap));
-  }
+  public void sequenceLogps(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long rows, long seqLen, MemorySegment outLogps, MemorySegment outTokens, MemorySegment outLogitSums, long cap) { call(SEQUENCE_LOGPS, h -> (int) h.invokeExact(model, tokens, attentionMask, lossMask, rows, seqLen, outLogps, outTokens, outLogitSums, cap)); }
 
-  public void dpoOptionsDefaults(MemorySegment out) {
-    call(DPO_OPTIONS_DEFAULTS, () -> (int) dpoOptionsDefaults.invokeExact(out));
-  }
+  public void dpoOptionsDefaults(MemorySegment out) { call(DPO_OPTIONS_DEFAULTS, h -> (int) h.invokeExact(out)); }
 
-  public void dpoLoss(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long pairs, long seqLen, MemorySegment refLogps, MemorySegment options, double lossScale, int backward, MemorySegment outStats, MemorySegment outLogps, long logpsCap) {
-    call(DPO_LOSS, () -> (int) dpoLoss.invokeExact(model, tokens, attentionMask, lossMask, pairs, seqLen, refLogps, options, lossScale, backward, outStats, outLogps, logpsCap));
-  }
+  public void dpoLoss(MemorySegment model, MemorySegment tokens, MemorySegment attentionMask, MemorySegment lossMask, long pairs, long seqLen, MemorySegment refLogps, MemorySegment options, double lossScale, int backward, MemorySegment outStats, MemorySegment outLogps, long logpsCap) { call(DPO_LOSS, h -> (int) h.invokeExact(model, tokens, attentionMask, lossMask, pairs, seqLen, refLogps, options, lossScale, backward, outStats, outLogps, logpsCap)); }
 }

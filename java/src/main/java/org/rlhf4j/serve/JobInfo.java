@@ -7,7 +7,7 @@ import java.util.Map;
  * records it). Times are ISO-8601 UTC, null when not reached.
  *
  * @param id the job's name, also its directory under the runs root
- * @param command sft, train-rm or ppo
+ * @param command sft, train-rm, dpo or ppo
  * @param state where it is
  * @param runDir the run directory (run.out): config.yaml, metrics.jsonl, checkpoints/
  * @param device the device whose queue it runs in (run.device)

@@ -7,6 +7,7 @@ import java.util.Map;
 import org.rlhf4j.config.CommandConfig;
 import org.rlhf4j.config.ConfigException;
 import org.rlhf4j.config.ConfigLoader;
+import org.rlhf4j.config.DpoRunConfig;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.config.RunSection;
@@ -16,6 +17,7 @@ import org.rlhf4j.config.SftRunConfig;
 public enum JobKind {
   SFT("sft", SftRunConfig.loader()),
   TRAIN_RM("train-rm", RmRunConfig.loader()),
+  DPO("dpo", DpoRunConfig.loader()),
   PPO("ppo", PpoRunConfig.loader());
 
   /** What messages call a submitted config, where the CLI names its file. */
@@ -33,10 +35,10 @@ public enum JobKind {
     return command;
   }
 
-  /** The kind named by command (sft, train-rm, ppo). */
+  /** The kind named by command (sft, train-rm, dpo, ppo). */
   public static JobKind of(String command) {
     for (JobKind k : values()) if (k.command.equals(command)) return k;
-    throw new ConfigException("command must be one of sft, train-rm, ppo, got '" + command + "'");
+    throw new ConfigException("command must be one of sft, train-rm, dpo, ppo, got '" + command + "'");
   }
 
   /**
@@ -61,6 +63,7 @@ public enum JobKind {
       case PpoRunConfig p -> p.run();
       case SftRunConfig s -> s.run();
       case RmRunConfig r -> r.run();
+      case DpoRunConfig d -> d.run();
       default -> throw new IllegalStateException("no run section in " + c.getClass());
     };
     return new Loaded(this, c, run, l.paths(c), l.toYaml(c));

@@ -20,7 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs training jobs (sft, train-rm, ppo) in this JVM, one at a time per device, each in its own
+ * Runs training jobs (sft, train-rm, dpo, ppo) in this JVM, one at a time per device, each in its own
  * run directory under a runs root, the same directory the CLI's command writes (config.yaml,
  * metrics.jsonl, checkpoints/, report.html) plus job.json (the job's state), job.log and
  * samples.jsonl. The state lives in those files: a new manager over the same root lists every job,
@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * classpath or JVM flags to forward, and the native library never aborts the process (its errors
  * are Java exceptions), so a failed job fails alone. Cancelling a running job stops it before
  * its next loading step while it loads, then at the next iteration boundary (PPO) or optimizer
- * step (sft, train-rm, whose steps are its iterations) with a checkpoint, from which resuming
+ * step (sft, train-rm, dpo, whose steps are its iterations) with a checkpoint, from which resuming
  * continues.
  *
  * <p>Submitted configs are loaded by the CLI's loaders (same keys, same checks, same one-line
@@ -114,7 +114,7 @@ public final class JobManager implements AutoCloseable {
    * run directory (under runs, unless the config sets run.out to an allowed place), writes its
    * effective config.yaml, and queues the job on its device.
    *
-   * @param command sft, train-rm or ppo
+   * @param command sft, train-rm, dpo or ppo
    * @param config the config tree (sections run, model, ...), as a YAML or JSON file holds it
    * @throws ConfigException for a config the CLI or the service's limits would refuse (one line, naming the key)
    * @throws ForbiddenPathException when a path lies outside the allowed roots or is the service's state (nothing read)
@@ -213,7 +213,7 @@ public final class JobManager implements AutoCloseable {
 
   /**
    * Cancels a job: a queued one at once; a running one at its next iteration boundary (PPO) or
-   * optimizer step (sft, train-rm), after which it checkpoints and becomes cancelled (watch its
+   * optimizer step (sft, train-rm, dpo), after which it checkpoints and becomes cancelled (watch its
    * events).
    *
    * @throws JobException when there is no such job or it is finished

@@ -6,9 +6,12 @@ import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import org.rlhf4j.config.DpoRunConfig;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.config.SftRunConfig;
+import org.rlhf4j.dpo.DpoParts;
+import org.rlhf4j.dpo.DpoTrainer;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.ppo.PpoParts;
 import org.rlhf4j.ppo.PpoReport;
@@ -25,7 +28,7 @@ import org.rlhf4j.train.TrainingLoop;
  * command would build from the job's config (the object checked at submit; a resumed job's is
  * reloaded from its run directory), run to its end or to a stop request. A stop while the run is
  * still loading ends it before the next loading step; once training, at the next iteration
- * boundary (PPO) or optimizer step (sft, train-rm), with a checkpoint.
+ * boundary (PPO) or optimizer step (sft, train-rm, dpo), with a checkpoint.
  */
 final class JobRun {
   /** What the run reports back to the manager (on the worker thread). */
@@ -84,11 +87,22 @@ final class JobRun {
           yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.run().steps());
         }
       }
+      case DpoRunConfig d -> {
+        threads(d.run().threads());
+        DpoParts parts = DpoParts.load(d);
+        if (stop) {
+          parts.close();
+          yield false;
+        }
+        try (DpoTrainer t = new DpoTrainer(d, parts)) {
+          yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.train().steps());
+        }
+      }
       default -> throw new IllegalStateException("no trainer for " + c.getClass());
     };
   }
 
-  /** An sft or train-rm run: its steps are the job's iterations. */
+  /** An sft, train-rm or dpo run: its optimizer steps are the job's iterations. */
   private boolean supervised(Runnable requestStop, Consumer<TrainingLoop.StepListener> listen, long total,
       Progress progress, LongSupplier train) {
     try {

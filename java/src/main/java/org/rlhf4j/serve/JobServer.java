@@ -293,7 +293,7 @@ public final class JobServer implements AutoCloseable {
     }
     JsonNode command = root.get("command");
     if (command == null || !command.isTextual()) {
-      throw new HttpError(400, "request body: command is required: sft, train-rm or ppo");
+      throw new HttpError(400, "request body: command is required: sft, train-rm, dpo or ppo");
     }
     return manager.submit(command.asText(), root.get("config"));
   }

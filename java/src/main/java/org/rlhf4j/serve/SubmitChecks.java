@@ -18,6 +18,7 @@ import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.CheckpointException;
 import org.rlhf4j.checkpoint.ModelDirs;
 import org.rlhf4j.config.ConfigException;
+import org.rlhf4j.config.DpoRunConfig;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RewardTerms;
 import org.rlhf4j.config.RmRunConfig;
@@ -201,6 +202,12 @@ final class SubmitChecks {
           "sft.max_seq_len (" + s.sft().maxSeqLen() + ")");
       case RmRunConfig r -> fitsContext("model.path", r.model().path(), r.rm().maxSeqLen(),
           "rm.max_seq_len (" + r.rm().maxSeqLen() + ")");
+      case DpoRunConfig d -> {
+        String what = "dpo.max_length (" + d.dpo().maxLength() + ")";
+        fitsContext("model.path", d.model().path(), d.dpo().maxLength(), what);
+        if (d.dpo().referencePath() != null) fitsContext("dpo.reference_path", d.dpo().referencePath(),
+            d.dpo().maxLength(), what);
+      }
       default -> throw new IllegalStateException("no checks for " + loaded.config().getClass());
     }
   }

@@ -79,11 +79,7 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
      */
     Measure measure(List<E> micro, double scale, boolean backward);
 
-    /**
-     * The objective's own metrics over the examples measured since the last call (e.g. DPO's
-     * rewards/*), then forgets them. overRanks: the examples were this rank's share of a batch,
-     * so the metrics are taken over every rank's.
-     */
+    /** Its own metrics since the last call (DPO's rewards/*), then forgets them; overRanks: over all ranks'. */
     default Map<String, Double> drainMetrics(boolean overRanks) {
       return Map.of();
     }

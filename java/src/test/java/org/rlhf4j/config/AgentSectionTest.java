@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class AgentSectionTest {
   private static AgentSection bind(String yaml) throws Exception {
     ObjectNode tree = (ObjectNode) ConfigSource.YAML.readTree(yaml);
-    ConfigSource source = new ConfigSource(tree, "agent.yaml", new LinkedHashSet<>());
+    ConfigSource source = new ConfigSource(tree, "agent.yaml", new LinkedHashSet<>(), java.util.Map.of());
     return new ConfigBinder(source, List.of()).bind(AgentSection.class, tree.get("agent"), AgentSection.defaults(), "agent");
   }
 

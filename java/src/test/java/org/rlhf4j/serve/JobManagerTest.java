@@ -33,7 +33,7 @@ class JobManagerTest {
   @TempDir Path dir;
 
   @Test
-  void sftAndRewardModelJobsRunOneAtATimeWithEventsAndRefuseWhatTheyCannotDo() throws Exception {
+  void sftRewardModelAndDpoJobsRunOneAtATimeWithEventsAndRefuseWhatTheyCannotDo() throws Exception {
     Path inputs = Files.createDirectories(dir.resolve("inputs"));
     Path model = TinyCheckpoints.write(inputs.resolve("model"), TinyCheckpoints.gpt2());
     Path sftData = sftData(inputs);
@@ -47,7 +47,7 @@ class JobManagerTest {
 
     try (JobManager jobs = new JobManager(dir.resolve("runs"), List.of(inputs))) {
       List<JobEvent> events = new CopyOnWriteArrayList<>();
-      CountDownLatch finished = new CountDownLatch(2);
+      CountDownLatch finished = new CountDownLatch(3);
       JobManager.Subscription listening = jobs.listen(null, e -> {
         events.add(e);
         if (e.type().equals(JobEvent.STATE) && e.state().finished()) finished.countDown();
@@ -62,12 +62,21 @@ class JobManagerTest {
             """.formatted(first.runDir(), rmData));
         JobInfo second = jobs.submit("train-rm", rm);
         assertEquals(JobState.QUEUED, jobs.get(second.id()).orElseThrow().state());
+        JsonNode dpo = yaml.readTree("""
+            model: {path: '%s'}
+            data: {prompts: '%s', eval_fraction: 0}
+            dpo: {epochs: 1, batch_size: 2, micro_batch_size: 1, max_length: 32}
+            """.formatted(first.runDir(), dpoData(inputs)));
+        JobInfo third = jobs.submit("dpo", dpo);
         assertTrue(finished.await(120, TimeUnit.SECONDS), events::toString);
 
         JobInfo a = jobs.get(first.id()).orElseThrow();
         JobInfo b = jobs.get(second.id()).orElseThrow();
         assertEquals(JobState.SUCCEEDED, a.state(), a::toString);
         assertEquals(JobState.SUCCEEDED, b.state(), b::toString);
+        JobInfo c = jobs.get(third.id()).orElseThrow();
+        assertEquals(JobState.SUCCEEDED, c.state(), c::toString);
+        assertTrue(c.lastMetrics().containsKey("rewards/margins"), c.lastMetrics()::toString);
         assertTrue(!Instant.parse(b.started()).isBefore(Instant.parse(a.finished())), "one job at a time per device");
         assertEquals(4, a.totalIterations());
         assertEquals(4, a.iteration());
@@ -94,7 +103,8 @@ class JobManagerTest {
     }
     // A new manager over the same root lists both jobs as they ended.
     try (JobManager again = new JobManager(dir.resolve("runs"), List.of(inputs))) {
-      assertEquals(List.of(JobState.SUCCEEDED, JobState.SUCCEEDED), again.list().stream().map(JobInfo::state).toList());
+      assertEquals(List.of(JobState.SUCCEEDED, JobState.SUCCEEDED, JobState.SUCCEEDED),
+          again.list().stream().map(JobInfo::state).toList());
     }
   }
 
@@ -188,6 +198,13 @@ class JobManagerTest {
   }
 
   /** Three preference pairs under inputs. */
+  /** DPO's pairs: completions start with their space, as TRL concatenates prompt + completion. */
+  private static Path dpoData(Path inputs) throws IOException {
+    return Files.write(inputs.resolve("dpo.jsonl"), List.of(
+        "{\"prompt\": \"the food was\", \"chosen\": \" good\", \"rejected\": \" bad\"}",
+        "{\"prompt\": \"it is\", \"chosen\": \" very good\", \"rejected\": \" very bad\"}"));
+  }
+
   private static Path rmData(Path inputs) throws IOException {
     return Files.write(inputs.resolve("rm.jsonl"), List.of(
         "{\"prompt\": \"the food was\", \"chosen\": \"good\", \"rejected\": \"bad\"}",
