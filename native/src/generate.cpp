@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <string>
 
 #include "gemm_few_rows.hpp"  // kFewRowsMax
 #include "linear.hpp"
@@ -48,7 +50,13 @@ void select_rows(KVCache& cache, const at::Tensor& rows) {
   for (auto& v : cache.v) v = v.index_select(0, rows);
 }
 
-std::atomic<bool> shared_prefill{true}, live_rows_only{true};
+// RLHF4J_LIVE_ROWS=1 turns live_rows_only on for the process (see generate.hpp).
+bool live_rows_from_env() {
+  const char* v = std::getenv("RLHF4J_LIVE_ROWS");
+  return v != nullptr && std::string(v) == "1";
+}
+
+std::atomic<bool> shared_prefill{true}, live_rows_only{live_rows_from_env()};
 
 }  // namespace
 

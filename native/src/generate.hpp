@@ -29,7 +29,10 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
 //     batch (its KV cache rows, mask and state dropped), instead of decoding
 //     padding until the longest row ends (above kFewRowsMax rows, once a
 //     quarter of the batch has finished: each new row count there repacks
-//     oneDNN's weight layout).
+//     oneDNN's weight layout). Off by default: a shrinking batch multiplies at
+//     other row counts, whose kernels sum in another order, so log-probs and
+//     values move by ~1e-8 against the static batch and a run no longer
+//     repeats an earlier one bit for bit. RLHF4J_LIVE_ROWS=1 turns it on.
 void set_shared_prefill(bool on);
 void set_live_rows_only(bool on);
 

@@ -125,6 +125,7 @@ TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
   const std::vector<std::vector<Switch>> slow_twins{{set_shared_prefill}, {set_live_rows_only},
                                                     {set_shared_prefill, set_live_rows_only}};
   at::NoGradGuard g;
+  set_live_rows_only(true);
   for (const auto& [config, dtype] : models) {
     auto c = config;
     c.value_head = 1;
@@ -157,6 +158,7 @@ TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
       }
     }
   }
+  set_live_rows_only(false);  // the default
 }
 
 TEST(Generate, DroppingFinishedRowsAboveTheFewRowKernelsBatchKeepsTheRollout) {
@@ -172,12 +174,12 @@ TEST(Generate, DroppingFinishedRowsAboveTheFewRowKernelsBatchKeepsTheRollout) {
   o.eos_token_id = 2;
   o.with_values = 1;
   at::NoGradGuard g;
+  set_live_rows_only(true);
   auto fast = generate(*m, prompts, mask, o);
   EXPECT_LE(fast->response_mask.sum(1).min().item<int64_t>(), 12) << "a quarter of the rows must end early";
-  set_live_rows_only(false);
+  set_live_rows_only(false);  // also the default
   set_shared_prefill(false);
   auto slow = generate(*m, prompts, mask, o);
-  set_live_rows_only(true);
   set_shared_prefill(true);
   EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
   EXPECT_TRUE(at::equal(fast->ended, slow->ended));
