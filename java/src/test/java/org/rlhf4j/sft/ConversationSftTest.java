@@ -6,12 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rlhf4j.config.DataSection;
@@ -24,19 +22,13 @@ import org.rlhf4j.train.SftExample;
 
 /** SFT on TRL's conversational format, with a small ChatML-like template over the word tokenizer. */
 class ConversationSftTest {
-  /** Each turn: role, content, end-of-turn; the generation prompt opens the assistant's turn. */
-  static final String TEMPLATE = "{{ bos_token }}{% for m in messages %}{{ m['role'] }} {{ m['content'] }} "
-      + "{{ eos_token }} {% endfor %}{% if add_generation_prompt %}assistant {% endif %}";
+  private static final String TEMPLATE = TinyCheckpoints.CHAT_TEMPLATE;
 
   @TempDir Path dir;
   private final WordTokenizer tok = TinyCheckpoints.tokenizer();
 
-  private Path modelDir(String template) throws IOException {
-    Path model = Files.createDirectories(dir.resolve("model"));
-    Map<String, Object> config = template == null ? Map.of("bos_token", "<bos>", "eos_token", "<eos>")
-        : Map.of("bos_token", "<bos>", "eos_token", "<eos>", "chat_template", template);
-    Files.writeString(model.resolve("tokenizer_config.json"), new ObjectMapper().writeValueAsString(config));
-    return model;
+  private Path modelDir(String template) {
+    return TinyCheckpoints.writeChatTemplate(dir.resolve("model"), template);
   }
 
   private Path file(String... lines) throws IOException {
