@@ -116,7 +116,7 @@ final class EvalCommand implements Callable<Integer> {
     try (Model policy = Inputs.model("--model", dir, sampling.device, c -> c.withValueHead(false).withRewardHead(false),
         new LoadOptions(false, true)); Model ref = reference(policy)) {
       List<PairEval.Scored> scored = new ArrayList<>();
-      Map<String, Double> metrics = PairEval.run(policy, ref, tokenizer, pairs, input.promptField, beta,
+      Map<String, Double> metrics = PairEval.run(policy, ref, tokenizer, dir, pairs, input.promptField, beta,
           sampling.batchSize, scored);
       PairEval.print(spec.commandLine().getOut(), dir, reference, pairs, beta, metrics);
       if (out != null) AtomicFile.write(out, w -> PairEval.write(w, scored));
