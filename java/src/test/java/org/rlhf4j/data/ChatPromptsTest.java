@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -45,7 +46,7 @@ class ChatPromptsTest {
     String rendered = "<bos>system it is <eos> user the food was <eos> assistant ";
     assertEquals(rendered, chat.text());
     assertArrayEquals(tok.encode(rendered), chat.tokens());
-    assertEquals(1, java.util.Arrays.stream(chat.tokens()).filter(t -> t == tok.bosId()).count());
+    assertEquals(1, Arrays.stream(chat.tokens()).filter(t -> t == tok.bosId()).count());
     assertEquals(Map.of("id", 3), chat.fields());
     Prompt plain = pool.next(1).getFirst();
     assertArrayEquals(tok.encodePrompt("the food was"), plain.tokens(), "a string prompt as before");

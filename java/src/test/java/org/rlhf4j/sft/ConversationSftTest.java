@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -125,6 +127,16 @@ class ConversationSftTest {
     String noEndOfTurn = "{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}"
         + "{% if add_generation_prompt %}assistant {% endif %}";
     assertError(dir.resolve("chat.jsonl") + ":1: messages: chat template", file(TWO_TURNS), modelDir(noEndOfTurn));
+  }
+
+  @Test
+  void invalidUtf8InAConversationNamesTheLine() throws IOException {
+    Path f = dir.resolve("chat.jsonl");
+    byte[] bad = "{\"messages\": [{\"role\": \"user\", \"content\": \"one \u00ff\"}]}\n".getBytes(
+        StandardCharsets.ISO_8859_1);
+    Files.write(f, (TWO_TURNS + "\n").getBytes(StandardCharsets.UTF_8));
+    Files.write(f, bad, StandardOpenOption.APPEND);
+    assertError(f + ":2: not valid UTF-8", f, modelDir(TEMPLATE));
   }
 
   private void assertError(String expectedStart, Path file, Path model) {
