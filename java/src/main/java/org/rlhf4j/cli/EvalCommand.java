@@ -91,8 +91,8 @@ final class EvalCommand implements Callable<Integer> {
           c -> c.withValueHead(false).withRewardHead(false), new LoadOptions(false, true)));
       Model rm = scorer == null || scorer.rewardModel == null ? null : keep(models, rewardModel(policy));
       Model ref = reference == null ? null : keep(models, reference(policy));
-      List<PromptInput> inputs = Inputs.prompts(input.prompts, input.promptField, tokenizer, policy.config().nPositions(),
-          sampling.maxNewTokens);
+      List<PromptInput> inputs = Inputs.prompts(input.prompts, input.promptField, dir, tokenizer,
+          policy.config().nPositions(), sampling.maxNewTokens);
       List<Sample> samples = new ArrayList<>(inputs.size());
       Batches.generate("eval", policy, inputs, sampling.generateOptions(tokenizer, false), sampling.batchSize,
           (batch, r) -> samples.addAll(measure(batch, r, tokenizer, policy, rm, function, ref)));
@@ -116,7 +116,7 @@ final class EvalCommand implements Callable<Integer> {
     try (Model policy = Inputs.model("--model", dir, sampling.device, c -> c.withValueHead(false).withRewardHead(false),
         new LoadOptions(false, true)); Model ref = reference(policy)) {
       List<PairEval.Scored> scored = new ArrayList<>();
-      Map<String, Double> metrics = PairEval.run(policy, ref, tokenizer, pairs, input.promptField, beta,
+      Map<String, Double> metrics = PairEval.run(policy, ref, tokenizer, dir, pairs, input.promptField, beta,
           sampling.batchSize, scored);
       PairEval.print(spec.commandLine().getOut(), dir, reference, pairs, beta, metrics);
       if (out != null) AtomicFile.write(out, w -> PairEval.write(w, scored));

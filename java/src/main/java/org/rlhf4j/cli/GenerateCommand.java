@@ -48,8 +48,8 @@ final class GenerateCommand implements Callable<Integer> {
     // The reward head (a reward model's) plays no part in sampling; a value head's values are reported.
     try (Model m = Inputs.model("--model", dir, sampling.device, c -> c.withRewardHead(false),
         new LoadOptions(false, true))) {
-      List<PromptInput> inputs = Inputs.prompts(input.prompts, input.promptField, tokenizer, m.config().nPositions(),
-          sampling.maxNewTokens);
+      List<PromptInput> inputs = Inputs.prompts(input.prompts, input.promptField, dir, tokenizer,
+          m.config().nPositions(), sampling.maxNewTokens);
       boolean values = m.config().valueHead();
       List<ObjectNode> lines = new ArrayList<>(inputs.size());
       Batches.generate("generate", m, inputs, sampling.generateOptions(tokenizer, values), sampling.batchSize,

@@ -12,6 +12,7 @@ import org.rlhf4j.checkpoint.CheckpointException;
 import org.rlhf4j.checkpoint.LoadOptions;
 import org.rlhf4j.checkpoint.ModelDirs;
 import org.rlhf4j.config.DataSection.Format;
+import org.rlhf4j.data.ChatPrompts;
 import org.rlhf4j.data.PromptFile;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.ModelConfig;
@@ -56,20 +57,22 @@ final class Inputs {
   }
 
   /**
-   * The prompts of file (JSONL, text or Parquet, by extension or content), each tokenized as a prompt.
+   * The prompts of file (JSONL, text or Parquet, by extension or content), each tokenized as a prompt;
+   * a list of messages is rendered with the chat template of modelDir and the generation prompt.
    * A prompt that leaves no room for maxNewTokens in the model's context is an error naming its
    * line: it is never cut silently.
    */
-  static List<PromptInput> prompts(Path file, String field, Tokenizer tokenizer, long contextLength, int maxNewTokens) {
+  static List<PromptInput> prompts(Path file, String field, Path modelDir, Tokenizer tokenizer, long contextLength,
+      int maxNewTokens) {
     List<PromptFile.Line> lines;
     try {
-      lines = PromptFile.read(file, Format.AUTO, field);
+      lines = PromptFile.read(file, Format.AUTO, field, new ChatPrompts(modelDir));
     } catch (IOException e) {
       throw new UsageException("--prompts: cannot read " + file + ": " + e.getMessage());
     }
     List<PromptInput> out = new ArrayList<>(lines.size());
     for (PromptFile.Line l : lines) {
-      int[] tokens = tokenizer.encodePrompt(l.text());
+      int[] tokens = l.chat() ? tokenizer.encode(l.text()) : tokenizer.encodePrompt(l.text());
       String where = l.where();
       if (tokens.length == 0) throw new UsageException(where + ": the prompt has no tokens");
       if (tokens.length + (long) maxNewTokens > contextLength) {

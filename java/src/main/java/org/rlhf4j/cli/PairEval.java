@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.rlhf4j.data.ChatPrompts;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.PromptFile;
 import org.rlhf4j.data.Row;
@@ -39,14 +40,15 @@ final class PairEval {
    * Scores every pair of file (prompt + completion cut to the model's context, a prompt that
    * fills it dropped and counted), in batches of batch pairs; returns the metrics and the pairs.
    */
-  static Map<String, Double> run(Model policy, Model reference, Tokenizer tokenizer, Path file, String promptField,
-      double beta, int batch, List<Scored> scored) throws IOException {
+  static Map<String, Double> run(Model policy, Model reference, Tokenizer tokenizer, Path modelDir, Path file,
+      String promptField, double beta, int batch, List<Scored> scored) throws IOException {
     List<DpoPair> pairs = new ArrayList<>();
     int[] counts = new int[3];
     int maxLength = (int) policy.config().nPositions();
+    ChatPrompts chat = new ChatPrompts(modelDir);
     List<Row> rows = PromptFile.readRows(file, org.rlhf4j.config.DataSection.Format.AUTO, "text");
     for (int i = 0; i < rows.size(); i++) {
-      DpoPair p = DpoData.encode(rows.get(i), i, promptField, maxLength, tokenizer, counts);
+      DpoPair p = DpoData.encode(rows.get(i), i, promptField, maxLength, tokenizer, chat, counts);
       if (p != null) pairs.add(p);
     }
     if (pairs.isEmpty()) throw new DataException(file + ": no pair fits the model's context of " + maxLength + " tokens");

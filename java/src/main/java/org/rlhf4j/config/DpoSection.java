@@ -76,6 +76,6 @@ public record DpoSection(
 
   /** The schedule as sft and train-rm take it (dpo.max_length is the sequence limit). */
   public TrainSection schedule() {
-    return new TrainSection(epochs, batchSize, microBatchSize, warmupSteps, decay, maxLength, saveSteps);
+    return new TrainSection(epochs, batchSize, microBatchSize, warmupSteps, decay, maxLength, saveSteps, true);
   }
 }

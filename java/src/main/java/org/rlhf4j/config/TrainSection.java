@@ -13,7 +13,9 @@ public record TrainSection(
     @Doc("Learning rate after warm-up: constant, linear or cosine (to 0).") Decay decay,
     @Doc("Longest example in tokens (prompt and completion together); longer ones per data.too_long.") int maxSeqLen,
     @Doc("Write a resumable checkpoint (with the optimizer state) every this many optimizer steps, replacing the "
-        + "previous one (Hugging Face's save_steps); 0 = only at the end and when stopped.") int saveSteps) {
+        + "previous one (Hugging Face's save_steps); 0 = only at the end and when stopped.") int saveSteps,
+    @Doc("sft only: on conversational data ({\"messages\": [...]}) the loss covers the assistant turns' tokens only "
+        + "(TRL's assistant_only_loss); false = every token of the rendered conversation.") boolean assistantOnlyLoss) {
 
   public TrainSection {
     Check.atLeast("epochs", epochs, 1);
@@ -25,14 +27,14 @@ public record TrainSection(
     Check.atLeast("save_steps", saveSteps, 0);
   }
 
-  /** 3 epochs, batches of 16, cosine decay, 128 tokens, a checkpoint every 500 steps. */
+  /** 3 epochs, batches of 16, cosine decay, 128 tokens, a checkpoint every 500 steps, assistant-only loss. */
   public static TrainSection sftDefaults() {
-    return new TrainSection(3, 16, 16, 0, Decay.COSINE, 128, 500);
+    return new TrainSection(3, 16, 16, 0, Decay.COSINE, 128, 500, true);
   }
 
   /** As {@link #sftDefaults()} with 2 epochs. */
   public static TrainSection rmDefaults() {
-    return new TrainSection(2, 16, 16, 0, Decay.COSINE, 128, 500);
+    return new TrainSection(2, 16, 16, 0, Decay.COSINE, 128, 500, true);
   }
 
   /** The rules of sft and train-rm across sections; section is "sft" or "rm". */
@@ -41,6 +43,7 @@ public record TrainSection(
     Check.rule(data.prompts() != null, "data.prompts is required: the training data file");
     Check.rule(batchSize % microBatchSize == 0, section + ".micro_batch_size (" + microBatchSize + ") must divide "
         + section + ".batch_size (" + batchSize + ")");
+    Check.rule(assistantOnlyLoss || section.equals("sft"), section + ".assistant_only_loss applies to sft only");
     Check.rule(maxSeqLen > data.maxPromptTokens(), section + ".max_seq_len (" + maxSeqLen
         + ") must be greater than data.max_prompt_tokens (" + data.maxPromptTokens() + ") to leave room for a response");
   }

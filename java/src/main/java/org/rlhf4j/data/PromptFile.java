@@ -22,8 +22,15 @@ public final class PromptFile {
    * @param line 1-based number of the record in the data set
    * @param text the prompt
    * @param fields the record's other fields (empty for text files)
+   * @param chat whether text is a conversation rendered by its chat template (which writes any
+   *     BOS itself, so none is added when tokenizing)
    */
-  public record Line(String where, int line, String text, Map<String, Object> fields) {}
+  public record Line(String where, int line, String text, Map<String, Object> fields, boolean chat) {
+    /** A plain-string prompt. */
+    public Line(String where, int line, String text, Map<String, Object> fields) {
+      this(where, line, text, fields, false);
+    }
+  }
 
   private PromptFile() {}
 
@@ -36,13 +43,24 @@ public final class PromptFile {
    * @throws IOException when it cannot be read otherwise
    */
   public static List<Line> read(Path file, Format format, String field) throws IOException {
+    return read(file, format, field, null);
+  }
+
+  /**
+   * As {@link #read(Path, Format, String)}, where a prompt may also be a list of messages, which
+   * chat renders with the generation prompt.
+   *
+   * @param chat renders conversations, or null when the prompt must be a string
+   */
+  public static List<Line> read(Path file, Format format, String field, ChatPrompts chat) throws IOException {
     List<Line> out = new ArrayList<>();
     try (RowReader rows = RowReader.open(file, format, field)) {
       for (Row row = rows.next(); row != null; row = rows.next()) {
-        String text = row.text(field);
+        boolean conversation = chat != null && ChatPrompts.isConversation(row, field);
+        String text = conversation ? chat.render(row, field) : row.text(field);
         Map<String, Object> fields = new LinkedHashMap<>(row.fields());
         fields.remove(field);
-        out.add(new Line(row.where(), row.line(), text, fields));
+        out.add(new Line(row.where(), row.line(), text, fields, conversation));
       }
     }
     return nonEmpty(file, out);

@@ -70,12 +70,23 @@ public final class PromptPool {
    * @throws IOException when a file cannot be read otherwise
    */
   public static PromptPool load(DataSection data, long seed, Tokenizer tokenizer) throws IOException {
+    return load(data, seed, tokenizer, null);
+  }
+
+  /**
+   * As {@link #load(DataSection, long, Tokenizer)}, where a prompt may be a list of messages
+   * ({@link ChatPrompts}: rendered with the generation prompt, tokenized without an added BOS, cut
+   * like any prompt: its end, with the generation prompt, is kept).
+   *
+   * @param chat renders conversational prompts, or null when prompts must be strings
+   */
+  public static PromptPool load(DataSection data, long seed, Tokenizer tokenizer, ChatPrompts chat) throws IOException {
     if (data.prompts() == null) throw new DataException("data.prompts is not set");
-    List<PromptFile.Line> lines = PromptFile.read(data.prompts(), data.format(), data.promptField());
+    List<PromptFile.Line> lines = PromptFile.read(data.prompts(), data.format(), data.promptField(), chat);
     List<PromptFile.Line> trainLines = lines;
     List<PromptFile.Line> evalLines = List.of();
     if (data.evalPrompts() != null) {
-      evalLines = PromptFile.read(data.evalPrompts(), data.format(), data.promptField());
+      evalLines = PromptFile.read(data.evalPrompts(), data.format(), data.promptField(), chat);
     } else if (data.evalFraction() > 0) {
       boolean[] held = heldOut(lines.size(), data.evalFraction(), seed, data.prompts());
       trainLines = new ArrayList<>();
@@ -228,9 +239,10 @@ public final class PromptPool {
     List<Prompt> all(List<PromptFile.Line> lines, Path file) {
       List<Prompt> out = new ArrayList<>(lines.size());
       // BOS (when the tokenizer starts sequences with it) counts towards the limit and survives truncation.
-      boolean bos = tokenizer.prependsBos() && tokenizer.bosId() >= 0;
-      int room = data.maxPromptTokens() - (bos ? 1 : 0);
+      boolean prepends = tokenizer.prependsBos() && tokenizer.bosId() >= 0;
       for (PromptFile.Line l : lines) {
+        boolean bos = prepends && !l.chat();
+        int room = data.maxPromptTokens() - (bos ? 1 : 0);
         int[] body = tokenizer.encode(l.text());
         if (body.length == 0) throw new DataException(l.where() + ": the prompt has no tokens");
         String text = l.text();

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.rlhf4j.config.DataSection;
+import org.rlhf4j.data.ChatPrompts;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.Row;
 import org.rlhf4j.tokenizer.Tokenizer;
@@ -40,11 +41,24 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
    * @throws DataException naming the file and line of a pair without a side, or an empty one
    */
   public static DpoData load(DataSection data, int maxLength, long seed, Tokenizer tokenizer) throws IOException {
+    return load(data, maxLength, seed, tokenizer, null);
+  }
+
+  /**
+   * As {@link #load(DataSection, int, long, Tokenizer)}, where a pair may also be TRL's
+   * conversational one ({@code {"prompt": [messages], "chosen": [messages], "rejected":
+   * [messages]}}): the prompt rendered with the generation prompt, each side the rest of the
+   * prompt + side conversation's rendering, all tokenized without an added BOS.
+   *
+   * @param chat renders conversations, or null when every field must be a string
+   */
+  public static DpoData load(DataSection data, int maxLength, long seed, Tokenizer tokenizer, ChatPrompts chat)
+      throws IOException {
     if (tokenizer.eosId() < 0) throw new DataException("the tokenizer has no EOS token; DPO ends every completion with one");
     RowSplit rows = RowSplit.read(data, seed);
     int[] counts = new int[3];  // dropped, truncated, prompt tokens changed by the completion
-    List<DpoPair> train = encode(rows.train(), data.promptField(), maxLength, tokenizer, counts);
-    List<DpoPair> eval = encode(rows.eval(), data.promptField(), maxLength, tokenizer, counts);
+    List<DpoPair> train = encode(rows.train(), data.promptField(), maxLength, tokenizer, chat, counts);
+    List<DpoPair> eval = encode(rows.eval(), data.promptField(), maxLength, tokenizer, chat, counts);
     if (counts[0] + counts[1] > 0) {
       LOG.info("{}: {} pairs dropped (prompt alone reaches dpo.max_length {}) and {} truncated", data.prompts(),
           counts[0], maxLength, counts[1]);
@@ -60,17 +74,30 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
    * One line's pair, or null when its prompt alone reaches maxLength; counts[0] counts those,
    * counts[1] the truncated pairs, counts[2] the pairs whose prompt tokens the completion changed.
    */
-  public static DpoPair encode(Row row, int index, String promptField, int maxLength, Tokenizer tokenizer, int[] counts) {
-    String prompt = row.text(promptField);
-    String chosen = row.text("chosen");
-    String rejected = row.text("rejected");
-    int[] p = tokenizer.encodePrompt(prompt);
+  public static DpoPair encode(Row row, int index, String promptField, int maxLength, Tokenizer tokenizer,
+      ChatPrompts chat, int[] counts) throws IOException {
+    boolean rendered = chat != null && ChatPrompts.isConversation(row, promptField);
+    String prompt;
+    String chosen;
+    String rejected;
+    if (rendered) {
+      ChatPrompts.Pair pair = chat.pair(row, promptField, "chosen", "rejected");
+      prompt = pair.prompt();
+      chosen = pair.chosen();
+      rejected = pair.rejected();
+    } else {
+      prompt = row.text(promptField);
+      chosen = row.text("chosen");
+      rejected = row.text("rejected");
+    }
+    ToIntArray encode = rendered ? tokenizer::encode : tokenizer::encodePrompt;
+    int[] p = encode.apply(prompt);
     if (p.length >= maxLength) {
       counts[0]++;
       return null;
     }
-    int[] fullChosen = tokenizer.encodePrompt(prompt + chosen);
-    int[] fullRejected = tokenizer.encodePrompt(prompt + rejected);
+    int[] fullChosen = encode.apply(prompt + chosen);
+    int[] fullRejected = encode.apply(prompt + rejected);
     if (!startsWith(fullChosen, p) || !startsWith(fullRejected, p)) {
       // As TRL: the boundary merged into the prompt's last token; the completion is what follows.
       if (counts[2]++ == 0) {
@@ -93,6 +120,11 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
     return new DpoPair(index, p, c, r);
   }
 
+  /** A tokenization: with the tokenizer's BOS for plain text, as it is for a rendered conversation. */
+  private interface ToIntArray {
+    int[] apply(String text);
+  }
+
   private static boolean startsWith(int[] full, int[] prefix) {
     return full.length >= prefix.length && Arrays.equals(full, 0, prefix.length, prefix, 0, prefix.length);
   }
@@ -106,10 +138,10 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
   }
 
   private static List<DpoPair> encode(List<Row> rows, String promptField, int maxLength, Tokenizer tokenizer,
-      int[] counts) {
+      ChatPrompts chat, int[] counts) throws IOException {
     List<DpoPair> out = new ArrayList<>(rows.size());
     for (int i = 0; i < rows.size(); i++) {
-      DpoPair pair = encode(rows.get(i), i, promptField, maxLength, tokenizer, counts);
+      DpoPair pair = encode(rows.get(i), i, promptField, maxLength, tokenizer, chat, counts);
       if (pair != null) out.add(pair);
     }
     return out;

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import org.rlhf4j.checkpoint.HfConfig;
 import org.rlhf4j.config.DpoRunConfig;
+import org.rlhf4j.data.ChatPrompts;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.tokenizer.Tokenizer;
@@ -29,7 +30,8 @@ public record DpoParts(Model model, Tokenizer tokenizer, DpoData data, HfConfig 
   public static DpoParts load(DpoRunConfig config) throws IOException {
     var dpo = config.dpo();
     StartingModel start = StartingModel.open(config.model().path(), dpo.maxLength(), "dpo.max_length");
-    DpoData data = DpoData.load(config.data(), dpo.maxLength(), config.run().seed(), start.tokenizer());
+    DpoData data = DpoData.load(config.data(), dpo.maxLength(), config.run().seed(), start.tokenizer(),
+        new ChatPrompts(start.dir()));
     DType dtype = config.model().dtype().dtype();
     Model policy = start.load(config.run().device(),
         c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype).withSeed(config.run().seed()));

@@ -12,6 +12,7 @@ import org.rlhf4j.checkpoint.ModelDirs;
 import org.rlhf4j.config.PpoModelSection.Critic;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RewardSection.Kind;
+import org.rlhf4j.data.ChatPrompts;
 import org.rlhf4j.data.PromptPool;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.LoraOptions;
@@ -82,7 +83,7 @@ public final class PpoSetup {
       for (Model m : made) {
         m.setMemoryOptions(config.model().memory());
       }
-      PromptPool prompts = PromptPool.load(config.data(), seed, tokenizer);
+      PromptPool prompts = PromptPool.load(config.data(), seed, tokenizer, new ChatPrompts(modelDir));
       return new PpoParts(policy, reference, critic, rewardModel, function, tokenizer, prompts, sft.config(),
           modelDir);
     } catch (IOException | RuntimeException e) {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.rlhf4j.config.DataSection;
+import org.rlhf4j.data.ChatPrompts;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.data.Row;
 import org.rlhf4j.tokenizer.Tokenizer;
@@ -45,26 +46,47 @@ public record PreferenceData(List<PreferencePair> train, List<PreferencePair> ev
    */
   public static PreferenceData load(DataSection data, int maxSeqLen, long seed, Tokenizer tokenizer)
       throws IOException {
+    return load(data, maxSeqLen, seed, tokenizer, null);
+  }
+
+  /**
+   * As {@link #load(DataSection, int, long, Tokenizer)}, where a pair may also be conversational
+   * ({@code {"prompt": [messages], "chosen": [messages], "rejected": [messages]}}): each side is
+   * the prompt conversation and its continuation as chat renders them, tokenized without an added
+   * BOS, EOS appended (rm.max_seq_len applies; data.max_prompt_tokens does not).
+   *
+   * @param chat renders conversations, or null when every field must be a string
+   */
+  public static PreferenceData load(DataSection data, int maxSeqLen, long seed, Tokenizer tokenizer,
+      ChatPrompts chat) throws IOException {
     RowSplit rows = RowSplit.read(data, seed);
     ExampleEncoder encoder = new ExampleEncoder(tokenizer, data, maxSeqLen);
     LengthCounts counts = new LengthCounts();
-    List<PreferencePair> train = encode(rows.train(), data.promptField(), encoder, counts);
-    List<PreferencePair> eval = encode(rows.eval(), data.promptField(), encoder, counts);
+    List<PreferencePair> train = encode(rows.train(), data.promptField(), encoder, chat, counts);
+    List<PreferencePair> eval = encode(rows.eval(), data.promptField(), encoder, chat, counts);
     counts.report(data, maxSeqLen, "rm.max_seq_len", "pairs", train.isEmpty());
     return new PreferenceData(train, eval, counts.skipped, counts.truncated);
   }
 
   private static List<PreferencePair> encode(List<Row> rows, String promptField, ExampleEncoder encoder,
-      LengthCounts counts) {
+      ChatPrompts chat, LengthCounts counts) throws IOException {
     List<PreferencePair> out = new ArrayList<>(rows.size());
     for (Row row : rows) {
       if (!row.has(CHOSEN) && !row.has(REJECTED)) {
         throw new DataException(row.where() + ": expected fields '" + CHOSEN + "' and '" + REJECTED
             + "' (and '" + promptField + "' unless they are full texts)");
       }
-      String prompt = row.has(promptField) ? row.text(promptField) : null;
-      ExampleEncoder.Encoded chosen = encoder.encode(row.where(), prompt, row.text(CHOSEN));
-      ExampleEncoder.Encoded rejected = encoder.encode(row.where(), prompt, row.text(REJECTED));
+      ExampleEncoder.Encoded chosen;
+      ExampleEncoder.Encoded rejected;
+      if (chat != null && ChatPrompts.isConversation(row, promptField)) {
+        ChatPrompts.Pair p = chat.pair(row, promptField, CHOSEN, REJECTED);
+        chosen = encoder.encode(row.where(), null, p.prompt() + p.chosen(), true);
+        rejected = encoder.encode(row.where(), null, p.prompt() + p.rejected(), true);
+      } else {
+        String prompt = row.has(promptField) ? row.text(promptField) : null;
+        chosen = encoder.encode(row.where(), prompt, row.text(CHOSEN));
+        rejected = encoder.encode(row.where(), prompt, row.text(REJECTED));
+      }
       if (chosen == null || rejected == null) {
         counts.skipped++;
         continue;

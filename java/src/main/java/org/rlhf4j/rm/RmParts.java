@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import org.rlhf4j.checkpoint.HfConfig;
 import org.rlhf4j.config.RmRunConfig;
+import org.rlhf4j.data.ChatPrompts;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.tokenizer.Tokenizer;
@@ -42,7 +43,7 @@ public record RmParts(Model model, Tokenizer tokenizer, PreferenceData data, HfC
   public static RmParts load(RmRunConfig config) throws IOException {
     StartingModel start = StartingModel.open(config.model().path(), config.rm().maxSeqLen(), "rm.max_seq_len");
     PreferenceData data = PreferenceData.load(config.data(), config.rm().maxSeqLen(), config.run().seed(),
-        start.tokenizer());
+        start.tokenizer(), new ChatPrompts(start.dir()));
     DType dtype = config.model().dtype().dtype();
     Model model = start.load(config.run().device(),
         c -> c.withRewardHead(true).withValueHead(false).withDtype(dtype).withSeed(config.run().seed()));

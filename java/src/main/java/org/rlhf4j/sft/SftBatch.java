@@ -8,7 +8,8 @@ import org.rlhf4j.train.SftExample;
 /**
  * A micro-batch of SFT examples as {@link org.rlhf4j.engine.Model#lmLoss} takes it: the
  * sequences right-padded, and a loss mask [batch, seqLen] that is 1 exactly on each example's
- * targets (its completion and EOS), 0 on prompts and padding. Immutable by convention.
+ * targets (its completion and EOS, or its assistant turns), 0 elsewhere and on padding.
+ * Immutable by convention.
  *
  * @param targets the number of 1s in lossMask: the tokens the loss averages over
  */
@@ -23,7 +24,7 @@ public record SftBatch(TokenBatch batch, byte[] lossMask, long targets) {
     long targets = 0;
     for (int i = 0; i < examples.size(); i++) {
       SftExample e = examples.get(i);
-      for (int t = e.firstTarget(); t < e.length(); t++) lossMask[i * batch.seqLen() + t] = 1;
+      for (int t = e.firstTarget(); t < e.length(); t++) if (e.isTarget(t)) lossMask[i * batch.seqLen() + t] = 1;
       targets += e.targets();
     }
     return new SftBatch(batch, lossMask, targets);

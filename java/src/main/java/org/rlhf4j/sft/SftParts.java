@@ -38,7 +38,8 @@ public record SftParts(Model model, Tokenizer tokenizer, SftData data, HfConfig 
    */
   public static SftParts load(SftRunConfig config) throws IOException {
     StartingModel start = StartingModel.open(config.model().path(), config.sft().maxSeqLen(), "sft.max_seq_len");
-    SftData data = SftData.load(config.data(), config.sft().maxSeqLen(), config.run().seed(), start.tokenizer());
+    SftData data = SftData.load(config.data(), config.sft().maxSeqLen(), config.run().seed(), start.tokenizer(),
+        start.dir(), config.sft().assistantOnlyLoss());
     DType dtype = config.model().dtype().dtype();
     Model model = start.load(config.run().device(),
         c -> c.withValueHead(false).withRewardHead(false).withDtype(dtype).withSeed(config.run().seed()));

@@ -60,16 +60,24 @@ public final class ExampleEncoder {
    * @throws DataException when the prompt or the text has no tokens
    */
   public Encoded encode(String where, String prompt, String completion) {
+    return encode(where, prompt, completion, false);
+  }
+
+  /**
+   * As {@link #encode(String, String, String)}; a text rendered by a chat template (rendered) is
+   * tokenized as it is, without an added BOS: the template writes any itself.
+   */
+  public Encoded encode(String where, String prompt, String completion, boolean rendered) {
     boolean truncated = false;
-    int bos = tokenizer.prependsBos() && tokenizer.bosId() >= 0 ? 1 : 0;
+    int bos = !rendered && tokenizer.prependsBos() && tokenizer.bosId() >= 0 ? 1 : 0;
     int[] head;
     int[] body;
     if (prompt == null) {
       head = new int[0];
-      body = tokenizer.encodePrompt(completion);
+      body = rendered ? tokenizer.encode(completion) : tokenizer.encodePrompt(completion);
       if (body.length <= bos) throw new DataException(where + ": the text has no tokens");
     } else {
-      head = tokenizer.encodePrompt(prompt);
+      head = rendered ? tokenizer.encode(prompt) : tokenizer.encodePrompt(prompt);
       if (head.length <= bos) throw new DataException(where + ": the prompt has no tokens");
       if (head.length > maxPromptTokens) {
         if (tooLong == TooLong.SKIP) return null;

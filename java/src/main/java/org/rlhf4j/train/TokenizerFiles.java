@@ -11,7 +11,8 @@ import org.rlhf4j.checkpoint.CheckpointWriter;
 public final class TokenizerFiles {
   /** The files Hugging Face and rlhf4j read a tokenizer and its special tokens from. */
   public static final List<String> NAMES = List.of("tokenizer.json", "tokenizer_config.json",
-      "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "encoder.json", "vocab.bpe");
+      "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "encoder.json", "vocab.bpe",
+      "chat_template.jinja");
 
   private TokenizerFiles() {}
 

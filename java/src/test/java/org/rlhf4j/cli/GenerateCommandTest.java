@@ -71,6 +71,27 @@ class GenerateCommandTest {
   }
 
   @Test
+  void aConversationalPromptIsRenderedWithTheModelsChatTemplate() throws IOException {
+    Path model = TinyCheckpoints.write(dir.resolve("m"), TinyCheckpoints.llama());
+    TinyCheckpoints.writeChatTemplate(model, TinyCheckpoints.CHAT_TEMPLATE);
+    Path prompts = dir.resolve("chat.jsonl");
+    Files.writeString(prompts, "{\"prompt\": [{\"role\": \"user\", \"content\": \"the food was\"}]}\n");
+    Path out = dir.resolve("gen.jsonl");
+    Cli r = Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--max-new-tokens", "3",
+        "--out", out.toString());
+    assertEquals(0, r.code(), r::toString);
+    JsonNode line = lines(out).getFirst();
+    String rendered = "<bos>user the food was <eos> assistant ";
+    assertEquals(rendered, line.get("prompt").asText());
+    assertArrayEquals(TinyCheckpoints.tokenizer().encode(rendered), ints(line.get("prompt_tokens")));
+
+    Files.writeString(prompts, "{\"prompt\": [{\"role\": \"robot\", \"content\": \"the food was\"}]}\n");
+    Cli bad = Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--out", out.toString());
+    assertEquals(2, bad.code(), bad::toString);
+    assertTrue(bad.err().contains(prompts + ":1: prompt[0]: unknown role \"robot\""), bad::toString);
+  }
+
+  @Test
   void modelWithValueHeadReportsValues() throws IOException {
     Path model = TinyCheckpoints.write(dir.resolve("m"), TinyCheckpoints.gpt2().withValueHead(true));
     Path prompts = TinyCheckpoints.prompts(dir.resolve("p.txt"), 3);

@@ -27,8 +27,8 @@ class InputsParquetTest {
     Path parquet = ParquetFiles.write(dir.resolve("p.parquet"),
         "message p { required binary prompt (STRING); required int32 id; }",
         List.of(Map.of("prompt", "the food was", "id", 1), Map.of("prompt", "it is very", "id", 2)));
-    List<Inputs.PromptInput> a = Inputs.prompts(json, "prompt", tok, 32, 8);
-    List<Inputs.PromptInput> b = Inputs.prompts(parquet, "prompt", tok, 32, 8);
+    List<Inputs.PromptInput> a = Inputs.prompts(json, "prompt", dir, tok, 32, 8);
+    List<Inputs.PromptInput> b = Inputs.prompts(parquet, "prompt", dir, tok, 32, 8);
     assertEquals(2, b.size());
     for (int i = 0; i < 2; i++) {
       assertEquals(a.get(i).line(), b.get(i).line());
@@ -38,6 +38,6 @@ class InputsParquetTest {
     }
     assertEquals(parquet + ": row 1: the prompt is 4 tokens; with --max-new-tokens 8 it needs 12 positions but the "
         + "model's context is 10", assertThrows(UsageException.class,
-        () -> Inputs.prompts(parquet, "prompt", tok, 10, 8)).getMessage());
+        () -> Inputs.prompts(parquet, "prompt", dir, tok, 10, 8)).getMessage());
   }
 }

@@ -22,6 +22,7 @@ import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.ppo.PpoReport;
 import org.rlhf4j.testing.NanReward;
+import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.testing.TinyPpo;
 
 class PpoCommandTest {
@@ -200,5 +201,29 @@ class PpoCommandTest {
     assertEquals(0, cut.code(), cut::toString);
     assertTrue(cut.out().contains("; 0 skipped and 1 truncated over data.max_prompt_tokens 16 (data.too_long truncate)"),
         cut::toString);
+  }
+
+  @Test
+  void conversationalPromptsAreRenderedWithTheGenerationPrompt() throws IOException {
+    Path config = TinyPpo.configFile(dir);
+    TinyCheckpoints.writeChatTemplate(dir.resolve("sft"), TinyCheckpoints.CHAT_TEMPLATE);
+    List<String> lines = new ArrayList<>();
+    for (String words : List.of("the food was", "it is", "one two", "three four five")) {
+      for (int i = 0; i < 5; i++) {
+        lines.add("{\"prompt\": [{\"role\": \"user\", \"content\": \"" + words + "\"}]}");
+      }
+    }
+    Path chat = Files.write(dir.resolve("chat.jsonl"), lines);
+    Path dump = dir.resolve("rollouts");
+    Cli r = Cli.run("ppo", "--config", config.toString(), "--set", "schedule.iterations=1", "--set",
+        "data.prompts=" + chat, "--dump-rollouts", dump.toString());
+    assertEquals(0, r.code(), r::toString);
+    ObjectMapper json = new ObjectMapper();
+    JsonNode first = null;
+    for (String l : Files.readAllLines(dump.resolve("iter-000001.jsonl"))) {
+      if (first == null && json.readTree(l).has("prompt")) first = json.readTree(l);
+    }
+    assertTrue(first != null && first.get("prompt").asText().startsWith("<bos>user "), String.valueOf(first));
+    assertTrue(first.get("prompt").asText().endsWith(" <eos> assistant "), first.toString());
   }
 }

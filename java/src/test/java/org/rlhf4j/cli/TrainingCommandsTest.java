@@ -93,6 +93,31 @@ class TrainingCommandsTest {
   }
 
   @Test
+  void sftTrainsOnConversationsAndTheModelKeepsItsChatTemplate() throws IOException {
+    TinyCheckpoints.writeChatTemplate(model, TinyCheckpoints.CHAT_TEMPLATE);
+    String turn = "{\"messages\": [{\"role\": \"user\", \"content\": \"the food was\"}, "
+        + "{\"role\": \"assistant\", \"content\": \"very good\"}]}";
+    Path chat = Files.write(dir.resolve("chat.jsonl"), List.of(turn, turn, "{\"text\": \"it is great\"}", turn));
+    Path run = dir.resolve("chat-run");
+    assertEquals(Main.OK, run("sft", "--config", sftConfig.toString(), "--out", run.toString(),
+        "--set", "data.prompts=" + chat), err.toString());
+    assertTrue(out.toString().contains("2 epochs over 3 examples"), out.toString());
+    Path saved = ModelDirs.resolve(run);
+    assertTrue(Files.readString(saved.resolve("tokenizer_config.json")).contains("chat_template"),
+        "PPO after SFT renders with the same template");
+    assertEquals(Main.OK, run("sft", "--config", sftConfig.toString(), "--out", dir.resolve("all-tokens").toString(),
+        "--set", "data.prompts=" + chat, "--set", "sft.assistant_only_loss=false"), err.toString());
+
+    Files.write(chat, List.of(turn, "{\"messages\": [{\"role\": \"user\", \"content\": 3}]}"));
+    Path bad = dir.resolve("bad-run");
+    assertFalse(Main.OK == run("sft", "--config", sftConfig.toString(), "--out", bad.toString(),
+        "--set", "data.prompts=" + chat, "--set", "data.eval_fraction=0"));
+    assertTrue(err.toString().contains(chat + ":2: messages[0]: \"content\" must be a string, not number"),
+        err.toString());
+    assertFalse(Files.exists(bad), "nothing written");
+  }
+
+  @Test
   void trainRmTrainsAModelWithARewardHead() throws IOException {
     Path run = dir.resolve("rm-run");
     assertEquals(Main.OK, run("train-rm", "--config", rmConfig.toString(), "--out", run.toString()), err.toString());

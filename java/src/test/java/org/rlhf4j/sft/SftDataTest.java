@@ -127,7 +127,7 @@ class SftDataTest {
   void badLinesNameFileAndLine() throws IOException {
     assertEquals("d.jsonl:2: missing field 'completion' (a prompt needs its completion)",
         error("{\"text\": \"one\"}", "{\"prompt\": \"one\"}"));
-    assertEquals("d.jsonl:1: expected fields 'prompt' and 'completion', or 'text'", error("{\"input\": \"one\"}"));
+    assertEquals("d.jsonl:1: expected fields 'messages', or 'prompt' and 'completion', or 'text'", error("{\"input\": \"one\"}"));
     assertEquals("d.jsonl:1: field 'completion' must be a string, got a number",
         error("{\"prompt\": \"one\", \"completion\": 2}"));
     assertEquals("d.jsonl:1: missing field 'prompt'", error("{\"completion\": \"two\"}"));

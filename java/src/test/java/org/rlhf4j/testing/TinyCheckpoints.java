@@ -1,5 +1,6 @@
 package org.rlhf4j.testing;
 
+import com.fasterxml.jackson.databind.node.TextNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -20,7 +21,29 @@ public final class TinyCheckpoints {
   public static final List<String> WORDS = List.of("zero", "one", "two", "three", "four", "five", "six", "seven",
       "eight", "nine", "the", "food", "was", "good", "bad", "very", "and", "it", "is", "great");
 
+  /**
+   * A small ChatML-like chat template over the word tokenizer: BOS, then per message its role, its
+   * content and EOS (the end of turn); the generation prompt opens the assistant's turn. Roles are
+   * out of the vocabulary (unk), which the template does not mind.
+   */
+  public static final String CHAT_TEMPLATE = "{{ bos_token }}{% for m in messages %}{{ m['role'] }} "
+      + "{{ m['content'] }} {{ eos_token }} {% endfor %}{% if add_generation_prompt %}assistant {% endif %}";
+
   private TinyCheckpoints() {}
+
+  /** Writes tokenizer_config.json into dir with the special tokens and, unless null, template. */
+  public static Path writeChatTemplate(Path dir, String template) {
+    String config = "{\"bos_token\": \"<bos>\", \"eos_token\": \"<eos>\""
+        + (template == null ? "" : ", \"chat_template\": " + TextNode.valueOf(template))
+        + "}";
+    try {
+      Files.createDirectories(dir);
+      Files.writeString(dir.resolve("tokenizer_config.json"), config);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return dir;
+  }
 
   public static WordTokenizer tokenizer() {
     return WordTokenizer.of(WORDS);
