@@ -29,11 +29,11 @@ public record DemoScale(
    * samples, 4 epochs of minibatches of 16; DPO 2 epochs over the pairs.
    */
   public static DemoScale full() {
-    return new DemoScale(128, 4, 4, 40000, 4, 2e-3, 10000, 0.1, 2, 3e-4, 100, 64, 16, 4, 5e-5, 0.1, 256, 1e-4);
+    return new DemoScale(128, 4, 4, 40000, 4, 2e-3, 10000, 0.1, 2, 3e-4, 100, 64, 16, 4, 5e-5, 0.1, 256, 3e-4);
   }
 
   /** 3 layers; 20k SFT examples x 4 epochs, 4k pairs x 2, 60 RL iterations of 32 samples, 4 x 16. */
   public static DemoScale quick() {
-    return new DemoScale(128, 3, 4, 20000, 4, 2e-3, 4000, 0.1, 2, 5e-4, 60, 32, 16, 4, 5e-5, 0.1, 256, 1e-4);
+    return new DemoScale(128, 3, 4, 20000, 4, 2e-3, 4000, 0.1, 2, 5e-4, 60, 32, 16, 4, 5e-5, 0.1, 256, 3e-4);
   }
 }

@@ -13,7 +13,8 @@ import org.rlhf4j.checkpoint.ModelDirs;
 import org.rlhf4j.config.Precision;
 
 /**
- * The demo's CI run (--quick), PPO and GRPO from the same SFT policy and reward model: each must
+ * The demo's CI run (--quick), PPO, GRPO and DPO from the same SFT policy (and reward model, or
+ * its pairs for DPO): each must
  * raise the hidden gold reward on held-out prompts while the responses stay well-formed, and the
  * report must set them side by side. The thresholds fail a broken run (checked by hand, on this
  * scale): PPO with the advantage's sign flipped fell from 0.43 to 0.34 positive and validity to
@@ -27,10 +28,10 @@ class DemoQuickTest {
   @TempDir Path tmp;
 
   @Test
-  void ppoAndGrpoRaiseTheGoldRewardAndKeepResponsesValid() throws IOException {
+  void ppoGrpoAndDpoRaiseTheGoldRewardAndKeepResponsesValid() throws IOException {
     Path out = tmp.resolve("demo");
-    DemoSummary s = new Demo(new Demo.Options(out, DemoScale.quick(), "standard", 1, List.of("ppo", "grpo"), "model",
-        Precision.F32)).run();
+    DemoSummary s = new Demo(new Demo.Options(out, DemoScale.quick(), "standard", 1, List.of("ppo", "grpo", "dpo"),
+        "model", Precision.F32)).run();
     assertTrue(s.rmAccuracy() > 0.75, "reward model accuracy " + s.rmAccuracy());
     for (String algo : List.of("ppo", "grpo")) {
       DemoSummary.Run run = s.run(algo);
@@ -42,9 +43,14 @@ class DemoQuickTest {
       assertTrue(run.seconds() > 0, algo + ": RL seconds " + run.seconds());
       assertTrue(run.peakRssGb() > 0, algo + ": peak RSS " + run.peakRssGb());
     }
+    // DPO (issue #19's bar): gold up by at least 0.3, validity at most 0.05 below SFT's.
+    DemoSummary.Run dpo = s.run("dpo");
+    String dpoTable = "dpo: before " + s.before() + "\nafter " + dpo.after();
+    assertTrue(dpo.goldAfter() >= s.goldBefore() + 0.3, "gold reward did not rise enough:\n" + dpoTable);
+    assertTrue(dpo.validityAfter() >= s.validityBefore() - 0.05, "validity fell:\n" + dpoTable);
     assertEquals("standard", s.run("ppo").preset());
     assertEquals("grpo", s.run("grpo").preset());
-    for (String stage : new String[] {"sft", "rm", "ppo", "grpo"}) {
+    for (String stage : new String[] {"sft", "rm", "ppo", "grpo", "dpo"}) {
       assertTrue(Files.isRegularFile(ModelDirs.resolve(out.resolve(stage)).resolve("model.safetensors")), stage);
     }
     String report = Files.readString(out.resolve("report.html"));
