@@ -102,6 +102,37 @@ class DpoTrainerTest {
   }
 
   @Test
+  void aRunKilledAfterItsPeriodicCheckpointResumesToTheWeightsOfAStraightOne() throws IOException {
+    // A checkpoint every 2 steps; "killed" after step 3: what is on disk then is copied away, as a
+    // SIGKILL would leave it (iter-2, metrics up to step 3), and the copy resumes.
+    Path killed = dir.resolve("killed");
+    DpoRunConfig straight = config("straight", List.of("dpo.save_steps=2"));
+    Outcome a;
+    try (DpoTrainer trainer = new DpoTrainer(straight, DpoParts.load(straight))) {
+      trainer.addListener((step, metrics) -> {
+        if (step == 3) copyTree(dir.resolve("straight"), killed);
+      });
+      a = trainer.train();
+    }
+    Outcome b = train(config("killed", List.of("dpo.save_steps=2", "run.resume=true")));
+    assertEquals(MetricsLog.read(dir.resolve("straight/metrics.jsonl")), MetricsLog.read(killed.resolve("metrics.jsonl")));
+    assertArrayEquals(Files.readAllBytes(a.checkpoint().resolve("model.safetensors")),
+        Files.readAllBytes(b.checkpoint().resolve("model.safetensors")), "bitwise the same weights");
+  }
+
+  private static void copyTree(Path from, Path to) {
+    try (var paths = Files.walk(from)) {
+      for (Path p : paths.toList()) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) Files.createDirectories(target);
+        else Files.copy(p, target);
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  @Test
   void badPairsNameTheirLineAndLongPromptsAreCounted() throws IOException {
     Path model = TinyCheckpoints.write(dir.resolve("model"), TinyCheckpoints.gpt2());
     Path missing = Files.write(dir.resolve("missing.jsonl"), List.of(

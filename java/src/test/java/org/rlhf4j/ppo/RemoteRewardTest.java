@@ -61,16 +61,20 @@ class RemoteRewardTest {
   }
 
   private void handle(HttpExchange ex, Function<JsonNode, Reply> answer) throws IOException {
-    maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
     try (ex) {
-      JsonNode req = JSON.readTree(ex.getRequestBody());
-      requests.add(req);
-      Reply r = answer.apply(req);
+      Reply r;
+      maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+      try {
+        JsonNode req = JSON.readTree(ex.getRequestBody());
+        requests.add(req);
+        r = answer.apply(req);
+      } finally {
+        // Before the reply leaves: the client's next request must not count as overlapping this one.
+        inFlight.decrementAndGet();
+      }
       byte[] out = r.body().getBytes(StandardCharsets.UTF_8);
       ex.sendResponseHeaders(r.status(), out.length);
       ex.getResponseBody().write(out);
-    } finally {
-      inFlight.decrementAndGet();
     }
   }
 

@@ -282,7 +282,7 @@ class JobServerTest {
       json.put("[1, 2]", "request body: expected a mapping");
       json.put("{\"command\": \"ppo\", \"config\": {}, \"extra\": 1}", "request body: unknown key 'extra'");
       json.put("{\"config\": {}}", "request body: command is required");
-      json.put("{\"command\": \"dpo\", \"config\": {}}", "command must be one of sft, train-rm, ppo");
+      json.put("{\"command\": \"kto\", \"config\": {}}", "command must be one of sft, train-rm, dpo, ppo");
       json.put("{\"command\": \"ppo\", \"config\": {\"ppo\": {\"kl_coeff\": 0.1}}}", "kl_coeff");
       json.put("{\"command\": \"ppo\", \"config\": {\"ppo\": {\"kl_coef\": \"lots\"}}}", "ppo.kl_coef");
       json.put("{\"command\": \"ppo\", \"config\": {}}", "model.path is required");
