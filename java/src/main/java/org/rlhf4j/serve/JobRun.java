@@ -3,12 +3,12 @@ package org.rlhf4j.serve;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
-import java.util.function.LongSupplier;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.rlhf4j.config.DpoRunConfig;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.config.RmRunConfig;
+import org.rlhf4j.config.RunSection;
 import org.rlhf4j.config.SftRunConfig;
 import org.rlhf4j.dpo.DpoParts;
 import org.rlhf4j.dpo.DpoTrainer;
@@ -21,7 +21,8 @@ import org.rlhf4j.rm.RewardModelTrainer;
 import org.rlhf4j.rm.RmParts;
 import org.rlhf4j.sft.SftParts;
 import org.rlhf4j.sft.SftTrainer;
-import org.rlhf4j.train.TrainingLoop;
+import org.rlhf4j.train.SupervisedParts;
+import org.rlhf4j.train.SupervisedTrainer;
 
 /**
  * One execution of a job on its device's worker thread, in this JVM: the trainer the CLI's
@@ -43,7 +44,7 @@ final class JobRun {
   private volatile Runnable stopper;
   private volatile boolean stop;
 
-  /** @param config the job's config record (PpoRunConfig, SftRunConfig or RmRunConfig), got on the worker */
+  /** @param config the job's config record (PpoRunConfig, SftRunConfig, RmRunConfig or DpoRunConfig), got on the worker */
   JobRun(Supplier<Record> config) {
     this.config = config;
   }
@@ -65,52 +66,35 @@ final class JobRun {
     if (stop) return false;
     return switch (c) {
       case PpoRunConfig p -> ppo(p, progress);
-      case SftRunConfig s -> {
-        threads(s.run().threads());
-        SftParts parts = SftParts.load(s);
-        if (stop) {
-          parts.close();
-          yield false;
-        }
-        try (SftTrainer t = new SftTrainer(s, parts)) {
-          yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.run().steps());
-        }
-      }
-      case RmRunConfig r -> {
-        threads(r.run().threads());
-        RmParts parts = RmParts.load(r);
-        if (stop) {
-          parts.close();
-          yield false;
-        }
-        try (RewardModelTrainer t = new RewardModelTrainer(r, parts)) {
-          yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.run().steps());
-        }
-      }
-      case DpoRunConfig d -> {
-        threads(d.run().threads());
-        DpoParts parts = DpoParts.load(d);
-        if (stop) {
-          parts.close();
-          yield false;
-        }
-        try (DpoTrainer t = new DpoTrainer(d, parts)) {
-          yield supervised(t::requestStop, t::addListener, t.totalSteps(), progress, () -> t.train().steps());
-        }
-      }
+      case SftRunConfig s -> supervised(s.run(), () -> SftParts.load(s), parts -> new SftTrainer(s, parts), progress);
+      case RmRunConfig r -> supervised(r.run(), () -> RmParts.load(r), parts -> new RewardModelTrainer(r, parts),
+          progress);
+      case DpoRunConfig d -> supervised(d.run(), () -> DpoParts.load(d), parts -> new DpoTrainer(d, parts), progress);
       default -> throw new IllegalStateException("no trainer for " + c.getClass());
     };
   }
 
+  /** What loads a supervised run's parts (it may read files). */
+  @FunctionalInterface
+  private interface Loader<P> {
+    P load() throws IOException;
+  }
+
   /** An sft, train-rm or dpo run: its optimizer steps are the job's iterations. */
-  private boolean supervised(Runnable requestStop, Consumer<TrainingLoop.StepListener> listen, long total,
-      Progress progress, LongSupplier train) {
-    try {
-      stopper = requestStop;
-      if (stop) requestStop.run();
-      progress.total(total);
-      listen.accept((step, metrics) -> progress.iteration(step, metrics, List.of()));
-      return train.getAsLong() >= total;
+  private <P extends SupervisedParts<?>> boolean supervised(RunSection run, Loader<P> load,
+      Function<P, SupervisedTrainer<?, ?, P>> trainer, Progress progress) throws IOException {
+    threads(run.threads());
+    P parts = load.load();
+    if (stop) {
+      parts.close();
+      return false;
+    }
+    try (SupervisedTrainer<?, ?, P> t = trainer.apply(parts)) {
+      stopper = t::requestStop;
+      if (stop) t.requestStop();
+      progress.total(t.totalSteps());
+      t.addListener((step, metrics) -> progress.iteration(step, metrics, List.of()));
+      return t.train().steps() >= t.totalSteps();
     } finally {
       stopper = null;
     }

@@ -20,6 +20,7 @@ import org.rlhf4j.data.DataException;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.testing.Trees;
 import org.rlhf4j.testing.ToyPreferences;
 import org.rlhf4j.train.SupervisedTrainer.Outcome;
 
@@ -110,7 +111,7 @@ class DpoTrainerTest {
     Outcome a;
     try (DpoTrainer trainer = new DpoTrainer(straight, DpoParts.load(straight))) {
       trainer.addListener((step, metrics) -> {
-        if (step == 3) copyTree(dir.resolve("straight"), killed);
+        if (step == 3) Trees.copy(dir.resolve("straight"), killed);
       });
       a = trainer.train();
     }
@@ -118,18 +119,6 @@ class DpoTrainerTest {
     assertEquals(MetricsLog.read(dir.resolve("straight/metrics.jsonl")), MetricsLog.read(killed.resolve("metrics.jsonl")));
     assertArrayEquals(Files.readAllBytes(a.checkpoint().resolve("model.safetensors")),
         Files.readAllBytes(b.checkpoint().resolve("model.safetensors")), "bitwise the same weights");
-  }
-
-  private static void copyTree(Path from, Path to) {
-    try (var paths = Files.walk(from)) {
-      for (Path p : paths.toList()) {
-        Path target = to.resolve(from.relativize(p).toString());
-        if (Files.isDirectory(p)) Files.createDirectories(target);
-        else Files.copy(p, target);
-      }
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
   }
 
   @Test

@@ -26,6 +26,7 @@ import org.rlhf4j.engine.TokenBatch;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.testing.Trees;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.tokenizer.Tokenizers;
 import org.rlhf4j.tokenizer.WordTokenizer;
@@ -274,7 +275,7 @@ class SftTrainerTest {
     SftResult a;
     try (SftTrainer trainer = new SftTrainer(straight, SftParts.load(straight))) {
       trainer.addListener((step, metrics) -> {
-        if (step == 3) copyTree(dir.resolve("straight"), killed);
+        if (step == 3) Trees.copy(dir.resolve("straight"), killed);
       });
       a = trainer.run();
     }
@@ -294,18 +295,6 @@ class SftTrainerTest {
     assertArrayEquals(Files.readAllBytes(a.checkpoint().resolve("model.safetensors")),
         Files.readAllBytes(b.checkpoint().resolve("model.safetensors")), "bitwise the same weights");
     assertEquals(List.of("iter-000006"), listNames(killed.resolve("checkpoints")), "the newest replaces the older");
-  }
-
-  private static void copyTree(Path from, Path to) {
-    try (var paths = Files.walk(from)) {
-      for (Path p : paths.toList()) {
-        Path target = to.resolve(from.relativize(p).toString());
-        if (Files.isDirectory(p)) Files.createDirectories(target);
-        else Files.copy(p, target);
-      }
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
   }
 
   private static List<String> listNames(Path dir) throws IOException {
