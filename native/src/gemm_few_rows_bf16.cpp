@@ -26,7 +26,7 @@ bool cpu_has_avx512bf16() {
   return yes;
 }
 
-std::atomic<const char*> pinned_kernel{nullptr};
+std::atomic<const char*> pinned_bf16_kernel{nullptr};
 
 const char* best_kernel() {
   if (cpu_has_avx512bf16()) return "avx512bf16";
@@ -112,7 +112,7 @@ void rows_avx2(const uint16_t* w, const float* xT, int r0, int64_t k0, int64_t k
   if constexpr (R > 0) panel_rows_avx2<R>(w, xT, r0, k0, k1, first, tile);
 }
 
-void panels_avx2(const float* xT, const uint16_t* panels, float* y, int64_t M, int64_t K2, int64_t N, int64_t p0,
+void bf16_panels_avx2(const float* xT, const uint16_t* panels, float* y, int64_t M, int64_t K2, int64_t N, int64_t p0,
                  int64_t p1) {
   float tile[16 * 16];
   for (int64_t p = p0; p < p1; ++p) {
@@ -142,7 +142,7 @@ float bf16_to_float(uint16_t v) {
 }
 
 // No AVX2: the same sums as loops.
-void panels_plain(const float* xT, const uint16_t* panels, float* y, int64_t M, int64_t K2, int64_t N, int64_t p0,
+void bf16_panels_plain(const float* xT, const uint16_t* panels, float* y, int64_t M, int64_t K2, int64_t N, int64_t p0,
                   int64_t p1) {
   for (int64_t p = p0; p < p1; ++p) {
     const uint16_t* w = panels + p * K2 * kPair;
@@ -172,25 +172,25 @@ at::Tensor pack_panels_bf16(const at::Tensor& w, bool w_is_out_by_in) {
 }
 
 const char* few_rows_bf16_kernel() {
-  const char* k = pinned_kernel.load();
+  const char* k = pinned_bf16_kernel.load();
   return k ? k : best_kernel();
 }
 
 void set_few_rows_bf16_kernel(const char* name) {
   if (name == nullptr) {
-    pinned_kernel = nullptr;
+    pinned_bf16_kernel = nullptr;
     return;
   }
   const std::string n = name;
   if (n == "avx512bf16") {
     require(cpu_has_avx512bf16(), "few_rows_bf16: this CPU has no AVX512_BF16");
-    pinned_kernel = "avx512bf16";
+    pinned_bf16_kernel = "avx512bf16";
   } else if (n == "avx2") {
     require(simd::has_avx2_fma(), "few_rows_bf16: this CPU has no AVX2/FMA");
-    pinned_kernel = "avx2";
+    pinned_bf16_kernel = "avx2";
   } else {
     require(n == "plain", "few_rows_bf16: unknown kernel '" + n + "'");
-    pinned_kernel = "plain";
+    pinned_bf16_kernel = "plain";
   }
 }
 
@@ -216,7 +216,7 @@ at::Tensor few_rows_linear_bf16(const at::Tensor& x, const at::Tensor& panels, i
     std::vector<float> xT(2 * K2 * 16, 0.0f);  // x transposed to [2 K2, 16], zero-padded
     for (int64_t r = 0; r < M; ++r)
       for (int64_t k = 0; k < K; ++k) xT[k * 16 + r] = xp[r * K + k];
-    auto run = kernel == "avx2" ? panels_avx2 : panels_plain;
+    auto run = kernel == "avx2" ? bf16_panels_avx2 : bf16_panels_plain;
     at::parallel_for(0, np, 4, [&](int64_t p0, int64_t p1) { run(xT.data(), wp, yp, M, K2, out, p0, p1); });
   }
   // Bias, GELU and residual in float32, then one rounding to x's dtype.
