@@ -48,12 +48,12 @@ final class PairEval {
     ChatPrompts chat = new ChatPrompts(modelDir);
     List<Row> rows = PromptFile.readRows(file, org.rlhf4j.config.DataSection.Format.AUTO, "text");
     for (int i = 0; i < rows.size(); i++) {
-      DpoPair p = DpoData.encode(rows.get(i), i, promptField, maxLength, tokenizer, chat, counts);
+      DpoPair p = DpoData.encode(rows.get(i), promptField, maxLength, tokenizer, chat, counts);
       if (p != null) pairs.add(p);
     }
     if (pairs.isEmpty()) throw new DataException(file + ": no pair fits the model's context of " + maxLength + " tokens");
     DpoOptions options = DpoOptions.of(DpoOptions.LossType.SIGMOID, beta);
-    int pad = tokenizer.padId() >= 0 ? tokenizer.padId() : Math.max(tokenizer.eosId(), 0);
+    int pad = tokenizer.paddingId();
     DpoMetrics metrics = new DpoMetrics();
     double lossSum = 0;
     for (int from = 0; from < pairs.size(); from += batch) {
@@ -90,7 +90,7 @@ final class PairEval {
   static void write(BufferedWriter out, List<Scored> scored) throws IOException {
     for (Scored s : scored) {
       ObjectNode o = JSON.createObjectNode();
-      o.put("line", s.pair().index() + 1);
+      o.put("line", s.pair().line());
       ids(o, "prompt_ids", s.pair().prompt());
       ids(o, "chosen_ids", s.pair().chosen());
       ids(o, "rejected_ids", s.pair().rejected());

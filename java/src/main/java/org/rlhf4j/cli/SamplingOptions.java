@@ -50,7 +50,7 @@ final class SamplingOptions {
 
   /** These settings with the tokenizer's EOS and padding; the seed is set per batch. */
   GenerateOptions generateOptions(Tokenizer tokenizer, boolean withValues) {
-    int pad = tokenizer.padId() >= 0 ? tokenizer.padId() : Math.max(tokenizer.eosId(), 0);
+    int pad = tokenizer.paddingId();
     return new GenerateOptions(maxNewTokens, temperature, topK, topP, tokenizer.eosId(), -1, pad, seed, withValues);
   }
 

@@ -74,7 +74,7 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
    * One line's pair, or null when its prompt alone reaches maxLength; counts[0] counts those,
    * counts[1] the truncated pairs, counts[2] the pairs whose prompt tokens the completion changed.
    */
-  public static DpoPair encode(Row row, int index, String promptField, int maxLength, Tokenizer tokenizer,
+  public static DpoPair encode(Row row, String promptField, int maxLength, Tokenizer tokenizer,
       ChatPrompts chat, int[] counts) throws IOException {
     boolean rendered = chat != null && ChatPrompts.isConversation(row, promptField);
     String prompt;
@@ -117,7 +117,7 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
       c = Arrays.copyOf(c, Math.min(c.length, room));
       r = Arrays.copyOf(r, Math.min(r.length, room));
     }
-    return new DpoPair(index, p, c, r);
+    return new DpoPair(row.line(), p, c, r);
   }
 
   /** A tokenization: with the tokenizer's BOS for plain text, as it is for a rendered conversation. */
@@ -140,8 +140,8 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
   private static List<DpoPair> encode(List<Row> rows, String promptField, int maxLength, Tokenizer tokenizer,
       ChatPrompts chat, int[] counts) throws IOException {
     List<DpoPair> out = new ArrayList<>(rows.size());
-    for (int i = 0; i < rows.size(); i++) {
-      DpoPair pair = encode(rows.get(i), i, promptField, maxLength, tokenizer, chat, counts);
+    for (Row row : rows) {
+      DpoPair pair = encode(row, promptField, maxLength, tokenizer, chat, counts);
       if (pair != null) out.add(pair);
     }
     return out;

@@ -7,9 +7,9 @@ import java.util.Arrays;
  * last unless dpo.max_length cut it). The log-probs are summed over the completions only.
  * Arrays are not copied: treat them as immutable.
  *
- * @param index the pair's position in its file's split (training or held-out), a stable key
+ * @param line the pair's line (Parquet: row) in its data file
  */
-public record DpoPair(int index, int[] prompt, int[] chosen, int[] rejected) {
+public record DpoPair(int line, int[] prompt, int[] chosen, int[] rejected) {
   public DpoPair {
     if (prompt.length == 0 || chosen.length == 0 || rejected.length == 0) {
       throw new IllegalArgumentException("a DPO pair needs a prompt and a token on each side");
@@ -34,18 +34,18 @@ public record DpoPair(int index, int[] prompt, int[] chosen, int[] rejected) {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof DpoPair p && index == p.index && Arrays.equals(prompt, p.prompt)
+    return o instanceof DpoPair p && line == p.line && Arrays.equals(prompt, p.prompt)
         && Arrays.equals(chosen, p.chosen) && Arrays.equals(rejected, p.rejected);
   }
 
   @Override
   public int hashCode() {
-    return 31 * (31 * (31 * index + Arrays.hashCode(prompt)) + Arrays.hashCode(chosen)) + Arrays.hashCode(rejected);
+    return 31 * (31 * (31 * line + Arrays.hashCode(prompt)) + Arrays.hashCode(chosen)) + Arrays.hashCode(rejected);
   }
 
   @Override
   public String toString() {
-    return "DpoPair[" + index + ", prompt=" + Arrays.toString(prompt) + ", chosen=" + Arrays.toString(chosen)
+    return "DpoPair[" + line + ", prompt=" + Arrays.toString(prompt) + ", chosen=" + Arrays.toString(chosen)
         + ", rejected=" + Arrays.toString(rejected) + "]";
   }
 }

@@ -51,7 +51,7 @@ public record DpoParts(Model model, Tokenizer tokenizer, DpoData data, HfConfig 
           reference = Reference.model(frozen);
         }
         if (dpo.precomputeRefLogprobs()) {
-          int pad = padOf(start.tokenizer());
+          int pad = start.tokenizer().paddingId();
           reference = Reference.precomputed(reference, java.util.List.of(data.train(), data.eval()),
               dpo.microBatchSize(), pad);
         }
@@ -64,9 +64,6 @@ public record DpoParts(Model model, Tokenizer tokenizer, DpoData data, HfConfig 
     return new DpoParts(policy, start.tokenizer(), data, start.config(), start.dir(), reference);
   }
 
-  private static int padOf(Tokenizer t) {
-    return t.padId() >= 0 ? t.padId() : Math.max(t.eosId(), 0);
-  }
 
   @Override
   public void close() {

@@ -25,7 +25,7 @@ public final class DpoTrainer extends SupervisedTrainer<DpoPair, DpoRunConfig, D
 
   public DpoTrainer(DpoRunConfig config, DpoParts parts) {
     super("dpo", config, parts, new DpoObjective(parts.model(), parts.reference(), config.dpo().options(),
-        parts.padId()), config.dpo().schedule(), config.optim(), config.run(), config.data().shuffle());
+        parts.tokenizer().paddingId()), config.dpo().schedule(), config.optim(), config.run(), config.data().shuffle());
   }
 
   /** The loss of a micro-batch of pairs against the reference's log-probs. */

@@ -77,7 +77,7 @@ final class PpoSampling {
       }
       stop = ids[0];
     }
-    int pad = tok.padId() >= 0 ? tok.padId() : Math.max(tok.eosId(), 0);
+    int pad = tok.paddingId();
     boolean sharedCritic = parts.critic() == null && parts.policy().config().valueHead();
     return new GenerateOptions(g.maxNewTokens(), g.temperature(), g.topK(), g.topP(), tok.eosId(), stop, pad,
         0, sharedCritic);

@@ -27,7 +27,7 @@ public final class RewardModelTrainer extends SupervisedTrainer<PreferencePair, 
    * @throws org.rlhf4j.config.ConfigException when rm.warmup_steps is not below the run's steps
    */
   public RewardModelTrainer(RmRunConfig config, RmParts parts) {
-    super("rm", config, parts, new PairwiseObjective(parts.model(), parts.padId()), config.rm(), config.optim(),
+    super("rm", config, parts, new PairwiseObjective(parts.model(), parts.tokenizer().paddingId()), config.rm(), config.optim(),
         config.run(), config.data().shuffle());
   }
 

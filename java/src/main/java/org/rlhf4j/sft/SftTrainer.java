@@ -25,7 +25,7 @@ public final class SftTrainer extends SupervisedTrainer<SftExample, SftRunConfig
    * @throws org.rlhf4j.config.ConfigException when sft.warmup_steps is not below the run's steps
    */
   public SftTrainer(SftRunConfig config, SftParts parts) {
-    super("sft", config, parts, new LmObjective(parts.model(), parts.padId()), config.sft(), config.optim(),
+    super("sft", config, parts, new LmObjective(parts.model(), parts.tokenizer().paddingId()), config.sft(), config.optim(),
         config.run(), config.data().shuffle());
   }
 

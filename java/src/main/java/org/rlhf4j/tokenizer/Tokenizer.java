@@ -30,6 +30,11 @@ public interface Tokenizer {
   /** Padding id (never attended to; any valid id works). */
   int padId();
 
+  /** The id padding is written with: the pad id, else EOS, else 0 (padding is never attended to). */
+  default int paddingId() {
+    return padId() >= 0 ? padId() : Math.max(eosId(), 0);
+  }
+
   /**
    * Whether a sequence (a prompt, an SFT example) starts with BOS, as Llama-style tokenizers
    * and the demo's word tokenizer have it; GPT-2's does not.

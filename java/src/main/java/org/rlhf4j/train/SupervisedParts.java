@@ -24,10 +24,6 @@ public interface SupervisedParts<E> extends AutoCloseable {
 
   Tokenizer tokenizer();
 
-  /** The id padding is written with: the tokenizer's pad, else EOS (never attended to). */
-  default int padId() {
-    return tokenizer().padId() >= 0 ? tokenizer().padId() : Math.max(tokenizer().eosId(), 0);
-  }
 
   /** Frees the model. */
   @Override

@@ -12,15 +12,13 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.lang.foreign.ValueLayout;
-import org.rlhf4j.checkpoint.SafetensorsFile;
-import org.rlhf4j.checkpoint.TensorEntry;
 import org.rlhf4j.config.DpoRunConfig;
 import org.rlhf4j.data.DataException;
 import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.testing.Trees;
+import org.rlhf4j.testing.Weights;
 import org.rlhf4j.testing.ToyPreferences;
 import org.rlhf4j.train.SupervisedTrainer.Outcome;
 
@@ -75,7 +73,7 @@ class DpoTrainerTest {
     for (int i = 0; i < a.size(); i++) assertEquals(a.get(i).get("train/loss"), b.get(i).get("train/loss"), 1e-5);
     // The reference's rows are padded to other lengths when precomputed, so its log-probs round
     // differently (~1e-7); after 12 steps at lr 3e-3 the weights differ by ~1e-5.
-    assertWeightsClose(live.checkpoint(), pre.checkpoint(), 1e-4);
+    Weights.assertClose(live.checkpoint().resolve("model.safetensors"), pre.checkpoint().resolve("model.safetensors"), 1e-4);
   }
 
   @Test
@@ -144,18 +142,6 @@ class DpoTrainerTest {
         "data.prompts=" + mixed, "data.eval_fraction=0", "data.max_prompt_tokens=4", "dpo.max_length=8")))) {
       assertEquals(1, parts.data().train().size());
       assertEquals(1, parts.data().skippedTooLong());
-    }
-  }
-
-  static void assertWeightsClose(Path a, Path b, double tolerance) {
-    try (SafetensorsFile x = SafetensorsFile.open(a.resolve("model.safetensors"));
-        SafetensorsFile y = SafetensorsFile.open(b.resolve("model.safetensors"))) {
-      assertEquals(x.tensors().size(), y.tensors().size());
-      for (TensorEntry e : x.tensors()) {
-        float[] u = x.data(e).toArray(ValueLayout.JAVA_FLOAT);
-        float[] v = y.data(y.find(e.name()).orElseThrow()).toArray(ValueLayout.JAVA_FLOAT);
-        for (int i = 0; i < u.length; i++) assertEquals(u[i], v[i], tolerance, e.name() + "[" + i + "]");
-      }
     }
   }
 }

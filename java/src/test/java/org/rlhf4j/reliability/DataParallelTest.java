@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.lang.foreign.ValueLayout;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,10 +23,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.RunCheckpoints;
-import org.rlhf4j.checkpoint.SafetensorsFile;
-import org.rlhf4j.checkpoint.TensorEntry;
 import org.rlhf4j.cli.Main;
 import org.rlhf4j.testing.TinyCheckpoints;
+import org.rlhf4j.testing.Weights;
 import org.rlhf4j.testing.TinyPpo;
 
 /**
@@ -65,13 +63,13 @@ class DataParallelTest {
 
     Path a = latest(dir.resolve("one")), b = latest(dir.resolve("two"));
     assertEquals(a.getFileName(), b.getFileName());
-    assertWeightsClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"));
+    Weights.assertClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"), 1e-5);
     if (critic.equals("separate")) {
-      assertWeightsClose(a.resolve("critic/model.safetensors"), b.resolve("critic/model.safetensors"));
+      Weights.assertClose(a.resolve("critic/model.safetensors"), b.resolve("critic/model.safetensors"), 1e-5);
     }
     if (loraR > 0) {
-      assertWeightsClose(a.resolve("adapter_model.safetensors"), b.resolve("adapter_model.safetensors"));
-      assertWeightsClose(a.resolve("critic/adapter_model.safetensors"), b.resolve("critic/adapter_model.safetensors"));
+      Weights.assertClose(a.resolve("adapter_model.safetensors"), b.resolve("adapter_model.safetensors"), 1e-5);
+      Weights.assertClose(a.resolve("critic/adapter_model.safetensors"), b.resolve("critic/adapter_model.safetensors"), 1e-5);
       assertTrue(launch.output().contains("critic: shares the policy's frozen base weights"), launch.output());
     }
     assertTrue(launch.output().contains("INFO  [rank 0] checkpoint "), "log lines carry the rank:\n" + launch.output());
@@ -113,7 +111,7 @@ class DataParallelTest {
         "the job ran data-parallel:\n" + job.output());
     Path a = latest(dir.resolve("one")), b = latest(dir.resolve("two"));
     assertEquals(a.getFileName(), b.getFileName());
-    assertWeightsClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"));
+    Weights.assertClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"), 1e-5);
   }
 
   @ParameterizedTest(name = "{0}")
@@ -152,7 +150,7 @@ class DataParallelTest {
     assertEquals(0, launch.waitFor(120), launch.output());
     Path a = latest(dir.resolve("one")), b = latest(dir.resolve("two"));
     assertEquals(a.getFileName(), b.getFileName());
-    assertWeightsClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"));
+    Weights.assertClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"), 1e-5);
   }
 
   @Test
@@ -234,27 +232,5 @@ class DataParallelTest {
 
   private static Path latest(Path run) {
     return new RunCheckpoints(run, Integer.MAX_VALUE).latest().orElseThrow(() -> new AssertionError("no checkpoint in " + run));
-  }
-
-  private static void assertWeightsClose(Path a, Path b) {
-    try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
-      assertEquals(fa.tensors().size(), fb.tensors().size());
-      double worst = 0;
-      String where = "";
-      for (TensorEntry ea : fa.tensors()) {
-        TensorEntry eb = fb.find(ea.name()).orElseThrow(() -> new AssertionError(ea.name() + " missing in " + b));
-        float[] x = fa.data(ea).toArray(ValueLayout.JAVA_FLOAT);
-        float[] y = fb.data(eb).toArray(ValueLayout.JAVA_FLOAT);
-        assertEquals(x.length, y.length, ea.name());
-        for (int i = 0; i < x.length; i++) {
-          double d = Math.abs(x[i] - y[i]);
-          if (d > worst) {
-            worst = d;
-            where = ea.name() + "[" + i + "]";
-          }
-        }
-      }
-      assertTrue(worst <= 1e-5, "largest weight difference " + worst + " at " + where);
-    }
   }
 }
