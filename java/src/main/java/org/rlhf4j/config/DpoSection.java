@@ -31,7 +31,10 @@ public record DpoSection(
     @Doc("Compute every reference log-prob in one pass before training and free the reference model.")
         boolean precomputeRefLogprobs,
     @Doc("The frozen reference model's checkpoint; default model.path (a LoRA policy's reference is its base, "
-        + "adapters off).") @Nullable Path referencePath) {
+        + "adapters off).") @Nullable Path referencePath,
+    @Doc("Token budget of a micro-batch: each batch's pairs, sorted by length, are cut into micro-batches of at most "
+        + "this many padded tokens, both sides counted (a longer pair gets one of its own); micro_batch_size is then "
+        + "unused. 0 = off.") int maxTokensPerMicroBatch) {
 
   public DpoSection {
     Check.atLeast("dpo.epochs", epochs, 1);
@@ -46,12 +49,13 @@ public record DpoSection(
     Check.halfOpen("dpo.label_smoothing", labelSmoothing, 0, 0.5);
     Check.finite("dpo.simpo_gamma", simpoGamma);
     Check.nonNegative("dpo.rpo_alpha", rpoAlpha);
+    Check.atLeast("dpo.max_tokens_per_micro_batch", maxTokensPerMicroBatch, 0);
   }
 
   /** TRL's DPOConfig defaults: 3 epochs of 8 pairs, linear decay, max_length 1024, beta 0.1, sigmoid. */
   public static DpoSection defaults() {
     return new DpoSection(3, 8, 8, 0, Decay.LINEAR, 1024, 500, 0.1, Names.of("sigmoid"), null, 0.0, 0.5, 0.0,
-        false, null);
+        false, null, 0);
   }
 
   /** The loss as the native library takes it; a ConfigException names an unknown loss or a weight count. */
@@ -76,6 +80,7 @@ public record DpoSection(
 
   /** The schedule as sft and train-rm take it (dpo.max_length is the sequence limit). */
   public TrainSection schedule() {
-    return new TrainSection(epochs, batchSize, microBatchSize, warmupSteps, decay, maxLength, saveSteps, true);
+    return new TrainSection(epochs, batchSize, microBatchSize, warmupSteps, decay, maxLength, saveSteps, true,
+        maxTokensPerMicroBatch);
   }
 }

@@ -66,7 +66,11 @@ public record PpoSection(
     @Doc("Soft overlong punishment factor (DAPO): score += min(-(|y| - (L_max - L_buf)) / L_buf, 0) x this "
         + "(0 = off).") @Range(min = 0) double overlongPenaltyFactor,
     @Doc("L_buf of the overlong punishment, in tokens (null = generation.max_new_tokens / 5, DAPO's 4096 of "
-        + "20480).") @Range(min = 1) @Nullable Integer overlongBufferLen) {
+        + "20480).") @Range(min = 1) @Nullable Integer overlongBufferLen,
+    @Doc("Token budget of a micro-batch (verl's use_dynamic_bsz / ppo_max_token_len_per_gpu): each minibatch's "
+        + "samples, sorted by length, are cut into micro-batches of at most this many padded prompt + response "
+        + "tokens (a longer sample gets one of its own); micro_batch_size is then unused. 0 = off.")
+        @Range(min = 0) int maxTokensPerMicroBatch) {
 
   /** Ranges are {@link Range}s, checked by the loader; these are the keys that must be set. */
   public PpoSection {
@@ -91,6 +95,6 @@ public record PpoSection(
   public static PpoSection defaults() {
     return new PpoSection(PpoPreset.SEED, KlEstimator.K1, 0.2, false, 6, 10000, 1, 1, false, false, 0.2, false,
         0.2, 0.1, 0, 4, 8, 8, null, Estimator.GAE, ScaleRewards.GROUP, KlIn.REWARD, KlLossEstimator.K3, 0,
-        LossAgg.TOKEN_MEAN, null, null, null, ImportanceSampling.TOKEN, false, false, 0, 0, null);
+        LossAgg.TOKEN_MEAN, null, null, null, ImportanceSampling.TOKEN, false, false, 0, 0, null, 0);
   }
 }

@@ -15,7 +15,10 @@ public record TrainSection(
     @Doc("Write a resumable checkpoint (with the optimizer state) every this many optimizer steps, replacing the "
         + "previous one (Hugging Face's save_steps); 0 = only at the end and when stopped.") int saveSteps,
     @Doc("sft only: on conversational data ({\"messages\": [...]}) the loss covers the assistant turns' tokens only "
-        + "(TRL's assistant_only_loss); false = every token of the rendered conversation.") boolean assistantOnlyLoss) {
+        + "(TRL's assistant_only_loss); false = every token of the rendered conversation.") boolean assistantOnlyLoss,
+    @Doc("Token budget of a micro-batch: each batch's examples, sorted by length, are cut into micro-batches of at "
+        + "most this many padded tokens (a longer example gets one of its own); micro_batch_size is then unused. "
+        + "0 = off.") int maxTokensPerMicroBatch) {
 
   public TrainSection {
     Check.atLeast("epochs", epochs, 1);
@@ -25,16 +28,17 @@ public record TrainSection(
     Check.notNull("decay", decay);
     Check.atLeast("max_seq_len", maxSeqLen, 2);
     Check.atLeast("save_steps", saveSteps, 0);
+    Check.atLeast("max_tokens_per_micro_batch", maxTokensPerMicroBatch, 0);
   }
 
   /** 3 epochs, batches of 16, cosine decay, 128 tokens, a checkpoint every 500 steps, assistant-only loss. */
   public static TrainSection sftDefaults() {
-    return new TrainSection(3, 16, 16, 0, Decay.COSINE, 128, 500, true);
+    return new TrainSection(3, 16, 16, 0, Decay.COSINE, 128, 500, true, 0);
   }
 
   /** As {@link #sftDefaults()} with 2 epochs. */
   public static TrainSection rmDefaults() {
-    return new TrainSection(2, 16, 16, 0, Decay.COSINE, 128, 500, true);
+    return new TrainSection(2, 16, 16, 0, Decay.COSINE, 128, 500, true, 0);
   }
 
   /** The rules of sft and train-rm across sections; section is "sft" or "rm". */

@@ -49,6 +49,16 @@ public final class DpoTrainer extends SupervisedTrainer<DpoPair, DpoRunConfig, D
     }
 
     @Override
+    public int tokens(DpoPair pair) {
+      return pair.prompt().length + Math.max(pair.chosen().length, pair.rejected().length);
+    }
+
+    @Override
+    public int rowsPerExample() {
+      return 2;
+    }
+
+    @Override
     public Measure measure(List<DpoPair> micro, double scale, boolean backward) {
       DpoBatch batch = DpoBatch.of(micro, pad);
       double[] ref = reference == null ? null : reference.logps(micro, batch);

@@ -17,14 +17,15 @@ import org.rlhf4j.engine.RolloutField;
 import org.rlhf4j.train.Distributed;
 import org.rlhf4j.train.NonFinitePolicy;
 import org.rlhf4j.train.Seeds;
+import org.rlhf4j.train.TokenBudget;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * PPO's learning phase: ppo_epochs passes over shuffled minibatches of the rollout, each an
  * optimizer step on pg_loss + vf_coef * vf_loss, the gradient accumulated over micro-batches of
- * ppo.micro_batch_size, each scaled so the minibatch's loss is one mean (ppo.loss_agg) over all
- * of it. Stops an iteration's epochs early when approx KL passes ppo.target_kl. Owns the
+ * ppo.micro_batch_size (or cut by ppo.max_tokens_per_micro_batch), each scaled so the
+ * minibatch's loss is one mean (ppo.loss_agg) over all of it. Stops an iteration's epochs early when approx KL passes ppo.target_kl. Owns the
  * policy's and the critic's optimizers and counts optimizer steps, skipped ones included.
  *
  * <p>Data parallelism: one global shuffle per epoch; each rank learns on the rows of each
@@ -69,6 +70,7 @@ final class PpoLearning implements AutoCloseable {
     int m = config.schedule().rolloutBatch() * config.numSamples();
     long seed = config.run().seed();
     int[] lossTokens = lossTokens(rollout);
+    int[][] rowTokens = p.maxTokensPerMicroBatch() > 0 ? rowTokens(rollout) : null;
     for (int epoch = 0; epoch < p.ppoEpochs(); epoch++) {
       // One global shuffle; each rank learns on the rows of each minibatch that it holds.
       List<Integer> order = new ArrayList<>();
@@ -81,10 +83,11 @@ final class PpoLearning implements AutoCloseable {
         }
         double denominator = minibatchLossDenominator(rows(mine, 0, mine.size()), lossTokens);
         boolean finite = true;
-        for (int from = 0; from < mine.size(); from += p.microBatchSize()) {
-          long[] idx = rows(mine, from, Math.min(p.microBatchSize(), mine.size() - from));
+        int from = 0;
+        for (long[] idx : microBatches(mine, rowTokens)) {
           // Dropout, when the model has any: a stream per rank and micro-batch position.
           Engine.manualSeed(Seeds.mix(seed, optimizerSteps, start + from + (long) dist.rank() * m));
+          from += idx.length;
           Loss s = rollout.accumulate(parts.policy(), parts.critic(), idx, options, algo,
               microLossScale(lossCount(idx, lossTokens), denominator));
           if (s.stats().nonFinite()) {
@@ -107,6 +110,54 @@ final class PpoLearning implements AutoCloseable {
       }
     }
     return p.ppoEpochs();
+  }
+
+  /**
+   * The micro-batches of a minibatch's rows on this rank: ppo.micro_batch_size rows in order, or
+   * with ppo.max_tokens_per_micro_batch, rows cut by their tokens ({@link TokenBudget}). The
+   * count may differ between ranks: the gradients are averaged once per optimizer step.
+   */
+  private List<long[]> microBatches(List<Integer> mine, int[][] rowTokens) {
+    var p = config.ppo();
+    if (rowTokens == null) {
+      List<long[]> out = new ArrayList<>();
+      for (int from = 0; from < mine.size(); from += p.microBatchSize()) {
+        out.add(rows(mine, from, Math.min(p.microBatchSize(), mine.size() - from)));
+      }
+      return out;
+    }
+    int[] prompt = new int[mine.size()];
+    int[] response = new int[mine.size()];
+    for (int i = 0; i < prompt.length; i++) {
+      prompt[i] = rowTokens[0][mine.get(i)];
+      response[i] = rowTokens[1][mine.get(i)];
+    }
+    List<long[]> out = new ArrayList<>();
+    for (int[] part : TokenBudget.split(prompt, response, 1, p.maxTokensPerMicroBatch())) {
+      long[] idx = new long[part.length];
+      for (int i = 0; i < part.length; i++) idx[i] = mine.get(part[i]);
+      out.add(idx);
+    }
+    return out;
+  }
+
+  /**
+   * Each row's prompt tokens and response tokens ([2][rows]) as the native micro-batch crops
+   * them: the query mask's and the response mask's ones (at least one response column).
+   */
+  private static int[][] rowTokens(Rollout rollout) {
+    int b = rollout.batch();
+    byte[] q = rollout.bytes(RolloutField.QUERY_MASK);
+    byte[] r = rollout.bytes(RolloutField.RESPONSE_MASK);
+    int pLen = rollout.queryLen();
+    int rLen = rollout.responseLen();
+    int[][] out = new int[2][b];
+    for (int i = 0; i < b; i++) {
+      for (int t = 0; t < pLen; t++) out[0][i] += q[i * pLen + t];
+      for (int t = 0; t < rLen; t++) out[1][i] += r[i * rLen + t];
+      out[1][i] = Math.max(1, out[1][i]);
+    }
+    return out;
   }
 
   private static long[] rows(List<Integer> order, int from, int size) {

@@ -39,6 +39,16 @@ public final class RewardModelTrainer extends SupervisedTrainer<PreferencePair, 
     }
 
     @Override
+    public int tokens(PreferencePair pair) {
+      return Math.max(pair.chosen().length, pair.rejected().length);
+    }
+
+    @Override
+    public int rowsPerExample() {
+      return 2;
+    }
+
+    @Override
     public Measure measure(List<PreferencePair> micro, double scale, boolean backward) {
       TokenBatch[] sides = sides(micro, pad);
       PairResult r = model.rmLoss(sides[0], sides[1], scale, backward);

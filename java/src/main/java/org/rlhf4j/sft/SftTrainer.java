@@ -37,6 +37,16 @@ public final class SftTrainer extends SupervisedTrainer<SftExample, SftRunConfig
     }
 
     @Override
+    public int tokens(SftExample example) {
+      return example.tokens().length;
+    }
+
+    @Override
+    public int rowsPerExample() {
+      return 1;
+    }
+
+    @Override
     public Measure measure(List<SftExample> micro, double scale, boolean backward) {
       SftBatch b = SftBatch.of(micro, pad);
       return new Measure(model.lmLoss(b.batch(), b.lossMask(), scale, backward).loss(), Double.NaN);

@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * The step that SFT and reward-model training share, as a {@link Trainable}. Each epoch visits
  * the training examples once, shuffled with a seed of (run.seed, epoch) when data.shuffle is
  * on; each batch of batch_size examples (the last may be partial) is one AdamW step at the
- * schedule's learning rate, its gradient accumulated over micro-batches of micro_batch_size,
+ * schedule's learning rate, its gradient accumulated over micro-batches of micro_batch_size
+ * (or cut by max_tokens_per_micro_batch),
  * clipped to optim.max_grad_norm. The held-out examples are evaluated at the end of every epoch.
  *
  * <p>Loss scale: a batch's loss is the weighted mean over its examples, the weights given by the
@@ -70,6 +71,12 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
   public interface Objective<E> {
     /** The example's weight in its batch's mean loss: its target tokens, or 1. */
     double weight(E example);
+
+    /** The example's padded length for the token budget: its longest sequence (of a pair, the longer side). */
+    int tokens(E example);
+
+    /** Padded rows an example takes in a micro-batch: 1, or 2 for a pair (both sides in one pass). */
+    int rowsPerExample();
 
     /**
      * The weighted mean loss over micro and its accuracy (NaN when the objective has none);
@@ -206,11 +213,12 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
     model.setTraining(true);
     String nonFiniteLoss = null;
     try {
-      for (int from = 0; from < mine.size(); from += schedule.microBatchSize()) {
-        List<E> micro = mine.subList(from, Math.min(mine.size(), from + schedule.microBatchSize()));
+      int from = 0;
+      for (List<E> micro : microBatches(mine)) {
         double w = weight(micro);
         // Dropout, when the model has any: a stream per rank and micro-batch position.
         Engine.manualSeed(Seeds.mix(run.seed(), steps, from + (long) dist.rank() * batch.size()));
+        from += micro.size();
         loss.add(objective.measure(micro, w / batchWeight * dist.worldSize(), true), w);
       }
     } catch (NativeException e) {
@@ -272,10 +280,7 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
     Weighted total = new Weighted();
     model.setTraining(false);
     try {
-      for (int from = 0; from < examples.size(); from += schedule.microBatchSize()) {
-        List<E> micro = examples.subList(from, Math.min(examples.size(), from + schedule.microBatchSize()));
-        total.add(objective.measure(micro, 1.0, false), weight(micro));
-      }
+      for (List<E> micro : microBatches(examples)) total.add(objective.measure(micro, 1.0, false), weight(micro));
     } catch (NativeException e) {
       if (e.status() != Status.NON_FINITE) throw e;
       LOG.warn("evaluation after optimizer step {}: the loss is NaN or Inf ({})", steps, e.getMessage());
@@ -377,6 +382,31 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
 
   private static double finiteOrNaN(JsonNode state, String key) {
     return state.has(key) ? state.get(key).asDouble() : Double.NaN;
+  }
+
+  /**
+   * The micro-batches of examples: micro_batch_size in order, or cut by max_tokens_per_micro_batch
+   * ({@link TokenBudget}). A rank's count may differ from another's: the gradients are averaged
+   * once per optimizer step, and the loss is exact whatever the cut (each micro-batch is scaled
+   * by its share of the batch's weight).
+   */
+  private List<List<E>> microBatches(List<E> examples) {
+    int budget = schedule.maxTokensPerMicroBatch();
+    List<int[]> parts;
+    if (budget == 0) {
+      parts = TokenBudget.fixed(examples.size(), schedule.microBatchSize());
+    } else {
+      int[] tokens = new int[examples.size()];
+      for (int i = 0; i < tokens.length; i++) tokens[i] = objective.tokens(examples.get(i));
+      parts = TokenBudget.split(new int[tokens.length], tokens, objective.rowsPerExample(), budget);
+    }
+    List<List<E>> out = new ArrayList<>(parts.size());
+    for (int[] part : parts) {
+      List<E> micro = new ArrayList<>(part.length);
+      for (int i : part) micro.add(examples.get(i));
+      out.add(micro);
+    }
+    return out;
   }
 
   private double weight(List<E> examples) {

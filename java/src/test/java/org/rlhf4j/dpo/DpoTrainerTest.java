@@ -38,6 +38,12 @@ class DpoTrainerTest {
     return DpoRunConfig.loader().load(sets);
   }
 
+  private static List<String> concat(List<String> a, String b) {
+    List<String> out = new ArrayList<>(a);
+    out.add(b);
+    return out;
+  }
+
   private Outcome train(DpoRunConfig config) throws IOException {
     try (DpoTrainer trainer = new DpoTrainer(config, DpoParts.load(config))) {
       return trainer.train();
@@ -74,6 +80,19 @@ class DpoTrainerTest {
     // The reference's rows are padded to other lengths when precomputed, so its log-probs round
     // differently (~1e-7); after 12 steps at lr 3e-3 the weights differ by ~1e-5.
     Weights.assertClose(live.checkpoint().resolve("model.safetensors"), pre.checkpoint().resolve("model.safetensors"), 1e-4);
+  }
+
+  @Test
+  void aTokenBudgetTakesTheStepsOfFixedMicroBatches() throws IOException {
+    // AdamW with eps 1 steps by about lr x gradient, so the weights compare the gradients.
+    List<String> common = List.of("dpo.epochs=1", "optim.lr=0.3", "optim.eps=1");
+    Outcome fixed = train(config("fixed", concat(common, "dpo.micro_batch_size=6")));
+    Outcome cut = train(config("cut", concat(common, "dpo.max_tokens_per_micro_batch=48")));
+    Outcome alone = train(config("alone", concat(common, "dpo.max_tokens_per_micro_batch=1")));
+    Weights.assertClose(fixed.checkpoint().resolve("model.safetensors"), cut.checkpoint().resolve("model.safetensors"),
+        1e-5);
+    Weights.assertClose(fixed.checkpoint().resolve("model.safetensors"),
+        alone.checkpoint().resolve("model.safetensors"), 1e-5);
   }
 
   @Test

@@ -94,7 +94,7 @@ class PpoTrainerTest {
     assertEquals(1.0, its.get(0).metrics().get("policy/ratio_mean"), 0.1);
   }
 
-  private static List<float[]> weights(PpoTrainer t) {
+  static List<float[]> weights(PpoTrainer t) {
     List<float[]> out = new ArrayList<>();
     for (TensorInfo info : t.parts().policy().tensors()) {
       out.add(t.parts().policy().readFloats(info.name(), info.numel()));

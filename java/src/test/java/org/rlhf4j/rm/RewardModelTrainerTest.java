@@ -22,6 +22,7 @@ import org.rlhf4j.metrics.MetricsLog;
 import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.testing.ToyPreferences;
+import org.rlhf4j.testing.Weights;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.rlhf4j.tokenizer.Tokenizers;
 
@@ -65,6 +66,27 @@ class RewardModelTrainerTest {
           tok.padId()));
       assertTrue(r[0] > r[1], "r(good) " + r[0] + " > r(bad) " + r[1]);
     }
+  }
+
+  @Test
+  void aTokenBudgetTakesTheStepsOfFixedMicroBatches() throws IOException {
+    // AdamW with eps 1 steps by about lr x gradient, so the weights compare the gradients (a small
+    // eps magnifies float rounding on near-zero gradients to a sign).
+    Path model = TinyCheckpoints.write(dir.resolve("model"), TinyCheckpoints.gpt2());
+    Path prefs = ToyPreferences.write(dir.resolve("prefs.jsonl"), 24, 1);
+    Path[] saved = new Path[3];
+    String[] cut = {"rm.max_tokens_per_micro_batch=0", "rm.max_tokens_per_micro_batch=40",
+        "rm.max_tokens_per_micro_batch=1"};
+    for (int i = 0; i < cut.length; i++) {
+      RmRunConfig config = RmRunConfig.loader().load(List.of("model.path=" + model, "data.prompts=" + prefs,
+          "run.out=" + dir.resolve("run" + i), "data.eval_fraction=0", "data.max_prompt_tokens=8", "rm.max_seq_len=16",
+          "rm.epochs=1", "rm.batch_size=8", "rm.micro_batch_size=8", cut[i], "optim.lr=0.3", "optim.eps=1"));
+      try (RewardModelTrainer trainer = new RewardModelTrainer(config, RmParts.load(config))) {
+        saved[i] = trainer.run().checkpoint();
+      }
+    }
+    Weights.assertClose(saved[0].resolve("model.safetensors"), saved[1].resolve("model.safetensors"), 1e-5);
+    Weights.assertClose(saved[0].resolve("model.safetensors"), saved[2].resolve("model.safetensors"), 1e-5);
   }
 
   private static int[] append(int[] tokens, int last) {

@@ -185,6 +185,24 @@ class SftTrainerTest {
   }
 
   @Test
+  void aTokenBudgetTakesTheStepOfFixedMicroBatches() throws IOException {
+    // Examples of 4-7 tokens: a budget of 14 cuts the batch of 5 into pairs and singles by length,
+    // one of 1 gives each example a micro-batch of its own.
+    String[] cut = {"sft.micro_batch_size=5", "sft.max_tokens_per_micro_batch=14", "sft.max_tokens_per_micro_batch=1"};
+    double[] after = new double[cut.length];
+    for (int i = 0; i < cut.length; i++) {
+      SftRunConfig config = config("budget" + i, "data.eval_fraction=0", "sft.epochs=1", "sft.batch_size=5",
+          "sft.micro_batch_size=5", cut[i], "sft.decay=constant", "optim.lr=1e-2");
+      try (SftTrainer trainer = new SftTrainer(config, SftParts.load(config))) {
+        assertEquals(1, trainer.run().steps());
+        after[i] = trainer.loss(trainer.parts().data().train());
+      }
+    }
+    assertEquals(after[0], after[1], 1e-5, "budget 14 against one micro-batch");
+    assertEquals(after[0], after[2], 1e-5, "budget 1 against one micro-batch");
+  }
+
+  @Test
   void aRunFromTheSameSeedIsRepeatable() throws IOException {
     double[] losses = new double[2];
     for (int i = 0; i < 2; i++) {
