@@ -4,6 +4,7 @@ shapes. Written the way a PyTorch user would (nn.Module GPT-2, a KV cache,
 torch.optim.AdamW), with no rlhf4j code. Prints one JSON line.
 
     python3 bench/pytorch_ppo.py --layers 8 --d-model 512 ... [--dtype f32|bf16]
+    python3 bench/pytorch_ppo.py --workload grpo --samples 8 --lengths 17,203,... (GRPO, forced lengths)
 """
 import argparse
 import json
@@ -133,6 +134,57 @@ def iteration(policy, ref, reward, opt, prompts, a, seed):
     return t
 
 
+def grpo_iteration(policy, ref, reward, opt, prompts, a, seed, lengths):
+    """GRPO as a static batch runs it: every row decodes until the longest forced length (a
+    finished row feeds padding, as generate() does), the minibatch pads to the batch's width."""
+    t = {}
+    rows = prompts.repeat_interleave(a.samples, 0)
+    P, n, longest = rows.size(1), rows.size(0), int(lengths.max())
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        caches = [dict() for _ in policy.h]
+        h = policy.hidden(rows, 0, caches)[:, -1]
+        gen = torch.Generator().manual_seed(seed)
+        tokens, logps = [], []
+        for i in range(longest):
+            logits = policy.logits(h)
+            token = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
+            token = torch.where(lengths > i, token, torch.zeros_like(token))  # past its length: padding
+            tokens.append(token)
+            logps.append(logprobs_of(logits, token))
+            if i + 1 < longest:
+                h = policy.hidden(token.unsqueeze(1), P + i, caches)[:, -1]
+        response, old_logp = torch.stack(tokens, 1), torch.stack(logps, 1)
+        mask = (torch.arange(longest).unsqueeze(0) < lengths.unsqueeze(1)).float()
+        seq = torch.cat([rows, response], 1)
+        t1 = time.perf_counter()
+        ref_logp = score(ref, seq, P)  # the reference pass rlhf4j makes too (the KL metric)
+        t2 = time.perf_counter()
+        last = reward.hidden(seq)[torch.arange(n), P + lengths - 1]
+        scores = reward.head(last).squeeze(-1).float()
+        t3 = time.perf_counter()
+        grouped = scores.view(-1, a.samples)
+        adv = ((grouped - grouped.mean(1, keepdim=True)) / (grouped.std(1, keepdim=True) + 1e-4)).view(-1)
+        del ref_logp
+    shuffle = torch.Generator().manual_seed(seed)
+    for _ in range(a.epochs):
+        order = torch.randperm(n, generator=shuffle)
+        for s in range(0, n, a.minibatch):
+            idx = order[s : s + a.minibatch]
+            logp = score(policy, seq[idx], P)
+            ratio = torch.exp(logp - old_logp[idx])
+            A = adv[idx].unsqueeze(1)
+            pg = torch.max(-A * ratio, -A * ratio.clamp(0.8, 1.2))
+            loss = (pg * mask[idx]).sum() / mask[idx].sum()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    t4 = time.perf_counter()
+    t.update(rollout=t1 - t0, ref=t2 - t1, reward=t3 - t2, learn=t4 - t3)
+    return t
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     for name, default in [("layers", 8), ("d-model", 512), ("heads", 8), ("vocab", 50257), ("batch", 16),
@@ -140,6 +192,9 @@ def main():
                           ("threads", 0)]:
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
+    p.add_argument("--workload", choices=["ppo", "grpo"], default="ppo")
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--lengths", default="", help="grpo: each row's forced response length, comma-separated")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -147,14 +202,21 @@ def main():
     dtype = torch.bfloat16 if a.dtype == "bf16" else torch.float32
     positions = a.prompt_len + a.new_tokens
     shape = (a.vocab, positions, a.d_model, a.layers, a.heads)
-    policy, ref, reward = Gpt2(*shape, head=True), Gpt2(*shape), Gpt2(*shape, head=True)
+    grpo = a.workload == "grpo"
+    policy, ref, reward = Gpt2(*shape, head=not grpo), Gpt2(*shape), Gpt2(*shape, head=True)
     ref.load_state_dict({k: v for k, v in policy.state_dict().items() if not k.startswith("head")})
     for m in (policy, ref, reward):
         m.to(dtype)
     # bf16 as rlhf4j does it would keep float32 masters; plain PyTorch users step the bf16 weights.
     opt = torch.optim.AdamW(policy.parameters(), lr=1e-6, weight_decay=0.0)
     prompts = torch.randint(0, a.vocab, (a.batch, a.prompt_len), generator=torch.Generator().manual_seed(7))
-    runs = [iteration(policy, ref, reward, opt, prompts, a, i) for i in range(a.repeats + 1)][1:]  # 0 warms up
+    if grpo:
+        lengths = torch.tensor([int(x) for x in a.lengths.split(",")])
+        if lengths.numel() != a.batch * a.samples or int(lengths.max()) > a.new_tokens or int(lengths.min()) < 1:
+            p.error("--lengths must hold batch x samples lengths in [1, new_tokens]")
+        runs = [grpo_iteration(policy, ref, reward, opt, prompts, a, i, lengths) for i in range(a.repeats + 1)][1:]
+    else:
+        runs = [iteration(policy, ref, reward, opt, prompts, a, i) for i in range(a.repeats + 1)][1:]  # 0 warms up
     median = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
     print(json.dumps({"torch": torch.__version__, "dtype": a.dtype, "threads": torch.get_num_threads(),
                       "seconds": median, "total_seconds": sum(median.values())}))

@@ -490,6 +490,13 @@ R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const ch
                                     * when mask_truncated) */
 #define R4J_FIELD_SCORES_SHAPED 22 /* float [B]: the score after normalisation, penalties, clipping and
                                     * overlong shaping, as put on the last token (r4j_ppo_rewards_ex) */
+#define R4J_FIELD_SAMPLING_LOGPROBS 25 /* float [B, R]: the log-probs recorded while decoding, kept here by
+                                        * the first forward pass that replaces OLD_LOGPROBS (bf16/f16
+                                        * generation's own pass, r4j_rollout_score_policy with
+                                        * R4J_SCORE_LOGPROBS); absent while OLD_LOGPROBS are still those */
+#define R4J_FIELD_POLICY_LOSS_WEIGHTS 26 /* float [B, R]: when written, multiplies each token's policy loss
+                                          * in r4j_ppo_accumulate* (the rollout correction's importance
+                                          * weights, TRL's vllm_importance_sampling); absent = 1 */
 
 #define R4J_ESTIMATOR_GAE 0                   /* PPO: GAE(gamma, lambda) with the critic */
 #define R4J_ESTIMATOR_GRPO 1                  /* (r - mean_group) / (std_group + 1e-4) */
@@ -736,6 +743,13 @@ R4J_API r4j_status r4j_generate_seeded(r4j_model *model, const int32_t *prompts,
 
 R4J_API r4j_status r4j_gemm_rate(const char *device, int32_t dtype, int64_t n, int32_t iterations,
                                  double *out_gflops, char *buf, size_t cap, size_t *out_needed);
+
+/* Benchmarks only (random weights never choose EOS): from now on, row b of
+ * every generation in this process stops after lengths[b % n] tokens (each
+ * >= 1) as if it had produced EOS there (ENDED = 1), unless EOS, a stop token
+ * or max_new_tokens comes first; a ragged workload of forced lengths. The
+ * lengths are copied. n = 0 (lengths may be NULL) turns it off, the default. */
+R4J_API r4j_status r4j_bench_force_lengths(const int32_t *lengths, int64_t n);
 
 /* ------------------------------------------------------------------------ */
 /* Memory: chunked log-probs and attention, activation checkpointing        */

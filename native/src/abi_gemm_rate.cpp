@@ -1,13 +1,25 @@
-// The C ABI of the dtype-aware GEMM reference rate (gemm_rate.hpp).
+// The C ABI of the benchmarks' helpers: the dtype-aware GEMM reference rate
+// (gemm_rate.hpp) and the forced response lengths (generate.hpp).
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "abi_handles.hpp"
 #include "cpu_allocator.hpp"
 #include "gemm_rate.hpp"
+#include "generate.hpp"
 #include "model.hpp"
 
 extern "C" {
+
+R4J_API r4j_status r4j_bench_force_lengths(const int32_t* lengths, int64_t n) {
+  return r4j::guarded(__func__, [&] {
+    r4j::require(n >= 0 && (n == 0 || lengths != nullptr), "lengths is NULL with n " + std::to_string(n));
+    std::vector<int64_t> v(lengths, lengths + n);
+    for (int64_t l : v) r4j::require(l >= 1, "a forced length must be >= 1, got " + std::to_string(l));
+    r4j::set_forced_lengths(std::move(v));
+  });
+}
 
 R4J_API r4j_status r4j_gemm_rate(const char* device, int32_t dtype, int64_t n, int32_t iterations,
                                  double* out_gflops, char* buf, size_t cap, size_t* out_needed) {

@@ -236,7 +236,10 @@ R4J_API r4j_status r4j_rollout_score_policy(r4j_model* model, r4j_rollout* rollo
     at::NoGradGuard no_grad;
     auto s = r4j::score_tokens(net, ro.tokens(), ro.mask(), ro.query_len(), ro.response_len(), req);
     auto rmask = ro.response_mask.to(at::kFloat);
-    if (req.logprobs) ro.field(R4J_FIELD_OLD_LOGPROBS) = s.logprobs * rmask;
+    if (req.logprobs) {
+      r4j::keep_sampling_logprobs(ro);
+      ro.field(R4J_FIELD_OLD_LOGPROBS) = s.logprobs * rmask;
+    }
     if (req.values) ro.field(R4J_FIELD_OLD_VALUES) = s.values * rmask;
   });
 }

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "gemm_few_rows.hpp"  // kFewRowsMax
 #include "linear.hpp"
@@ -29,6 +31,7 @@ void rescore(Model& model, Rollout& r, double temperature, const r4j_generate_op
   req.values = o.with_values != 0;
   auto full = score_tokens(model, r.tokens(), r.mask(), r.query_len(), r.response_len(), req);
   auto rmask = r.response_mask.to(at::kFloat);
+  keep_sampling_logprobs(r);
   r.floats[R4J_FIELD_OLD_LOGPROBS] = (full.logprobs * rmask).contiguous();
   if (o.with_values) r.floats[R4J_FIELD_OLD_VALUES] = (full.values * rmask).contiguous();
 }
@@ -62,6 +65,16 @@ std::atomic<bool> shared_prefill{true}, live_rows_only{live_rows_from_env()};
 
 void set_shared_prefill(bool on) { shared_prefill = on; }
 void set_live_rows_only(bool on) { live_rows_only = on; }
+
+namespace {
+std::mutex forced_mutex;
+std::vector<int64_t> forced_lengths;  // r4j_bench_force_lengths; empty = off
+}  // namespace
+
+void set_forced_lengths(std::vector<int64_t> lengths) {
+  std::lock_guard<std::mutex> lock(forced_mutex);
+  forced_lengths = std::move(lengths);
+}
 
 std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const at::Tensor& prompt_mask,
                                   const r4j_generate_options& o, const std::vector<uint64_t>* row_seeds) {
@@ -98,6 +111,15 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   auto alive = at::ones({B}, long_opts.dtype(at::kBool));    // still generating
   auto ended = at::zeros({B}, long_opts.dtype(at::kBool));   // stopped by EOS/stop
   auto lengths = at::zeros({B}, long_opts);
+  at::Tensor forced;  // [B]: the benchmark's forced lengths, undefined when off
+  {
+    std::lock_guard<std::mutex> lock(forced_mutex);
+    if (!forced_lengths.empty()) {
+      std::vector<int64_t> f(B);
+      for (int64_t b = 0; b < B; ++b) f[b] = forced_lengths[b % forced_lengths.size()];
+      forced = at::tensor(f, long_opts);
+    }
+  }
 
   // Prefill: the whole prompt at once; only its last state feeds the heads.
   // Rows sharing a prompt (a group's samples) prefill it once and copy its cache.
@@ -156,6 +178,7 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
     auto stop = at::zeros_like(live);
     if (o.eos_token_id >= 0) stop = stop.logical_or(token == o.eos_token_id);
     if (o.stop_token_id >= 0) stop = stop.logical_or(token == o.stop_token_id);
+    if (forced.defined()) stop = stop.logical_or(forced.index_select(0, index) == t + 1);
     stop = stop.logical_and(live);
     ended.index_copy_(0, index, ended.index_select(0, index).logical_or(stop));
     live = live.logical_and(stop.logical_not());

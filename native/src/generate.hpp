@@ -35,5 +35,7 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
 //     repeats an earlier one bit for bit. RLHF4J_LIVE_ROWS=1 turns it on.
 void set_shared_prefill(bool on);
 void set_live_rows_only(bool on);
+// r4j_bench_force_lengths: row b stops after lengths[b % n] tokens; empty = off.
+void set_forced_lengths(std::vector<int64_t> lengths);
 
 }  // namespace r4j

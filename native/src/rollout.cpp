@@ -8,7 +8,13 @@ namespace r4j {
 
 bool is_float_field(int32_t which) {
   return (which >= R4J_FIELD_OLD_LOGPROBS && which <= R4J_FIELD_FULL_KL) ||
-         (which >= R4J_FIELD_GROUP_ID && which <= R4J_FIELD_SCORES_SHAPED);
+         (which >= R4J_FIELD_GROUP_ID && which <= R4J_FIELD_SCORES_SHAPED) || which == R4J_FIELD_SAMPLING_LOGPROBS ||
+         which == R4J_FIELD_POLICY_LOSS_WEIGHTS;
+}
+
+void keep_sampling_logprobs(Rollout& r) {
+  if (r.has(R4J_FIELD_OLD_LOGPROBS) && !r.has(R4J_FIELD_SAMPLING_LOGPROBS))
+    r.floats[R4J_FIELD_SAMPLING_LOGPROBS] = r.floats[R4J_FIELD_OLD_LOGPROBS].clone();
 }
 
 bool is_per_sample_field(int32_t which) {

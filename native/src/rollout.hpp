@@ -41,6 +41,10 @@ Rollout gather_rows(const std::vector<const Rollout*>& parts, const std::vector<
                     const std::vector<int64_t>& row_in_part);
 
 bool is_float_field(int32_t which);
+
+// Before a forward pass replaces OLD_LOGPROBS: keeps the decoding log-probs in
+// SAMPLING_LOGPROBS (once: a later pass keeps the first's).
+void keep_sampling_logprobs(Rollout& r);
 bool is_per_sample_field(int32_t which);  // [B] rather than [B, R]
 
 }  // namespace r4j

@@ -18,6 +18,8 @@
 //   seq_mean_token_mean     mean_i (sum_t loss * m / sum_t m)
 //   seq_mean_token_sum      mean_i (sum_t loss * m)
 //   seq_mean_token_sum_norm mean_i (sum_t loss * m) / L_max   (Dr. GRPO)
+// where pg_loss_t is first multiplied by the rollout's POLICY_LOSS_WEIGHTS when written
+// (the rollout correction's importance weight w_t: token or sequence, truncated or masked);
 // over one micro-batch; the caller's loss_scale (the micro-batch's share of
 // the minibatch's tokens or samples) makes it a minibatch-wide mean.
 #include <algorithm>
@@ -188,6 +190,9 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   auto s = score_tokens(actor, mb.tokens, mb.mask, mb.query_len, mb.response_len, req);
 
   auto pg = policy_loss_tokens(s.logprobs, old_logprobs, advantages, mask, o, a);
+  // The rollout correction's importance weights (TRL: per_token_loss * importance_sampling_ratio),
+  // on the policy term only, as TRL applies them before adding the KL term.
+  if (r.has(R4J_FIELD_POLICY_LOSS_WEIGHTS)) pg.pg_losses = pg.pg_losses * mb.pick(r.field(R4J_FIELD_POLICY_LOSS_WEIGHTS));
   auto pg_loss = aggregate_loss(pg.pg_losses, mask, a.loss_agg, a.max_new_tokens);
   auto kl_loss = at::zeros({}, mask.options());
   if (a.kl_in == R4J_KL_IN_LOSS) {

@@ -6,21 +6,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.Callable;
-import org.rlhf4j.checkpoint.HfConfig;
-import org.rlhf4j.config.PpoRunConfig;
-import org.rlhf4j.data.Prompt;
-import org.rlhf4j.data.PromptPool;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Engine;
-import org.rlhf4j.engine.LoraOptions;
 import org.rlhf4j.engine.MemoryOptions;
-import org.rlhf4j.engine.Model;
-import org.rlhf4j.engine.ModelConfig;
 import org.rlhf4j.engine.ProcessGroup;
 import org.rlhf4j.metrics.PeakRss;
-import org.rlhf4j.ppo.PpoParts;
 import org.rlhf4j.ppo.PpoTrainer;
 import org.rlhf4j.train.Distributed;
 import picocli.CommandLine;
@@ -34,7 +25,7 @@ import picocli.CommandLine.Option;
  * measures exactly what {@code rlhf4j ppo} runs. Prints a table and one JSON line. Run it
  * through scripts/bench. With --nproc N it starts N ranks on this machine (Gloo over loopback,
  * torchrun's environment), each taking batch / N prompts, and adds the all-reduce time and
- * bytes per optimizer step.
+ * bytes per optimizer step. --workload grpo runs {@link GrpoWorkload} instead.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Time one PPO iteration by phase and report tokens/s and the learn phase's GFLOP/s.")
@@ -111,11 +102,33 @@ public final class PpoBench implements Callable<Integer> {
           + "keeps a second copy (default: ${DEFAULT-VALUE}).")
   String critic = "shared";
 
+  @Option(names = "--workload", paramLabel = "ppo|grpo", description = "ppo: one PPO iteration of the shapes above; "
+      + "grpo: GRPO as RL runs it now (GrpoWorkload: --batch prompts x --samples responses of forced ragged lengths, "
+      + "defaults 8 x 8, 128-token prompts, lengths 16-256, minibatch 32, 1 epoch). Default: ${DEFAULT-VALUE}.")
+  String workload = "ppo";
+
+  @Option(names = "--samples", description = "grpo: responses per prompt (default: ${DEFAULT-VALUE}).")
+  int samples = 8;
+
+  @Option(names = "--min-new-tokens", description = "grpo: shortest forced response; lengths are uniform in "
+      + "[this, --new-tokens], seeded (default: ${DEFAULT-VALUE}).")
+  int minNewTokens = 16;
+
+  @Option(names = "--max-tokens-per-micro-batch", description = "grpo: ppo.max_tokens_per_micro_batch, 0 = one "
+      + "micro-batch per minibatch (default: ${DEFAULT-VALUE}).")
+  int maxTokensPerMicroBatch;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     if (nproc > 1 && System.getenv("RANK") == null) return launchRanks();
     try (Distributed joined = Distributed.join(System.getenv(), java.time.Duration.ofMinutes(10), device)) {
       dist = joined;
+      if (workload.equals("grpo")) return new GrpoWorkload(this, spec.commandLine().getParseResult()).run();
+      if (!workload.equals("ppo")) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--workload must be ppo or grpo, got '" + workload + "'");
+      }
       return measure();
     }
   }
@@ -148,11 +161,7 @@ public final class PpoBench implements Callable<Integer> {
           + " ranks");
     }
     Engine.BuildInfo info = Engine.buildInfo();
-    DType dt = switch (dtype) {
-      case "f32" -> DType.F32;
-      case "bf16" -> DType.BF16;
-      default -> throw new CommandLine.ParameterException(new CommandLine(this), "--dtype must be f32 or bf16, got '" + dtype + "'");
-    };
+    DType dt = dtypeOf();
     if (!List.of("shared", "separate", "separate-own").contains(critic)) {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "--critic must be shared, separate or separate-own, got '" + critic + "'");
@@ -273,55 +282,10 @@ public final class PpoBench implements Callable<Integer> {
     return 0;
   }
 
-  /**
-   * The trainer `rlhf4j ppo` runs, with its defaults, on random weights of the benchmark's shape:
-   * --batch prompts of random tokens, one response each, minibatches of --minibatch in one
-   * micro-batch, --epochs epochs; a reward model of the same shape scores. The tokenizer has no
-   * EOS, so every response is --new-tokens long.
-   */
+  /** The PPO workload's trainer ({@link BenchTrainer}): one response per prompt, minibatches in one micro-batch. */
   PpoTrainer trainer(DType dt) {
-    boolean separate = !critic.equals("shared");
-    String random = "(random weights)";
-    PpoRunConfig config = PpoRunConfig.loader().load(List.of("model.path=" + random, "data.prompts=" + random,
-        "reward.kind=model", "reward.model_path=" + random, "run.device=" + device, "run.seed=1",
-        "model.critic=" + (separate ? "separate" : "shared"), "data.max_prompt_tokens=" + promptLen,
-        "generation.max_new_tokens=" + newTokens, "generation.num_samples=1", "schedule.rollout_batch=" + batch,
-        "schedule.eval_prompts=0", "ppo.minibatch_size=" + minibatch, "ppo.micro_batch_size=" + minibatch,
-        "ppo.ppo_epochs=" + epochs));
-    ModelConfig shape = ModelConfig.gpt2(vocab, promptLen + newTokens, dModel, layers, heads).withDtype(dt);
-    // The same seed: a separate critic starts from the policy's weights, as from one SFT checkpoint.
-    List<Model> models = new ArrayList<>();
-    try {
-      Model policy = add(models, Model.create(shape.withValueHead(!separate).withSeed(1), device));
-      Model ref = loraR > 0 ? null : add(models, Model.create(shape.withSeed(1), device));
-      Model criticModel = separate ? add(models, Model.create(shape.withValueHead(true).withSeed(1), device)) : null;
-      Model reward = add(models, Model.create(shape.withRewardHead(true).withSeed(2), device));
-      if (loraR > 0) policy.addLora(LoraOptions.of(loraR, 2.0 * loraR));
-      if (criticModel != null && loraR > 0) {
-        criticModel.addLora(LoraOptions.of(loraR, 2.0 * loraR));
-        if (critic.equals("separate")) criticModel.shareBase(policy);
-      }
-      MemoryOptions memory = new MemoryOptions(logitsChunk, gradientCheckpointing, attentionChunk);
-      for (Model m : models) m.setMemoryOptions(memory);
-      Random rnd = new Random(7);
-      List<Prompt> prompts = new ArrayList<>();
-      for (int b = 0; b < batch; b++) {
-        int[] p = new int[promptLen];
-        for (int i = 0; i < p.length; i++) p[i] = rnd.nextInt(vocab);
-        prompts.add(new Prompt(b, "", p, Map.of()));
-      }
-      PpoParts parts = new PpoParts(policy, ref, criticModel, reward, null, new IdTokenizer(vocab),
-          PromptPool.of(prompts, List.of(), 1, false), HfConfig.of(policy.config()), null);
-      return new PpoTrainer(config, parts);
-    } catch (RuntimeException e) {
-      models.forEach(Model::close);
-      throw e;
-    }
-  }
-
-  private static Model add(List<Model> models, Model m) {
-    models.add(m);
-    return m;
+    return BenchTrainer.create(this, dt, List.of("generation.num_samples=1", "generation.max_new_tokens=" + newTokens,
+        "ppo.micro_batch_size=" + minibatch), false);
   }
 
   /**
@@ -364,11 +328,20 @@ public final class PpoBench implements Callable<Integer> {
   }
 
   /** An iteration's seconds: its four phases (the all-reduce figures are within learn). */
-  private static double total(Map<String, Double> seconds) {
+  static double total(Map<String, Double> seconds) {
     return List.of("rollout", "ref", "reward", "learn").stream().mapToDouble(seconds::get).sum();
   }
 
-  private static Object json(String text) {
+  /** --dtype as a DType; a usage error names any other value. */
+  DType dtypeOf() {
+    return switch (dtype) {
+      case "f32" -> DType.F32;
+      case "bf16" -> DType.BF16;
+      default -> throw new CommandLine.ParameterException(new CommandLine(this), "--dtype must be f32 or bf16, got '" + dtype + "'");
+    };
+  }
+
+  static Object json(String text) {
     try {
       return new com.fasterxml.jackson.databind.ObjectMapper().readTree(text);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -376,7 +349,7 @@ public final class PpoBench implements Callable<Integer> {
     }
   }
 
-  private static Map<String, Double> median(List<Map<String, Double>> runs) {
+  static Map<String, Double> median(List<Map<String, Double>> runs) {
     Map<String, Double> out = new LinkedHashMap<>();
     for (String k : runs.get(0).keySet()) {
       double[] v = runs.stream().mapToDouble(m -> m.get(k)).sorted().toArray();

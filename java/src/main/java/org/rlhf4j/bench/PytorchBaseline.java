@@ -20,15 +20,34 @@ final class PytorchBaseline {
   private PytorchBaseline() {}
 
   static Map<String, Object> run(PpoBench b, int threads) {
+    return exec(command(b, threads));
+  }
+
+  /**
+   * The GRPO workload (bench/pytorch_ppo.py --workload grpo): the same prompts x samples, each
+   * row stopped at its forced length, in a static batch.
+   */
+  static Map<String, Object> runGrpo(PpoBench b, int threads, int[] lengths) {
+    List<String> cmd = command(b, threads);
+    cmd.addAll(List.of("--workload", "grpo", "--samples", "" + b.samples, "--lengths",
+        String.join(",", java.util.Arrays.stream(lengths).mapToObj(Integer::toString).toList())));
+    return exec(cmd);
+  }
+
+  private static List<String> command(PpoBench b, int threads) {
     Path script = Path.of(System.getProperty("rlhf4j.pytorchBench", "bench/pytorch_ppo.py"));
     if (!Files.isRegularFile(script)) {
       throw new IllegalStateException("--vs-pytorch: no " + script + " (run it through scripts/bench)");
     }
-    List<String> cmd = new ArrayList<>(List.of(System.getProperty("rlhf4j.python", "python3"), script.toString(),
+    return new ArrayList<>(List.of(System.getProperty("rlhf4j.python", "python3"), script.toString(),
         "--layers", "" + b.layers, "--d-model", "" + b.dModel, "--heads", "" + b.heads, "--vocab", "" + b.vocab,
         "--batch", "" + b.batch, "--prompt-len", "" + b.promptLen, "--new-tokens", "" + b.newTokens,
         "--minibatch", "" + b.minibatch, "--epochs", "" + b.epochs, "--repeats", "" + b.repeats,
         "--threads", "" + threads, "--dtype", "f32"));
+  }
+
+  private static Map<String, Object> exec(List<String> cmd) {
+    String script = cmd.get(1);
     try {
       Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

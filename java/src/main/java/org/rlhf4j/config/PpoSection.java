@@ -70,7 +70,23 @@ public record PpoSection(
     @Doc("Token budget of a micro-batch (verl's use_dynamic_bsz / ppo_max_token_len_per_gpu): each minibatch's "
         + "samples, sorted by length, are cut into micro-batches of at most this many padded prompt + response "
         + "tokens (a longer sample gets one of its own); micro_batch_size is then unused. 0 = off.")
-        @Range(min = 0) int maxTokensPerMicroBatch) {
+        @Range(min = 0) int maxTokensPerMicroBatch,
+    @Doc("Rollout correction (TRL's vllm_importance_sampling_mode): none, token_truncate, token_mask, "
+        + "sequence_truncate or sequence_mask; each token's policy loss is multiplied by r = exp(learner - sampling "
+        + "log-prob), per token or per sequence (exp of the sum), clamped to [min, max] (truncate) or zeroed outside "
+        + "it (mask). On, the learner recomputes the old log-probs in one forward pass after sampling.")
+        RolloutCorrection rolloutCorrection,
+    @Doc("Upper bound of the rollout correction's r (TRL's vllm_importance_sampling_cap 3.0).")
+        @Range(min = 0, minExclusive = true) double rolloutCorrectionMax,
+    @Doc("Lower bound of the rollout correction's r (null = none, as TRL).") @Range(min = 0) @Nullable Double rolloutCorrectionMin,
+    @Doc("Measure the rollout/train mismatch (sampling/sampling_logp_difference/*, sampling/importance_sampling_ratio/*) "
+        + "without correcting: the learner recomputes the old log-probs after sampling, as with a rollout_correction.")
+        boolean logRolloutMismatch) {
+
+  /** Whether the learner recomputes the old log-probs after sampling and the mismatch is measured. */
+  public boolean measuresRolloutMismatch() {
+    return rolloutCorrection != RolloutCorrection.NONE || logRolloutMismatch;
+  }
 
   /** Ranges are {@link Range}s, checked by the loader; these are the keys that must be set. */
   public PpoSection {
@@ -82,6 +98,9 @@ public record PpoSection(
     Check.notNull("kl_loss_estimator", klLossEstimator);
     Check.notNull("loss_agg", lossAgg);
     Check.notNull("importance_sampling", importanceSampling);
+    Check.notNull("rollout_correction", rolloutCorrection);
+    Check.rule(rolloutCorrectionMin == null || rolloutCorrectionMin < rolloutCorrectionMax, "ppo.rollout_correction_min ("
+        + rolloutCorrectionMin + ") must be below ppo.rollout_correction_max (" + rolloutCorrectionMax + ")");
   }
 
   /**
@@ -95,6 +114,7 @@ public record PpoSection(
   public static PpoSection defaults() {
     return new PpoSection(PpoPreset.SEED, KlEstimator.K1, 0.2, false, 6, 10000, 1, 1, false, false, 0.2, false,
         0.2, 0.1, 0, 4, 8, 8, null, Estimator.GAE, ScaleRewards.GROUP, KlIn.REWARD, KlLossEstimator.K3, 0,
-        LossAgg.TOKEN_MEAN, null, null, null, ImportanceSampling.TOKEN, false, false, 0, 0, null, 0);
+        LossAgg.TOKEN_MEAN, null, null, null, ImportanceSampling.TOKEN, false, false, 0, 0, null, 0,
+        RolloutCorrection.NONE, 3.0, null, false);
   }
 }

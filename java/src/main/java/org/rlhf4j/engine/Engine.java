@@ -124,6 +124,18 @@ public final class Engine {
     }
   }
 
+  /**
+   * Benchmarks only (r4j_bench_force_lengths): from now on row b of every generation in this
+   * process stops after lengths[b % n] tokens as if it had produced EOS there, since random
+   * weights never choose EOS. Empty: off. Process-wide.
+   */
+  public static void benchForceLengths(int[] lengths) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment seg = lengths.length == 0 ? MemorySegment.NULL : arena.allocateFrom(ValueLayout.JAVA_INT, lengths);
+      NativeLibrary.get().benchForceLengths(seg, lengths.length);
+    }
+  }
+
   /** Seeds the generator behind dropout. Process-wide. */
   public static void manualSeed(long seed) {
     NativeLibrary.get().manualSeed(seed);

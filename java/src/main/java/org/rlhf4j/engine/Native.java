@@ -47,6 +47,7 @@ public final class Native {
   private static final String MANUAL_SEED = fn("r4j_manual_seed", JAVA_LONG);
   private static final String GEMM_GFLOPS = fn("r4j_gemm_gflops", ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS);
   private static final String STRUCT_SIZE = fn("r4j_struct_size", JAVA_INT, ADDRESS);
+  private static final String BENCH_FORCE_LENGTHS = fn("r4j_bench_force_lengths", ADDRESS, JAVA_LONG);
   private static final String GEMM_RATE = fn("r4j_gemm_rate", ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
   private static final String MODEL_CONFIG_DEFAULTS = fn("r4j_model_config_defaults", ADDRESS);
   private static final String MODEL_CREATE = fn("r4j_model_create", ADDRESS, ADDRESS, ADDRESS);
@@ -204,6 +205,8 @@ public final class Native {
 
   public void gemmRate(MemorySegment device, int dtype, long n, int iterations, MemorySegment outGflops,
       MemorySegment buf, long cap, MemorySegment outNeeded) { call(GEMM_RATE, h -> (int) h.invokeExact(device, dtype, n, iterations, outGflops, buf, cap, outNeeded)); }
+
+  public void benchForceLengths(MemorySegment lengths, long n) { call(BENCH_FORCE_LENGTHS, h -> (int) h.invokeExact(lengths, n)); }
 
   public void structSize(int which, MemorySegment outSize) { call(STRUCT_SIZE, h -> (int) h.invokeExact(which, outSize)); }
 

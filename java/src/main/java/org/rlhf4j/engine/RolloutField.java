@@ -23,7 +23,11 @@ public enum RolloutField {
   /** 1 where a token counts in the loss (0 for truncated samples when ppo.mask_truncated). */
   LOSS_MASK(21, DType.F32, false),
   /** The score as put on the last token: after normalisation, clipping and overlong shaping. */
-  SCORES_SHAPED(22, DType.F32, true);
+  SCORES_SHAPED(22, DType.F32, true),
+  /** The log-probs recorded while decoding, kept by the first forward pass that replaced OLD_LOGPROBS. */
+  SAMPLING_LOGPROBS(25, DType.F32, false),
+  /** When written, multiplies each token's policy loss (the rollout correction's importance weights). */
+  POLICY_LOSS_WEIGHTS(26, DType.F32, false);
 
   final int code;
   final DType dtype;

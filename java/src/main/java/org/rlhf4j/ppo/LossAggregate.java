@@ -16,6 +16,13 @@ final class LossAggregate {
   private double policy, value, total, entropy, approxkl, clipfrac, ratio, ratioSq, valueClipfrac, vpred;
   private double klLoss, dualClipfrac;
   private double epochApproxkl, epochTokens;
+  private double realTokens, paddedTokens;
+
+  /** A micro-batch's prompt + response tokens and the tokens of its padded tensor. */
+  void addPadding(long real, long padded) {
+    realTokens += real;
+    paddedTokens += padded;
+  }
 
   void add(Loss loss) {
     LossStats s = loss.stats();
@@ -53,7 +60,7 @@ final class LossAggregate {
 
   Map<String, Double> metrics(Distributed dist) {
     double[] s = dist.sum(tokens, policy, value, total, entropy, approxkl, clipfrac, ratio, ratioSq, valueClipfrac,
-        vpred, klLoss, dualClipfrac);
+        vpred, klLoss, dualClipfrac, realTokens, paddedTokens);
     Map<String, Double> m = new LinkedHashMap<>();
     double n = Math.max(s[0], 1);
     double ratioMean = s[7] / n;
@@ -69,6 +76,8 @@ final class LossAggregate {
     m.put("loss/total", s[3] / n);
     m.put("val/clipfrac", s[9] / n);
     m.put("val/vpred", s[10] / n);
+    // The share of the learning passes' token positions that are padding (what a token budget trims).
+    m.put("learn/padding_waste", s[14] == 0 ? 0 : 1 - s[13] / s[14]);
     return m;
   }
 }

@@ -70,7 +70,7 @@ final class PpoLearning implements AutoCloseable {
     int m = config.schedule().rolloutBatch() * config.numSamples();
     long seed = config.run().seed();
     int[] lossTokens = lossTokens(rollout);
-    int[][] rowTokens = p.maxTokensPerMicroBatch() > 0 ? rowTokens(rollout) : null;
+    int[][] rowTokens = rowTokens(rollout);
     for (int epoch = 0; epoch < p.ppoEpochs(); epoch++) {
       // One global shuffle; each rank learns on the rows of each minibatch that it holds.
       List<Integer> order = new ArrayList<>();
@@ -88,6 +88,7 @@ final class PpoLearning implements AutoCloseable {
           // Dropout, when the model has any: a stream per rank and micro-batch position.
           Engine.manualSeed(Seeds.mix(seed, optimizerSteps, start + from + (long) dist.rank() * m));
           from += idx.length;
+          losses.addPadding(realTokens(idx, rowTokens), paddedTokens(idx, rowTokens));
           Loss s = rollout.accumulate(parts.policy(), parts.critic(), idx, options, algo,
               microLossScale(lossCount(idx, lossTokens), denominator));
           if (s.stats().nonFinite()) {
@@ -119,7 +120,7 @@ final class PpoLearning implements AutoCloseable {
    */
   private List<long[]> microBatches(List<Integer> mine, int[][] rowTokens) {
     var p = config.ppo();
-    if (rowTokens == null) {
+    if (p.maxTokensPerMicroBatch() == 0) {
       List<long[]> out = new ArrayList<>();
       for (int from = 0; from < mine.size(); from += p.microBatchSize()) {
         out.add(rows(mine, from, Math.min(p.microBatchSize(), mine.size() - from)));
@@ -158,6 +159,24 @@ final class PpoLearning implements AutoCloseable {
       out[1][i] = Math.max(1, out[1][i]);
     }
     return out;
+  }
+
+  /** The prompt and response tokens of these rows. */
+  private static long realTokens(long[] rows, int[][] rowTokens) {
+    long n = 0;
+    for (long r : rows) n += rowTokens[0][(int) r] + rowTokens[1][(int) r];
+    return n;
+  }
+
+  /** The tokens of these rows' micro-batch as the loss pads it: rows x (longest prompt + longest response). */
+  private static long paddedTokens(long[] rows, int[][] rowTokens) {
+    int prompt = 0;
+    int response = 0;
+    for (long r : rows) {
+      prompt = Math.max(prompt, rowTokens[0][(int) r]);
+      response = Math.max(response, rowTokens[1][(int) r]);
+    }
+    return (long) rows.length * (prompt + response);
   }
 
   private static long[] rows(List<Integer> order, int from, int size) {

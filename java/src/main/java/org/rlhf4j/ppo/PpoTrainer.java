@@ -172,7 +172,9 @@ public final class PpoTrainer implements AutoCloseable {
       final long sampled = System.nanoTime();
       if (loop.stopPending()) return rewind.abandon();
 
-      // 2. Feedback: reference log-probs, per-token rewards, returns and advantages.
+      // 2. Feedback: with a rollout correction (or its metrics), the learner's old log-probs and the
+      // correction's weights; reference log-probs, per-token rewards, returns and advantages.
+      RolloutMismatch.apply(config.ppo(), parts.policy(), config.ppoOptions().temperature(), rollout, metrics, dist);
       PpoFeedback.Result fb = feedback.run(batch, metrics);
       if (fb.skip() != null) return skipIteration(it, fb.skip(), metrics, start);
       if (loop.stopPending()) return rewind.abandon();

@@ -52,6 +52,37 @@ class PpoBenchJsonTest {
     }
   }
 
+  /**
+   * The GRPO workload on a tiny shape: the forced ragged lengths are what was generated (the
+   * bench refuses to report otherwise), its token counts are those lengths', and a token budget
+   * of 1 (each sample alone) leaves no padding in the learning passes.
+   */
+  @org.junit.jupiter.api.Test
+  void grpoWorkloadReportsRealTokensAndPaddingWaste() throws Exception {
+    String[] tiny = {"--workload", "grpo", "--layers", "1", "--d-model", "32", "--heads", "2", "--vocab", "64",
+        "--batch", "2", "--samples", "4", "--prompt-len", "8", "--new-tokens", "12", "--min-new-tokens", "2",
+        "--minibatch", "4", "--gemm-size", "128"};
+    JsonNode r = run(tiny);
+    int[] lengths = GrpoWorkload.lengths(8, 2, 12);
+    long generated = java.util.Arrays.stream(lengths).sum();
+    assertEquals("grpo", r.get("workload").asText());
+    assertEquals(generated, r.get("generated_tokens").asLong());
+    assertEquals(generated + 8 * 8, r.get("trained_tokens").asLong(), "prompt + response tokens, one epoch");
+    assertTrue(r.get("live_generated_tokens_per_s").asDouble() > 0, r.toString());
+    assertTrue(r.get("trained_tokens_per_s").asDouble() > 0, r.toString());
+    double waste = r.get("padding_waste").asDouble();
+    assertTrue(waste > 0 && waste < 1, "ragged lengths in a minibatch of 4 pad: " + r);
+    int longest = java.util.Arrays.stream(lengths).max().orElseThrow();
+    assertEquals(1 - (double) generated / (8 * longest), r.get("static_decoding_padding_waste").asDouble(), 1e-12);
+    for (String phase : new String[] {"rollout", "ref", "reward", "learn"}) {
+      assertTrue(r.get("seconds").get(phase).asDouble() > 0, phase);
+    }
+    String[] alone = java.util.Arrays.copyOf(tiny, tiny.length + 2);
+    alone[tiny.length] = "--max-tokens-per-micro-batch";
+    alone[tiny.length + 1] = "1";
+    assertEquals(0.0, run(alone).get("padding_waste").asDouble(), "a micro-batch per sample pads nothing");
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"f16", "fp8"})
   void anUnknownDtypeIsAUsageError(String dtype) {

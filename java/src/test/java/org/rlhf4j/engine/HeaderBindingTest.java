@@ -101,6 +101,12 @@ class HeaderBindingTest {
     assertCodes(defines("KL_", "IN_", "LOSS_"), PpoOptions.KlEstimator.values(), e -> e.code);
   }
 
+  /** Every rollout field: the Java enum's constants are exactly the header's R4J_FIELD_*, code for code. */
+  @Test
+  void everyRolloutFieldMatchesTheHeaderCodeForCode() throws IOException {
+    assertCodes(defines("FIELD_"), RolloutField.values(), f -> f.code);
+  }
+
   private static <E extends Enum<E>> void assertCodes(Map<String, Integer> header, E[] constants,
       java.util.function.ToIntFunction<E> code) {
     Map<String, Integer> java = new LinkedHashMap<>();
