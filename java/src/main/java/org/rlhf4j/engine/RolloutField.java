@@ -24,6 +24,14 @@ public enum RolloutField {
   LOSS_MASK(21, DType.F32, false),
   /** The score as put on the last token: after normalisation, clipping and overlong shaping. */
   SCORES_SHAPED(22, DType.F32, true),
+  /**
+   * Multi-turn episodes: 1 on the response tokens the policy sampled, 0 on observation tokens
+   * (tool results, template glue) between its turns. Unwritten, every response token is an action
+   * (and it reads as the response mask).
+   */
+  ACTION_MASK(23, DType.F32, false),
+  /** The environment's per-turn rewards, on each turn's last action token; added to REWARDS. */
+  TURN_REWARDS(24, DType.F32, false),
   /** The log-probs recorded while decoding, kept by the first forward pass that replaced OLD_LOGPROBS. */
   SAMPLING_LOGPROBS(25, DType.F32, false),
   /** When written, multiplies each token's policy loss (the rollout correction's importance weights). */

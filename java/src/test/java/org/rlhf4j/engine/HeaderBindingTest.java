@@ -99,11 +99,6 @@ class HeaderBindingTest {
     assertCodes(defines("LOSS_"), AlgoOptions.LossAgg.values(), e -> e.code);
     assertCodes(defines("IS_"), AlgoOptions.ImportanceSampling.values(), e -> e.code);
     assertCodes(defines("KL_", "IN_", "LOSS_"), PpoOptions.KlEstimator.values(), e -> e.code);
-  }
-
-  /** Every rollout field: the Java enum's constants are exactly the header's R4J_FIELD_*, code for code. */
-  @Test
-  void everyRolloutFieldMatchesTheHeaderCodeForCode() throws IOException {
     assertCodes(defines("FIELD_"), RolloutField.values(), f -> f.code);
   }
 
