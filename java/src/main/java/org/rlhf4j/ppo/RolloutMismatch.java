@@ -23,8 +23,9 @@ import org.rlhf4j.train.Distributed;
  * </pre>
  *
  * and w_t multiplies token t's policy loss (native POLICY_LOSS_WEIGHTS). Metrics (TRL's names):
- * sampling/sampling_logp_difference/{mean,max} of |d_t| over the response tokens, and
- * sampling/importance_sampling_ratio/{min,mean,max} of w over the response tokens (token modes,
+ * sampling/sampling_logp_difference/{mean,max} of |d_t| over the action tokens (the response's,
+ * less a multi-turn episode's observations), and sampling/importance_sampling_ratio/{min,mean,max}
+ * of w over those tokens (token modes,
  * and r_t itself with rollout_correction none) or over the sequences (sequence modes).
  *
  * <p>Runs only when ppo.rollout_correction is not none or ppo.log_rollout_mismatch is on; then
@@ -105,8 +106,8 @@ final class RolloutMismatch {
     // bf16/f16 generation replaces its decoding log-probs by this very pass (native generate's rescore).
     if (dtype != DType.BF16 && dtype != DType.F16) rollout.scorePolicy(policy, temperature, Rollout.LOGPROBS);
     Local l = weigh(rollout.floats(RolloutField.OLD_LOGPROBS), rollout.floats(RolloutField.SAMPLING_LOGPROBS),
-        rollout.bytes(RolloutField.RESPONSE_MASK), rollout.responseLen(), ppo.rolloutCorrection(),
-        ppo.rolloutCorrectionMin(), ppo.rolloutCorrectionMax());
+        actions(rollout), rollout.responseLen(), ppo.rolloutCorrection(), ppo.rolloutCorrectionMin(),
+        ppo.rolloutCorrectionMax());
     if (ppo.rolloutCorrection() != RolloutCorrection.NONE) rollout.write(RolloutField.POLICY_LOSS_WEIGHTS, l.weights());
     double[] s = dist.sum(l.absDiffSum(), l.tokens(), l.ratioSum(), l.ratios());
     metrics.put("sampling/sampling_logp_difference/mean", s[1] == 0 ? 0 : s[0] / s[1]);
@@ -114,6 +115,18 @@ final class RolloutMismatch {
     metrics.put("sampling/importance_sampling_ratio/min", extreme(dist, l.ratioMin(), false));
     metrics.put("sampling/importance_sampling_ratio/mean", s[3] == 0 ? 0 : s[2] / s[3]);
     metrics.put("sampling/importance_sampling_ratio/max", extreme(dist, l.ratioMax(), true));
+  }
+
+  /**
+   * 1 on the tokens the policy sampled: the response mask, less a multi-turn episode's
+   * observation tokens (ACTION_MASK, which reads as the response mask when unwritten).
+   */
+  private static byte[] actions(Rollout rollout) {
+    float[] a = rollout.floats(RolloutField.ACTION_MASK);
+    byte[] r = rollout.bytes(RolloutField.RESPONSE_MASK);
+    byte[] out = new byte[r.length];
+    for (int i = 0; i < out.length; i++) out[i] = (byte) (r[i] != 0 && a[i] > 0 ? 1 : 0);
+    return out;
   }
 
   /** The largest (or smallest) of the ranks' values, NaN ones (nothing measured) left out; 0 when none. */

@@ -309,6 +309,18 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void rolloutCorrectionKeysAndTheirBounds() throws IOException {
+    PpoSection p = load(REQUIRED, "ppo.rollout_correction=sequence_mask", "ppo.rollout_correction_min=0.5").ppo();
+    assertEquals(RolloutCorrection.SEQUENCE_MASK, p.rolloutCorrection());
+    assertEquals(3.0, p.rolloutCorrectionMax(), "TRL's cap");
+    assertTrue(p.measuresRolloutMismatch());
+    assertTrue(!load(REQUIRED).ppo().measuresRolloutMismatch(), "off by default");
+    String why = assertThrows(ConfigException.class, () -> load(REQUIRED, "ppo.rollout_correction_min=3",
+        "ppo.rollout_correction_max=2")).getMessage();
+    assertTrue(why.contains("ppo.rollout_correction_min (3.0) must be below ppo.rollout_correction_max (2.0)"), why);
+  }
+
+  @Test
   void helpListsEveryKeyWithDefaultAndDescription() {
     String help = loader.help();
     for (ConfigKey k : loader.keys()) {

@@ -122,4 +122,16 @@ class RolloutMismatchTest {
     assertEquals(0.0, none.get("loss/policy"), 1e-12);
     assertTrue(Math.abs(off.get("loss/policy")) > 1e-4, "the policy loss is not 0 to begin with: " + off);
   }
+
+  /**
+   * bf16: generation already replaces its decoding log-probs by the learner's pass (they round
+   * differently) and keeps them, so the mismatch is measured, and it is not 0.
+   */
+  @Test
+  void aBf16RolloutKeepsItsDecodingLogprobsAndShowsTheirMismatch() throws IOException {
+    Map<String, Double> m = oneIteration("bf16", "model.dtype=bf16", "ppo.log_rollout_mismatch=true");
+    double diff = m.get("sampling/sampling_logp_difference/max");
+    assertTrue(diff > 0 && diff < 1, "bf16 decoding rounds otherwise than the forward pass: " + m);
+    assertEquals(1.0, m.get("sampling/importance_sampling_ratio/mean"), 0.1);
+  }
 }
