@@ -53,7 +53,7 @@ public record DpoParts(Model model, Tokenizer tokenizer, DpoData data, HfConfig 
         if (dpo.precomputeRefLogprobs()) {
           int pad = start.tokenizer().paddingId();
           reference = Reference.precomputed(reference, java.util.List.of(data.train(), data.eval()),
-              dpo.microBatchSize(), pad);
+              dpo.microBatchSize(), dpo.maxTokensPerMicroBatch(), pad);
         }
       }
     } catch (RuntimeException e) {

@@ -1,10 +1,12 @@
 package org.rlhf4j.dpo;
 
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.engine.Dpo;
 import org.rlhf4j.engine.Model;
+import org.rlhf4j.train.TokenBudget;
 
 /**
  * Where the frozen reference's summed log-probs come from: a model of its own, the policy's
@@ -47,15 +49,17 @@ public interface Reference extends AutoCloseable {
   }
 
   /**
-   * Every pair's log-probs from source, computed now in micro-batches of micro; source is closed
-   * afterwards, so its model is freed before training starts.
+   * Every pair's log-probs from source, computed now in micro-batches of micro pairs (or, with a
+   * token budget above 0, cut by dpo.max_tokens_per_micro_batch as training cuts them); source
+   * is closed afterwards, so its model is freed before training starts.
    */
-  static Reference precomputed(Reference source, List<List<DpoPair>> sets, int micro, int pad) {
+  static Reference precomputed(Reference source, List<List<DpoPair>> sets, int micro, int budget, int pad) {
     Map<DpoPair, double[]> table = new IdentityHashMap<>();
     try (source) {
       for (List<DpoPair> set : sets) {
-        for (int from = 0; from < set.size(); from += micro) {
-          List<DpoPair> chunk = set.subList(from, Math.min(set.size(), from + micro));
+        for (int[] part : parts(set, micro, budget)) {
+          List<DpoPair> chunk = new ArrayList<>(part.length);
+          for (int i : part) chunk.add(set.get(i));
           double[] l = source.logps(chunk, DpoBatch.of(chunk, pad));
           for (int i = 0; i < chunk.size(); i++) table.put(chunk.get(i), new double[] {l[i], l[chunk.size() + i]});
         }
@@ -71,5 +75,16 @@ public interface Reference extends AutoCloseable {
       }
       return out;
     };
+  }
+
+  /** The micro-batches of a set: micro pairs in order, or cut by the token budget (both sides counted). */
+  private static List<int[]> parts(List<DpoPair> set, int micro, int budget) {
+    if (budget == 0) return TokenBudget.fixed(set.size(), micro);
+    int[] tokens = new int[set.size()];
+    for (int i = 0; i < tokens.length; i++) {
+      DpoPair p = set.get(i);
+      tokens[i] = p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
+    }
+    return TokenBudget.split(new int[tokens.length], tokens, 2, budget);
   }
 }

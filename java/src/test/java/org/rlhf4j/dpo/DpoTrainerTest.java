@@ -89,6 +89,12 @@ class DpoTrainerTest {
     Outcome fixed = train(config("fixed", concat(common, "dpo.micro_batch_size=6")));
     Outcome cut = train(config("cut", concat(common, "dpo.max_tokens_per_micro_batch=48")));
     Outcome alone = train(config("alone", concat(common, "dpo.max_tokens_per_micro_batch=1")));
+    // The precomputed reference in budgeted micro-batches too: pairs padded otherwise round otherwise (~1e-7).
+    List<String> pre = new ArrayList<>(common);
+    pre.addAll(List.of("dpo.max_tokens_per_micro_batch=48", "dpo.precompute_ref_logprobs=true"));
+    Outcome precomputed = train(config("pre", pre));
+    Weights.assertClose(fixed.checkpoint().resolve("model.safetensors"),
+        precomputed.checkpoint().resolve("model.safetensors"), 1e-5);
     Weights.assertClose(fixed.checkpoint().resolve("model.safetensors"), cut.checkpoint().resolve("model.safetensors"),
         1e-5);
     Weights.assertClose(fixed.checkpoint().resolve("model.safetensors"),
