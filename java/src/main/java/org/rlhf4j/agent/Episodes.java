@@ -159,7 +159,7 @@ public final class Episodes {
         continue;
       }
       String eot = tokenizer.decode(new int[] {e.lastToken()}, false);
-      String text = transcript.observation(e.messagesBeforeTurn(), assistant, s.observations(), eot);
+      String text = transcript.observation(e.messagesBeforeTurn(), s.observations(), eot);
       int[] tokens = tokenizer.encode(text);
       // An observation that leaves no room for a token of the next turn ends the episode (not appended).
       if (tokens.length >= e.remaining()) {

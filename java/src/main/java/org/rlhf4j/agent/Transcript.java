@@ -10,11 +10,13 @@ import org.rlhf4j.chat.ChatTemplate;
 
 /**
  * The chat template's view of an episode's conversation: the opening text, and each
- * observation's text as the template's delta, so that the tokens already in the episode are
- * never rendered or tokenized again. Thread-safe.
+ * observation's text as the template's delta after the assistant's turn, so that the tokens
+ * already in the episode are never rendered or tokenized again. Thread-safe.
  */
 final class Transcript {
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Stands for an assistant turn's text, which no template changes (no edge whitespace, no markup). */
+  private static final String MARKER = "r4j-assistant-turn-7f3a";
 
   private final ChatTemplate template;
   private final List<Object> tools;
@@ -33,37 +35,36 @@ final class Transcript {
   }
 
   /**
-   * The text appended after an assistant turn that ended with the end-of-turn text endOfTurn: what
-   * the template renders after that token (Qwen3's newline after {@code <|im_end|>}), then the
-   * observations and the next generation prompt, as render(with observations, generation prompt)
-   * minus render(without them).
+   * The text appended after an assistant turn that ended with the token whose text is endOfTurn:
+   * what the template renders after the turn's text (its end of turn and glue, such as Qwen3's
+   * newline after {@code <|im_end|>}), the observations and the next generation prompt; less the
+   * end of turn when the model's own token stands for it. The turn is rendered as a marker: its
+   * tokens are already in the episode, and templates that rewrite a last assistant turn (Qwen3's
+   * empty think block) render it as the model saw it once it is followed by observations.
    *
    * @param before the conversation before the assistant's turn
-   * @param assistant the turn as passed to the environment
-   * @throws IllegalStateException naming the template when a rendering does not continue the previous one
+   * @throws IllegalStateException naming the template when the conversation with the observations
+   *     does not continue the text the model was given, or leaves out the assistant's text
    */
-  String observation(List<Message> before, Message assistant, List<Message> observations, String endOfTurn) {
-    List<Message> withTurn = new ArrayList<>(before);
-    withTurn.add(assistant);
+  String observation(List<Message> before, List<Message> observations, String endOfTurn) {
+    List<Message> messages = new ArrayList<>(before);
+    messages.add(Message.assistant(MARKER, List.of()));
+    messages.addAll(observations);
     String asked = render(before, true);
-    String answered = render(withTurn, false);
-    List<Message> withObservations = new ArrayList<>(withTurn);
-    withObservations.addAll(observations);
-    String next = render(withObservations, true);
-    requirePrefix(answered, next, "the conversation with the tool results and the generation prompt");
-    String turn = answered.startsWith(asked) ? answered.substring(asked.length()) : answered;
-    int end = endOfTurn.isEmpty() ? -1 : turn.lastIndexOf(endOfTurn);
-    String glue = end < 0 ? "" : turn.substring(end + endOfTurn.length());
-    return glue + next.substring(answered.length());
-  }
-
-  private void requirePrefix(String prefix, String text, String what) {
-    if (!text.startsWith(prefix)) {
-      throw new IllegalStateException("chat template " + template.origin() + ": " + what
-          + " does not continue the conversation rendered without them, so earlier tokens would change;"
-          + " multi-turn episodes need a template that only appends (for Qwen3, without reasoning stripped from"
-          + " earlier turns)");
+    String next = render(messages, true);
+    if (!next.startsWith(asked)) {
+      throw new IllegalStateException("chat template " + template.origin() + ": the conversation with the"
+          + " assistant's turn and the tool results, rendered, does not continue the text the model was given"
+          + " (rendered with the generation prompt); multi-turn episodes need a template that only appends");
     }
+    int at = next.indexOf(MARKER, asked.length());
+    if (at < 0) {
+      throw new IllegalStateException("chat template " + template.origin() + ": it does not render an assistant"
+          + " message's content as written, so the turn's end cannot be found");
+    }
+    String after = next.substring(at + MARKER.length());
+    String trimmed = after.stripLeading();
+    return !endOfTurn.isEmpty() && trimmed.startsWith(endOfTurn) ? trimmed.substring(endOfTurn.length()) : after;
   }
 
   private String render(List<Message> messages, boolean generationPrompt) {
