@@ -25,34 +25,14 @@ public final class ToolEnvironment implements Environment {
 
   /**
    * The row's {@code prompt}: a list of messages (a conversational prompt, as given), or the
-   * user's text, after a system message from the row's {@code system} field when given.
+   * user's text after a system message from the row's {@code system} field when given.
    */
   @Override
   public List<Message> reset(Map<String, Object> row) {
     turns = 0;
-    Object prompt = row.get("prompt");
-    if (prompt instanceof List<?> list) return messages(list);
-    if (!(prompt instanceof String text)) {
-      throw new IllegalArgumentException("tool environment: the prompt row needs a \"prompt\" string or list of"
-          + " messages, got keys " + row.keySet());
-    }
     List<Message> out = new ArrayList<>();
-    if (row.get("system") instanceof String system) out.add(Message.system(system));
-    out.add(Message.user(text));
-    return out;
-  }
-
-  private static List<Message> messages(List<?> list) {
-    List<Message> out = new ArrayList<>();
-    for (int i = 0; i < list.size(); i++) {
-      if (!(list.get(i) instanceof Map<?, ?> m) || !(m.get("role") instanceof String role)
-          || !(m.get("content") instanceof String content)) {
-        throw new IllegalArgumentException("tool environment: prompt[" + i + "] must be a message with a string"
-            + " role and content");
-      }
-      out.add(new Message(role, content, List.of(), m.get("tool_call_id") instanceof String id ? id : null,
-          m.get("name") instanceof String n ? n : null));
-    }
+    if (row.get("prompt") instanceof String && row.get("system") instanceof String system) out.add(Message.system(system));
+    out.addAll(Environment.promptMessages(row, "tool environment"));
     return out;
   }
 

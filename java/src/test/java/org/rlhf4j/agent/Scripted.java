@@ -4,14 +4,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A scripted environment for episode tests: the row's prompt as the user's message; a turn whose
+ * A scripted environment for episode tests: the row's prompt as messages; a turn whose
  * text holds "good" ends the episode with reward 1, any other turn is answered by a tool message
  * "five six" and reward 0.25.
  */
 public final class Scripted implements Environment {
   @Override
   public List<Message> reset(Map<String, Object> row) {
-    return List.of(Message.user((String) row.get("prompt")));
+    return Environment.promptMessages(row, "scripted environment");
   }
 
   @Override
