@@ -212,13 +212,16 @@ class DataParallelTest {
         "MASTER_PORT", Integer.toString(port));
   }
 
-  /** Multi-turn episodes (a scripted environment answering turns) stay on their rank: 2 ranks learn what 1 process does. */
+  /**
+   * Multi-turn episodes (a scripted environment answering turns, with per-turn rewards) stay on
+   * their rank: 2 ranks learn what 1 process does, PPO with the values recorded while sampling.
+   */
   @Test
-  void aMultiTurnGrpoRunOnTwoRanksLearnsWhatOneProcessLearns() throws Exception {
+  void aMultiTurnPpoRunOnTwoRanksLearnsWhatOneProcessLearns() throws Exception {
     Path config = TinyAgent.configFile(dir, Scripted.class.getName());
     TrainingProcess launch = oneProcessThenTwoRanks(List.of("ppo", "--config", config.toString(), "--set",
-        "ppo.estimator=grpo", "--set", "generation.num_samples=2", "--set", "schedule.rollout_batch=4", "--set",
-        "ppo.minibatch_size=8", "--set", "ppo.micro_batch_size=2", "--set", "schedule.eval_prompts=0"));
+        "schedule.rollout_batch=8", "--set", "ppo.minibatch_size=4", "--set", "ppo.micro_batch_size=2", "--set",
+        "schedule.eval_prompts=0"));
     assertFalse(launch.output().contains("|-ERROR"), launch.output());
     assertTrue(Files.readString(dir.resolve("two/metrics.jsonl")).contains("\"agent/turns\""));
   }
