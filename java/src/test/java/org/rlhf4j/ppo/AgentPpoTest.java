@@ -1,6 +1,7 @@
 package org.rlhf4j.ppo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -65,6 +66,16 @@ class AgentPpoTest {
     }
     assertTrue(turns > 2, "some episodes take more than one turn: " + turns);
     assertTrue(its.getLast().metrics().containsKey("eval/scores"));
+  }
+
+  @Test
+  void episodesNeedTheModelsChatTemplate() throws IOException {
+    PpoRunConfig cfg = PpoRunConfig.loader().load(TinyAgent.configFile(dir, Scripted.class.getName()), List.of());
+    Files.delete(dir.resolve("sft/tokenizer_config.json"));
+    Files.writeString(dir.resolve("prompts.jsonl"), "{\"prompt\": \"the food was\"}\n".repeat(10));  // plain text
+    var e = assertThrows(IllegalArgumentException.class, () -> PpoSetup.load(cfg));
+    assertTrue(e.getMessage().startsWith("agent: multi-turn episodes are rendered with the model's chat template, and "),
+        e.getMessage());
   }
 
   @Test
