@@ -5,6 +5,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import org.rlhf4j.agent.Episode;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.Rollout;
@@ -63,7 +64,7 @@ final class EpisodeRollout {
     }
   }
 
-  private static float[] padded(List<Episode> episodes, int width, java.util.function.Function<Episode, float[]> f) {
+  private static float[] padded(List<Episode> episodes, int width, Function<Episode, float[]> f) {
     float[] out = new float[episodes.size() * width];
     for (int i = 0; i < episodes.size(); i++) {
       float[] v = f.apply(episodes.get(i));

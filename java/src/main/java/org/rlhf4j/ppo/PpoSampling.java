@@ -33,7 +33,8 @@ import org.rlhf4j.train.Seeds;
 final class PpoSampling {
   /**
    * One iteration's samples on this rank: the rollout (rows in groups of numSamples), each row's
-   * prompt, response and scores; firstRow is the global index of its first row.
+   * prompt, response and scores; firstRow is the global index of its first row; episodes holds
+   * each row's episode with an agent, else null.
    */
   record Batch(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores,
       double scoringSeconds, int firstRow, List<Episode> episodes) {
@@ -47,8 +48,10 @@ final class PpoSampling {
     }
   }
 
-  /** One sampling round on this rank: its share of schedule.rollout_batch prompts, numSamples responses each, scored. */
-  /** episodes: each row's episode with an agent, else null. */
+  /**
+   * One sampling round on this rank: its share of schedule.rollout_batch prompts, numSamples
+   * responses each, scored; with an agent, each row's episode (else episodes is null).
+   */
   private record Round(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores,
       List<Episode> episodes) {}
 
