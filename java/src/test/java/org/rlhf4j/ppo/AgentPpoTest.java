@@ -81,7 +81,9 @@ class AgentPpoTest {
   @Test
   void theDumpShowsEachTokensRoleTurnAndMaskAndEachTurnsObservations() throws IOException {
     Path dump = dir.resolve("dump");
-    run(dump, "schedule.iterations=1", "schedule.eval_prompts=0");
+    // Dynamic sampling gathers the kept groups into a new rollout: the action mask must survive it.
+    run(dump, "schedule.iterations=1", "schedule.eval_prompts=0", "ppo.estimator=grpo", "ppo.dynamic_sampling=true",
+        "generation.num_samples=2", "ppo.minibatch_size=8");
     List<String> lines = Files.readAllLines(dump.resolve(RolloutDump.fileName(1)));
     int observed = 0;
     for (String line : lines.subList(1, lines.size())) {
