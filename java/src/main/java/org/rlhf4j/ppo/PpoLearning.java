@@ -210,12 +210,15 @@ final class PpoLearning implements AutoCloseable {
     return n;
   }
 
-  /** Each sample's tokens in the loss: its response, or none when truncated and ppo.mask_truncated. */
+  /**
+   * Each sample's tokens in the loss, as feedback wrote LOSS_MASK: its response (its own turns in
+   * a multi-turn episode), or none when truncated and ppo.mask_truncated.
+   */
   private int[] lossTokens(Rollout rollout) {
-    int[] lengths = rollout.ints(RolloutField.RESPONSE_LENGTH);
-    byte[] ended = rollout.bytes(RolloutField.ENDED);
-    int[] out = new int[lengths.length];
-    for (int i = 0; i < out.length; i++) out[i] = algo.maskTruncated() && ended[i] == 0 ? 0 : lengths[i];
+    float[] mask = rollout.floats(RolloutField.LOSS_MASK);
+    int width = rollout.responseLen();
+    int[] out = new int[rollout.batch()];
+    for (int i = 0; i < mask.length; i++) out[i / width] += mask[i] != 0 ? 1 : 0;
     return out;
   }
 
