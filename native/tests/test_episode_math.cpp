@@ -193,3 +193,25 @@ TEST(EpisodeMath, ReadingAnUnwrittenActionMaskGivesTheResponseMaskAndCreatesNoth
   EXPECT_EQ(r.read(R4J_FIELD_TURN_REWARDS).abs().sum().item<float>(), 0.0f);
   EXPECT_FALSE(r.has(R4J_FIELD_TURN_REWARDS));
 }
+
+TEST(EpisodeMath, OutcomeEstimatorsSeeTurnRewardsInTheSequenceReward) {
+  // GRPO and RLOO read r_i = sum_t rewards[i, t]: a turn reward counts as if it were part of the score.
+  for (int32_t estimator : {R4J_ESTIMATOR_GRPO, R4J_ESTIMATOR_RLOO}) {
+    const auto o = options();
+    const auto a = algo(estimator);
+    Rollout turns = episode();
+    auto turn_rewards = at::zeros({B, R});
+    turn_rewards[0][1] = 0.75f;
+    turn_rewards[2][3] = -0.25f;
+    turns.field(R4J_FIELD_TURN_REWARDS) = turn_rewards;
+    Rollout in_score = episode();
+    in_score.field(R4J_FIELD_SCORES) = in_score.field(R4J_FIELD_SCORES) + floats({0.75f, 0.0f, -0.25f}, {B});
+    compute_rewards(turns, o, a, 0.1, 0.0, 1.0);
+    compute_rewards(in_score, o, a, 0.1, 0.0, 1.0);
+    compute_advantages(turns, o, a, nullptr);
+    compute_advantages(in_score, o, a, nullptr);
+    EXPECT_LT(max_abs_diff(turns.field(R4J_FIELD_ADVANTAGES), in_score.field(R4J_FIELD_ADVANTAGES)), 1e-5)
+        << "estimator " << estimator;
+    EXPECT_GT(turns.field(R4J_FIELD_ADVANTAGES).abs().sum().item<float>(), 0.0f);
+  }
+}
