@@ -215,3 +215,31 @@ TEST(EpisodeMath, OutcomeEstimatorsSeeTurnRewardsInTheSequenceReward) {
     EXPECT_GT(turns.field(R4J_FIELD_ADVANTAGES).abs().sum().item<float>(), 0.0f);
   }
 }
+
+TEST(EpisodeMath, ObservationTokensGetZeroGradient) {
+  // d loss / d logprob[t] through the policy loss, the KL-in-loss term and their aggregation:
+  // zero on every observation token, non-zero on action tokens.
+  for (int32_t agg : {R4J_LOSS_TOKEN_MEAN, R4J_LOSS_SEQ_MEAN_TOKEN_MEAN, R4J_LOSS_SEQ_MEAN_TOKEN_SUM_NORM}) {
+    const auto o = options();
+    auto a = algo(R4J_ESTIMATOR_GRPO);
+    a.kl_in = R4J_KL_IN_LOSS;
+    a.loss_agg = agg;
+    a.max_new_tokens = R;
+    Rollout e = episode();
+    compute_rewards(e, o, a, 0.0, 0.0, 1.0);
+    compute_advantages(e, o, a, nullptr);
+    auto mask = loss_mask(e, a);
+    auto logprobs = (e.field(R4J_FIELD_OLD_LOGPROBS) + 0.1 * at::randn({B, R})).detach().requires_grad_(true);
+    auto pg = policy_loss_tokens(logprobs, e.field(R4J_FIELD_OLD_LOGPROBS), e.field(R4J_FIELD_ADVANTAGES_WHITENED),
+                                 mask, o, a);
+    auto kl = kl_loss_tokens(logprobs, e.field(R4J_FIELD_REF_LOGPROBS), R4J_KL_LOSS_K3) * mask;
+    auto loss = aggregate_loss(pg.pg_losses, mask, agg, R) + 0.1 * aggregate_loss(kl, mask, agg, R);
+    loss.backward();
+    auto grad = logprobs.grad();
+    auto actions = e.response_mask.to(at::kFloat) * e.field(R4J_FIELD_ACTION_MASK);
+    auto observation = e.response_mask.to(at::kFloat) * (1 - e.field(R4J_FIELD_ACTION_MASK));
+    EXPECT_EQ((grad * observation).abs().sum().item<float>(), 0.0f) << "loss_agg " << agg;
+    EXPECT_EQ(((grad.ne(0)).to(at::kFloat) * actions).sum().item<float>(), actions.sum().item<float>())
+        << "every action token has a gradient, loss_agg " << agg;
+  }
+}
