@@ -68,6 +68,29 @@ public final class EndOfTurn {
     return id == tokenizer.eosId() ? -1 : id;
   }
 
+  /**
+   * The stop id of a generation with an explicit stop token besides EOS (stop, -1 for none) whose
+   * prompts template rendered with the generation prompt (null: plain-string prompts, stop
+   * unchanged): the end-of-turn token, unless it is EOS or stop. An explicit stop beside a
+   * different end of turn is refused: a generation has one stop token besides EOS, and dropping
+   * either would let responses run on silently.
+   *
+   * @param stopName names the explicit stop in the error, e.g. generation.stop_token
+   * @throws IllegalArgumentException for an explicit stop beside a different end of turn
+   * @throws ChatTemplateException as {@link #id}
+   */
+  public static int stopId(ChatTemplate template, Tokenizer tokenizer, int stop, String stopName) {
+    if (template == null) return stop;
+    int turn = stopId(template, tokenizer);
+    if (turn < 0 || turn == stop) return stop;
+    if (stop >= 0) {
+      throw new IllegalArgumentException(stopName + " and the chat template's end-of-turn token \"" + text(template)
+          + "\" would both end the responses to conversational prompts, and generation has one stop token besides"
+          + " EOS: leave " + stopName + " unset (those responses stop at the end of turn)");
+    }
+    return turn;
+  }
+
   private static ChatTemplateException cannot(ChatTemplate template, String why) {
     return new ChatTemplateException("chat template " + template.origin() + ": cannot find its end-of-turn token: "
         + why);

@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.rlhf4j.chat.ChatTemplateException;
+import org.rlhf4j.chat.EndOfTurn;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.data.Prompt;
 import org.rlhf4j.engine.GenerateOptions;
@@ -76,6 +78,11 @@ final class PpoSampling {
             + " tokens for this tokenizer; it must be exactly one");
       }
       stop = ids[0];
+    }
+    try {
+      stop = EndOfTurn.stopId(parts.prompts().chatTemplate().orElse(null), tok, stop, "generation.stop_token");
+    } catch (ChatTemplateException e) {
+      throw new IllegalArgumentException("conversational prompts: " + e.getMessage(), e);
     }
     int pad = tok.paddingId();
     boolean sharedCritic = parts.critic() == null && parts.policy().config().valueHead();
