@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The project's main job on its built-in task, end to end with no downloads: a tiny GPT is
  * fine-tuned on generated reviews (SFT), a reward model learns sentiment from noisy preference
- * pairs, and PPO tunes the policy against that reward model. The task's hidden judges (gold
+ * pairs, and PPO tunes the policy against that reward model; every stage reads TRL's
+ * conversational data through the demo's chat template ({@link DemoChatTemplate}). The task's hidden judges (gold
  * sentiment, grammatical validity) then measure, on held-out prompts, whether the policy really
  * improved or only fooled the reward model. Several RL algorithms can run from the same SFT
  * policy and reward model, each into DIR/&lt;algo&gt; (DIR/ppo for PPO), and the report sets them

@@ -65,11 +65,13 @@ public final class DemoChatTemplate {
   public static final Map<String, Object> SPECIAL_TOKENS = Map.of("bos_token", WordTokenizer.BOS,
       "eos_token", WordTokenizer.EOS, "pad_token", WordTokenizer.PAD, "unk_token", WordTokenizer.UNK);
 
+  private static final ChatTemplate TEMPLATE = ChatTemplate.of(SOURCE, "the demo's chat template", SPECIAL_TOKENS);
+
   private DemoChatTemplate() {}
 
-  /** The template, ready to render. */
+  /** The template with its special tokens, ready to render (immutable, thread-safe). */
   public static ChatTemplate template() {
-    return ChatTemplate.of(SOURCE, "the demo's chat template", SPECIAL_TOKENS);
+    return TEMPLATE;
   }
 
   /**

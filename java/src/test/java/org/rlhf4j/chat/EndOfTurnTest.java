@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,6 +48,12 @@ class EndOfTurnTest {
     Tokenizer baseTokenizer = Tokenizers.load(base);
     assertEquals(baseEosId, baseTokenizer.eosId());
     assertEquals(id, EndOfTurn.stopId(ChatTemplate.require(base), baseTokenizer));
+    // SFT's assistant span ends with the end of turn, not with the base model's EOS, which no turn holds.
+    Conversation chat = new Conversation(List.of(Map.of("role", "user", "content", "Hi"),
+        Map.of("role", "assistant", "content", "Hello there")));
+    AssistantSpans.Rendered r = AssistantSpans.render(ChatTemplate.require(base), chat, false, null, Map.of(),
+        baseTokenizer);
+    assertEquals(id, r.ids()[r.spans().getFirst().tokenEnd() - 1]);
   }
 
   @Test
