@@ -133,7 +133,7 @@ public final class Demo {
     long t0 = System.nanoTime();
 
     LOG.info("demo: writing the built-in task's data into {}", out.resolve("data"));
-    Path data = writeData();
+    Path data = DemoData.write(out.resolve("data"), task, scale, options.seed(), CURVE_PROMPTS);
     Path init = writeInitialModel();
     seconds.put("data", (System.nanoTime() - t0) / 1e9);
 
@@ -211,44 +211,6 @@ public final class Demo {
     } else if (Files.exists(out)) {
       throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
     }
-  }
-
-  /**
-   * The task's data in TRL's conversational formats, an opening as the user's message and a
-   * continuation as the assistant's: sft.jsonl ({"messages"}), pairs.jsonl ({"prompt",
-   * "chosen", "rejected"}, lists of messages), prompts.jsonl and eval_prompts.jsonl ({"prompt"}).
-   */
-  private Path writeData() throws IOException {
-    Path dir = Files.createDirectories(out.resolve("data"));
-    ObjectMapper json = new ObjectMapper();
-    List<String> sft = new ArrayList<>();
-    for (var e : task.sftCorpus(scale.sftExamples(), options.seed() + 11)) {
-      sft.add(json.writeValueAsString(Map.of("messages", List.of(user(e.prompt()), assistant(e.response())))));
-    }
-    Files.write(dir.resolve("sft.jsonl"), sft);
-    List<String> pairs = new ArrayList<>();
-    for (var p : task.preferencePairs(scale.pairs(), scale.labelNoise(), options.seed() + 12)) {
-      pairs.add(json.writeValueAsString(Map.of("prompt", List.of(user(p.prompt())),
-          "chosen", List.of(assistant(p.chosen())), "rejected", List.of(assistant(p.rejected())))));
-    }
-    Files.write(dir.resolve("pairs.jsonl"), pairs);
-    Files.write(dir.resolve("prompts.jsonl"), promptLines(json, task.prompts(2000, options.seed() + 13)));
-    Files.write(dir.resolve("eval_prompts.jsonl"), promptLines(json, task.heldOutPrompts(CURVE_PROMPTS)));
-    return dir;
-  }
-
-  private static List<String> promptLines(ObjectMapper json, List<String> openings) throws IOException {
-    List<String> lines = new ArrayList<>();
-    for (String o : openings) lines.add(json.writeValueAsString(Map.of("prompt", List.of(user(o)))));
-    return lines;
-  }
-
-  private static Map<String, Object> user(String text) {
-    return DemoChatTemplate.message("user", text);
-  }
-
-  private static Map<String, Object> assistant(String text) {
-    return DemoChatTemplate.message("assistant", text);
   }
 
   /** A randomly initialised GPT-2 over the word tokenizer: where SFT starts. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.chat.ChatTemplate;
@@ -19,7 +20,9 @@ import org.rlhf4j.tokenizer.WordTokenizer;
  * whose pieces are words, each argument value printed by {@code tojson}) and {@code <eos>}, the
  * end of every turn; the generation prompt is {@code <assistant>}. So a response ends at EOS (the
  * end-of-turn token is EOS: generation needs no other stop), and a prompt rendered with the
- * generation prompt begins every rendering that continues it. Stateless.
+ * generation prompt begins every rendering that continues it. The {@code tools} variable (JSON
+ * schemas) is not rendered: a word-level model could not read it; a task names its tools in a
+ * system message if its model must see them. Stateless.
  *
  * <pre>
  * &lt;bos&gt; &lt;user&gt; the pasta at this place was &lt;eos&gt; &lt;assistant&gt; delicious . &lt;eos&gt;
@@ -89,9 +92,12 @@ public final class DemoChatTemplate {
         .writeValueAsString(config));
   }
 
-  /** A message {role, content}. */
+  /** A message {role, content}, in that order (as JSON writes it). */
   public static Map<String, Object> message(String role, String content) {
-    return Map.of("role", role, "content", content);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("role", role);
+    m.put("content", content);
+    return m;
   }
 
   /** The text of a user's opening rendered with the generation prompt: what the policy continues. */
