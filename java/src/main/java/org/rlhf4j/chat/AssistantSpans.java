@@ -10,7 +10,8 @@ import org.rlhf4j.tokenizer.Tokenizer;
  * Which characters and tokens of a rendered conversation are the assistant's, derived from the
  * template's own renderings: assistant message i starts where the conversation before it,
  * rendered with the generation prompt, ends (that rendering must be a prefix of the whole), and
- * ends just past the first end-of-turn token ({@code eos_token}) after that, which must hold
+ * ends just past the first end-of-turn token after that ({@link EndOfTurn}: {@code <|im_end|>}
+ * even where EOS is another token, as for base Qwen3), which must hold
  * the message's final text (what follows any {@code </think>}). Both ends must fall on token
  * boundaries of the whole text's tokenization. A template for which any of this fails cannot
  * mark the assistant's tokens, and says so. Stateless.
@@ -42,6 +43,7 @@ public final class AssistantSpans {
     String text = template.render(conversation, addGenerationPrompt, tools, kwargs);
     int[] ids = tokenizer.encode(text);
     List<Span> spans = new ArrayList<>();
+    String end = null;  // found at the first assistant message: a conversation without one needs none
     for (int i = 0; i < conversation.messages().size(); i++) {
       if (!conversation.role(i).equals("assistant")) continue;
       String why = "cannot mark assistant message " + i + ": ";
@@ -51,10 +53,7 @@ public final class AssistantSpans {
         throw cannot(template, why + "the conversation before it, rendered with the generation"
             + " prompt, is not how the whole conversation starts");
       }
-      Object eos = template.specialTokens().get("eos_token");
-      if (!(eos instanceof String end) || end.isEmpty()) {
-        throw cannot(template, why + "the tokenizer has no eos_token to end the turn");
-      }
+      if (end == null) end = EndOfTurn.text(template);
       int charEnd = text.indexOf(end, before.length());
       if (charEnd < 0) throw cannot(template, why + "no " + end + " after its start");
       charEnd += end.length();

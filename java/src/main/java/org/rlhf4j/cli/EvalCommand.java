@@ -94,7 +94,7 @@ final class EvalCommand implements Callable<Integer> {
       List<PromptInput> inputs = Inputs.prompts(input.prompts, input.promptField, dir, tokenizer,
           policy.config().nPositions(), sampling.maxNewTokens);
       List<Sample> samples = new ArrayList<>(inputs.size());
-      Batches.generate("eval", policy, inputs, sampling.generateOptions(tokenizer, false), sampling.batchSize,
+      Batches.generate("eval", policy, inputs, sampling.generateOptions(tokenizer, false, inputs, dir), sampling.batchSize,
           (batch, r) -> samples.addAll(measure(batch, r, tokenizer, policy, rm, function, ref)));
       Map<String, Double> metrics = metrics(samples);
       print(spec.commandLine().getOut(), dir, metrics);

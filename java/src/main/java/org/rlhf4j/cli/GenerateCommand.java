@@ -52,7 +52,7 @@ final class GenerateCommand implements Callable<Integer> {
           m.config().nPositions(), sampling.maxNewTokens);
       boolean values = m.config().valueHead();
       List<ObjectNode> lines = new ArrayList<>(inputs.size());
-      Batches.generate("generate", m, inputs, sampling.generateOptions(tokenizer, values), sampling.batchSize,
+      Batches.generate("generate", m, inputs, sampling.generateOptions(tokenizer, values, inputs, dir), sampling.batchSize,
           (batch, r) -> {
             List<int[]> responses = r.responses();
             float[] logprobs = r.floats(RolloutField.OLD_LOGPROBS);

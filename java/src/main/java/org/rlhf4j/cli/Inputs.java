@@ -27,8 +27,8 @@ import org.rlhf4j.tokenizer.Tokenizers;
 final class Inputs {
   private Inputs() {}
 
-  /** A prompt of a file, tokenized for the model. */
-  record PromptInput(int line, String text, int[] tokens, Map<String, Object> fields) {}
+  /** A prompt of a file, tokenized for the model; chat: a conversation rendered with the chat template. */
+  record PromptInput(int line, String text, int[] tokens, Map<String, Object> fields, boolean chat) {}
 
   /** The model directory option points at: itself, or a run directory's newest checkpoint. */
   static Path modelDir(String option, Path dir) {
@@ -80,7 +80,7 @@ final class Inputs {
             + maxNewTokens + " it needs " + (tokens.length + maxNewTokens) + " positions but the model's context is "
             + contextLength);
       }
-      out.add(new PromptInput(l.line(), l.text(), tokens, l.fields()));
+      out.add(new PromptInput(l.line(), l.text(), tokens, l.fields(), l.chat()));
     }
     return out;
   }

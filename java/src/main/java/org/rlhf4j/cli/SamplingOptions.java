@@ -1,5 +1,12 @@
 package org.rlhf4j.cli;
 
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import org.rlhf4j.chat.ChatTemplate;
+import org.rlhf4j.chat.ChatTemplateException;
+import org.rlhf4j.chat.EndOfTurn;
+import org.rlhf4j.cli.Inputs.PromptInput;
 import org.rlhf4j.engine.GenerateOptions;
 import org.rlhf4j.tokenizer.Tokenizer;
 import picocli.CommandLine.Option;
@@ -48,10 +55,22 @@ final class SamplingOptions {
     }
   }
 
-  /** These settings with the tokenizer's EOS and padding; the seed is set per batch. */
-  GenerateOptions generateOptions(Tokenizer tokenizer, boolean withValues) {
+  /**
+   * These settings with the tokenizer's EOS and padding; the seed is set per batch. When a prompt
+   * is a conversation, responses are assistant turns and also stop at the chat template's
+   * end-of-turn token (when it is not EOS); plain-string prompts have no stop besides EOS.
+   */
+  GenerateOptions generateOptions(Tokenizer tokenizer, boolean withValues, List<PromptInput> prompts, Path modelDir) {
+    int stop = -1;
+    if (prompts.stream().anyMatch(PromptInput::chat)) {
+      try {
+        stop = EndOfTurn.stopId(ChatTemplate.require(modelDir), tokenizer);
+      } catch (ChatTemplateException | IOException e) {
+        throw new UsageException("--prompts: " + e.getMessage());
+      }
+    }
     int pad = tokenizer.paddingId();
-    return new GenerateOptions(maxNewTokens, temperature, topK, topP, tokenizer.eosId(), -1, pad, seed, withValues);
+    return new GenerateOptions(maxNewTokens, temperature, topK, topP, tokenizer.eosId(), stop, pad, seed, withValues);
   }
 
   /**

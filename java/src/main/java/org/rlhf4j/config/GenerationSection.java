@@ -6,7 +6,9 @@ public record GenerationSection(
     @Doc("Sampling temperature (0 = greedy; PPO needs > 0).") double temperature,
     @Doc("Sample among the k likeliest tokens (0 = off).") int topK,
     @Doc("Sample from the smallest set of tokens with this much probability (1 = off).") double topP,
-    @Doc("Token text that ends a response like EOS, e.g. \".\" (null = none).") @Nullable String stopToken,
+    @Doc("Token text that ends a response like EOS, e.g. \".\" (null = none). Conversational prompts already stop"
+        + " at the chat template's end-of-turn token (e.g. <|im_end|>): beside a different one this is an error.")
+        @Nullable String stopToken,
     @Doc("Responses sampled per prompt, one group (null = the ppo preset's: 1; grpo, dr_grpo 8; dapo 16; rloo 2).")
         @Nullable Integer numSamples) {
 

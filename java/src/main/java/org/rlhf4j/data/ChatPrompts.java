@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.rlhf4j.chat.ChatTemplate;
 import org.rlhf4j.chat.ChatTemplateException;
 import org.rlhf4j.chat.Conversation;
@@ -13,8 +14,8 @@ import org.rlhf4j.chat.Conversation;
 /**
  * Conversational prompts in TRL's format ({@code {"prompt": [messages]}}): rendered with a
  * model's chat template and the generation prompt, so that the response is the assistant's
- * turn; and conversational preference pairs, whose sides continue that prompt. The template is loaded at the first conversational prompt, so plain-string data needs
- * none. Not thread-safe.
+ * turn; and conversational preference pairs, whose sides continue that prompt. The template is
+ * loaded at the first conversational prompt, so plain-string data needs none. Not thread-safe.
  */
 public final class ChatPrompts {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -25,6 +26,14 @@ public final class ChatPrompts {
   /** @param modelDir the model directory whose chat template renders */
   public ChatPrompts(Path modelDir) {
     this.modelDir = modelDir;
+  }
+
+  /**
+   * The template that has rendered this object's conversations; empty while none has been (all
+   * prompts so far were strings).
+   */
+  public Optional<ChatTemplate> renderedWith() {
+    return Optional.ofNullable(template);
   }
 
   /** Whether row's field holds a conversation (a list) rather than a string. */

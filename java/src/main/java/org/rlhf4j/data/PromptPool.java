@@ -6,7 +6,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Random;
+import org.rlhf4j.chat.ChatTemplate;
 import org.rlhf4j.config.DataSection;
 import org.rlhf4j.tokenizer.Tokenizer;
 import org.slf4j.Logger;
@@ -34,12 +36,13 @@ public final class PromptPool {
   private final int skippedTooLong;
   private final int truncated;
   private final long fingerprint;
+  private final ChatTemplate chatTemplate;
   private long epoch;
   private int position;
   private int[] order;
 
   private PromptPool(List<Prompt> train, List<Prompt> eval, long seed, boolean shuffle, int skippedTooLong,
-      int truncated) {
+      int truncated, ChatTemplate chatTemplate) {
     if (train.isEmpty()) throw new DataException("no training prompts");
     this.train = List.copyOf(train);
     this.eval = List.copyOf(eval);
@@ -48,12 +51,13 @@ public final class PromptPool {
     this.skippedTooLong = skippedTooLong;
     this.truncated = truncated;
     this.fingerprint = fingerprint(this.train, seed, shuffle);
+    this.chatTemplate = chatTemplate;
     this.order = order(0);
   }
 
   /** A pool over prompts already in memory (e.g. a built-in task). */
   public static PromptPool of(List<Prompt> train, List<Prompt> eval, long seed, boolean shuffle) {
-    return new PromptPool(train, eval, seed, shuffle, 0, 0);
+    return new PromptPool(train, eval, seed, shuffle, 0, 0, null);
   }
 
   /**
@@ -105,7 +109,8 @@ public final class PromptPool {
           data.prompts(), t.skipped, t.truncated, data.maxPromptTokens(),
           data.tooLong().name().toLowerCase(Locale.ROOT));
     }
-    return new PromptPool(train, eval, seed, data.shuffle(), t.skipped, t.truncated);
+    return new PromptPool(train, eval, seed, data.shuffle(), t.skipped, t.truncated,
+        chat == null ? null : chat.renderedWith().orElse(null));
   }
 
   /**
@@ -154,6 +159,14 @@ public final class PromptPool {
   /** The held-out prompts in file order (empty when none were held out). */
   public List<Prompt> eval() {
     return eval;
+  }
+
+  /**
+   * The chat template that rendered the conversational prompts (whose responses are assistant
+   * turns); empty when every prompt is a plain string.
+   */
+  public Optional<ChatTemplate> chatTemplate() {
+    return Optional.ofNullable(chatTemplate);
   }
 
   /** Number of training prompts. */

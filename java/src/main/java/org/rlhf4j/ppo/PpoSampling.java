@@ -7,6 +7,8 @@ import java.util.Map;
 import org.rlhf4j.agent.Environment;
 import org.rlhf4j.agent.Episode;
 import org.rlhf4j.agent.Episodes;
+import org.rlhf4j.chat.ChatTemplateException;
+import org.rlhf4j.chat.EndOfTurn;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.data.Prompt;
 import org.rlhf4j.engine.GenerateOptions;
@@ -91,6 +93,13 @@ final class PpoSampling {
             + " tokens for this tokenizer; it must be exactly one");
       }
       stop = ids[0];
+    }
+    try {
+      // Episodes render every prompt through the template, plain-string ones too: their turns end alike.
+      var template = parts.agent() != null ? parts.chatTemplate() : parts.prompts().chatTemplate().orElse(null);
+      stop = EndOfTurn.stopId(template, tok, stop, "generation.stop_token");
+    } catch (ChatTemplateException e) {
+      throw new IllegalArgumentException("conversational prompts: " + e.getMessage(), e);
     }
     int pad = tok.paddingId();
     boolean sharedCritic = parts.critic() == null && parts.policy().config().valueHead();

@@ -47,7 +47,7 @@ public final class References {
   }
 
   /** Each case (template variables) rendered by jinja2 as transformers renders: text, or {"error": ...}. */
-  static List<Object> jinja2(String template, List<Map<String, Object>> cases) throws Exception {
+  public static List<Object> jinja2(String template, List<Map<String, Object>> cases) throws Exception {
     String request = JSON.writeValueAsString(Map.of("template", template, "cases", cases));
     Path script = resource("render_jinja2.py");
     String out = run(List.of(PYTHON, script.toString()), request, 60,

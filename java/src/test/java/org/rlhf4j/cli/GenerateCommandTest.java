@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -89,6 +90,50 @@ class GenerateCommandTest {
     Cli bad = Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--out", out.toString());
     assertEquals(2, bad.code(), bad::toString);
     assertTrue(bad.err().contains(prompts + ":1: prompt[0]: unknown role \"robot\""), bad::toString);
+  }
+
+  /**
+   * Greedy generation after a conversational prompt ends at the template's end-of-turn token
+   * (not the model's EOS): the same model and prompt give the same tokens up to it, then stop;
+   * a plain-string prompt does not stop there.
+   */
+  @Test
+  void aConversationalResponseEndsAtTheTemplatesEndOfTurnToken() throws IOException {
+    WordTokenizer tok = TinyCheckpoints.tokenizer();
+    Path model = TinyCheckpoints.write(dir.resolve("m"), TinyCheckpoints.llama());
+    Path prompts = Files.writeString(dir.resolve("chat.jsonl"),
+        "{\"prompt\": [{\"role\": \"user\", \"content\": \"the food was\"}]}\n");
+    // First with an end of turn the model never writes: the response runs to --max-new-tokens.
+    TinyCheckpoints.writeChatTemplate(model, TinyCheckpoints.chatTemplateEndingTurnsWith("<bos>"));
+    int[] free = ints(generate(model, prompts, "free.jsonl").get("response_tokens"));
+    assertEquals(8, free.length, "the untrained model runs to the limit");
+    // The first token it writes after its first one, other than the ones before: made the end of turn.
+    int cut = 1;
+    while (cut < free.length && (free[cut] == tok.unkId() || fresh(free, cut) < 0)) cut++;
+    assertTrue(cut < free.length - 1, "no fresh token before the last in " + Arrays.toString(free));
+    String word = tok.vocabulary().get(free[cut]);
+    TinyCheckpoints.writeChatTemplate(model, TinyCheckpoints.chatTemplateEndingTurnsWith(word));
+    JsonNode stopped = generate(model, prompts, "stopped.jsonl");
+    assertArrayEquals(Arrays.copyOf(free, cut + 1), ints(stopped.get("response_tokens")),
+        "the same tokens, ending with the end of turn '" + word + "'");
+
+    // The same prompt tokens (BOS added, roles unk), as a string.
+    Path plain = Files.writeString(dir.resolve("plain.txt"), "user the food was <eos> assistant\n");
+    JsonNode unstopped = generate(model, plain, "plain.jsonl");
+    assertArrayEquals(free, ints(unstopped.get("response_tokens")), "a plain-string prompt stops at EOS only");
+  }
+
+  /** free[i], or -1 when it is one of the tokens before it. */
+  private static int fresh(int[] free, int i) {
+    for (int j = 0; j < i; j++) if (free[j] == free[i]) return -1;
+    return free[i];
+  }
+
+  private JsonNode generate(Path model, Path prompts, String out) throws IOException {
+    Cli r = Cli.run("generate", "--model", model.toString(), "--prompts", prompts.toString(), "--temperature", "0",
+        "--max-new-tokens", "8", "--out", dir.resolve(out).toString());
+    assertEquals(0, r.code(), r::toString);
+    return lines(dir.resolve(out)).getFirst();
   }
 
   @Test

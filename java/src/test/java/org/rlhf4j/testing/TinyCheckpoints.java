@@ -29,6 +29,17 @@ public final class TinyCheckpoints {
   public static final String CHAT_TEMPLATE = "{{ bos_token }}{% for m in messages %}{{ m['role'] }} "
       + "{{ m['content'] }} {{ eos_token }} {% endfor %}{% if add_generation_prompt %}assistant {% endif %}";
 
+  /**
+   * {@link #CHAT_TEMPLATE} whose assistant turns end with endOfTurn instead of EOS (as base Qwen3's
+   * end with {@code <|im_end|>}, not its EOS): a prompt of user messages renders the same
+   * whatever endOfTurn is.
+   */
+  public static String chatTemplateEndingTurnsWith(String endOfTurn) {
+    return "{{ bos_token }}{% for m in messages %}{{ m['role'] }} {{ m['content'] }} "
+        + "{% if m['role'] == 'assistant' %}" + endOfTurn + "{% else %}{{ eos_token }}{% endif %} {% endfor %}"
+        + "{% if add_generation_prompt %}assistant {% endif %}";
+  }
+
   private TinyCheckpoints() {}
 
   /** Writes tokenizer_config.json into dir with the special tokens and, unless null, template. */
