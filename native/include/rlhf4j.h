@@ -264,7 +264,8 @@ R4J_API r4j_status r4j_rollout_shape(const r4j_rollout *rollout, int64_t *out_ba
                                      int64_t *out_query_len, int64_t *out_response_len);
 
 /* Copies a field (R4J_FIELD_*) into dst; cap in elements of the field's type.
- * A field never computed reads as zeros. */
+ * A field never computed reads as zeros (an unwritten ACTION_MASK as the
+ * response mask); reading creates no field. */
 R4J_API r4j_status r4j_rollout_read(const r4j_rollout *rollout, int32_t field, void *dst,
                                     size_t cap);
 
@@ -362,7 +363,7 @@ typedef struct r4j_reward_stats {
   double kl;                /* objective/kl: mean over samples of sum_t KL_t */
   double non_score_reward;  /* mean over samples of sum_t -kl_coef * KL_t */
   double scores;            /* mean score after clipping/penalty/normalisation */
-  double rlhf_reward;       /* scores + non_score_reward */
+  double rlhf_reward;       /* scores + non_score_reward (+ TURN_REWARDS' mean sum) */
   double entropy;           /* mean over samples of sum_t -old_logprob_t */
   double response_length;   /* mean response length (tokens) */
   double eos_rate;          /* share of samples that ended with EOS/stop */
@@ -490,6 +491,20 @@ R4J_API r4j_status r4j_optimizer_write_tensor(r4j_optimizer *optimizer, const ch
                                     * when mask_truncated) */
 #define R4J_FIELD_SCORES_SHAPED 22 /* float [B]: the score after normalisation, penalties, clipping and
                                     * overlong shaping, as put on the last token (r4j_ppo_rewards_ex) */
+/* Multi-turn episodes: a response holds the policy's turns and, between them,
+ * observation tokens (tool results, the template's glue) the policy did not
+ * choose. ACTION_MASK (float [B, R], 0 or 1) is 1 on the tokens the policy
+ * sampled; unwritten, every response token is one (and reads as the response
+ * mask). Written, response mask * ACTION_MASK replaces the response mask in
+ * KL, entropy, the score's position (the last action token), returns and
+ * advantages (GAE and reward-to-go skip observation tokens: the recursion
+ * passes through them), whitening, LOSS_MASK and every loss aggregation.
+ * Every sample needs at least one action token.
+ * TURN_REWARDS (float [B, R]) holds the environment's per-turn rewards, put
+ * by the caller on each turn's last action token; r4j_ppo_rewards_ex adds
+ * them to REWARDS (on action tokens only). */
+#define R4J_FIELD_ACTION_MASK 23
+#define R4J_FIELD_TURN_REWARDS 24
 
 #define R4J_ESTIMATOR_GAE 0                   /* PPO: GAE(gamma, lambda) with the critic */
 #define R4J_ESTIMATOR_GRPO 1                  /* (r - mean_group) / (std_group + 1e-4) */

@@ -183,7 +183,7 @@ R4J_API r4j_status r4j_rollout_read(const r4j_rollout* rollout, int32_t field, v
       case R4J_FIELD_ENDED: r4j::copy_out(ro.ended, R4J_DTYPE_U8, dst, cap, what); break;
       default:
         if (!r4j::is_float_field(field)) fail(R4J_ERR_NOT_FOUND, "unknown rollout field " + std::to_string(field));
-        r4j::copy_out(ro.field(field), R4J_DTYPE_F32, dst, cap * 4, what);
+        r4j::copy_out(ro.read(field), R4J_DTYPE_F32, dst, cap * 4, what);
     }
   });
 }

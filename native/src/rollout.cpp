@@ -8,7 +8,7 @@ namespace r4j {
 
 bool is_float_field(int32_t which) {
   return (which >= R4J_FIELD_OLD_LOGPROBS && which <= R4J_FIELD_FULL_KL) ||
-         (which >= R4J_FIELD_GROUP_ID && which <= R4J_FIELD_SCORES_SHAPED);
+         (which >= R4J_FIELD_GROUP_ID && which <= R4J_FIELD_TURN_REWARDS);
 }
 
 bool is_per_sample_field(int32_t which) {
@@ -68,13 +68,29 @@ Rollout gather_rows(const std::vector<const Rollout*>& parts, const std::vector<
   return out;
 }
 
+namespace {
+
+at::Tensor zeros_for(const Rollout& r, int32_t which) {
+  std::vector<int64_t> shape = is_per_sample_field(which) ? std::vector<int64_t>{r.batch()}
+                                                          : std::vector<int64_t>{r.batch(), r.response_len()};
+  return at::zeros(shape, at::TensorOptions().device(r.device).dtype(at::kFloat));
+}
+
+}  // namespace
+
 at::Tensor& Rollout::field(int32_t which) {
   require(is_float_field(which), "rollout field " + std::to_string(which) + " is not a float field");
   auto it = floats.find(which);
   if (it != floats.end()) return it->second;
-  std::vector<int64_t> shape = is_per_sample_field(which) ? std::vector<int64_t>{batch()}
-                                                          : std::vector<int64_t>{batch(), response_len()};
-  return floats[which] = at::zeros(shape, at::TensorOptions().device(device).dtype(at::kFloat));
+  return floats[which] = zeros_for(*this, which);
+}
+
+at::Tensor Rollout::read(int32_t which) const {
+  require(is_float_field(which), "rollout field " + std::to_string(which) + " is not a float field");
+  auto it = floats.find(which);
+  if (it != floats.end()) return it->second;
+  if (which == R4J_FIELD_ACTION_MASK) return response_mask.to(at::kFloat);
+  return zeros_for(*this, which);
 }
 
 }  // namespace r4j

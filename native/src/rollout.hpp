@@ -19,7 +19,7 @@ struct Rollout {
   at::Tensor response_tokens;  // [B, R] int64, right-padded
   at::Tensor response_mask;    // [B, R] bool: real tokens, EOS included
   at::Tensor ended;            // [B] bool: an EOS or stop token was generated
-  std::map<int32_t, at::Tensor> floats;  // R4J_FIELD_OLD_LOGPROBS .. FULL_KL, GROUP_ID .. SCORES_SHAPED, float32
+  std::map<int32_t, at::Tensor> floats;  // R4J_FIELD_OLD_LOGPROBS .. FULL_KL, GROUP_ID .. TURN_REWARDS, float32
 
   int64_t batch() const { return query_tokens.size(0); }
   int64_t query_len() const { return query_tokens.size(1); }
@@ -31,6 +31,9 @@ struct Rollout {
   // A float field; one never written reads as zeros (and is created so).
   at::Tensor& field(int32_t which);
   bool has(int32_t which) const { return floats.count(which) > 0; }
+  // A float field as a reader sees it, never creating it (an ACTION_MASK created as zeros would
+  // mask every token): zeros when never written, the response mask for an unwritten ACTION_MASK.
+  at::Tensor read(int32_t which) const;
 };
 
 // A new rollout of the given rows of several rollouts (same device and pad id):

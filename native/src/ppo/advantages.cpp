@@ -1,4 +1,5 @@
-// Returns and advantages, over response tokens only. The estimator is a row of
+// Returns and advantages, over action tokens only (the response's tokens, less
+// a multi-turn episode's observation tokens: see R4J_FIELD_ACTION_MASK). The estimator is a row of
 // kEstimators keyed by r4j_algo_options.estimator; r[i] below is sample i's sequence reward,
 // sum_t rewards[i, t] (the score, plus the KL penalty when it is in the reward).
 //
@@ -34,17 +35,23 @@
 namespace r4j {
 namespace {
 
-// A[t] = rewards[t] + gamma * V[t+1] - V[t] + gamma * lam * A[t+1], [B, R].
-at::Tensor gae(const at::Tensor& rewards, const at::Tensor& values, double gamma, double lam) {
+// A[t] = rewards[t] + gamma * V[t'] - V[t] + gamma * lam * A[t'], [B, R], where t'
+// is the next action token after t (mask [B, R]): observation tokens between
+// two turns are no time steps, so the recursion passes through them (verl's
+// multi-turn GAE). On a contiguous mask this is the textbook recursion, with
+// padding reading as V = A = 0.
+at::Tensor gae(const at::Tensor& rewards, const at::Tensor& values, const at::Tensor& mask, double gamma,
+               double lam) {
   const int64_t B = rewards.size(0), R = rewards.size(1);
   auto advantages = at::zeros_like(rewards);
   auto last_gae = at::zeros({B}, rewards.options());
   auto next_value = at::zeros({B}, rewards.options());
   for (int64_t t = R - 1; t >= 0; --t) {
+    auto action = mask.select(1, t).gt(0);                    // [B]
     auto delta = rewards.select(1, t) + gamma * next_value - values.select(1, t);
-    last_gae = delta + gamma * lam * last_gae;
+    last_gae = at::where(action, delta + gamma * lam * last_gae, last_gae);
     advantages.select(1, t).copy_(last_gae);
-    next_value = values.select(1, t);
+    next_value = at::where(action, values.select(1, t), next_value);
   }
   return advantages;
 }
@@ -95,7 +102,7 @@ struct Batch {
   Rollout& rollout;
   const r4j_ppo_options& o;
   const r4j_algo_options& a;
-  at::Tensor mask;        // response tokens
+  at::Tensor mask;        // action tokens
   at::Tensor loss_mask;   // the tokens that count in the loss
   at::Tensor rewards;     // per-token rewards, zero off the mask
   at::Tensor seq_reward;  // [B]: r_i = sum_t rewards[i, t]
@@ -108,7 +115,7 @@ struct Estimate {
 
 Estimate gae_estimate(const Batch& b, r4j_group_stats&) {
   Estimate e;
-  e.advantages = gae(b.rewards, b.values, b.o.gamma, b.o.lam) * b.mask;
+  e.advantages = gae(b.rewards, b.values, b.mask, b.o.gamma, b.o.lam) * b.mask;
   e.returns = (e.advantages + b.values) * b.mask;
   e.whitened = b.o.whiten_advantages ? masked_whiten(e.advantages, b.loss_mask) : e.advantages;
   return e;
@@ -152,7 +159,7 @@ Estimate rloo_estimate(const Batch& b, r4j_group_stats& gs) {
 // returns[t] = sum_{j>=t} gamma^(j-t) per_token[j], whitened over the batch's loss tokens.
 Estimate reward_to_go(const Batch& b, const at::Tensor& per_token) {
   Estimate e;
-  e.returns = gae(per_token, at::zeros_like(per_token), b.o.gamma, 1.0) * b.mask;
+  e.returns = gae(per_token, at::zeros_like(per_token), b.mask, b.o.gamma, 1.0) * b.mask;
   e.advantages = e.returns;
   e.whitened = masked_whiten(e.advantages, b.loss_mask);
   return e;
@@ -165,8 +172,7 @@ Estimate reinforce_pp_baseline_estimate(const Batch& b, r4j_group_stats& gs) {
   auto g = group_stats(score, group_ids(b.rollout));
   gs.groups = g.groups;
   gs.zero_variance_groups = g.constant.to(at::kFloat).div(g.size).sum().round().item<int64_t>();
-  auto last = b.mask.sum(1).to(at::kLong).sub(1).unsqueeze(1);  // [B, 1]
-  return reward_to_go(b, b.rewards.scatter_add(1, last, (-g.mean).unsqueeze(1)));
+  return reward_to_go(b, b.rewards.scatter_add(1, last_token(b.mask), (-g.mean).unsqueeze(1)));
 }
 
 // The estimators by R4J_ESTIMATOR_* (verl's registry of advantage estimators):
@@ -206,7 +212,7 @@ r4j_advantage_stats compute_advantages(Rollout& r, const r4j_ppo_options& o, con
   require(r.has(R4J_FIELD_REWARDS), "advantages need REWARDS: call r4j_ppo_rewards_ex first");
   const EstimatorEntry& estimator = estimator_entry(a.estimator);
   at::NoGradGuard no_grad;
-  auto mask = r.response_mask.to(at::kFloat);               // [B, R]
+  auto mask = action_mask(r);                               // [B, R]
   auto lmask = loss_mask(r, a);                             // [B, R]
   auto rewards = r.field(R4J_FIELD_REWARDS) * mask;         // [B, R]
   auto seq_reward = rewards.sum(1);                         // [B]: r_i

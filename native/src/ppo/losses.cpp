@@ -38,7 +38,7 @@ namespace {
 struct MicroBatch {
   at::Tensor tokens, mask;  // [n, P' + R']
   int64_t query_len = 0, response_len = 0;
-  at::Tensor rmask;         // [n, R'] float
+  at::Tensor rmask;         // [n, R'] float: the picked rows' action tokens
   at::Tensor rows;          // [n] int64
   at::Tensor pick(const at::Tensor& field) const {  // [B, R] -> [n, R']
     return field.index_select(0, rows).narrow(1, 0, response_len);
@@ -61,7 +61,7 @@ MicroBatch select(const Rollout& r, const at::Tensor& rows) {
   mb.mask = at::cat({qmask, rmask}, 1);
   mb.query_len = longest_query;
   mb.response_len = longest_response;
-  mb.rmask = rmask.to(at::kFloat);
+  mb.rmask = mb.pick(action_mask(r));
   return mb;
 }
 

@@ -22,7 +22,14 @@ void require_estimator(int32_t estimator);
 // Whether the estimator learns a value head (GAE); critic-free ones need none.
 bool uses_critic(const r4j_algo_options& a);
 
-// [B, R] float: 1 on response tokens that count in the loss (truncated samples
+// [B, R] float: 1 on the response tokens the policy chose (response mask *
+// ACTION_MASK when written; checked to be 0/1 with an action token per sample).
+at::Tensor action_mask(const Rollout& rollout);
+
+// [B, 1] long: the position of each row's last 1 in mask [B, R].
+at::Tensor last_token(const at::Tensor& mask);
+
+// [B, R] float: 1 on action tokens that count in the loss (truncated samples
 // are dropped when mask_truncated).
 at::Tensor loss_mask(const Rollout& rollout, const r4j_algo_options& algo);
 

@@ -1,5 +1,6 @@
 package org.rlhf4j.agent;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,6 +38,33 @@ public interface Environment extends AutoCloseable {
 
   @Override
   default void close() {}
+
+  /**
+   * A row's {@code prompt} as messages: a conversational prompt's list as given, or the text as
+   * the user's message.
+   *
+   * @param who names the caller in errors
+   * @throws IllegalArgumentException when the prompt is neither, or a message lacks a string role or content
+   */
+  static List<Message> promptMessages(Map<String, Object> row, String who) {
+    Object prompt = row.get("prompt");
+    if (prompt instanceof String text) return List.of(Message.user(text));
+    if (!(prompt instanceof List<?> list)) {
+      throw new IllegalArgumentException(who + ": the prompt row needs a \"prompt\" string or list of messages, got"
+          + " keys " + row.keySet());
+    }
+    List<Message> out = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      if (!(list.get(i) instanceof Map<?, ?> m) || !(m.get("role") instanceof String role)
+          || !(m.get("content") instanceof String content)) {
+        throw new IllegalArgumentException(who + ": prompt[" + i + "] must be a message with a string role and"
+            + " content");
+      }
+      out.add(new Message(role, content, List.of(), m.get("tool_call_id") instanceof String id ? id : null,
+          m.get("name") instanceof String n ? n : null));
+    }
+    return out;
+  }
 
   /**
    * The row reset reads, from a prompt pool's prompt text and other fields (which do not hold

@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The built-in environment: the prompt row's {@code prompt} as the user's message; each assistant
+ * The built-in environment: the prompt row's {@code prompt} (the user's text, or messages); each assistant
  * turn's tool calls run and their results (or errors) come back as tool messages. The episode
  * ends on a turn without tool calls or after maxTurns assistant turns; its reward comes from the
  * reward function at the end, so every step's reward is 0.
@@ -23,17 +23,16 @@ public final class ToolEnvironment implements Environment {
     this.maxTurns = maxTurns;
   }
 
-  /** A system message from the row's {@code system} field when given, then the user's {@code prompt}. */
+  /**
+   * The row's {@code prompt}: a list of messages (a conversational prompt, as given), or the
+   * user's text after a system message from the row's {@code system} field when given.
+   */
   @Override
   public List<Message> reset(Map<String, Object> row) {
     turns = 0;
-    if (!(row.get("prompt") instanceof String prompt)) {
-      throw new IllegalArgumentException("tool environment: the prompt row needs a \"prompt\" string, got keys "
-          + row.keySet());
-    }
     List<Message> out = new ArrayList<>();
-    if (row.get("system") instanceof String system) out.add(Message.system(system));
-    out.add(Message.user(prompt));
+    if (row.get("prompt") instanceof String && row.get("system") instanceof String system) out.add(Message.system(system));
+    out.addAll(Environment.promptMessages(row, "tool environment"));
     return out;
   }
 

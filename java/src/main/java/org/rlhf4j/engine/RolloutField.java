@@ -23,7 +23,15 @@ public enum RolloutField {
   /** 1 where a token counts in the loss (0 for truncated samples when ppo.mask_truncated). */
   LOSS_MASK(21, DType.F32, false),
   /** The score as put on the last token: after normalisation, clipping and overlong shaping. */
-  SCORES_SHAPED(22, DType.F32, true);
+  SCORES_SHAPED(22, DType.F32, true),
+  /**
+   * Multi-turn episodes: 1 on the response tokens the policy sampled, 0 on observation tokens
+   * (tool results, template glue) between its turns. Unwritten, every response token is an action
+   * (and it reads as the response mask).
+   */
+  ACTION_MASK(23, DType.F32, false),
+  /** The environment's per-turn rewards, on each turn's last action token; added to REWARDS. */
+  TURN_REWARDS(24, DType.F32, false);
 
   final int code;
   final DType dtype;

@@ -108,7 +108,7 @@ class ToolEnvironmentTest {
       assertEquals(List.of(Message.system("be brief"), Message.user("say hi")),
           env.reset(Environment.row("say hi", Map.of("system", "be brief", "answer", "hi"))));
       var noPrompt = assertThrows(IllegalArgumentException.class, () -> env.reset(Map.of("answer", "x")));
-      assertEquals("tool environment: the prompt row needs a \"prompt\" string, got keys [answer]", noPrompt.getMessage());
+      assertEquals("tool environment: the prompt row needs a \"prompt\" string or list of messages, got keys [answer]", noPrompt.getMessage());
       var step = env.step(say("sure " + call("{\"text\": \"hi\"}") + call("{\"text\": \"there\"}")));
       assertEquals(List.of(Message.tool("call_0", "echo", "hi"), Message.tool("call_1", "echo", "there")),
           step.observations());

@@ -99,6 +99,7 @@ class HeaderBindingTest {
     assertCodes(defines("LOSS_"), AlgoOptions.LossAgg.values(), e -> e.code);
     assertCodes(defines("IS_"), AlgoOptions.ImportanceSampling.values(), e -> e.code);
     assertCodes(defines("KL_", "IN_", "LOSS_"), PpoOptions.KlEstimator.values(), e -> e.code);
+    assertCodes(defines("FIELD_"), RolloutField.values(), f -> f.code);
   }
 
   private static <E extends Enum<E>> void assertCodes(Map<String, Integer> header, E[] constants,
