@@ -21,7 +21,8 @@ import org.rlhf4j.tokenizer.WordTokenizer;
  */
 public final class MenuTask {
   /** Held-out combinations of restaurant and dish, of 144. */
-  public static final int HELD_OUT = 32;
+  public static final int HELD_OUT = 40;
+  static final int PHRASINGS = 1;
   static final int LOOKUP_RESTAURANTS = 3;
   static final double LOOKUP_RATE = 0.85;
   static final double GUESS_LOOKUP_RATE = 0.15;
@@ -51,7 +52,7 @@ public final class MenuTask {
   public static Question question(String restaurant, String dish, int phrasing) {
     String text = switch (phrasing) {
       case 0 -> "what does " + dish + " cost at " + restaurant + "?";
-      case 1 -> "at " + restaurant + ", how much is the " + dish + "?";
+      case 1 -> "how much is the " + dish + " at " + restaurant + "?";
       default -> throw new IllegalArgumentException("phrasing must be 0 or 1, got " + phrasing);
     };
     return new Question(restaurant, dish, phrasing, text, Integer.toString(Menu.price(restaurant, dish)));
@@ -66,7 +67,7 @@ public final class MenuTask {
   public List<Question> heldOutQuestions() {
     List<Question> out = new ArrayList<>();
     for (int[] c : heldOut) {
-      for (int p = 0; p < 2; p++) out.add(question(Menu.RESTAURANTS.get(c[0]), Menu.DISHES.get(c[1]), p));
+      for (int p = 0; p < PHRASINGS; p++) out.add(question(Menu.RESTAURANTS.get(c[0]), Menu.DISHES.get(c[1]), p));
     }
     return out;
   }
@@ -77,7 +78,7 @@ public final class MenuTask {
     List<Question> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       int[] c = train.get(random.nextInt(train.size()));
-      out.add(question(Menu.RESTAURANTS.get(c[0]), Menu.DISHES.get(c[1]), random.nextInt(2)));
+      out.add(question(Menu.RESTAURANTS.get(c[0]), Menu.DISHES.get(c[1]), PHRASINGS == 1 ? 0 : random.nextInt(PHRASINGS)));
     }
     return out;
   }

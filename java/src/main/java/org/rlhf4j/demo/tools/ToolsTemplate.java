@@ -1,9 +1,10 @@
 package org.rlhf4j.demo.tools;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import org.rlhf4j.checkpoint.CheckpointWriter;
 import org.rlhf4j.chat.ChatTemplate;
 import org.rlhf4j.tokenizer.WordTokenizer;
 
@@ -49,13 +50,16 @@ public final class ToolsTemplate {
   }
 
   /**
-   * Writes chat_template.jinja and tokenizer_config.json (bos, eos, pad tokens) into a model
-   * directory, so that SFT and RL render conversations with this template.
+   * Adds chat_template.jinja and tokenizer_config.json (bos, eos, pad tokens) to a checkpoint, so
+   * that SFT and RL from it render conversations with this template (and copy both on).
    */
-  public static void writeInto(Path modelDir) throws IOException {
-    Files.writeString(modelDir.resolve(FILE), SOURCE);
-    Files.writeString(modelDir.resolve("tokenizer_config.json"), new com.fasterxml.jackson.databind.ObjectMapper()
-        .writerWithDefaultPrettyPrinter().writeValueAsString(specialTokens()));
+  public static CheckpointWriter addTo(CheckpointWriter writer) {
+    try {
+      return writer.file(FILE, SOURCE.getBytes(StandardCharsets.UTF_8)).file("tokenizer_config.json",
+          new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(specialTokens()));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private static Map<String, Object> specialTokens() {

@@ -44,7 +44,7 @@ class ToolsTemplateTest {
   @Test
   void theConversationTokenizesAsTheWordsTheTemplateWrote() {
     String text = template.render(MenuTask.lookup(MenuTask.question("sakura", "sushi", 1)), false, null, Map.of());
-    assertEquals("<bos> <user> at sakura, how much is the sushi? <eos> <assistant> <tool_call> { \"name\" : \"menu\" ,"
+    assertEquals("<bos> <user> how much is the sushi at sakura? <eos> <assistant> <tool_call> { \"name\" : \"menu\" ,"
         + " \"arguments\" : { \"restaurant\" : \"sakura\" , \"dish\" : \"sushi\" } } </tool_call> <eos> <tool> "
         + Menu.price("sakura", "sushi") + " <eos> <assistant> " + Menu.price("sakura", "sushi") + " <eos>", text);
     String prompt = template.render(MenuTask.guess(MenuTask.question("sakura", "sushi", 1)).subList(0, 1), true, null,
