@@ -26,7 +26,8 @@ public record Episode(int[] promptTokens, int[] responseTokens, float[] actionMa
   /**
    * One assistant turn.
    *
-   * @param text what the model wrote, special tokens skipped and the end of turn removed
+   * @param text what the model wrote, special tokens skipped and the end of turn removed (a last
+   *     turn the budget cut is recorded too, unanswered)
    * @param calls the tool calls in it, as the configured parser reads them
    * @param observations the messages the environment answered with (tool results); empty when it ended
    * @param reward the environment's reward for this turn

@@ -23,8 +23,9 @@ import org.rlhf4j.train.Seeds;
  *
  * <p>The budget (GenerateOptions.maxNewTokens) is the episode's whole response, observation
  * tokens included (as verl counts). An episode ends when its environment says done, after
- * agent.max_turns turns, or truncated: a turn that reaches the budget before its end of turn, or
- * an observation that would leave no room for another token. Row i's turn t samples from
+ * agent.max_turns turns, or truncated: a turn that reaches the budget before its end of turn (it
+ * is recorded, but the environment does not see it), or an observation that would leave no room
+ * for another token. Row i's turn t samples from
  * seed mix(seeds[i], t), so an episode is the same in any batch (a turn the context window splits
  * into two calls continues from mix(seeds[i], t, piece)). Not thread-safe.
  */
@@ -122,7 +123,8 @@ public final class Episodes {
       if (p.stopped() && keep == p.tokens().length && keep > 0) {
         ended.add(e);
       } else if (e.remaining() == 0) {
-        e.finish(true);
+        String text = e.turnText(tokenizer, false);
+        e.cutTurn(text, runtime.parser().parse(text).calls());
       } else {
         e.piece++;
       }
@@ -135,7 +137,7 @@ public final class Episodes {
     List<Message> assistants = new ArrayList<>();
     List<Future<Environment.Step>> steps = new ArrayList<>();
     for (LiveEpisode e : stepping) {
-      Message m = Message.assistant(e.turnText(tokenizer), List.of());
+      Message m = Message.assistant(e.turnText(tokenizer, true), List.of());
       assistants.add(m);
       steps.add(threads.submit(() -> e.env.step(m)));
     }

@@ -87,9 +87,9 @@ final class LiveEpisode {
     size++;
   }
 
-  /** The current turn's text: special tokens skipped, its end-of-turn token left out. */
-  String turnText(Tokenizer tokenizer) {
-    return tokenizer.decode(Arrays.copyOfRange(tokens, turnStart, size - 1), true);
+  /** The current turn's text, special tokens skipped; with ended, its end-of-turn token left out. */
+  String turnText(Tokenizer tokenizer, boolean ended) {
+    return tokenizer.decode(Arrays.copyOfRange(tokens, turnStart, ended ? size - 1 : size), true);
   }
 
   List<Message> messagesBeforeTurn() {
@@ -103,6 +103,12 @@ final class LiveEpisode {
     turns.add(new Episode.Turn(assistant.content(), calls, step.observations(), step.reward()));
     turn++;
     piece = 0;
+  }
+
+  /** Ends the episode on a turn the budget cut: recorded without an environment step (no reward, no answer). */
+  void cutTurn(String text, List<ToolCall> calls) {
+    turns.add(new Episode.Turn(text, calls, List.of(), 0));
+    finish(true);
   }
 
   void finish(boolean byBudget) {

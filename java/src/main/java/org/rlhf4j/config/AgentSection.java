@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 /**
- * Section {@code agent}: multi-turn episodes with tools. Not yet part of any command's config;
- * the episode loop will read it.
+ * Section {@code agent} of the ppo command: multi-turn episodes with tools, on when tools or an
+ * environment are named (see {@link PpoRunConfig#agentEnabled()}).
  */
 public record AgentSection(
     @Doc("Fully qualified class name of the Environment (null = the built-in tool-calling environment).")

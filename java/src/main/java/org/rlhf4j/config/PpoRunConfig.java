@@ -12,6 +12,8 @@ public record PpoRunConfig(
     @Doc("Where scores come from and how they are shaped.") RewardSection reward,
     @Doc("Prompt files and how prompts are read.") DataSection data,
     @Doc("How responses are sampled.") GenerationSection generation,
+    @Doc("Multi-turn episodes with tools: on when agent.tools is non-empty or agent.environment is set; the response"
+        + " is then the whole episode, generation.max_new_tokens its budget (tool results count).") AgentSection agent,
     @Doc("The PPO algorithm; ppo.preset chooses the defaults of this section.") PpoSection ppo,
     @Doc("AdamW and gradient clipping.") OptimSection optim,
     @Doc("Iterations, learning-rate schedule, evaluation, checkpoints, time budget.") ScheduleSection schedule)
@@ -23,6 +25,7 @@ public record PpoRunConfig(
     Check.notNull("reward", reward);
     Check.notNull("data", data);
     Check.notNull("generation", generation);
+    Check.notNull("agent", agent);
     Check.notNull("ppo", ppo);
     Check.notNull("optim", optim);
     Check.notNull("schedule", schedule);
@@ -31,7 +34,8 @@ public record PpoRunConfig(
   /** Every key at its default: run.out runs/ppo, the seed preset, lr 1.41e-5 (TRL's). */
   public static PpoRunConfig defaults() {
     return new PpoRunConfig(RunSection.defaults(Path.of("runs/ppo")), PpoModelSection.defaults(),
-        RewardSection.defaults(), DataSection.defaults(), GenerationSection.defaults(), PpoSection.defaults(),
+        RewardSection.defaults(), DataSection.defaults(), GenerationSection.defaults(), AgentSection.defaults(),
+        PpoSection.defaults(),
         OptimSection.defaults(1.41e-5), ScheduleSection.defaults());
   }
 
@@ -97,6 +101,11 @@ public record PpoRunConfig(
     Check.rule(ppo.overlongBufferLen() == null || ppo.overlongBufferLen() <= generation.maxNewTokens(),
         "ppo.overlong_buffer_len (" + ppo.overlongBufferLen() + ") must be at most generation.max_new_tokens ("
             + generation.maxNewTokens() + ")");
+  }
+
+  /** Whether responses are multi-turn episodes: agent.tools is non-empty or agent.environment is set. */
+  public boolean agentEnabled() {
+    return agent.environment() != null || !agent.tools().classNames().isEmpty();
   }
 
   /** Responses per prompt: generation.num_samples, or the ppo preset's. */

@@ -3,6 +3,7 @@ package org.rlhf4j.data;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
@@ -16,8 +17,16 @@ import java.util.Objects;
  * @param fields the other fields of its JSONL object or Parquet row as Jackson maps JSON (String,
  *     Integer, Long, Double, Boolean, List, Map or null), for Java reward functions; empty for
  *     text files
+ * @param messages a conversational prompt's messages as the file has them (text is their rendering),
+ *     or null for a plain string; multi-turn episodes start from them
  */
-public record Prompt(int index, String text, int[] tokens, Map<String, Object> fields) {
+public record Prompt(int index, String text, int[] tokens, Map<String, Object> fields,
+    List<Map<String, Object>> messages) {
+
+  /** A plain-string prompt. */
+  public Prompt(int index, String text, int[] tokens, Map<String, Object> fields) {
+    this(index, text, tokens, fields, null);
+  }
 
   public Prompt {
     Objects.requireNonNull(text, "text");
@@ -39,17 +48,17 @@ public record Prompt(int index, String text, int[] tokens, Map<String, Object> f
   @Override
   public boolean equals(Object o) {
     return o instanceof Prompt p && index == p.index && text.equals(p.text) && Arrays.equals(tokens, p.tokens)
-        && fields.equals(p.fields);
+        && fields.equals(p.fields) && Objects.equals(messages, p.messages);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(index, text, Arrays.hashCode(tokens), fields);
+    return Objects.hash(index, text, Arrays.hashCode(tokens), fields, messages);
   }
 
   @Override
   public String toString() {
     return "Prompt[index=" + index + ", text=" + text + ", tokens=" + Arrays.toString(tokens) + ", fields=" + fields
-        + "]";
+        + (messages == null ? "" : ", messages=" + messages) + "]";
   }
 }

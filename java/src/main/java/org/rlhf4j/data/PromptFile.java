@@ -3,6 +3,7 @@ package org.rlhf4j.data;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,13 +23,21 @@ public final class PromptFile {
    * @param line 1-based number of the record in the data set
    * @param text the prompt
    * @param fields the record's other fields (empty for text files)
-   * @param chat whether text is a conversation rendered by its chat template (which writes any
-   *     BOS itself, so none is added when tokenizing)
+   * @param messages the conversation text renders, as the file has it, or null for a plain string
    */
-  public record Line(String where, int line, String text, Map<String, Object> fields, boolean chat) {
+  public record Line(String where, int line, String text, Map<String, Object> fields,
+      List<Map<String, Object>> messages) {
     /** A plain-string prompt. */
     public Line(String where, int line, String text, Map<String, Object> fields) {
-      this(where, line, text, fields, false);
+      this(where, line, text, fields, null);
+    }
+
+    /**
+     * Whether text is a conversation rendered by its chat template (which writes any BOS itself,
+     * so none is added when tokenizing).
+     */
+    public boolean chat() {
+      return messages != null;
     }
   }
 
@@ -60,10 +69,16 @@ public final class PromptFile {
         String text = conversation ? chat.render(row, field) : row.text(field);
         Map<String, Object> fields = new LinkedHashMap<>(row.fields());
         fields.remove(field);
-        out.add(new Line(row.where(), row.line(), text, fields, conversation));
+        out.add(new Line(row.where(), row.line(), text, fields, conversation ? messages(row.fields().get(field)) : null));
       }
     }
     return nonEmpty(file, out);
+  }
+
+  /** A conversation as Jackson read it (checked when rendered), unmodifiable. */
+  @SuppressWarnings("unchecked")
+  private static List<Map<String, Object>> messages(Object list) {
+    return Collections.unmodifiableList(new ArrayList<>((List<Map<String, Object>>) list));
   }
 
   /** The records of file, in file order, with the rules and errors of {@link #read}. */

@@ -261,7 +261,7 @@ public final class PromptPool {
           tokens[0] = tokenizer.bosId();
           System.arraycopy(body, 0, tokens, 1, body.length);
         }
-        out.add(new Prompt(l.line() - 1, text, tokens, l.fields()));
+        out.add(new Prompt(l.line() - 1, text, tokens, l.fields(), l.messages()));
       }
       return out;
     }

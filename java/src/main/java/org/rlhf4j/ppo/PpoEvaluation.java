@@ -6,14 +6,15 @@ import java.util.List;
 import java.util.Map;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.data.Prompt;
+import org.rlhf4j.engine.GenerateOptions;
 import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
 import org.rlhf4j.train.Seeds;
 
 /**
- * Held-out evaluation of the policy: responses with the run's sampling settings and a fixed seed
- * (so evaluations are comparable across iterations), their scores and their KL to the
- * reference.
+ * Held-out evaluation of the policy: responses (episodes, with an agent) with the run's sampling
+ * settings and fixed seeds (so evaluations are comparable across iterations), their scores and
+ * their KL to the reference (over the policy's own tokens).
  */
 public final class PpoEvaluation {
   /** A held-out sample: the response, its score and its KL to the reference (summed k1). */
@@ -35,15 +36,17 @@ public final class PpoEvaluation {
   /** Generates for prompts, in chunks of schedule.rollout_batch, scores them and measures their KL. */
   EvalResult evaluate(List<Prompt> prompts) {
     List<EvalSample> out = new ArrayList<>();
+    double turns = 0;
     int batch = config.schedule().rolloutBatch();
     for (int from = 0; from < prompts.size(); from += batch) {
       List<Prompt> chunk = prompts.subList(from, Math.min(prompts.size(), from + batch));
-      try (Rollout r = parts.policy().generate(PpoSampling.tokens(chunk),
-          sampling.generation().withSeed(Seeds.mix(config.run().seed(), -1, from)).withValues(false))) {
+      PpoSampling.Responses played = generate(chunk, from);
+      if (played.episodes() != null) turns += played.episodes().stream().mapToInt(e -> e.turns().size()).sum();
+      try (Rollout r = played.rollout()) {
         parts.scoreReference(r, false, config.ppoOptions().temperature());
         List<String> responses = sampling.decode(r);
         float[] scores = sampling.score(r, chunk, responses).total();
-        double[] old = r.sumOverResponse(RolloutField.OLD_LOGPROBS), ref = r.sumOverResponse(RolloutField.REF_LOGPROBS);
+        double[] old = actions(r, RolloutField.OLD_LOGPROBS), ref = actions(r, RolloutField.REF_LOGPROBS);
         List<int[]> tokens = r.responses();
         for (int i = 0; i < chunk.size(); i++) {
           out.add(new EvalSample(chunk.get(i).text(), responses.get(i), tokens.get(i), scores[i], old[i] - ref[i]));
@@ -54,7 +57,34 @@ public final class PpoEvaluation {
     m.put("eval/scores", out.stream().mapToDouble(EvalSample::score).average().orElse(0));
     m.put("eval/kl", out.stream().mapToDouble(EvalSample::kl).average().orElse(0));
     m.put("eval/response_length", out.stream().mapToDouble(s -> s.responseTokens().length).average().orElse(0));
+    if (parts.agent() != null) {
+      // Evaluation's tool calls are its own: drained here, they stay out of the next iteration's agent/* metrics.
+      int n = Math.max(1, out.size());
+      m.put("eval/agent_turns", turns / n);
+      m.put("eval/agent_tool_calls", parts.agent().metrics().drain().get("agent/tool_calls") / n);
+    }
     return new EvalResult(out, m);
+  }
+
+  /** Responses to the chunk of prompts starting at from: one turn, or with an agent, episodes. */
+  private PpoSampling.Responses generate(List<Prompt> chunk, int from) {
+    GenerateOptions options = sampling.generation().withValues(false);
+    long seed = Seeds.mix(config.run().seed(), -1, from);
+    if (parts.agent() == null) {
+      return new PpoSampling.Responses(parts.policy().generate(PpoSampling.tokens(chunk), options.withSeed(seed)), null);
+    }
+    long[] seeds = new long[chunk.size()];
+    for (int i = 0; i < seeds.length; i++) seeds[i] = Seeds.mix(seed, i);
+    return sampling.respond(chunk, options, seeds);
+  }
+
+  /** A per-token field summed over each response's action tokens (all of them without an agent). */
+  private double[] actions(Rollout r, RolloutField f) {
+    if (parts.agent() == null) return r.sumOverResponse(f);
+    float[] v = r.floats(f), mask = r.floats(RolloutField.ACTION_MASK);
+    double[] out = new double[r.batch()];
+    for (int i = 0; i < v.length; i++) out[i / r.responseLen()] += mask[i] * v[i];
+    return out;
   }
 
   /** The first schedule.eval_prompts held-out prompts. */

@@ -1,6 +1,8 @@
 package org.rlhf4j.ppo;
 
 import java.nio.file.Path;
+import org.rlhf4j.agent.AgentRuntime;
+import org.rlhf4j.chat.ChatTemplate;
 import org.rlhf4j.checkpoint.HfConfig;
 import org.rlhf4j.data.PromptPool;
 import org.rlhf4j.engine.Model;
@@ -23,6 +25,8 @@ import org.rlhf4j.tokenizer.Tokenizer;
  * @param prompts the prompt pool (training and held-out prompts)
  * @param policyConfig the policy's config.json, written into checkpoints
  * @param tokenizerDir the directory whose tokenizer files checkpoints copy, or null
+ * @param agent the tools and environments of multi-turn episodes, or null for single responses
+ * @param chatTemplate the template episodes are rendered with; required with agent, else null
  */
 public record PpoParts(
     Model policy,
@@ -33,8 +37,17 @@ public record PpoParts(
     Tokenizer tokenizer,
     PromptPool prompts,
     HfConfig policyConfig,
-    Path tokenizerDir)
+    Path tokenizerDir,
+    AgentRuntime agent,
+    ChatTemplate chatTemplate)
     implements AutoCloseable {
+
+  /** Parts without an agent: every response is one turn. */
+  public PpoParts(Model policy, Model reference, Model critic, Model rewardModel, RewardFunction rewardFunction,
+      Tokenizer tokenizer, PromptPool prompts, HfConfig policyConfig, Path tokenizerDir) {
+    this(policy, reference, critic, rewardModel, rewardFunction, tokenizer, prompts, policyConfig, tokenizerDir, null,
+        null);
+  }
 
   public PpoParts {
     if (policy == null || tokenizer == null || prompts == null || policyConfig == null) {
@@ -47,6 +60,9 @@ public record PpoParts(
       throw new IllegalArgumentException("ppo: give exactly one of rewardModel and rewardFunction");
     }
 
+    if (agent != null && chatTemplate == null) {
+      throw new IllegalArgumentException("ppo: multi-turn episodes (agent) need a chat template");
+    }
     if (critic != null && !critic.config().valueHead()) {
       throw new IllegalArgumentException("ppo: the separate critic needs a value head");
     }
@@ -77,5 +93,6 @@ public record PpoParts(
     for (Model m : new Model[] {policy, reference, critic, rewardModel}) {
       if (m != null) m.close();
     }
+    if (agent != null) agent.close();
   }
 }

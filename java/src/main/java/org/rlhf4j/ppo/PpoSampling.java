@@ -4,6 +4,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.rlhf4j.agent.Environment;
+import org.rlhf4j.agent.Episode;
+import org.rlhf4j.agent.Episodes;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.data.Prompt;
 import org.rlhf4j.engine.GenerateOptions;
@@ -22,6 +25,10 @@ import org.rlhf4j.train.Seeds;
  * <p>Each rank samples its contiguous share of the batch's prompts (a prompt's group stays on one
  * rank); each sample's randomness comes from (run.seed, iteration, round, its index in the
  * global batch), whatever the rank or world size.
+ *
+ * <p>With an agent (multi-turn tools), each response is an episode ({@link Episodes}): the
+ * policy's turns with the environment's observations between them, generation.max_new_tokens its
+ * whole budget; the reward scores the episode's text after the prompt.
  */
 final class PpoSampling {
   /**
@@ -29,7 +36,7 @@ final class PpoSampling {
    * prompt, response and scores; firstRow is the global index of its first row.
    */
   record Batch(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores,
-      double scoringSeconds, int firstRow) {
+      double scoringSeconds, int firstRow, List<Episode> episodes) {
     /** The first n samples: prompt, response and score. */
     List<PpoTrainer.Sample> samples(int n) {
       List<PpoTrainer.Sample> out = new ArrayList<>();
@@ -41,7 +48,9 @@ final class PpoSampling {
   }
 
   /** One sampling round on this rank: its share of schedule.rollout_batch prompts, numSamples responses each, scored. */
-  private record Round(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores) {}
+  /** episodes: each row's episode with an agent, else null. */
+  private record Round(Rollout rollout, List<Prompt> prompts, List<String> responses, RewardScores.Scores scores,
+      List<Episode> episodes) {}
 
   private record Timed(Round round, long scoringNanos) {}
 
@@ -50,6 +59,7 @@ final class PpoSampling {
   private final int numSamples;
   private final GenerateOptions generation;
   private final Distributed dist = Distributed.current();
+  private final Episodes episodes;
 
   /** @throws IllegalArgumentException when the generation settings do not fit the policy or tokenizer */
   PpoSampling(PpoRunConfig config, PpoParts parts) {
@@ -57,6 +67,8 @@ final class PpoSampling {
     this.parts = parts;
     this.numSamples = config.numSamples();
     this.generation = generationOptions(config, parts);
+    this.episodes = parts.agent() == null ? null
+        : Episodes.of(parts.policy(), parts.tokenizer(), parts.chatTemplate(), parts.agent());
   }
 
   private static GenerateOptions generationOptions(PpoRunConfig config, PpoParts parts) {
@@ -118,7 +130,9 @@ final class PpoSampling {
     scoring += first.scoringNanos();
     Round only = first.round();
     if (!config.ppo().dynamicSampling()) {
-      return new Batch(only.rollout(), only.prompts(), only.responses(), only.scores(), scoring / 1e9, firstRow);
+      agentMetrics(List.of(only), metrics);
+      return new Batch(only.rollout(), only.prompts(), only.responses(), only.scores(), scoring / 1e9, firstRow,
+          only.episodes());
     }
     List<Round> rounds = new ArrayList<>(List.of(only));
     List<int[]> kept = new ArrayList<>(), dropped = new ArrayList<>();  // {round, group}
@@ -138,6 +152,7 @@ final class PpoSampling {
       metrics.put("dynamic/dropped_groups", counts[0] / dist.worldSize());  // sums: metrics are averaged over ranks
       metrics.put("dynamic/filled_groups", counts[1] / dist.worldSize());
       metrics.put("dynamic/sampling_rounds", (double) rounds.size());
+      agentMetrics(rounds, metrics);
       return merge(rounds, chosen, scoring / 1e9, firstRow);
     } finally {
       for (Round r : rounds) r.rollout().close();
@@ -168,7 +183,9 @@ final class PpoSampling {
       long global = (long) lo * numSamples + i;
       seeds[i] = r == 0 ? Seeds.mix(seed, it, global) : Seeds.mix(seed, it, global, r);
     }
-    Rollout rollout = parts.policy().generate(tokens(rows), generation, seeds);
+    Responses out = respond(rows, generation, seeds);
+    Rollout rollout = out.rollout();
+    List<Episode> played = out.episodes();
     try {
       float[] groups = new float[rows.size()];
       for (int i = 0; i < groups.length; i++) groups[i] = lo + i / numSamples;
@@ -176,11 +193,39 @@ final class PpoSampling {
       long t0 = System.nanoTime();
       List<String> responses = decode(rollout);
       RewardScores.Scores scores = score(rollout, rows, responses);
-      return new Timed(new Round(rollout, rows, responses, scores), System.nanoTime() - t0);
+      return new Timed(new Round(rollout, rows, responses, scores, played), System.nanoTime() - t0);
     } catch (RuntimeException e) {
       rollout.close();
       throw e;
     }
+  }
+
+  /** A rollout of responses to prompts and, with an agent, the episodes it holds (else null). */
+  record Responses(Rollout rollout, List<Episode> episodes) {}
+
+  /** One response per row, row i's randomness from seeds[i]: one turn, or with an agent an episode. */
+  Responses respond(List<Prompt> rows, GenerateOptions options, long[] seeds) {
+    if (episodes == null) return new Responses(parts.policy().generate(tokens(rows), options, seeds), null);
+    List<Episode> played = episodes.run(rows.stream().map(PpoSampling::row).toList(), options, seeds);
+    return new Responses(EpisodeRollout.of(parts.policy(), played, parts.tokenizer().paddingId()), played);
+  }
+
+  /**
+   * What an episode's environment resets from: the prompt's fields, and as {@code prompt} its
+   * messages (a conversational prompt) or its text.
+   */
+  static Map<String, Object> row(Prompt p) {
+    if (p.messages() == null) return Environment.row(p.text(), p.fields());
+    Map<String, Object> out = new LinkedHashMap<>(p.fields());
+    out.put("prompt", p.messages());
+    return out;
+  }
+
+  /** The agent/* metrics of the episodes of rounds (all of them, dropped groups too), with an agent. */
+  private void agentMetrics(List<Round> rounds, Map<String, Double> metrics) {
+    if (episodes == null) return;
+    EpisodeRollout.metrics(EpisodeRollout.concat(rounds.stream().map(Round::episodes).toList()),
+        parts.agent().metrics().drain(), dist, metrics);
   }
 
   private boolean constantGroup(float[] scores, int g) {
@@ -197,6 +242,7 @@ final class PpoSampling {
     float[] groups = new float[rows], total = new float[rows];
     List<Prompt> prompts = new ArrayList<>(rows);
     List<String> responses = new ArrayList<>(rows);
+    List<Episode> played = episodes == null ? null : new ArrayList<>(rows);
     Map<String, float[]> terms = new LinkedHashMap<>();
     rounds.get(0).scores().terms().keySet().forEach(l -> terms.put(l, new float[rows]));
     for (int c = 0; c < chosen.size(); c++) {
@@ -209,12 +255,14 @@ final class PpoSampling {
         total[i] = round.scores().total()[src];
         prompts.add(round.prompts().get(src));
         responses.add(round.responses().get(src));
+        if (played != null) played.add(round.episodes().get(src));
         for (var e : terms.entrySet()) e.getValue()[i] = round.scores().terms().get(e.getKey())[src];
       }
     }
     Rollout merged = Rollout.gather(rounds.stream().map(Round::rollout).toList(), part, row);
     merged.write(RolloutField.GROUP_ID, groups);
-    return new Batch(merged, prompts, responses, new RewardScores.Scores(total, terms), scoringSeconds, firstRow);
+    return new Batch(merged, prompts, responses, new RewardScores.Scores(total, terms), scoringSeconds, firstRow,
+        played);
   }
 
   static List<int[]> tokens(List<Prompt> prompts) {

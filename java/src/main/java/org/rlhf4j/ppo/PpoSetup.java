@@ -6,6 +6,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.rlhf4j.agent.AgentRuntime;
+import org.rlhf4j.chat.ChatTemplate;
 import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.LoadOptions;
 import org.rlhf4j.checkpoint.ModelDirs;
@@ -27,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * Builds a PPO run's parts from its config: the policy and the frozen reference from the SFT
  * checkpoint (the policy gains a fresh value head when the critic shares its trunk), a separate
  * critic when asked (with LoRA on the policy's own base weights when both come from one
- * checkpoint; no critic at all for critic-free estimators), the reward model or function, the tokenizer and the prompts. Reads only:
+ * checkpoint; no critic at all for critic-free estimators), the reward model or function, the tokenizer and the prompts,
+ * and for multi-turn episodes the tools, environment and chat template. Reads only:
  * nothing is written, so a bad path or file fails before a run touches its directory.
  */
 public final class PpoSetup {
@@ -46,6 +49,7 @@ public final class PpoSetup {
     boolean withCritic = config.ppo().estimator().usesCritic();
     boolean shared = withCritic && config.model().critic() == Critic.SHARED;
     List<Model> made = new ArrayList<>();
+    AgentRuntime agent = null;
     try {
       Model policy = keep(made, sft.loadModel(device,
           c -> c.withValueHead(shared).withRewardHead(false).withDtype(dtype).withSeed(seed),
@@ -84,10 +88,18 @@ public final class PpoSetup {
         m.setMemoryOptions(config.model().memory());
       }
       PromptPool prompts = PromptPool.load(config.data(), seed, tokenizer, new ChatPrompts(modelDir));
+      ChatTemplate template = null;
+      if (config.agentEnabled()) {
+        template = ChatTemplate.load(modelDir).orElseThrow(() -> new IllegalArgumentException("agent: multi-turn"
+            + " episodes are rendered with the model's chat template, and " + modelDir + " has none (no"
+            + " chat_template.jinja, no chat_template in tokenizer_config.json)"));
+        agent = new AgentRuntime(config.agent());
+      }
       return new PpoParts(policy, reference, critic, rewardModel, function, tokenizer, prompts, sft.config(),
-          modelDir);
+          modelDir, agent, template);
     } catch (IOException | RuntimeException e) {
       made.forEach(Model::close);
+      if (agent != null) agent.close();
       throw e;
     }
   }

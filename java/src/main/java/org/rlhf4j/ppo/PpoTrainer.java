@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.CheckpointWriter;
+import org.rlhf4j.agent.Episode;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.data.Prompt;
 import org.rlhf4j.engine.Rollout;
@@ -76,6 +77,12 @@ public final class PpoTrainer implements AutoCloseable {
     /** As above, with each weighted reward function's value per sample (empty without reward.functions). */
     default void onRollout(long iteration, List<Prompt> prompts, Rollout rollout, Map<String, float[]> rewardTerms) {
       onRollout(iteration, prompts, rollout);
+    }
+
+    /** As above, with each sample's episode when the run has an agent (else null). */
+    default void onRollout(long iteration, List<Prompt> prompts, Rollout rollout, Map<String, float[]> rewardTerms,
+        List<Episode> episodes) {
+      onRollout(iteration, prompts, rollout, rewardTerms);
     }
   }
 
@@ -176,7 +183,11 @@ public final class PpoTrainer implements AutoCloseable {
       PpoFeedback.Result fb = feedback.run(batch, metrics);
       if (fb.skip() != null) return skipIteration(it, fb.skip(), metrics, start);
       if (loop.stopPending()) return rewind.abandon();
-      if (dist.isMain()) for (RolloutObserver o : rolloutObservers) o.onRollout(it, batch.prompts(), rollout, batch.scores().terms());
+      if (dist.isMain()) {
+        for (RolloutObserver o : rolloutObservers) {
+          o.onRollout(it, batch.prompts(), rollout, batch.scores().terms(), batch.episodes());
+        }
+      }
 
       // 3. Learning: epochs of shuffled minibatches, one optimizer step each.
       LossAggregate losses = new LossAggregate();

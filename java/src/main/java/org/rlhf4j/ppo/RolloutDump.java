@@ -17,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.rlhf4j.agent.Episode;
 import org.rlhf4j.config.PpoRunConfig;
 import org.rlhf4j.data.Prompt;
 import org.rlhf4j.engine.AlgoOptions;
@@ -36,7 +37,7 @@ import org.rlhf4j.tokenizer.Tokenizer;
  * ended}, and per response token (padding removed) {@code old_logprobs}, {@code ref_logprobs},
  * {@code old_values}, {@code kl}, {@code rewards}, {@code returns}, {@code advantages} (before
  * whitening), {@code advantages_whitened} and {@code loss_mask} (1 where the token counts in the
- * loss).
+ * loss). With an agent, each sample also has the fields of {@link EpisodeDump}.
  *
  * <p>Each file is written to a temp sibling and renamed, so a reader never sees half of one.
  * Called on the trainer's thread; not thread-safe.
@@ -88,13 +89,21 @@ public final class RolloutDump implements PpoTrainer.RolloutObserver {
 
   @Override
   public void onRollout(long iteration, List<Prompt> prompts, Rollout rollout, Map<String, float[]> rewardTerms) {
+    onRollout(iteration, prompts, rollout, rewardTerms, null);
+  }
+
+  @Override
+  public void onRollout(long iteration, List<Prompt> prompts, Rollout rollout, Map<String, float[]> rewardTerms,
+      List<Episode> episodes) {
     Path file = dir.resolve(fileName(iteration));
     Path tmp = dir.resolve("." + file.getFileName() + ".tmp");
     try {
       Files.createDirectories(dir);
       try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
         line(w, header(iteration));
-        for (ObjectNode sample : samples(prompts, rollout, rewardTerms)) line(w, sample);
+        ObjectNode[] samples = samples(prompts, rollout, rewardTerms);
+        if (episodes != null) for (int i = 0; i < samples.length; i++) EpisodeDump.add(samples[i], episodes.get(i));
+        for (ObjectNode sample : samples) line(w, sample);
       }
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {

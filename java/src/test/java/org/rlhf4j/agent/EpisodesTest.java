@@ -142,7 +142,7 @@ class EpisodesTest {
     Episode cut = run(new Script().turn(1, 0, "one two three four five six seven <eos>"), 4, 5, 1).get(0);
     assertArrayEquals(ids("one two three four five"), cut.responseTokens());
     assertTrue(cut.truncated());
-    assertEquals(0, cut.turns().size());
+    assertEquals(List.of(new Episode.Turn("one two three four five", List.of(), List.of(), 0)), cut.turns());
     // An observation that would leave no room for the next turn is not appended.
     Episode full = run(new Script().turn(1, 0, "one two <eos>"), 4, first.length + observation, 1).get(0);
     assertArrayEquals(first, full.responseTokens());

@@ -315,7 +315,7 @@ class ConfigLoaderTest {
       assertTrue(help.contains(k.path()), k.path());
       assertTrue(!k.doc().isBlank(), k.path());
     }
-    assertEquals(7 + 12 + 12 + 8 + 6 + 34 + 6 + 10, loader.keys().size());
+    assertEquals(7 + 12 + 12 + 8 + 6 + 7 + 34 + 6 + 10, loader.keys().size());
     ConfigKey cliprange = loader.keys().stream().filter(k -> k.path().equals("ppo.cliprange")).findFirst().orElseThrow();
     assertEquals(new ConfigKey("ppo.cliprange", "float", "0.2",
         "Clip range of the policy ratio (when clip_ratio; both sides unless cliprange_low/high say)."), cliprange);

@@ -21,9 +21,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.rlhf4j.agent.Scripted;
 import org.rlhf4j.checkpoint.Checkpoint;
 import org.rlhf4j.checkpoint.RunCheckpoints;
 import org.rlhf4j.cli.Main;
+import org.rlhf4j.testing.TinyAgent;
 import org.rlhf4j.testing.TinyCheckpoints;
 import org.rlhf4j.testing.Weights;
 import org.rlhf4j.testing.TinyPpo;
@@ -48,22 +50,8 @@ class DataParallelTest {
         "--set", "model.critic=" + critic, "--set", "schedule.rollout_batch=16", "--set", "schedule.iterations=3",
         "--set", "ppo.minibatch_size=8", "--set", "ppo.micro_batch_size=2", "--set", "schedule.eval_prompts=0",
         "--set", "model.lora.r=" + loraR);
-    List<String> one = new ArrayList<>(args);
-    one.addAll(List.of("--out", dir.resolve("one").toString()));
-    StringWriter err = new StringWriter();
-    assertEquals(Main.OK, Main.run(one.toArray(String[]::new), new PrintWriter(new StringWriter()),
-        new PrintWriter(err)), err.toString());
-
-    List<String> two = new ArrayList<>(List.of("launch", "--nproc-per-node", "2", "--master-port",
-        Integer.toString(freePort())));
-    two.addAll(args);
-    two.addAll(List.of("--out", dir.resolve("two").toString()));
-    TrainingProcess launch = TrainingProcess.cli(dir.resolve("launch.log"), two);
-    assertEquals(0, launch.waitFor(120), launch.output());
-
+    TrainingProcess launch = oneProcessThenTwoRanks(args);
     Path a = latest(dir.resolve("one")), b = latest(dir.resolve("two"));
-    assertEquals(a.getFileName(), b.getFileName());
-    Weights.assertClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"), 1e-5);
     if (critic.equals("separate")) {
       Weights.assertClose(a.resolve("critic/model.safetensors"), b.resolve("critic/model.safetensors"), 1e-5);
     }
@@ -222,6 +210,41 @@ class DataParallelTest {
     return Map.of("RANK", Integer.toString(rank), "WORLD_SIZE", Integer.toString(world), "LOCAL_RANK",
         Integer.toString(rank), "LOCAL_WORLD_SIZE", Integer.toString(world), "MASTER_ADDR", "127.0.0.1",
         "MASTER_PORT", Integer.toString(port));
+  }
+
+  /** Multi-turn episodes (a scripted environment answering turns) stay on their rank: 2 ranks learn what 1 process does. */
+  @Test
+  void aMultiTurnGrpoRunOnTwoRanksLearnsWhatOneProcessLearns() throws Exception {
+    Path config = TinyAgent.configFile(dir, Scripted.class.getName());
+    TrainingProcess launch = oneProcessThenTwoRanks(List.of("ppo", "--config", config.toString(), "--set",
+        "ppo.estimator=grpo", "--set", "generation.num_samples=2", "--set", "schedule.rollout_batch=4", "--set",
+        "ppo.minibatch_size=8", "--set", "ppo.micro_batch_size=2", "--set", "schedule.eval_prompts=0"));
+    assertFalse(launch.output().contains("|-ERROR"), launch.output());
+    assertTrue(Files.readString(dir.resolve("two/metrics.jsonl")).contains("\"agent/turns\""));
+  }
+
+  /**
+   * Runs the command line args in this process into dir/one, then launched on 2 ranks into
+   * dir/two, and checks that their newest checkpoints hold the same weights within 1e-5.
+   */
+  private TrainingProcess oneProcessThenTwoRanks(List<String> args) throws Exception {
+    List<String> one = new ArrayList<>(args);
+    one.addAll(List.of("--out", dir.resolve("one").toString()));
+    StringWriter err = new StringWriter();
+    assertEquals(Main.OK, Main.run(one.toArray(String[]::new), new PrintWriter(new StringWriter()),
+        new PrintWriter(err)), err.toString());
+
+    List<String> two = new ArrayList<>(List.of("launch", "--nproc-per-node", "2", "--master-port",
+        Integer.toString(freePort())));
+    two.addAll(args);
+    two.addAll(List.of("--out", dir.resolve("two").toString()));
+    TrainingProcess launch = TrainingProcess.cli(dir.resolve("launch.log"), two);
+    assertEquals(0, launch.waitFor(120), launch.output());
+
+    Path a = latest(dir.resolve("one")), b = latest(dir.resolve("two"));
+    assertEquals(a.getFileName(), b.getFileName());
+    Weights.assertClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"), 1e-5);
+    return launch;
   }
 
   private static int freePort() throws IOException {
