@@ -99,7 +99,7 @@ public final class ToolsDemo {
   }
 
   /** The judges on the policy in DIR/stage. */
-  private ToolsEval.Result judge(String stage, List<MenuTask.Question> questions) {
+  ToolsEval.Result judge(String stage, List<MenuTask.Question> questions) {
     LOG.info("tools demo: judging the {} policy on {} held-out questions (greedy episodes)", stage, questions.size());
     try (Model policy = Checkpoint.open(ModelDirs.resolve(out.resolve(stage)))
         .loadModel("cpu", c -> c.withValueHead(false), LoadOptions.allowHeadChanges()).model()) {
@@ -177,7 +177,7 @@ public final class ToolsDemo {
   }
 
   SftResult sft(Path init, Path data) throws IOException {
-    int batch = 32;
+    int batch = scale.sftBatch();
     SftRunConfig config = SftRunConfig.loader().load(List.of(
         "run.out=" + out.resolve("sft"), "run.seed=" + seed, "model.path=" + init,
         "data.prompts=" + data.resolve("sft.jsonl"), "data.eval_fraction=0.05", "data.max_prompt_tokens=16",
