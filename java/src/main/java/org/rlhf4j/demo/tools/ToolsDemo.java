@@ -38,10 +38,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class ToolsDemo {
   private static final Logger LOG = LoggerFactory.getLogger(ToolsDemo.class);
-  /** The longest lookup conversation is 36 tokens. */
+  /** A lookup conversation is 36 tokens. */
   static final int CONTEXT = 48;
-  /** The episode's response: a tool call (20 tokens), the result (4), the answer (2), with room. */
+  /** The episode's response: a tool call (20 tokens), the result (4), the answer (2), with room; the prompt is 10. */
   static final int MAX_NEW_TOKENS = 32;
+  /** The question's prompt is 10 tokens (BOS, role words, end of turn and the generation prompt included). */
+  static final int MAX_PROMPT_TOKENS = CONTEXT - MAX_NEW_TOKENS;
   /** A tool call and the answer. */
   static final int MAX_TURNS = 2;
   private static final int SAMPLES_SHOWN = 8;
@@ -115,7 +117,7 @@ public final class ToolsDemo {
         x.gold(), x.correct(), x.calledTool())).toList();
   }
 
-  /** sft.jsonl (conversations), prompts.jsonl and eval_prompts.jsonl (questions with their answers). */
+  /** sft.jsonl (conversations) and prompts.jsonl (GRPO's training questions with their answers). */
   Path writeData() throws IOException {
     Path dir = Files.createDirectories(out.resolve("data"));
     ObjectMapper json = new ObjectMapper();
@@ -123,7 +125,6 @@ public final class ToolsDemo {
     for (var trace : task.sftTraces(scale.sftTraces(), seed + 11)) sft.add(json.writeValueAsString(Map.of("messages", trace)));
     Files.write(dir.resolve("sft.jsonl"), sft);
     Files.write(dir.resolve("prompts.jsonl"), rows(json, task.trainQuestions(2000, seed + 13)));
-    Files.write(dir.resolve("eval_prompts.jsonl"), rows(json, task.heldOutQuestions()));
     return dir;
   }
 
@@ -161,7 +162,7 @@ public final class ToolsDemo {
     int iterations = scale.rlIterations();
     PpoRunConfig config = PpoRunConfig.loader().load(List.of(
         "run.out=" + out.resolve("grpo"), "run.seed=" + seed, "model.path=" + out.resolve("sft"),
-        "data.prompts=" + data.resolve("prompts.jsonl"), "data.max_prompt_tokens=16",
+        "data.prompts=" + data.resolve("prompts.jsonl"), "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS,
         "generation.max_new_tokens=" + MAX_NEW_TOKENS, "generation.num_samples=" + scale.numSamples(),
         "agent.tools=[{class: " + MenuTool.class.getName() + "}]", "agent.max_turns=" + MAX_TURNS,
         "agent.tool_format=hermes",
@@ -180,7 +181,7 @@ public final class ToolsDemo {
     int batch = scale.sftBatch();
     SftRunConfig config = SftRunConfig.loader().load(List.of(
         "run.out=" + out.resolve("sft"), "run.seed=" + seed, "model.path=" + init,
-        "data.prompts=" + data.resolve("sft.jsonl"), "data.eval_fraction=0.05", "data.max_prompt_tokens=16",
+        "data.prompts=" + data.resolve("sft.jsonl"), "data.eval_fraction=0.05", "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS,
         "sft.max_seq_len=" + CONTEXT, "sft.assistant_only_loss=true",
         "sft.epochs=" + scale.sftEpochs(), "sft.batch_size=" + batch, "sft.micro_batch_size=" + batch,
         "sft.warmup_steps=20", "sft.decay=constant", "optim.lr=" + scale.sftLr(), "optim.max_grad_norm=1.0"));

@@ -12,8 +12,9 @@ import org.rlhf4j.checkpoint.ModelDirs;
 /**
  * The tools demo's CI run (--quick), held to issue #21's bar: on held-out questions, greedy,
  * GRPO's exact-match accuracy at least doubles the SFT policy's and reaches 0.8, and it gets
- * there by calling the tool. Checked by hand on this scale: with the reward's sign flipped, GRPO
- * drove the tool-call rate down and accuracy fell below the SFT policy's (numbers in the README).
+ * there by calling the tool. Working, it went 0.375 -> 1.000 (tool-call rate 0.25 -> 1.00).
+ * Checked by hand on this scale: with the reward's sign flipped, GRPO drove the tool-call rate to
+ * 0 and accuracy to 0.125, below the SFT policy's.
  */
 class DemoToolsQuickTest {
   @TempDir Path tmp;

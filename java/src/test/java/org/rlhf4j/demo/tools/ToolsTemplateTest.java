@@ -23,7 +23,7 @@ class ToolsTemplateTest {
 
   @Test
   void aRenderedToolCallDecodesToJsonTheHermesParserReadsAndTheToolAnswers() throws Exception {
-    MenuTask.Question q = MenuTask.question("luigi", "pizza", 0);
+    MenuTask.Question q = MenuTask.question("luigi", "pizza");
     Conversation trace = new Conversation(MenuTask.lookup(q));
     AssistantSpans.Rendered r = AssistantSpans.render(template, trace, false, null, Map.of(), tokenizer);
     assertFalse(Arrays.stream(r.ids()).anyMatch(id -> id == tokenizer.unkId()), "every word is in the vocabulary: " + r.text());
@@ -43,11 +43,11 @@ class ToolsTemplateTest {
 
   @Test
   void theConversationTokenizesAsTheWordsTheTemplateWrote() {
-    String text = template.render(MenuTask.lookup(MenuTask.question("sakura", "sushi", 1)), false, null, Map.of());
-    assertEquals("<bos> <user> how much is the sushi at sakura? <eos> <assistant> <tool_call> { \"name\" : \"menu\" ,"
+    String text = template.render(MenuTask.lookup(MenuTask.question("sakura", "sushi")), false, null, Map.of());
+    assertEquals("<bos> <user> what does sushi cost at sakura? <eos> <assistant> <tool_call> { \"name\" : \"menu\" ,"
         + " \"arguments\" : { \"restaurant\" : \"sakura\" , \"dish\" : \"sushi\" } } </tool_call> <eos> <tool> "
         + Menu.price("sakura", "sushi") + " <eos> <assistant> " + Menu.price("sakura", "sushi") + " <eos>", text);
-    String prompt = template.render(MenuTask.guess(MenuTask.question("sakura", "sushi", 1)).subList(0, 1), true, null,
+    String prompt = template.render(MenuTask.guess(MenuTask.question("sakura", "sushi")).subList(0, 1), true, null,
         Map.of());
     assertTrue(text.startsWith(prompt), "the generation prompt starts the conversation: " + prompt);
     assertArrayEquals(tokenizer.encode(prompt), Arrays.copyOf(tokenizer.encode(text), tokenizer.encode(prompt).length));
