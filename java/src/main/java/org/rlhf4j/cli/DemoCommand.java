@@ -10,6 +10,9 @@ import org.rlhf4j.config.Precision;
 import org.rlhf4j.demo.Demo;
 import org.rlhf4j.demo.DemoScale;
 import org.rlhf4j.demo.DemoSummary;
+import org.rlhf4j.demo.tools.ToolsDemo;
+import org.rlhf4j.demo.tools.ToolsScale;
+import org.rlhf4j.demo.tools.ToolsSummary;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -21,13 +24,21 @@ import picocli.CommandLine.Spec;
         "a reward model from noisy preference pairs, PPO against it, and a before/after comparison",
         "on held-out prompts by the task's hidden judges (gold sentiment, grammatical validity).",
         "Several --algo run from the same SFT policy and reward model, compared side by side.",
-        "Leaves DIR/sft, DIR/rm, DIR/<algo> (DIR/ppo for PPO), DIR/summary.json and DIR/report.html."})
+        "Leaves DIR/sft, DIR/rm, DIR/<algo> (DIR/ppo for PPO), DIR/summary.json and DIR/report.html.",
+        "--task tools instead runs the demo that needs its tool: SFT on traces that call a menu tool or guess,",
+        "then GRPO through the multi-turn episode loop with that tool and an exact-match reward, judged by",
+        "exact-match accuracy and tool-call rate on held-out questions (DIR/sft, DIR/grpo, summary, report)."})
 final class DemoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Option(names = "--out", paramLabel = "DIR",
       description = "Run directory (default: runs/demo-<date>-<time>); must not exist or be empty.")
   Path out;
+
+  @Option(names = "--task", paramLabel = "review|tools",
+      description = "The built-in task: review (RLHF on generated reviews) or tools (a task only a tool call "
+          + "solves: GRPO with the tool through multi-turn episodes). Default: ${DEFAULT-VALUE}.")
+  String task = "review";
 
   @Option(names = "--quick", description = "A shortened run (smaller model, fewer steps), as CI runs it.")
   boolean quick;
@@ -58,6 +69,10 @@ final class DemoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path dir = out != null ? out
         : Path.of("runs", "demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    if (!Demo.TASKS.contains(task)) {
+      throw new UsageException("--task must be one of " + String.join("|", Demo.TASKS) + ", got '" + task + "'");
+    }
+    if (task.equals("tools")) return tools(dir);
     Demo.Options options;
     try {
       Precision precision = switch (dtype) {
@@ -91,6 +106,30 @@ final class DemoCommand implements Callable<Integer> {
     w.printf("%n%-28s %12s", "RL stage peak RSS (GB)", "");
     for (var r : s.runs()) w.printf(" %12.2f", r.peakRssGb());
     w.printf("%ntotal %.0f s; report: %s%n", s.seconds().get("total"), dir.resolve("report.html"));
+    return Main.OK;
+  }
+
+  /** The tools task: its options are --out, --quick and --seed; the review task's are refused, not ignored. */
+  private int tools(Path dir) throws Exception {
+    for (String[] option : new String[][] {{"--algo", algo, "ppo"}, {"--preset", preset, "standard"},
+        {"--reward", reward, "model"}, {"--dtype", dtype, "f32"}}) {
+      if (!option[1].equals(option[2])) {
+        throw new UsageException(option[0] + " applies to --task review only (--task tools runs SFT then GRPO)");
+      }
+    }
+    try {
+      Demo.refuseExistingRun(dir);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+    ToolsSummary s = new ToolsDemo(dir, quick ? ToolsScale.quick() : ToolsScale.full(), seed).run();
+    var w = spec.commandLine().getOut();
+    w.printf("%nrlhf4j demo --task tools (SFT, then GRPO with the menu tool%s) in %s%n", quick ? ", quick" : "", dir);
+    w.printf("%-36s %10s %10s%n", s.questions() + " held-out questions, greedy", "SFT", "GRPO");
+    for (String row : s.before().keySet()) {
+      w.printf("%-36s %10.3f %10.3f%n", row, shown(s.before().get(row)), shown(s.after().get(row)));
+    }
+    w.printf("total %.0f s; report: %s%n", s.seconds().get("total"), dir.resolve("report.html"));
     return Main.OK;
   }
 

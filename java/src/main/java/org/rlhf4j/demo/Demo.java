@@ -60,6 +60,9 @@ public final class Demo {
   /** Held-out prompts scored by the gold judge during PPO, for its curve. */
   private static final int CURVE_PROMPTS = 64;
 
+  /** The built-in tasks of {@code demo --task}: this class runs review; tools is {@link org.rlhf4j.demo.tools.ToolsDemo}. */
+  public static final List<String> TASKS = List.of("review", "tools");
+
   /** The RL algorithms the demo runs: PPO (with --preset) or a critic-free preset of the same loop. */
   public static final List<String> ALGORITHMS = List.of("ppo", "grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp",
       "dpo");
