@@ -78,19 +78,7 @@ class DataParallelTest {
         "--set", "schedule.rollout_batch=4", "--set", "generation.num_samples=4", "--set", "schedule.iterations=2",
         "--set", "ppo.minibatch_size=16", "--set", "ppo.max_tokens_per_micro_batch=24",
         "--set", "schedule.eval_prompts=0", "--set", "optim.eps=1", "--set", "optim.lr=0.3");
-    List<String> one = new ArrayList<>(args);
-    one.addAll(List.of("--out", dir.resolve("one").toString()));
-    StringWriter err = new StringWriter();
-    assertEquals(Main.OK, Main.run(one.toArray(String[]::new), new PrintWriter(new StringWriter()),
-        new PrintWriter(err)), err.toString());
-    List<String> two = new ArrayList<>(List.of("launch", "--nproc-per-node", "2", "--master-port",
-        Integer.toString(freePort())));
-    two.addAll(args);
-    two.addAll(List.of("--out", dir.resolve("two").toString()));
-    TrainingProcess launch = TrainingProcess.cli(dir.resolve("launch.log"), two);
-    assertEquals(0, launch.waitFor(120), launch.output());
-    Path a = latest(dir.resolve("one")), b = latest(dir.resolve("two"));
-    Weights.assertClose(a.resolve("model.safetensors"), b.resolve("model.safetensors"), 1e-5);
+    oneProcessThenTwoRanks(args);
   }
 
   /**
