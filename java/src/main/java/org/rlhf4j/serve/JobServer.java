@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
  * The HTTP face of a {@link JobManager} (Jetty's core server): the JSON API under /api/jobs,
  * Server-Sent Events per job, /metrics in Prometheus' text format, /health, and the dashboard at
  * /. Every path but /health and the dashboard page (static, no data; it asks for the token)
- * needs the bearer token. Bodies over the limit get 413 unread; malformed bodies and configs
+ * needs the bearer token. Bodies over the limit get 413 (read and dropped up to 4x the limit, so
+ * the client can read the answer; unread beyond); malformed bodies and configs
  * 400, paths outside the roots 403, each with {"error": one line}. Requests are handled on the
  * server's threads, never on a job's, so no request can disturb a running job; event streams
  * hold no thread at all ({@link EventStreams}: async writes, capped per token and in all, 429
@@ -298,20 +299,31 @@ public final class JobServer implements AutoCloseable {
     return manager.submit(command.asText(), root.get("config"));
   }
 
-  /** The request body, refusing (413) one over the limit before reading it when its length is declared. */
+  /**
+   * The request body, refusing (413) one over the limit: unread when its declared length is over
+   * DRAIN_FACTOR times the limit, else after reading and dropping the rest. Closing a connection
+   * with unread bytes makes the kernel reset it, and the client would lose the 413 it was sent.
+   */
   private byte[] body(Request request) throws IOException {
     long declared = request.getLength();
-    if (declared > options.maxBodyBytes()) throw tooLarge();
+    long drainable = DRAIN_FACTOR * options.maxBodyBytes();
+    if (declared > drainable) throw tooLarge();
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try (InputStream in = Content.Source.asInputStream(request)) {
       byte[] buf = new byte[8192];
+      long read = 0;
       for (int n; (n = in.read(buf)) > 0; ) {
-        out.write(buf, 0, n);
-        if (out.size() > options.maxBodyBytes()) throw tooLarge();
+        read += n;
+        if (read > drainable) throw tooLarge();
+        if (read <= options.maxBodyBytes()) out.write(buf, 0, n);
       }
+      if (read > options.maxBodyBytes()) throw tooLarge();
     }
     return out.toByteArray();
   }
+
+  /** A body up to this many times the limit is read and dropped before its 413 (see body). */
+  private static final long DRAIN_FACTOR = 4;
 
   private HttpError tooLarge() {
     return new HttpError(413, "request body over the limit of " + options.maxBodyBytes() + " bytes");
