@@ -15,14 +15,15 @@ using namespace r4j::test;
 
 namespace {
 
-constexpr int64_t B = 3, R = 8;
+// Names unlike other test files': the sanitizer preset builds them as one unity translation unit.
+constexpr int64_t kB = 3, kR = 8;
 
 // Row 0: A A O O O A A _, row 1: A O A A A _ _ _, row 2: eight action tokens
 // (A = action, O = observation, _ = padding).
 const std::vector<int64_t> kResponse = {1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
 const std::vector<float> kActions = {1, 1, 0, 0, 0, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
 
-r4j_ppo_options options() {
+r4j_ppo_options episode_options() {
   r4j_ppo_options o;
   r4j_ppo_options_defaults(&o);
   o.gamma = 0.9;
@@ -30,7 +31,7 @@ r4j_ppo_options options() {
   return o;
 }
 
-r4j_algo_options algo(int32_t estimator) {
+r4j_algo_options episode_algo(int32_t estimator) {
   auto a = algo_defaults();
   a.estimator = estimator;
   return a;
@@ -38,20 +39,20 @@ r4j_algo_options algo(int32_t estimator) {
 
 Rollout episode() {
   Rollout r;
-  r.query_tokens = at::full({B, 2}, 5, at::kLong);
-  r.query_mask = at::ones({B, 2}, at::kBool);
-  r.response_tokens = at::full({B, R}, 7, at::kLong);
-  r.response_mask = bools(kResponse, {B, R});
-  r.ended = at::ones({B}, at::kBool);
+  r.query_tokens = at::full({kB, 2}, 5, at::kLong);
+  r.query_mask = at::ones({kB, 2}, at::kBool);
+  r.response_tokens = at::full({kB, kR}, 7, at::kLong);
+  r.response_mask = bools(kResponse, {kB, kR});
+  r.ended = at::ones({kB}, at::kBool);
   at::manual_seed(5);
   auto mask = r.response_mask.to(at::kFloat);
-  auto old_lp = -at::rand({B, R}) * 2 * mask;
+  auto old_lp = -at::rand({kB, kR}) * 2 * mask;
   r.field(R4J_FIELD_OLD_LOGPROBS) = old_lp;
-  r.field(R4J_FIELD_REF_LOGPROBS) = (old_lp + at::randn({B, R}) * 0.3) * mask;
-  r.field(R4J_FIELD_OLD_VALUES) = at::randn({B, R}) * mask;
-  r.field(R4J_FIELD_SCORES) = floats({0.5f, -1.0f, 2.0f}, {B});
-  r.field(R4J_FIELD_GROUP_ID) = at::zeros({B});
-  r.field(R4J_FIELD_ACTION_MASK) = floats(kActions, {B, R});
+  r.field(R4J_FIELD_REF_LOGPROBS) = (old_lp + at::randn({kB, kR}) * 0.3) * mask;
+  r.field(R4J_FIELD_OLD_VALUES) = at::randn({kB, kR}) * mask;
+  r.field(R4J_FIELD_SCORES) = floats({0.5f, -1.0f, 2.0f}, {kB});
+  r.field(R4J_FIELD_GROUP_ID) = at::zeros({kB});
+  r.field(R4J_FIELD_ACTION_MASK) = floats(kActions, {kB, kR});
   // What observation tokens hold must not matter: garbage there.
   auto observation = mask * (1 - r.field(R4J_FIELD_ACTION_MASK));
   for (int32_t f : {R4J_FIELD_OLD_LOGPROBS, R4J_FIELD_REF_LOGPROBS, R4J_FIELD_OLD_VALUES})
@@ -65,13 +66,13 @@ Rollout without_observations(const Rollout& e) {
   Rollout r;
   r.query_tokens = e.query_tokens;
   r.query_mask = e.query_mask;
-  r.response_tokens = at::full({B, R}, 7, at::kLong);
-  r.response_mask = at::zeros({B, R}, at::kBool);
+  r.response_tokens = at::full({kB, kR}, 7, at::kLong);
+  r.response_mask = at::zeros({kB, kR}, at::kBool);
   r.ended = e.ended;
   for (int32_t f : {R4J_FIELD_OLD_LOGPROBS, R4J_FIELD_REF_LOGPROBS, R4J_FIELD_OLD_VALUES}) r.field(f);
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = 0; b < kB; ++b) {
     int64_t k = 0;
-    for (int64_t t = 0; t < R; ++t) {
+    for (int64_t t = 0; t < kR; ++t) {
       if (actions[b][t].item<float>() == 0) continue;
       r.response_mask[b][k] = true;
       for (int32_t f : {R4J_FIELD_OLD_LOGPROBS, R4J_FIELD_REF_LOGPROBS, R4J_FIELD_OLD_VALUES})
@@ -87,10 +88,10 @@ Rollout without_observations(const Rollout& e) {
 // Field f of the episode at its action tokens, in order, as the compact rollout lays them out.
 at::Tensor compacted(const Rollout& e, int32_t f) {
   auto actions = e.floats.at(R4J_FIELD_ACTION_MASK) * e.response_mask.to(at::kFloat);
-  auto out = at::zeros({B, R});
-  for (int64_t b = 0; b < B; ++b) {
+  auto out = at::zeros({kB, kR});
+  for (int64_t b = 0; b < kB; ++b) {
     int64_t k = 0;
-    for (int64_t t = 0; t < R; ++t)
+    for (int64_t t = 0; t < kR; ++t)
       if (actions[b][t].item<float>() != 0) out[b][k++] = e.floats.at(f)[b][t];
   }
   return out;
@@ -102,8 +103,8 @@ TEST(EpisodeMath, ObservationTokensCountAsIfCutOut) {
   for (int32_t estimator : {R4J_ESTIMATOR_GAE, R4J_ESTIMATOR_GRPO, R4J_ESTIMATOR_RLOO, R4J_ESTIMATOR_REINFORCE_PP,
                             R4J_ESTIMATOR_REINFORCE_PP_BASELINE}) {
     SCOPED_TRACE("estimator " + std::to_string(estimator));
-    const auto o = options();
-    const auto a = algo(estimator);
+    const auto o = episode_options();
+    const auto a = episode_algo(estimator);
     Rollout e = episode();
     Rollout twin = without_observations(e);
     auto es = compute_rewards(e, o, a, 0.1, 0.0, 1.0);
@@ -125,8 +126,8 @@ TEST(EpisodeMath, ObservationTokensCountAsIfCutOut) {
 
 TEST(EpisodeMath, AnActionMaskOfOnesChangesNoBit) {
   for (int32_t estimator : {R4J_ESTIMATOR_GAE, R4J_ESTIMATOR_GRPO, R4J_ESTIMATOR_REINFORCE_PP_BASELINE}) {
-    const auto o = options();
-    const auto a = algo(estimator);
+    const auto o = episode_options();
+    const auto a = episode_algo(estimator);
     Rollout plain = episode();
     plain.floats.erase(R4J_FIELD_ACTION_MASK);
     Rollout ones = episode();
@@ -142,11 +143,11 @@ TEST(EpisodeMath, AnActionMaskOfOnesChangesNoBit) {
 }
 
 TEST(EpisodeMath, TurnRewardsAddOnActionTokensOnly) {
-  const auto o = options();
-  const auto a = algo(R4J_ESTIMATOR_GAE);
+  const auto o = episode_options();
+  const auto a = episode_algo(R4J_ESTIMATOR_GAE);
   Rollout base = episode();
   Rollout turns = episode();
-  auto turn_rewards = at::zeros({B, R});
+  auto turn_rewards = at::zeros({kB, kR});
   turn_rewards[0][1] = 0.25f;   // the end of row 0's first turn
   turn_rewards[0][3] = 100.0f;  // an observation token: dropped
   turn_rewards[1][0] = -0.5f;
@@ -154,11 +155,11 @@ TEST(EpisodeMath, TurnRewardsAddOnActionTokensOnly) {
   compute_rewards(base, o, a, 0.1, 0.0, 1.0);
   auto stats = compute_rewards(turns, o, a, 0.1, 0.0, 1.0);
   auto added = turns.field(R4J_FIELD_REWARDS) - base.field(R4J_FIELD_REWARDS);
-  auto expected = at::zeros({B, R});
+  auto expected = at::zeros({kB, kR});
   expected[0][1] = 0.25f;
   expected[1][0] = -0.5f;
   EXPECT_LT(max_abs_diff(added, expected), 1e-6);
-  EXPECT_NEAR(stats.rlhf_reward - stats.scores - stats.non_score_reward, (0.25 - 0.5) / B, 1e-6);
+  EXPECT_NEAR(stats.rlhf_reward - stats.scores - stats.non_score_reward, (0.25 - 0.5) / kB, 1e-6);
 }
 
 TEST(EpisodeMath, TheScoreLandsOnTheLastActionToken) {
@@ -166,7 +167,7 @@ TEST(EpisodeMath, TheScoreLandsOnTheLastActionToken) {
   auto mask = e.response_mask.to(at::kFloat) * e.field(R4J_FIELD_ACTION_MASK);
   mask[1][4] = 0;  // row 1 now ends in an observation token: A O A A O
   e.field(R4J_FIELD_ACTION_MASK) = mask;
-  compute_rewards(e, options(), algo(R4J_ESTIMATOR_GAE), 0.0, 0.0, 1.0);
+  compute_rewards(e, episode_options(), episode_algo(R4J_ESTIMATOR_GAE), 0.0, 0.0, 1.0);
   auto rewards = e.field(R4J_FIELD_REWARDS);
   EXPECT_FLOAT_EQ(rewards[0][6].item<float>(), 0.5f);
   EXPECT_FLOAT_EQ(rewards[1][3].item<float>(), -1.0f);
@@ -175,8 +176,8 @@ TEST(EpisodeMath, TheScoreLandsOnTheLastActionToken) {
 }
 
 TEST(EpisodeMath, ABadActionMaskIsAnError) {
-  const auto o = options();
-  const auto a = algo(R4J_ESTIMATOR_GAE);
+  const auto o = episode_options();
+  const auto a = episode_algo(R4J_ESTIMATOR_GAE);
   Rollout half = episode();
   half.field(R4J_FIELD_ACTION_MASK)[0][0] = 0.5f;
   EXPECT_THROW(compute_rewards(half, o, a, 0.1, 0.0, 1.0), Error);
@@ -197,15 +198,15 @@ TEST(EpisodeMath, ReadingAnUnwrittenActionMaskGivesTheResponseMaskAndCreatesNoth
 TEST(EpisodeMath, OutcomeEstimatorsSeeTurnRewardsInTheSequenceReward) {
   // GRPO and RLOO read r_i = sum_t rewards[i, t]: a turn reward counts as if it were part of the score.
   for (int32_t estimator : {R4J_ESTIMATOR_GRPO, R4J_ESTIMATOR_RLOO}) {
-    const auto o = options();
-    const auto a = algo(estimator);
+    const auto o = episode_options();
+    const auto a = episode_algo(estimator);
     Rollout turns = episode();
-    auto turn_rewards = at::zeros({B, R});
+    auto turn_rewards = at::zeros({kB, kR});
     turn_rewards[0][1] = 0.75f;
     turn_rewards[2][3] = -0.25f;
     turns.field(R4J_FIELD_TURN_REWARDS) = turn_rewards;
     Rollout in_score = episode();
-    in_score.field(R4J_FIELD_SCORES) = in_score.field(R4J_FIELD_SCORES) + floats({0.75f, 0.0f, -0.25f}, {B});
+    in_score.field(R4J_FIELD_SCORES) = in_score.field(R4J_FIELD_SCORES) + floats({0.75f, 0.0f, -0.25f}, {kB});
     compute_rewards(turns, o, a, 0.1, 0.0, 1.0);
     compute_rewards(in_score, o, a, 0.1, 0.0, 1.0);
     compute_advantages(turns, o, a, nullptr);
@@ -220,20 +221,20 @@ TEST(EpisodeMath, ObservationTokensGetZeroGradient) {
   // d loss / d logprob[t] through the policy loss, the KL-in-loss term and their aggregation:
   // zero on every observation token, non-zero on action tokens.
   for (int32_t agg : {R4J_LOSS_TOKEN_MEAN, R4J_LOSS_SEQ_MEAN_TOKEN_MEAN, R4J_LOSS_SEQ_MEAN_TOKEN_SUM_NORM}) {
-    const auto o = options();
-    auto a = algo(R4J_ESTIMATOR_GRPO);
+    const auto o = episode_options();
+    auto a = episode_algo(R4J_ESTIMATOR_GRPO);
     a.kl_in = R4J_KL_IN_LOSS;
     a.loss_agg = agg;
-    a.max_new_tokens = R;
+    a.max_new_tokens = kR;
     Rollout e = episode();
     compute_rewards(e, o, a, 0.0, 0.0, 1.0);
     compute_advantages(e, o, a, nullptr);
     auto mask = loss_mask(e, a);
-    auto logprobs = (e.field(R4J_FIELD_OLD_LOGPROBS) + 0.1 * at::randn({B, R})).detach().requires_grad_(true);
+    auto logprobs = (e.field(R4J_FIELD_OLD_LOGPROBS) + 0.1 * at::randn({kB, kR})).detach().requires_grad_(true);
     auto pg = policy_loss_tokens(logprobs, e.field(R4J_FIELD_OLD_LOGPROBS), e.field(R4J_FIELD_ADVANTAGES_WHITENED),
                                  mask, o, a);
     auto kl = kl_loss_tokens(logprobs, e.field(R4J_FIELD_REF_LOGPROBS), R4J_KL_LOSS_K3) * mask;
-    auto loss = aggregate_loss(pg.pg_losses, mask, agg, R) + 0.1 * aggregate_loss(kl, mask, agg, R);
+    auto loss = aggregate_loss(pg.pg_losses, mask, agg, kR) + 0.1 * aggregate_loss(kl, mask, agg, kR);
     loss.backward();
     auto grad = logprobs.grad();
     auto actions = e.response_mask.to(at::kFloat) * e.field(R4J_FIELD_ACTION_MASK);
