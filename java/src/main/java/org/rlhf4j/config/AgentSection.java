@@ -2,7 +2,6 @@ package org.rlhf4j.config;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * Section {@code agent} of the ppo command: multi-turn episodes with tools, on when tools or an
@@ -20,9 +19,6 @@ public record AgentSection(
     @Doc("Time a tool call may take before the model is told it timed out.") Duration toolTimeout,
     @Doc("A longer tool result is cut in the middle to this many characters, with a marker.") int maxToolResponseChars) {
 
-  private static final Pattern CLASS_NAME =
-      Pattern.compile("\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*"
-          + "(\\.\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*)*");
 
   /** The text format of tool calls. */
   public enum ToolFormat {
@@ -31,7 +27,7 @@ public record AgentSection(
   }
 
   public AgentSection {
-    if (environment != null && !CLASS_NAME.matcher(environment).matches()) {
+    if (environment != null && !Check.CLASS_NAME.matcher(environment).matches()) {
       throw new ConfigException("environment must be a fully qualified Java class name, got '" + environment + "'");
     }
     Check.notNull("tools", tools);

@@ -6,16 +6,12 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * The value of {@code agent.tools}: the Java tools an agent may call, a list of mappings
  * {@code {class: com.acme.Menu}}. Immutable.
  */
 public final class AgentTools {
-  private static final Pattern CLASS_NAME =
-      Pattern.compile("\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*"
-          + "(\\.\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*)*");
 
   private final List<String> classNames;
 
@@ -43,7 +39,7 @@ public final class AgentTools {
         if (!k.equals("class")) throw new ConfigException(at + ": unknown key '" + k + "'; keys: class");
       }
       JsonNode c = e.get("class");
-      if (c == null || !c.isTextual() || !CLASS_NAME.matcher(c.textValue()).matches()) {
+      if (c == null || !c.isTextual() || !Check.CLASS_NAME.matcher(c.textValue()).matches()) {
         throw new ConfigException(at + ": class must be a fully qualified Java class name, got " + ConfigValues.show(c));
       }
       out.add(c.textValue());

@@ -1,5 +1,7 @@
 package org.rlhf4j.config;
 
+import java.util.regex.Pattern;
+
 /**
  * Range checks for the compact constructors of config records. Messages name the key as the
  * record knows it (snake_case, without the section); the loader puts the section in front.
@@ -7,6 +9,10 @@ package org.rlhf4j.config;
  */
 final class Check {
   private Check() {}
+
+  /** A fully qualified Java class name, as config keys that name a class take it. */
+  static final Pattern CLASS_NAME = Pattern.compile("\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*"
+      + "(\\.\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*)*");
 
   static <T> T notNull(String key, T value) {
     if (value == null) throw new ConfigException(key + " must be set, got null");

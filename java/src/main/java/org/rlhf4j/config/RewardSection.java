@@ -4,7 +4,6 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.regex.Pattern;
 
 /** Section {@code reward}: where the scores come from and how they are shaped. */
 public record RewardSection(
@@ -27,9 +26,6 @@ public record RewardSection(
     @Doc("kind: remote: samples per request.") int batchSize,
     @Doc("kind: remote: requests in flight at once.") int maxConcurrency) {
 
-  private static final Pattern CLASS_NAME =
-      Pattern.compile("\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*"
-          + "(\\.\\p{javaJavaIdentifierStart}\\p{javaJavaIdentifierPart}*)*");
 
   /** The source of scores. */
   public enum Kind {
@@ -40,7 +36,7 @@ public record RewardSection(
 
   public RewardSection {
     Check.notNull("kind", kind);
-    if (function != null && !CLASS_NAME.matcher(function).matches()) {
+    if (function != null && !Check.CLASS_NAME.matcher(function).matches()) {
       throw new ConfigException("function must be a fully qualified Java class name, got '" + function + "'");
     }
     Check.nonNegative("score_clip", scoreClip);
