@@ -9,8 +9,9 @@ import java.util.regex.Pattern;
  * Where Jinjava's parser reads Jinja2 syntax differently, the template is rewritten into what
  * Jinjava reads as Jinja2 means it, or refused: {@code xs[::-1]} becomes {@code xs|reverse};
  * a keyword argument's value is parenthesised ({@code namespace(i=n - 1)} is otherwise parsed as
- * {@code (i=n) - 1}); {@code x == none} becomes {@code x is none} (see {@link PyNone}); any
- * other slice with a step is refused. Jinja2's lstrip_blocks is done here too, as Jinja2 does
+ * {@code (i=n) - 1}); {@code x == none} becomes {@code x is none} (see {@link PyNone});
+ * {@code not}'s operand is parenthesised (Jinja2's {@code not} binds looser than Jinjava's, see
+ * {@link #notOperands}); any other slice with a step is refused. Jinja2's lstrip_blocks is done here too, as Jinja2 does
  * it. Only tags are touched; text, raw blocks, string literals and comments are kept as they
  * are. Stateless.
  */
@@ -92,7 +93,8 @@ final class Jinja2Syntax {
     return -1;
   }
 
-  private static String expression(String e, String template, int tagStart, String origin) {
+  private static String expression(String body, String template, int tagStart, String origin) {
+    String e = notOperands(body);
     StringBuilder out = new StringBuilder(e.length() + 8);
     Deque<Boolean> wrapped = new ArrayDeque<>(); // per open bracket: a keyword value is open
     Deque<Character> brackets = new ArrayDeque<>();
@@ -139,6 +141,71 @@ final class Jinja2Syntax {
       }
     }
     return out.toString();
+  }
+
+  /**
+   * Jinja2's unary {@code not} binds looser than comparisons, tests and filters ({@code not
+   * xs|length == 1} is {@code not ((xs|length) == 1)}, {@code not x is defined} is {@code not (x
+   * is defined)}); Jinjava's binds tighter, so its operand is parenthesised, up to the next
+   * {@code and}, {@code or}, {@code if}, {@code else}, comma or closing bracket of its level,
+   * or the end of the tag (before its whitespace control). {@code not in} and {@code is not}
+   * are operators of their own and stay.
+   */
+  static String notOperands(String e) {
+    int end = e.length();
+    while (end > 0 && Character.isWhitespace(e.charAt(end - 1))) end--;
+    if (end > 0 && (e.charAt(end - 1) == '-' || e.charAt(end - 1) == '+')) end--;
+    StringBuilder out = new StringBuilder(e.length() + 8);
+    Deque<Integer> open = new ArrayDeque<>(); // the bracket depth of each parenthesised operand
+    int depth = 0;
+    String previous = "";
+    for (int k = 0; k < end; k++) {
+      char c = e.charAt(k);
+      if (c == '\'' || c == '"') {
+        int to = Math.min(literalEnd(e, k), end);
+        out.append(e, k, to);
+        k = to - 1;
+        previous = "";
+      } else if (Character.isLetter(c) || c == '_') {
+        int to = k;
+        while (to < end && (Character.isLetterOrDigit(e.charAt(to)) || e.charAt(to) == '_')) to++;
+        String word = e.substring(k, to);
+        boolean attribute = k > 0 && e.charAt(k - 1) == '.';
+        if (!attribute && (word.equals("and") || word.equals("or") || word.equals("if") || word.equals("else"))) {
+          close(out, open, depth);
+        }
+        out.append(word);
+        if (!attribute && word.equals("not") && !previous.equals("is") && !followedByIn(e, to, end)) {
+          out.append(" (");
+          open.push(depth);
+        }
+        previous = attribute ? "" : word;
+        k = to - 1;
+      } else {
+        if (c == '(' || c == '[' || c == '{') depth++;
+        if (c == ')' || c == ']' || c == '}' || c == ',') close(out, open, depth);
+        if (c == ')' || c == ']' || c == '}') depth--;
+        out.append(c);
+        if (!Character.isWhitespace(c)) previous = "";
+      }
+    }
+    close(out, open, Integer.MIN_VALUE);
+    return out.append(e, end, e.length()).toString();
+  }
+
+  /** Closes the parenthesised operands opened at this depth (every one, at MIN_VALUE). */
+  private static void close(StringBuilder out, Deque<Integer> open, int depth) {
+    while (!open.isEmpty() && (depth == Integer.MIN_VALUE || open.peek() == depth)) {
+      open.pop();
+      out.append(')');
+    }
+  }
+
+  private static boolean followedByIn(String e, int from, int end) {
+    int k = from;
+    while (k < end && Character.isWhitespace(e.charAt(k))) k++;
+    return e.startsWith("in", k) && (k + 2 >= end || !(Character.isLetterOrDigit(e.charAt(k + 2))
+        || e.charAt(k + 2) == '_'));
   }
 
   /** A lone '=' after an identifier: a keyword argument, not ==, !=, <= or >=. */

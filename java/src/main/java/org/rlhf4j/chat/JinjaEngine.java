@@ -119,7 +119,11 @@ final class JinjaEngine {
 
   /** Renders source (already through {@link Jinja2Syntax}) with the variables; origin names it in errors. */
   static String render(String source, Map<String, Object> variables, String origin) {
-    RenderResult result = JINJAVA.renderForResult(source, variables);
+    // Jinja2's globals are variables too (transformers' templates test `strftime_now is defined`);
+    // Jinjava's functions are not, so each is also a variable, which only `is defined` reads.
+    Map<String, Object> vars = new java.util.HashMap<>(variables);
+    for (String f : TemplateGlobals.FUNCTIONS) vars.putIfAbsent(f, new TemplateGlobals.Function(f));
+    RenderResult result = JINJAVA.renderForResult(source, vars);
     if (!result.getErrors().isEmpty()) {
       TemplateError e = result.getErrors().getFirst();
       String what = "cannot be rendered as Jinja2 would: " + e.getMessage()

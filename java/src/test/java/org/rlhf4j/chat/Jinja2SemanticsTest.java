@@ -53,6 +53,8 @@ class Jinja2SemanticsTest {
       "{% if undefined_thing is defined %}d{% else %}u{% endif %}[{{ undefined_thing }}]{% if enable_thinking is defined and enable_thinking is false %}off{% endif %}",
       "  {%- for m in messages %}\n    {{- m.role }}\n  {% endfor %}\n{% if true %}\n  kept\n{% endif %}",
       "{{ messages|selectattr('role', 'equalto', 'user')|list|length }}{{ messages|rejectattr('role', 'equalto', 'user')|map(attribute='role')|first }}",
+      "{% if not messages|length == 3 %}A{% else %}B{% endif %}{% if not undefined_thing is defined %}C{% endif %}{% if not messages[0].role == 'user' and not messages[1].role != 'user' %}D{% endif %}{{ 'y' if not messages|length > 5 else 'n' }}{% if messages[0].role is not none and 'x' not in messages[0].role %}E{% endif %}{% if not (messages|length < 1) or not messages %}F{% endif %}{{ [not messages, 1]|length }}{%- if not messages[2].meta.k == 2 -%} G {%- endif %}",
+      "{% if strftime_now is defined %}s{% endif %}{% if raise_exception is defined %}r{% endif %}{% if no_such_function is defined %}n{% endif %}{% if strftime_now('%Y') == strftime_now('%Y') %}c{% endif %}",
       "{% macro show(m, sep='-') %}{{ m.role }}{{ sep }}{% endmacro %}{% for m in messages %}{{ show(m) }}{% endfor %}");
 
   /** Templates Jinjava would render differently, each with the words its refusal must say. */
