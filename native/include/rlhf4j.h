@@ -289,6 +289,10 @@ typedef struct r4j_generate_options {
   int32_t pad_token_id;
   uint64_t seed;         /* same seed, same prompts, same weights: same tokens */
   int32_t with_values;   /* record the critic's values (needs a value head) */
+  int32_t keep_decoding_logprobs; /* bf16/f16 only: 1 keeps the log-probs and values
+                                   * recorded while decoding as OLD_LOGPROBS/OLD_VALUES
+                                   * (verl's bypass mode); 0 (default) replaces them by a
+                                   * full forward pass, the learning phase's numerics */
 } r4j_generate_options;
 
 R4J_API r4j_status r4j_generate_options_defaults(r4j_generate_options *out);

@@ -144,6 +144,7 @@ R4J_API r4j_status r4j_generate_options_defaults(r4j_generate_options* out) {
     o.pad_token_id = 0;
     o.seed = 0;
     o.with_values = 0;
+    o.keep_decoding_logprobs = 0;
     *out = o;
   });
 }

@@ -213,7 +213,8 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   r->ended = ended;
   r->floats[R4J_FIELD_OLD_LOGPROBS] = logprobs.narrow(1, 0, produced).contiguous();
   if (o.with_values) r->floats[R4J_FIELD_OLD_VALUES] = values.narrow(1, 0, produced).contiguous();
-  if (model.config().dtype == R4J_DTYPE_BF16 || model.config().dtype == R4J_DTYPE_F16) rescore(model, *r, temperature, o);
+  const bool half = model.config().dtype == R4J_DTYPE_BF16 || model.config().dtype == R4J_DTYPE_F16;
+  if (half && !o.keep_decoding_logprobs) rescore(model, *r, temperature, o);
   return r;
 }
 

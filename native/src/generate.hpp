@@ -14,7 +14,7 @@ namespace r4j {
 // model's device). Records tokens, old_logprobs (logits / temperature, before
 // filtering) and, with options.with_values, old_values in the same pass
 // (bf16 and f16 models: from one forward pass over the finished rollout, the
-// way the learning phase computes them).
+// way the learning phase computes them, unless options.keep_decoding_logprobs).
 // Randomness: one generator seeded by options.seed for the batch, or, with
 // row_seeds ([B]), each row's uniforms from its own seed (row_uniforms).
 std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const at::Tensor& prompt_mask,

@@ -283,3 +283,30 @@ TEST(Bf16, FirstMinibatchRatioIsOne) {
     EXPECT_LT((ratio - 1).abs().masked_select(rmask).max().item<double>(), 1e-3) << "arch " << c.arch;
   }
 }
+
+// keep_decoding_logprobs (verl's bypass mode): the same tokens, and the
+// log-probs and values decoding recorded, which the default run keeps in
+// SAMPLING_LOGPROBS before its rescoring pass replaces OLD_LOGPROBS.
+TEST(Bf16, KeepDecodingLogprobsSkipsTheRescoringPass) {
+  for (auto c : {tiny(true), tiny_llama()}) {
+    c.value_head = 1;
+    auto m = make(c, R4J_DTYPE_BF16);
+    at::NoGradGuard g;
+    auto prompts = random_tokens(3, 6, 48, 14);
+    auto pmask = at::ones({3, 6}, at::kBool);
+    pmask[2].narrow(0, 0, 3).fill_(false);
+    auto o = gen_options(9, 6);
+    o.with_values = 1;
+    auto rescored = generate(*m, prompts, pmask, o);
+    o.keep_decoding_logprobs = 1;
+    auto kept = generate(*m, prompts, pmask, o);
+    EXPECT_TRUE(at::equal(kept->response_tokens, rescored->response_tokens)) << "arch " << c.arch;
+    EXPECT_TRUE(at::equal(kept->field(R4J_FIELD_OLD_LOGPROBS), rescored->field(R4J_FIELD_SAMPLING_LOGPROBS)))
+        << "arch " << c.arch;
+    EXPECT_FALSE(kept->has(R4J_FIELD_SAMPLING_LOGPROBS)) << "arch " << c.arch;
+    auto rmask = kept->response_mask;
+    auto gap = (kept->field(R4J_FIELD_OLD_LOGPROBS) - rescored->field(R4J_FIELD_OLD_LOGPROBS)).abs().masked_select(rmask);
+    EXPECT_GT(gap.max().item<double>(), 0) << "bf16 decoding rounds otherwise than the full pass; arch " << c.arch;
+    EXPECT_LT(gap.max().item<double>(), 5e-2) << "arch " << c.arch;
+  }
+}

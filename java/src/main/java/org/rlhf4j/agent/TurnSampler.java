@@ -36,8 +36,7 @@ public interface TurnSampler {
 
       @Override
       public List<Piece> sample(List<int[]> contexts, GenerateOptions o, int maxNewTokens, long[] seeds) {
-        GenerateOptions capped = new GenerateOptions(maxNewTokens, o.temperature(), o.topK(), o.topP(),
-            o.eosTokenId(), o.stopTokenId(), o.padTokenId(), o.seed(), o.withValues());
+        GenerateOptions capped = o.withMaxNewTokens(maxNewTokens);
         try (Rollout r = policy.generate(contexts, capped, seeds)) {
           int width = r.responseLen();
           int[] tokens = r.ints(RolloutField.RESPONSE_TOKENS), lengths = r.ints(RolloutField.RESPONSE_LENGTH);

@@ -36,7 +36,7 @@ final class BenchTrainer {
         "reward.kind=model", "reward.model_path=" + random, "run.device=" + b.device, "run.seed=1",
         "model.critic=" + (separate ? "separate" : "shared"), "data.max_prompt_tokens=" + b.promptLen,
         "schedule.rollout_batch=" + b.batch, "schedule.eval_prompts=0", "ppo.minibatch_size=" + b.minibatch,
-        "ppo.ppo_epochs=" + b.epochs));
+        "ppo.ppo_epochs=" + b.epochs, "ppo.keep_decoding_logprobs=" + b.keepDecodingLogprobs));
     all.addAll(sets);
     PpoRunConfig config = PpoRunConfig.loader().load(all);
     int newTokens = config.generation().maxNewTokens();

@@ -118,6 +118,10 @@ public final class PpoBench implements Callable<Integer> {
       + "micro-batch per minibatch (default: ${DEFAULT-VALUE}).")
   int maxTokensPerMicroBatch;
 
+  @Option(names = "--keep-decoding-logprobs", description = "ppo.keep_decoding_logprobs: a bf16 rollout keeps the "
+      + "log-probs it decoded with instead of the recomputing forward pass (verl's bypass mode).")
+  boolean keepDecodingLogprobs;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -226,6 +230,7 @@ public final class PpoBench implements Callable<Integer> {
     result.put("logits_chunk", logitsChunk);
     result.put("attention_chunk", attentionChunk);
     result.put("gradient_checkpointing", gradientCheckpointing);
+    result.put("keep_decoding_logprobs", keepDecodingLogprobs);
     result.put("lora_r", loraR);
     result.put("critic", critic);
     result.put("critic_shared_base_mb", sharedBytes / 1e6);

@@ -81,7 +81,12 @@ public record PpoSection(
     @Doc("Lower bound of the rollout correction's r (null = none, as TRL).") @Range(min = 0) @Nullable Double rolloutCorrectionMin,
     @Doc("Measure the rollout/train mismatch (sampling/sampling_logp_difference/*, sampling/importance_sampling_ratio/*) "
         + "without correcting: the learner recomputes the old log-probs after sampling, as with a rollout_correction.")
-        boolean logRolloutMismatch) {
+        boolean logRolloutMismatch,
+    @Doc("Keep the log-probs (and values) recorded while decoding as the old policy's (verl's rollout_corr bypass "
+        + "mode): a bf16/f16 policy skips the forward pass that otherwise recomputes them after sampling, and the "
+        + "PPO ratio then compares with the sampling policy itself, its clip bounding the mismatch. Not with "
+        + "rollout_correction or log_rollout_mismatch, which compare against that pass.")
+        boolean keepDecodingLogprobs) {
 
   /** Whether the learner recomputes the old log-probs after sampling and the mismatch is measured. */
   public boolean measuresRolloutMismatch() {
@@ -99,6 +104,9 @@ public record PpoSection(
     Check.notNull("loss_agg", lossAgg);
     Check.notNull("importance_sampling", importanceSampling);
     Check.notNull("rollout_correction", rolloutCorrection);
+    Check.rule(!keepDecodingLogprobs || (rolloutCorrection == RolloutCorrection.NONE && !logRolloutMismatch),
+        "ppo.keep_decoding_logprobs keeps no learner pass to compare with: set ppo.rollout_correction to none and "
+        + "ppo.log_rollout_mismatch to false, or keep_decoding_logprobs false");
     Check.rule(rolloutCorrectionMin == null || rolloutCorrectionMin < rolloutCorrectionMax, "ppo.rollout_correction_min ("
         + rolloutCorrectionMin + ") must be below ppo.rollout_correction_max (" + rolloutCorrectionMax + ")");
   }
@@ -115,6 +123,6 @@ public record PpoSection(
     return new PpoSection(PpoPreset.SEED, KlEstimator.K1, 0.2, false, 6, 10000, 1, 1, false, false, 0.2, false,
         0.2, 0.1, 0, 4, 8, 8, null, Estimator.GAE, ScaleRewards.GROUP, KlIn.REWARD, KlLossEstimator.K3, 0,
         LossAgg.TOKEN_MEAN, null, null, null, ImportanceSampling.TOKEN, false, false, 0, 0, null, 0,
-        RolloutCorrection.NONE, 3.0, null, false);
+        RolloutCorrection.NONE, 3.0, null, false, false);
   }
 }

@@ -54,7 +54,7 @@ final class Layouts {
       paddingLayout(4),
       JAVA_LONG.withName("seed"),
       JAVA_INT.withName("with_values"),
-      paddingLayout(4)));
+      JAVA_INT.withName("keep_decoding_logprobs")));
 
   static final Struct ADAMW_OPTIONS = new Struct(structLayout(
       JAVA_DOUBLE.withName("beta1"),

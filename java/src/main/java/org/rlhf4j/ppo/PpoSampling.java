@@ -104,7 +104,7 @@ final class PpoSampling {
     int pad = tok.paddingId();
     boolean sharedCritic = parts.critic() == null && parts.policy().config().valueHead();
     return new GenerateOptions(g.maxNewTokens(), g.temperature(), g.topK(), g.topP(), tok.eosId(), stop, pad,
-        0, sharedCritic);
+        0, sharedCritic, config.ppo().keepDecodingLogprobs());
   }
 
   /** The run's generation settings. */

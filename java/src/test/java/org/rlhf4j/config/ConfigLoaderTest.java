@@ -182,7 +182,7 @@ class ConfigLoaderTest {
     assertEquals(new PpoSection(PpoPreset.STANDARD, expected.klEstimator(), 0.2, true, 6, 10000, 1, 0.9, true, true,
         0.2, false, 0.2, 0.1, 0, 4, 8, 8, null, expected.estimator(), expected.scaleRewards(), expected.klIn(),
         expected.klLossEstimator(), 0, expected.lossAgg(), null, null, null, expected.importanceSampling(), false,
-        false, 0, 0, null, 0, RolloutCorrection.NONE, 3.0, null, false), p);
+        false, 0, 0, null, 0, RolloutCorrection.NONE, 3.0, null, false, false), p);
     assertEquals(preset("standard"), load(REQUIRED, "ppo.preset=standard").ppo());
     assertEquals(0.5, load(REQUIRED + "ppo:\n  lam: 0.5\n").ppo().lam());
     assertEquals(PpoPreset.SEED, load(REQUIRED + "ppo:\n  lam: 0.5\n").ppo().preset());
@@ -327,7 +327,7 @@ class ConfigLoaderTest {
       assertTrue(help.contains(k.path()), k.path());
       assertTrue(!k.doc().isBlank(), k.path());
     }
-    assertEquals(7 + 12 + 12 + 8 + 6 + 7 + 39 + 6 + 10, loader.keys().size());
+    assertEquals(7 + 12 + 12 + 8 + 6 + 7 + 40 + 6 + 10, loader.keys().size());
     ConfigKey cliprange = loader.keys().stream().filter(k -> k.path().equals("ppo.cliprange")).findFirst().orElseThrow();
     assertEquals(new ConfigKey("ppo.cliprange", "float", "0.2",
         "Clip range of the policy ratio (when clip_ratio; both sides unless cliprange_low/high say)."), cliprange);

@@ -72,7 +72,7 @@ class PpoBoundsTest {
       }
       walked.add(c.key());
     }
-    assertEquals(39, walked.size(), "every key of the ppo section");
+    assertEquals(40, walked.size(), "every key of the ppo section");
   }
 
   /** One side of a bound: outside (towards direction) Java rejects, the nearest inside value both accept. */

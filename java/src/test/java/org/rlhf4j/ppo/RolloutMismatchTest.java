@@ -2,6 +2,7 @@ package org.rlhf4j.ppo;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -133,5 +134,23 @@ class RolloutMismatchTest {
     double diff = m.get("sampling/sampling_logp_difference/max");
     assertTrue(diff > 0 && diff < 1, "bf16 decoding rounds otherwise than the forward pass: " + m);
     assertEquals(1.0, m.get("sampling/importance_sampling_ratio/mean"), 0.1);
+  }
+
+  /**
+   * ppo.keep_decoding_logprobs (verl's bypass mode): a bf16 rollout keeps the log-probs it decoded
+   * with, so the one minibatch's PPO ratio measures the sampling policy's rounding (it is 1 to
+   * rounding after the default's recomputing pass); it refuses a correction it cannot compute.
+   */
+  @Test
+  void keepingBf16DecodingLogprobsSkipsTheRecomputationAndTheRatioShowsTheMismatch() throws IOException {
+    Map<String, Double> recomputed = oneIteration("bf16-recomputed", "model.dtype=bf16");
+    Map<String, Double> kept = oneIteration("bf16-kept", "model.dtype=bf16", "ppo.keep_decoding_logprobs=true");
+    assertTrue(recomputed.get("policy/ratio_var") < 1e-8, recomputed.toString());
+    assertTrue(kept.get("policy/ratio_var") > 100 * Math.max(1e-12, recomputed.get("policy/ratio_var")),
+        "decoding's log-probs round otherwise: " + kept);
+    assertTrue(Double.isFinite(kept.get("loss/policy")), kept.toString());
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> oneIteration("refused", "ppo.keep_decoding_logprobs=true", "ppo.rollout_correction=token_truncate"));
+    assertTrue(e.getMessage().contains("ppo.keep_decoding_logprobs"), e.getMessage());
   }
 }
