@@ -899,7 +899,8 @@ R4J_API r4j_status r4j_sequence_logps(r4j_model *model, const int32_t *tokens, c
                                       size_t cap);
 
 /* Losses, with Delta = (pi_c - ref_c) - (pi_r - ref_r) over summed log-probs:
- *   SIGMOID  -log sigma(beta Delta)                         (DPO)
+ *   SIGMOID  -log sigma(beta Delta)                         (DPO); with label_smoothing
+ *            eps > 0, -(1-eps) log sigma(beta Delta) - eps log sigma(-beta Delta) (cDPO)
  *   ROBUST   [-(1-eps) log sigma(beta Delta) + eps log sigma(-beta Delta)] / (1 - 2 eps)
  *   IPO      (Delta_c / len_c - Delta_r / len_r - 1 / (2 beta))^2
  *   HINGE    max(0, 1 - beta Delta)
@@ -917,7 +918,7 @@ typedef struct r4j_dpo_options {
   int32_t loss_types[R4J_DPO_MAX_LOSSES];       /* R4J_DPO_* */
   double loss_weights[R4J_DPO_MAX_LOSSES];      /* loss = sum_k w_k mean over pairs of loss_k */
   double beta;                                  /* > 0 */
-  double label_smoothing;                       /* eps of ROBUST, [0, 0.5) */
+  double label_smoothing;                       /* eps of SIGMOID (cDPO) and ROBUST, [0, 0.5) */
   double simpo_gamma;                           /* gamma of SIMPO */
   double rpo_alpha;                             /* >= 0: adds alpha * NLL per chosen completion token (RPO) */
 } r4j_dpo_options;

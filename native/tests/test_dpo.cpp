@@ -39,7 +39,7 @@ double reference_loss(int32_t type, double pc, double pr, double rc, double rr, 
   const double delta = (pc - rc) - (pr - rr);
   const double b = o.beta, eps = o.label_smoothing;
   switch (type) {
-    case R4J_DPO_SIGMOID: return -log_sigmoid(b * delta);
+    case R4J_DPO_SIGMOID: return -(1 - eps) * log_sigmoid(b * delta) - eps * log_sigmoid(-b * delta);
     case R4J_DPO_ROBUST: return (-(1 - eps) * log_sigmoid(b * delta) + eps * log_sigmoid(-b * delta)) / (1 - 2 * eps);
     case R4J_DPO_IPO: {
       const double h = (pc - rc) / lc - (pr - rr) / lr - 1 / (2 * b);

@@ -12,9 +12,13 @@ namespace {
 // Delta = (pi_c - ref_c) - (pi_r - ref_r): the implicit reward margin / beta.
 at::Tensor delta(const PairLogps& p) { return (p.chosen - p.ref_chosen) - (p.rejected - p.ref_rejected); }
 
-// sigmoid (DPO): -log sigma(beta Delta)
+// sigmoid (DPO): -log sigma(beta Delta); with label smoothing eps (conservative
+// DPO, TRL): -(1 - eps) log sigma(beta Delta) - eps log sigma(-beta Delta)
 at::Tensor sigmoid_loss(const PairLogps& p, const r4j_dpo_options& o) {
-  return -at::log_sigmoid(o.beta * delta(p));
+  const double eps = o.label_smoothing;
+  auto z = o.beta * delta(p);
+  if (eps == 0) return -at::log_sigmoid(z);
+  return -(1 - eps) * at::log_sigmoid(z) - eps * at::log_sigmoid(-z);
 }
 
 // robust (Chowdhury et al. 2024), label noise eps:

@@ -25,7 +25,8 @@ public record DpoSection(
     @Doc("The loss, or a list of losses summed with dpo.loss_weights: sigmoid (DPO), robust, ipo, hinge, simpo "
         + "(reference-free).") Names lossType,
     @Doc("Weights of the losses in dpo.loss_type (default 1 each).") @Nullable Numbers lossWeights,
-    @Doc("Label-noise rate eps of the robust loss, in [0, 0.5).") double labelSmoothing,
+    @Doc("Label-noise rate eps, in [0, 0.5), of the sigmoid loss (conservative DPO, TRL's label_smoothing) and the "
+        + "robust loss.") double labelSmoothing,
     @Doc("SimPO's target reward margin gamma.") double simpoGamma,
     @Doc("RPO: adds rpo_alpha times the chosen completions' NLL per token (0 = off).") double rpoAlpha,
     @Doc("Compute every reference log-prob in one pass before training and free the reference model.")
