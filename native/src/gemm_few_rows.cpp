@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -26,10 +27,25 @@ bool cpu_has_avx512f() {
 
 std::atomic<const char*> pinned_kernel{nullptr};
 
+// RLHF4J_DECODE_KERNEL=avx2|avx512 pins the kernel for the process, so a benchmark
+// can time the AVX2 kernel on a CPU that also has AVX-512 (read once).
+const char* env_kernel() {
+  static const char* k = [] () -> const char* {
+    const char* v = std::getenv("RLHF4J_DECODE_KERNEL");
+    if (v == nullptr || *v == 0) return nullptr;
+    const std::string n = v;
+    require(n == "avx2" || n == "avx512", "RLHF4J_DECODE_KERNEL must be avx2 or avx512, got '" + n + "'");
+    require(n == "avx2" ? simd::has_avx2_fma() : cpu_has_avx512f(), "RLHF4J_DECODE_KERNEL=" + n + ": this CPU lacks it");
+    return n == "avx2" ? "avx2" : "avx512";
+  }();
+  return k;
+}
+
 }  // namespace
 
 const char* few_rows_kernel() {
   if (const char* k = pinned_kernel.load()) return k;
+  if (const char* k = env_kernel()) return k;
   if (cpu_has_avx512f()) return "avx512";
   return simd::has_avx2_fma() ? "avx2" : nullptr;
 }
