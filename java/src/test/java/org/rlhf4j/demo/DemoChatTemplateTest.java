@@ -28,15 +28,7 @@ import org.rlhf4j.tokenizer.WordTokenizer;
  * one; its end of turn is EOS and it marks the assistant's tokens for SFT.
  */
 class DemoChatTemplateTest {
-  /** The review task's words and the template's markers. */
-  private static final WordTokenizer TOK = tokenizer();
-
-  private static WordTokenizer tokenizer() {
-    List<String> words = new ArrayList<>(new ReviewTask(1).vocabulary().stream()
-        .filter(w -> !WordTokenizer.PUNCTUATION.contains(w)).toList());
-    words.addAll(DemoChatTemplate.WORDS);
-    return WordTokenizer.of(words);
-  }
+  private static final WordTokenizer TOK = DemoVocabulary.tokenizer(new ReviewTask(1));
 
   @TempDir Path tmp;
 
