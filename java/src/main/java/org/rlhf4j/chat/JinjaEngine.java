@@ -66,6 +66,10 @@ final class JinjaEngine {
         TemplateGlobals.class, "raiseException", String.class));
     globals.registerFunction(new ELFunctionDefinition("", "strftime_now",
         TemplateGlobals.class, "strftimeNow", String.class));
+    // Jinja2's globals are variables too (templates test `strftime_now is defined`); Jinjava's
+    // functions are not, so each is also a variable, which only `is defined` reads.
+    globals.put("raise_exception", new TemplateGlobals.Function("raise_exception"));
+    globals.put("strftime_now", new TemplateGlobals.Function("strftime_now"));
     return jinjava;
   }
 
@@ -119,11 +123,7 @@ final class JinjaEngine {
 
   /** Renders source (already through {@link Jinja2Syntax}) with the variables; origin names it in errors. */
   static String render(String source, Map<String, Object> variables, String origin) {
-    // Jinja2's globals are variables too (transformers' templates test `strftime_now is defined`);
-    // Jinjava's functions are not, so each is also a variable, which only `is defined` reads.
-    Map<String, Object> vars = new java.util.HashMap<>(variables);
-    for (String f : TemplateGlobals.FUNCTIONS) vars.putIfAbsent(f, new TemplateGlobals.Function(f));
-    RenderResult result = JINJAVA.renderForResult(source, vars);
+    RenderResult result = JINJAVA.renderForResult(source, variables);
     if (!result.getErrors().isEmpty()) {
       TemplateError e = result.getErrors().getFirst();
       String what = "cannot be rendered as Jinja2 would: " + e.getMessage()

@@ -15,9 +15,6 @@ import java.util.Map;
 public final class TemplateGlobals {
   private TemplateGlobals() {}
 
-  /** The functions transformers adds, by name. */
-  static final java.util.List<String> FUNCTIONS = java.util.List.of("raise_exception", "strftime_now");
-
   /** A function as a variable: what `name is defined` sees (printing it is refused, as a value Python would print otherwise). */
   record Function(String name) {}
 

@@ -24,36 +24,9 @@ public final class TinyAgent {
     for (int i = 0; i < 20; i++) {
       lines.add("{\"prompt\": [{\"role\": \"user\", \"content\": \"" + openings[i % openings.length] + "\"}]}");
     }
-    String yaml = """
-        run:
-          out: '%s'
-          seed: 3
-        model:
-          path: '%s'
-        reward:
-          kind: function
-          function: %s
-        data:
-          prompts: '%s'
-          max_prompt_tokens: 16
-          eval_fraction: 0.2
-        generation:
-          max_new_tokens: 24
-          stop_token: and
-        agent:
-          environment: %s
-          max_turns: 3
-        ppo:
-          ppo_epochs: 2
-          minibatch_size: 4
-          micro_batch_size: 2
-        schedule:
-          iterations: 2
-          rollout_batch: 4
-          eval_every: 2
-          eval_prompts: 2
-        """.formatted(dir.resolve("run"), sft, GoodWordReward.class.getName(), dir.resolve("prompts.jsonl"),
-        environmentClass);
+    String yaml = TinyPpo.config(dir.resolve("run"), sft, dir.resolve("prompts.jsonl"),
+        "max_new_tokens: 24\n  stop_token: and", "agent:\n  environment: " + environmentClass + "\n  max_turns: 3\n",
+        2);
     try {
       Files.write(dir.resolve("prompts.jsonl"), lines);
       return Files.writeString(dir.resolve("agent.yaml"), yaml);

@@ -20,7 +20,25 @@ public final class TinyPpo {
   public static Path configFile(Path dir) {
     Path sft = TinyCheckpoints.write(dir.resolve("sft"), TinyCheckpoints.gpt2());
     Path prompts = TinyCheckpoints.prompts(dir.resolve("prompts.txt"), 20);
-    String yaml = """
+    String yaml = config(dir.resolve("run"), sft, prompts, "max_new_tokens: 6", "", 1);
+    Path file = dir.resolve("ppo.yaml");
+    try {
+      Files.writeString(file, yaml);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return file;
+  }
+
+  /**
+   * The config both tiny setups run: two iterations of four prompts scored by {@link
+   * GoodWordReward}, evaluating on two held-out prompts every evalEvery iterations.
+   *
+   * @param generation the generation section's lines, each indented by two spaces after the first
+   * @param sections whole further sections (e.g. agent), or ""
+   */
+  static String config(Path out, Path sft, Path prompts, String generation, String sections, int evalEvery) {
+    return """
         run:
           out: %s
           seed: 3
@@ -34,24 +52,18 @@ public final class TinyPpo {
           max_prompt_tokens: 16
           eval_fraction: 0.2
         generation:
-          max_new_tokens: 6
-        ppo:
+          %s
+        %sppo:
           ppo_epochs: 2
           minibatch_size: 4
           micro_batch_size: 2
         schedule:
           iterations: 2
           rollout_batch: 4
-          eval_every: 1
+          eval_every: %d
           eval_prompts: 2
-        """.formatted(quoted(dir.resolve("run")), quoted(sft), GoodWordReward.class.getName(), quoted(prompts));
-    Path file = dir.resolve("ppo.yaml");
-    try {
-      Files.writeString(file, yaml);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return file;
+        """.formatted(quoted(out), quoted(sft), GoodWordReward.class.getName(), quoted(prompts), generation, sections,
+        evalEvery);
   }
 
   private static String quoted(Path p) {
