@@ -36,7 +36,9 @@ public interface TurnSampler {
 
       @Override
       public List<Piece> sample(List<int[]> contexts, GenerateOptions o, int maxNewTokens, long[] seeds) {
-        GenerateOptions capped = o.withMaxNewTokens(maxNewTokens);
+        // A turn keeps the log-probs it decoded with (bf16/f16: no pass over its whole context per
+        // turn); the learner's pass, where wanted, runs once over the finished episode.
+        GenerateOptions capped = o.withMaxNewTokens(maxNewTokens).withKeepDecodingLogprobs(true);
         try (Rollout r = policy.generate(contexts, capped, seeds)) {
           int width = r.responseLen();
           int[] tokens = r.ints(RolloutField.RESPONSE_TOKENS), lengths = r.ints(RolloutField.RESPONSE_LENGTH);

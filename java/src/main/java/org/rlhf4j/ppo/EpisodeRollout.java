@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import org.rlhf4j.agent.Episode;
+import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Model;
 import org.rlhf4j.engine.Rollout;
 import org.rlhf4j.engine.RolloutField;
@@ -16,23 +17,28 @@ import org.rlhf4j.train.Distributed;
  * Multi-turn episodes as a rollout: prompt and response tokens, ENDED where the episode ended
  * rather than ran out of budget, OLD_LOGPROBS as recorded while sampling, OLD_VALUES when a
  * shared critic recorded them, ACTION_MASK (0 on observation tokens) and TURN_REWARDS; and the
- * agent/* metrics of an iteration's episodes.
+ * agent/* metrics of an iteration's episodes. A bf16/f16 policy's old log-probs (and values)
+ * then come from one forward pass over the episodes, as a single-turn rollout's do in
+ * generation, the decoding ones kept in SAMPLING_LOGPROBS; not with keep_decoding_logprobs.
  */
 final class EpisodeRollout {
   private EpisodeRollout() {}
 
-  static Rollout of(Model policy, List<Episode> episodes, int padId) {
+  static Rollout of(Model policy, List<Episode> episodes, int padId, double temperature, boolean keepDecodingLogprobs) {
     List<int[]> prompts = episodes.stream().map(Episode::promptTokens).toList();
     List<int[]> responses = episodes.stream().map(Episode::responseTokens).toList();
     Rollout rollout = ended(policy, prompts, responses, episodes, padId);
     try {
       int width = rollout.responseLen();
       rollout.write(RolloutField.OLD_LOGPROBS, padded(episodes, width, Episode::logprobs));
-      if (episodes.stream().allMatch(e -> e.values() != null)) {
-        rollout.write(RolloutField.OLD_VALUES, padded(episodes, width, Episode::values));
-      }
+      boolean values = episodes.stream().allMatch(e -> e.values() != null);
+      if (values) rollout.write(RolloutField.OLD_VALUES, padded(episodes, width, Episode::values));
       rollout.write(RolloutField.ACTION_MASK, padded(episodes, width, Episode::actionMask));
       rollout.write(RolloutField.TURN_REWARDS, padded(episodes, width, Episode::turnRewards));
+      DType dtype = policy.config().dtype();
+      if ((dtype == DType.BF16 || dtype == DType.F16) && !keepDecodingLogprobs) {
+        rollout.scorePolicy(policy, temperature, Rollout.LOGPROBS | (values ? Rollout.VALUES : 0));
+      }
       return rollout;
     } catch (RuntimeException e) {
       rollout.close();

@@ -219,7 +219,9 @@ final class PpoSampling {
   Responses respond(List<Prompt> rows, GenerateOptions options, long[] seeds) {
     if (episodes == null) return new Responses(parts.policy().generate(tokens(rows), options, seeds), null);
     List<Episode> played = episodes.run(rows.stream().map(PpoSampling::row).toList(), options, seeds);
-    return new Responses(EpisodeRollout.of(parts.policy(), played, parts.tokenizer().paddingId()), played);
+    Rollout rollout = EpisodeRollout.of(parts.policy(), played, parts.tokenizer().paddingId(),
+        config.ppoOptions().temperature(), options.keepDecodingLogprobs());
+    return new Responses(rollout, played);
   }
 
   /**

@@ -57,7 +57,7 @@ class AgentLossTest {
   /** The loss over the whole batch after feedback, with the perturbed field's value at the chosen tokens moved by 0.5. */
   private static double loss(Model policy, Model ref, List<Episode> eps, PpoRunConfig cfg, RolloutField field,
       IntPredicate moved) {
-    try (Rollout r = EpisodeRollout.of(policy, eps, TOK.paddingId())) {
+    try (Rollout r = EpisodeRollout.of(policy, eps, TOK.paddingId(), 1.0, false)) {
       r.scoreRef(ref, null, 1.0);
       float[] scores = new float[eps.size()];
       for (int i = 0; i < scores.length; i++) scores[i] = i % 3 - 1;

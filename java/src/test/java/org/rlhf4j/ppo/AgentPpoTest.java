@@ -110,4 +110,17 @@ class AgentPpoTest {
     }
     assertTrue(observed > 0, "some episode has an observation");
   }
+
+  /**
+   * bf16 episodes: each turn keeps the log-probs it decoded with, and one learner pass over the
+   * whole episode gives the old ones, so the rollout/train mismatch compares the two (small, not
+   * 0), as it does for single-turn bf16 rollouts.
+   */
+  @Test
+  void bf16EpisodesMeasureTheirMismatchAgainstTheDecodingLogprobs() throws IOException {
+    Map<String, Double> m = run(null, "model.dtype=bf16", "ppo.log_rollout_mismatch=true").getFirst().metrics();
+    double diff = m.get("sampling/sampling_logp_difference/max");
+    assertTrue(diff > 0 && diff < 1, "bf16 decoding against the learner's pass: " + m);
+    assertEquals(1.0, m.get("sampling/importance_sampling_ratio/mean"), 0.1, m.toString());
+  }
 }
