@@ -27,16 +27,24 @@ bool cpu_has_avx512f() {
 
 std::atomic<const char*> pinned_kernel{nullptr};
 
+// A kernel's name as few_rows_kernel() answers it, checked against this CPU;
+// who names it ("few_rows", "RLHF4J_DECODE_KERNEL") leads the error.
+const char* checked_kernel(const std::string& n, const std::string& who) {
+  require(n == "avx2" || n == "avx512", who + ": unknown kernel '" + n + "' (avx2 or avx512)");
+  if (n == "avx512") {
+    require(cpu_has_avx512f(), who + ": this CPU has no AVX-512F");
+    return "avx512";
+  }
+  require(simd::has_avx2_fma(), who + ": this CPU has no AVX2/FMA");
+  return "avx2";
+}
+
 // RLHF4J_DECODE_KERNEL=avx2|avx512 pins the kernel for the process, so a benchmark
 // can time the AVX2 kernel on a CPU that also has AVX-512 (read once).
 const char* env_kernel() {
   static const char* k = [] () -> const char* {
     const char* v = std::getenv("RLHF4J_DECODE_KERNEL");
-    if (v == nullptr || *v == 0) return nullptr;
-    const std::string n = v;
-    require(n == "avx2" || n == "avx512", "RLHF4J_DECODE_KERNEL must be avx2 or avx512, got '" + n + "'");
-    require(n == "avx2" ? simd::has_avx2_fma() : cpu_has_avx512f(), "RLHF4J_DECODE_KERNEL=" + n + ": this CPU lacks it");
-    return n == "avx2" ? "avx2" : "avx512";
+    return v == nullptr || *v == 0 ? nullptr : checked_kernel(v, "RLHF4J_DECODE_KERNEL");
   }();
   return k;
 }
@@ -53,19 +61,7 @@ const char* few_rows_kernel() {
 bool few_rows_available() { return few_rows_kernel() != nullptr; }
 
 void set_few_rows_kernel(const char* name) {
-  if (name == nullptr) {
-    pinned_kernel = nullptr;
-    return;
-  }
-  const std::string n = name;
-  if (n == "avx512") {
-    require(cpu_has_avx512f(), "few_rows: this CPU has no AVX-512F");
-    pinned_kernel = "avx512";
-  } else {
-    require(n == "avx2", "few_rows: unknown kernel '" + n + "'");
-    require(simd::has_avx2_fma(), "few_rows: this CPU has no AVX2/FMA");
-    pinned_kernel = "avx2";
-  }
+  pinned_kernel = name == nullptr ? nullptr : checked_kernel(name, "few_rows");
 }
 
 at::Tensor pack_panels(const at::Tensor& w, bool w_is_out_by_in) {

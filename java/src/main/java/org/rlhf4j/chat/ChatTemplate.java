@@ -26,6 +26,8 @@ public final class ChatTemplate {
   private final String source;
   private final String origin;
   private final Map<String, Object> specialTokens;
+  /** {@link EndOfTurn#text}'s answer, found once (every SFT example's assistant spans ask for it). */
+  private volatile String endOfTurn;
 
   private ChatTemplate(String source, String origin, Map<String, Object> specialTokens) {
     this.source = Jinja2Syntax.rewrite(source, origin);
@@ -85,6 +87,13 @@ public final class ChatTemplate {
   /** The special tokens passed to the template (bos_token, eos_token, ...). */
   public Map<String, Object> specialTokens() {
     return specialTokens;
+  }
+
+  /** The template's end-of-turn word ({@link EndOfTurn#text}), rendered for once and kept. */
+  String endOfTurn() {
+    String e = endOfTurn;
+    if (e == null) endOfTurn = e = EndOfTurn.probe(this);
+    return e;
   }
 
   /**

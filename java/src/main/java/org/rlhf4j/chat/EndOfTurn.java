@@ -26,6 +26,11 @@ public final class EndOfTurn {
    *     assistant's content, or writes nothing after it
    */
   public static String text(ChatTemplate template) {
+    return template.endOfTurn();
+  }
+
+  /** What {@link #text} answers, by rendering the probe (ChatTemplate keeps it: once per template). */
+  static String probe(ChatTemplate template) {
     List<Map<String, Object>> probe = List.of(Map.of("role", "user", "content", "Hello"),
         Map.of("role", "assistant", "content", MARKER));
     String rendered;

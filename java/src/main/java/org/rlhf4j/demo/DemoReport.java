@@ -1,7 +1,6 @@
 package org.rlhf4j.demo;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.metrics.MetricsLog;
-import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.metrics.Report;
 
 /**
@@ -49,12 +47,12 @@ final class DemoReport {
     for (DemoSummary.Run run : s.runs()) {
       r.beforeAfter("Held-out prompts: SFT policy (before) and " + run.algo() + " policy (after)", s.before(),
           run.after());
-      r.metricCharts(run.algo() + ": ", read(out.resolve(run.algo())),
+      r.metricCharts(run.algo() + ": ", MetricsLog.readRun(out.resolve(run.algo())),
           List.of("objective/scores", "objective/kl", "objective/entropy", "loss/policy", "loss/value", "train/loss",
               "rewards/margins", "rewards/accuracies", "eval/rewards/accuracies"));
     }
-    r.metricCharts(read(out.resolve("sft")), List.of("train/loss", "eval/loss"));
-    r.metricCharts(read(out.resolve("rm")), List.of("train/loss", "eval/accuracy"));
+    r.metricCharts(MetricsLog.readRun(out.resolve("sft")), List.of("train/loss", "eval/loss"));
+    r.metricCharts(MetricsLog.readRun(out.resolve("rm")), List.of("train/loss", "eval/accuracy"));
     r.samples("Samples of the SFT policy (score = reward model)", samples(s.samplesBefore()));
     for (DemoSummary.Run run : s.runs()) {
       r.samples("Samples of the " + run.algo() + " policy (same prompts)", samples(run.samplesAfter()));
@@ -78,11 +76,6 @@ final class DemoReport {
           run.seconds(), Double.isFinite(run.peakRssGb()) ? run.peakRssGb() : null));
     }
     return rows;
-  }
-
-  private static List<MetricsRecord> read(Path run) throws IOException {
-    Path file = run.resolve(MetricsLog.FILE_NAME);
-    return Files.isRegularFile(file) ? MetricsLog.read(file) : List.of();
   }
 
   private static List<Report.Sample> samples(List<DemoSummary.Sample> samples) {

@@ -95,6 +95,12 @@ public final class MetricsLog implements AutoCloseable {
     return MetricsScan.of(file, Files.readAllBytes(file)).records();
   }
 
+  /** A run directory's entries ({@link #read} of its {@link #FILE_NAME}); none when it has no such file. */
+  public static List<MetricsRecord> readRun(Path runDir) throws IOException {
+    Path file = runDir.resolve(FILE_NAME);
+    return Files.isRegularFile(file) ? read(file) : List.of();
+  }
+
   private enum Mode { CREATE, APPEND }
 
   private static MetricsLog open(Path file, Mode mode, long keepThrough) throws IOException {

@@ -57,11 +57,6 @@ public final class MenuTask {
     return new Question(restaurant, dish, text, Integer.toString(Menu.price(restaurant, dish)));
   }
 
-  /** The restaurants where the SFT traces mostly use the tool. */
-  public Set<String> lookupRestaurants() {
-    return lookups;
-  }
-
   /** A question on every held-out combination: the judges' questions. */
   public List<Question> heldOutQuestions() {
     List<Question> out = new ArrayList<>();

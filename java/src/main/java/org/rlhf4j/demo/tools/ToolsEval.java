@@ -23,7 +23,7 @@ import org.rlhf4j.tokenizer.WordTokenizer;
  */
 final class ToolsEval {
   /** One held-out episode as the judges saw it. */
-  record Sample(String question, String transcript, String answer, String gold, boolean correct, boolean calledTool) {}
+  record Sample(String question, String transcript, String gold, boolean correct, boolean calledTool) {}
 
   /** The samples and their rates. */
   record Result(List<Sample> samples) {
@@ -77,7 +77,7 @@ final class ToolsEval {
       Episode e = episodes.get(i);
       String transcript = tokenizer.decode(e.responseTokens(), true);
       String answer = finalAnswer(e);
-      out.add(new Sample(q.text(), transcript, answer, q.answer(), answer.equals(q.answer()), e.toolCalls() > 0));
+      out.add(new Sample(q.text(), transcript, q.answer(), answer.equals(q.answer()), e.toolCalls() > 0));
     }
     return new Result(out);
   }

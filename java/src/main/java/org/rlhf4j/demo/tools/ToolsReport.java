@@ -1,13 +1,11 @@
 package org.rlhf4j.demo.tools;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhf4j.metrics.MetricsLog;
-import org.rlhf4j.metrics.MetricsRecord;
 import org.rlhf4j.metrics.Report;
 
 /** DIR/report.html of the tools demo: the judges before and after, the stages' curves, held-out episodes. */
@@ -25,17 +23,12 @@ final class ToolsReport {
     Report.Builder r = Report.builder("rlhf4j demo: a policy that needs its tool (SFT -> GRPO with the menu tool)")
         .summary(summary)
         .beforeAfter("Held-out questions: SFT policy (before) and GRPO policy (after)", s.before(), s.after());
-    r.metricCharts("grpo: ", read(out.resolve("grpo")), List.of("objective/scores", "agent/tool_calls", "agent/turns",
-        "agent/tool_errors", "objective/kl", "loss/policy"));
-    r.metricCharts(read(out.resolve("sft")), List.of("train/loss", "eval/loss"));
+    r.metricCharts("grpo: ", MetricsLog.readRun(out.resolve("grpo")), List.of("objective/scores", "agent/tool_calls",
+        "agent/turns", "agent/tool_errors", "objective/kl", "loss/policy"));
+    r.metricCharts(MetricsLog.readRun(out.resolve("sft")), List.of("train/loss", "eval/loss"));
     r.samples("Episodes of the SFT policy (score = exact match)", samples(s.samplesBefore()));
     r.samples("Episodes of the GRPO policy (same questions)", samples(s.samplesAfter()));
     return r.write(out.resolve("report.html"));
-  }
-
-  private static List<MetricsRecord> read(Path run) throws IOException {
-    Path file = run.resolve(MetricsLog.FILE_NAME);
-    return Files.isRegularFile(file) ? MetricsLog.read(file) : List.of();
   }
 
   private static List<Report.Sample> samples(List<ToolsSummary.Sample> samples) {
