@@ -67,10 +67,10 @@ public interface Environment extends AutoCloseable {
   }
 
   /**
-   * The row reset reads, from a prompt pool's prompt text and other fields (which do not hold
-   * the prompt itself).
+   * The row reset reads, from a prompt pool's prompt (its text, or its list of messages) and
+   * other fields (which do not hold the prompt itself).
    */
-  static Map<String, Object> row(String prompt, Map<String, Object> fields) {
+  static Map<String, Object> row(Object prompt, Map<String, Object> fields) {
     Map<String, Object> out = new LinkedHashMap<>(fields);
     out.put("prompt", prompt);
     return Collections.unmodifiableMap(out);

@@ -229,10 +229,7 @@ final class PpoSampling {
    * messages (a conversational prompt) or its text.
    */
   static Map<String, Object> row(Prompt p) {
-    if (p.messages() == null) return Environment.row(p.text(), p.fields());
-    Map<String, Object> out = new LinkedHashMap<>(p.fields());
-    out.put("prompt", p.messages());
-    return out;
+    return Environment.row(p.messages() != null ? p.messages() : p.text(), p.fields());
   }
 
   /** The agent/* metrics of the episodes of rounds (all of them, dropped groups too), with an agent. */
