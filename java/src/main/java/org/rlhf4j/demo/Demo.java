@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,7 +43,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The project's main job on its built-in task, end to end with no downloads: a tiny GPT is
  * fine-tuned on generated reviews (SFT), a reward model learns sentiment from noisy preference
- * pairs, and PPO tunes the policy against that reward model. The task's hidden judges (gold
+ * pairs, and PPO tunes the policy against that reward model; every stage reads TRL's
+ * conversational data through the demo's chat template ({@link DemoChatTemplate}). The task's hidden judges (gold
  * sentiment, grammatical validity) then measure, on held-out prompts, whether the policy really
  * improved or only fooled the reward model. Several RL algorithms can run from the same SFT
  * policy and reward model, each into DIR/&lt;algo&gt; (DIR/ppo for PPO), and the report sets them
@@ -53,8 +55,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class Demo {
   private static final Logger LOG = LoggerFactory.getLogger(Demo.class);
-  /** Longest opening (8 words) plus BOS, and context for the longest continuation plus EOS. */
-  private static final int MAX_PROMPT_TOKENS = ReviewTask.MAX_PROMPT_WORDS + 1;
+  /**
+   * Longest opening (8 words) rendered by the chat template (plus BOS, {@code <user>}, EOS and
+   * {@code <assistant>}), and context for the longest continuation plus EOS.
+   */
+  private static final int MAX_PROMPT_TOKENS = ReviewTask.MAX_PROMPT_WORDS + 4;
   private static final int MAX_NEW_TOKENS = ReviewTask.MAX_RESPONSE_WORDS + 1;
   private static final int CONTEXT = 32;
   /** Held-out prompts scored by the gold judge during PPO, for its curve. */
@@ -131,7 +136,7 @@ public final class Demo {
     long t0 = System.nanoTime();
 
     LOG.info("demo: writing the built-in task's data into {}", out.resolve("data"));
-    Path data = writeData();
+    Path data = DemoData.write(out.resolve("data"), task, scale, options.seed(), CURVE_PROMPTS);
     Path init = writeInitialModel();
     seconds.put("data", (System.nanoTime() - t0) / 1e9);
 
@@ -211,27 +216,6 @@ public final class Demo {
     }
   }
 
-  /** sft.jsonl (prompt, completion), pairs.jsonl (prompt, chosen, rejected), prompts.txt, eval_prompts.txt. */
-  private Path writeData() throws IOException {
-    Path dir = Files.createDirectories(out.resolve("data"));
-    ObjectMapper json = new ObjectMapper();
-    List<String> sft = new ArrayList<>();
-    for (var e : task.sftCorpus(scale.sftExamples(), options.seed() + 11)) {
-      sft.add(json.writeValueAsString(Map.of("prompt", e.prompt(), "completion", e.response())));
-    }
-    Files.write(dir.resolve("sft.jsonl"), sft);
-    List<String> pairs = new ArrayList<>();
-    for (var p : task.preferencePairs(scale.pairs(), scale.labelNoise(), options.seed() + 12)) {
-      // The completions' leading space: DPO tokenizes prompt + completion as one text (TRL).
-      pairs.add(json.writeValueAsString(Map.of("prompt", p.prompt(), "chosen", " " + p.chosen(),
-          "rejected", " " + p.rejected())));
-    }
-    Files.write(dir.resolve("pairs.jsonl"), pairs);
-    Files.write(dir.resolve("prompts.txt"), task.prompts(2000, options.seed() + 13));
-    Files.write(dir.resolve("eval_prompts.txt"), task.heldOutPrompts(CURVE_PROMPTS));
-    return dir;
-  }
-
   /** A randomly initialised GPT-2 over the word tokenizer: where SFT starts. */
   private Path writeInitialModel() {
     Path dir = out.resolve("init");
@@ -240,7 +224,8 @@ public final class Demo {
     try (Model m = Model.create(config, "cpu")) {
       HfConfig hf = HfConfig.of(m.config()).withTokenIds(tokenizer.bosId(), List.of(tokenizer.eosId()),
           tokenizer.padId());
-      new CheckpointWriter().model(m, hf).file("tokenizer.json", tokenizer::save).writeTo(dir, false);
+      new CheckpointWriter().model(m, hf).file("tokenizer.json", tokenizer::save)
+          .file("tokenizer_config.json", DemoChatTemplate::writeConfig).writeTo(dir, false);
     }
     return dir;
   }
@@ -291,8 +276,8 @@ public final class Demo {
     int prompts = Math.max(1, scale.rolloutBatch() / presetSection.numSamples());
     List<String> set = new ArrayList<>(List.of(
         "run.out=" + out.resolve(algo), "run.seed=" + options.seed(), "model.path=" + out.resolve("sft"),
-        "data.prompts=" + data.resolve("prompts.txt"),
-        "data.eval_prompts=" + data.resolve("eval_prompts.txt"), "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS,
+        "data.prompts=" + data.resolve("prompts.jsonl"),
+        "data.eval_prompts=" + data.resolve("eval_prompts.jsonl"), "data.max_prompt_tokens=" + MAX_PROMPT_TOKENS,
         "generation.max_new_tokens=" + MAX_NEW_TOKENS, "ppo.preset=" + preset,
         "ppo.kl_coef=" + scale.klCoef(), "ppo.ppo_epochs=" + scale.ppoEpochs(),
         "ppo.minibatch_size=" + scale.minibatch(),
@@ -336,15 +321,22 @@ public final class Demo {
     return p;
   }
 
-  /** Gold reward and validity of the current policy on the curve's held-out prompts. */
+  /**
+   * Gold reward and validity of the current policy on the curve's held-out prompts; the judges
+   * read each prompt's opening, not its rendering by the chat template.
+   */
   private Map<String, Double> goldPoint(PpoTrainer trainer, long iteration) {
     var eval = trainer.evaluate(trainer.parts().prompts().eval());
+    Map<String, String> openings = new HashMap<>();
+    for (String o : task.heldOutPrompts(CURVE_PROMPTS)) openings.put(DemoChatTemplate.prompt(o), o);
     double gold = 0, positive = 0, valid = 0;
     for (var s : eval.samples()) {
       String response = DemoVocabulary.words(tokenizer, s.responseTokens());
-      gold += task.goldReward(s.prompt(), response);
-      positive += task.positive(s.prompt(), response) ? 1 : 0;
-      valid += task.valid(s.prompt(), response) ? 1 : 0;
+      String opening = openings.get(s.prompt());
+      if (opening == null) throw new IllegalStateException("demo: not a held-out prompt of the curve: " + s.prompt());
+      gold += task.goldReward(opening, response);
+      positive += task.positive(opening, response) ? 1 : 0;
+      valid += task.valid(opening, response) ? 1 : 0;
     }
     int n = eval.samples().size();
     Map<String, Double> point = new LinkedHashMap<>();

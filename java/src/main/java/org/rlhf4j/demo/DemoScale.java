@@ -26,10 +26,13 @@ public record DemoScale(
 
   /**
    * 4 layers of width 128; 40k SFT examples x 4 epochs, 10k pairs x 2, 100 RL iterations of 64
-   * samples, 4 epochs of minibatches of 16; DPO 2 epochs over the pairs.
+   * samples, 4 epochs of minibatches of 16, KL coefficient 0.2; DPO 2 epochs over the pairs.
+   * On the conversational data, PPO at the quick scale's 0.1 raised gold 0.118 -> 0.966 but
+   * lowered validity 0.742 -> 0.664 (the policy drifts into forms the grammar rejects); at 0.2,
+   * gold 0.961 and validity 0.789 (seed 1, the 2-core AMD EPYC Zen 4).
    */
   public static DemoScale full() {
-    return new DemoScale(128, 4, 4, 40000, 4, 2e-3, 10000, 0.1, 2, 3e-4, 100, 64, 16, 4, 5e-5, 0.1, 256, 3e-4);
+    return new DemoScale(128, 4, 4, 40000, 4, 2e-3, 10000, 0.1, 2, 3e-4, 100, 64, 16, 4, 5e-5, 0.2, 256, 3e-4);
   }
 
   /** 3 layers; 20k SFT examples x 4 epochs, 4k pairs x 2, 60 RL iterations of 32 samples, 4 x 16. */

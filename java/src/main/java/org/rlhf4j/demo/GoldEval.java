@@ -64,8 +64,9 @@ final class GoldEval {
   private GoldEval() {}
 
   /**
-   * Samples a response per prompt at temperature 1 (as PPO samples), with a fixed seed so the
-   * policies before and after are compared on the same draws of randomness.
+   * Samples a response per prompt (an opening, which the judges read as it is) at temperature 1
+   * (as PPO samples), with a fixed seed so the policies before and after are compared on the
+   * same draws of randomness.
    */
   static Result evaluate(Model policy, Model reference, Model rewardModel, WordTokenizer tokenizer, ReviewTask task,
       List<String> prompts, int maxNewTokens, long seed, int batch) {
@@ -74,7 +75,8 @@ final class GoldEval {
         tokenizer.padId(), seed, false);
     for (int from = 0; from < prompts.size(); from += batch) {
       List<String> chunk = prompts.subList(from, Math.min(prompts.size(), from + batch));
-      List<int[]> tokens = chunk.stream().map(tokenizer::encodePrompt).toList();
+      // As PPO's prompts: the opening as a user message, rendered with the generation prompt.
+      List<int[]> tokens = chunk.stream().map(p -> tokenizer.encode(DemoChatTemplate.prompt(p))).toList();
       try (Rollout r = policy.generate(tokens, options.withSeed(seed + from))) {
         r.scoreRef(reference, null, 1.0);
         r.scoreReward(rewardModel);

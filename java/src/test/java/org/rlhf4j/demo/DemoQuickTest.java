@@ -1,20 +1,23 @@
 package org.rlhf4j.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rlhf4j.chat.ChatTemplate;
 import org.rlhf4j.checkpoint.ModelDirs;
 import org.rlhf4j.config.Precision;
 
 /**
  * The demo's CI run (--quick), PPO, GRPO and DPO from the same SFT policy (and reward model, or
- * its pairs for DPO): each must
+ * its pairs for DPO), every stage on conversational data through the demo's chat template: each must
  * raise the hidden gold reward on held-out prompts while the responses stay well-formed, and the
  * report must set them side by side. The thresholds fail a broken run (checked by hand, on this
  * scale): PPO with the advantage's sign flipped fell from 0.43 to 0.34 positive and validity to
@@ -52,6 +55,19 @@ class DemoQuickTest {
     assertEquals("grpo", s.run("grpo").preset());
     for (String stage : new String[] {"sft", "rm", "ppo", "grpo", "dpo"}) {
       assertTrue(Files.isRegularFile(ModelDirs.resolve(out.resolve(stage)).resolve("model.safetensors")), stage);
+    }
+    // The conversational path end to end: TRL's conversational rows, the demo's chat template in every
+    // checkpoint, and judges that read the openings, not their renderings.
+    assertTrue(Files.readAllLines(out.resolve("data/sft.jsonl")).getFirst().startsWith("{\"messages\":[{"));
+    assertTrue(Files.readAllLines(out.resolve("data/prompts.jsonl")).getFirst().startsWith("{\"prompt\":[{"));
+    List<Map<String, Object>> opening = List.of(DemoChatTemplate.message("user", "the pasta at this place was"));
+    for (String stage : new String[] {"sft", "rm", "ppo", "grpo", "dpo"}) {
+      ChatTemplate template = ChatTemplate.require(ModelDirs.resolve(out.resolve(stage)));
+      assertEquals(DemoChatTemplate.prompt("the pasta at this place was"), template.render(opening, true, null, Map.of()),
+          stage);
+    }
+    for (DemoSummary.Sample sample : s.run("ppo").samplesAfter()) {
+      assertFalse(sample.prompt().contains("<"), "the judges read the opening: " + sample);
     }
     String report = Files.readString(out.resolve("report.html"));
     assertTrue(report.contains("<svg"));
