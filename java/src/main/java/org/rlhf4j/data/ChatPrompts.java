@@ -48,8 +48,10 @@ public final class ChatPrompts {
    *     template, or a template that fails
    */
   public String render(Row row, String field) throws IOException {
-    String where = row.where() + ": " + field;
-    Conversation conversation = parse(row, field);
+    return render(parse(row, field), row.where() + ": " + field);
+  }
+
+  private String render(Conversation conversation, String where) throws IOException {
     try {
       return template(where).render(conversation, true, null, Map.of());
     } catch (ChatTemplateException e) {
@@ -64,36 +66,76 @@ public final class ChatPrompts {
   public record Pair(String prompt, String chosen, String rejected) {}
 
   /**
-   * Row's pair in TRL's conversational preference form: {@code {"prompt": [messages], "chosen":
-   * [messages], "rejected": [messages]}}.
+   * Whether row holds a conversational pair: its prompt field a conversation or, when it has no
+   * prompt field (TRL's implicit prompt), its chosen side one.
+   */
+  public static boolean isConversationalPair(Row row, String promptField, String chosenField) {
+    return isConversation(row, row.has(promptField) ? promptField : chosenField);
+  }
+
+  /**
+   * Row's pair in TRL's conversational preference forms: explicit, {@code {"prompt": [messages],
+   * "chosen": [messages], "rejected": [messages]}}; or implicit, {@code {"chosen": [messages],
+   * "rejected": [messages]}}, each side a whole conversation, whose prompt is the messages both
+   * sides begin with (as TRL's extract_prompt takes it) and whose sides are the rest.
    *
-   * @throws DataException naming the row and the field for a malformed conversation, or a side
+   * @throws DataException naming the row and the field for a malformed conversation, an implicit
+   *     pair with no shared first message or a side with nothing after the shared ones, or a side
    *     whose rendering does not continue the prompt's
    */
   public Pair pair(Row row, String promptField, String chosenField, String rejectedField) throws IOException {
-    String prompt = render(row, promptField);
-    return new Pair(prompt, continuation(row, promptField, chosenField, prompt),
-        continuation(row, promptField, rejectedField, prompt));
+    String like = row.has(promptField) ? "the prompt is" : chosenField + " is";
+    List<Map<String, Object>> chosen = sideMessages(row, chosenField, like);
+    List<Map<String, Object>> rejected = sideMessages(row, rejectedField, like);
+    List<Map<String, Object>> prompt;
+    if (row.has(promptField)) {
+      prompt = parse(row, promptField).messages();
+    } else {
+      int shared = 0;
+      while (shared < Math.min(chosen.size(), rejected.size()) && chosen.get(shared).equals(rejected.get(shared))) {
+        shared++;
+      }
+      if (shared == 0) {
+        throw new DataException(row.where() + ": '" + chosenField + "' and '" + rejectedField + "' begin with different"
+            + " messages, so no prompt can be taken from them (give '" + promptField + "')");
+      }
+      for (String field : List.of(chosenField, rejectedField)) {
+        if (shared == (field.equals(chosenField) ? chosen : rejected).size()) {
+          throw new DataException(row.where() + ": " + field + ": no messages after the " + shared
+              + " both sides begin with");
+        }
+      }
+      prompt = chosen.subList(0, shared);
+      chosen = chosen.subList(shared, chosen.size());
+      rejected = rejected.subList(shared, rejected.size());
+    }
+    String rendered = render(new Conversation(prompt), row.where() + ": " + promptField);
+    return new Pair(rendered, continuation(row.where() + ": " + chosenField, prompt, chosen, rendered),
+        continuation(row.where() + ": " + rejectedField, prompt, rejected, rendered));
   }
 
-  private String continuation(Row row, String promptField, String field, String prompt) throws IOException {
-    String where = row.where() + ": " + field;
+  private static List<Map<String, Object>> sideMessages(Row row, String field, String like) {
     if (!isConversation(row, field)) {
-      throw new DataException(where + ": expected a list of messages, as the prompt is");
+      throw new DataException(row.where() + ": " + field + ": expected a list of messages, as " + like);
     }
-    List<Map<String, Object>> messages = new ArrayList<>(parse(row, promptField).messages());
-    messages.addAll(parse(row, field).messages());
+    return parse(row, field).messages();
+  }
+
+  private String continuation(String where, List<Map<String, Object>> prompt, List<Map<String, Object>> side,
+      String renderedPrompt) throws IOException {
+    List<Map<String, Object>> messages = new ArrayList<>(prompt);
+    messages.addAll(side);
     String full;
     try {
       full = template(where).render(messages, false, null, Map.of());
     } catch (ChatTemplateException e) {
       throw new DataException(where + ": " + e.getMessage());
     }
-    if (!full.startsWith(prompt) || full.length() == prompt.length()) {
+    if (!full.startsWith(renderedPrompt) || full.length() == renderedPrompt.length()) {
       throw new DataException(where + ": the prompt and this side, rendered, do not continue the prompt rendered"
           + " with the generation prompt (the template cannot mark the response)");
     }
-    return full.substring(prompt.length());
+    return full.substring(renderedPrompt.length());
   }
 
   private static Conversation parse(Row row, String field) {

@@ -47,7 +47,9 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
   /**
    * As {@link #load(DataSection, int, long, Tokenizer)}, where a pair may also be TRL's
    * conversational one ({@code {"prompt": [messages], "chosen": [messages], "rejected":
-   * [messages]}}): the prompt rendered with the generation prompt, each side the rest of the
+   * [messages]}}, or with an implicit prompt: {@code {"chosen": [messages], "rejected":
+   * [messages]}}, the messages both sides begin with): the prompt rendered with the generation
+   * prompt, each side the rest of the
    * prompt + side conversation's rendering, all tokenized without an added BOS.
    *
    * @param chat renders conversations, or null when every field must be a string
@@ -76,7 +78,7 @@ public record DpoData(List<DpoPair> train, List<DpoPair> eval, int skippedTooLon
    */
   public static DpoPair encode(Row row, String promptField, int maxLength, Tokenizer tokenizer,
       ChatPrompts chat, int[] counts) throws IOException {
-    boolean rendered = chat != null && ChatPrompts.isConversation(row, promptField);
+    boolean rendered = chat != null && ChatPrompts.isConversationalPair(row, promptField, "chosen");
     String prompt;
     String chosen;
     String rejected;

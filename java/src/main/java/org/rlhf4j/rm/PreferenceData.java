@@ -51,7 +51,8 @@ public record PreferenceData(List<PreferencePair> train, List<PreferencePair> ev
 
   /**
    * As {@link #load(DataSection, int, long, Tokenizer)}, where a pair may also be conversational
-   * ({@code {"prompt": [messages], "chosen": [messages], "rejected": [messages]}}): each side is
+   * ({@code {"prompt": [messages], "chosen": [messages], "rejected": [messages]}}, or with an
+   * implicit prompt: the messages both sides begin with): each side is
    * the prompt conversation and its continuation as chat renders them, tokenized without an added
    * BOS, EOS appended (rm.max_seq_len applies; data.max_prompt_tokens does not).
    *
@@ -78,7 +79,7 @@ public record PreferenceData(List<PreferencePair> train, List<PreferencePair> ev
       }
       ExampleEncoder.Encoded chosen;
       ExampleEncoder.Encoded rejected;
-      if (chat != null && ChatPrompts.isConversation(row, promptField)) {
+      if (chat != null && ChatPrompts.isConversationalPair(row, promptField, CHOSEN)) {
         ChatPrompts.Pair p = chat.pair(row, promptField, CHOSEN, REJECTED);
         chosen = encoder.encode(row.where(), null, p.prompt() + p.chosen(), true);
         rejected = encoder.encode(row.where(), null, p.prompt() + p.rejected(), true);

@@ -63,4 +63,48 @@ class ConversationalPairsTest {
     DataException e = assertThrows(DataException.class, () -> DpoData.load(bad, 32, 0, tok, chat()));
     assertEquals(bad.prompts() + ":1: chosen: expected a list of messages, as the prompt is", e.getMessage());
   }
+
+  private static final String IMPLICIT = "{\"chosen\": [{\"role\": \"user\", \"content\": \"the food was\"},"
+      + " {\"role\": \"assistant\", \"content\": \"very good\"}],"
+      + " \"rejected\": [{\"role\": \"user\", \"content\": \"the food was\"},"
+      + " {\"role\": \"assistant\", \"content\": \"bad\"}]}";
+
+  @Test
+  void anImplicitPromptIsTheMessagesBothSidesBeginWith() throws IOException {
+    DpoPair explicit = DpoData.load(data(PAIR), 32, 0, tok, chat()).train().getFirst();
+    DpoPair implicit = DpoData.load(data(IMPLICIT), 32, 0, tok, chat()).train().getFirst();
+    assertArrayEquals(explicit.prompt(), implicit.prompt());
+    assertArrayEquals(explicit.chosen(), implicit.chosen());
+    assertArrayEquals(explicit.rejected(), implicit.rejected());
+    PreferencePair rm = PreferenceData.load(data(IMPLICIT), 32, 0, tok, chat()).train().getFirst();
+    assertArrayEquals(tok.encode(PROMPT + "very good <eos> "), rm.chosen());
+    assertArrayEquals(tok.encode(PROMPT + "bad <eos> "), rm.rejected());
+
+    // Two turns in common: the prompt ends with the second user message.
+    DpoPair twoTurns = DpoData.load(data("{\"chosen\": [" + USER_ONE + ", " + ASSISTANT_ONE + ", " + USER_TWO
+        + ", {\"role\": \"assistant\", \"content\": \"good\"}], \"rejected\": [" + USER_ONE + ", " + ASSISTANT_ONE
+        + ", " + USER_TWO + ", {\"role\": \"assistant\", \"content\": \"bad\"}]}"), 32, 0, tok, chat()).train().getFirst();
+    assertArrayEquals(tok.encode("<bos>user the food was <eos> assistant very good <eos> user and it is <eos> assistant "),
+        twoTurns.prompt());
+    assertArrayEquals(new int[] {tok.encode("good")[0], tok.eosId(), tok.eosId()}, twoTurns.chosen());
+  }
+
+  private static final String USER_ONE = "{\"role\": \"user\", \"content\": \"the food was\"}";
+  private static final String ASSISTANT_ONE = "{\"role\": \"assistant\", \"content\": \"very good\"}";
+  private static final String USER_TWO = "{\"role\": \"user\", \"content\": \"and it is\"}";
+
+  @Test
+  void anImplicitPairWithoutASharedStartOrWithNothingAfterItIsAnErrorNamingTheLine() throws IOException {
+    DataSection apart = data(PAIR, "{\"chosen\": [" + USER_ONE + "], \"rejected\": [" + USER_TWO + "]}");
+    DataException e = assertThrows(DataException.class, () -> DpoData.load(apart, 32, 0, tok, chat()));
+    assertEquals(apart.prompts() + ":2: 'chosen' and 'rejected' begin with different messages, so no prompt can be"
+        + " taken from them (give 'prompt')", e.getMessage());
+    DataSection nothingAfter = data("{\"chosen\": [" + USER_ONE + ", " + ASSISTANT_ONE + "], \"rejected\": [" + USER_ONE
+        + "]}");
+    e = assertThrows(DataException.class, () -> PreferenceData.load(nothingAfter, 32, 0, tok, chat()));
+    assertEquals(nothingAfter.prompts() + ":1: rejected: no messages after the 1 both sides begin with", e.getMessage());
+    DataSection notAList = data("{\"chosen\": [" + USER_ONE + ", " + ASSISTANT_ONE + "], \"rejected\": \"bad\"}");
+    e = assertThrows(DataException.class, () -> DpoData.load(notAList, 32, 0, tok, chat()));
+    assertEquals(notAList.prompts() + ":1: rejected: expected a list of messages, as chosen is", e.getMessage());
+  }
 }
