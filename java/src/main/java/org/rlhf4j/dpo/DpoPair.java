@@ -16,6 +16,11 @@ public record DpoPair(int line, int[] prompt, int[] chosen, int[] rejected) {
     }
   }
 
+  /** The tokens of each of the pair's padded rows: prompt + the longer side. */
+  public int tokens() {
+    return prompt.length + Math.max(chosen.length, rejected.length);
+  }
+
   /** prompt + chosen */
   public int[] chosenSequence() {
     return concat(prompt, chosen);

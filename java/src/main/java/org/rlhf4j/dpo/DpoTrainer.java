@@ -50,7 +50,7 @@ public final class DpoTrainer extends SupervisedTrainer<DpoPair, DpoRunConfig, D
 
     @Override
     public int tokens(DpoPair pair) {
-      return pair.prompt().length + Math.max(pair.chosen().length, pair.rejected().length);
+      return pair.tokens();
     }
 
     @Override

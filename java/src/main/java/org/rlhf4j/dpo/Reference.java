@@ -1,6 +1,5 @@
 package org.rlhf4j.dpo;
 
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,9 +56,7 @@ public interface Reference extends AutoCloseable {
     Map<DpoPair, double[]> table = new IdentityHashMap<>();
     try (source) {
       for (List<DpoPair> set : sets) {
-        for (int[] part : parts(set, micro, budget)) {
-          List<DpoPair> chunk = new ArrayList<>(part.length);
-          for (int i : part) chunk.add(set.get(i));
+        for (List<DpoPair> chunk : TokenBudget.microBatches(set, micro, budget, DpoPair::tokens, 2)) {
           double[] l = source.logps(chunk, DpoBatch.of(chunk, pad));
           for (int i = 0; i < chunk.size(); i++) table.put(chunk.get(i), new double[] {l[i], l[chunk.size() + i]});
         }
@@ -75,16 +72,5 @@ public interface Reference extends AutoCloseable {
       }
       return out;
     };
-  }
-
-  /** The micro-batches of a set: micro pairs in order, or cut by the token budget (both sides counted). */
-  private static List<int[]> parts(List<DpoPair> set, int micro, int budget) {
-    if (budget == 0) return TokenBudget.fixed(set.size(), micro);
-    int[] tokens = new int[set.size()];
-    for (int i = 0; i < tokens.length; i++) {
-      DpoPair p = set.get(i);
-      tokens[i] = p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
-    }
-    return TokenBudget.split(new int[tokens.length], tokens, 2, budget);
   }
 }

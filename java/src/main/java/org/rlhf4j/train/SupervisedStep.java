@@ -391,22 +391,8 @@ public final class SupervisedStep<E> implements Trainable, AutoCloseable {
    * by its share of the batch's weight).
    */
   private List<List<E>> microBatches(List<E> examples) {
-    int budget = schedule.maxTokensPerMicroBatch();
-    List<int[]> parts;
-    if (budget == 0) {
-      parts = TokenBudget.fixed(examples.size(), schedule.microBatchSize());
-    } else {
-      int[] tokens = new int[examples.size()];
-      for (int i = 0; i < tokens.length; i++) tokens[i] = objective.tokens(examples.get(i));
-      parts = TokenBudget.split(new int[tokens.length], tokens, objective.rowsPerExample(), budget);
-    }
-    List<List<E>> out = new ArrayList<>(parts.size());
-    for (int[] part : parts) {
-      List<E> micro = new ArrayList<>(part.length);
-      for (int i : part) micro.add(examples.get(i));
-      out.add(micro);
-    }
-    return out;
+    return TokenBudget.microBatches(examples, schedule.microBatchSize(), schedule.maxTokensPerMicroBatch(),
+        objective::tokens, objective.rowsPerExample());
   }
 
   private double weight(List<E> examples) {

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.ToIntFunction;
 import java.util.stream.IntStream;
 
 /**
@@ -58,6 +59,29 @@ public final class TokenBudget {
       maxResponse = r;
     }
     if (!current.isEmpty()) out.add(current.stream().mapToInt(Integer::intValue).toArray());
+    return out;
+  }
+
+  /**
+   * items cut into micro-batches: size of them in order when budget is 0, else by {@link #split}
+   * over each item's tokens (one sequence of them on each of rowsPerItem rows).
+   */
+  public static <E> List<List<E>> microBatches(List<E> items, int size, long budget, ToIntFunction<E> tokens,
+      int rowsPerItem) {
+    List<int[]> parts;
+    if (budget == 0) {
+      parts = fixed(items.size(), size);
+    } else {
+      int[] t = new int[items.size()];
+      for (int i = 0; i < t.length; i++) t[i] = tokens.applyAsInt(items.get(i));
+      parts = split(new int[t.length], t, rowsPerItem, budget);
+    }
+    List<List<E>> out = new ArrayList<>(parts.size());
+    for (int[] part : parts) {
+      List<E> micro = new ArrayList<>(part.length);
+      for (int i : part) micro.add(items.get(i));
+      out.add(micro);
+    }
     return out;
   }
 
