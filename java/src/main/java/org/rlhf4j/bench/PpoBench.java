@@ -1,12 +1,14 @@
 package org.rlhf4j.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.rlhf4j.chat.RenderWorkload;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.MemoryOptions;
@@ -102,9 +104,10 @@ public final class PpoBench implements Callable<Integer> {
           + "keeps a second copy (default: ${DEFAULT-VALUE}).")
   String critic = "shared";
 
-  @Option(names = "--workload", paramLabel = "ppo|grpo", description = "ppo: one PPO iteration of the shapes above; "
+  @Option(names = "--workload", paramLabel = "ppo|grpo|render", description = "ppo: one PPO iteration of the shapes above; "
       + "grpo: GRPO as RL runs it now (GrpoWorkload: --batch prompts x --samples responses of forced ragged lengths, "
-      + "defaults 8 x 8, 128-token prompts, lengths 16-256, minibatch 32, 1 epoch). Default: ${DEFAULT-VALUE}.")
+      + "defaults 8 x 8, 128-token prompts, lengths 16-256, minibatch 32, 1 epoch); render: microseconds per "
+      + "chat-template render, 5000 x --repeats (RenderWorkload). Default: ${DEFAULT-VALUE}.")
   String workload = "ppo";
 
   @Option(names = "--samples", description = "grpo: responses per prompt (default: ${DEFAULT-VALUE}).")
@@ -130,8 +133,14 @@ public final class PpoBench implements Callable<Integer> {
     try (Distributed joined = Distributed.join(System.getenv(), java.time.Duration.ofMinutes(10), device)) {
       dist = joined;
       if (workload.equals("grpo")) return new GrpoWorkload(this, spec.commandLine().getParseResult()).run();
+      if (workload.equals("render")) {
+        PrintWriter out = new PrintWriter(System.out, true);
+        out.println(new ObjectMapper().writeValueAsString(RenderWorkload.run(Math.max(1, repeats) * 5000, out)));
+        return 0;
+      }
       if (!workload.equals("ppo")) {
-        throw new CommandLine.ParameterException(spec.commandLine(), "--workload must be ppo or grpo, got '" + workload + "'");
+        throw new CommandLine.ParameterException(spec.commandLine(), "--workload must be ppo, grpo or render, got '"
+            + workload + "'");
       }
       return measure();
     }
@@ -280,7 +289,7 @@ public final class PpoBench implements Callable<Integer> {
         + "critic %s, %.0f MB of base shared)%n", peakRss, logitsChunk, attentionChunk, gradientCheckpointing, loraR,
         critic, sharedBytes / 1e6);
     try {
-      out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(result));
+      out.println(new ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException(e);
     }

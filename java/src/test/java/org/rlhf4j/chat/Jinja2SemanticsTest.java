@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * naming the construct, never a different text.
  */
 class Jinja2SemanticsTest {
-  private static final List<Map<String, Object>> MESSAGES = List.of(
+  static final List<Map<String, Object>> MESSAGES = List.of(
       Map.of("role", "system", "content", " sys \u0001\u001b[0m\\u0041 "),
       Map.of("role", "user", "content", "a</think>b"),
       assistant());
@@ -33,7 +33,7 @@ class Jinja2SemanticsTest {
   }
 
   /** Templates whose rendering must equal jinja2's. */
-  private static final List<String> EQUAL = List.of(
+  static final List<String> EQUAL = List.of(
       "{% for m in messages %}{% if loop.index0 == 1 %}{% continue %}{% endif %}{{ m.role }}{% if m.role == 'assistant' %}{% break %}{% endif %}{% endfor %}",
       "{% set ns = namespace(n=messages|length - 1, seen=false) %}{% for m in messages %}{% set ns.n = ns.n - 1 %}{% set ns.seen = true %}{% endfor %}{{ ns.n }} {% if ns.seen %}seen{% endif %}",
       "{% set x = 'outer' %}{% for m in messages %}{% set x = m.role %}{% endfor %}{{ x }}",
@@ -58,7 +58,7 @@ class Jinja2SemanticsTest {
       "{% macro show(m, sep='-') %}{{ m.role }}{{ sep }}{% endmacro %}{% for m in messages %}{{ show(m) }}{% endfor %}");
 
   /** Templates Jinjava would render differently, each with the words its refusal must say. */
-  private static final String[] REFUSED = {  // template, then the words
+  static final String[] REFUSED = {  // template, then the words
       "{{ messages[0].content == ' sys ' }}", "prints a boolean",
       "{{ none }}", "prints none",
       "{{ messages }}", "prints a list",
