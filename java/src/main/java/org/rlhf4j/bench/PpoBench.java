@@ -104,7 +104,8 @@ public final class PpoBench implements Callable<Integer> {
           + "keeps a second copy (default: ${DEFAULT-VALUE}).")
   String critic = "shared";
 
-  @Option(names = "--workload", paramLabel = "ppo|grpo|render", description = "ppo: one PPO iteration of the shapes above; "
+  @Option(names = "--workload", paramLabel = "ppo|grpo|render", description = "ppo: one PPO iteration of the shapes "
+      + "above; "
       + "grpo: GRPO as RL runs it now (GrpoWorkload: --batch prompts x --samples responses of forced ragged lengths, "
       + "defaults 8 x 8, 128-token prompts, lengths 16-256, minibatch 32, 1 epoch); render: microseconds per "
       + "chat-template render, 5000 x --repeats (RenderWorkload). Default: ${DEFAULT-VALUE}.")

@@ -35,7 +35,8 @@ public final class RenderWorkload {
     r.put("kept_context_us", kept);
     r.put("fresh_context_us", fresh);
     r.put("speedup", fresh / kept);
-    out.printf("chat template render (ChatML, 3 messages), %d renders after %d warm-up, one thread%n", renders, renders);
+    out.printf("chat template render (ChatML, 3 messages), %d renders after %d warm-up, one thread%n", renders,
+        renders);
     out.printf("kept context:  %8.1f us/render%nfresh context: %8.1f us/render (Jinjava's renderForResult)%n", kept,
         fresh);
     out.printf("speedup:       %8.2fx%n", fresh / kept);

@@ -35,7 +35,8 @@ class JinjaEngineTest {
     }
     // One that sets variables, defines a macro and a namespace: state a kept context must not carry over.
     out.add("{% set leaked = 'x' %}{% macro m() %}M{% endmacro %}{% set ns = namespace(k=1) %}{{ m() }}{{ ns.k }}");
-    out.add("{% if leaked is defined %}leaked{% endif %}{% if m is defined %}macro{% endif %}{% if ns is defined %}ns{% endif %}");
+    out.add("{% if leaked is defined %}leaked{% endif %}{% if m is defined %}macro{% endif %}"
+        + "{% if ns is defined %}ns{% endif %}");
     return out;
   }
 

@@ -60,7 +60,8 @@ class DemoQuickTest {
     // checkpoint, and judges that read the openings, not their renderings.
     assertTrue(Files.readAllLines(out.resolve("data/sft.jsonl")).getFirst().startsWith("{\"messages\":[{"));
     assertTrue(Files.readAllLines(out.resolve("data/prompts.jsonl")).getFirst().startsWith("{\"prompt\":[{"));
-    assertTrue(Files.readAllLines(out.resolve("data/pairs.jsonl")).getFirst().matches("\\{\"prompt\":\\[\\{.*\"chosen\":\\[\\{.*\"rejected\":\\[\\{.*"));
+    assertTrue(Files.readAllLines(out.resolve("data/pairs.jsonl")).getFirst()
+        .matches("\\{\"prompt\":\\[\\{.*\"chosen\":\\[\\{.*\"rejected\":\\[\\{.*"));
     List<Map<String, Object>> opening = List.of(DemoChatTemplate.message("user", "the pasta at this place was"));
     for (String stage : new String[] {"sft", "rm", "ppo", "grpo", "dpo"}) {
       ChatTemplate template = ChatTemplate.require(ModelDirs.resolve(out.resolve(stage)));

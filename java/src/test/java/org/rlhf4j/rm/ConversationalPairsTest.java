@@ -83,8 +83,10 @@ class ConversationalPairsTest {
     // Two turns in common: the prompt ends with the second user message.
     DpoPair twoTurns = DpoData.load(data("{\"chosen\": [" + USER_ONE + ", " + ASSISTANT_ONE + ", " + USER_TWO
         + ", {\"role\": \"assistant\", \"content\": \"good\"}], \"rejected\": [" + USER_ONE + ", " + ASSISTANT_ONE
-        + ", " + USER_TWO + ", {\"role\": \"assistant\", \"content\": \"bad\"}]}"), 32, 0, tok, chat()).train().getFirst();
-    assertArrayEquals(tok.encode("<bos>user the food was <eos> assistant very good <eos> user and it is <eos> assistant "),
+        + ", " + USER_TWO + ", {\"role\": \"assistant\", \"content\": \"bad\"}]}"), 32, 0, tok, chat())
+        .train().getFirst();
+    assertArrayEquals(
+        tok.encode("<bos>user the food was <eos> assistant very good <eos> user and it is <eos> assistant "),
         twoTurns.prompt());
     assertArrayEquals(new int[] {tok.encode("good")[0], tok.eosId(), tok.eosId()}, twoTurns.chosen());
   }
@@ -102,7 +104,8 @@ class ConversationalPairsTest {
     DataSection nothingAfter = data("{\"chosen\": [" + USER_ONE + ", " + ASSISTANT_ONE + "], \"rejected\": [" + USER_ONE
         + "]}");
     e = assertThrows(DataException.class, () -> PreferenceData.load(nothingAfter, 32, 0, tok, chat()));
-    assertEquals(nothingAfter.prompts() + ":1: rejected: no messages after the 1 both sides begin with", e.getMessage());
+    assertEquals(nothingAfter.prompts() + ":1: rejected: no messages after the 1 both sides begin with",
+        e.getMessage());
     DataSection notAList = data("{\"chosen\": [" + USER_ONE + ", " + ASSISTANT_ONE + "], \"rejected\": \"bad\"}");
     e = assertThrows(DataException.class, () -> DpoData.load(notAList, 32, 0, tok, chat()));
     assertEquals(notAList.prompts() + ":1: rejected: expected a list of messages, as chosen is", e.getMessage());
