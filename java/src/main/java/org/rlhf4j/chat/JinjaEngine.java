@@ -27,7 +27,8 @@ import jinjava.javax.el.CompositeELResolver;
  * lstrip_blocks, loop controls, {@code raise_exception}, {@code strftime_now}, Python's {@code
  * tojson}, plus Python str/dict methods and Jinja2's operator precedence, whitespace control
  * and dict iteration. Any error Jinjava reports, even one it would render past, fails the
- * render: a prompt is either Jinja2's or none. Thread-safe (Jinjava is).
+ * render: a prompt is either Jinja2's or none. Thread-safe (Jinjava is, and each thread keeps its own
+ * global context).
  */
 final class JinjaEngine {
   private static final Jinjava JINJAVA = create();

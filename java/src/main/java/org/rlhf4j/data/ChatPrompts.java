@@ -48,12 +48,13 @@ public final class ChatPrompts {
    *     template, or a template that fails
    */
   public String render(Row row, String field) throws IOException {
-    return render(parse(row, field), row.where() + ": " + field);
+    return render(parse(row, field).messages(), true, row.where() + ": " + field);
   }
 
-  private String render(Conversation conversation, String where) throws IOException {
+  private String render(List<Map<String, Object>> messages, boolean generationPrompt, String where)
+      throws IOException {
     try {
-      return template(where).render(conversation, true, null, Map.of());
+      return template(where).render(messages, generationPrompt, null, Map.of());
     } catch (ChatTemplateException e) {
       throw new DataException(where + ": " + e.getMessage());
     }
@@ -99,17 +100,15 @@ public final class ChatPrompts {
         throw new DataException(row.where() + ": '" + chosenField + "' and '" + rejectedField + "' begin with different"
             + " messages, so no prompt can be taken from them (give '" + promptField + "')");
       }
-      for (String field : List.of(chosenField, rejectedField)) {
-        if (shared == (field.equals(chosenField) ? chosen : rejected).size()) {
-          throw new DataException(row.where() + ": " + field + ": no messages after the " + shared
-              + " both sides begin with");
-        }
+      if (shared == chosen.size() || shared == rejected.size()) {
+        throw new DataException(row.where() + ": " + (shared == chosen.size() ? chosenField : rejectedField)
+            + ": no messages after the " + shared + " both sides begin with");
       }
       prompt = chosen.subList(0, shared);
       chosen = chosen.subList(shared, chosen.size());
       rejected = rejected.subList(shared, rejected.size());
     }
-    String rendered = render(new Conversation(prompt), row.where() + ": " + promptField);
+    String rendered = render(prompt, true, row.where() + ": " + promptField);
     return new Pair(rendered, continuation(row.where() + ": " + chosenField, prompt, chosen, rendered),
         continuation(row.where() + ": " + rejectedField, prompt, rejected, rendered));
   }
@@ -125,12 +124,7 @@ public final class ChatPrompts {
       String renderedPrompt) throws IOException {
     List<Map<String, Object>> messages = new ArrayList<>(prompt);
     messages.addAll(side);
-    String full;
-    try {
-      full = template(where).render(messages, false, null, Map.of());
-    } catch (ChatTemplateException e) {
-      throw new DataException(where + ": " + e.getMessage());
-    }
+    String full = render(messages, false, where);
     if (!full.startsWith(renderedPrompt) || full.length() == renderedPrompt.length()) {
       throw new DataException(where + ": the prompt and this side, rendered, do not continue the prompt rendered"
           + " with the generation prompt (the template cannot mark the response)");

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -120,6 +119,8 @@ public final class Demo {
   private final ReviewTask task;
   private final WordTokenizer tokenizer;
   private final Path out;
+  /** The curve's held-out openings by their rendering with the generation prompt (a run's prompt text). */
+  private final Map<String, String> curveOpenings = new LinkedHashMap<>();
 
   public Demo(Options options) {
     this.options = options;
@@ -127,6 +128,7 @@ public final class Demo {
     this.task = new ReviewTask(options.seed());
     this.tokenizer = DemoVocabulary.tokenizer(task);
     this.out = options.out();
+    for (String o : task.heldOutPrompts(CURVE_PROMPTS)) curveOpenings.put(DemoChatTemplate.prompt(o), o);
   }
 
   /** Runs every stage and returns the summary (also written to DIR/summary.json). */
@@ -309,7 +311,7 @@ public final class Demo {
   private Map<String, Double> curvePoint(Model policy) {
     GoldEval.Result r;
     try (Model reference = load(out.resolve("sft"), c -> c.withValueHead(false)); Model rewardModel = loadRewardModel()) {
-      r = GoldEval.evaluate(policy, reference, rewardModel, tokenizer, task, task.heldOutPrompts(CURVE_PROMPTS),
+      r = GoldEval.evaluate(policy, reference, rewardModel, tokenizer, task, List.copyOf(curveOpenings.values()),
           MAX_NEW_TOKENS, options.seed() + 1, 64);
     }
     Map<String, Double> p = new LinkedHashMap<>();
@@ -327,12 +329,10 @@ public final class Demo {
    */
   private Map<String, Double> goldPoint(PpoTrainer trainer, long iteration) {
     var eval = trainer.evaluate(trainer.parts().prompts().eval());
-    Map<String, String> openings = new HashMap<>();
-    for (String o : task.heldOutPrompts(CURVE_PROMPTS)) openings.put(DemoChatTemplate.prompt(o), o);
     double gold = 0, positive = 0, valid = 0;
     for (var s : eval.samples()) {
       String response = DemoVocabulary.words(tokenizer, s.responseTokens());
-      String opening = openings.get(s.prompt());
+      String opening = curveOpenings.get(s.prompt());
       if (opening == null) throw new IllegalStateException("demo: not a held-out prompt of the curve: " + s.prompt());
       gold += task.goldReward(opening, response);
       positive += task.positive(opening, response) ? 1 : 0;
