@@ -13,6 +13,8 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+constexpr int64_t kSoftmaxRows = 16;  // rows of log-probs computed aside before overwriting the logits
+
 at::ScalarType wide(at::ScalarType t) { return at::promote_types(t, at::kFloat); }
 
 // logits / temperature of rows h [n, d] under the head w [V, d]: [n, V], widened as Model::lm_logits.
@@ -37,7 +39,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       const int64_t n = std::min(chunk, N - s);
       auto logp = at::log_softmax(chunk_logits(h.narrow(0, s, n), w, temperature), -1);  // [n, V]
       logprobs.narrow(0, s, n).copy_(logp.gather(1, targets.narrow(0, s, n).unsqueeze(1)).squeeze(1));
-      if (entropy_mode) entropy.narrow(0, s, n).copy_(-(logp.exp() * logp).sum(-1));
+      if (entropy_mode) entropy.narrow(0, s, n).copy_(-logp.exp().mul_(logp).sum(-1));
     }
     ctx->save_for_backward({h, w, targets});
     ctx->saved_data["temperature"] = temperature;
@@ -63,10 +65,18 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
       auto hc = h.narrow(0, s, n);
-      auto logp = at::log_softmax(chunk_logits(hc, w, temperature), -1);  // [n, V]
-      auto p = logp.exp();
+      // One [n, V] buffer per chunk instead of four at the learning phase's peak,
+      // which lies here: log p overwrites the logits a few rows at a time (the same
+      // values as one log_softmax: rows are independent), and without the entropy's
+      // gradient p and then gz take the same memory.
+      auto logp = chunk_logits(hc, w, temperature);                          // [n, V]
+      for (int64_t r = 0; r < n; r += kSoftmaxRows) {
+        auto rows = logp.narrow(0, r, std::min(kSoftmaxRows, n - r));
+        rows.copy_(at::log_softmax(rows, -1));
+      }
       auto g = g_logp.narrow(0, s, n).unsqueeze(1);                          // [n, 1]
-      auto gz = -p * g;
+      auto p = entropy_grad ? logp.exp() : logp.exp_();
+      auto gz = entropy_grad ? -p * g : p.mul_(g).neg_();
       gz.scatter_add_(1, targets.narrow(0, s, n).unsqueeze(1), g);
       if (entropy_grad) {
         auto H = -(p * logp).sum(-1, /*keepdim=*/true);
@@ -130,7 +140,8 @@ RefScores ref_scores(const Model& ref, const at::Tensor& h_ref, const Model* pol
     if (policy) {
       auto logp = at::log_softmax(chunk_logits(hp.narrow(0, s, n), policy->lm_head_weight(), temperature), -1);
       // KL(pi || ref) = sum_v pi(v) (log pi(v) - log ref(v))
-      out.full_kl.narrow(0, s, n).copy_((logp.exp() * (logp - ref_logp)).sum(-1));
+      auto pi = logp.exp();
+      out.full_kl.narrow(0, s, n).copy_(pi.mul_(logp.sub_(ref_logp)).sum(-1));
     }
   }
   out.ref_logprobs = out.ref_logprobs.view(targets.sizes());

@@ -5,14 +5,19 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#include <sys/mman.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <algorithm>
+#include <iterator>
+#include <list>
 #include <map>
 #include <mutex>
 #include <new>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace r4j {
 
@@ -37,7 +42,7 @@ CachingCpuAllocator* installed = nullptr;  // the one instance; the deleters rea
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
-  explicit CachingCpuAllocator(size_t capacity) : capacity_(capacity) {}
+  CachingCpuAllocator(size_t capacity, bool bounded) : capacity_(capacity), bounded_(bounded) {}
 
   // Every block's context is its own pointer, as raw_allocate requires (oneDNN's
   // scratch buffers, e.g. of bfloat16 matmuls, come through it); large blocks are
@@ -48,46 +53,80 @@ class CachingCpuAllocator final : public c10::Allocator {
       return {p, p, &free_small, c10::Device(c10::DeviceType::CPU)};
     }
     const size_t size = size_class(n);
-    void* p = nullptr;
+    Block block{0, 0, nullptr};
+    std::vector<Block> evicted;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(size);
-      if (it != free_.end()) {
-        p = it->second;
+      // The smallest cached block that fits, up to twice the request: when the
+      // tensors' sizes change between passes (the logits' chunks, the head's
+      // gradient) the cache keeps serving them instead of trading blocks with
+      // the system. A larger block gives back the pages past the request.
+      auto it = free_.lower_bound(size);
+      if (it != free_.end() && it->first <= (bounded_ ? 2 * size : size)) {
+        block = *it->second;
+        lru_.erase(it->second);
         free_.erase(it);
-        cached_ -= size;
+        cached_ -= block.resident;
         ++hits_;
       } else {
+        block = {size, 0, nullptr};
         ++misses_;
       }
+      live_bytes_ += size;
+      // live + cached stays within the high water of live: a request first takes
+      // back cached blocks, oldest first, so the cache never raises the process's
+      // peak above what its tensors need.
+      high_water_ = std::max(high_water_, live_bytes_);
+      while (bounded_ && !lru_.empty() && live_bytes_ + cached_ > high_water_) {
+        const Block oldest = lru_.front();
+        evicted.push_back(oldest);
+        forget(oldest);
+      }
     }
-    if (p == nullptr) p = aligned(size);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      live_.emplace(p, size);
+    for (const Block& b : evicted) munmap(b.p, b.capacity);
+    if (block.p == nullptr) {
+      block.p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
-    return {p, p, &free_any, c10::Device(c10::DeviceType::CPU)};
+    else if (block.resident > size) madvise(static_cast<char*>(block.p) + size, block.resident - size, MADV_DONTNEED);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (block.p == MAP_FAILED) {
+      live_bytes_ -= size;
+      throw std::bad_alloc();
+    }
+    block.resident = size;
+    live_.emplace(block.p, block);
+    return {block.p, block.p, &free_any, c10::Device(c10::DeviceType::CPU)};
   }
 
   // raw_deallocate does not say which size it frees: free_any looks it up.
   c10::DeleterFnPtr raw_deleter() const override { return &free_any; }
 
   void release_all() const {
-    std::multimap<size_t, void*> blocks;
+    std::list<Block> blocks;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      blocks.swap(free_);
+      blocks.swap(lru_);
+      free_.clear();
       cached_ = 0;
     }
-    for (auto& [size, p] : blocks) std::free(p);
+    for (const Block& b : blocks) munmap(b.p, b.capacity);
   }
 
   CpuCacheStats stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {cached_, hits_, misses_};
+    return {cached_, hits_, misses_, live_bytes_, high_water_, bounded_};
   }
 
  private:
+  // Large blocks are mapped directly: glibc would serve blocks under its dynamic
+  // mmap threshold (up to 32 MB) from arenas that do not give memory back, so a
+  // block the cache lets go would still count in the process's memory.
+  struct Block {
+    size_t capacity;  // bytes mapped
+    size_t resident;  // bytes its tensors may have touched: what it counts for
+    void* p;
+  };
+
   static void* aligned(size_t n) {
     void* p = nullptr;
     if (posix_memalign(&p, kAlignment, n) != 0) throw std::bad_alloc();
@@ -98,48 +137,70 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   static void free_any(void* p) { installed->release(p); }
 
+  // Drops the cached block b (under the lock).
+  void forget(const Block& b) const {
+    auto [first, last] = free_.equal_range(b.capacity);
+    for (auto it = first; it != last; ++it) {
+      if (it->second->p == b.p) {
+        lru_.erase(it->second);
+        free_.erase(it);
+        break;
+      }
+    }
+    cached_ -= b.resident;
+  }
+
   // A large block goes back to the cache (or the system when the cache is full);
-  // any other block was small.
+  // any other block was small. Keeping it never breaks live + cached <= high water:
+  // the freed bytes only move from live to cached.
   void release(void* p) const {
+    Block block{0, 0, nullptr};
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = live_.find(p);
-      if (it != live_.end()) {
-        const size_t size = it->second;
-        live_.erase(it);
-        if (cached_ + size <= capacity_) {
-          free_.emplace(size, p);
-          cached_ += size;
-          return;
-        }
+      if (it == live_.end()) {
+        std::free(p);
+        return;
+      }
+      block = it->second;
+      live_.erase(it);
+      live_bytes_ -= block.resident;
+      if (cached_ + block.resident <= capacity_) {
+        free_.emplace(block.capacity, lru_.insert(lru_.end(), block));
+        cached_ += block.resident;
+        return;
       }
     }
-    std::free(p);
+    munmap(block.p, block.capacity);
   }
 
   const size_t capacity_;
+  const bool bounded_;
   mutable std::mutex mutex_;
-  mutable std::multimap<size_t, void*> free_;
-  mutable std::unordered_map<void*, size_t> live_;
-  mutable size_t cached_ = 0, hits_ = 0, misses_ = 0;
+  mutable std::list<Block> lru_;                                    // cached blocks, oldest first
+  mutable std::multimap<size_t, std::list<Block>::iterator> free_;  // the same, by capacity
+  mutable std::unordered_map<void*, Block> live_;
+  mutable size_t cached_ = 0, hits_ = 0, misses_ = 0, live_bytes_ = 0, high_water_ = 0;
 };
 
 }  // namespace
 
 bool install_cpu_cache() {
   static const bool on = [] {
-    const char* off = std::getenv("RLHF4J_CPU_CACHE");
-    if (off != nullptr && std::string(off) == "0") return false;
+    const char* mode = std::getenv("RLHF4J_CPU_CACHE");
+    const std::string m = mode ? mode : "";
+    if (m == "0") return false;
     size_t mib = 4096;
     if (const char* cap = std::getenv("RLHF4J_CPU_CACHE_MB")) mib = std::strtoull(cap, nullptr, 10);
-    installed = new CachingCpuAllocator(mib << 20);  // lives as long as the process: tensors may outlive us
+    // lives as long as the process: tensors may outlive us
+    installed = new CachingCpuAllocator(mib << 20, /*bounded=*/m != "keep");
     c10::SetCPUAllocator(installed, /*priority=*/1);
     return true;
   }();
   return on;
 }
 
-CpuCacheStats cpu_cache_stats() { return installed ? installed->stats() : CpuCacheStats{0, 0, 0}; }
+CpuCacheStats cpu_cache_stats() { return installed ? installed->stats() : CpuCacheStats{}; }
 
 void release_cpu_cache() {
   if (installed) installed->release_all();
@@ -151,7 +212,7 @@ void release_cpu_cache() {
 #else
 // libtorch 2.x changed the Allocator interface; its CPU variant keeps c10's allocator.
 bool install_cpu_cache() { return false; }
-CpuCacheStats cpu_cache_stats() { return {0, 0, 0}; }
+CpuCacheStats cpu_cache_stats() { return {}; }
 void release_cpu_cache() {
 #ifdef __GLIBC__
   malloc_trim(0);

@@ -43,3 +43,60 @@ TEST(CpuCache, RawAllocationsOfAnySizeGoBackWhereTheyCameFrom) {
   allocator->raw_deallocate(again);
   EXPECT_EQ(cpu_cache_stats().cached_bytes, before.cached_bytes);
 }
+
+// The cache costs no peak memory: live + cached blocks stay within the most the
+// live blocks have ever held, so a request that would raise the process past that
+// takes cached blocks of other sizes back first.
+TEST(CpuCache, CachedBlocksNeverRaiseThePeakAboveWhatTensorsHeld) {
+  if (!install_cpu_cache()) GTEST_SKIP() << "cache off (RLHF4J_CPU_CACHE=0 or libtorch 2.x)";
+  if (!cpu_cache_stats().bounded) GTEST_SKIP() << "RLHF4J_CPU_CACHE=keep";
+  { auto a = at::empty({3, 1 << 20}); }  // 12 MiB, freed into the cache
+  auto s = cpu_cache_stats();
+  ASSERT_GE(s.cached_bytes, size_t{12} << 20);
+  EXPECT_LE(s.live_bytes + s.cached_bytes, s.high_water);
+  // A size no block has (the cache is untouched until it is live), just past the high water.
+  const int64_t floats = static_cast<int64_t>((s.high_water - s.live_bytes) / 4) + (1 << 20) + 12345;
+  auto big = at::empty({floats});
+  s = cpu_cache_stats();
+  EXPECT_EQ(s.cached_bytes, 0u) << "a new high water leaves no room for cached blocks";
+  EXPECT_EQ(s.live_bytes, s.high_water);
+  big.reset();
+  s = cpu_cache_stats();
+  EXPECT_EQ(s.live_bytes + s.cached_bytes, s.high_water) << "the freed block is kept: the sum is unchanged";
+  auto again = at::empty({floats});
+  EXPECT_EQ(cpu_cache_stats().hits, s.hits + 1);
+}
+
+// A request takes the smallest cached block up to twice its size and counts only
+// its own pages: the block gives back the pages past the request.
+TEST(CpuCache, ASmallerRequestTakesALargerBlockAndCountsOnlyItsOwnPages) {
+  if (!install_cpu_cache()) GTEST_SKIP() << "cache off (RLHF4J_CPU_CACHE=0 or libtorch 2.x)";
+  if (!cpu_cache_stats().bounded) GTEST_SKIP() << "RLHF4J_CPU_CACHE=keep";
+  release_cpu_cache();
+  { at::empty({3, 1 << 20}).fill_(1.0f); }  // 12 MiB, the only cached block
+  const auto before = cpu_cache_stats();
+  ASSERT_EQ(before.cached_bytes, size_t{12} << 20);
+  auto b = at::empty({2, 1 << 20});  // 8 MiB
+  auto after = cpu_cache_stats();
+  EXPECT_EQ(after.hits, before.hits + 1) << "the 12 MiB block serves the 8 MiB request";
+  EXPECT_EQ(after.cached_bytes, 0u);
+  EXPECT_EQ(after.live_bytes, before.live_bytes + (size_t{8} << 20));
+  b.fill_(2.5f);
+  EXPECT_EQ(b[1][(1 << 20) - 1].item<float>(), 2.5f);
+  b.reset();
+  EXPECT_EQ(cpu_cache_stats().cached_bytes, size_t{8} << 20) << "it comes back as the request's 8 MiB";
+}
+
+// RLHF4J_CPU_CACHE=keep (run by ctest as rlhf4j_cpu_cache_keep): every freed block
+// stays, past the high water, and only a request of its own size takes it.
+TEST(CpuCache, KeepModeHoldsEveryFreedBlock) {
+  if (!install_cpu_cache() || cpu_cache_stats().bounded) GTEST_SKIP() << "not RLHF4J_CPU_CACHE=keep";
+  { auto a = at::empty({3, 1 << 20}); }  // 12 MiB
+  auto s = cpu_cache_stats();
+  const int64_t floats = static_cast<int64_t>((s.high_water - s.live_bytes) / 4) + (1 << 20) + 12345;
+  auto big = at::empty({floats});
+  EXPECT_GE(cpu_cache_stats().cached_bytes, size_t{12} << 20) << "a new high water keeps the cache";
+  const auto before = cpu_cache_stats();
+  auto b = at::empty({2, 1 << 20});  // 8 MiB: no block of its size, a fresh one
+  EXPECT_EQ(cpu_cache_stats().misses, before.misses + 1);
+}

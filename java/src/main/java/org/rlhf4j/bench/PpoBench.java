@@ -211,6 +211,7 @@ public final class PpoBench implements Callable<Integer> {
     result.put("decode_kernel", build.path("decode_kernel").asText(""));
     result.put("bf16_decode_kernel", build.path("bf16_decode_kernel").asText(""));
     result.put("bf16_matmul", build.path("bf16_matmul").asText(""));
+    result.put("cpu_cache_mode", build.path("cpu_cache_mode").asText(""));
     result.put("seconds", t);
     result.put("generated_tokens_per_s", generated / t.get("rollout"));
     result.put("trained_tokens_per_s", trained / t.get("learn"));
@@ -287,8 +288,8 @@ public final class PpoBench implements Callable<Integer> {
           result.get("iteration_vs_pytorch"));
     }
     out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, attention_chunk %d, gradient_checkpointing %s, lora_r %d, "
-        + "critic %s, %.0f MB of base shared)%n", peakRss, logitsChunk, attentionChunk, gradientCheckpointing, loraR,
-        critic, sharedBytes / 1e6);
+        + "critic %s, %.0f MB of base shared, CPU cache %s)%n", peakRss, logitsChunk, attentionChunk,
+        gradientCheckpointing, loraR, critic, sharedBytes / 1e6, result.get("cpu_cache_mode"));
     try {
       out.println(new ObjectMapper().writeValueAsString(result));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
