@@ -75,7 +75,7 @@ class Gpt2 final : public Model {
     const int64_t nh = c.n_head, hd = head_dim(), d = c.n_embd;
     auto bias = attention_bias(key_mask, offset, T, wte_.scalar_type());  // [B, 1, T, S]
 
-    auto x = dropout(at::embedding(wte_, tokens) + at::embedding(wpe_, positions));  // [B, T, d]
+    auto x = dropout(embed(wte_, tokens) + at::embedding(wpe_, positions));  // [B, T, d]
     for (size_t l = 0; l < blocks_.size(); ++l) {
       const Block& b = blocks_[l];
       // Captures by value: under checkpointing it runs again in backward.

@@ -116,7 +116,7 @@ class Llama final : public Model {
     auto emb = at::cat({freqs, freqs}, -1).unsqueeze(1);
     auto cos = emb.cos().to(dtype), sin = emb.sin().to(dtype);
 
-    auto x = at::embedding(embed_, tokens);  // [B, T, d]
+    auto x = embed(embed_, tokens);  // [B, T, d]
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
       // Captures by value: under checkpointing it runs again in backward.

@@ -161,6 +161,12 @@ at::Tensor Model::dropout(const at::Tensor& x) const {
 // Head outputs in float32 at least (float64 models, used by gradient checks, keep float64).
 static at::Tensor widen(const at::Tensor& x) { return x.to(at::promote_types(x.scalar_type(), at::kFloat)); }
 
+at::Tensor Model::embed(const at::Tensor& w, const at::Tensor& ids) const {
+  const bool tied = w.unsafeGetTensorImpl() == lm_head_.unsafeGetTensorImpl();
+  const bool sparse = tied && head_in_loss_ && at::GradMode::is_enabled() && w.requires_grad();
+  return at::embedding(w, ids, /*padding_idx=*/-1, /*scale_grad_by_freq=*/false, sparse);
+}
+
 at::Tensor Model::lm_logits(const at::Tensor& h) const {
   return widen(linear(h, lm_head_, {}, /*w_is_out_by_in=*/true));
 }

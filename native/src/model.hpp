@@ -49,6 +49,25 @@ class Model {
   virtual at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions,
                             const at::Tensor& key_mask, KVCache* cache) = 0;
 
+  // The token embedding rows of ids [B, T] under the table w [vocab, n_embd]: [B, T, n_embd].
+  // Inside a HeadInLoss scope a table tied to the LM head, in training, gets a sparse
+  // gradient (the looked-up rows), which autograd adds into the head's dense one in
+  // place: no second [vocab, n_embd] gradient per backward. Elsewhere (a reward model's
+  // loss, a critic's) the gradient is dense, as .grad must be.
+  at::Tensor embed(const at::Tensor& w, const at::Tensor& ids) const;
+  // Declares, while it lives, that the loss built from this model's forward passes goes
+  // through its LM head.
+  class HeadInLoss {
+   public:
+    explicit HeadInLoss(const Model& m) : m_(m), was_(m.head_in_loss_) { m.head_in_loss_ = true; }
+    ~HeadInLoss() { m_.head_in_loss_ = was_; }
+    HeadInLoss(const HeadInLoss&) = delete;
+    HeadInLoss& operator=(const HeadInLoss&) = delete;
+
+   private:
+    const Model& m_;
+    bool was_;
+  };
   at::Tensor lm_logits(const at::Tensor& h) const;  // [..., vocab] float32
   const at::Tensor& lm_head_weight() const { return lm_head_; }  // [vocab, n_embd]
   at::Tensor value(const at::Tensor& h) const;      // [...] float32, the critic
@@ -131,6 +150,7 @@ class Model {
   r4j_lora_options lora_options_{};
   bool adapters_enabled_ = true;
   int64_t shared_base_bytes_ = 0;
+  mutable bool head_in_loss_ = false;  // a HeadInLoss scope is open
 };
 
 // Whether t's storage is held by another tensor as well: a base that

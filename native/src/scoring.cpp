@@ -1,5 +1,7 @@
 #include "scoring.hpp"
 
+#include <optional>
+
 #include "chunked_logprobs.hpp"
 #include "errors.hpp"
 
@@ -12,6 +14,8 @@ at::Tensor positions_from_mask(const at::Tensor& mask) {
 TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
                          int64_t n, const ScoreRequest& request) {
   require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
+  std::optional<Model::HeadInLoss> head;
+  if (request.logprobs || request.entropy) head.emplace(model);
   auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);  // [B, T, d]
   // The state at position t-1 predicts token t: only those states go through
   // the heads (the LM head is the largest matmul of the model).

@@ -11,6 +11,7 @@ at::Tensor lm_loss(Model& model, const at::Tensor& tokens, const at::Tensor& mas
   require(T >= 2, "the LM loss needs sequences of at least 2 tokens");
   auto predicted = loss_mask.narrow(1, 1, T - 1).logical_and(mask.narrow(1, 1, T - 1)).to(at::kFloat);
   require(predicted.sum().item<double>() > 0, "loss_mask selects no real token after the first position");
+  Model::HeadInLoss head(model);
   auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);        // [B, T, d]
   auto logp = head_logprobs(model, h.narrow(1, 0, T - 1), tokens.narrow(1, 1, T - 1), 1.0, false, false)
                   .logprobs;                                                       // [B, T-1]

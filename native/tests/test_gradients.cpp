@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core_helpers.hpp"
+#include "chunked_logprobs.hpp"
 #include "generate.hpp"
 #include "ppo/ppo.hpp"
 #include "scoring.hpp"
@@ -201,4 +203,40 @@ TEST(Gradients, SeedActorGradientAtRatioOneIsMinusAdvantageTimesGradLogp) {
     ++compared;
   }
   EXPECT_GT(compared, 20);
+}
+
+// Inside a HeadInLoss scope the tied embedding's lookup gradient is sparse and autograd
+// adds it into the head's dense one: the parameter's .grad is dense and equals the
+// gradient of the same loss taken with a dense lookup (outside the scope), also when a
+// token occurs several times.
+TEST(Gradients, TiedEmbeddingSparseLookupGradientEqualsTheDenseOne) {
+  auto llama_tied = tiny_llama();
+  llama_tied.tie_word_embeddings = 1;
+  for (auto c : {tiny_gpt2(), llama_tied}) {
+    auto m = make(c, R4J_DTYPE_F64);
+    perturb(*m, 3);
+    auto tokens = random_tokens(2, 6, 8, 4);  // a vocabulary slice of 8: repeated tokens
+    auto mask = at::ones({2, 6}, at::kBool);
+    const auto& table = m->lm_head_weight();
+    auto lm_grad = [&](bool in_scope) {
+      zero_grads(*m);
+      std::optional<Model::HeadInLoss> scope;
+      if (in_scope) scope.emplace(*m);
+      auto h = m->hidden(tokens, positions_from_mask(mask), mask, nullptr).narrow(1, 0, 5);
+      head_logprobs(*m, h, tokens.narrow(1, 1, 5), 1.0, false, false).logprobs.sum().backward();
+      return table.grad().clone();
+    };
+    auto dense = lm_grad(false);
+    auto sparse = lm_grad(true);
+    EXPECT_FALSE(sparse.is_sparse());
+    EXPECT_LT(max_abs_diff(sparse, dense), 1e-12) << c.arch;
+    // The lookup's own gradient, without the head, shows which path each side took.
+    for (bool in_scope : {false, true}) {
+      zero_grads(*m);
+      std::optional<Model::HeadInLoss> scope;
+      if (in_scope) scope.emplace(*m);
+      m->hidden(tokens, positions_from_mask(mask), mask, nullptr).sum().backward();
+      EXPECT_EQ(table.grad().is_sparse(), in_scope) << c.arch;
+    }
+  }
 }

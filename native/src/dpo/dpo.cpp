@@ -14,6 +14,7 @@ SequenceLogps sequence_logps(Model& model, const at::Tensor& tokens, const at::T
   const int64_t T = tokens.size(1);
   require(T >= 2, "a completion needs sequences of at least 2 tokens");
   auto target = loss_mask.narrow(1, 1, T - 1).logical_and(mask.narrow(1, 1, T - 1));     // [R, T-1]
+  Model::HeadInLoss head(model);
   auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr).narrow(1, 0, T - 1);  // [R, T-1, d]
   auto logp = head_logprobs(model, h, tokens.narrow(1, 1, T - 1), 1.0, false, false).logprobs;  // [R, T-1]
   auto w = target.to(logp.scalar_type());
