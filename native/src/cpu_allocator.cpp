@@ -18,6 +18,7 @@
 #include <new>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace r4j {
@@ -62,19 +63,27 @@ class CachingCpuAllocator final : public c10::Allocator {
       // The smallest cached block that fits, up to twice the request: when the
       // tensors' sizes change between passes (the logits' chunks, the head's
       // gradient) the cache keeps serving them instead of trading blocks with
-      // the system. A larger block gives back the pages past the request.
+      // the system. It counts with the pages it has.
       auto it = free_.lower_bound(size);
       if (it != free_.end() && it->first <= (bounded_ ? 2 * size : size)) {
         block = *it->second;
         lru_.erase(it->second);
         free_.erase(it);
-        cached_ -= block.resident;
+        cached_ -= block.counted;
         ++hits_;
       } else {
-        block = {size, 0, nullptr, 0};
+        block = {size, size, nullptr, 0};
         ++misses_;
       }
-      live_bytes_ += size;
+      block.counted = std::max(block.counted, size);
+      live_bytes_ += block.counted;
+      if (bounded_ && live_bytes_ > high_water_) {
+        // A new high water: live blocks larger than their tensors give back the
+        // pages past them first, so the peak counts only what tensors use.
+        if (block.p != nullptr && block.counted > size) shrink(block, size);
+        for (void* q : oversized_) shrink(live_.at(q).block, live_.at(q).size);
+        oversized_.clear();
+      }
       // live + cached stays within the high water of live: a request first takes
       // back cached blocks, oldest first, so the cache never raises the process's
       // peak above what its tensors need.
@@ -87,14 +96,13 @@ class CachingCpuAllocator final : public c10::Allocator {
     }
     for (const Block& b : evicted) unmap(b);
     if (block.p == nullptr) block = map(size);
-    else if (block.resident > size) trim(block, size);
     std::lock_guard<std::mutex> lock(mutex_);
     if (block.p == nullptr) {
       live_bytes_ -= size;
       throw std::bad_alloc();
     }
-    block.resident = size;
-    live_.emplace(block.p, block);
+    live_.emplace(block.p, Live{block, size});
+    if (block.counted > size) oversized_.insert(block.p);
     return {block.p, block.p, &free_any, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -123,9 +131,13 @@ class CachingCpuAllocator final : public c10::Allocator {
   // block the cache lets go would still count in the process's memory.
   struct Block {
     size_t capacity;  // bytes usable from p
-    size_t resident;  // bytes its tensors may have touched: what it counts for
+    size_t counted;   // bytes of it that may be resident: what it counts for
     void* p;
     size_t color;     // p's offset into its mapping
+  };
+  struct Live {
+    Block block;
+    size_t size;  // the request's size class
   };
 
   // Blocks start at one of 64 cache-line offsets into their first page, as glibc's
@@ -137,18 +149,20 @@ class CachingCpuAllocator final : public c10::Allocator {
     static std::atomic<size_t> next{0};
     const size_t color = next.fetch_add(1, std::memory_order_relaxed) % kColors * kAlignment;
     void* base = mmap(nullptr, size + kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) return {size, 0, nullptr, 0};
-    return {size, 0, static_cast<char*>(base) + color, color};
+    if (base == MAP_FAILED) return {size, size, nullptr, 0};
+    return {size, size, static_cast<char*>(base) + color, color};
   }
 
   static void unmap(const Block& b) { munmap(static_cast<char*>(b.p) - b.color, b.capacity + kPage); }
 
-  // Gives back the whole pages of b past its first `size` bytes.
-  static void trim(const Block& b, size_t size) {
+  // Gives back b's whole pages past its first `size` bytes and counts it as `size` (under the lock).
+  void shrink(Block& b, size_t size) const {
     auto* base = static_cast<char*>(b.p) - b.color;
     const size_t from = (b.color + size + kPage - 1) / kPage * kPage;
-    const size_t to = (b.color + b.resident) / kPage * kPage;
+    const size_t to = (b.color + b.counted) / kPage * kPage;
     if (to > from) madvise(base + from, to - from, MADV_DONTNEED);
+    live_bytes_ -= b.counted - size;
+    b.counted = size;
   }
 
   static void* aligned(size_t n) {
@@ -171,7 +185,7 @@ class CachingCpuAllocator final : public c10::Allocator {
         break;
       }
     }
-    cached_ -= b.resident;
+    cached_ -= b.counted;
   }
 
   // A large block goes back to the cache (or the system when the cache is full);
@@ -186,12 +200,13 @@ class CachingCpuAllocator final : public c10::Allocator {
         std::free(p);
         return;
       }
-      block = it->second;
+      block = it->second.block;
       live_.erase(it);
-      live_bytes_ -= block.resident;
-      if (cached_ + block.resident <= capacity_) {
+      oversized_.erase(p);
+      live_bytes_ -= block.counted;
+      if (cached_ + block.counted <= capacity_) {
         free_.emplace(block.capacity, lru_.insert(lru_.end(), block));
-        cached_ += block.resident;
+        cached_ += block.counted;
         return;
       }
     }
@@ -203,7 +218,8 @@ class CachingCpuAllocator final : public c10::Allocator {
   mutable std::mutex mutex_;
   mutable std::list<Block> lru_;                                    // cached blocks, oldest first
   mutable std::multimap<size_t, std::list<Block>::iterator> free_;  // the same, by capacity
-  mutable std::unordered_map<void*, Block> live_;
+  mutable std::unordered_map<void*, Live> live_;
+  mutable std::unordered_set<void*> oversized_;  // live blocks counting more than their request
   mutable size_t cached_ = 0, hits_ = 0, misses_ = 0, live_bytes_ = 0, high_water_ = 0;
 };
 

@@ -6,7 +6,10 @@
 // the same size class removes that. Small blocks go to malloc as before.
 // The cache is bounded by the high water of live large blocks: live + cached
 // never exceeds the most the tensors themselves ever held, so caching costs
-// no peak memory (a fresh block first unmaps cached blocks of other sizes).
+// no peak memory (a fresh block first unmaps cached blocks, oldest first). A
+// request may take a cached block up to twice its size, which keeps the
+// blocks circulating when sizes change between passes; a new high water
+// first has such blocks give back their pages past their tensors.
 #pragma once
 
 #include <cstddef>
