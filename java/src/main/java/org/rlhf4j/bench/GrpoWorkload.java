@@ -119,6 +119,8 @@ final class GrpoWorkload {
     r.put("trained_tokens_per_s", trained / t.get("learn"));
     r.put("padding_waste", learnWaste);
     r.put("static_decoding_padding_waste", 1 - (double) generated / ((double) lengths.length * longest));
+    r.put("peak_rss_gb", org.rlhf4j.metrics.PeakRss.gigabytes());
+    r.put("cpu_cache_mode", cpuCacheMode());
     Map<String, Object> pytorch = b.vsPytorch ? PytorchBaseline.runGrpo(b, Engine.buildInfo().threads(), lengths) : null;
     if (pytorch != null) {
       r.put("pytorch", pytorch);
@@ -138,6 +140,7 @@ final class GrpoWorkload {
         r.get("live_generated_tokens_per_s"), generated, 100 * (double) r.get("static_decoding_padding_waste"));
     out.printf("learn:   %.0f trained tokens/s (%d real tokens), padding %.0f%% of the learning passes' positions%n",
         r.get("trained_tokens_per_s"), trained, 100 * learnWaste);
+    out.printf("memory:  peak RSS %.2f GB (CPU cache %s)%n", r.get("peak_rss_gb"), r.get("cpu_cache_mode"));
     if (pytorch != null) {
       out.printf("plain PyTorch (static batch): rollout %.3f s, learn %.3f s; rlhf4j's tokens/s are %.2fx and %.2fx%n",
           ((Map<?, ?>) pytorch.get("seconds")).get("rollout"), ((Map<?, ?>) pytorch.get("seconds")).get("learn"),
@@ -145,6 +148,16 @@ final class GrpoWorkload {
     }
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(r));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The native CPU cache's mode (bounded, keep or off), as the library reports it. */
+  private static String cpuCacheMode() {
+    try {
+      return new com.fasterxml.jackson.databind.ObjectMapper().readTree(Engine.buildInfo().json())
+          .path("cpu_cache_mode").asText("");
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException(e);
     }

@@ -25,7 +25,8 @@ class PpoBenchJsonTest {
     JsonNode r = run("--dtype", dtype, "--layers", "1", "--d-model", "32", "--heads", "2", "--vocab", "64",
         "--batch", "4", "--prompt-len", "8", "--new-tokens", "8", "--minibatch", "2", "--epochs", "1",
         "--gemm-size", "128");
-    assertTrue(r.has("decode_kernel") && r.has("bf16_decode_kernel") && r.has("bf16_matmul"), r.toString());
+    assertTrue(r.has("decode_kernel") && r.has("bf16_decode_kernel") && r.has("bf16_matmul")
+        && r.has("cpu_cache_mode"), r.toString());
     assertTrue(r.get("read_gbps").asDouble() > 0, "the machine's read bandwidth is measured: " + r);
     assertTrue(r.get("rollout_fraction_of_read_bandwidth").asDouble() > 0, r.toString());
     assertEquals(dtype, r.get("dtype").asText());
@@ -77,6 +78,8 @@ class PpoBenchJsonTest {
     for (String phase : new String[] {"rollout", "ref", "reward", "learn"}) {
       assertTrue(r.get("seconds").get(phase).asDouble() > 0, phase);
     }
+    assertTrue(r.get("peak_rss_gb").asDouble() > 0, r.toString());
+    assertTrue(java.util.List.of("bounded", "keep", "off").contains(r.get("cpu_cache_mode").asText()), r.toString());
     String[] alone = java.util.Arrays.copyOf(tiny, tiny.length + 2);
     alone[tiny.length] = "--max-tokens-per-micro-batch";
     alone[tiny.length + 1] = "1";
