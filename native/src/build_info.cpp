@@ -102,7 +102,7 @@ std::string build_info_json() {
   o << "],\"threads\":" << at::get_num_threads() << ",\"kernel_threads\":" << kernel_threads();
   const bool cache_on = install_cpu_cache();
   const auto cache = cpu_cache_stats();
-  o << ",\"cpu_cache\":" << (install_cpu_cache() ? "true" : "false") << ",\"cpu_cache_bytes\":" << cache.cached_bytes
+  o << ",\"cpu_cache\":" << (cache_on ? "true" : "false") << ",\"cpu_cache_bytes\":" << cache.cached_bytes
     << ",\"cpu_cache_mode\":" << quoted(!cache_on ? "off" : cache.bounded ? "bounded" : "keep");
   // The CPU's decoding kernels (float32, bf16), and how bf16 products of many rows run.
   const char* decode = few_rows_kernel();

@@ -18,7 +18,6 @@
 #include <new>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace r4j {
@@ -81,8 +80,9 @@ class CachingCpuAllocator final : public c10::Allocator {
         // A new high water: live blocks larger than their tensors give back the
         // pages past them first, so the peak counts only what tensors use.
         if (block.p != nullptr && block.counted > size) shrink(block, size);
-        for (void* q : oversized_) shrink(live_.at(q).block, live_.at(q).size);
-        oversized_.clear();
+        for (auto& [q, l] : live_) {
+          if (l.block.counted > l.size) shrink(l.block, l.size);
+        }
       }
       // live + cached stays within the high water of live: a request first takes
       // back cached blocks, oldest first, so the cache never raises the process's
@@ -102,7 +102,6 @@ class CachingCpuAllocator final : public c10::Allocator {
       throw std::bad_alloc();
     }
     live_.emplace(block.p, Live{block, size});
-    if (block.counted > size) oversized_.insert(block.p);
     return {block.p, block.p, &free_any, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -202,7 +201,6 @@ class CachingCpuAllocator final : public c10::Allocator {
       }
       block = it->second.block;
       live_.erase(it);
-      oversized_.erase(p);
       live_bytes_ -= block.counted;
       if (cached_ + block.counted <= capacity_) {
         free_.emplace(block.capacity, lru_.insert(lru_.end(), block));
@@ -219,7 +217,6 @@ class CachingCpuAllocator final : public c10::Allocator {
   mutable std::list<Block> lru_;                                    // cached blocks, oldest first
   mutable std::multimap<size_t, std::list<Block>::iterator> free_;  // the same, by capacity
   mutable std::unordered_map<void*, Live> live_;
-  mutable std::unordered_set<void*> oversized_;  // live blocks counting more than their request
   mutable size_t cached_ = 0, hits_ = 0, misses_ = 0, live_bytes_ = 0, high_water_ = 0;
 };
 

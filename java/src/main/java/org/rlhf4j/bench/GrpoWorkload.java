@@ -120,7 +120,7 @@ final class GrpoWorkload {
     r.put("padding_waste", learnWaste);
     r.put("static_decoding_padding_waste", 1 - (double) generated / ((double) lengths.length * longest));
     r.put("peak_rss_gb", org.rlhf4j.metrics.PeakRss.gigabytes());
-    r.put("cpu_cache_mode", cpuCacheMode());
+    r.put("cpu_cache_mode", Engine.buildInfo().cpuCacheMode());
     Map<String, Object> pytorch = b.vsPytorch ? PytorchBaseline.runGrpo(b, Engine.buildInfo().threads(), lengths) : null;
     if (pytorch != null) {
       r.put("pytorch", pytorch);
@@ -148,16 +148,6 @@ final class GrpoWorkload {
     }
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(r));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** The native CPU cache's mode (bounded, keep or off), as the library reports it. */
-  private static String cpuCacheMode() {
-    try {
-      return new com.fasterxml.jackson.databind.ObjectMapper().readTree(Engine.buildInfo().json())
-          .path("cpu_cache_mode").asText("");
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException(e);
     }

@@ -211,7 +211,7 @@ public final class PpoBench implements Callable<Integer> {
     result.put("decode_kernel", build.path("decode_kernel").asText(""));
     result.put("bf16_decode_kernel", build.path("bf16_decode_kernel").asText(""));
     result.put("bf16_matmul", build.path("bf16_matmul").asText(""));
-    result.put("cpu_cache_mode", build.path("cpu_cache_mode").asText(""));
+    result.put("cpu_cache_mode", info.cpuCacheMode());
     result.put("seconds", t);
     result.put("generated_tokens_per_s", generated / t.get("rollout"));
     result.put("trained_tokens_per_s", trained / t.get("learn"));

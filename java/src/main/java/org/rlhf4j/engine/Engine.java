@@ -32,6 +32,7 @@ public final class Engine {
       List<String> devices,
       int threads,
       int kernelThreads,
+      String cpuCacheMode,
       String json) {
 
     /** True when the unoptimised reference BLAS serves matrix products (~30x slower). */
@@ -71,6 +72,7 @@ public final class Engine {
           strings(n.get("devices")),
           n.get("threads").asInt(),
           n.get("kernel_threads").asInt(),
+          n.path("cpu_cache_mode").asText(""),
           json);
     } catch (java.io.IOException e) {
       throw new IllegalStateException("the native library returned unreadable build info: " + e.getMessage(), e);
