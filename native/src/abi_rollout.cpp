@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "abi_handles.hpp"
-#include "chunked_logprobs.hpp"
 #include "generate.hpp"
+#include "rollout_scoring.hpp"
 #include "scoring.hpp"
 
 using r4j::fail;
@@ -233,14 +233,7 @@ R4J_API r4j_status r4j_rollout_score_policy(r4j_model* model, r4j_rollout* rollo
     req.logprobs = flags & R4J_SCORE_LOGPROBS;
     req.values = flags & R4J_SCORE_VALUES;
     require(!req.values || net.config().value_head, "R4J_SCORE_VALUES needs a model with a value head");
-    at::NoGradGuard no_grad;
-    auto s = r4j::score_tokens(net, ro.tokens(), ro.mask(), ro.query_len(), ro.response_len(), req);
-    auto rmask = ro.response_mask.to(at::kFloat);
-    if (req.logprobs) {
-      r4j::keep_sampling_logprobs(ro);
-      ro.field(R4J_FIELD_OLD_LOGPROBS) = s.logprobs * rmask;
-    }
-    if (req.values) ro.field(R4J_FIELD_OLD_VALUES) = s.values * rmask;
+    r4j::score_old(net, ro, req);
   });
 }
 
@@ -253,15 +246,6 @@ R4J_API r4j_status r4j_rollout_score_ref(r4j_model* ref, r4j_model* policy_or_nu
     auto& net = *m->model;
     r4j::check_same_device(net, ro, "ref");
     require(temperature > 0 && std::isfinite(temperature), "temperature must be > 0");
-    at::NoGradGuard no_grad;
-    auto tokens = ro.tokens();
-    auto mask = ro.mask();
-    const int64_t P = ro.query_len(), R = ro.response_len();
-    auto rmask = ro.response_mask.to(at::kFloat);
-    // The states at P-1 .. P+R-2 predict the response tokens: [B, R, d].
-    auto response_states = [&](r4j::Model& model) {
-      return model.hidden(tokens, r4j::positions_from_mask(mask), mask, nullptr).narrow(1, P - 1, R);
-    };
     r4j::Model* policy = nullptr;
     std::unique_ptr<Use<r4j_model>> pol;
     if (policy_or_null != nullptr) {
@@ -269,10 +253,7 @@ R4J_API r4j_status r4j_rollout_score_ref(r4j_model* ref, r4j_model* policy_or_nu
       policy = (*pol)->model.get();
       r4j::check_same_device(*policy, ro, "policy");
     }
-    auto s = r4j::ref_scores(net, response_states(net), policy, policy ? response_states(*policy) : at::Tensor(),
-                             ro.response_tokens, temperature);
-    ro.field(R4J_FIELD_REF_LOGPROBS) = s.ref_logprobs * rmask;
-    if (policy) ro.field(R4J_FIELD_FULL_KL) = s.full_kl * rmask;
+    r4j::score_reference(net, policy, ro, temperature);
   });
 }
 
@@ -282,8 +263,7 @@ R4J_API r4j_status r4j_rollout_score_reward(r4j_model* reward_model, r4j_rollout
     Use<r4j_rollout> r(rollout, "rollout");
     auto& ro = *r->rollout;
     r4j::check_same_device(*m->model, ro, "reward_model");
-    at::NoGradGuard no_grad;
-    ro.field(R4J_FIELD_SCORES) = r4j::reward_scores(*m->model, ro.tokens(), ro.mask());
+    r4j::score_rewards(*m->model, ro);
   });
 }
 

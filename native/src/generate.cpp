@@ -11,6 +11,7 @@
 #include "gemm_few_rows.hpp"  // kFewRowsMax
 #include "linear.hpp"
 #include "sampling.hpp"
+#include "rollout_scoring.hpp"
 #include "scoring.hpp"
 
 namespace r4j {
@@ -25,15 +26,10 @@ namespace {
 // makes (one more pass over the rollout, without gradients).
 void rescore(Model& model, Rollout& r, double temperature, const r4j_generate_options& o) {
   if (r.response_len() == 0) return;
-  at::NoGradGuard no_grad;
   ScoreRequest req;
   req.temperature = temperature;
   req.values = o.with_values != 0;
-  auto full = score_tokens(model, r.tokens(), r.mask(), r.query_len(), r.response_len(), req);
-  auto rmask = r.response_mask.to(at::kFloat);
-  keep_sampling_logprobs(r);
-  r.floats[R4J_FIELD_OLD_LOGPROBS] = (full.logprobs * rmask).contiguous();
-  if (o.with_values) r.floats[R4J_FIELD_OLD_VALUES] = (full.values * rmask).contiguous();
+  score_old(model, r, req);
 }
 
 // For each row, the index of the first row of its run of identical prompts

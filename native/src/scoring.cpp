@@ -11,6 +11,16 @@ at::Tensor positions_from_mask(const at::Tensor& mask) {
   return mask.to(at::kLong).cumsum(1).sub(1).clamp_min(0);
 }
 
+at::Tensor flat_positions(const at::Tensor& only) { return only.reshape({-1}).nonzero().squeeze(1); }
+
+at::Tensor gather_positions(const at::Tensor& states, const at::Tensor& positions) {
+  return states.reshape({-1, states.size(-1)}).index_select(0, positions);
+}
+
+at::Tensor spread_positions(const at::Tensor& values, const at::Tensor& positions, int64_t B, int64_t n) {
+  return at::zeros({B * n}, values.options()).index_copy(0, positions, values).view({B, n});
+}
+
 TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
                          int64_t n, const ScoreRequest& request) {
   require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
@@ -20,14 +30,23 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   // The state at position t-1 predicts token t: only those states go through
   // the heads (the LM head is the largest matmul of the model).
   auto states = h.narrow(1, start - 1, n);             // [B, n, d]
+  auto targets = tokens.narrow(1, start, n);           // [B, n]
+  at::Tensor positions;                                // [k] with request.only
+  auto spread = [&](const at::Tensor& v) {
+    return !positions.defined() || !v.defined() ? v : spread_positions(v, positions, tokens.size(0), n);
+  };
+  if (request.only.defined()) {
+    positions = flat_positions(request.only);
+    states = gather_positions(states, positions);        // [k, d]
+    targets = targets.reshape({-1}).index_select(0, positions);
+  }
   TokenScores out;
   if (request.logprobs || request.entropy) {
-    auto targets = tokens.narrow(1, start, n);           // [B, n]
     auto head = head_logprobs(model, states, targets, request.temperature, request.entropy, request.entropy_grad);
-    out.logprobs = head.logprobs;
-    out.entropy = head.entropy;
+    out.logprobs = spread(head.logprobs);
+    out.entropy = spread(head.entropy);
   }
-  if (request.values) out.values = model.value(states);  // [B, n]
+  if (request.values) out.values = spread(model.value(states));  // [B, n]
   return out;
 }
 

@@ -25,7 +25,16 @@ struct ScoreRequest {
   bool entropy = false;
   bool values = false;
   bool entropy_grad = false;  // differentiate the entropy (an entropy bonus); else it is a metric only
+  // [B, n] bool: the heads see only these positions (the real response tokens), the
+  // others read 0; undefined = every position.
+  at::Tensor only;
 };
+
+// The positions of states [B, n, d] where only [B, n] is set: [k, d], and
+// back: values [k] spread over [B, n] with zeros elsewhere (differentiable).
+at::Tensor flat_positions(const at::Tensor& only);  // [k] int64 indices into B * n
+at::Tensor gather_positions(const at::Tensor& states, const at::Tensor& positions);
+at::Tensor spread_positions(const at::Tensor& values, const at::Tensor& positions, int64_t B, int64_t n);
 
 // Scores tokens[:, start : start+n] (start >= 1) given the tokens before them,
 // with one forward pass over tokens [B, T] and mask [B, T] (bool).

@@ -206,8 +206,10 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   if (with_critic) {
     auto old_values = mb.pick(r.field(R4J_FIELD_OLD_VALUES));
     auto returns = mb.pick(r.field(R4J_FIELD_RETURNS)).detach();
-    values = critic ? score_tokens(*critic, mb.tokens, mb.mask, mb.query_len, mb.response_len,
-                                   ScoreRequest{1.0, false, false, true, false}).values
+    ScoreRequest values_only;
+    values_only.logprobs = false;
+    values_only.values = true;
+    values = critic ? score_tokens(*critic, mb.tokens, mb.mask, mb.query_len, mb.response_len, values_only).values
                     : s.values;                                          // [n, R']
     vf = value_loss(values, old_values, returns, mask.sum().item<double>() > 0 ? mask : mb.rmask, o);
     loss = loss + o.vf_coef * vf.loss;
