@@ -107,3 +107,32 @@ TEST(RolloutScoring, PassesGiveTheValuesOfOnePaddedPass) {
     }
   }
 }
+
+TEST(RolloutScoring, HeadsOnRealTokensOnlyGiveTheMaskedScoresAndGradients) {
+  // score_tokens with request.only (the learning phase's micro-batches) against every position.
+  auto c = tiny_gpt2(8);
+  c.value_head = 1;
+  auto m = make(c);
+  auto ro = ragged_rollout(*m);
+  auto real = ro->response_mask;
+  auto rmask = real.to(at::kFloat);
+  auto run = [&](bool only) {
+    for (auto& p : m->parameters()) p.mutable_grad() = at::Tensor();
+    ScoreRequest req;
+    req.entropy = true;
+    req.entropy_grad = true;
+    req.values = true;
+    if (only) req.only = real;
+    auto s = score_tokens(*m, ro->tokens(), ro->mask(), ro->query_len(), ro->response_len(), req);
+    ((s.logprobs + 0.3 * s.entropy + 0.5 * s.values) * rmask).sum().backward();
+    std::vector<at::Tensor> out{s.logprobs.detach(), s.entropy.detach(), s.values.detach()};
+    for (auto& p : m->parameters()) out.push_back(p.grad().clone());
+    return out;
+  };
+  auto fast = run(true), slow = run(false);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_LT(max_abs_diff(fast[i], slow[i] * rmask), 1e-5) << "output " << i;
+    EXPECT_EQ(fast[i].masked_select(~real).abs().sum().item<double>(), 0.0) << "output " << i << " reads 0 at padding";
+  }
+  for (size_t i = 3; i < fast.size(); ++i) EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-5) << "gradient " << i - 3;
+}
