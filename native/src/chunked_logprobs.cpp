@@ -6,7 +6,6 @@
 
 #include "linear.hpp"
 #include "logprobs.hpp"
-#include "matmul_dnnl.hpp"
 
 namespace r4j {
 namespace {
@@ -85,9 +84,9 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       }
       if (temperature != 1.0) gz.div_(temperature);
       auto gzw = gz.to(w.scalar_type());                                     // d loss / d logits [n, V]
-      if (need_h) matmul_dnnl_out(grad_h.narrow(0, s, n), gzw, w, /*accumulate=*/false);  // [n, d]
+      if (need_h) grad_h.narrow(0, s, n).copy_(gzw.matmul(w));               // [n, d]
       if (need_w) {
-        if (grad_w.scalar_type() == w.scalar_type()) matmul_dnnl_out(grad_w, gzw.t(), hc, /*accumulate=*/true);
+        if (grad_w.scalar_type() == w.scalar_type()) grad_w.addmm_(gzw.t(), hc);
         else grad_w.add_(gzw.t().matmul(hc));
       }
     }

@@ -11,10 +11,7 @@
 #include <dnnl.hpp>
 #endif
 
-#include <torch/csrc/autograd/custom_function.h>
-
 #include "gemm_few_rows.hpp"
-#include "matmul_dnnl.hpp"
 
 namespace r4j {
 namespace {
@@ -184,48 +181,6 @@ bool fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return x.numel() > 0;
 }
 
-// A product that records gradients, float32 on the CPU: oneDNN forward and backward.
-bool trainable_fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  if (!fast_enabled || !at::GradMode::is_enabled() || x.numel() == 0) return false;
-  auto x2 = x.reshape({-1, x.size(-1)});
-  if (!matmul_dnnl_applies(x2, w)) return false;
-  return !b.defined() || (b.device().is_cpu() && b.scalar_type() == at::kFloat && b.is_contiguous());
-}
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
-
-// y = x2 W (+ b) for x2 [m, in]; W stored [in, out], or [out, in] with out_by_in.
-//   dL/dx2 = g W^T,   dL/dW = x2^T g  (stored [out, in]: g^T x2),   dL/db = sum over rows of g.
-// No bias is an empty b: libtorch 1.13's Function takes no undefined inputs.
-struct TrainableLinear : torch::autograd::Function<TrainableLinear> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x2, const at::Tensor& w, const at::Tensor& b,
-                            bool out_by_in) {
-    ctx->save_for_backward({x2, w});
-    ctx->saved_data["out_by_in"] = out_by_in;
-    return matmul_dnnl(x2, out_by_in ? w.t() : w, b.numel() > 0 ? b : at::Tensor());  // [m, out]
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const auto &x2 = saved[0], &w = saved[1];
-    const bool out_by_in = ctx->saved_data["out_by_in"].toBool();
-    auto g = grads[0].contiguous();  // [m, out]
-    at::Tensor gx, gw, gb;
-    if (ctx->needs_input_grad(0)) gx = matmul_dnnl(g, out_by_in ? w : w.t());           // [m, in]
-    if (ctx->needs_input_grad(1)) gw = out_by_in ? matmul_dnnl(g.t(), x2) : matmul_dnnl(x2.t(), g);
-    if (ctx->needs_input_grad(2)) gb = g.sum(0);                                         // [out]
-    return {gx, gw, gb, at::Tensor()};
-  }
-};
-
-at::Tensor trainable_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
-  auto sizes = x.sizes().vec();
-  sizes.back() = w_is_out_by_in ? w.size(0) : w.size(1);
-  auto bias = b.defined() ? b : at::empty({0}, w.options());
-  return TrainableLinear::apply(x.reshape({-1, x.size(-1)}), w, bias, w_is_out_by_in).view(sizes);
-}
-
 // A bf16 model's decoding products: bf16 x and W (and bias), no gradients.
 bool bf16_few_rows_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   if (!fast_enabled || at::GradMode::is_enabled() || !x.device().is_cpu()) return false;
@@ -279,7 +234,6 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
     } off;
     return then_aten(linear_then(f(x), f(w), f(b), w_is_out_by_in, {}).to(at::kBFloat16), then);
   }
-  if (trainable_fast_applies(x, w, b)) return then_aten(trainable_linear(x, w, b, w_is_out_by_in), then);
   if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
   auto sizes = x.sizes().vec();
   auto x2 = x.reshape({-1, x.size(-1)}).contiguous();

@@ -4,9 +4,7 @@
 // a PackedWeights scope at up to 16 rows, the panel kernel of gemm_few_rows.hpp
 // (bf16 weights too: bf16 panels, float32 accumulation; other bf16 shapes go
 // through ATen).
-// Float32 passes that record gradients multiply on oneDNN forward and backward
-// (matmul_dnnl.hpp; its own autograd node); other dtypes through ATen. Tests
-// compare the paths.
+// Every pass that records gradients goes through ATen. Tests compare the paths.
 #pragma once
 
 #include <ATen/ATen.h>

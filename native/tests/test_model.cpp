@@ -13,7 +13,6 @@
 #include "gemm_few_rows.hpp"
 #include "generate.hpp"
 #include "linear.hpp"
-#include "matmul_dnnl.hpp"
 #include "scoring.hpp"
 
 using namespace r4j;
@@ -326,68 +325,6 @@ TEST(Linear, FastPathMatchesTheAtenReference) {
   auto slow = model_logits(*m, tokens);
   set_fast_linear(true);
   EXPECT_LT(max_abs_diff(fast, slow), 1e-5);
-}
-
-// The training products (oneDNN forward and backward) against ATen's addmm and its autograd.
-TEST(Linear, TrainingPathMatchesTheAtenReferenceWithGradients) {
-  if (!fast_linear_available()) GTEST_SKIP() << "built without oneDNN";
-  at::manual_seed(15);
-  for (bool out_by_in : {false, true}) {
-    for (bool with_bias : {true, false}) {
-      for (bool frozen : {false, true}) {  // a frozen base weight (LoRA): no weight gradient
-        const std::string where = "out_by_in " + std::to_string(out_by_in) + " bias " + std::to_string(with_bias) +
-                                  " frozen " + std::to_string(frozen);
-        auto x0 = at::randn({3, 7, 48});
-        auto w0 = out_by_in ? at::randn({80, 48}) : at::randn({48, 80});
-        auto b0 = at::randn({80});
-        auto r = at::randn({3, 7, 80});  // d loss / d y
-        auto grads = [&](bool fast) {
-          set_fast_linear(fast);
-          auto x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(!frozen);
-          auto b = with_bias ? b0.clone().requires_grad_(true) : at::Tensor();
-          auto y = linear(x, w, b, out_by_in);
-          (y * r).sum().backward();
-          set_fast_linear(true);
-          return std::vector<at::Tensor>{y.detach(), x.grad(), w.grad(), with_bias ? b.grad() : at::Tensor()};
-        };
-        auto fast = grads(true), slow = grads(false);
-        EXPECT_LT(max_abs_diff(fast[0], slow[0]), 1e-4) << where;
-        EXPECT_LT(max_abs_diff(fast[1], slow[1]), 1e-4) << where;
-        EXPECT_EQ(fast[2].defined(), !frozen) << where;
-        if (!frozen) EXPECT_LT(max_abs_diff(fast[2], slow[2]), 1e-4) << where;
-        if (with_bias) EXPECT_LT(max_abs_diff(fast[3], slow[3]), 1e-4) << where;
-      }
-    }
-  }
-}
-
-TEST(Linear, OneDnnProductsMatchAtenForEveryLayout) {
-  if (!fast_linear_available()) GTEST_SKIP() << "built without oneDNN";
-  at::manual_seed(16);
-  for (bool ta : {false, true}) {
-    for (bool tb : {false, true}) {
-      const std::string where = "ta " + std::to_string(ta) + " tb " + std::to_string(tb);
-      auto a = ta ? at::randn({37, 21}).t() : at::randn({21, 37});  // [21, 37]
-      auto b = tb ? at::randn({19, 37}).t() : at::randn({37, 19});  // [37, 19]
-      ASSERT_TRUE(matmul_dnnl_applies(a, b)) << where;
-      auto bias = at::randn({19});
-      EXPECT_LT(max_abs_diff(matmul_dnnl(a, b), at::mm(a, b)), 1e-4) << where;
-      EXPECT_LT(max_abs_diff(matmul_dnnl(a, b, bias), at::addmm(bias, a, b)), 1e-4) << where;
-      // Into a row block of a larger matrix, written and accumulated.
-      auto big = at::randn({30, 19}), expect = big.clone();
-      matmul_dnnl_out(big.narrow(0, 4, 21), a, b, /*accumulate=*/false);
-      expect.narrow(0, 4, 21).copy_(at::mm(a, b));
-      EXPECT_LT(max_abs_diff(big, expect), 1e-4) << where;
-      matmul_dnnl_out(big.narrow(0, 4, 21), a, b, /*accumulate=*/true);
-      expect.narrow(0, 4, 21).addmm_(a, b);
-      EXPECT_LT(max_abs_diff(big, expect), 1e-4) << where;
-    }
-  }
-  // Not float32, or no unit stride: ATen's products.
-  EXPECT_FALSE(matmul_dnnl_applies(at::randn({4, 4}, at::kDouble), at::randn({4, 4}, at::kDouble)));
-  EXPECT_FALSE(matmul_dnnl_applies(at::randn({8, 8}).slice(1, 0, 8, 2), at::randn({4, 4})));
-  auto d = at::randn({5, 6}, at::kDouble), e = at::randn({6, 3}, at::kDouble);
-  EXPECT_TRUE(at::allclose(matmul_dnnl(d, e), at::mm(d, e)));
 }
 
 TEST(Linear, FewRowsKernelMatchesTheAtenReference) {
