@@ -1,6 +1,7 @@
 #include "linear.hpp"
 
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -92,8 +93,16 @@ bool has_panels(const at::Tensor& w, bool w_is_out_by_in) {
 
 #ifdef RLHF4J_WITH_DNNL
 
+constexpr size_t kMaxPrimitives = 64;  // see primitive()
+
 dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine engine = [] {
+    // oneDNN keeps up to 1024 primitives of its own besides ours, each with its kernels: new row
+    // counts every pass would grow the process for a thousand of them. Unless the user set it.
+    if (!std::getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY") && !std::getenv("DNNL_PRIMITIVE_CACHE_CAPACITY"))
+      dnnl::set_primitive_cache_capacity(static_cast<int>(kMaxPrimitives));
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return engine;
 }
 
@@ -109,20 +118,24 @@ dnnl::memory::format_tag stored_layout(const Shape& s) {
 // oneDNN's own cache) costs tens of microseconds, a fifth of a decoding-step
 // GEMM. Weights are passed per call, so the primitives hold no tensors.
 // Weights in the stored layout, or (packed) in the blocked one oneDNN chooses.
+// Scoring passes and micro-batches multiply ever new row counts, and each
+// primitive holds its JIT-compiled kernels: past kMaxPrimitives the map starts
+// over (a caller still executing keeps its primitive alive), so memory stays flat.
 struct Matmul {
   dnnl::matmul::primitive_desc pd;
   dnnl::matmul prim;
 };
 
-const Matmul& primitive(const Shape& s, bool packed) {
+std::shared_ptr<const Matmul> primitive(const Shape& s, bool packed) {
   using tag = dnnl::memory::format_tag;
   using dt = dnnl::memory::data_type;
   static std::mutex mutex;
-  static std::map<std::pair<Shape, bool>, Matmul> cache;
+  static std::map<std::pair<Shape, bool>, std::shared_ptr<const Matmul>> cache;
   std::lock_guard<std::mutex> lock(mutex);
   auto key = std::make_pair(s, packed);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
+  if (cache.size() >= kMaxPrimitives) cache.clear();
   dnnl::memory::desc src({s.m, s.k}, dt::f32, tag::ab);
   auto weights = weights_desc(s, packed ? tag::any : stored_layout(s));
   dnnl::memory::desc dst({s.m, s.n}, dt::f32, tag::ab);
@@ -130,13 +143,15 @@ const Matmul& primitive(const Shape& s, bool packed) {
   dnnl::matmul::primitive_desc pd =
       s.bias ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dnnl::memory::desc({1, s.n}, dt::f32, tag::ab), dst), engine)
              : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), engine);
-  return cache.emplace(key, Matmul{pd, dnnl::matmul(pd)}).first->second;
+  auto m = std::make_shared<const Matmul>(Matmul{pd, dnnl::matmul(pd)});
+  cache.emplace(key, m);
+  return m;
 }
 
 dnnl::memory dnnl_pack(const at::Tensor& w, const Shape& s) {
   auto& engine = cpu_engine();
   dnnl::memory plain(weights_desc(s, stored_layout(s)), engine, w.data_ptr());
-  dnnl::memory packed(primitive(s, /*packed=*/true).pd.weights_desc(), engine);
+  dnnl::memory packed(primitive(s, /*packed=*/true)->pd.weights_desc(), engine);
   dnnl::stream stream(engine);
   dnnl::reorder(plain, packed).execute(stream, plain, packed);
   stream.wait();
@@ -154,12 +169,12 @@ const dnnl::memory& packed_for(const at::Tensor& w, const Shape& s, PackedWeight
   return e.packed;
 }
 
-// x2 [m, k] contiguous; packed: w reordered by dnnl_pack, or empty for w itself.
-at::Tensor dnnl_linear(const at::Tensor& x2, const at::Tensor& w, const at::Tensor& b, const Shape& s,
-                       const dnnl::memory& packed) {
+// y [m, n] = x2 [m, k] w (+ b), both contiguous; packed: w reordered by dnnl_pack
+// for exactly s.m rows, or empty for w itself.
+void dnnl_product(const at::Tensor& x2, const at::Tensor& w, const at::Tensor& b, const Shape& s,
+                  const dnnl::memory& packed, const at::Tensor& y) {
   using tag = dnnl::memory::format_tag;
   using dt = dnnl::memory::data_type;
-  auto y = at::empty({s.m, s.n}, x2.options());
   auto& engine = cpu_engine();
   std::unordered_map<int, dnnl::memory> args = {
       {DNNL_ARG_SRC, dnnl::memory({{s.m, s.k}, dt::f32, tag::ab}, engine, x2.data_ptr())},
@@ -167,8 +182,37 @@ at::Tensor dnnl_linear(const at::Tensor& x2, const at::Tensor& w, const at::Tens
       {DNNL_ARG_DST, dnnl::memory({{s.m, s.n}, dt::f32, tag::ab}, engine, y.data_ptr())}};
   if (s.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory({{1, s.n}, dt::f32, tag::ab}, engine, b.data_ptr()));
   dnnl::stream stream(engine);
-  primitive(s, static_cast<bool>(packed)).prim.execute(stream, args);
+  primitive(s, static_cast<bool>(packed))->prim.execute(stream, args);
   stream.wait();
+}
+
+// Scoring passes and micro-batches multiply ever new row counts, and each new
+// shape is a primitive to compile and keep: with w as stored, the rows go in
+// blocks of kRowBlock, the last one zero-padded to a multiple of kRowStep, so
+// a weight meets at most kRowBlock / kRowStep shapes.
+constexpr int64_t kRowBlock = 256, kRowStep = 16;
+
+at::Tensor dnnl_linear(const at::Tensor& x2, const at::Tensor& w, const at::Tensor& b, const Shape& s,
+                       const dnnl::memory& packed) {
+  auto y = at::empty({s.m, s.n}, x2.options());
+  if (packed) {
+    dnnl_product(x2, w, b, s, packed, y);
+    return y;
+  }
+  for (int64_t r0 = 0; r0 < s.m; r0 += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, s.m - r0), padded = (rows + kRowStep - 1) / kRowStep * kRowStep;
+    Shape block = s;
+    block.m = padded;
+    if (padded == rows) {
+      dnnl_product(x2.narrow(0, r0, rows), w, b, block, {}, y.narrow(0, r0, rows));
+    } else {
+      auto xp = at::zeros({padded, s.k}, x2.options());
+      xp.narrow(0, 0, rows).copy_(x2.narrow(0, r0, rows));
+      auto yp = at::empty({padded, s.n}, x2.options());
+      dnnl_product(xp, w, b, block, {}, yp);
+      y.narrow(0, r0, rows).copy_(yp.narrow(0, 0, rows));
+    }
+  }
   return y;
 }
 

@@ -27,7 +27,7 @@ import org.rlhf4j.train.TokenizerFiles;
  * base weights never move, and the toy reward rises as in PpoTrainerTest.
  */
 class LoraPpoTest {
-  private static final int ITERATIONS = 30;
+  private static final int ITERATIONS = 40;
 
   @TempDir Path tmp;
 
