@@ -3,8 +3,7 @@
 #include <cmath>
 
 #include "abi_handles.hpp"
-#include "chunked_logprobs.hpp"
-#include "scoring.hpp"
+#include "rollout_scoring.hpp"
 
 using r4j::guarded;
 using r4j::require;
@@ -102,28 +101,7 @@ R4J_API r4j_status r4j_rollout_score_ref_base(r4j_model* policy, r4j_rollout* ro
             "policy lives on " + net.device().str() + " but the rollout on " + ro.device.str());
     require(net.has_lora(), "r4j_rollout_score_ref_base: the policy has no LoRA adapters (its base is itself)");
     require(temperature > 0 && std::isfinite(temperature), "temperature must be > 0");
-    at::NoGradGuard no_grad;
-    auto tokens = ro.tokens();
-    auto mask = ro.mask();
-    const int64_t P = ro.query_len(), R = ro.response_len();
-    auto states = [&](bool adapters) {
-      net.set_adapters_enabled(adapters);
-      return net.hidden(tokens, r4j::positions_from_mask(mask), mask, nullptr).narrow(1, P - 1, R);  // [B, R, d]
-    };
-    const bool was_enabled = net.adapters_enabled();
-    r4j::RefScores s;
-    try {
-      auto base = states(false);
-      auto adapted = full_kl ? states(true) : at::Tensor();
-      net.set_adapters_enabled(was_enabled);
-      s = r4j::ref_scores(net, base, full_kl ? &net : nullptr, adapted, ro.response_tokens, temperature);
-    } catch (...) {
-      net.set_adapters_enabled(was_enabled);
-      throw;
-    }
-    auto rmask = ro.response_mask.to(at::kFloat);
-    ro.field(R4J_FIELD_REF_LOGPROBS) = s.ref_logprobs * rmask;
-    if (full_kl) ro.field(R4J_FIELD_FULL_KL) = s.full_kl * rmask;
+    r4j::score_reference_base(net, ro, temperature, full_kl != 0);
   });
 }
 

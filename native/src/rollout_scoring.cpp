@@ -70,20 +70,26 @@ std::vector<ScoringPass> scoring_passes(const Rollout& ro, int64_t max_tokens) {
   return passes;
 }
 
-void score_reference(Model& ref, Model* policy, Rollout& ro, double temperature) {
+namespace {
+
+// REF_LOGPROBS and FULL_KL from the heads of ref and policy (null: no KL) over the states
+// hidden(tokens, mask, of_policy) [g, T, d] of each pass.
+template <typename Hidden>
+void score_reference_with(const Model& ref, const Model* policy, const Hidden& hidden, Rollout& ro,
+                          double temperature) {
   at::NoGradGuard no_grad;
   Collect logp, kl;
   for (const auto& pass : scoring_passes(ro)) {
     // The states at p-1 .. p+r-2 predict the response tokens: [g, r, d], at the real ones [k, d].
     auto targets = pass.tokens.narrow(1, pass.prompt, pass.response);
     at::Tensor positions = pass.only.defined() ? flat_positions(pass.only) : at::Tensor();
-    auto states = [&](Model& model) {
-      auto h = model.hidden(pass.tokens, positions_from_mask(pass.mask), pass.mask, nullptr)
-                   .narrow(1, pass.prompt - 1, pass.response);
+    auto states = [&](bool of_policy) {
+      auto h = hidden(pass.tokens, pass.mask, of_policy).narrow(1, pass.prompt - 1, pass.response);
       return positions.defined() ? gather_positions(h, positions) : h;
     };
     auto t = positions.defined() ? targets.reshape({-1}).index_select(0, positions) : targets;
-    auto s = ref_scores(ref, states(ref), policy, policy ? states(*policy) : at::Tensor(), t, temperature);
+    auto ref_states = states(false);
+    auto s = ref_scores(ref, ref_states, policy, policy ? states(true) : at::Tensor(), t, temperature);
     const int64_t g = pass.rows.size(0);
     auto spread = [&](const at::Tensor& v) {
       return positions.defined() ? spread_positions(v, positions, g, pass.response) : v;
@@ -94,6 +100,31 @@ void score_reference(Model& ref, Model* policy, Rollout& ro, double temperature)
   auto rmask = ro.response_mask.to(at::kFloat);
   ro.field(R4J_FIELD_REF_LOGPROBS) = logp.out * rmask;
   if (policy) ro.field(R4J_FIELD_FULL_KL) = kl.out * rmask;
+}
+
+}  // namespace
+
+void score_reference(Model& ref, Model* policy, Rollout& ro, double temperature) {
+  auto hidden = [&](const at::Tensor& tokens, const at::Tensor& mask, bool of_policy) {
+    return (of_policy ? *policy : ref).hidden(tokens, positions_from_mask(mask), mask, nullptr);
+  };
+  score_reference_with(ref, policy, hidden, ro, temperature);
+}
+
+void score_reference_base(Model& policy, Rollout& ro, double temperature, bool full_kl) {
+  const bool was_enabled = policy.adapters_enabled();
+  auto hidden = [&](const at::Tensor& tokens, const at::Tensor& mask, bool of_policy) {
+    policy.set_adapters_enabled(of_policy);
+    auto h = policy.hidden(tokens, positions_from_mask(mask), mask, nullptr);
+    policy.set_adapters_enabled(was_enabled);
+    return h;
+  };
+  try {
+    score_reference_with(policy, full_kl ? &policy : nullptr, hidden, ro, temperature);
+  } catch (...) {
+    policy.set_adapters_enabled(was_enabled);
+    throw;
+  }
 }
 
 void score_old(Model& model, Rollout& ro, ScoreRequest request) {

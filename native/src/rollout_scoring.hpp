@@ -37,6 +37,9 @@ void set_scoring_tokens(int64_t max_tokens);  // kScoringTokens by default
 
 // REF_LOGPROBS and, with a policy, FULL_KL = KL(policy || ref) over the vocabulary.
 void score_reference(Model& ref, Model* policy, Rollout& ro, double temperature);
+// The same with a LoRA policy's base (its adapters off) as the reference; the KL against the
+// policy with its adapters on.
+void score_reference_base(Model& policy, Rollout& ro, double temperature, bool full_kl);
 // OLD_LOGPROBS (the decoding ones kept in SAMPLING_LOGPROBS) and/or OLD_VALUES, as request asks.
 void score_old(Model& model, Rollout& ro, ScoreRequest request);
 // SCORES: the reward head at each row's last real token.

@@ -136,3 +136,37 @@ TEST(RolloutScoring, HeadsOnRealTokensOnlyGiveTheMaskedScoresAndGradients) {
   }
   for (size_t i = 3; i < fast.size(); ++i) EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-5) << "gradient " << i - 3;
 }
+
+TEST(RolloutScoring, LoraBaseReferenceIsThePolicyWithoutItsAdapters) {
+  auto m = make(tiny_gpt2(8));
+  auto lora = default_lora_options();
+  lora.r = 2;
+  lora.seed = 3;
+  m->add_lora(lora);
+  {
+    at::NoGradGuard g;
+    for (auto& [name, t] : m->named_parameters())
+      if (name.find("lora_B") != std::string::npos) t.normal_(0, 0.2);  // adapters that change the output
+  }
+  auto ro = ragged_rollout(*m);
+  m->set_adapters_enabled(false);
+  Rollout base = *ro;
+  ScoreRequest req;
+  req.temperature = 0.7;
+  score_old(*m, base, req);  // the base's own log-probs
+  m->set_adapters_enabled(true);
+  std::vector<Rollout> scored;
+  for (int64_t budget : {int64_t{0}, int64_t{24}}) {
+    set_scoring_tokens(budget);
+    Rollout r = *ro;
+    score_reference_base(*m, r, 0.7, /*full_kl=*/true);
+    set_scoring_tokens(kScoringTokens);
+    EXPECT_TRUE(m->adapters_enabled()) << "adapters back on";
+    EXPECT_LT(max_abs_diff(r.floats[R4J_FIELD_REF_LOGPROBS], base.floats[R4J_FIELD_OLD_LOGPROBS]), 1e-5) << budget;
+    auto kl = r.floats[R4J_FIELD_FULL_KL];
+    EXPECT_GE(kl.min().item<double>(), -1e-6) << budget;
+    EXPECT_GT(kl.max().item<double>(), 1e-4) << budget << ": the adapters move the policy";
+    scored.push_back(r);
+  }
+  EXPECT_LT(max_abs_diff(scored[0].floats[R4J_FIELD_FULL_KL], scored[1].floats[R4J_FIELD_FULL_KL]), 1e-5);
+}
