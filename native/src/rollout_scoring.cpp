@@ -56,15 +56,15 @@ std::vector<ScoringPass> scoring_passes(const Rollout& ro, int64_t max_tokens) {
   int64_t p = 0, r = 0;
   for (int64_t b : order) {
     // At least one prompt column (its last state predicts the first response token) and one response column.
-    const int64_t np = std::min(P, std::max({p, plen[b], int64_t{1}})), nr = std::min(R, std::max({r, rlen[b], int64_t{1}}));
-    if (!rows.empty() && static_cast<int64_t>(rows.size() + 1) * (np + nr) > max_tokens) {
+    const int64_t lp = std::min(P, std::max(plen[b], int64_t{1})), lr = std::min(R, std::max(rlen[b], int64_t{1}));
+    if (!rows.empty() && static_cast<int64_t>(rows.size() + 1) * (std::max(p, lp) + std::max(r, lr)) > max_tokens) {
       close(rows, p, r);
       rows.clear();
       p = r = 0;
     }
     rows.push_back(b);
-    p = std::min(P, std::max({p, plen[b], int64_t{1}}));
-    r = std::min(R, std::max({r, rlen[b], int64_t{1}}));
+    p = std::max(p, lp);
+    r = std::max(r, lr);
   }
   if (!rows.empty()) close(rows, p, r);
   return passes;
@@ -81,21 +81,15 @@ void score_reference_with(const Model& ref, const Model* policy, const Hidden& h
   Collect logp, kl;
   for (const auto& pass : scoring_passes(ro)) {
     // The states at p-1 .. p+r-2 predict the response tokens: [g, r, d], at the real ones [k, d].
-    auto targets = pass.tokens.narrow(1, pass.prompt, pass.response);
-    at::Tensor positions = pass.only.defined() ? flat_positions(pass.only) : at::Tensor();
+    const ScoredPositions scored(pass.only);
     auto states = [&](bool of_policy) {
-      auto h = hidden(pass.tokens, pass.mask, of_policy).narrow(1, pass.prompt - 1, pass.response);
-      return positions.defined() ? gather_positions(h, positions) : h;
+      return scored.pick(hidden(pass.tokens, pass.mask, of_policy).narrow(1, pass.prompt - 1, pass.response));
     };
-    auto t = positions.defined() ? targets.reshape({-1}).index_select(0, positions) : targets;
+    auto targets = scored.pick(pass.tokens.narrow(1, pass.prompt, pass.response));
     auto ref_states = states(false);
-    auto s = ref_scores(ref, ref_states, policy, policy ? states(true) : at::Tensor(), t, temperature);
-    const int64_t g = pass.rows.size(0);
-    auto spread = [&](const at::Tensor& v) {
-      return positions.defined() ? spread_positions(v, positions, g, pass.response) : v;
-    };
-    logp.put(pass, spread(s.ref_logprobs), ro);
-    if (policy) kl.put(pass, spread(s.full_kl), ro);
+    auto s = ref_scores(ref, ref_states, policy, policy ? states(true) : at::Tensor(), targets, temperature);
+    logp.put(pass, scored.spread(s.ref_logprobs), ro);
+    if (policy) kl.put(pass, scored.spread(s.full_kl), ro);
   }
   auto rmask = ro.response_mask.to(at::kFloat);
   ro.field(R4J_FIELD_REF_LOGPROBS) = logp.out * rmask;
@@ -114,17 +108,15 @@ void score_reference(Model& ref, Model* policy, Rollout& ro, double temperature)
 void score_reference_base(Model& policy, Rollout& ro, double temperature, bool full_kl) {
   const bool was_enabled = policy.adapters_enabled();
   auto hidden = [&](const at::Tensor& tokens, const at::Tensor& mask, bool of_policy) {
+    struct Restore {  // the adapters as they were, also when hidden() throws
+      Model& m;
+      bool on;
+      ~Restore() { m.set_adapters_enabled(on); }
+    } restore{policy, was_enabled};
     policy.set_adapters_enabled(of_policy);
-    auto h = policy.hidden(tokens, positions_from_mask(mask), mask, nullptr);
-    policy.set_adapters_enabled(was_enabled);
-    return h;
+    return policy.hidden(tokens, positions_from_mask(mask), mask, nullptr);
   };
-  try {
-    score_reference_with(policy, full_kl ? &policy : nullptr, hidden, ro, temperature);
-  } catch (...) {
-    policy.set_adapters_enabled(was_enabled);
-    throw;
-  }
+  score_reference_with(policy, full_kl ? &policy : nullptr, hidden, ro, temperature);
 }
 
 void score_old(Model& model, Rollout& ro, ScoreRequest request) {

@@ -11,14 +11,20 @@ at::Tensor positions_from_mask(const at::Tensor& mask) {
   return mask.to(at::kLong).cumsum(1).sub(1).clamp_min(0);
 }
 
-at::Tensor flat_positions(const at::Tensor& only) { return only.reshape({-1}).nonzero().squeeze(1); }
-
-at::Tensor gather_positions(const at::Tensor& states, const at::Tensor& positions) {
-  return states.reshape({-1, states.size(-1)}).index_select(0, positions);
+ScoredPositions::ScoredPositions(const at::Tensor& only) {
+  if (!only.defined()) return;
+  B_ = only.size(0);
+  n_ = only.size(1);
+  index_ = only.reshape({-1}).nonzero().squeeze(1);
 }
 
-at::Tensor spread_positions(const at::Tensor& values, const at::Tensor& positions, int64_t B, int64_t n) {
-  return at::zeros({B * n}, values.options()).index_copy(0, positions, values).view({B, n});
+at::Tensor ScoredPositions::pick(const at::Tensor& t) const {
+  return index_.defined() ? t.flatten(0, 1).index_select(0, index_) : t;
+}
+
+at::Tensor ScoredPositions::spread(const at::Tensor& values) const {
+  if (!index_.defined() || !values.defined()) return values;
+  return at::zeros({B_ * n_}, values.options()).index_copy(0, index_, values).view({B_, n_});
 }
 
 TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
@@ -30,23 +36,16 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   // The state at position t-1 predicts token t: only those states go through
   // the heads (the LM head is the largest matmul of the model).
   auto states = h.narrow(1, start - 1, n);             // [B, n, d]
-  auto targets = tokens.narrow(1, start, n);           // [B, n]
-  at::Tensor positions;                                // [k] with request.only
-  auto spread = [&](const at::Tensor& v) {
-    return !positions.defined() || !v.defined() ? v : spread_positions(v, positions, tokens.size(0), n);
-  };
-  if (request.only.defined()) {
-    positions = flat_positions(request.only);
-    states = gather_positions(states, positions);        // [k, d]
-    targets = targets.reshape({-1}).index_select(0, positions);
-  }
+  const ScoredPositions scored(request.only);
+  states = scored.pick(states);                        // [k, d] with request.only
+  auto targets = scored.pick(tokens.narrow(1, start, n));
   TokenScores out;
   if (request.logprobs || request.entropy) {
     auto head = head_logprobs(model, states, targets, request.temperature, request.entropy, request.entropy_grad);
-    out.logprobs = spread(head.logprobs);
-    out.entropy = spread(head.entropy);
+    out.logprobs = scored.spread(head.logprobs);
+    out.entropy = scored.spread(head.entropy);
   }
-  if (request.values) out.values = spread(model.value(states));  // [B, n]
+  if (request.values) out.values = scored.spread(model.value(states));  // [B, n]
   return out;
 }
 

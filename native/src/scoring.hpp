@@ -30,11 +30,19 @@ struct ScoreRequest {
   at::Tensor only;
 };
 
-// The positions of states [B, n, d] where only [B, n] is set: [k, d], and
-// back: values [k] spread over [B, n] with zeros elsewhere (differentiable).
-at::Tensor flat_positions(const at::Tensor& only);  // [k] int64 indices into B * n
-at::Tensor gather_positions(const at::Tensor& states, const at::Tensor& positions);
-at::Tensor spread_positions(const at::Tensor& values, const at::Tensor& positions, int64_t B, int64_t n);
+// The positions of a [B, n] grid where only is set (every one when only is
+// undefined): pick takes them from [B, n, ...] ([k, ...]); spread puts values
+// [k] back on [B, n] with zeros elsewhere (differentiable).
+class ScoredPositions {
+ public:
+  explicit ScoredPositions(const at::Tensor& only);
+  at::Tensor pick(const at::Tensor& t) const;
+  at::Tensor spread(const at::Tensor& values) const;
+
+ private:
+  int64_t B_ = 0, n_ = 0;
+  at::Tensor index_;  // [k] int64 into B * n; undefined = all
+};
 
 // Scores tokens[:, start : start+n] (start >= 1) given the tokens before them,
 // with one forward pass over tokens [B, T] and mask [B, T] (bool).

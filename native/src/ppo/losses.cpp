@@ -41,8 +41,8 @@ struct MicroBatch {
   at::Tensor tokens, mask;  // [n, P' + R']
   int64_t query_len = 0, response_len = 0;
   at::Tensor rmask;         // [n, R'] float: the picked rows' action tokens
-  at::Tensor real;          // [n, R'] bool: their real response tokens, the only ones the heads see
   at::Tensor rows;          // [n] int64
+  at::Tensor real() const { return mask.narrow(1, query_len, response_len); }  // [n, R'] bool: heads see only these
   at::Tensor pick(const at::Tensor& field) const {  // [B, R] -> [n, R']
     return field.index_select(0, rows).narrow(1, 0, response_len);
   }
@@ -65,7 +65,6 @@ MicroBatch select(const Rollout& r, const at::Tensor& rows) {
   mb.query_len = longest_query;
   mb.response_len = longest_response;
   mb.rmask = mb.pick(action_mask(r));
-  mb.real = rmask;
   return mb;
 }
 
@@ -189,7 +188,7 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   req.entropy = true;
   req.entropy_grad = o.ent_coef > 0;
   req.values = with_critic && critic == nullptr;
-  req.only = mb.real;
+  req.only = mb.real();
   auto s = score_tokens(actor, mb.tokens, mb.mask, mb.query_len, mb.response_len, req);
 
   auto pg = policy_loss_tokens(s.logprobs, old_logprobs, advantages, mask, o, a);
@@ -212,7 +211,7 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
     ScoreRequest values_only;
     values_only.logprobs = false;
     values_only.values = true;
-    values_only.only = mb.real;
+    values_only.only = mb.real();
     values = critic ? score_tokens(*critic, mb.tokens, mb.mask, mb.query_len, mb.response_len, values_only).values
                     : s.values;                                          // [n, R']
     vf = value_loss(values, old_values, returns, mask.sum().item<double>() > 0 ? mask : mb.rmask, o);
