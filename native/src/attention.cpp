@@ -47,30 +47,46 @@ namespace {
 // the [B * n_head] small products one select() at a time (the most costly
 // part of a decoding step); here each (sequence, head) reads its keys and
 // values straight from the cache once: scores, softmax, weighted sum.
-//   q, out: [hd]; k, v: S rows of hd floats, ks apart; bias, p (scratch): [S].
 // The AVX2/FMA version (hd a multiple of 8) is chosen at run time, as the
 // library itself targets baseline x86-64.
 // KV: float (a float32 cache) or c10::BFloat16 (a bf16 model's cache, widened
 // to float32 as it is read: scores, softmax and the weighted sum stay float32).
+
+// The S key (or value) rows of hd elements one (sequence, kv head) attends
+// over: n0 rows of a prefix it shares with other sequences at p0, then its own
+// at p1 (n0 = 0 without one); rows are ks elements apart in both.
 template <typename KV>
-void attend_head_plain(const float* q, const KV* k, const KV* v, int64_t ks, int64_t S, int64_t hd, float scale,
+struct KeyRows {
+  const KV* p0;
+  int64_t n0;
+  const KV* p1;
+  int64_t ks;
+  const KV* at(int64_t s) const { return s < n0 ? p0 + s * ks : p1 + (s - n0) * ks; }
+};
+
+//   q, out: [hd]; k, v: S rows; bias, p (scratch): [S].
+template <typename KV>
+void attend_head_plain(const float* q, KeyRows<KV> k, KeyRows<KV> v, int64_t S, int64_t hd, float scale,
                        const float* bias, float* p, float* out) {
   float top = -std::numeric_limits<float>::infinity();
   for (int64_t s = 0; s < S; ++s) {
+    const KV* ks = k.at(s);
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // eight running sums: no single dependency chain
     int64_t d = 0;
     for (; d + 8 <= hd; d += 8)
-      for (int j = 0; j < 8; ++j) acc[j] += q[d + j] * static_cast<float>(k[s * ks + d + j]);
+      for (int j = 0; j < 8; ++j) acc[j] += q[d + j] * static_cast<float>(ks[d + j]);
     float dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; d < hd; ++d) dot += q[d] * static_cast<float>(k[s * ks + d]);
+    for (; d < hd; ++d) dot += q[d] * static_cast<float>(ks[d]);
     p[s] = dot * scale + bias[s];
     top = std::max(top, p[s]);
   }
   float z = 0;
   for (int64_t s = 0; s < S; ++s) z += (p[s] = std::exp(p[s] - top));
   std::fill(out, out + hd, 0.0f);
-  for (int64_t s = 0; s < S; ++s)
-    for (int64_t d = 0; d < hd; ++d) out[d] += p[s] * static_cast<float>(v[s * ks + d]);
+  for (int64_t s = 0; s < S; ++s) {
+    const KV* vs = v.at(s);
+    for (int64_t d = 0; d < hd; ++d) out[d] += p[s] * static_cast<float>(vs[d]);
+  }
   for (int64_t d = 0; d < hd; ++d) out[d] /= z;
 }
 
@@ -81,67 +97,95 @@ __attribute__((target("avx2,fma"))) inline __m256 load8(const c10::BFloat16* x) 
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
+// Four keys' scores: one accumulator per key over hd, one horizontal reduction.
 template <typename KV>
-__attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, const KV* k, const KV* v, int64_t ks,
-                                                          int64_t S, int64_t hd, float scale, const float* bias,
-                                                          float* p, float* out) {
-  using namespace simd;
-  // Scores four keys at a time: four accumulators, one horizontal reduction.
-  int64_t s = 0;
-  for (; s + 4 <= S; s += 4) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    const KV* k0 = k + s * ks;
-    for (int64_t d = 0; d < hd; d += 16) {  // the keys 8 rows on, a line at a time
-      _mm_prefetch(reinterpret_cast<const char*>(k0 + 8 * ks + d), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(k0 + 9 * ks + d), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(k0 + 10 * ks + d), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(k0 + 11 * ks + d), _MM_HINT_T0);
-    }
-    for (int64_t d = 0; d < hd; d += 8) {
-      const __m256 qd = _mm256_loadu_ps(q + d);
-      a0 = _mm256_fmadd_ps(qd, load8(k0 + d), a0);
-      a1 = _mm256_fmadd_ps(qd, load8(k0 + ks + d), a1);
-      a2 = _mm256_fmadd_ps(qd, load8(k0 + 2 * ks + d), a2);
-      a3 = _mm256_fmadd_ps(qd, load8(k0 + 3 * ks + d), a3);
-    }
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    const __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));  // [4]
-    _mm_storeu_ps(p + s, _mm_fmadd_ps(dots, _mm_set1_ps(scale), _mm_loadu_ps(bias + s)));
+__attribute__((target("avx2,fma"))) inline __m128 four_dots(const float* q, const KV* k0, const KV* k1, const KV* k2,
+                                                            const KV* k3, int64_t hd) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t d = 0; d < hd; d += 8) {
+    const __m256 qd = _mm256_loadu_ps(q + d);
+    a0 = _mm256_fmadd_ps(qd, load8(k0 + d), a0);
+    a1 = _mm256_fmadd_ps(qd, load8(k1 + d), a1);
+    a2 = _mm256_fmadd_ps(qd, load8(k2 + d), a2);
+    a3 = _mm256_fmadd_ps(qd, load8(k3 + d), a3);
   }
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));  // [4]
+}
+
+// The weighted sum of values over lanes [d, d + 8 * A) of out, A accumulators
+// of 8 lanes kept in registers over every key: the prefix's rows, then the
+// sequence's own, in one running sum per lane.
+template <int A, typename KV>
+__attribute__((target("avx2,fma"))) inline void weighted_values(const float* p, KeyRows<KV> v, int64_t S, int64_t d,
+                                                                __m256 inv_z, float* out) {
+  __m256 o[A];
+  for (int a = 0; a < A; ++a) o[a] = _mm256_setzero_ps();
+  const int64_t n0 = std::min(v.n0, S);
+  const KV* base[2] = {v.p0 + d, v.p1 + d};
+  const int64_t from[2] = {0, n0}, to[2] = {n0, S};
+  for (int seg = 0; seg < 2; ++seg) {
+    const KV* vs = base[seg];
+    for (int64_t s = from[seg]; s < to[seg]; ++s, vs += v.ks) {
+      const __m256 w = _mm256_broadcast_ss(p + s);
+      for (int a = 0; a < A; a += 2)
+        _mm_prefetch(reinterpret_cast<const char*>(vs + 8 * v.ks + 8 * a), _MM_HINT_T0);
+      for (int a = 0; a < A; ++a) o[a] = _mm256_fmadd_ps(w, load8(vs + 8 * a), o[a]);
+    }
+  }
+  for (int a = 0; a < A; ++a) _mm256_storeu_ps(out + d + 8 * a, _mm256_mul_ps(o[a], inv_z));
+}
+
+template <typename KV>
+__attribute__((target("avx2,fma"))) void attend_head_avx2(const float* q, KeyRows<KV> k, KeyRows<KV> v, int64_t S,
+                                                          int64_t hd, float scale, const float* bias, float* p,
+                                                          float* out) {
+  using namespace simd;
+  // Scores eight keys at a time (two independent groups of four keep the FMA
+  // units busy), then four, then one by one.
+  const __m128 sc = _mm_set1_ps(scale);
+  auto prefetch_key = [&](int64_t s) {
+    const KV* f = k.at(s);
+    for (int64_t d = 0; d < hd; d += 16) _mm_prefetch(reinterpret_cast<const char*>(f + d), _MM_HINT_T0);
+  };
+  int64_t s = 0;
+  for (; s + 8 <= S; s += 8) {
+    for (int64_t j = 8; j < 16; ++j) prefetch_key(s + j);  // the keys 8 rows on, a line at a time
+    const __m128 lo = four_dots(q, k.at(s), k.at(s + 1), k.at(s + 2), k.at(s + 3), hd);
+    const __m128 hi = four_dots(q, k.at(s + 4), k.at(s + 5), k.at(s + 6), k.at(s + 7), hd);
+    _mm_storeu_ps(p + s, _mm_fmadd_ps(lo, sc, _mm_loadu_ps(bias + s)));
+    _mm_storeu_ps(p + s + 4, _mm_fmadd_ps(hi, sc, _mm_loadu_ps(bias + s + 4)));
+  }
+  for (; s + 4 <= S; s += 4)
+    _mm_storeu_ps(p + s, _mm_fmadd_ps(four_dots(q, k.at(s), k.at(s + 1), k.at(s + 2), k.at(s + 3), hd), sc,
+                                      _mm_loadu_ps(bias + s)));
   for (; s < S; ++s) {
     __m256 a = _mm256_setzero_ps();
-    for (int64_t d = 0; d < hd; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8(k + s * ks + d), a);
+    const KV* ks = k.at(s);
+    for (int64_t d = 0; d < hd; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8(ks + d), a);
     p[s] = hsum_ps(a) * scale + bias[s];
   }
-  float top = -std::numeric_limits<float>::infinity();
-  for (s = 0; s < S; ++s) top = std::max(top, p[s]);
-  float z = 0;
-  for (s = 0; s < S; ++s) z += (p[s] = std::exp(p[s] - top));
-  // Weighted sum of values, 32 output lanes kept in registers over all keys.
+  // Softmax numerators exp(p - max) and their sum, eight at a time.
+  __m256 top8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (s = 0; s + 8 <= S; s += 8) top8 = _mm256_max_ps(top8, _mm256_loadu_ps(p + s));
+  float top = hmax_ps(top8);
+  for (; s < S; ++s) top = std::max(top, p[s]);
+  const __m256 t8 = _mm256_set1_ps(top);
+  __m256 z8 = _mm256_setzero_ps();
+  for (s = 0; s + 8 <= S; s += 8) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(p + s), t8));
+    _mm256_storeu_ps(p + s, e);
+    z8 = _mm256_add_ps(z8, e);
+  }
+  float z = hsum_ps(z8);
+  for (; s < S; ++s) z += (p[s] = std::exp(p[s] - top));
+  // Weighted sum of values: 64 lanes at a time (eight accumulators, one pass
+  // over each value row), else 32, else 8.
   const __m256 inv_z = _mm256_set1_ps(1.0f / z);
   int64_t d = 0;
-  for (; d + 32 <= hd; d += 32) {
-    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-    for (s = 0; s < S; ++s) {
-      const __m256 w = _mm256_broadcast_ss(p + s);
-      const KV* vs = v + s * ks + d;
-      _mm_prefetch(reinterpret_cast<const char*>(vs + 8 * ks), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(vs + 8 * ks + 16), _MM_HINT_T0);
-      o0 = _mm256_fmadd_ps(w, load8(vs), o0);
-      o1 = _mm256_fmadd_ps(w, load8(vs + 8), o1);
-      o2 = _mm256_fmadd_ps(w, load8(vs + 16), o2);
-      o3 = _mm256_fmadd_ps(w, load8(vs + 24), o3);
-    }
-    _mm256_storeu_ps(out + d, _mm256_mul_ps(o0, inv_z));
-    _mm256_storeu_ps(out + d + 8, _mm256_mul_ps(o1, inv_z));
-    _mm256_storeu_ps(out + d + 16, _mm256_mul_ps(o2, inv_z));
-    _mm256_storeu_ps(out + d + 24, _mm256_mul_ps(o3, inv_z));
-  }
-  for (; d < hd; d += 8) {
-    __m256 o = _mm256_setzero_ps();
-    for (s = 0; s < S; ++s) o = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s), load8(v + s * ks + d), o);
-    _mm256_storeu_ps(out + d, _mm256_mul_ps(o, inv_z));
-  }
+  for (; d + 64 <= hd; d += 64) weighted_values<8>(p, v, S, d, inv_z, out);
+  for (; d + 32 <= hd; d += 32) weighted_values<4>(p, v, S, d, inv_z, out);
+  for (; d < hd; d += 8) weighted_values<1>(p, v, S, d, inv_z, out);
 }
 
 bool decode_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double dropout_p) {
@@ -151,9 +195,17 @@ bool decode_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
          k.stride(3) == 1 && v.stride(3) == 1 && k.strides() == v.strides();
 }
 
+// A shared prefix for attention_decode: pk, pv [G, n_kv_head, P, hd] (strides
+// as the own keys' in the last two dimensions), row [B] int64 on the CPU.
+struct SharedPrefix {
+  const at::Tensor &k, &v, &row;
+};
+
 template <typename KV>
-at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias) {
-  const int64_t B = q.size(0), nh = q.size(1), hd = q.size(3), S = k.size(2), groups = nh / k.size(1);
+at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                            const SharedPrefix* prefix) {
+  const int64_t B = q.size(0), nh = q.size(1), hd = q.size(3), groups = nh / k.size(1);
+  const int64_t P = prefix ? prefix->k.size(2) : 0, S = P + k.size(2);
   auto qc = q.to(at::kFloat).contiguous();
   auto bc = bias.to(at::kFloat).expand({B, 1, 1, S}).contiguous();  // [B, 1, 1, S]
   auto out = at::empty({B, nh, 1, hd}, q.options().dtype(at::kFloat));
@@ -163,15 +215,39 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
   const float* bp = bc.data_ptr<float>();
   float* op = out.data_ptr<float>();
   const int64_t kb = k.stride(0), kh = k.stride(1), ks = k.stride(2);
+  const KV* pkp = prefix ? prefix->k.data_ptr<KV>() : nullptr;
+  const KV* pvp = prefix ? prefix->v.data_ptr<KV>() : nullptr;
+  const int64_t pb = prefix ? prefix->k.stride(0) : 0, ph = prefix ? prefix->k.stride(1) : 0;
+  const int64_t* row = prefix ? prefix->row.data_ptr<int64_t>() : nullptr;
+  // The (sequence, head) pairs in the order they run, b * nh + h. With a shared
+  // prefix, the sequences of one prefix run head by head, one after the other:
+  // a head's prefix keys and values are read from memory once for all of them.
+  std::vector<int64_t> order(B * nh);
+  if (prefix) {
+    std::vector<int64_t> by_prefix(B);
+    for (int64_t b = 0; b < B; ++b) by_prefix[b] = b;
+    std::stable_sort(by_prefix.begin(), by_prefix.end(), [&](int64_t x, int64_t y) { return row[x] < row[y]; });
+    size_t i = 0;
+    for (int64_t first = 0; first < B;) {
+      int64_t last = first;
+      while (last < B && row[by_prefix[last]] == row[by_prefix[first]]) ++last;
+      for (int64_t h = 0; h < nh; ++h)
+        for (int64_t j = first; j < last; ++j) order[i++] = by_prefix[j] * nh + h;
+      first = last;
+    }
+  } else {
+    for (int64_t bh = 0; bh < B * nh; ++bh) order[bh] = bh;
+  }
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   const bool avx2 = simd::has_avx2_fma() && hd % 8 == 0;
   at::parallel_for(0, B * nh, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> p(S);
-    for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t b = bh / nh, h = bh % nh;
-      const KV* kbase = kp + b * kb + (h / groups) * kh;
-      const KV* vbase = vp + b * kb + (h / groups) * kh;
-      (avx2 ? attend_head_avx2<KV> : attend_head_plain<KV>)(qp + bh * hd, kbase, vbase, ks, S, hd, scale, bp + b * S,
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t bh = order[i], b = bh / nh, kvh = (bh % nh) / groups;
+      const int64_t pre = prefix ? row[b] * pb + kvh * ph : 0;
+      const KeyRows<KV> keys{pkp + pre, P, kp + b * kb + kvh * kh, ks};
+      const KeyRows<KV> values{pvp + pre, P, vp + b * kb + kvh * kh, ks};
+      (avx2 ? attend_head_avx2<KV> : attend_head_plain<KV>)(qp + bh * hd, keys, values, S, hd, scale, bp + b * S,
                                                             p.data(), op + bh * hd);
     }
   });
@@ -330,12 +406,30 @@ at::Tensor attention_chunked(const at::Tensor& q, const at::Tensor& k, const at:
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const at::Tensor& bias, double dropout_p, int64_t chunk) {
   if (fast_attention_enabled && decode_applies(q, k, v, dropout_p))
-    return q.scalar_type() == at::kFloat ? attention_decode<float>(q, k, v, bias)
-                                         : attention_decode<c10::BFloat16>(q, k, v, bias);
+    return q.scalar_type() == at::kFloat ? attention_decode<float>(q, k, v, bias, nullptr)
+                                         : attention_decode<c10::BFloat16>(q, k, v, bias, nullptr);
   // Dropout on the probabilities stays with the reference (RLHF runs turn dropout off, as TRL does).
   if (chunk > 0 && q.size(2) > chunk && dropout_p == 0 && !bias.requires_grad() && !fused_first(q))
     return attention_chunked(q, k, v, bias, chunk);
   return attention_reference(q, k, v, bias, dropout_p);
+}
+
+bool shared_prefix_decode_applies(const at::Tensor& q, const at::Tensor& prefix_k, const at::Tensor& k,
+                                  const at::Tensor& v) {
+  return fast_attention_enabled && decode_applies(q, k, v, 0.0) && prefix_k.scalar_type() == k.scalar_type() &&
+         prefix_k.is_contiguous() && prefix_k.size(1) == k.size(1) && prefix_k.stride(2) == k.stride(2);
+}
+
+at::Tensor attention_decode_shared_prefix(const at::Tensor& q, const at::Tensor& prefix_k, const at::Tensor& prefix_v,
+                                          const at::Tensor& prefix_row, const at::Tensor& k, const at::Tensor& v,
+                                          const at::Tensor& bias) {
+  TORCH_CHECK(prefix_v.is_contiguous() && prefix_v.sizes() == prefix_k.sizes() && prefix_row.is_cpu() &&
+                  prefix_row.scalar_type() == at::kLong && prefix_row.is_contiguous() &&
+                  prefix_row.size(0) == q.size(0),
+              "attention_decode_shared_prefix: prefix keys and values of one shape, one CPU int64 row per sequence");
+  const SharedPrefix prefix{prefix_k, prefix_v, prefix_row};
+  return q.scalar_type() == at::kFloat ? attention_decode<float>(q, k, v, bias, &prefix)
+                                       : attention_decode<c10::BFloat16>(q, k, v, bias, &prefix);
 }
 
 at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -24,6 +24,19 @@ at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const at::Tensor& bias, double dropout_p, int64_t chunk = 0);
 
+// Decoding attention (one query per sequence, no dropout) over a prefix that
+// several sequences share and each sequence's own keys: sequence b attends over
+// prefix_k[prefix_row[b]] then k[b].
+//   q: [B, n_head, 1, hd]   prefix_k, prefix_v: [G, n_kv_head, P, hd] contiguous
+//   prefix_row: [B] int64 on the CPU   k, v: [B, n_kv_head, S - P, hd]   bias: [B, 1, 1, S]
+// Where the CPU kernel applies (shared_prefix_decode_applies), each prefix is read
+// from memory once per head for all its sequences.
+bool shared_prefix_decode_applies(const at::Tensor& q, const at::Tensor& prefix_k, const at::Tensor& k,
+                                  const at::Tensor& v);
+at::Tensor attention_decode_shared_prefix(const at::Tensor& q, const at::Tensor& prefix_k, const at::Tensor& prefix_v,
+                                          const at::Tensor& prefix_row, const at::Tensor& k, const at::Tensor& v,
+                                          const at::Tensor& bias);
+
 // The same attention (no dropout) chunk query rows at a time, forward and
 // backward: no [B, n_head, T, S] tensor larger than one chunk's [B, n_head,
 // chunk, S] exists. A custom autograd function keeps q, k, v, bias, the

@@ -44,11 +44,6 @@ std::vector<int64_t> prompt_owners(const at::Tensor& prompts, const at::Tensor& 
   return owner;
 }
 
-void select_rows(KVCache& cache, const at::Tensor& rows) {
-  for (auto& k : cache.k) k = k.index_select(0, rows);
-  for (auto& v : cache.v) v = v.index_select(0, rows);
-}
-
 // RLHF4J_LIVE_ROWS=1 turns live_rows_only on for the process (see generate.hpp).
 bool live_rows_from_env() {
   const char* v = std::getenv("RLHF4J_LIVE_ROWS");
@@ -118,7 +113,9 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   }
 
   // Prefill: the whole prompt at once; only its last state feeds the heads.
-  // Rows sharing a prompt (a group's samples) prefill it once and copy its cache.
+  // Rows sharing a prompt (a group's samples) prefill it once. On the CPU its
+  // keys and values become the rows' shared prefix (the decoding kernel reads it
+  // once per head for the whole group); elsewhere each row gets a copy.
   auto positions = positions_from_mask(prompt_mask);                        // [B, P]
   std::vector<int64_t> firsts, owner_index(B);
   if (shared_prefill) {
@@ -132,11 +129,19 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   at::Tensor h;
   if (shared_prefill && static_cast<int64_t>(firsts.size()) < B) {
     auto distinct = at::tensor(firsts, long_opts), expand = at::tensor(owner_index, long_opts);
-    cache = model.new_cache(distinct.size(0), P + N);
+    const bool prefix_block = dev.is_cpu();
+    cache = model.new_cache(distinct.size(0), prefix_block ? P : P + N);
     h = model.hidden(prompts.index_select(0, distinct), positions.index_select(0, distinct),
                      key_mask.narrow(1, 0, P).index_select(0, distinct), &cache);
     h = h.narrow(1, P - 1, 1).index_select(0, expand);
-    select_rows(cache, expand);
+    if (prefix_block) {
+      KVCache rows = model.new_cache(B, N);
+      rows.prefix = {std::move(cache.k), std::move(cache.v), expand.to(at::kCPU), P};
+      rows.length = P;
+      cache = std::move(rows);
+    } else {
+      cache.select_rows(expand);
+    }
   } else {
     cache = model.new_cache(B, P + N);
     h = model.hidden(prompts, positions, key_mask.narrow(1, 0, P), &cache).narrow(1, P - 1, 1);
@@ -188,7 +193,7 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
       auto keep = live.nonzero().squeeze(1);
       auto kept = index.index_select(0, keep).to(at::kCPU);
       rows.assign(kept.data_ptr<int64_t>(), kept.data_ptr<int64_t>() + kept.numel());
-      select_rows(cache, keep);
+      cache.select_rows(keep);
       key_mask = key_mask.index_select(0, keep);
       token = token.index_select(0, keep);
       next_pos = next_pos.index_select(0, keep);

@@ -24,7 +24,9 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
 // generate()'s fast paths, on by default; tests switch each off to compare it
 // with its slow twin (same tokens, log-probs within 1e-5):
 //   shared prefill: consecutive rows with the same prompt (a group's n
-//     samples) prefill it once and copy its KV cache, instead of once per row;
+//     samples) prefill it once and share its keys and values (on the CPU a
+//     shared prefix of the KV cache, elsewhere a copy per row), instead of
+//     prefilling once per row;
 //   live rows only: a row that finished (EOS / stop token) leaves the decoding
 //     batch (its KV cache rows, mask and state dropped), instead of decoding
 //     padding until the longest row ends (above kFewRowsMax rows, once a

@@ -79,7 +79,7 @@ class Gpt2 final : public Model {
     for (size_t l = 0; l < blocks_.size(); ++l) {
       const Block& b = blocks_[l];
       // Captures by value: under checkpointing it runs again in backward.
-      auto block = [this, &b, l, cache, offset, bias, B, T, nh, hd, d](const at::Tensor& x) {
+      auto block = [this, &b, l, cache, bias, B, T, nh, hd, d](const at::Tensor& x) {
         const auto& c = config_;
         // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
         auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
@@ -91,13 +91,9 @@ class Gpt2 final : public Model {
                        .contiguous();
         auto heads = qkv.unbind(0);
         auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
-        if (cache) {
-          cache->k[l].narrow(2, offset, T).copy_(k);
-          cache->v[l].narrow(2, offset, T).copy_(v);
-          k = cache->k[l].narrow(2, 0, offset + T);  // [B, nh, S, hd]
-          v = cache->v[l].narrow(2, 0, offset + T);
-        }
-        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0, attention_chunk_);  // [B, nh, T, hd]
+        const double p = training_ ? c.dropout : 0.0;
+        auto y = cache ? cache->attend(l, q, k, v, bias, p, attention_chunk_)  // [B, nh, T, hd]
+                       : attention(q, k, v, bias, p, attention_chunk_);
         y = y.transpose(1, 2).reshape({B, T, d});
         auto out = add_projection(x, y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
         // MLP: c_proj(gelu_tanh(c_fc(x)))

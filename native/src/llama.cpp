@@ -120,7 +120,7 @@ class Llama final : public Model {
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
       // Captures by value: under checkpointing it runs again in backward.
-      auto block = [this, &L, l, cache, offset, bias, cos, sin, B, T, nh, nkv, hd](const at::Tensor& x) {
+      auto block = [this, &L, l, cache, bias, cos, sin, B, T, nh, nkv, hd](const at::Tensor& x) {
         const auto& c = config_;
         auto h = rms_norm(x, L.input_norm, c.norm_eps);
         auto q = proj(h, L.q_w, L.q_b, L.q_lora).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
@@ -132,13 +132,9 @@ class Llama final : public Model {
         }
         q = q * cos + rotate_half(q) * sin;
         k = k * cos + rotate_half(k) * sin;
-        if (cache) {
-          cache->k[l].narrow(2, offset, T).copy_(k);
-          cache->v[l].narrow(2, offset, T).copy_(v);
-          k = cache->k[l].narrow(2, 0, offset + T);
-          v = cache->v[l].narrow(2, 0, offset + T);
-        }
-        auto y = attention(q, k, v, bias, training_ ? c.dropout : 0.0, attention_chunk_);  // [B, nh, T, hd]
+        const double p = training_ ? c.dropout : 0.0;
+        auto y = cache ? cache->attend(l, q, k, v, bias, p, attention_chunk_)  // [B, nh, T, hd]
+                       : attention(q, k, v, bias, p, attention_chunk_);
         auto out = x + proj(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w, {}, L.o_lora);
         // SwiGLU: down(silu(gate(h)) * up(h))
         h = rms_norm(out, L.post_norm, c.norm_eps);

@@ -12,16 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include "kv_cache.hpp"
 #include "rlhf4j.h"
 
 namespace r4j {
-
-// Keys and values of every layer for incremental decoding. Preallocated to
-// the final length so a decoding step writes in place (no concatenation).
-struct KVCache {
-  std::vector<at::Tensor> k, v;  // per layer: [B, n_kv_head, capacity, head_dim]
-  int64_t length = 0;            // positions filled so far
-};
 
 // One LoRA adapter (Hu et al. 2021): y += scale * B A dropout(x).
 struct LoraAdapter {

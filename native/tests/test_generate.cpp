@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "attention.hpp"
 #include "core_helpers.hpp"
 #include "generate.hpp"
 #include "sampling.hpp"
@@ -111,9 +112,10 @@ TEST(Generate, StopsEachSequenceAfterEosAndPadsTheRest) {
 TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
   // A GRPO-like rollout: 2 prompts (one left-padded) x 3 samples in consecutive
   // rows, 8 tokens so that EOS ends rows at different steps. Shared prefill and
-  // dropping finished rows, each off and both off, give the same rollout: by
-  // row seeds and by the batch generator, with and without filtering, for
-  // GPT-2, Llama and a bf16 model.
+  // dropping finished rows, each off and both off, and the decoding kernel off
+  // (the shared prefix then copied before each row's own keys) give the same
+  // rollout: by row seeds and by the batch generator, with and without
+  // filtering, for GPT-2, Llama and a bf16 model.
   const std::vector<std::pair<r4j_model_config, int32_t>> models{
       {tiny_gpt2(8), R4J_DTYPE_F32}, {tiny_llama(8), R4J_DTYPE_F32}, {tiny_llama(8), R4J_DTYPE_BF16}};
   auto two = longs({0, 0, 5, 3, 1, 6, 4, 7, 1, 3}, {2, 5});
@@ -123,7 +125,7 @@ TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
   std::vector<uint64_t> seeds{31, 32, 33, 34, 35, 36};
   using Switch = void (*)(bool);
   const std::vector<std::vector<Switch>> slow_twins{{set_shared_prefill}, {set_live_rows_only},
-                                                    {set_shared_prefill, set_live_rows_only}};
+                                                    {set_shared_prefill, set_live_rows_only}, {set_fast_attention}};
   at::NoGradGuard g;
   set_live_rows_only(true);
   for (const auto& [config, dtype] : models) {
@@ -185,6 +187,41 @@ TEST(Generate, DroppingFinishedRowsAboveTheFewRowKernelsBatchKeepsTheRollout) {
   EXPECT_TRUE(at::equal(fast->ended, slow->ended));
   EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_LOGPROBS), slow->field(R4J_FIELD_OLD_LOGPROBS)), 1e-5);
   EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_VALUES), slow->field(R4J_FIELD_OLD_VALUES)), 1e-5);
+}
+
+TEST(KVCache, RowsLeaveInPlaceWithTheirFilledPositionsAsIndexSelectKeepsThem) {
+  // 5 rows of 2 layers, 6 positions filled of capacity 9, after a shared prefix
+  // of 4; rows 1, 3 and 4 stay (moved down in place), then rows 0 and 2 of those.
+  at::manual_seed(23);
+  KVCache cache;
+  for (int l = 0; l < 2; ++l) {
+    cache.k.push_back(at::randn({5, 2, 9, 8}));
+    cache.v.push_back(at::randn({5, 2, 9, 8}));
+  }
+  cache.prefix.row = at::tensor(std::vector<int64_t>{0, 0, 1, 1, 1});
+  cache.prefix.length = 4;
+  cache.length = 10;
+  for (const auto& keep : {std::vector<int64_t>{1, 3, 4}, std::vector<int64_t>{0, 2}}) {
+    auto rows = at::tensor(keep);
+    std::vector<at::Tensor> want_k, want_v;
+    for (int l = 0; l < 2; ++l) {
+      want_k.push_back(cache.k[l].index_select(0, rows).narrow(2, 0, 6));
+      want_v.push_back(cache.v[l].index_select(0, rows).narrow(2, 0, 6));
+    }
+    auto want_row = cache.prefix.row.index_select(0, rows);
+    const void* storage = cache.k[0].data_ptr();
+    cache.select_rows(rows);
+    EXPECT_EQ(cache.k[0].data_ptr(), storage) << "rows leaving in order move within the cache";
+    for (int l = 0; l < 2; ++l) {
+      EXPECT_TRUE(at::equal(cache.k[l].narrow(2, 0, 6), want_k[l]));
+      EXPECT_TRUE(at::equal(cache.v[l].narrow(2, 0, 6), want_v[l]));
+    }
+    EXPECT_TRUE(at::equal(cache.prefix.row, want_row));
+  }
+  // Rows out of order or repeated (a copied prefill) take index_select.
+  auto before = cache.k[0].clone();
+  cache.select_rows(at::tensor(std::vector<int64_t>{1, 1, 0}));
+  EXPECT_TRUE(at::equal(cache.k[0], before.index_select(0, at::tensor(std::vector<int64_t>{1, 1, 0}))));
 }
 
 TEST(Generate, StopTokenEndsTheResponseLikeEos) {

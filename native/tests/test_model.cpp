@@ -391,3 +391,33 @@ TEST(Attention, DecodingKernelMatchesTheAtenFormula) {
   // And a whole model's decoding steps, with the kernel on and off.
   expect_generation_unchanged_without(set_fast_attention);
 }
+
+TEST(Attention, SharedPrefixKernelIsTheKernelOverEachRowsCopyOfItsPrefix) {
+  at::NoGradGuard g;
+  at::manual_seed(22);
+  // 4 sequences over 2 prefixes of 5 positions (not a multiple of the kernel's 4
+  // keys), in no particular order, the first prefix left-padded; each sequence
+  // has 3 positions of its own in a cache of capacity 6; 4 query heads over 2 kv heads.
+  auto row = at::tensor(std::vector<int64_t>{1, 0, 1, 1});
+  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    for (int64_t hd : {16, 64, 12}) {
+      auto prefix_k = at::randn({2, 2, 5, hd}).to(dtype), prefix_v = at::randn({2, 2, 5, hd}).to(dtype);
+      auto k = at::randn({4, 2, 6, hd}).to(dtype).narrow(2, 0, 3), v = at::randn({4, 2, 6, hd}).to(dtype).narrow(2, 0, 3);
+      auto q = at::randn({4, 4, 1, hd}).to(dtype);
+      auto key_mask = at::ones({4, 8}, at::kBool);
+      key_mask[1].narrow(0, 0, 2).fill_(false);
+      auto bias = attention_bias(key_mask, 7, 1, dtype);
+      auto copied_k = at::cat({prefix_k.index_select(0, row), k}, 2);
+      auto copied_v = at::cat({prefix_v.index_select(0, row), v}, 2);
+      ASSERT_TRUE(shared_prefix_decode_applies(q, prefix_k, k, v));
+      auto shared = attention_decode_shared_prefix(q, prefix_k, prefix_v, row, k, v, bias);
+      const std::string where = std::string(c10::toString(dtype)) + " head size " + std::to_string(hd);
+      // The same sums in the same order as the kernel over copies: a group's samples decode
+      // bitwise as if each had prefilled its prompt.
+      EXPECT_TRUE(at::equal(shared, attention(q, copied_k, copied_v, bias, 0.0))) << where;
+      EXPECT_LT(max_abs_diff(shared.to(at::kFloat), attention_reference(q, copied_k, copied_v, bias, 0.0).to(at::kFloat)),
+                dtype == at::kFloat ? 1e-5 : 2e-2)
+          << where;
+    }
+  }
+}
