@@ -65,14 +65,23 @@ void set_few_rows_kernel(const char* name) {
 }
 
 at::Tensor pack_panels(const at::Tensor& w, bool w_is_out_by_in) {
-  auto wf = w.to(at::kFloat);
-  const int64_t out = w_is_out_by_in ? w.size(0) : w.size(1), pad = (16 - out % 16) % 16, np = (out + pad) / 16;
-  if (w_is_out_by_in) {  // [out, in]: sixteen rows at a time become one panel
-    auto padded = pad ? at::constant_pad_nd(wf, {0, 0, 0, pad}) : wf;  // [16 np, in]
-    return padded.view({np, 16, -1}).transpose(1, 2).contiguous();
-  }
-  auto padded = pad ? at::constant_pad_nd(wf, {0, pad}) : wf;  // [in, 16 np]
-  return padded.view({-1, np, 16}).permute({1, 0, 2}).contiguous();
+  // One pass, panels in parallel (a generation packs every weight once: the
+  // LM head's [vocab, d] too).
+  auto wf = w.to(at::kFloat).contiguous();
+  const int64_t out = w_is_out_by_in ? wf.size(0) : wf.size(1), in = w_is_out_by_in ? wf.size(1) : wf.size(0);
+  const int64_t np = (out + 15) / 16;
+  auto panels = at::empty({np, in, 16}, wf.options());
+  const float* src = wf.data_ptr<float>();
+  float* dst = panels.data_ptr<float>();
+  at::parallel_for(0, np, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t k = 0; k < in; ++k)
+        for (int64_t j = 0; j < 16; ++j) {
+          const int64_t n = 16 * p + j;  // W[k][n]: w[n][k] when w is [out, in]
+          dst[(p * in + k) * 16 + j] = n < out ? src[w_is_out_by_in ? n * in + k : k * out + n] : 0.0f;
+        }
+  });
+  return panels;
 }
 
 namespace {

@@ -44,16 +44,24 @@ __attribute__((target("avx512f,avx512bf16"))) void panels_dpbf16(const uint32_t*
   constexpr int64_t ahead = 32 * kPair;  // 2 KiB ahead, as the float32 kernel
   for (int64_t p = p0; p < p1; ++p) {
     const uint16_t* w = panels + p * K2 * kPair;
-    __m512 acc[16];
-    for (auto& a : acc) a = _mm512_setzero_ps();
+    // Sixteen named accumulators: GCC keeps them in registers (an array of
+    // them it spilled around the asm below).
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,
+           a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
     for (int64_t k2 = 0; k2 < K2; ++k2) {
       _mm_prefetch(reinterpret_cast<const char*>(w + k2 * kPair + ahead), _MM_HINT_T0);
       const __m512bh wk = (__m512bh)_mm512_loadu_si512(w + k2 * kPair);
       const uint32_t* xk = xp + k2 * 16;
-#pragma GCC unroll 16
-      for (int r = 0; r < 16; ++r)
-        acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32(static_cast<int>(xk[r])), wk);
+      // Row r's x pair as the instruction's broadcast memory operand ({1to16}):
+      // GCC would otherwise issue a separate broadcast per product, doubling
+      // the instructions per byte of weights (the bound at 16 rows).
+#define R4J_DPBF16(r) asm("vdpbf16ps %[x]%{1to16%}, %[w], %[acc]" : [acc] "+v"(a##r) : [w] "v"(wk), [x] "m"(xk[r]))
+      R4J_DPBF16(0); R4J_DPBF16(1); R4J_DPBF16(2); R4J_DPBF16(3); R4J_DPBF16(4); R4J_DPBF16(5); R4J_DPBF16(6);
+      R4J_DPBF16(7); R4J_DPBF16(8); R4J_DPBF16(9); R4J_DPBF16(10); R4J_DPBF16(11); R4J_DPBF16(12);
+      R4J_DPBF16(13); R4J_DPBF16(14); R4J_DPBF16(15);
+#undef R4J_DPBF16
     }
+    const __m512 acc[16] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15};
     const int64_t n0 = p * 16, cols = std::min<int64_t>(16, N - n0);
     const __mmask16 mask = static_cast<__mmask16>((1u << cols) - 1);
     for (int64_t r = 0; r < M; ++r) _mm512_mask_storeu_ps(y + r * N + n0, mask, acc[r]);
@@ -160,15 +168,50 @@ void bf16_panels_plain(const float* xT, const uint16_t* panels, float* y, int64_
 
 uint16_t bf16_bits(float f) { return c10::BFloat16(f).x; }  // round to nearest even
 
+// One row of n sums y, in place: + bias b, GELU, + residual r (b, r may be null).
+void epilogue_row_plain(float* y, const float* b, bool gelu, const float* r, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    float v = y[j] + (b ? b[j] : 0.0f);
+    if (gelu) v = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    y[j] = v + (r ? r[j] : 0.0f);
+  }
+}
+
+// The same, 8 columns at a time (the float32 kernels' vector GELU).
+__attribute__((target("avx2,fma"))) void epilogue_row_avx2(float* y, const float* b, bool gelu, const float* r,
+                                                           int64_t n) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256 v = _mm256_loadu_ps(y + j);
+    if (b) v = _mm256_add_ps(v, _mm256_loadu_ps(b + j));
+    if (gelu) v = simd::gelu_tanh_ps(v);
+    if (r) v = _mm256_add_ps(v, _mm256_loadu_ps(r + j));
+    _mm256_storeu_ps(y + j, v);
+  }
+  epilogue_row_plain(y + j, b ? b + j : nullptr, gelu, r ? r + j : nullptr, n - j);
+}
+
 }  // namespace
 
 at::Tensor pack_panels_bf16(const at::Tensor& w, bool w_is_out_by_in) {
-  auto wio = (w_is_out_by_in ? w.t() : w).to(at::kBFloat16);  // [in, out]
-  const int64_t in = wio.size(0), out = wio.size(1);
-  const int64_t pad_out = (16 - out % 16) % 16, pad_in = in % 2, np = (out + pad_out) / 16;
-  auto padded = at::constant_pad_nd(wio, {0, pad_out, 0, pad_in});  // [2 K2, 16 np]
-  // [K2, 2, np, 16] -> [np, K2, 16, 2]
-  return padded.view({-1, 2, np, 16}).permute({2, 0, 3, 1}).contiguous();
+  // One pass, panels in parallel, bf16 bits copied (zero bits: 0.0).
+  auto wb = w.to(at::kBFloat16).contiguous();
+  const int64_t out = w_is_out_by_in ? wb.size(0) : wb.size(1), in = w_is_out_by_in ? wb.size(1) : wb.size(0);
+  const int64_t np = (out + 15) / 16, K2 = (in + 1) / 2;
+  auto panels = at::empty({np, K2, 16, 2}, wb.options());
+  const uint16_t* src = reinterpret_cast<const uint16_t*>(wb.data_ptr<at::BFloat16>());
+  uint16_t* dst = reinterpret_cast<uint16_t*>(panels.data_ptr<at::BFloat16>());
+  at::parallel_for(0, np, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t k2 = 0; k2 < K2; ++k2)
+        for (int64_t j = 0; j < 16; ++j)
+          for (int64_t t = 0; t < 2; ++t) {
+            const int64_t n = 16 * p + j, k = 2 * k2 + t;  // W[k][n]: w[n][k] when w is [out, in]
+            dst[((p * K2 + k2) * 16 + j) * 2 + t] =
+                n < out && k < in ? src[w_is_out_by_in ? n * in + k : k * out + n] : uint16_t{0};
+          }
+  });
+  return panels;
 }
 
 const char* few_rows_bf16_kernel() {
@@ -224,14 +267,10 @@ at::Tensor few_rows_linear_bf16(const at::Tensor& x, const at::Tensor& panels, i
   auto rf = then.residual.defined() ? then.residual.to(at::kFloat).reshape({M, out}).contiguous() : at::Tensor();
   const float* bp = bf.defined() ? bf.data_ptr<float>() : nullptr;
   const float* rp = rf.defined() ? rf.data_ptr<float>() : nullptr;
-  const bool gelu = then.gelu_tanh;
-  at::parallel_for(0, M * out, 4096, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      float v = yp[i] + (bp ? bp[i % out] : 0.0f);
-      if (gelu) v = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-      if (rp) v += rp[i];
-      yp[i] = v;
-    }
+  const bool gelu = then.gelu_tanh, avx2 = simd::has_avx2_fma();
+  at::parallel_for(0, M, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      (avx2 ? epilogue_row_avx2 : epilogue_row_plain)(yp + r * out, bp, gelu, rp ? rp + r * out : nullptr, out);
   });
   return x.scalar_type() == at::kFloat ? y32 : y32.to(x.scalar_type());
 }
