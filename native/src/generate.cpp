@@ -44,10 +44,10 @@ std::vector<int64_t> prompt_owners(const at::Tensor& prompts, const at::Tensor& 
   return owner;
 }
 
-// RLHF4J_LIVE_ROWS=1 turns live_rows_only on for the process (see generate.hpp).
+// RLHF4J_LIVE_ROWS=0 turns live_rows_only off for the process (see generate.hpp).
 bool live_rows_from_env() {
   const char* v = std::getenv("RLHF4J_LIVE_ROWS");
-  return v != nullptr && std::string(v) == "1";
+  return v == nullptr || std::string(v) != "0";
 }
 
 std::atomic<bool> shared_prefill{true}, live_rows_only{live_rows_from_env()};

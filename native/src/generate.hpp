@@ -31,10 +31,10 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
 //     batch (its KV cache rows, mask and state dropped), instead of decoding
 //     padding until the longest row ends (above kFewRowsMax rows, once a
 //     quarter of the batch has finished: each new row count there repacks
-//     oneDNN's weight layout). Off by default: a shrinking batch multiplies at
-//     other row counts, whose kernels sum in another order, so log-probs and
-//     values move by ~1e-8 against the static batch and a run no longer
-//     repeats an earlier one bit for bit. RLHF4J_LIVE_ROWS=1 turns it on.
+//     oneDNN's weight layout). A shrinking batch multiplies at other row
+//     counts, whose kernels sum in another order: log-probs and values move by
+//     ~1e-8 against the static batch (a run still repeats itself bit for bit).
+//     RLHF4J_LIVE_ROWS=0 turns it off, to repeat a run of a build before it.
 void set_shared_prefill(bool on);
 void set_live_rows_only(bool on);
 // r4j_bench_force_lengths: row b stops after lengths[b % n] tokens; empty = off.

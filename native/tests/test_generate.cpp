@@ -160,7 +160,7 @@ TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
       }
     }
   }
-  set_live_rows_only(false);  // the default
+  set_live_rows_only(true);  // the default
 }
 
 TEST(Generate, DroppingFinishedRowsAboveTheFewRowKernelsBatchKeepsTheRollout) {
@@ -179,10 +179,11 @@ TEST(Generate, DroppingFinishedRowsAboveTheFewRowKernelsBatchKeepsTheRollout) {
   set_live_rows_only(true);
   auto fast = generate(*m, prompts, mask, o);
   EXPECT_LE(fast->response_mask.sum(1).min().item<int64_t>(), 12) << "a quarter of the rows must end early";
-  set_live_rows_only(false);  // also the default
+  set_live_rows_only(false);
   set_shared_prefill(false);
   auto slow = generate(*m, prompts, mask, o);
   set_shared_prefill(true);
+  set_live_rows_only(true);  // the default
   EXPECT_TRUE(at::equal(fast->response_tokens, slow->response_tokens));
   EXPECT_TRUE(at::equal(fast->ended, slow->ended));
   EXPECT_LT(max_abs_diff(fast->field(R4J_FIELD_OLD_LOGPROBS), slow->field(R4J_FIELD_OLD_LOGPROBS)), 1e-5);

@@ -107,7 +107,7 @@ final class GrpoWorkload {
     r.put("minibatch", b.minibatch);
     r.put("epochs", b.epochs);
     r.put("max_tokens_per_micro_batch", b.maxTokensPerMicroBatch);
-    r.put("live_rows", "1".equals(System.getenv("RLHF4J_LIVE_ROWS")));
+    r.put("live_rows", !"0".equals(System.getenv("RLHF4J_LIVE_ROWS")));
     r.put("dtype", b.dtype);
     r.put("threads", Engine.buildInfo().threads());
     Map<String, Double> seconds = new LinkedHashMap<>(t);
