@@ -8,8 +8,9 @@ namespace r4j {
 
 namespace {
 
-// Whether rows [n] keeps rows of a batch of `batch` in their order (a subset,
-// each at most once): then row i moves to i from rows[i] >= i.
+// Whether rows [n] keeps some rows of a batch of `batch`, each at most once and
+// in their order: then row i comes from rows[i] >= i, and copying them to 0, 1,
+// ... in turn never overwrites a row still to copy.
 bool keeps_in_order(const int64_t* rows, int64_t n, int64_t batch) {
   for (int64_t i = 0; i < n; ++i)
     if (rows[i] < (i > 0 ? rows[i - 1] + 1 : 0) || rows[i] >= batch) return false;
@@ -37,7 +38,8 @@ void KVCache::select_rows(const at::Tensor& rows) {
         const int64_t row = t.stride(0) * es, head = t.stride(1) * es, used = filled * t.stride(2) * es;
         for (int64_t i = 0; i < n; ++i) {
           if (idx[i] == i) continue;
-          for (int64_t h = 0; h < t.size(1); ++h) std::memmove(base + i * row + h * head, base + idx[i] * row + h * head, used);
+          for (int64_t h = 0; h < t.size(1); ++h)
+            std::memmove(base + i * row + h * head, base + idx[i] * row + h * head, used);
         }
         t = t.narrow(0, 0, n);
       }

@@ -402,7 +402,8 @@ TEST(Attention, SharedPrefixKernelIsTheKernelOverEachRowsCopyOfItsPrefix) {
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     for (int64_t hd : {16, 64, 12}) {
       auto prefix_k = at::randn({2, 2, 5, hd}).to(dtype), prefix_v = at::randn({2, 2, 5, hd}).to(dtype);
-      auto k = at::randn({4, 2, 6, hd}).to(dtype).narrow(2, 0, 3), v = at::randn({4, 2, 6, hd}).to(dtype).narrow(2, 0, 3);
+      auto k = at::randn({4, 2, 6, hd}).to(dtype).narrow(2, 0, 3);
+      auto v = at::randn({4, 2, 6, hd}).to(dtype).narrow(2, 0, 3);
       auto q = at::randn({4, 4, 1, hd}).to(dtype);
       auto key_mask = at::ones({4, 8}, at::kBool);
       key_mask[1].narrow(0, 0, 2).fill_(false);
@@ -415,9 +416,8 @@ TEST(Attention, SharedPrefixKernelIsTheKernelOverEachRowsCopyOfItsPrefix) {
       // The same sums in the same order as the kernel over copies: a group's samples decode
       // bitwise as if each had prefilled its prompt.
       EXPECT_TRUE(at::equal(shared, attention(q, copied_k, copied_v, bias, 0.0))) << where;
-      EXPECT_LT(max_abs_diff(shared.to(at::kFloat), attention_reference(q, copied_k, copied_v, bias, 0.0).to(at::kFloat)),
-                dtype == at::kFloat ? 1e-5 : 2e-2)
-          << where;
+      auto reference = attention_reference(q, copied_k, copied_v, bias, 0.0).to(at::kFloat);
+      EXPECT_LT(max_abs_diff(shared.to(at::kFloat), reference), dtype == at::kFloat ? 1e-5 : 2e-2) << where;
     }
   }
 }
