@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <utility>
 #include <vector>
 
 #include "linear.hpp"  // cpu_bf16_matmul_native
@@ -223,21 +225,11 @@ at::Tensor attention_decode(const at::Tensor& q, const at::Tensor& k, const at::
   // prefix, the sequences of one prefix run head by head, one after the other:
   // a head's prefix keys and values are read from memory once for all of them.
   std::vector<int64_t> order(B * nh);
-  if (prefix) {
-    std::vector<int64_t> by_prefix(B);
-    for (int64_t b = 0; b < B; ++b) by_prefix[b] = b;
-    std::stable_sort(by_prefix.begin(), by_prefix.end(), [&](int64_t x, int64_t y) { return row[x] < row[y]; });
-    size_t i = 0;
-    for (int64_t first = 0; first < B;) {
-      int64_t last = first;
-      while (last < B && row[by_prefix[last]] == row[by_prefix[first]]) ++last;
-      for (int64_t h = 0; h < nh; ++h)
-        for (int64_t j = first; j < last; ++j) order[i++] = by_prefix[j] * nh + h;
-      first = last;
-    }
-  } else {
-    for (int64_t bh = 0; bh < B * nh; ++bh) order[bh] = bh;
-  }
+  std::iota(order.begin(), order.end(), 0);
+  if (prefix)
+    std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+      return std::make_pair(row[x / nh], x % nh) < std::make_pair(row[y / nh], y % nh);
+    });
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   const bool avx2 = simd::has_avx2_fma() && hd % 8 == 0;
   at::parallel_for(0, B * nh, 1, [&](int64_t begin, int64_t end) {

@@ -64,23 +64,29 @@ void set_few_rows_kernel(const char* name) {
   pinned_kernel = name == nullptr ? nullptr : checked_kernel(name, "few_rows");
 }
 
-at::Tensor pack_panels(const at::Tensor& w, bool w_is_out_by_in) {
-  // One pass, panels in parallel (a generation packs every weight once: the
-  // LM head's [vocab, d] too).
-  auto wf = w.to(at::kFloat).contiguous();
-  const int64_t out = w_is_out_by_in ? wf.size(0) : wf.size(1), in = w_is_out_by_in ? wf.size(1) : wf.size(0);
-  const int64_t np = (out + 15) / 16;
-  auto panels = at::empty({np, in, 16}, wf.options());
-  const float* src = wf.data_ptr<float>();
-  float* dst = panels.data_ptr<float>();
+template <int64_t Group, typename T>
+void pack_column_panels(const T* src, int64_t in, int64_t out, bool w_is_out_by_in, T* dst) {
+  const int64_t np = (out + 15) / 16, K = (in + Group - 1) / Group;
   at::parallel_for(0, np, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p)
-      for (int64_t k = 0; k < in; ++k)
-        for (int64_t j = 0; j < 16; ++j) {
-          const int64_t n = 16 * p + j;  // W[k][n]: w[n][k] when w is [out, in]
-          dst[(p * in + k) * 16 + j] = n < out ? src[w_is_out_by_in ? n * in + k : k * out + n] : 0.0f;
-        }
+      for (int64_t kg = 0; kg < K; ++kg)
+        for (int64_t j = 0; j < 16; ++j)
+          for (int64_t t = 0; t < Group; ++t) {
+            const int64_t n = 16 * p + j, k = Group * kg + t;
+            dst[((p * K + kg) * 16 + j) * Group + t] =
+                n < out && k < in ? src[w_is_out_by_in ? n * in + k : k * out + n] : T{0};
+          }
   });
+}
+template void pack_column_panels<1, float>(const float*, int64_t, int64_t, bool, float*);
+template void pack_column_panels<2, uint16_t>(const uint16_t*, int64_t, int64_t, bool, uint16_t*);
+
+at::Tensor pack_panels(const at::Tensor& w, bool w_is_out_by_in) {
+  // One pass (a generation packs every weight once: the LM head's [vocab, d] too).
+  auto wf = w.to(at::kFloat).contiguous();
+  const int64_t out = w_is_out_by_in ? wf.size(0) : wf.size(1), in = w_is_out_by_in ? wf.size(1) : wf.size(0);
+  auto panels = at::empty({(out + 15) / 16, in, 16}, wf.options());
+  pack_column_panels<1>(wf.data_ptr<float>(), in, out, w_is_out_by_in, panels.data_ptr<float>());
   return panels;
 }
 

@@ -27,6 +27,13 @@ void set_few_rows_kernel(const char* name);
 // float32, the last one zero-padded: panels[p][k][j] = W[k][16p + j].
 at::Tensor pack_panels(const at::Tensor& w, bool w_is_out_by_in);
 
+// The packing loop of both layouts, panels in parallel: with k in groups of
+// Group (1 for float32, 2 for bf16 pairs) and K = ceil(in / Group),
+//   dst[((p K + kg) 16 + j) Group + t] = W[Group kg + t][16 p + j], 0 past W,
+// where W is src [in, out], or src [out, in] transposed when w_is_out_by_in.
+template <int64_t Group, typename T>
+void pack_column_panels(const T* src, int64_t in, int64_t out, bool w_is_out_by_in, T* dst);
+
 // What the kernel applies to x W + b before storing it.
 struct Epilogue {
   bool gelu_tanh = false;  // GPT-2's GELU

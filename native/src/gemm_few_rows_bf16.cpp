@@ -194,23 +194,12 @@ __attribute__((target("avx2,fma"))) void epilogue_row_avx2(float* y, const float
 }  // namespace
 
 at::Tensor pack_panels_bf16(const at::Tensor& w, bool w_is_out_by_in) {
-  // One pass, panels in parallel, bf16 bits copied (zero bits: 0.0).
+  // One pass, bf16 bits copied (zero bits: 0.0).
   auto wb = w.to(at::kBFloat16).contiguous();
   const int64_t out = w_is_out_by_in ? wb.size(0) : wb.size(1), in = w_is_out_by_in ? wb.size(1) : wb.size(0);
-  const int64_t np = (out + 15) / 16, K2 = (in + 1) / 2;
-  auto panels = at::empty({np, K2, 16, 2}, wb.options());
-  const uint16_t* src = reinterpret_cast<const uint16_t*>(wb.data_ptr<at::BFloat16>());
-  uint16_t* dst = reinterpret_cast<uint16_t*>(panels.data_ptr<at::BFloat16>());
-  at::parallel_for(0, np, 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p)
-      for (int64_t k2 = 0; k2 < K2; ++k2)
-        for (int64_t j = 0; j < 16; ++j)
-          for (int64_t t = 0; t < 2; ++t) {
-            const int64_t n = 16 * p + j, k = 2 * k2 + t;  // W[k][n]: w[n][k] when w is [out, in]
-            dst[((p * K2 + k2) * 16 + j) * 2 + t] =
-                n < out && k < in ? src[w_is_out_by_in ? n * in + k : k * out + n] : uint16_t{0};
-          }
-  });
+  auto panels = at::empty({(out + 15) / 16, (in + 1) / 2, 16, 2}, wb.options());
+  pack_column_panels<2>(reinterpret_cast<const uint16_t*>(wb.data_ptr<at::BFloat16>()), in, out, w_is_out_by_in,
+                        reinterpret_cast<uint16_t*>(panels.data_ptr<at::BFloat16>()));
   return panels;
 }
 
