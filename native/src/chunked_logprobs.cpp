@@ -6,6 +6,7 @@
 
 #include "linear.hpp"
 #include "logprobs.hpp"
+#include "softmax_rows.hpp"
 
 namespace r4j {
 namespace {
@@ -37,7 +38,14 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     at::Tensor entropy = entropy_mode ? at::empty({N}, opts) : at::Tensor();
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
-      auto logp = at::log_softmax(chunk_logits(h.narrow(0, s, n), w, temperature), -1);  // [n, V]
+      auto z = chunk_logits(h.narrow(0, s, n), w, temperature);  // [n, V]
+      if (softmax_rows_applies(z)) {
+        auto r = row_log_softmax(z, targets.narrow(0, s, n), entropy_mode != 0);
+        logprobs.narrow(0, s, n).copy_(r.logprobs);
+        if (entropy_mode) entropy.narrow(0, s, n).copy_(r.entropy);
+        continue;
+      }
+      auto logp = at::log_softmax(z, -1);  // [n, V]
       logprobs.narrow(0, s, n).copy_(logp.gather(1, targets.narrow(0, s, n).unsqueeze(1)).squeeze(1));
       if (entropy_mode) entropy.narrow(0, s, n).copy_(-logp.exp().mul_(logp).sum(-1));
     }
@@ -69,22 +77,27 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       // which lies here: log p overwrites the logits a few rows at a time (the same
       // values as one log_softmax: rows are independent), and without the entropy's
       // gradient p and then gz take the same memory.
-      auto logp = chunk_logits(hc, w, temperature);                          // [n, V]
-      for (int64_t r = 0; r < n; r += kSoftmaxRows) {
-        auto rows = logp.narrow(0, r, std::min(kSoftmaxRows, n - r));
-        rows.copy_(at::log_softmax(rows, -1));
-      }
-      auto g = g_logp.narrow(0, s, n).unsqueeze(1);                          // [n, 1]
-      auto p = entropy_grad ? logp.exp() : logp.exp_();
-      auto gz = entropy_grad ? -p * g : p.mul_(g).neg_();
-      gz.scatter_add_(1, targets.narrow(0, s, n).unsqueeze(1), g);
-      if (entropy_grad) {
-        auto H = -(p * logp).sum(-1, /*keepdim=*/true);
-        gz.sub_(p * (logp + H) * grads[1].narrow(0, s, n).unsqueeze(1));
+      auto gz = chunk_logits(hc, w, temperature);                            // [n, V]: z, then d loss / dz
+      if (!entropy_grad && softmax_rows_applies(gz)) {
+        log_softmax_grad_(gz, targets.narrow(0, s, n), g_logp.narrow(0, s, n));
+      } else {
+        auto logp = gz;
+        for (int64_t r = 0; r < n; r += kSoftmaxRows) {
+          auto rows = logp.narrow(0, r, std::min(kSoftmaxRows, n - r));
+          rows.copy_(at::log_softmax(rows, -1));
+        }
+        auto g = g_logp.narrow(0, s, n).unsqueeze(1);                        // [n, 1]
+        auto p = entropy_grad ? logp.exp() : logp.exp_();
+        gz = entropy_grad ? -p * g : p.mul_(g).neg_();
+        gz.scatter_add_(1, targets.narrow(0, s, n).unsqueeze(1), g);
+        if (entropy_grad) {
+          auto H = -(p * logp).sum(-1, /*keepdim=*/true);
+          gz.sub_(p * (logp + H) * grads[1].narrow(0, s, n).unsqueeze(1));
+        }
       }
       if (temperature != 1.0) gz.div_(temperature);
       auto gzw = gz.to(w.scalar_type());                                     // d loss / d logits [n, V]
-      if (need_h) grad_h.narrow(0, s, n).copy_(gzw.matmul(w));               // [n, d]
+      if (need_h) grad_h.narrow(0, s, n).copy_(matmul_f32(gzw, w));          // [n, d]
       if (need_w) {
         if (grad_w.scalar_type() == w.scalar_type()) grad_w.addmm_(gzw.t(), hc);
         else grad_w.add_(gzw.t().matmul(hc));
@@ -135,7 +148,12 @@ RefScores ref_scores(const Model& ref, const at::Tensor& h_ref, const Model* pol
   if (policy) out.full_kl = at::empty({N}, opts);
   for (int64_t s = 0; s < N; s += chunk) {
     const int64_t n = std::min(chunk, N - s);
-    auto ref_logp = at::log_softmax(chunk_logits(hr.narrow(0, s, n), ref.lm_head_weight(), temperature), -1);
+    auto z_ref = chunk_logits(hr.narrow(0, s, n), ref.lm_head_weight(), temperature);  // [n, V]
+    if (!policy && softmax_rows_applies(z_ref)) {
+      out.ref_logprobs.narrow(0, s, n).copy_(row_log_softmax(z_ref, t.narrow(0, s, n), false).logprobs);
+      continue;
+    }
+    auto ref_logp = at::log_softmax(z_ref, -1);
     out.ref_logprobs.narrow(0, s, n).copy_(ref_logp.gather(1, t.narrow(0, s, n).unsqueeze(1)).squeeze(1));
     if (policy) {
       auto logp = at::log_softmax(chunk_logits(hp.narrow(0, s, n), policy->lm_head_weight(), temperature), -1);

@@ -9,6 +9,7 @@
 #include "architectures.hpp"
 #include "attention.hpp"
 #include "errors.hpp"
+#include "gelu.hpp"
 #include "linear.hpp"
 
 namespace r4j {
@@ -98,7 +99,7 @@ class Gpt2 final : public Model {
         auto out = add_projection(x, y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
         // MLP: c_proj(gelu_tanh(c_fc(x)))
         h = at::layer_norm(out, {d}, b.ln_2_w, b.ln_2_b, c.norm_eps);
-        h = lora_active(b.c_fc_lora) ? at::gelu(plus_lora(conv1d(h, b.c_fc_w, b.c_fc_b), b.c_fc_lora, h), "tanh")
+        h = lora_active(b.c_fc_lora) ? gelu_tanh(plus_lora(conv1d(h, b.c_fc_w, b.c_fc_b), b.c_fc_lora, h))
                                      : linear_gelu_tanh(h, b.c_fc_w, b.c_fc_b, /*w_is_out_by_in=*/false);
         return add_projection(out, h, b.mlp_proj_w, b.mlp_proj_b, b.mlp_proj_lora);
       };

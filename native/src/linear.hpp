@@ -4,7 +4,8 @@
 // a PackedWeights scope at up to 16 rows, the panel kernel of gemm_few_rows.hpp
 // (bf16 weights too: bf16 panels, float32 accumulation; other bf16 shapes go
 // through ATen).
-// Every pass that records gradients goes through ATen. Tests compare the paths.
+// Passes that record gradients take oneDNN for float32 CPU products too (forward
+// and backward), ATen elsewhere. Tests compare the paths.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -33,6 +34,10 @@ at::Tensor linear_add(const at::Tensor& x, const at::Tensor& w, const at::Tensor
 // values (exact products, float32 sums, as oneDNN's bf16 kernels do) and
 // rounded back to bf16.
 bool cpu_bf16_matmul_native();
+
+// a [m, k] b [k, n] without gradients; float32 on the CPU through oneDNN when
+// linear()'s fast paths are on (either operand may be a transposed view), else at::mm.
+at::Tensor matmul_f32(const at::Tensor& a, const at::Tensor& b);
 
 // The ATen path only: the slow, obvious twin of linear().
 at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in);

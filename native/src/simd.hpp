@@ -5,12 +5,33 @@
 
 #include <immintrin.h>
 
+#include <atomic>
+
 namespace r4j::simd {
 
 inline bool has_avx2_fma() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return yes;
 }
+
+// The learning phase's row and elementwise kernels (softmax_rows, gelu) run the
+// widest of these the CPU has, unless pinned: tests pin each in turn.
+enum class Isa { plain, avx2, avx512 };
+
+inline std::atomic<int>& pinned_isa() {
+  static std::atomic<int> isa{-1};
+  return isa;
+}
+
+inline Isa elementwise_isa() {
+  static const Isa best = __builtin_cpu_supports("avx512f") ? Isa::avx512 : has_avx2_fma() ? Isa::avx2 : Isa::plain;
+  const int pinned = pinned_isa().load();
+  return pinned >= 0 ? static_cast<Isa>(pinned) : best;
+}
+
+// "avx512", "avx2" or "plain" (std::exp and friends); nullptr unpins. Throws for
+// one this CPU does not run.
+void pin_elementwise_isa(const char* name);
 
 // exp(x) on 8 lanes: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by Cephes'
 // degree-5 polynomial, 2^n through the exponent bits. Relative error about

@@ -3,6 +3,7 @@
 // checkpointing against a plain backward (bitwise, dropout on).
 #include <ATen/ATen.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,9 @@
 #include "core_helpers.hpp"
 #include "ppo/ppo.hpp"
 #include "scoring.hpp"
+#include "simd.hpp"
+#include "softmax_rows.hpp"
+#include "linear.hpp"
 #include "supervised.hpp"
 
 using namespace r4j;
@@ -137,6 +141,60 @@ TEST(ChunkedLogprobs, LmLossAndPpoLossGradientsEqualUnchunked) {
     if (g0[i].defined()) EXPECT_LT(max_abs_diff(g0[i], g1[i]), 1e-10) << "lm_loss " << name;
     if (p0[i].defined()) EXPECT_LT(max_abs_diff(p0[i], p1[i]), 1e-10) << "ppo " << name;
   }
+}
+
+// The row kernels against ATen's log_softmax, on every kernel this CPU runs: a
+// vocabulary that is no multiple of the vector width, a row far from zero, and a
+// row with filtered-out (-inf) tokens.
+TEST(SoftmaxRows, EveryKernelGivesAtenLogSoftmaxEntropyAndGradient) {
+  std::vector<const char*> kernels{"plain"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) kernels.push_back("avx2");
+  if (__builtin_cpu_supports("avx512f")) kernels.push_back("avx512");
+  at::manual_seed(17);
+  auto z = at::randn({5, 1003}) * 4;
+  z[1].add_(80);
+  z[2].narrow(0, 500, 100).fill_(-std::numeric_limits<float>::infinity());
+  auto targets = at::randint(0, 500, {5}, at::kLong);
+  auto g = at::randn({5});
+  auto logp = at::log_softmax(z, -1);
+  auto p = logp.exp();
+  auto want_logprobs = logp.gather(1, targets.unsqueeze(1)).squeeze(1);
+  auto want_entropy = -at::where(p > 0, p * logp, at::zeros_like(p)).sum(-1);
+  auto want_grad = g.unsqueeze(1) * (at::zeros_like(z).scatter_(1, targets.unsqueeze(1), 1.0) - p);
+  for (const char* kernel : kernels) {
+    simd::pin_elementwise_isa(kernel);
+    auto got = row_log_softmax(z, targets, true);
+    EXPECT_LT(max_abs_diff(got.logprobs, want_logprobs), 1e-5) << kernel;
+    EXPECT_LT(max_abs_diff(got.entropy, want_entropy), 1e-5) << kernel;
+    auto gz = z.clone();
+    log_softmax_grad_(gz, targets, g);
+    EXPECT_LT(max_abs_diff(gz, want_grad), 1e-6) << kernel;
+  }
+  simd::pin_elementwise_isa(nullptr);
+}
+
+// The learning phase's head in float32 takes the row kernels; ATen's formulas are their twin.
+TEST(ChunkedLogprobs, Float32RowKernelsGiveTheAtenFormulasValuesAndGradients) {
+  auto m = make(tiny_gpt2());
+  at::manual_seed(19);
+  auto h = at::randn({4, 9, 16});
+  auto targets = random_tokens(4, 9, 48, 20);
+  for (bool entropy_grad : {false, true}) {
+    auto fast = run_head(*m, h, targets, 5, entropy_grad);
+    set_fast_softmax_rows(false);
+    auto slow = run_head(*m, h, targets, 5, entropy_grad);
+    set_fast_softmax_rows(true);
+    const std::string where = "entropy_grad " + std::to_string(entropy_grad);
+    EXPECT_LT(max_abs_diff(fast.logprobs, slow.logprobs), 1e-5) << where;
+    EXPECT_LT(max_abs_diff(fast.entropy, slow.entropy), 1e-5) << where;
+    EXPECT_LT(max_abs_diff(fast.grad_h, slow.grad_h), 1e-5) << where;
+    EXPECT_LT(max_abs_diff(fast.grad_w, slow.grad_w), 1e-5) << where;
+  }
+  auto fast = ref_scores(*m, h, nullptr, {}, targets, 0.9);
+  set_fast_softmax_rows(false);
+  auto slow = ref_scores(*m, h, nullptr, {}, targets, 0.9);
+  set_fast_softmax_rows(true);
+  EXPECT_LT(max_abs_diff(fast.ref_logprobs, slow.ref_logprobs), 1e-5);
 }
 
 TEST(ChunkedLogprobs, ReferenceLogprobsAndFullKlEqualUnchunked) {
@@ -316,5 +374,36 @@ TEST(Lora, OnlyAdaptersAndHeadsTrain) {
     auto ga = m->find("base_model.model.transformer.h.0.attn.c_attn.lora_A.weight").grad();
     ASSERT_TRUE(ga.defined()) << "checkpointing " << ckpt;
     EXPECT_GT(ga.abs().max().item<double>(), 0.0);
+  }
+}
+
+// Adapters on frozen bases, with and without checkpointing: the products that
+// record gradients (oneDNN's) give ATen's loss and gradients.
+TEST(Lora, FastProductsGiveTheAtenGradients) {
+  for (auto c : {tiny_llama(), tiny_gpt2()}) {
+    auto m = make(c);
+    m->add_lora(lora(8, 16.0));
+    randomize_b(*m);
+    auto tokens = random_tokens(2, 6, 48, 3);
+    auto mask = at::ones({2, 6}, at::kBool);
+    auto run = [&] {
+      zero_grads(*m);
+      auto l = lm_loss(*m, tokens, mask, mask);
+      l.backward();
+      return std::make_pair(l.item<double>(), grads(*m));
+    };
+    for (bool ckpt : {false, true}) {
+      set_checkpointing(*m, ckpt);
+      auto [loss_fast, fast] = run();
+      set_fast_linear(false);
+      auto [loss_slow, slow] = run();
+      set_fast_linear(true);
+      EXPECT_NEAR(loss_fast, loss_slow, 1e-5);
+      for (size_t i = 0; i < fast.size(); ++i) {
+        const std::string where = m->named_parameters()[i].first + " checkpointing " + std::to_string(ckpt);
+        ASSERT_EQ(fast[i].defined(), slow[i].defined()) << where;
+        if (fast[i].defined()) EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-5) << where;
+      }
+    }
   }
 }

@@ -2,6 +2,7 @@
 // plus the properties generation and PPO rely on: causality, padding invariance,
 // Hugging Face names.
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/function.h>
 
 #include <cmath>
 #include <iostream>
@@ -10,10 +11,13 @@
 
 #include "core_helpers.hpp"
 #include "attention.hpp"
+#include "gelu.hpp"
 #include "gemm_few_rows.hpp"
 #include "generate.hpp"
 #include "linear.hpp"
 #include "scoring.hpp"
+#include "simd.hpp"
+#include "supervised.hpp"
 
 using namespace r4j;
 using namespace r4j::test;
@@ -325,6 +329,115 @@ TEST(Linear, FastPathMatchesTheAtenReference) {
   auto slow = model_logits(*m, tokens);
   set_fast_linear(true);
   EXPECT_LT(max_abs_diff(fast, slow), 1e-5);
+}
+
+// Passes that record gradients: forward and every gradient through oneDNN against ATen's autograd.
+TEST(Linear, ProductsThatRecordGradientsMatchTheAtenReference) {
+  if (!fast_linear_available()) GTEST_SKIP() << "built without oneDNN";
+  at::manual_seed(15);
+  struct Run {
+    at::Tensor y, dx, dw, db;
+  };
+  auto run = [](auto&& f, const at::Tensor& x0, const at::Tensor& w0, const at::Tensor& b0, bool w_grad,
+                const at::Tensor& r) {
+    auto x = x0.clone().requires_grad_(true);
+    auto w = w0.clone().requires_grad_(w_grad);
+    auto b = b0.defined() ? b0.clone().requires_grad_(true) : at::Tensor();
+    auto y = f(x, w, b);
+    (y * r).sum().backward();
+    return Run{y.detach(), x.grad(), w.grad(), b.defined() ? b.grad() : at::Tensor()};
+  };
+  for (bool out_by_in : {false, true}) {
+    for (bool bias : {true, false}) {
+      for (bool w_grad : {true, false}) {  // a frozen base weight (LoRA) takes no gradient
+        for (bool strided : {false, true}) {
+          const std::string where = "out_by_in " + std::to_string(out_by_in) + " bias " + std::to_string(bias) +
+                                    " w_grad " + std::to_string(w_grad) + " strided " + std::to_string(strided);
+          // x [3, 7, 19], or a transposed (non-contiguous) [21, 19]
+          auto x = strided ? at::randn({19, 21}).t() : at::randn({3, 7, 19});
+          auto w = out_by_in ? at::randn({45, 19}) : at::randn({19, 45});
+          auto b = bias ? at::randn({45}) : at::Tensor();
+          auto r = at::randn(strided ? std::vector<int64_t>{21, 45} : std::vector<int64_t>{3, 7, 45});
+          auto fast = run([&](auto& x1, auto& w1, auto& b1) { return linear(x1, w1, b1, out_by_in); }, x, w, b, w_grad, r);
+          auto slow = run([&](auto& x1, auto& w1, auto& b1) { return linear_reference(x1, w1, b1, out_by_in); }, x, w,
+                          b, w_grad, r);
+          EXPECT_LT(max_abs_diff(fast.y, slow.y), 1e-4) << where;
+          EXPECT_LT(max_abs_diff(fast.dx, slow.dx), 1e-4) << where;
+          EXPECT_EQ(fast.dw.defined(), w_grad) << where;
+          if (w_grad) EXPECT_LT(max_abs_diff(fast.dw, slow.dw), 1e-4) << where;
+          if (bias) EXPECT_LT(max_abs_diff(fast.db, slow.db), 1e-4) << where;
+        }
+      }
+    }
+  }
+  // The product is oneDNN's: its own autograd node, not ATen's addmm.
+  auto x = at::randn({5, 19}).requires_grad_(true);
+  auto y = linear(x, at::randn({19, 45}), at::randn({45}), false);
+  const auto node = y.grad_fn()->next_edge(0).function->name();  // under the view to x's shape
+  EXPECT_NE(node.find("TrainedLinear"), std::string::npos) << node;
+  // A whole model's training loss: every parameter's gradient with the fast paths on and off.
+  auto m = make(tiny_gpt2());
+  for (auto& p : m->parameters()) p.requires_grad_(true);
+  auto tokens = random_tokens(2, 9, 48, 16);
+  auto mask = at::ones({2, 9}, at::kBool);
+  auto grads = [&] {
+    for (auto& p : m->parameters()) p.mutable_grad() = at::Tensor();
+    lm_loss(*m, tokens, mask, mask).backward();
+    std::vector<at::Tensor> g;
+    for (auto& p : m->parameters()) g.push_back(p.grad().clone());
+    return g;
+  };
+  auto fast = grads();
+  set_fast_linear(false);
+  auto slow = grads();
+  set_fast_linear(true);
+  for (size_t i = 0; i < fast.size(); ++i)
+    EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-5) << m->named_parameters()[i].first;
+}
+
+// GPT-2's GELU on every instruction set this CPU runs against ATen's, values and
+// gradient: far tails (tanh saturating), zero, tiny arguments, and a length that
+// leaves a tail for the plain loop.
+TEST(Gelu, EveryKernelGivesAtensValuesAndGradient) {
+  std::vector<const char*> isas{"plain"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back("avx2");
+  if (__builtin_cpu_supports("avx512f")) isas.push_back("avx512");
+  at::manual_seed(23);
+  auto u0 = at::cat({at::randn({70013}) * 3, at::tensor({-30.f, -9.f, -1e-4f, 0.f, 1e-4f, 9.f, 30.f})});
+  auto g = at::randn(u0.sizes());
+  auto ref = u0.clone().requires_grad_(true);
+  auto want = at::gelu(ref, "tanh");
+  want.backward(g);
+  for (const char* isa : isas) {
+    simd::pin_elementwise_isa(isa);
+    auto u = u0.clone().requires_grad_(true);
+    auto y = r4j::gelu_tanh(u);
+    y.backward(g);
+    EXPECT_LT(max_abs_diff(y, want), 1e-5) << isa;
+    EXPECT_LT(max_abs_diff(u.grad(), ref.grad()), 1e-5) << isa;
+    at::NoGradGuard no_grad;
+    EXPECT_LT(max_abs_diff(r4j::gelu_tanh(u0), want), 1e-5) << isa;
+  }
+  simd::pin_elementwise_isa(nullptr);
+  EXPECT_THROW(simd::pin_elementwise_isa("sse"), std::exception);
+  // A GPT-2's training loss: every parameter's gradient with the kernel on and off.
+  auto m = make(tiny_gpt2());
+  for (auto& p : m->parameters()) p.requires_grad_(true);
+  auto tokens = random_tokens(2, 9, 48, 24);
+  auto mask = at::ones({2, 9}, at::kBool);
+  auto grads = [&] {
+    for (auto& p : m->parameters()) p.mutable_grad() = at::Tensor();
+    lm_loss(*m, tokens, mask, mask).backward();
+    std::vector<at::Tensor> out;
+    for (auto& p : m->parameters()) out.push_back(p.grad().clone());
+    return out;
+  };
+  auto fast = grads();
+  set_fast_gelu(false);
+  auto slow = grads();
+  set_fast_gelu(true);
+  for (size_t i = 0; i < fast.size(); ++i)
+    EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-5) << m->named_parameters()[i].first;
 }
 
 TEST(Linear, FewRowsKernelMatchesTheAtenReference) {

@@ -62,11 +62,13 @@ class LoraPpoTest {
     Path model = pretrainedLike(arch.equals("gpt2") ? TinyCheckpoints.gpt2() : TinyCheckpoints.llama());
     Path prompts = tmp.resolve("prompts.txt");
     TinyCheckpoints.prompts(prompts, 40);
+    // lr 5e-3: at 2e-2 the toy policy moved 10-24 nats of KL an iteration, and whether it
+    // collapsed onto one bad token turned on the last bits of the matrix products.
     PpoRunConfig cfg = PpoRunConfig.loader().load(List.of(
         "model.path=" + model, "data.prompts=" + prompts, "run.out=" + tmp.resolve("run"), "run.seed=3",
         "reward.kind=function", "reward.function=" + PpoTrainerTest.GoodShare.class.getName(), "ppo.preset=standard",
         "generation.max_new_tokens=6", "data.max_prompt_tokens=16", "schedule.rollout_batch=16", "ppo.minibatch_size=8",
-        "ppo.micro_batch_size=4", "optim.lr=2e-2", "ppo.kl_coef=0.02", "schedule.eval_prompts=0",
+        "ppo.micro_batch_size=4", "optim.lr=5e-3", "ppo.kl_coef=0.02", "schedule.eval_prompts=0",
         "schedule.iterations=" + ITERATIONS, "model.lora.r=8", "model.lora.alpha=16", "model.lora.dropout=0",
         "model.gradient_checkpointing=" + arch.equals("llama")));
     List<PpoTrainer.Iteration> its = new ArrayList<>();

@@ -1,0 +1,31 @@
+// Log-softmax over the vocabulary, row by row: the learning phase's head runs
+// a [rows, V] log_softmax forward and another (plus exp, mul, neg) backward,
+// ATen's each a pass over memory of its own. These kernels keep one row
+// (V floats) in the thread's cache for all of a row's passes and never write
+// the log-probs out: the forward needs log-sum-exp and the target's logit,
+// the backward one exp per logit. ATen's formulas are their slow twins
+// (chunked_logprobs.cpp), switched to by set_fast_softmax_rows(false). They
+// run on simd::elementwise_isa().
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace r4j {
+
+// Whether the kernels take z: float32 on the CPU, [n, V] contiguous.
+bool softmax_rows_applies(const at::Tensor& z);
+void set_fast_softmax_rows(bool on);
+
+struct RowLogSoftmax {
+  at::Tensor logprobs;  // [n]: z[i, y_i] - logsumexp(z_i)
+  at::Tensor entropy;   // [n]: -sum_j p_ij log p_ij (undefined unless asked)
+};
+
+// z [n, V], targets [n] int64.
+RowLogSoftmax row_log_softmax(const at::Tensor& z, const at::Tensor& targets, bool entropy);
+
+// z [n, V] in place becomes g_i (onehot(y_i) - softmax(z_i)): the gradient of
+// sum_i g_i log softmax(z_i)[y_i] with respect to z. g [n] float32.
+void log_softmax_grad_(const at::Tensor& z, const at::Tensor& targets, const at::Tensor& g);
+
+}  // namespace r4j
