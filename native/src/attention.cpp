@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "linear.hpp"  // cpu_bf16_matmul_native
+#include "linear.hpp"  // cpu_bf16_matmul_native, matmul_f32
 #include "simd.hpp"
 
 namespace r4j {
@@ -280,7 +280,7 @@ at::Tensor bias_rows(const at::Tensor& bias, int64_t s, int64_t n) {
 
 // S_c in the wide type: [B, nh, n, S] from q_c [B, nh, n, hd], k^T [B, nh, hd, S].
 at::Tensor chunk_scores(const at::Tensor& qc, const at::Tensor& kt, const at::Tensor& bias_c, double scale) {
-  auto s = at::matmul(qc, kt).mul_(scale).add_(bias_c);
+  auto s = matmul_f32(qc, kt).mul_(scale).add_(bias_c);
   return s.to(wide(s.scalar_type()));
 }
 
@@ -308,7 +308,7 @@ at::Tensor chunked_forward(const at::Tensor& q, const at::Tensor& k, const at::T
     auto m = std::get<0>(scores.max(-1, /*keepdim=*/true));                          // [B, nh, n, 1]
     auto p = scores.sub_(m).exp_();
     auto z = p.sum(-1, /*keepdim=*/true);                                             // [B, nh, n, 1]
-    out.narrow(2, s, n).copy_(at::matmul(p.div_(z).to(q.scalar_type()), v));          // P_c V
+    out.narrow(2, s, n).copy_(matmul_f32(p.div_(z).to(q.scalar_type()), v));          // P_c V
     if (stats) {
       stats->max.narrow(2, s, n).copy_(m);
       stats->sum.narrow(2, s, n).copy_(z);
@@ -351,11 +351,11 @@ struct ChunkedAttention : torch::autograd::Function<ChunkedAttention> {
                    .sub_(m.narrow(2, s, n))
                    .exp_()
                    .div_(z.narrow(2, s, n));
-      if (need_v) dv.add_(at::matmul(p.to(dt).transpose(-2, -1), dOc));  // dV += P_c^T dO_c
+      if (need_v) dv.add_(matmul_f32(p.to(dt).transpose(-2, -1), dOc));  // dV += P_c^T dO_c
       if (!need_q && !need_k) continue;
-      auto ds = at::matmul(dOc, vt).to(wt).sub_(D.narrow(2, s, n)).mul_(p).to(dt);  // dS_c [B, nh, n, S]
-      if (need_q) dq.narrow(2, s, n).copy_(at::matmul(ds, k).mul_(scale));
-      if (need_k) dk.add_(at::matmul(ds.transpose(-2, -1), qc).mul_(scale));
+      auto ds = matmul_f32(dOc, vt).to(wt).sub_(D.narrow(2, s, n)).mul_(p).to(dt);  // dS_c [B, nh, n, S]
+      if (need_q) dq.narrow(2, s, n).copy_(matmul_f32(ds, k).mul_(scale));
+      if (need_k) dk.add_(matmul_f32(ds.transpose(-2, -1), qc).mul_(scale));
     }
     if (need_k) dk = dk.to(k.scalar_type());
     if (need_v) dv = dv.to(v.scalar_type());
@@ -401,7 +401,13 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     return q.scalar_type() == at::kFloat ? attention_decode<float>(q, k, v, bias, nullptr)
                                          : attention_decode<c10::BFloat16>(q, k, v, bias, nullptr);
   // Dropout on the probabilities stays with the reference (RLHF runs turn dropout off, as TRL does).
-  if (chunk > 0 && q.size(2) > chunk && dropout_p == 0 && !bias.requires_grad() && !fused_first(q))
+  // A float32 training pass on the CPU takes the chunked path at any length: its
+  // products run as one oneDNN matmul over the batch (matmul_f32), ATen's bmm as one
+  // OpenBLAS product per matrix (~40 GFLOP/s on the 2-core EPYC).
+  const bool cpu_f32_training = at::GradMode::is_enabled() && q.requires_grad() && q.device().is_cpu() &&
+                                q.scalar_type() == at::kFloat && fast_linear_available();
+  if (chunk > 0 && (q.size(2) > chunk || cpu_f32_training) && dropout_p == 0 && !bias.requires_grad() &&
+      !fused_first(q))
     return attention_chunked(q, k, v, bias, chunk);
   return attention_reference(q, k, v, bias, dropout_p);
 }

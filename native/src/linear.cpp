@@ -238,6 +238,36 @@ at::Tensor dnnl_matmul(at::Tensor a, at::Tensor b) {
   return y;
 }
 
+// a [..., m, k] b [..., k, n] over the same batch dims, any positive strides
+// (a transposed view is a stride swap): one oneDNN matmul over the whole batch,
+// where ATen's bmm runs one product per matrix. oneDNN's own primitive cache
+// keeps the repeated shapes of a learning phase.
+at::Tensor dnnl_bmm(const at::Tensor& a, const at::Tensor& b) {
+  using dt = dnnl::memory::data_type;
+  auto desc = [](const at::Tensor& t) {
+    return dnnl::memory::desc(dnnl::memory::dims(t.sizes().begin(), t.sizes().end()), dt::f32,
+                              dnnl::memory::dims(t.strides().begin(), t.strides().end()));
+  };
+  auto sizes = a.sizes().vec();
+  sizes.back() = b.size(-1);
+  auto y = at::empty(sizes, a.options());
+  auto& engine = cpu_engine();
+  const auto ad = desc(a), bd = desc(b), yd = desc(y);
+  dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), engine));
+  dnnl::stream stream(engine);
+  prim.execute(stream, {{DNNL_ARG_SRC, dnnl::memory(ad, engine, a.data_ptr())},
+                        {DNNL_ARG_WEIGHTS, dnnl::memory(bd, engine, b.data_ptr())},
+                        {DNNL_ARG_DST, dnnl::memory(yd, engine, y.data_ptr())}});
+  stream.wait();
+  return y;
+}
+
+bool strides_positive(const at::Tensor& t) {
+  for (auto s : t.strides())
+    if (s <= 0) return false;
+  return true;
+}
+
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
@@ -381,11 +411,14 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
 
 at::Tensor matmul_f32(const at::Tensor& a, const at::Tensor& b) {
 #ifdef RLHF4J_WITH_DNNL
-  if (!at::GradMode::is_enabled() && fast_operands(a, b.is_contiguous() ? b : b.t(), {}) && a.numel() > 0 &&
-      b.numel() > 0)
-    return dnnl_matmul(a, b);
+  const bool on = fast_enabled && !at::GradMode::is_enabled() && a.device().is_cpu() && b.device().is_cpu() &&
+                  a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat && a.numel() > 0 && b.numel() > 0;
+  if (on && a.dim() == 2 && b.dim() == 2) return dnnl_matmul(a, b);
+  if (on && a.dim() >= 3 && a.dim() == b.dim() && a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) &&
+      strides_positive(a) && strides_positive(b))
+    return dnnl_bmm(a, b);
 #endif
-  return at::mm(a, b);
+  return at::matmul(a, b);
 }
 
 at::Tensor linear_gelu_tanh(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {

@@ -35,8 +35,9 @@ at::Tensor linear_add(const at::Tensor& x, const at::Tensor& w, const at::Tensor
 // rounded back to bf16.
 bool cpu_bf16_matmul_native();
 
-// a [m, k] b [k, n] without gradients; float32 on the CPU through oneDNN when
-// linear()'s fast paths are on (either operand may be a transposed view), else at::mm.
+// a [m, k] b [k, n], or a [..., m, k] b [..., k, n] over the same batch dims,
+// without gradients; float32 on the CPU through oneDNN when linear()'s fast
+// paths are on (any operand may be a transposed view), else at::matmul.
 at::Tensor matmul_f32(const at::Tensor& a, const at::Tensor& b);
 
 // The ATen path only: the slow, obvious twin of linear().

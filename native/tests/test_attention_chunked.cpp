@@ -3,6 +3,7 @@
 // at an offset, grouped-query heads, ragged and oversized chunks, bf16, and
 // through whole models.
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/function.h>
 
 #include <string>
 #include <vector>
@@ -93,6 +94,25 @@ TEST(ChunkedAttention, DropoutPassesTakeTheReference) {
   auto want = attention_reference(c.q, c.k, c.v, c.bias, 0.3);
   at::manual_seed(9);
   EXPECT_TRUE(at::equal(attention(c.q, c.k, c.v, c.bias, 0.3, 3), want));
+}
+
+// float32 on the CPU: the chunked path's products are oneDNN's batched matmul
+// (matmul_f32); a training pass takes it even when its queries fit one chunk.
+TEST(ChunkedAttention, Float32TrainingPassesMatchTheReference) {
+  auto c = make_case(4, 2, 13, 4, at::kFloat);
+  auto want = run(c, 0);
+  for (int64_t chunk : {5, 13, 64}) {
+    auto got = run(c, chunk);
+    const std::string at_chunk = "chunk " + std::to_string(chunk);
+    EXPECT_LT(max_abs_diff(got.out, want.out), 1e-5) << at_chunk;
+    EXPECT_LT(max_abs_diff(got.dq, want.dq), 1e-5) << at_chunk;
+    EXPECT_LT(max_abs_diff(got.dk, want.dk), 1e-5) << at_chunk;
+    EXPECT_LT(max_abs_diff(got.dv, want.dv), 1e-5) << at_chunk;
+  }
+  auto q = c.q.clone().requires_grad_(true);
+  auto out = attention(q, c.k, c.v, c.bias, 0.0, 128);  // 13 queries, chunks of 128
+  EXPECT_NE(out.grad_fn()->name().find("ChunkedAttention"), std::string::npos) << out.grad_fn()->name();
+  EXPECT_LT(max_abs_diff(out.detach(), want.out), 1e-5);
 }
 
 TEST(ChunkedAttention, Bf16WithinTheReferencesBoundOfTheFloat64Values) {

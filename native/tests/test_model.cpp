@@ -370,6 +370,19 @@ TEST(Linear, ProductsThatRecordGradientsMatchTheAtenReference) {
       }
     }
   }
+  // Batched products without gradients, on transposed and narrowed views, as attention takes them.
+  {
+    at::NoGradGuard no_grad;
+    auto q = at::randn({3, 7, 4, 8}).transpose(1, 2);  // [B, nh, T, hd] from [B, T, nh, hd]
+    auto k = at::randn({3, 4, 9, 8});
+    EXPECT_LT(max_abs_diff(matmul_f32(q, k.transpose(-2, -1)), at::matmul(q, k.transpose(-2, -1))), 1e-5);
+    auto qc = q.narrow(2, 2, 3);
+    EXPECT_LT(max_abs_diff(matmul_f32(qc, k.transpose(-2, -1)), at::matmul(qc, k.transpose(-2, -1))), 1e-5);
+    auto p = at::randn({3, 4, 9, 7});
+    EXPECT_LT(max_abs_diff(matmul_f32(p.transpose(-2, -1), k), at::matmul(p.transpose(-2, -1), k)), 1e-5);
+    auto a = at::randn({19, 21}).t(), b = at::randn({19, 6});
+    EXPECT_LT(max_abs_diff(matmul_f32(a, b), at::mm(a, b)), 1e-5);
+  }
   // The product is oneDNN's: its own autograd node, not ATen's addmm.
   auto x = at::randn({5, 19}).requires_grad_(true);
   auto y = linear(x, at::randn({19, 45}), at::randn({45}), false);
