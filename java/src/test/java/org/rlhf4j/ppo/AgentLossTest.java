@@ -65,6 +65,11 @@ class AgentLossTest {
       float[] group = new float[eps.size()];
       for (int i = 0; i < group.length; i++) group[i] = i / 2;
       r.write(RolloutField.GROUP_ID, group);
+      // The learner as after a step: at ratio 1 everywhere a loss over whitened advantages
+      // (REINFORCE++) is minus their mean, 0 whatever the rewards, and could not show a move.
+      float[] old = r.floats(RolloutField.OLD_LOGPROBS);
+      for (int i = 0; i < old.length; i++) old[i] += 0.05f * (i % 5 - 2);
+      r.write(RolloutField.OLD_LOGPROBS, old);
       if (field != null) {
         float[] v = r.floats(field);
         for (int i = 0; i < v.length; i++) if (moved.test(i)) v[i] += 0.5f;
