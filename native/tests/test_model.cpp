@@ -331,6 +331,31 @@ TEST(Linear, FastPathMatchesTheAtenReference) {
   EXPECT_LT(max_abs_diff(fast, slow), 1e-5);
 }
 
+namespace {
+
+// A GPT-2's training loss: every parameter's gradient with a fast path on and off.
+void expect_gpt2_gradients_unchanged_without(void (*set_fast)(bool)) {
+  auto m = make(tiny_gpt2());
+  for (auto& p : m->parameters()) p.requires_grad_(true);
+  auto tokens = random_tokens(2, 9, 48, 16);
+  auto mask = at::ones({2, 9}, at::kBool);
+  auto grads = [&] {
+    for (auto& p : m->parameters()) p.mutable_grad() = at::Tensor();
+    lm_loss(*m, tokens, mask, mask).backward();
+    std::vector<at::Tensor> out;
+    for (auto& p : m->parameters()) out.push_back(p.grad().clone());
+    return out;
+  };
+  auto fast = grads();
+  set_fast(false);
+  auto slow = grads();
+  set_fast(true);
+  for (size_t i = 0; i < fast.size(); ++i)
+    EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-5) << m->named_parameters()[i].first;
+}
+
+}  // namespace
+
 // Passes that record gradients: forward and every gradient through oneDNN against ATen's autograd.
 TEST(Linear, ProductsThatRecordGradientsMatchTheAtenReference) {
   if (!fast_linear_available()) GTEST_SKIP() << "built without oneDNN";
@@ -388,24 +413,7 @@ TEST(Linear, ProductsThatRecordGradientsMatchTheAtenReference) {
   auto y = linear(x, at::randn({19, 45}), at::randn({45}), false);
   const auto node = y.grad_fn()->next_edge(0).function->name();  // under the view to x's shape
   EXPECT_NE(node.find("TrainedLinear"), std::string::npos) << node;
-  // A whole model's training loss: every parameter's gradient with the fast paths on and off.
-  auto m = make(tiny_gpt2());
-  for (auto& p : m->parameters()) p.requires_grad_(true);
-  auto tokens = random_tokens(2, 9, 48, 16);
-  auto mask = at::ones({2, 9}, at::kBool);
-  auto grads = [&] {
-    for (auto& p : m->parameters()) p.mutable_grad() = at::Tensor();
-    lm_loss(*m, tokens, mask, mask).backward();
-    std::vector<at::Tensor> g;
-    for (auto& p : m->parameters()) g.push_back(p.grad().clone());
-    return g;
-  };
-  auto fast = grads();
-  set_fast_linear(false);
-  auto slow = grads();
-  set_fast_linear(true);
-  for (size_t i = 0; i < fast.size(); ++i)
-    EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-5) << m->named_parameters()[i].first;
+  expect_gpt2_gradients_unchanged_without(set_fast_linear);
 }
 
 // GPT-2's GELU on every instruction set this CPU runs against ATen's, values and
@@ -433,24 +441,7 @@ TEST(Gelu, EveryKernelGivesAtensValuesAndGradient) {
   }
   simd::pin_elementwise_isa(nullptr);
   EXPECT_THROW(simd::pin_elementwise_isa("sse"), std::exception);
-  // A GPT-2's training loss: every parameter's gradient with the kernel on and off.
-  auto m = make(tiny_gpt2());
-  for (auto& p : m->parameters()) p.requires_grad_(true);
-  auto tokens = random_tokens(2, 9, 48, 24);
-  auto mask = at::ones({2, 9}, at::kBool);
-  auto grads = [&] {
-    for (auto& p : m->parameters()) p.mutable_grad() = at::Tensor();
-    lm_loss(*m, tokens, mask, mask).backward();
-    std::vector<at::Tensor> out;
-    for (auto& p : m->parameters()) out.push_back(p.grad().clone());
-    return out;
-  };
-  auto fast = grads();
-  set_fast_gelu(false);
-  auto slow = grads();
-  set_fast_gelu(true);
-  for (size_t i = 0; i < fast.size(); ++i)
-    EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-5) << m->named_parameters()[i].first;
+  expect_gpt2_gradients_unchanged_without(set_fast_gelu);
 }
 
 TEST(Linear, FewRowsKernelMatchesTheAtenReference) {
