@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "linear.hpp"  // cpu_bf16_matmul_native, matmul_f32
+#include "linear.hpp"  // cpu_bf16_matmul_native, matmul_f32, onednn_products
 #include "simd.hpp"
 
 namespace r4j {
@@ -405,7 +405,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   // products run as one oneDNN matmul over the batch (matmul_f32), ATen's bmm as one
   // OpenBLAS product per matrix (~40 GFLOP/s on the 2-core EPYC).
   const bool cpu_f32_training = at::GradMode::is_enabled() && q.requires_grad() && q.device().is_cpu() &&
-                                q.scalar_type() == at::kFloat && fast_linear_available();
+                                q.scalar_type() == at::kFloat && onednn_products();
   if (chunk > 0 && (q.size(2) > chunk || cpu_f32_training) && dropout_p == 0 && !bias.requires_grad() &&
       !fused_first(q))
     return attention_chunked(q, k, v, bias, chunk);

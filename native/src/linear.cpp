@@ -60,6 +60,14 @@ bool fast_linear_available() {
 
 void set_fast_linear(bool on) { fast_enabled = on; }
 
+bool onednn_products() {
+#ifdef RLHF4J_WITH_DNNL
+  return fast_enabled;
+#else
+  return false;
+#endif
+}
+
 struct PackedWeights::Cache {
   struct Entry {
     int uses = 0;

@@ -66,5 +66,9 @@ class PackedWeights {
 // oneDNN; tests switch it off to compare).
 bool fast_linear_available();
 void set_fast_linear(bool on);
+// Whether float32 CPU products run on oneDNN (matmul_f32, linear() in passes
+// that record gradients): built with it (libtorch 1.x builds; 2.x carries its
+// own) and the fast paths on.
+bool onednn_products();
 
 }  // namespace r4j
