@@ -6,14 +6,6 @@
 
 namespace r4j::simd {
 
-const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return "avx512";
-    case Isa::avx2: return "avx2";
-    default: return "plain";
-  }
-}
-
 void pin_elementwise_isa(const char* name) {
   if (!name) {
     pinned_isa() = -1;
