@@ -191,16 +191,16 @@ public final class JobServer implements AutoCloseable {
       if (!m.matches()) throw new HttpError(404, "no such endpoint: " + path);
       job(m.group(1), m.group(2) == null ? "" : m.group(2), method, request, response, callback);
     } catch (HttpError e) {
-      error(response, callback, e.status, e.getMessage());
+      refuse(request, response, callback, e.status, e.getMessage());
     } catch (IllegalArgumentException e) {
-      error(response, callback, 400, e.getMessage());
+      refuse(request, response, callback, 400, e.getMessage());
     } catch (ForbiddenPathException e) {
-      error(response, callback, 403, e.getMessage());
+      refuse(request, response, callback, 403, e.getMessage());
     } catch (JobException e) {
-      error(response, callback, e.reason() == JobException.Reason.NOT_FOUND ? 404 : 409, e.getMessage());
+      refuse(request, response, callback, e.reason() == JobException.Reason.NOT_FOUND ? 404 : 409, e.getMessage());
     } catch (Exception e) {
       LOG.warn("{} {}: {}", method, path, e.toString());
-      error(response, callback, 500, String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+      refuse(request, response, callback, 500, String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
     }
   }
 
@@ -379,7 +379,22 @@ public final class JobServer implements AutoCloseable {
     send(response, callback, status, "application/json", OUT.writeValueAsBytes(body));
   }
 
-  private static void error(Response response, Callback callback, int status, String message) {
+  /**
+   * An error answer to a request whose body may be unread (refused before reading it: a missing
+   * token, an unknown path). The body is read and dropped first, up to DRAIN_FACTOR times the
+   * limit, as before a 413 (see body): answered with its body unread, the connection would be
+   * closed under a client that sends its next request on it.
+   */
+  private void refuse(Request request, Response response, Callback callback, int status, String message) {
+    if (status != 413 && request.getLength() <= DRAIN_FACTOR * options.maxBodyBytes()) {
+      try (InputStream in = Content.Source.asInputStream(request)) {
+        byte[] buf = new byte[8192];
+        long read = 0;
+        for (int n; read <= DRAIN_FACTOR * options.maxBodyBytes() && (n = in.read(buf)) > 0; ) read += n;
+      } catch (IOException e) {
+        LOG.debug("dropping a refused request's body: {}", e.toString());
+      }
+    }
     try {
       json(response, callback, status, Map.of("error", String.valueOf(message)));
     } catch (IOException e) {
