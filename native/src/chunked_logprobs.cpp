@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "linear.hpp"
 #include "logprobs.hpp"
@@ -16,6 +17,8 @@ using torch::autograd::variable_list;
 
 constexpr int64_t kSoftmaxRows = 16;  // rows of log-probs computed aside before overwriting the logits
 
+std::atomic<bool> keep_last_logits{true};
+
 at::ScalarType wide(at::ScalarType t) { return at::promote_types(t, at::kFloat); }
 
 // logits / temperature of rows h [n, d] under the head w [V, d]: [n, V], widened as Model::lm_logits.
@@ -26,8 +29,8 @@ at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, double tempera
 }
 
 // Inputs: h [N, d], w [V, d], targets [N]. Outputs: logprobs [N] and, with
-// entropy, entropy [N]. Saves only its inputs; backward recomputes each
-// chunk's log-softmax and uses, with z = logits / temperature and p = softmax(z),
+// entropy, entropy [N]. Saves its inputs and the last chunk's logits; backward
+// recomputes every other chunk's log-softmax and uses, with z = logits / temperature and p = softmax(z),
 //   d logp[y] / dz = onehot(y) - p,     dH / dz = -p * (log p + H).
 struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
@@ -36,9 +39,10 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     auto opts = h.options().dtype(wide(h.scalar_type()));
     auto logprobs = at::empty({N}, opts);
     at::Tensor entropy = entropy_mode ? at::empty({N}, opts) : at::Tensor();
+    at::Tensor z;
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
-      auto z = chunk_logits(h.narrow(0, s, n), w, temperature);  // [n, V]
+      z = chunk_logits(h.narrow(0, s, n), w, temperature);  // [n, V]
       if (softmax_rows_applies(z)) {
         auto r = row_log_softmax(z, targets.narrow(0, s, n), entropy_mode != 0);
         logprobs.narrow(0, s, n).copy_(r.logprobs);
@@ -50,6 +54,13 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       if (entropy_mode) entropy.narrow(0, s, n).copy_(-logp.exp().mul_(logp).sum(-1));
     }
     ctx->save_for_backward({h, w, targets});
+    // The last chunk's logits stay for backward, which starts with them: the pass
+    // holds one [chunk, V] buffer from here on either way, and one recomputed
+    // product fewer per call. Backward takes them out, so a second backward
+    // (retain_graph) recomputes them.
+    if (z.defined() && (h.requires_grad() || w.requires_grad()) && keep_last_logits.load()) {
+      ctx->saved_data["last_logits"] = z;
+    }
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["chunk"] = chunk;
     ctx->saved_data["entropy_mode"] = entropy_mode;
@@ -68,16 +79,25 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     const auto& g_logp = grads[0];  // [N]
     const int64_t N = h.size(0);
     at::Tensor grad_h = need_h ? at::empty_like(h) : at::Tensor();
-    // The head's gradient sums over chunks: accumulated at least in float32.
+    // The head's gradient sums over chunks: accumulated at least in float32. Zeroed
+    // first rather than written by the first product: a fresh block then takes its
+    // page faults in one sequential pass, not inside the product's threads.
     at::Tensor grad_w = need_w ? at::zeros(w.sizes(), w.options().dtype(wide(w.scalar_type()))) : at::Tensor();
-    for (int64_t s = 0; s < N; s += chunk) {
+    at::Tensor kept;
+    if (auto it = ctx->saved_data.find("last_logits"); it != ctx->saved_data.end()) {
+      kept = it->second.toTensor();
+      ctx->saved_data.erase(it);
+    }
+    // Last chunk first: its logits may be the ones forward kept.
+    const int64_t last = N > 0 ? (N - 1) / chunk * chunk : 0;
+    for (int64_t s = last; s >= 0 && N > 0; s -= chunk) {
       const int64_t n = std::min(chunk, N - s);
       auto hc = h.narrow(0, s, n);
       // One [n, V] buffer per chunk instead of four at the learning phase's peak,
       // which lies here: log p overwrites the logits a few rows at a time (the same
       // values as one log_softmax: rows are independent), and without the entropy's
       // gradient p and then gz take the same memory.
-      auto gz = chunk_logits(hc, w, temperature);                            // [n, V]: z, then d loss / dz
+      auto gz = s == last && kept.defined() ? std::move(kept) : chunk_logits(hc, w, temperature);  // [n, V]: z, then d loss / dz
       if (!entropy_grad && softmax_rows_applies(gz)) {
         log_softmax_grad_(gz, targets.narrow(0, s, n), g_logp.narrow(0, s, n));
       } else {
@@ -109,6 +129,8 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
 };
 
 }  // namespace
+
+void set_keep_last_logits(bool on) { keep_last_logits.store(on); }
 
 HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tensor& targets, double temperature,
                          bool entropy, bool entropy_grad, int64_t chunk) {

@@ -1,7 +1,8 @@
 // The LM head, log-softmax, gathered log-prob and entropy in chunks of rows,
 // forward and backward, so no [rows, vocab] tensor larger than one chunk
 // exists: the backward pass recomputes a chunk's logits from the saved hidden
-// states (a custom autograd function). The unchunked path (gather_logprobs
+// states (a custom autograd function), all but the last chunk's, which forward
+// keeps. The unchunked path (gather_logprobs
 // over the full logits) is its slow twin.
 #pragma once
 
@@ -25,6 +26,10 @@ HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tens
 // Same with the model's own chunk setting (memory().logits_chunk).
 HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tensor& targets, double temperature,
                          bool entropy, bool entropy_grad);
+
+// Whether forward keeps the last chunk's logits for backward (default on); off,
+// backward recomputes every chunk: the slow twin tests compare with.
+void set_keep_last_logits(bool on);
 
 // Without gradients: per row, log p_ref(target) and, when h_policy is
 // defined, KL(policy || ref) over the vocabulary, chunk rows at a time.

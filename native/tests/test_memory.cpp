@@ -197,6 +197,35 @@ TEST(ChunkedLogprobs, Float32RowKernelsGiveTheAtenFormulasValuesAndGradients) {
   EXPECT_LT(max_abs_diff(fast.ref_logprobs, slow.ref_logprobs), 1e-5);
 }
 
+// Backward starts with the logits forward kept of the last chunk; recomputing every
+// chunk is its twin, and the same products give the same bits. A second backward
+// over a retained graph recomputes them: the kept buffer became the first's gradient.
+TEST(ChunkedLogprobs, KeptLastChunkGivesTheRecomputedGradientsBitwise) {
+  auto m = make(tiny_gpt2());
+  at::manual_seed(23);
+  auto h = at::randn({4, 9, 16});
+  auto targets = random_tokens(4, 9, 48, 21);
+  for (int64_t chunk : {5, 12, 36, 64}) {  // a partial last chunk, whole chunks, one chunk, fewer rows than a chunk
+    for (bool entropy_grad : {false, true}) {
+      auto kept = run_head(*m, h, targets, chunk, entropy_grad);
+      set_keep_last_logits(false);
+      auto recomputed = run_head(*m, h, targets, chunk, entropy_grad);
+      set_keep_last_logits(true);
+      const std::string where = "chunk " + std::to_string(chunk) + " entropy_grad " + std::to_string(entropy_grad);
+      EXPECT_TRUE(at::equal(kept.grad_h, recomputed.grad_h)) << where;
+      EXPECT_TRUE(at::equal(kept.grad_w, recomputed.grad_w)) << where;
+      EXPECT_LT(max_abs_diff(kept.grad_w, run_head(*m, h, targets, 0, entropy_grad).grad_w), 1e-5) << where;
+    }
+  }
+  zero_grads(*m);
+  auto hr = h.clone().requires_grad_(true);
+  auto loss = head_logprobs(*m, hr, targets, 0.7, false, false, 5).logprobs.sum();
+  loss.backward({}, /*retain_graph=*/true);
+  auto once = hr.grad().clone();
+  loss.backward();
+  EXPECT_TRUE(at::equal(hr.grad(), 2 * once));
+}
+
 TEST(ChunkedLogprobs, ReferenceLogprobsAndFullKlEqualUnchunked) {
   auto ref = make(tiny_llama(), R4J_DTYPE_F64);
   auto c = tiny_llama();
