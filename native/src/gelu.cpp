@@ -6,9 +6,11 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
+#include "bf16_convert.hpp"
 #include "simd.hpp"
 
 namespace r4j {
@@ -79,29 +81,70 @@ __attribute__((target("avx512f"))) void gelu_backward_avx512(const float* u, con
 
 constexpr int64_t kGeluGrain = 1 << 14;  // elements per task
 
+void forward_f32(simd::Isa isa, const float* u, float* y, int64_t n) {
+  if (isa == simd::Isa::avx512) gelu_forward_avx512(u, y, n);
+  else if (isa == simd::Isa::avx2) gelu_forward_avx2(u, y, n);
+  else gelu_forward_plain(u, y, n);
+}
+
+void backward_f32(simd::Isa isa, const float* u, const float* g, float* du, int64_t n) {
+  if (isa == simd::Isa::avx512) gelu_backward_avx512(u, g, du, n);
+  else if (isa == simd::Isa::avx2) gelu_backward_avx2(u, g, du, n);
+  else gelu_backward_plain(u, g, du, n);
+}
+
+// bf16 tensors run the float32 kernels on blocks widened on the stack and round
+// the result once, as ATen's bf16 GELU computes in float32.
+constexpr int64_t kBf16Block = 512;
+
 at::Tensor tanh_gelu_forward(const at::Tensor& u) {
   auto y = at::empty_like(u);
+  const auto isa = simd::elementwise_isa();
+  if (u.scalar_type() == at::kBFloat16) {
+    const auto* up = u.data_ptr<at::BFloat16>();
+    auto* yp = y.data_ptr<at::BFloat16>();
+    at::parallel_for(0, u.numel(), kGeluGrain, [&](int64_t begin, int64_t end) {
+      float uf[kBf16Block], yf[kBf16Block];
+      for (int64_t i = begin; i < end; i += kBf16Block) {
+        const int64_t n = std::min(kBf16Block, end - i);
+        widen_bf16(up + i, uf, n);
+        forward_f32(isa, uf, yf, n);
+        round_to_bf16(yf, yp + i, n);
+      }
+    });
+    return y;
+  }
   const float* up = u.data_ptr<float>();
   float* yp = y.data_ptr<float>();
-  const auto isa = simd::elementwise_isa();
-  at::parallel_for(0, u.numel(), kGeluGrain, [&](int64_t begin, int64_t end) {
-    if (isa == simd::Isa::avx512) gelu_forward_avx512(up + begin, yp + begin, end - begin);
-    else if (isa == simd::Isa::avx2) gelu_forward_avx2(up + begin, yp + begin, end - begin);
-    else gelu_forward_plain(up + begin, yp + begin, end - begin);
-  });
+  at::parallel_for(0, u.numel(), kGeluGrain,
+                   [&](int64_t begin, int64_t end) { forward_f32(isa, up + begin, yp + begin, end - begin); });
   return y;
 }
 
 at::Tensor tanh_gelu_backward(const at::Tensor& u, const at::Tensor& g) {
   auto du = at::empty_like(u);
+  const auto isa = simd::elementwise_isa();
+  if (u.scalar_type() == at::kBFloat16) {
+    const auto* up = u.data_ptr<at::BFloat16>();
+    const auto* gp = g.data_ptr<at::BFloat16>();
+    auto* dp = du.data_ptr<at::BFloat16>();
+    at::parallel_for(0, u.numel(), kGeluGrain, [&](int64_t begin, int64_t end) {
+      float uf[kBf16Block], gf[kBf16Block], df[kBf16Block];
+      for (int64_t i = begin; i < end; i += kBf16Block) {
+        const int64_t n = std::min(kBf16Block, end - i);
+        widen_bf16(up + i, uf, n);
+        widen_bf16(gp + i, gf, n);
+        backward_f32(isa, uf, gf, df, n);
+        round_to_bf16(df, dp + i, n);
+      }
+    });
+    return du;
+  }
   const float* up = u.data_ptr<float>();
   const float* gp = g.data_ptr<float>();
   float* dp = du.data_ptr<float>();
-  const auto isa = simd::elementwise_isa();
   at::parallel_for(0, u.numel(), kGeluGrain, [&](int64_t begin, int64_t end) {
-    if (isa == simd::Isa::avx512) gelu_backward_avx512(up + begin, gp + begin, dp + begin, end - begin);
-    else if (isa == simd::Isa::avx2) gelu_backward_avx2(up + begin, gp + begin, dp + begin, end - begin);
-    else gelu_backward_plain(up + begin, gp + begin, dp + begin, end - begin);
+    backward_f32(isa, up + begin, gp + begin, dp + begin, end - begin);
   });
   return du;
 }
@@ -124,7 +167,8 @@ struct GeluTanh : torch::autograd::Function<GeluTanh> {
 void set_fast_gelu(bool on) { gelu_fast_enabled = on; }
 
 at::Tensor gelu_tanh(const at::Tensor& u) {
-  if (!gelu_fast_enabled || !u.device().is_cpu() || u.scalar_type() != at::kFloat || u.numel() == 0)
+  const bool typed = u.scalar_type() == at::kFloat || u.scalar_type() == at::kBFloat16;
+  if (!gelu_fast_enabled || !u.device().is_cpu() || !typed || u.numel() == 0)
     return at::gelu(u, "tanh");
   auto uc = u.contiguous();
   if (at::GradMode::is_enabled() && u.requires_grad()) return GeluTanh::apply(uc);

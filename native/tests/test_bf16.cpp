@@ -3,18 +3,23 @@
 // learning phase's.
 #include <ATen/ATen.h>
 
+#include <cstring>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "attention.hpp"
+#include "bf16_convert.hpp"
 #include "core_helpers.hpp"
 #include "gemm_few_rows.hpp"
+#include "gelu.hpp"
 #include "generate.hpp"
 #include "linear.hpp"
 #include "optim.hpp"
 #include "sampling.hpp"
 #include "scoring.hpp"
+#include "simd.hpp"
 
 using namespace r4j;
 using namespace r4j::test;
@@ -161,6 +166,70 @@ void expect_fast_paths_off_give_the_same_greedy_tokens(Model& m, const at::Tenso
 }
 
 }  // namespace
+
+std::vector<const char*> isas_here() {
+  std::vector<const char*> isas{"plain"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back("avx2");
+  if (__builtin_cpu_supports("avx512f")) isas.push_back("avx512");
+  return isas;
+}
+
+// Every kernel rounds as c10::BFloat16 does, bit for bit: ties to even, NaN quiet,
+// infinities, overflow to infinity, subnormals; widening is exact.
+TEST(Bf16Convert, EveryKernelRoundsAndWidensAsC10) {
+  at::manual_seed(29);
+  std::vector<float> x;
+  auto r = (at::randn({4099}) * 1e3).contiguous();
+  x.assign(r.data_ptr<float>(), r.data_ptr<float>() + r.numel());
+  for (uint32_t bits : {0x3f808000u, 0x3f818000u, 0x3f80c000u, 0x7f7fffffu, 0x00000001u, 0x80008000u, 0x7fc00000u,
+                        0xffffffffu, 0x7f800000u, 0xff800000u, 0x80000000u, 0x7fffffffu}) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    x.push_back(f);
+  }
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<c10::BFloat16> want(n), got(n);
+  for (int64_t i = 0; i < n; ++i) want[i] = c10::BFloat16(x[i]);
+  for (const char* isa : isas_here()) {
+    simd::pin_elementwise_isa(isa);
+    round_to_bf16(x.data(), got.data(), n);
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < n; ++i) wrong += got[i].x != want[i].x;
+    EXPECT_EQ(wrong, 0) << isa;
+    std::vector<float> back(n);
+    widen_bf16(want.data(), back.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float w = static_cast<float>(want[i]);
+      EXPECT_TRUE(std::memcmp(&back[i], &w, 4) == 0) << isa << " at " << i;
+    }
+  }
+  simd::pin_elementwise_isa(nullptr);
+}
+
+// bf16 GELU computes in float32 and rounds once, as ATen's: within a bf16 rounding
+// step of it, values and gradients, on every kernel.
+TEST(Bf16Kernels, GeluOnEveryKernelStaysWithinARoundingOfAtens) {
+  at::manual_seed(31);
+  auto u0 = (at::randn({20011}) * 3).to(at::kBFloat16);
+  auto g = at::randn(u0.sizes()).to(at::kBFloat16);
+  auto ref = u0.clone().requires_grad_(true);
+  auto want = at::gelu(ref, "tanh");
+  want.backward(g);
+  for (const char* isa : isas_here()) {
+    simd::pin_elementwise_isa(isa);
+    auto u = u0.clone().requires_grad_(true);
+    auto y = r4j::gelu_tanh(u);
+    y.backward(g);
+    EXPECT_EQ(y.scalar_type(), at::kBFloat16);
+    EXPECT_EQ(u.grad().scalar_type(), at::kBFloat16);
+    EXPECT_LT(relative_error(y, want), 1e-2) << isa;
+    EXPECT_LT(relative_error(u.grad(), ref.grad()), 1e-2) << isa;
+    // Against the float32 formula on the same inputs, rounded: one bf16 step at most.
+    auto exact = at::gelu(u0.to(at::kFloat), "tanh");
+    EXPECT_LE(max_abs_diff(y.to(at::kFloat), exact) / exact.abs().max().item<double>(), 1.0 / 128) << isa;
+  }
+  simd::pin_elementwise_isa(nullptr);
+}
 
 TEST(Bf16Generation, FastPathsOffGiveTheSameGreedyTokens) {
   auto m = make(tiny(true), R4J_DTYPE_BF16);
