@@ -82,7 +82,11 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     // The head's gradient sums over chunks: accumulated at least in float32. Zeroed
     // first rather than written by the first product: a fresh block then takes its
     // page faults in one sequential pass, not inside the product's threads.
-    at::Tensor grad_w = need_w ? at::zeros(w.sizes(), w.options().dtype(wide(w.scalar_type()))) : at::Tensor();
+    // bf16 heads sum straight into the float32 gradient where oneDNN multiplies bf16.
+    const bool into = need_w && N > 0 && matmul_bf16_into_applies(h, w);
+    at::Tensor grad_w;
+    if (need_w) grad_w = into ? at::empty(w.sizes(), w.options().dtype(at::kFloat))
+                              : at::zeros(w.sizes(), w.options().dtype(wide(w.scalar_type())));
     at::Tensor kept;
     if (auto it = ctx->saved_data.find("last_logits"); it != ctx->saved_data.end()) {
       kept = it->second.toTensor();
@@ -119,7 +123,8 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       auto gzw = gz.to(w.scalar_type());                                     // d loss / d logits [n, V]
       if (need_h) grad_h.narrow(0, s, n).copy_(matmul_f32(gzw, w));          // [n, d]
       if (need_w) {
-        if (grad_w.scalar_type() == w.scalar_type()) grad_w.addmm_(gzw.t(), hc);
+        if (into) matmul_bf16_into(gzw.t(), hc, grad_w, /*accumulate=*/s != last);
+        else if (grad_w.scalar_type() == w.scalar_type()) grad_w.addmm_(gzw.t(), hc);
         else grad_w.add_(gzw.t().matmul(hc));
       }
     }

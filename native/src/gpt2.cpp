@@ -10,6 +10,7 @@
 #include "attention.hpp"
 #include "errors.hpp"
 #include "gelu.hpp"
+#include "layer_norm.hpp"
 #include "linear.hpp"
 
 namespace r4j {
@@ -83,7 +84,7 @@ class Gpt2 final : public Model {
       auto block = [this, &b, l, cache, bias, B, T, nh, hd, d](const at::Tensor& x) {
         const auto& c = config_;
         // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
-        auto h = at::layer_norm(x, {d}, b.ln_1_w, b.ln_1_b, c.norm_eps);
+        auto h = r4j::layer_norm(x, b.ln_1_w, b.ln_1_b, c.norm_eps);
         // One contiguous [3, B, nh, T, hd] copy, then unbind: batched matmuls on
         // contiguous heads, and one backward node instead of three zero-filled selects.
         auto qkv = plus_lora(conv1d(h, b.c_attn_w, b.c_attn_b), b.c_attn_lora, h)
@@ -98,7 +99,7 @@ class Gpt2 final : public Model {
         y = y.transpose(1, 2).reshape({B, T, d});
         auto out = add_projection(x, y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
         // MLP: c_proj(gelu_tanh(c_fc(x)))
-        h = at::layer_norm(out, {d}, b.ln_2_w, b.ln_2_b, c.norm_eps);
+        h = r4j::layer_norm(out, b.ln_2_w, b.ln_2_b, c.norm_eps);
         h = lora_active(b.c_fc_lora) ? gelu_tanh(plus_lora(conv1d(h, b.c_fc_w, b.c_fc_b), b.c_fc_lora, h))
                                      : linear_gelu_tanh(h, b.c_fc_w, b.c_fc_b, /*w_is_out_by_in=*/false);
         return add_projection(out, h, b.mlp_proj_w, b.mlp_proj_b, b.mlp_proj_lora);
@@ -106,7 +107,7 @@ class Gpt2 final : public Model {
       x = run_block(block, x, cache != nullptr);
     }
     if (cache) cache->length = offset + T;
-    return at::layer_norm(x, {d}, ln_f_w_, ln_f_b_, c.norm_eps);
+    return r4j::layer_norm(x, ln_f_w_, ln_f_b_, c.norm_eps);
   }
 
  private:

@@ -429,6 +429,45 @@ at::Tensor matmul_f32(const at::Tensor& a, const at::Tensor& b) {
   return at::matmul(a, b);
 }
 
+bool matmul_bf16_into_applies(const at::Tensor& a, const at::Tensor& b) {
+#ifdef RLHF4J_WITH_DNNL
+  return fast_enabled && cpu_bf16_matmul_native() && a.device().is_cpu() && b.device().is_cpu() &&
+         a.scalar_type() == at::kBFloat16 && b.scalar_type() == at::kBFloat16 && a.numel() > 0 && b.numel() > 0 &&
+         strides_positive(a) && strides_positive(b);
+#else
+  (void)a;
+  (void)b;
+  return false;
+#endif
+}
+
+void matmul_bf16_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c, bool accumulate) {
+  TORCH_CHECK(matmul_bf16_into_applies(a, b) && a.dim() == 2 && b.dim() == 2 && c.scalar_type() == at::kFloat &&
+                  c.is_contiguous() && c.size(0) == a.size(0) && c.size(1) == b.size(1) && a.size(1) == b.size(0),
+              "matmul_bf16_into: bf16 [m, k] x [k, n] into a contiguous float32 [m, n]");
+#ifdef RLHF4J_WITH_DNNL
+  using dt = dnnl::memory::data_type;
+  auto desc = [](const at::Tensor& t, dt type) {
+    return dnnl::memory::desc(dnnl::memory::dims(t.sizes().begin(), t.sizes().end()), type,
+                              dnnl::memory::dims(t.strides().begin(), t.strides().end()));
+  };
+  auto& engine = cpu_engine();
+  const auto ad = desc(a, dt::bf16), bd = desc(b, dt::bf16), cd = desc(c, dt::f32);
+  dnnl::primitive_attr attr;
+  if (accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, engine));
+  dnnl::stream stream(engine);
+  prim.execute(stream, {{DNNL_ARG_SRC, dnnl::memory(ad, engine, a.data_ptr())},
+                        {DNNL_ARG_WEIGHTS, dnnl::memory(bd, engine, b.data_ptr())},
+                        {DNNL_ARG_DST, dnnl::memory(cd, engine, c.data_ptr())}});
+  stream.wait();
+#endif
+}
+
 at::Tensor linear_gelu_tanh(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
   return linear_then(x, w, b, w_is_out_by_in, Epilogue{true, {}});
 }

@@ -40,6 +40,16 @@ bool cpu_bf16_matmul_native();
 // paths are on (any operand may be a transposed view), else at::matmul.
 at::Tensor matmul_f32(const at::Tensor& a, const at::Tensor& b);
 
+// Whether matmul_bf16_into runs here: bf16 CPU operands, oneDNN built in with
+// native bf16 products (cpu_bf16_matmul_native) and the fast paths on.
+bool matmul_bf16_into_applies(const at::Tensor& a, const at::Tensor& b);
+// c [m, n] float32 = a [m, k] b [k, n], plus c's own values when accumulate:
+// bf16 operands with any positive strides, one oneDNN product into a float32
+// destination. A sum of products over chunks then rounds to bf16 once, at its
+// end, without each bf16 product widened and added (a.matmul(b) and add_, the
+// twin). Requires matmul_bf16_into_applies.
+void matmul_bf16_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c, bool accumulate);
+
 // The ATen path only: the slow, obvious twin of linear().
 at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in);
 

@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "attention.hpp"
+#include "chunked_logprobs.hpp"
 #include "bf16_convert.hpp"
 #include "core_helpers.hpp"
 #include "gemm_few_rows.hpp"
 #include "gelu.hpp"
 #include "generate.hpp"
+#include "layer_norm.hpp"
 #include "linear.hpp"
 #include "optim.hpp"
 #include "sampling.hpp"
@@ -166,6 +168,72 @@ void expect_fast_paths_off_give_the_same_greedy_tokens(Model& m, const at::Tenso
 }
 
 }  // namespace
+
+// bf16 products summed into a float32 destination: the widened values' float32
+// product (exact products, float32 sums), plus the destination's values when accumulating.
+TEST(Bf16Kernels, ProductsIntoFloat32EqualTheWidenedProducts) {
+  at::manual_seed(37);
+  auto a = bf16_randn({70, 300}), b = bf16_randn({70, 40});
+  if (!matmul_bf16_into_applies(a, b)) GTEST_SKIP() << "no oneDNN bf16 products on this CPU or build";
+  auto want = at::matmul(a.t().to(at::kFloat), b.to(at::kFloat));  // [300, 40]
+  auto c = at::full({300, 40}, std::numeric_limits<float>::quiet_NaN());
+  matmul_bf16_into(a.t(), b, c, /*accumulate=*/false);  // a transposed view; c's NaNs overwritten
+  EXPECT_LT(relative_error(c, want), 1e-5);
+  matmul_bf16_into(a.t(), b, c, /*accumulate=*/true);
+  EXPECT_LT(relative_error(c, 2 * want), 1e-5);
+  EXPECT_THROW(matmul_bf16_into(a.t(), b, at::zeros({300, 40}, at::kBFloat16), false), std::exception);
+}
+
+// The chunked head of a bf16 model sums its weight gradient over chunks in float32:
+// the same gradient as each chunk's bf16 product widened and added (the twin, with
+// linear()'s fast paths off).
+TEST(Bf16Kernels, ChunkedHeadGradientSumsIntoFloat32) {
+  auto c = tiny_gpt2();
+  c.dtype = R4J_DTYPE_BF16;
+  auto m = make_model(c, at::kCPU);
+  at::manual_seed(41);
+  auto h0 = bf16_randn({37, c.n_embd});
+  auto targets = at::randint(0, c.vocab_size, {37}, at::kLong);
+  auto head_grad = [&] {
+    auto w = m->lm_head_weight();
+    w.mutable_grad() = at::Tensor();
+    auto h = h0.clone().requires_grad_(true);
+    head_logprobs(*m, h, targets, 1.0, false, false, /*chunk=*/8).logprobs.sum().backward();
+    return std::make_pair(w.grad().clone(), h.grad().clone());
+  };
+  auto [fast_w, fast_h] = head_grad();
+  set_fast_linear(false);
+  auto [slow_w, slow_h] = head_grad();
+  set_fast_linear(true);
+  EXPECT_EQ(fast_w.scalar_type(), at::kBFloat16);
+  EXPECT_LT(relative_error(fast_w, slow_w), 2e-2);
+  EXPECT_LT(relative_error(fast_h, slow_h), 2e-2);
+}
+
+// bf16 LayerNorm on float32 copies, rounded once, against ATen's bf16 kernel (the
+// twin) and the float64 formula on the same bf16 values: values and gradients
+// within a bf16 rounding of the formula, and no further from it than the twin.
+TEST(Bf16Kernels, LayerNormOnFloat32CopiesStaysWithinARoundingOfTheFormula) {
+  at::manual_seed(43);
+  auto x0 = (bf16_randn({33, 96}) * 4 + 1).to(at::kBFloat16), g = bf16_randn({33, 96});
+  auto w0 = (bf16_randn({96}) * 0.1 + 1).to(at::kBFloat16), b0 = bf16_randn({96});
+  auto run = [&](at::ScalarType type, bool fast) {
+    set_fast_layer_norm(fast);
+    auto leaf = [&](const at::Tensor& t) { return t.to(type).clone().requires_grad_(true); };  // a fresh leaf per run
+    auto x = leaf(x0), w = leaf(w0), b = leaf(b0);
+    auto y = r4j::layer_norm(x, w, b, 1e-5);
+    y.backward(g.to(type));
+    set_fast_layer_norm(true);
+    return std::vector<at::Tensor>{y.detach(), x.grad(), w.grad(), b.grad()};
+  };
+  auto exact = run(at::kDouble, true), fast = run(at::kBFloat16, true), slow = run(at::kBFloat16, false);
+  const char* names[] = {"y", "dx", "dw", "db"};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(fast[i].scalar_type(), at::kBFloat16) << names[i];
+    EXPECT_LT(relative_error(fast[i], exact[i]), 1.0 / 128) << names[i];
+    EXPECT_LE(relative_error(fast[i], exact[i]), relative_error(slow[i], exact[i]) + 1e-6) << names[i];
+  }
+}
 
 std::vector<const char*> isas_here() {
   std::vector<const char*> isas{"plain"};
