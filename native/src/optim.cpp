@@ -1,10 +1,12 @@
 #include "optim.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/Parallel.h>
 #include <immintrin.h>
 
+#include "bf16_convert.hpp"
 #include "collective.hpp"
 #include "errors.hpp"
 
@@ -97,21 +99,31 @@ const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("
 }  // namespace
 
 // The same update in one pass over memory: the reference reads and writes each
-// state tensor several times and allocates two temporaries per parameter.
+// state tensor several times and allocates two temporaries per parameter. A bf16
+// gradient is widened, and a bf16 parameter written from its master (rounded to
+// nearest even, as copy_), a block at a time while the block is in cache.
 void AdamW::fused_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
-                         const Hyper& h) {
+                         const Hyper& h, const at::Tensor& param_bf16) {
   float* wp = w.data_ptr<float>();
-  const float* gp = grad.data_ptr<float>();
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
+  const bool wide_grad = grad.scalar_type() == at::kFloat;
+  const float* gp = wide_grad ? grad.data_ptr<float>() : nullptr;
+  const c10::BFloat16* gb = wide_grad ? nullptr : grad.data_ptr<at::BFloat16>();
+  c10::BFloat16* out = param_bf16.defined() ? param_bf16.data_ptr<at::BFloat16>() : nullptr;
   const Scalars c{static_cast<float>(h.clip), static_cast<float>(h.beta1), static_cast<float>(h.beta2),
                   decay && h.weight_decay > 0 ? static_cast<float>(1 - h.lr * h.weight_decay) : 1.0f,
                   static_cast<float>(h.eps), static_cast<float>(h.sqrt_bias2), static_cast<float>(h.step_size)};
+  auto range = has_avx2 ? adamw_range_avx2 : adamw_range_plain;
   at::parallel_for(0, w.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
-    if (has_avx2) {
-      adamw_range_avx2(wp, gp, mp, vp, begin, end, c);
-    } else {
-      adamw_range_plain(wp, gp, mp, vp, begin, end, c);
+    constexpr int64_t kBlock = 4096;
+    float widened[kBlock];
+    for (int64_t i = begin; i < end; i += kBlock) {
+      const int64_t n = std::min(kBlock, end - i);
+      const float* g = gp ? gp + i : widened;
+      if (!gp) widen_bf16(gb + i, widened, n);
+      range(wp + i, g, mp + i, vp + i, 0, n, c);
+      if (out) round_to_bf16(wp + i, out + i, n);
     }
   });
 }
@@ -158,12 +170,16 @@ r4j_step_result AdamW::step(double lr) {
     if (!s.param.grad().defined()) continue;  // untouched this step, as torch.optim does
     auto w = s.master.defined() ? s.master : s.param;
     const auto& g = s.param.grad();
-    if (fused_ && g.scalar_type() == at::kFloat && g.is_contiguous() && w.is_contiguous() && w.device().is_cpu()) {
-      fused_update(w, g, s.exp_avg, s.exp_avg_sq, s.decay, h);
+    const bool typed = g.scalar_type() == at::kFloat || g.scalar_type() == at::kBFloat16;
+    if (fused_ && typed && g.is_contiguous() && w.is_contiguous() && w.device().is_cpu()) {
+      // A bf16 parameter is written in the same pass; any other copy of a master after it.
+      const bool writes_param = s.master.defined() && s.param.scalar_type() == at::kBFloat16 && s.param.is_contiguous();
+      fused_update(w, g, s.exp_avg, s.exp_avg_sq, s.decay, h, writes_param ? s.param : at::Tensor());
+      if (s.master.defined() && !writes_param) s.param.copy_(s.master);
     } else {
       reference_update(w, g, s.exp_avg, s.exp_avg_sq, s.decay, h);
+      if (s.master.defined()) s.param.copy_(s.master);
     }
-    if (s.master.defined()) s.param.copy_(s.master);
   }
   zero_grad();
   result.step = step_;

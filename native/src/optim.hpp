@@ -41,8 +41,9 @@ class AdamW {
   };
   static void reference_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
                                const Hyper& h);
+  // param_bf16, when defined, receives w rounded to bf16 (the parameter of a master).
   static void fused_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
-                           const Hyper& h);
+                           const Hyper& h, const at::Tensor& param_bf16);
 
   std::vector<Slot> slots_;
   bool fused_ = true;

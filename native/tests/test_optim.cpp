@@ -119,3 +119,26 @@ TEST(AdamW, TheOnePassUpdateMatchesItsAtenTwin) {
   EXPECT_LT(test::max_abs_diff(ab, bb), 1e-6);
   EXPECT_LT(test::max_abs_diff(fast.state()[1].second, slow.state()[1].second), 1e-6);
 }
+
+// bf16 parameters: the one pass widens the bf16 gradient and writes the parameter
+// from its master; the ATen twin steps the master and copies it.
+TEST(AdamW, TheOnePassUpdateOfBf16ParametersMatchesItsAtenTwin) {
+  at::manual_seed(5);
+  auto init = at::randn({70001});  // parallel chunks, blocks and a ragged tail
+  auto a = init.to(at::kBFloat16).set_requires_grad(true), b = init.to(at::kBFloat16).set_requires_grad(true);
+  AdamW fast({{"w", a}}, adamw(/*wd=*/0.05, /*clip=*/0.5));
+  AdamW slow({{"w", b}}, adamw(0.05, 0.5));
+  slow.set_fused(false);
+  for (int step = 0; step < 5; ++step) {
+    auto g = at::randn({70001}).to(at::kBFloat16);
+    a.mutable_grad() = g.clone();
+    b.mutable_grad() = g.clone();
+    fast.step(0.01);
+    slow.step(0.01);
+  }
+  auto fs = fast.state(), ss = slow.state();
+  for (size_t i = 0; i + 1 < fs.size(); ++i) EXPECT_LT(test::max_abs_diff(fs[i].second, ss[i].second), 1e-6) << fs[i].first;
+  ASSERT_EQ(fs.back().first, "w.master");
+  EXPECT_TRUE(at::equal(a, fs.back().second.to(at::kBFloat16))) << "the parameter is its master, rounded";
+  EXPECT_LT(test::max_abs_diff(a, b), 1e-2);
+}
