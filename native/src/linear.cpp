@@ -246,27 +246,41 @@ at::Tensor dnnl_matmul(at::Tensor a, at::Tensor b) {
   return y;
 }
 
-// a [..., m, k] b [..., k, n] over the same batch dims, any positive strides
-// (a transposed view is a stride swap): one oneDNN matmul over the whole batch,
-// where ATen's bmm runs one product per matrix. oneDNN's own primitive cache
-// keeps the repeated shapes of a learning phase.
-at::Tensor dnnl_bmm(const at::Tensor& a, const at::Tensor& b) {
-  using dt = dnnl::memory::data_type;
-  auto desc = [](const at::Tensor& t) {
-    return dnnl::memory::desc(dnnl::memory::dims(t.sizes().begin(), t.sizes().end()), dt::f32,
+// y = a b (+ y's own values when accumulate), a [..., m, k] b [..., k, n] y
+// [..., m, n] over the same batch dims, any positive strides (a transposed view
+// is a stride swap), operands of type in, y of type out: one oneDNN matmul over
+// the whole batch. oneDNN's own primitive cache keeps the repeated shapes of a
+// learning phase.
+void strided_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y, dnnl::memory::data_type in,
+                    dnnl::memory::data_type out, bool accumulate) {
+  auto desc = [](const at::Tensor& t, dnnl::memory::data_type type) {
+    return dnnl::memory::desc(dnnl::memory::dims(t.sizes().begin(), t.sizes().end()), type,
                               dnnl::memory::dims(t.strides().begin(), t.strides().end()));
   };
-  auto sizes = a.sizes().vec();
-  sizes.back() = b.size(-1);
-  auto y = at::empty(sizes, a.options());
   auto& engine = cpu_engine();
-  const auto ad = desc(a), bd = desc(b), yd = desc(y);
-  dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), engine));
+  const auto ad = desc(a, in), bd = desc(b, in), yd = desc(y, out);
+  dnnl::primitive_attr attr;
+  if (accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), attr, engine));
   dnnl::stream stream(engine);
   prim.execute(stream, {{DNNL_ARG_SRC, dnnl::memory(ad, engine, a.data_ptr())},
                         {DNNL_ARG_WEIGHTS, dnnl::memory(bd, engine, b.data_ptr())},
                         {DNNL_ARG_DST, dnnl::memory(yd, engine, y.data_ptr())}});
   stream.wait();
+}
+
+// Float32 a [..., m, k] b [..., k, n] as one strided matmul, where ATen's bmm runs
+// one product per matrix.
+at::Tensor dnnl_bmm(const at::Tensor& a, const at::Tensor& b) {
+  using dt = dnnl::memory::data_type;
+  auto sizes = a.sizes().vec();
+  sizes.back() = b.size(-1);
+  auto y = at::empty(sizes, a.options());
+  strided_matmul(a, b, y, dt::f32, dt::f32, /*accumulate=*/false);
   return y;
 }
 
@@ -447,24 +461,7 @@ void matmul_bf16_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor
               "matmul_bf16_into: bf16 [m, k] x [k, n] into a contiguous float32 [m, n]");
 #ifdef RLHF4J_WITH_DNNL
   using dt = dnnl::memory::data_type;
-  auto desc = [](const at::Tensor& t, dt type) {
-    return dnnl::memory::desc(dnnl::memory::dims(t.sizes().begin(), t.sizes().end()), type,
-                              dnnl::memory::dims(t.strides().begin(), t.strides().end()));
-  };
-  auto& engine = cpu_engine();
-  const auto ad = desc(a, dt::bf16), bd = desc(b, dt::bf16), cd = desc(c, dt::f32);
-  dnnl::primitive_attr attr;
-  if (accumulate) {
-    dnnl::post_ops ops;
-    ops.append_sum(1.0f);
-    attr.set_post_ops(ops);
-  }
-  dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, engine));
-  dnnl::stream stream(engine);
-  prim.execute(stream, {{DNNL_ARG_SRC, dnnl::memory(ad, engine, a.data_ptr())},
-                        {DNNL_ARG_WEIGHTS, dnnl::memory(bd, engine, b.data_ptr())},
-                        {DNNL_ARG_DST, dnnl::memory(cd, engine, c.data_ptr())}});
-  stream.wait();
+  strided_matmul(a, b, c, dt::bf16, dt::f32, accumulate);
 #endif
 }
 

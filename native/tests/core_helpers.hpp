@@ -12,6 +12,14 @@
 
 namespace r4j::test {
 
+// The names simd::pin_elementwise_isa takes for the instruction sets this CPU runs.
+inline std::vector<const char*> elementwise_isas_here() {
+  std::vector<const char*> isas{"plain"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back("avx2");
+  if (__builtin_cpu_supports("avx512f")) isas.push_back("avx512");
+  return isas;
+}
+
 inline at::Tensor floats(std::vector<float> v, std::vector<int64_t> shape) {
   return at::tensor(v, at::kFloat).view(shape);
 }

@@ -235,13 +235,6 @@ TEST(Bf16Kernels, LayerNormOnFloat32CopiesStaysWithinARoundingOfTheFormula) {
   }
 }
 
-std::vector<const char*> isas_here() {
-  std::vector<const char*> isas{"plain"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back("avx2");
-  if (__builtin_cpu_supports("avx512f")) isas.push_back("avx512");
-  return isas;
-}
-
 // Every kernel rounds as c10::BFloat16 does, bit for bit: ties to even, NaN quiet,
 // infinities, overflow to infinity, subnormals; widening is exact.
 TEST(Bf16Convert, EveryKernelRoundsAndWidensAsC10) {
@@ -258,7 +251,7 @@ TEST(Bf16Convert, EveryKernelRoundsAndWidensAsC10) {
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<c10::BFloat16> want(n), got(n);
   for (int64_t i = 0; i < n; ++i) want[i] = c10::BFloat16(x[i]);
-  for (const char* isa : isas_here()) {
+  for (const char* isa : elementwise_isas_here()) {
     simd::pin_elementwise_isa(isa);
     round_to_bf16(x.data(), got.data(), n);
     int64_t wrong = 0;
@@ -283,7 +276,7 @@ TEST(Bf16Kernels, GeluOnEveryKernelStaysWithinARoundingOfAtens) {
   auto ref = u0.clone().requires_grad_(true);
   auto want = at::gelu(ref, "tanh");
   want.backward(g);
-  for (const char* isa : isas_here()) {
+  for (const char* isa : elementwise_isas_here()) {
     simd::pin_elementwise_isa(isa);
     auto u = u0.clone().requires_grad_(true);
     auto y = r4j::gelu_tanh(u);

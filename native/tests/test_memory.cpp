@@ -147,9 +147,7 @@ TEST(ChunkedLogprobs, LmLossAndPpoLossGradientsEqualUnchunked) {
 // vocabulary that is no multiple of the vector width, a row far from zero, and a
 // row with filtered-out (-inf) tokens.
 TEST(SoftmaxRows, EveryKernelGivesAtenLogSoftmaxEntropyAndGradient) {
-  std::vector<const char*> kernels{"plain"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) kernels.push_back("avx2");
-  if (__builtin_cpu_supports("avx512f")) kernels.push_back("avx512");
+  const auto kernels = elementwise_isas_here();
   at::manual_seed(17);
   auto z = at::randn({5, 1003}) * 4;
   z[1].add_(80);

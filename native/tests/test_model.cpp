@@ -421,9 +421,7 @@ TEST(Linear, ProductsThatRecordGradientsMatchTheAtenReference) {
 // gradient: far tails (tanh saturating), zero, tiny arguments, and a length that
 // leaves a tail for the plain loop.
 TEST(Gelu, EveryKernelGivesAtensValuesAndGradient) {
-  std::vector<const char*> isas{"plain"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back("avx2");
-  if (__builtin_cpu_supports("avx512f")) isas.push_back("avx512");
+  const auto isas = elementwise_isas_here();
   at::manual_seed(23);
   auto u0 = at::cat({at::randn({70013}) * 3, at::tensor({-30.f, -9.f, -1e-4f, 0.f, 1e-4f, 9.f, 30.f})});
   auto g = at::randn(u0.sizes());
