@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "attention_softmax.hpp"
 #include "linear.hpp"  // cpu_bf16_matmul_native, matmul_f32, onednn_products
 #include "simd.hpp"
 
@@ -278,18 +279,40 @@ at::Tensor bias_rows(const at::Tensor& bias, int64_t s, int64_t n) {
   return bias.size(-2) == 1 ? bias : bias.narrow(-2, s, n);
 }
 
-// S_c in the wide type: [B, nh, n, S] from q_c [B, nh, n, hd], k^T [B, nh, hd, S].
-at::Tensor chunk_scores(const at::Tensor& qc, const at::Tensor& kt, const at::Tensor& bias_c, double scale) {
-  auto s = matmul_f32(qc, kt).mul_(scale).add_(bias_c);
-  return s.to(wide(s.scalar_type()));
-}
-
 double attention_scale(const at::Tensor& q) { return 1.0 / std::sqrt(static_cast<double>(q.size(-1))); }
 
 // Each row's softmax statistics, [B, nh, T] (wide type): kept for backward.
 struct RowStats {
   at::Tensor max, sum;  // m, z
 };
+
+// P_c = softmax(S_c) [B, nh, n, S] in the wide type, S_c = q_c k^T * scale + bias_c from
+// q_c [B, nh, n, hd], k^T [B, nh, hd, S]; with each row's m and z [B, nh, n, 1].
+at::Tensor chunk_probs(const at::Tensor& qc, const at::Tensor& kt, const at::Tensor& bias_c, double scale,
+                       RowStats& stats) {
+  auto raw = matmul_f32(qc, kt);
+  if (attention_softmax_applies(raw, bias_c)) {
+    auto st = attention_softmax_(raw, bias_c, scale);
+    stats = {st.max, st.sum};
+    return raw;
+  }
+  auto scores = raw.mul_(scale).add_(bias_c).to(wide(raw.scalar_type()));
+  stats.max = std::get<0>(scores.max(-1, /*keepdim=*/true));
+  auto p = scores.sub_(stats.max).exp_();
+  stats.sum = p.sum(-1, /*keepdim=*/true);
+  return p.div_(stats.sum);
+}
+
+// P_c again in backward from the forward's m_c and z_c.
+at::Tensor chunk_probs_again(const at::Tensor& qc, const at::Tensor& kt, const at::Tensor& bias_c, double scale,
+                             const at::Tensor& m_c, const at::Tensor& z_c) {
+  auto raw = matmul_f32(qc, kt);
+  if (attention_softmax_applies(raw, bias_c)) {
+    attention_probs_(raw, bias_c, scale, m_c, z_c);
+    return raw;
+  }
+  return raw.mul_(scale).add_(bias_c).to(wide(raw.scalar_type())).sub_(m_c).exp_().div_(z_c);
+}
 
 // O [B, nh, T, hd]; with stats, also m and z.
 at::Tensor chunked_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
@@ -304,14 +327,12 @@ at::Tensor chunked_forward(const at::Tensor& q, const at::Tensor& k, const at::T
   }
   for (int64_t s = 0; s < T; s += chunk) {
     const int64_t n = std::min(chunk, T - s);
-    auto scores = chunk_scores(q.narrow(2, s, n), kt, bias_rows(bias, s, n), scale);  // [B, nh, n, S]
-    auto m = std::get<0>(scores.max(-1, /*keepdim=*/true));                          // [B, nh, n, 1]
-    auto p = scores.sub_(m).exp_();
-    auto z = p.sum(-1, /*keepdim=*/true);                                             // [B, nh, n, 1]
-    out.narrow(2, s, n).copy_(matmul_f32(p.div_(z).to(q.scalar_type()), v));          // P_c V
+    RowStats c;
+    auto p = chunk_probs(q.narrow(2, s, n), kt, bias_rows(bias, s, n), scale, c);  // [B, nh, n, S]
+    out.narrow(2, s, n).copy_(matmul_f32(p.to(q.scalar_type()), v));             // P_c V
     if (stats) {
-      stats->max.narrow(2, s, n).copy_(m);
-      stats->sum.narrow(2, s, n).copy_(z);
+      stats->max.narrow(2, s, n).copy_(c.max);
+      stats->sum.narrow(2, s, n).copy_(c.sum);
     }
   }
   return out;
@@ -347,10 +368,7 @@ struct ChunkedAttention : torch::autograd::Function<ChunkedAttention> {
     for (int64_t s = 0; s < T; s += chunk) {
       const int64_t n = std::min(chunk, T - s);
       auto qc = q.narrow(2, s, n), dOc = dO.narrow(2, s, n);
-      auto p = chunk_scores(qc, kt, bias_rows(bias, s, n), scale)  // P_c [B, nh, n, S]
-                   .sub_(m.narrow(2, s, n))
-                   .exp_()
-                   .div_(z.narrow(2, s, n));
+      auto p = chunk_probs_again(qc, kt, bias_rows(bias, s, n), scale, m.narrow(2, s, n), z.narrow(2, s, n));
       if (need_v) dv.add_(matmul_f32(p.to(dt).transpose(-2, -1), dOc));  // dV += P_c^T dO_c
       if (!need_q && !need_k) continue;
       auto ds = matmul_f32(dOc, vt).to(wt).sub_(D.narrow(2, s, n)).mul_(p).to(dt);  // dS_c [B, nh, n, S]

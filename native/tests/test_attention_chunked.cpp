@@ -1,7 +1,7 @@
 // Query-chunked attention against its whole-matrix twin, attention_reference:
 // outputs and the gradients of q, k and v, with padded keys, a causal window
 // at an offset, grouped-query heads, ragged and oversized chunks, bf16, and
-// through whole models.
+// through whole models; the softmax kernels against ATen's formula.
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/function.h>
 
@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "attention.hpp"
+#include "attention_softmax.hpp"
 #include "linear.hpp"
 #include "core_helpers.hpp"
 #include "scoring.hpp"
+#include "simd.hpp"
 
 using namespace r4j;
 using namespace r4j::test;
@@ -169,4 +171,68 @@ TEST(ChunkedAttention, ModelSettingDefaultsAndRejectsNegativeRows) {
   EXPECT_EQ(m->attention_chunk(), kDefaultAttentionChunk);
   m->set_attention_chunk(0);
   EXPECT_EQ(m->attention_chunk(), 0);
+}
+
+// ATen's formula for a chunk's softmax, the kernels' slow twin in attention.cpp.
+struct AtenSoftmax {
+  at::Tensor p, m, z;
+};
+AtenSoftmax aten_softmax(const at::Tensor& raw, const at::Tensor& bias, double scale) {
+  auto s = raw.clone().mul_(scale).add_(bias);
+  auto m = std::get<0>(s.max(-1, /*keepdim=*/true));
+  auto p = s.sub_(m).exp_();
+  auto z = p.sum(-1, /*keepdim=*/true);
+  return {p.div_(z), m, z};
+}
+
+// Scores of 37 keys (a tail after every vector width) under a padded, causal mask at an
+// offset: query rows narrowed from a longer bias, a bias that broadcasts over queries,
+// and rows whose every key is masked (uniform, as the formula gives them).
+TEST(AttentionSoftmax, EveryKernelMatchesAtensFormulaAndRecomputesItsOwnProbabilities) {
+  const int64_t B = 3, nh = 4, T = 12, S = 37;
+  auto key_mask = at::ones({B, S}, at::kBool);
+  key_mask[1].narrow(0, 0, 30).fill_(false);  // sequence 1's first queries see only padding
+  key_mask[2][3] = false;
+  auto full = attention_bias(key_mask, S - T, T, at::kFloat);  // [B, 1, T, S]
+  at::manual_seed(3);
+  auto raw = at::randn({B, nh, 5, S}) * 4;
+  const double scale = 0.3;
+  for (const auto& bias : {full.narrow(2, 6, 5), full.narrow(2, 0, 1)}) {
+    auto want = aten_softmax(raw, bias, scale);
+    for (const char* isa : elementwise_isas_here()) {
+      simd::pin_elementwise_isa(isa);
+      auto p = raw.clone();
+      auto st = attention_softmax_(p, bias, scale);
+      EXPECT_LT(max_abs_diff(p, want.p), 1e-6) << isa;
+      EXPECT_LT(max_abs_diff(st.max, want.m), 1e-5) << isa;
+      EXPECT_LT(((st.sum - want.z).abs() / want.z).max().item<double>(), 1e-5) << isa;
+      EXPECT_TRUE(at::allclose(p.sum(-1), at::ones({B, nh, 5}), 0, 1e-5)) << isa;
+      auto again = raw.clone();
+      attention_probs_(again, bias, scale, st.max, st.sum);
+      EXPECT_TRUE(at::equal(again, p)) << isa << ": backward's probabilities are not forward's";
+    }
+    simd::pin_elementwise_isa(nullptr);
+  }
+  auto rows = full.narrow(2, 0, 5);  // sequence 1's rows 0-4: every key masked
+  auto p = raw.clone();
+  attention_softmax_(p, rows, scale);
+  EXPECT_TRUE(at::allclose(p[1], at::full({nh, 5, S}, 1.0 / S), 0, 1e-7));
+}
+
+// The chunked pass with the kernels and with ATen's formula: outputs and the
+// gradients of q, k and v agree to float32 rounding.
+TEST(AttentionSoftmax, ChunkedPassesWithTheKernelsEqualAtensFormula) {
+  auto c = make_case(4, 2, 13, 4, at::kFloat);
+  for (int64_t chunk : {5, 64}) {
+    set_fast_attention_softmax(false);
+    auto want = run(c, chunk);
+    set_fast_attention_softmax(true);
+    auto got = run(c, chunk);
+    const std::string at_chunk = "chunk " + std::to_string(chunk);
+    EXPECT_LT(max_abs_diff(got.out, want.out), 2e-6) << at_chunk;
+    EXPECT_LT(max_abs_diff(got.dq, want.dq), 2e-6) << at_chunk;
+    EXPECT_LT(max_abs_diff(got.dk, want.dk), 2e-6) << at_chunk;
+    EXPECT_LT(max_abs_diff(got.dv, want.dv), 2e-6) << at_chunk;
+    EXPECT_FALSE(at::equal(got.out, want.out)) << at_chunk << ": the kernel did not run";
+  }
 }
