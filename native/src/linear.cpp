@@ -71,11 +71,16 @@ bool onednn_products() {
 struct PackedWeights::Cache {
   struct Entry {
     int uses = 0;
-#ifdef RLHF4J_WITH_DNNL
-    dnnl::memory packed;  // oneDNN's blocked layout
-#endif
   };
   std::map<std::pair<const void*, Shape>, Entry> entries;
+#ifdef RLHF4J_WITH_DNNL
+  // oneDNN's blocked layout of each weight, one copy per weight: the layout it
+  // chooses is the same for every row count on the CPUs we measured (a decoding
+  // batch that shrinks row by row keeps multiplying with it); a row count that
+  // wants another layout replaces it.
+  std::map<const void*, dnnl::memory> packed;
+#endif
+  int64_t packings = 0;
   // The panels do not depend on the number of rows: one copy per weight serves
   // every row count up to kFewRowsMax (generation's batch shrinks as rows finish).
   std::map<std::pair<const void*, bool>, at::Tensor> panels;  // by weight and w_is_out_by_in
@@ -90,13 +95,23 @@ namespace {
 
 thread_local PackedWeights::Cache* active_packing = nullptr;
 
+bool has_packed(const void* w) {
+#ifdef RLHF4J_WITH_DNNL
+  return active_packing->packed.count(w) > 0;
+#else
+  (void)w;
+  return false;
+#endif
+}
+
 // w's entry for shape s in this thread's scope once w is used a second time
-// with that shape (then a reordered copy pays for itself); else null.
+// with that shape (then a reordered copy pays for itself), or at once when w has
+// a reordered copy already; else null.
 PackedWeights::Cache::Entry* reused(const at::Tensor& w, const Shape& s) {
   if (!active_packing) return nullptr;
   auto& e = active_packing->entries[{w.data_ptr(), s}];
   if (e.uses < 2) ++e.uses;
-  return e.uses >= 2 ? &e : nullptr;
+  return e.uses >= 2 || has_packed(w.data_ptr()) ? &e : nullptr;
 }
 
 // Whether w has panels in this thread's scope already (packed at another row count).
@@ -171,15 +186,16 @@ dnnl::memory dnnl_pack(const at::Tensor& w, const Shape& s) {
   return packed;
 }
 
-// oneDNN's blocked layout depends on the row count: a weight keeps only its
-// latest, so a shrinking batch holds one packed copy per weight, not one per size.
-const dnnl::memory& packed_for(const at::Tensor& w, const Shape& s, PackedWeights::Cache::Entry& e) {
-  if (!e.packed) {
-    for (auto& [key, other] : active_packing->entries)
-      if (key.first == w.data_ptr() && &other != &e) other.packed = dnnl::memory();
-    e.packed = dnnl_pack(w, s);
+// w in the blocked layout oneDNN chooses for shape s: the copy w has when its
+// layout is that one (packed for another row count), else a new copy replacing it.
+const dnnl::memory& packed_for(const at::Tensor& w, const Shape& s) {
+  auto& copy = active_packing->packed[w.data_ptr()];
+  if (!copy || !(copy.get_desc() == primitive(s, /*packed=*/true)->pd.weights_desc())) {
+    copy = dnnl::memory();  // the old copy goes before the new one is made
+    copy = dnnl_pack(w, s);
+    ++active_packing->packings;
   }
-  return e.packed;
+  return copy;
 }
 
 // y [m, n] = x2 [m, k] w (+ b), both contiguous (x2 transposed if s.x_by_col);
@@ -361,6 +377,8 @@ PackedWeights::~PackedWeights() {
   if (active_packing == cache_.get()) active_packing = nullptr;
 }
 
+int64_t PackedWeights::packings() const { return cache_->packings; }
+
 namespace {
 
 // What few_rows_linear fuses, done after the product by ATen.
@@ -419,7 +437,7 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
     return few_rows_linear(x2, panels, s.n, b, flat).view(sizes);
   }
 #ifdef RLHF4J_WITH_DNNL
-  return then_aten(dnnl_linear(x2, w, b, s, e ? packed_for(w, s, *e) : dnnl::memory()).view(sizes), then);
+  return then_aten(dnnl_linear(x2, w, b, s, e ? packed_for(w, s) : dnnl::memory()).view(sizes), then);
 #else
   return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
 #endif

@@ -56,8 +56,9 @@ at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::
 // While one of these lives on a thread, linear()'s fast path keeps a copy of
 // each weight it multiplies a second time with the same shape, reordered for
 // that shape (the panels of gemm_few_rows.hpp at up to 16 rows, which serve
-// every row count from then on, else oneDNN's blocked layout, of which a weight
-// keeps only its latest row count's), and multiplies with it from then on. The copies are freed
+// every row count from then on, else oneDNN's blocked layout, which serves every
+// row count whose layout it is, and of which a weight keeps one), and multiplies
+// with it from then on. The copies are freed
 // with the scope; weights must not change while it lives. Generation opens one
 // per call: its decoding steps reuse every weight.
 class PackedWeights {
@@ -66,6 +67,8 @@ class PackedWeights {
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
+  // Weights reordered into oneDNN's blocked layout in this scope so far.
+  int64_t packings() const;
   struct Cache;
 
  private:

@@ -3,6 +3,9 @@
 // Hugging Face names.
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/function.h>
+#ifdef RLHF4J_WITH_DNNL
+#include <dnnl.hpp>
+#endif
 
 #include <cmath>
 #include <iostream>
@@ -330,6 +333,39 @@ TEST(Linear, FastPathMatchesTheAtenReference) {
   set_fast_linear(true);
   EXPECT_LT(max_abs_diff(fast, slow), 1e-5);
 }
+
+#ifdef RLHF4J_WITH_DNNL
+// The blocked layout oneDNN chooses for w [k, n] (stored transposed) at m rows.
+dnnl::memory::desc blocked_layout(int64_t m, int64_t k, int64_t n) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::matmul::desc d({{m, k}, dt::f32, tag::ab}, {{k, n}, dt::f32, tag::any}, {{m, n}, dt::f32, tag::ab});
+  return dnnl::matmul::primitive_desc(d, engine).weights_desc();
+}
+
+// A decoding batch that shrinks row by row past the panel kernel's 16 rows: a weight
+// reordered once serves every later row count whose layout is the same, and each
+// product stays the plain one's.
+TEST(Linear, OneBlockedCopyOfAWeightServesEveryRowCountOfItsLayout) {
+  if (!fast_linear_available()) GTEST_SKIP() << "built without oneDNN";
+  at::NoGradGuard g;
+  at::manual_seed(14);
+  auto w = at::randn({96, 64}), b = at::randn({96});  // [out, in], as a tied LM head
+  const std::vector<int64_t> rows = {40, 40, 33, 17, 64};  // the second use of a shape packs it
+  int64_t expected = 1;
+  for (size_t i = 2; i < rows.size(); ++i)
+    if (!(blocked_layout(rows[i], 64, 96) == blocked_layout(rows[i - 1], 64, 96))) ++expected;
+  PackedWeights scope;
+  for (int64_t m : rows) {
+    auto x = at::randn({m, 64});
+    EXPECT_LT(max_abs_diff(linear(x, w, b, true), linear_reference(x, w, b, true)), 1e-4) << "rows " << m;
+  }
+  EXPECT_EQ(scope.packings(), expected);
+  std::cout << "[ linear ] reorderings of one weight over row counts 40, 33, 17, 64: " << scope.packings()
+            << std::endl;
+}
+#endif
 
 namespace {
 
