@@ -55,6 +55,14 @@ Run run(const Case& c, int64_t chunk) {
   return {out.detach(), q.grad(), k.grad(), v.grad()};
 }
 
+// The output and the gradients of q, k and v of got within tol of want's.
+void expect_runs_within(const Run& got, const Run& want, double tol, const std::string& where) {
+  EXPECT_LT(max_abs_diff(got.out, want.out), tol) << where;
+  EXPECT_LT(max_abs_diff(got.dq, want.dq), tol) << where << " dq";
+  EXPECT_LT(max_abs_diff(got.dk, want.dk), tol) << where << " dk";
+  EXPECT_LT(max_abs_diff(got.dv, want.dv), tol) << where << " dv";
+}
+
 double norm_relative_error(const at::Tensor& got, const at::Tensor& want) {
   auto g = got.to(at::kDouble), w = want.to(at::kDouble);
   return ((g - w).norm() / w.norm()).item<double>();
@@ -73,10 +81,7 @@ TEST(ChunkedAttention, ValuesAndGradientsEqualTheReferenceInFloat64) {
     for (int64_t chunk : std::vector<int64_t>{1, 4, s.T, 64}) {  // one row, a ragged last chunk, exactly T, more than T
       auto got = run(c, chunk);
       const std::string at_chunk = "nkv " + std::to_string(s.nkv) + " chunk " + std::to_string(chunk);
-      EXPECT_LT(max_abs_diff(got.out, want.out), 1e-10) << at_chunk;
-      EXPECT_LT(max_abs_diff(got.dq, want.dq), 1e-10) << at_chunk;
-      EXPECT_LT(max_abs_diff(got.dk, want.dk), 1e-10) << at_chunk;
-      EXPECT_LT(max_abs_diff(got.dv, want.dv), 1e-10) << at_chunk;
+      expect_runs_within(got, want, 1e-10, at_chunk);
       EXPECT_EQ(got.dk.sizes(), c.k.sizes()) << at_chunk;
     }
   }
@@ -108,10 +113,7 @@ TEST(ChunkedAttention, Float32TrainingPassesMatchTheReference) {
   for (int64_t chunk : {5, 13, 64}) {
     auto got = run(c, chunk);
     const std::string at_chunk = "chunk " + std::to_string(chunk);
-    EXPECT_LT(max_abs_diff(got.out, want.out), 1e-5) << at_chunk;
-    EXPECT_LT(max_abs_diff(got.dq, want.dq), 1e-5) << at_chunk;
-    EXPECT_LT(max_abs_diff(got.dk, want.dk), 1e-5) << at_chunk;
-    EXPECT_LT(max_abs_diff(got.dv, want.dv), 1e-5) << at_chunk;
+    expect_runs_within(got, want, 1e-5, at_chunk);
   }
   auto q = c.q.clone().requires_grad_(true);
   auto out = attention(q, c.k, c.v, c.bias, 0.0, 128);  // 13 queries, chunks of 128
@@ -229,10 +231,7 @@ TEST(AttentionSoftmax, ChunkedPassesWithTheKernelsEqualAtensFormula) {
     set_fast_attention_softmax(true);
     auto got = run(c, chunk);
     const std::string at_chunk = "chunk " + std::to_string(chunk);
-    EXPECT_LT(max_abs_diff(got.out, want.out), 2e-6) << at_chunk;
-    EXPECT_LT(max_abs_diff(got.dq, want.dq), 2e-6) << at_chunk;
-    EXPECT_LT(max_abs_diff(got.dk, want.dk), 2e-6) << at_chunk;
-    EXPECT_LT(max_abs_diff(got.dv, want.dv), 2e-6) << at_chunk;
+    expect_runs_within(got, want, 2e-6, at_chunk);
     EXPECT_FALSE(at::equal(got.out, want.out)) << at_chunk << ": the kernel did not run";
   }
 }
