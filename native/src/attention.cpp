@@ -281,19 +281,13 @@ at::Tensor bias_rows(const at::Tensor& bias, int64_t s, int64_t n) {
 
 double attention_scale(const at::Tensor& q) { return 1.0 / std::sqrt(static_cast<double>(q.size(-1))); }
 
-// Each row's softmax statistics, [B, nh, T] (wide type): kept for backward.
-struct RowStats {
-  at::Tensor max, sum;  // m, z
-};
-
 // P_c = softmax(S_c) [B, nh, n, S] in the wide type, S_c = q_c k^T * scale + bias_c from
 // q_c [B, nh, n, hd], k^T [B, nh, hd, S]; with each row's m and z [B, nh, n, 1].
 at::Tensor chunk_probs(const at::Tensor& qc, const at::Tensor& kt, const at::Tensor& bias_c, double scale,
-                       RowStats& stats) {
+                       SoftmaxStats& stats) {
   auto raw = matmul_f32(qc, kt);
   if (attention_softmax_applies(raw, bias_c)) {
-    auto st = attention_softmax_(raw, bias_c, scale);
-    stats = {st.max, st.sum};
+    stats = attention_softmax_(raw, bias_c, scale);
     return raw;
   }
   auto scores = raw.mul_(scale).add_(bias_c).to(wide(raw.scalar_type()));
@@ -316,7 +310,7 @@ at::Tensor chunk_probs_again(const at::Tensor& qc, const at::Tensor& kt, const a
 
 // O [B, nh, T, hd]; with stats, also m and z.
 at::Tensor chunked_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
-                           int64_t chunk, RowStats* stats) {
+                           int64_t chunk, SoftmaxStats* stats) {
   const int64_t B = q.size(0), nh = q.size(1), T = q.size(2);
   const double scale = attention_scale(q);
   auto kt = k.transpose(-2, -1);
@@ -327,7 +321,7 @@ at::Tensor chunked_forward(const at::Tensor& q, const at::Tensor& k, const at::T
   }
   for (int64_t s = 0; s < T; s += chunk) {
     const int64_t n = std::min(chunk, T - s);
-    RowStats c;
+    SoftmaxStats c;
     auto p = chunk_probs(q.narrow(2, s, n), kt, bias_rows(bias, s, n), scale, c);  // [B, nh, n, S]
     out.narrow(2, s, n).copy_(matmul_f32(p.to(q.scalar_type()), v));             // P_c V
     if (stats) {
@@ -342,7 +336,7 @@ at::Tensor chunked_forward(const at::Tensor& q, const at::Tensor& k, const at::T
 struct ChunkedAttention : torch::autograd::Function<ChunkedAttention> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& bias, int64_t chunk) {
-    RowStats stats;
+    SoftmaxStats stats;
     auto out = chunked_forward(q, k, v, bias, chunk, &stats);
     ctx->save_for_backward({q, k, v, bias, out, stats.max, stats.sum});
     ctx->saved_data["chunk"] = chunk;

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "simd.hpp"
+#include "softmax_rows.hpp"
 
 namespace r4j {
 namespace {
@@ -19,32 +20,27 @@ namespace {
 std::atomic<bool> attention_softmax_fast{true};
 
 // Each kernel takes one row: s [S] (the scores, rewritten), b [S] (its bias row).
-// softmax: s = exp(s * scale + b - m) / z, returning m and z; probs: the same
-// from a given m and z.
-struct RowMaxSum {
-  float m, z;
-};
-
-RowMaxSum softmax_plain(float* s, const float* b, int64_t S, float scale) {
+// scale_bias_max: s = s * scale + b, returning its max; divide: s /= z; probs:
+// s = exp(s * scale + b - m) / z from a given m and z. The exp pass between
+// scale_bias_max and divide is softmax_rows' (row_kernels().exp).
+float scale_bias_max_plain(float* s, const float* b, int64_t S, float scale) {
   float m = -std::numeric_limits<float>::infinity();
   for (int64_t j = 0; j < S; ++j) {
     s[j] = s[j] * scale + b[j];
     m = std::max(m, s[j]);
   }
-  float z = 0;
-  for (int64_t j = 0; j < S; ++j) {
-    s[j] = std::exp(s[j] - m);
-    z += s[j];
-  }
+  return m;
+}
+
+void divide_plain(float* s, int64_t S, float z) {
   for (int64_t j = 0; j < S; ++j) s[j] /= z;
-  return {m, z};
 }
 
 void probs_plain(float* s, const float* b, int64_t S, float scale, float m, float z) {
   for (int64_t j = 0; j < S; ++j) s[j] = std::exp(s[j] * scale + b[j] - m) / z;
 }
 
-__attribute__((target("avx2,fma"))) RowMaxSum softmax_avx2(float* s, const float* b, int64_t S, float scale) {
+__attribute__((target("avx2,fma"))) float scale_bias_max_avx2(float* s, const float* b, int64_t S, float scale) {
   const int64_t V = S / 8 * 8;
   const __m256 sc = _mm256_set1_ps(scale);
   __m256 mv = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
@@ -53,27 +49,14 @@ __attribute__((target("avx2,fma"))) RowMaxSum softmax_avx2(float* s, const float
     _mm256_storeu_ps(s + j, x);
     mv = _mm256_max_ps(mv, x);
   }
-  float m = simd::hmax_ps(mv);
-  for (int64_t j = V; j < S; ++j) {
-    s[j] = s[j] * scale + b[j];
-    m = std::max(m, s[j]);
-  }
-  const __m256 mb = _mm256_set1_ps(m);
-  __m256 zv = _mm256_setzero_ps();
-  for (int64_t j = 0; j < V; j += 8) {
-    const __m256 e = simd::exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), mb));
-    _mm256_storeu_ps(s + j, e);
-    zv = _mm256_add_ps(zv, e);
-  }
-  float z = simd::hsum_ps(zv);
-  for (int64_t j = V; j < S; ++j) {
-    s[j] = std::exp(s[j] - m);
-    z += s[j];
-  }
+  return std::max(simd::hmax_ps(mv), scale_bias_max_plain(s + V, b + V, S - V, scale));
+}
+
+__attribute__((target("avx2,fma"))) void divide_avx2(float* s, int64_t S, float z) {
+  const int64_t V = S / 8 * 8;
   const __m256 zb = _mm256_set1_ps(z);
   for (int64_t j = 0; j < V; j += 8) _mm256_storeu_ps(s + j, _mm256_div_ps(_mm256_loadu_ps(s + j), zb));
-  for (int64_t j = V; j < S; ++j) s[j] /= z;
-  return {m, z};
+  divide_plain(s + V, S - V, z);
 }
 
 __attribute__((target("avx2,fma"))) void probs_avx2(float* s, const float* b, int64_t S, float scale, float m, float z) {
@@ -83,10 +66,10 @@ __attribute__((target("avx2,fma"))) void probs_avx2(float* s, const float* b, in
     const __m256 x = _mm256_fmadd_ps(_mm256_loadu_ps(s + j), sc, _mm256_loadu_ps(b + j));
     _mm256_storeu_ps(s + j, _mm256_div_ps(simd::exp_ps(_mm256_sub_ps(x, mb)), zb));
   }
-  for (int64_t j = V; j < S; ++j) s[j] = std::exp(s[j] * scale + b[j] - m) / z;
+  probs_plain(s + V, b + V, S - V, scale, m, z);
 }
 
-__attribute__((target("avx512f"))) RowMaxSum softmax_avx512(float* s, const float* b, int64_t S, float scale) {
+__attribute__((target("avx512f"))) float scale_bias_max_avx512(float* s, const float* b, int64_t S, float scale) {
   const int64_t V = S / 16 * 16;
   const __m512 sc = _mm512_set1_ps(scale);
   __m512 mv = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -95,27 +78,14 @@ __attribute__((target("avx512f"))) RowMaxSum softmax_avx512(float* s, const floa
     _mm512_storeu_ps(s + j, x);
     mv = _mm512_max_ps(mv, x);
   }
-  float m = _mm512_reduce_max_ps(mv);
-  for (int64_t j = V; j < S; ++j) {
-    s[j] = s[j] * scale + b[j];
-    m = std::max(m, s[j]);
-  }
-  const __m512 mb = _mm512_set1_ps(m);
-  __m512 zv = _mm512_setzero_ps();
-  for (int64_t j = 0; j < V; j += 16) {
-    const __m512 e = simd::exp512_ps(_mm512_sub_ps(_mm512_loadu_ps(s + j), mb));
-    _mm512_storeu_ps(s + j, e);
-    zv = _mm512_add_ps(zv, e);
-  }
-  float z = _mm512_reduce_add_ps(zv);
-  for (int64_t j = V; j < S; ++j) {
-    s[j] = std::exp(s[j] - m);
-    z += s[j];
-  }
+  return std::max(_mm512_reduce_max_ps(mv), scale_bias_max_plain(s + V, b + V, S - V, scale));
+}
+
+__attribute__((target("avx512f"))) void divide_avx512(float* s, int64_t S, float z) {
+  const int64_t V = S / 16 * 16;
   const __m512 zb = _mm512_set1_ps(z);
   for (int64_t j = 0; j < V; j += 16) _mm512_storeu_ps(s + j, _mm512_div_ps(_mm512_loadu_ps(s + j), zb));
-  for (int64_t j = V; j < S; ++j) s[j] /= z;
-  return {m, z};
+  divide_plain(s + V, S - V, z);
 }
 
 __attribute__((target("avx512f"))) void probs_avx512(float* s, const float* b, int64_t S, float scale, float m,
@@ -126,19 +96,21 @@ __attribute__((target("avx512f"))) void probs_avx512(float* s, const float* b, i
     const __m512 x = _mm512_fmadd_ps(_mm512_loadu_ps(s + j), sc, _mm512_loadu_ps(b + j));
     _mm512_storeu_ps(s + j, _mm512_div_ps(simd::exp512_ps(_mm512_sub_ps(x, mb)), zb));
   }
-  for (int64_t j = V; j < S; ++j) s[j] = std::exp(s[j] * scale + b[j] - m) / z;
+  probs_plain(s + V, b + V, S - V, scale, m, z);
 }
 
 struct ScoresKernels {
-  RowMaxSum (*softmax)(float*, const float*, int64_t, float);
+  float (*scale_bias_max)(float*, const float*, int64_t, float);
+  void (*divide)(float*, int64_t, float);
   void (*probs)(float*, const float*, int64_t, float, float, float);
+  RowKernels rows;
 };
 
 ScoresKernels scores_kernels() {
   switch (simd::elementwise_isa()) {
-    case simd::Isa::avx512: return {softmax_avx512, probs_avx512};
-    case simd::Isa::avx2: return {softmax_avx2, probs_avx2};
-    default: return {softmax_plain, probs_plain};
+    case simd::Isa::avx512: return {scale_bias_max_avx512, divide_avx512, probs_avx512, row_kernels()};
+    case simd::Isa::avx2: return {scale_bias_max_avx2, divide_avx2, probs_avx2, row_kernels()};
+    default: return {scale_bias_max_plain, divide_plain, probs_plain, row_kernels()};
   }
 }
 
@@ -175,9 +147,11 @@ SoftmaxStats attention_softmax_(const at::Tensor& scores, const at::Tensor& bias
   const auto k = scores_kernels();
   const float sc = static_cast<float>(scale);
   for_each_scores_row(scores, bias, [&](int64_t r, float* s, const float* b, int64_t S) {
-    const RowMaxSum ms = k.softmax(s, b, S, sc);
-    mp[r] = ms.m;
-    zp[r] = ms.z;
+    const float m = k.scale_bias_max(s, b, S, sc);
+    const float z = static_cast<float>(k.rows.exp(s, S, m, /*store=*/true, /*with_zs=*/false).s);
+    k.divide(s, S, z);
+    mp[r] = m;
+    zp[r] = z;
   });
   return st;
 }

@@ -16,8 +16,10 @@ namespace r4j {
 bool attention_softmax_applies(const at::Tensor& scores, const at::Tensor& bias);
 void set_fast_attention_softmax(bool on);
 
+// Each row's softmax statistics m and z, [B, nh, rows, 1] (float32 at least): what
+// backward recomputes the probabilities from.
 struct SoftmaxStats {
-  at::Tensor max, sum;  // [B, nh, n, 1] float32: m and z of each row
+  at::Tensor max, sum;
 };
 
 // In place: P = softmax(scores * scale + bias) along S; returns each row's

@@ -69,10 +69,7 @@ bool onednn_products() {
 }
 
 struct PackedWeights::Cache {
-  struct Entry {
-    int uses = 0;
-  };
-  std::map<std::pair<const void*, Shape>, Entry> entries;
+  std::map<std::pair<const void*, Shape>, int> uses;  // by weight and shape, counted up to 2
 #ifdef RLHF4J_WITH_DNNL
   // oneDNN's blocked layout of each weight, one copy per weight: on the Zen 4 we
   // measured it chooses one layout for every row count from 1 to 300 (a decoding
@@ -104,14 +101,14 @@ bool has_packed(const void* w) {
 #endif
 }
 
-// w's entry for shape s in this thread's scope once w is used a second time
-// with that shape (then a reordered copy pays for itself), or at once when w has
-// a reordered copy already; else null.
-PackedWeights::Cache::Entry* reused(const at::Tensor& w, const Shape& s) {
-  if (!active_packing) return nullptr;
-  auto& e = active_packing->entries[{w.data_ptr(), s}];
-  if (e.uses < 2) ++e.uses;
-  return e.uses >= 2 || has_packed(w.data_ptr()) ? &e : nullptr;
+// Whether w takes a reordered copy for shape s in this thread's scope: from its
+// second use with that shape (then the copy pays for itself), or at once when w
+// has a reordered copy already.
+bool reused(const at::Tensor& w, const Shape& s) {
+  if (!active_packing) return false;
+  auto& uses = active_packing->uses[{w.data_ptr(), s}];
+  if (uses < 2) ++uses;
+  return uses >= 2 || has_packed(w.data_ptr());
 }
 
 // Whether w has panels in this thread's scope already (packed at another row count).
@@ -429,15 +426,15 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
   auto x2 = x.reshape({-1, x.size(-1)}).contiguous();
   const Shape s{x2.size(0), x2.size(1), w_is_out_by_in ? w.size(0) : w.size(1), w_is_out_by_in, b.defined()};
   sizes.back() = s.n;
-  auto* e = reused(w, s);
+  const bool reuse = reused(w, s);
   const bool residual_fits = !then.residual.defined() || then.residual.scalar_type() == at::kFloat;
-  if ((e || has_panels(w, w_is_out_by_in)) && s.m <= kFewRowsMax && few_rows_available() && residual_fits) {
+  if ((reuse || has_panels(w, w_is_out_by_in)) && s.m <= kFewRowsMax && few_rows_available() && residual_fits) {
     const auto& panels = active_packing->panels_of(w, w_is_out_by_in, pack_panels);
     Epilogue flat{then.gelu_tanh, then.residual.defined() ? then.residual.reshape({s.m, s.n}).contiguous() : at::Tensor()};
     return few_rows_linear(x2, panels, s.n, b, flat).view(sizes);
   }
 #ifdef RLHF4J_WITH_DNNL
-  return then_aten(dnnl_linear(x2, w, b, s, e ? packed_for(w, s) : dnnl::memory()).view(sizes), then);
+  return then_aten(dnnl_linear(x2, w, b, s, reuse ? packed_for(w, s) : dnnl::memory()).view(sizes), then);
 #else
   return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
 #endif

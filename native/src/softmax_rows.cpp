@@ -17,15 +17,6 @@ namespace {
 
 std::atomic<bool> rows_fast_enabled{true};
 
-// One row's pass over its V logits after the max m: s = sum_j e_j with
-// e_j = exp(z_j - m), and zs = sum_j e_j (z_j - m) when asked (the entropy's
-// term, taken from z - m so a row far from zero loses no digits to cancellation).
-// With store, e_j replaces z_j. Logits of -inf (filtered-out tokens) have e_j = 0
-// and add nothing to zs.
-struct ExpSums {
-  double s = 0, zs = 0;
-};
-
 float lse_max_plain(const float* z, int64_t V) {
   float m = -std::numeric_limits<float>::infinity();
   for (int64_t j = 0; j < V; ++j) m = std::max(m, z[j]);
@@ -91,10 +82,10 @@ __attribute__((target("avx512f"))) ExpSums lse_exp_avx512(float* z, int64_t V, f
   return {_mm512_reduce_add_ps(s) + tail.s, _mm512_reduce_add_ps(zs) + tail.zs};
 }
 
-struct RowKernels {
-  float (*max)(const float*, int64_t);
-  ExpSums (*exp)(float*, int64_t, float, bool, bool);
-};
+// Rows per task: a row is V floats of work (200 KB at GPT-2's vocabulary).
+constexpr int64_t kRowGrain = 1;
+
+}  // namespace
 
 RowKernels row_kernels() {
   switch (simd::elementwise_isa()) {
@@ -103,11 +94,6 @@ RowKernels row_kernels() {
     default: return {lse_max_plain, lse_exp_plain};
   }
 }
-
-// Rows per task: a row is V floats of work (200 KB at GPT-2's vocabulary).
-constexpr int64_t kRowGrain = 1;
-
-}  // namespace
 
 bool softmax_rows_applies(const at::Tensor& z) {
   return rows_fast_enabled && z.device().is_cpu() && z.scalar_type() == at::kFloat && z.dim() == 2 && z.is_contiguous() &&

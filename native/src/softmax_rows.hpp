@@ -21,6 +21,23 @@ struct RowLogSoftmax {
   at::Tensor entropy;   // [n]: -sum_j p_ij log p_ij (undefined unless asked)
 };
 
+// One row's pass over its V logits after the max m: s = sum_j e_j with
+// e_j = exp(z_j - m), and zs = sum_j e_j (z_j - m) when asked (the entropy's
+// term, taken from z - m so a row far from zero loses no digits to cancellation).
+// With store, e_j replaces z_j. Logits of -inf (filtered-out tokens) have e_j = 0
+// and add nothing to zs.
+struct ExpSums {
+  double s = 0, zs = 0;
+};
+
+// A row's max and its exp pass, on simd::elementwise_isa(): these kernels' and the
+// attention softmax's (attention_softmax.cpp).
+struct RowKernels {
+  float (*max)(const float*, int64_t);
+  ExpSums (*exp)(float*, int64_t, float, bool store, bool with_zs);
+};
+RowKernels row_kernels();
+
 // z [n, V], targets [n] int64.
 RowLogSoftmax row_log_softmax(const at::Tensor& z, const at::Tensor& targets, bool entropy);
 
