@@ -1,9 +1,13 @@
 #include "chunked_logprobs.hpp"
 
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "linear.hpp"
 #include "logprobs.hpp"
@@ -28,17 +32,113 @@ at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, double tempera
   return temperature == 1.0 ? z : z / temperature;
 }
 
+// The gradient of a loss L = sum_i g_i logp_i + sum_i gH_i H_i over one chunk's
+// logits, in place: z [n, V] becomes d L / dz. With p = softmax(z),
+//   d logp[y] / dz = onehot(y) - p,     dH / dz = -p * (log p + H).
+// g_logp [n]; g_entropy [n], undefined when the entropy has no gradient.
+void logits_grad_(at::Tensor& gz, const at::Tensor& targets, const at::Tensor& g_logp, const at::Tensor& g_entropy,
+                  double temperature) {
+  const int64_t n = gz.size(0);
+  const bool entropy_grad = g_entropy.defined();
+  if (!entropy_grad && softmax_rows_applies(gz)) {
+    log_softmax_grad_(gz, targets, g_logp);
+  } else {
+    // One [n, V] buffer: log p overwrites the logits a few rows at a time (the same
+    // values as one log_softmax: rows are independent), and without the entropy's
+    // gradient p and then gz take the same memory.
+    auto logp = gz;
+    for (int64_t r = 0; r < n; r += kSoftmaxRows) {
+      auto rows = logp.narrow(0, r, std::min(kSoftmaxRows, n - r));
+      rows.copy_(at::log_softmax(rows, -1));
+    }
+    auto g = g_logp.unsqueeze(1);                                          // [n, 1]
+    auto p = entropy_grad ? logp.exp() : logp.exp_();
+    gz = entropy_grad ? -p * g : p.mul_(g).neg_();
+    gz.scatter_add_(1, targets.unsqueeze(1), g);
+    if (entropy_grad) {
+      auto H = -(p * logp).sum(-1, /*keepdim=*/true);
+      gz.sub_(p * (logp + H) * g_entropy.unsqueeze(1));
+    }
+  }
+  if (temperature != 1.0) gz.div_(temperature);
+}
+
+// The head's gradients from all its chunks: grad_h [N, d] by rows, grad_w [V, d]
+// summed over chunks, at least in float32. Zeroed first rather than written by the
+// first product: a fresh block then takes its page faults in one sequential pass,
+// not inside the product's threads. bf16 heads sum straight into the float32
+// gradient where oneDNN multiplies bf16.
+struct HeadGrads {
+  at::Tensor h, w;
+  bool into = false;
+  bool first = true;
+
+  HeadGrads(const at::Tensor& hs, const at::Tensor& ws, bool need_h, bool need_w) {
+    if (need_h) h = at::empty_like(hs);
+    into = need_w && hs.size(0) > 0 && matmul_bf16_into_applies(hs, ws);
+    if (need_w) w = into ? at::empty(ws.sizes(), ws.options().dtype(at::kFloat))
+                         : at::zeros(ws.sizes(), ws.options().dtype(wide(ws.scalar_type())));
+  }
+
+  // Adds one chunk: gz = d L / d logits [n, V] of rows hc [n, d] starting at row s.
+  void add(const at::Tensor& gz, const at::Tensor& hc, const at::Tensor& ws, int64_t s) {
+    auto gzw = gz.to(ws.scalar_type());
+    if (h.defined()) h.narrow(0, s, hc.size(0)).copy_(matmul_f32(gzw, ws));  // [n, d]
+    if (w.defined()) {
+      if (into) matmul_bf16_into(gzw.t(), hc, w, /*accumulate=*/!first);
+      else if (w.scalar_type() == ws.scalar_type()) w.addmm_(gzw.t(), hc);
+      else w.add_(gzw.t().matmul(hc));
+    }
+    first = false;
+  }
+
+  at::Tensor weight_grad(const at::Tensor& ws) const { return w.defined() ? w.to(ws.scalar_type()) : w; }
+};
+
+// d loss / d logprobs [N] and d loss / d entropy [N] (undefined unless the entropy
+// has a gradient) at the head's outputs so far, by autograd through the caller's loss.
+std::pair<at::Tensor, at::Tensor> loss_gradients(const HeadLoss& loss, const at::Tensor& logprobs,
+                                                 const at::Tensor& entropy, bool entropy_grad) {
+  at::AutoGradMode grad_mode(true);  // a custom function's forward runs without it
+  auto lp = logprobs.detach().requires_grad_(true);
+  auto H = entropy.defined() ? entropy.detach().requires_grad_(entropy_grad) : entropy;
+  std::vector<at::Tensor> inputs{lp};
+  if (entropy_grad) inputs.push_back(H);
+  auto g = torch::autograd::grad({loss(lp, H)}, inputs, {}, false, false, /*allow_unused=*/true);
+  auto defined = [&](const at::Tensor& t) { return t.defined() ? t : at::zeros_like(lp); };
+  return {defined(g[0]), entropy_grad ? defined(g[1]) : at::Tensor()};
+}
+
+std::atomic<int64_t> gradients_from_forward{0};
+std::atomic<bool> head_gradient_in_forward{true};
+
 // Inputs: h [N, d], w [V, d], targets [N]. Outputs: logprobs [N] and, with
 // entropy, entropy [N]. Saves its inputs and the last chunk's logits; backward
-// recomputes every other chunk's log-softmax and uses, with z = logits / temperature and p = softmax(z),
-//   d logp[y] / dz = onehot(y) - p,     dH / dz = -p * (log p + H).
+// recomputes every other chunk's log-softmax (logits_grad_).
+//
+// With the caller's loss (token-separable: each token's gradient depends on its own
+// scores only), forward also asks it, chunk by chunk, for the gradients backward
+// will receive, and forms the head's gradient products while the chunk's logits are
+// at hand: no chunk is recomputed. Backward uses them when the gradients it receives
+// are those, bitwise, and recomputes otherwise, so a loss that is not token-separable
+// costs time, never correctness.
 struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
-                               const at::Tensor& targets, double temperature, int64_t chunk, int64_t entropy_mode) {
+                               const at::Tensor& targets, double temperature, int64_t chunk, int64_t entropy_mode,
+                               const HeadLoss* loss) {
     const int64_t N = h.size(0);
+    const bool need_h = h.requires_grad(), need_w = w.requires_grad();
+    const bool predict = loss != nullptr && *loss && N > 0 && (need_h || need_w) && head_gradient_in_forward.load();
     auto opts = h.options().dtype(wide(h.scalar_type()));
-    auto logprobs = at::empty({N}, opts);
-    at::Tensor entropy = entropy_mode ? at::empty({N}, opts) : at::Tensor();
+    auto logprobs = predict ? at::zeros({N}, opts) : at::empty({N}, opts);
+    at::Tensor entropy = entropy_mode ? (predict ? at::zeros({N}, opts) : at::empty({N}, opts)) : at::Tensor();
+    std::optional<HeadGrads> grads;
+    at::Tensor g_logp, g_entropy;
+    if (predict) {
+      grads.emplace(h, w, need_h, need_w);
+      g_logp = at::empty({N}, opts);
+      if (entropy_mode == 2) g_entropy = at::empty({N}, opts);
+    }
     at::Tensor z;
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
@@ -47,18 +147,30 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
         auto r = row_log_softmax(z, targets.narrow(0, s, n), entropy_mode != 0);
         logprobs.narrow(0, s, n).copy_(r.logprobs);
         if (entropy_mode) entropy.narrow(0, s, n).copy_(r.entropy);
-        continue;
+      } else {
+        auto logp = at::log_softmax(z, -1);  // [n, V]
+        logprobs.narrow(0, s, n).copy_(logp.gather(1, targets.narrow(0, s, n).unsqueeze(1)).squeeze(1));
+        if (entropy_mode) entropy.narrow(0, s, n).copy_(-logp.exp().mul_(logp).sum(-1));
       }
-      auto logp = at::log_softmax(z, -1);  // [n, V]
-      logprobs.narrow(0, s, n).copy_(logp.gather(1, targets.narrow(0, s, n).unsqueeze(1)).squeeze(1));
-      if (entropy_mode) entropy.narrow(0, s, n).copy_(-logp.exp().mul_(logp).sum(-1));
+      if (!predict) continue;
+      auto [gl, ge] = loss_gradients(*loss, logprobs, entropy, entropy_mode == 2);
+      g_logp.narrow(0, s, n).copy_(gl.narrow(0, s, n));
+      if (ge.defined()) g_entropy.narrow(0, s, n).copy_(ge.narrow(0, s, n));
+      logits_grad_(z, targets.narrow(0, s, n), g_logp.narrow(0, s, n),
+                   ge.defined() ? g_entropy.narrow(0, s, n) : at::Tensor(), temperature);
+      grads->add(z, h.narrow(0, s, n), w, s);
     }
     ctx->save_for_backward({h, w, targets});
-    // The last chunk's logits stay for backward, which starts with them: the pass
-    // holds one [chunk, V] buffer from here on either way, and one recomputed
-    // product fewer per call. Backward takes them out, so a second backward
-    // (retain_graph) recomputes them.
-    if (z.defined() && (h.requires_grad() || w.requires_grad()) && keep_last_logits.load()) {
+    if (predict) {
+      ctx->saved_data["g_logp"] = g_logp;
+      if (g_entropy.defined()) ctx->saved_data["g_entropy"] = g_entropy;
+      if (grads->h.defined()) ctx->saved_data["grad_h"] = grads->h;
+      if (grads->w.defined()) ctx->saved_data["grad_w"] = grads->weight_grad(w);
+    } else if (z.defined() && (need_h || need_w) && keep_last_logits.load()) {
+      // The last chunk's logits stay for backward, which starts with them: the pass
+      // holds one [chunk, V] buffer from here on either way, and one recomputed
+      // product fewer per call. Backward takes them out, so a second backward
+      // (retain_graph) recomputes them.
       ctx->saved_data["last_logits"] = z;
     }
     ctx->saved_data["temperature"] = temperature;
@@ -77,16 +189,26 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     const bool entropy_grad = ctx->saved_data["entropy_mode"].toInt() == 2;
     const bool need_h = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
     const auto& g_logp = grads[0];  // [N]
+    const at::Tensor none;
+    // The gradients forward formed leave the context: the weight's then becomes its
+    // .grad without a copy, and a second backward (retain_graph) recomputes.
+    auto take = [&](const char* key) {
+      auto found = ctx->saved_data.find(key);
+      if (found == ctx->saved_data.end()) return none;
+      auto t = found->second.toTensor();
+      ctx->saved_data.erase(found);
+      return t;
+    };
+    auto told_logp = take("g_logp"), told_entropy = take("g_entropy");
+    auto formed_h = take("grad_h"), formed_w = take("grad_w");
+    const bool as_told = told_logp.defined() && g_logp.defined() && at::equal(g_logp, told_logp) &&
+                         (!entropy_grad || (grads[1].defined() && at::equal(grads[1], told_entropy)));
+    if (as_told && (!need_h || formed_h.defined()) && (!need_w || formed_w.defined())) {
+      gradients_from_forward.fetch_add(1);
+      return {need_h ? formed_h : none, need_w ? std::move(formed_w) : none, none, none, none, none, none};
+    }
     const int64_t N = h.size(0);
-    at::Tensor grad_h = need_h ? at::empty_like(h) : at::Tensor();
-    // The head's gradient sums over chunks: accumulated at least in float32. Zeroed
-    // first rather than written by the first product: a fresh block then takes its
-    // page faults in one sequential pass, not inside the product's threads.
-    // bf16 heads sum straight into the float32 gradient where oneDNN multiplies bf16.
-    const bool into = need_w && N > 0 && matmul_bf16_into_applies(h, w);
-    at::Tensor grad_w;
-    if (need_w) grad_w = into ? at::empty(w.sizes(), w.options().dtype(at::kFloat))
-                              : at::zeros(w.sizes(), w.options().dtype(wide(w.scalar_type())));
+    HeadGrads out(h, w, need_h, need_w);
     at::Tensor kept;
     if (auto it = ctx->saved_data.find("last_logits"); it != ctx->saved_data.end()) {
       kept = it->second.toTensor();
@@ -97,39 +219,12 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     for (int64_t s = last; s >= 0 && N > 0; s -= chunk) {
       const int64_t n = std::min(chunk, N - s);
       auto hc = h.narrow(0, s, n);
-      // One [n, V] buffer per chunk instead of four at the learning phase's peak,
-      // which lies here: log p overwrites the logits a few rows at a time (the same
-      // values as one log_softmax: rows are independent), and without the entropy's
-      // gradient p and then gz take the same memory.
       auto gz = s == last && kept.defined() ? std::move(kept) : chunk_logits(hc, w, temperature);  // [n, V]: z, then d loss / dz
-      if (!entropy_grad && softmax_rows_applies(gz)) {
-        log_softmax_grad_(gz, targets.narrow(0, s, n), g_logp.narrow(0, s, n));
-      } else {
-        auto logp = gz;
-        for (int64_t r = 0; r < n; r += kSoftmaxRows) {
-          auto rows = logp.narrow(0, r, std::min(kSoftmaxRows, n - r));
-          rows.copy_(at::log_softmax(rows, -1));
-        }
-        auto g = g_logp.narrow(0, s, n).unsqueeze(1);                        // [n, 1]
-        auto p = entropy_grad ? logp.exp() : logp.exp_();
-        gz = entropy_grad ? -p * g : p.mul_(g).neg_();
-        gz.scatter_add_(1, targets.narrow(0, s, n).unsqueeze(1), g);
-        if (entropy_grad) {
-          auto H = -(p * logp).sum(-1, /*keepdim=*/true);
-          gz.sub_(p * (logp + H) * grads[1].narrow(0, s, n).unsqueeze(1));
-        }
-      }
-      if (temperature != 1.0) gz.div_(temperature);
-      auto gzw = gz.to(w.scalar_type());                                     // d loss / d logits [n, V]
-      if (need_h) grad_h.narrow(0, s, n).copy_(matmul_f32(gzw, w));          // [n, d]
-      if (need_w) {
-        if (into) matmul_bf16_into(gzw.t(), hc, grad_w, /*accumulate=*/s != last);
-        else if (grad_w.scalar_type() == w.scalar_type()) grad_w.addmm_(gzw.t(), hc);
-        else grad_w.add_(gzw.t().matmul(hc));
-      }
+      logits_grad_(gz, targets.narrow(0, s, n), g_logp.narrow(0, s, n),
+                   entropy_grad ? grads[1].narrow(0, s, n) : none, temperature);
+      out.add(gz, hc, w, s);
     }
-    if (need_w) grad_w = grad_w.to(w.scalar_type());
-    return {grad_h, grad_w, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {out.h, out.weight_grad(w), none, none, none, none, none};
   }
 };
 
@@ -137,8 +232,12 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
 
 void set_keep_last_logits(bool on) { keep_last_logits.store(on); }
 
+void set_head_gradient_in_forward(bool on) { head_gradient_in_forward.store(on); }
+
+int64_t head_gradients_from_forward() { return gradients_from_forward.load(); }
+
 HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tensor& targets, double temperature,
-                         bool entropy, bool entropy_grad, int64_t chunk) {
+                         bool entropy, bool entropy_grad, int64_t chunk, const HeadLoss& loss) {
   HeadScores out;
   if (chunk <= 0) {
     out.logprobs = gather_logprobs(model.lm_logits(h), targets, temperature, entropy ? &out.entropy : nullptr,
@@ -149,15 +248,20 @@ HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tens
   auto flat_h = h.reshape({-1, d});        // [N, d]
   auto flat_t = targets.reshape({-1});     // [N]
   const int64_t mode = entropy ? (entropy_grad ? 2 : 1) : 0;
-  auto outs = ChunkedHead::apply(flat_h, model.lm_head_weight(), flat_t, temperature, chunk, mode);
+  // The caller's loss takes outputs shaped as the targets.
+  HeadLoss flat_loss;
+  if (loss) flat_loss = [&](const at::Tensor& lp, const at::Tensor& H) {
+    return loss(lp.view(targets.sizes()), H.defined() ? H.view(targets.sizes()) : H);
+  };
+  auto outs = ChunkedHead::apply(flat_h, model.lm_head_weight(), flat_t, temperature, chunk, mode, &flat_loss);
   out.logprobs = outs[0].view(targets.sizes());
   if (entropy) out.entropy = outs[1].view(targets.sizes());
   return out;
 }
 
 HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tensor& targets, double temperature,
-                         bool entropy, bool entropy_grad) {
-  return head_logprobs(model, h, targets, temperature, entropy, entropy_grad, model.memory().logits_chunk);
+                         bool entropy, bool entropy_grad, const HeadLoss& loss) {
+  return head_logprobs(model, h, targets, temperature, entropy, entropy_grad, model.memory().logits_chunk, loss);
 }
 
 RefScores ref_scores(const Model& ref, const at::Tensor& h_ref, const Model* policy, const at::Tensor& h_policy,

@@ -41,7 +41,12 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   auto targets = scored.pick(tokens.narrow(1, start, n));
   TokenScores out;
   if (request.logprobs || request.entropy) {
-    auto head = head_logprobs(model, states, targets, request.temperature, request.entropy, request.entropy_grad);
+    HeadLoss loss;
+    if (request.loss) loss = [&](const at::Tensor& logprobs, const at::Tensor& entropy) {
+      return request.loss(TokenScores{scored.spread(logprobs), scored.spread(entropy), {}});
+    };
+    auto head =
+        head_logprobs(model, states, targets, request.temperature, request.entropy, request.entropy_grad, loss);
     out.logprobs = scored.spread(head.logprobs);
     out.entropy = scored.spread(head.entropy);
   }

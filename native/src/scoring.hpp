@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
+
 #include "model.hpp"
 
 namespace r4j {
@@ -28,6 +30,10 @@ struct ScoreRequest {
   // [B, n] bool: the heads see only these positions (the real response tokens), the
   // others read 0; undefined = every position.
   at::Tensor only;
+  // The loss the caller will differentiate, as a function of the log-probs and
+  // entropy alone, token by token (see HeadLoss): given, the LM head forms its
+  // gradients in forward instead of recomputing its logits in backward.
+  std::function<at::Tensor(const TokenScores&)> loss;
 };
 
 // The positions of a [B, n] grid where only is set (every one when only is

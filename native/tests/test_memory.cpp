@@ -143,6 +143,100 @@ TEST(ChunkedLogprobs, LmLossAndPpoLossGradientsEqualUnchunked) {
   }
 }
 
+// The PPO loss lets the chunked head form its gradients in forward (no chunk's
+// logits computed twice); recomputing in backward is the twin. Every policy-loss
+// setting that is token by token takes the forward path; GSPO's sequence ratio
+// does not offer it, and a loss that tells the head other gradients than those
+// backward receives gets the recomputed ones.
+TEST(ChunkedLogprobs, GradientsFormedInForwardEqualTheRecomputedOnes) {
+  auto c = tiny_gpt2();
+  c.value_head = 1;
+  auto m = make(c, R4J_DTYPE_F64);
+  r4j_ppo_options o;
+  r4j_ppo_options_defaults(&o);
+  o.clip_ratio = 1;
+  o.temperature = 0.8;
+  std::unique_ptr<Rollout> r;
+  {
+    at::NoGradGuard g;
+    auto prompts = random_tokens(4, 5, 48, 3);
+    auto go = gen_options(6, 3);
+    go.with_values = 1;
+    r = generate(*m, prompts, at::ones({4, 5}, at::kBool), go);
+    r->response_mask[2].narrow(0, 4, 2).fill_(false);  // a shorter response
+    r->field(R4J_FIELD_REF_LOGPROBS) = r->field(R4J_FIELD_OLD_LOGPROBS) * 0.9;
+    r->field(R4J_FIELD_SCORES) = at::randn({4});
+    compute_rewards(*r, o, algo_defaults(), 0.1, 0.0, 1.0);
+    compute_advantages(*r, o, algo_defaults(), nullptr);
+    // Ratios away from 1 so that clipping takes part.
+    auto& old = r->field(R4J_FIELD_OLD_LOGPROBS);
+    old = old + 0.3 * at::sin(at::arange(old.numel()).view(old.sizes()));
+  }
+  set_chunk(*m, 4);
+  auto rows = at::arange(4, at::kLong);
+  auto run = [&](const r4j_ppo_options& po, const r4j_algo_options& a, bool in_forward) {
+    set_head_gradient_in_forward(in_forward);
+    zero_grads(*m);
+    const int64_t before = head_gradients_from_forward();
+    auto st = accumulate_loss(*m, nullptr, *r, rows, po, a, 0.7, nullptr);
+    set_head_gradient_in_forward(true);
+    return std::make_tuple(st.loss_total, grads(*m), head_gradients_from_forward() - before);
+  };
+  struct Case {
+    const char* name;
+    double ent_coef;
+    int32_t kl_in, agg, is;
+    int64_t from_forward;
+  };
+  for (const Case& k : {Case{"ppo", 0.0, R4J_KL_IN_REWARD, R4J_LOSS_TOKEN_MEAN, R4J_IS_TOKEN, 1},
+                        Case{"entropy bonus", 0.05, R4J_KL_IN_REWARD, R4J_LOSS_TOKEN_MEAN, R4J_IS_TOKEN, 1},
+                        Case{"kl in loss, seq-mean", 0.05, R4J_KL_IN_LOSS, R4J_LOSS_SEQ_MEAN_TOKEN_MEAN, R4J_IS_TOKEN, 1},
+                        Case{"gspo", 0.0, R4J_KL_IN_REWARD, R4J_LOSS_TOKEN_MEAN, R4J_IS_SEQUENCE, 0}}) {
+    auto po = o;
+    po.ent_coef = k.ent_coef;
+    auto a = algo_defaults();
+    a.kl_in = k.kl_in;
+    a.kl_loss_coef = 0.1;
+    a.kl_loss_estimator = R4J_KL_LOSS_K3;
+    a.loss_agg = k.agg;
+    a.importance_sampling = k.is;
+    auto [l_fwd, g_fwd, n_fwd] = run(po, a, true);
+    auto [l_bwd, g_bwd, n_bwd] = run(po, a, false);
+    EXPECT_EQ(n_fwd, k.from_forward) << k.name;
+    EXPECT_EQ(n_bwd, 0) << k.name;
+    EXPECT_EQ(l_fwd, l_bwd) << k.name;
+    for (size_t i = 0; i < g_fwd.size(); ++i) {
+      ASSERT_EQ(g_fwd[i].defined(), g_bwd[i].defined()) << k.name << " " << m->named_parameters()[i].first;
+      if (g_fwd[i].defined())
+        EXPECT_LT(max_abs_diff(g_fwd[i], g_bwd[i]), 1e-12) << k.name << " " << m->named_parameters()[i].first;
+    }
+  }
+
+  // A loss whose told gradients are not the received ones: twice the real one.
+  at::manual_seed(5);
+  auto h = at::randn({3, 7, c.n_embd}, at::kDouble);
+  auto targets = random_tokens(3, 7, c.vocab_size, 6);
+  auto a = at::randn({3, 7}, at::kDouble);
+  auto head_run = [&](const HeadLoss& told) {
+    zero_grads(*m);
+    auto hr = h.clone().requires_grad_(true);
+    const int64_t before = head_gradients_from_forward();
+    auto s = head_logprobs(*m, hr, targets, 1.0, false, false, 4, told);
+    (a * s.logprobs).sum().backward();
+    return std::make_tuple(hr.grad(), m->lm_head_weight().grad().clone(), head_gradients_from_forward() - before);
+  };
+  auto [h_plain, w_plain, n_plain] = head_run({});
+  auto [h_true, w_true, n_true] = head_run([&](const at::Tensor& lp, const at::Tensor&) { return (a * lp).sum(); });
+  auto [h_off, w_off, n_off] = head_run([&](const at::Tensor& lp, const at::Tensor&) { return (2 * a * lp).sum(); });
+  EXPECT_EQ(n_plain, 0);
+  EXPECT_EQ(n_true, 1);
+  EXPECT_EQ(n_off, 0);
+  EXPECT_LT(max_abs_diff(h_true, h_plain), 1e-12);
+  EXPECT_LT(max_abs_diff(w_true, w_plain), 1e-12);
+  EXPECT_TRUE(at::equal(h_off, h_plain));
+  EXPECT_TRUE(at::equal(w_off, w_plain));
+}
+
 // The row kernels against ATen's log_softmax, on every kernel this CPU runs: a
 // vocabulary that is no multiple of the vector width, a row far from zero, and a
 // row with filtered-out (-inf) tokens.

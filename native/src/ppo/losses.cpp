@@ -183,26 +183,51 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   auto old_logprobs = mb.pick(r.field(R4J_FIELD_OLD_LOGPROBS));
   auto advantages = mb.pick(r.field(R4J_FIELD_ADVANTAGES_WHITENED)).detach();
 
+  at::Tensor is_weights;  // the rollout correction's importance weights, if any
+  if (r.has(R4J_FIELD_POLICY_LOSS_WEIGHTS)) is_weights = mb.pick(r.field(R4J_FIELD_POLICY_LOSS_WEIGHTS));
+  at::Tensor ref_logprobs;
+  if (a.kl_in == R4J_KL_IN_LOSS) ref_logprobs = mb.pick(r.field(R4J_FIELD_REF_LOGPROBS));
+
+  // The actor's loss from the head's scores alone. The head may evaluate it in its
+  // forward pass (ScoreRequest::loss) to form its gradients there; the loss that is
+  // differentiated below is built by the same function, so the gradients it sends
+  // the head are bitwise those the head was told.
+  struct ActorLoss {
+    PolicyLossTokens pg;
+    at::Tensor pg_loss, kl_loss, entropy, total;
+  };
+  auto actor_loss = [&](const TokenScores& s) {
+    ActorLoss l;
+    l.pg = policy_loss_tokens(s.logprobs, old_logprobs, advantages, mask, o, a);
+    // The rollout correction's importance weights (TRL: per_token_loss * importance_sampling_ratio),
+    // on the policy term only, as TRL applies them before adding the KL term.
+    if (is_weights.defined()) l.pg.pg_losses = l.pg.pg_losses * is_weights;
+    l.pg_loss = aggregate_loss(l.pg.pg_losses, mask, a.loss_agg, a.max_new_tokens);
+    l.kl_loss = at::zeros({}, mask.options());
+    if (ref_logprobs.defined()) {
+      auto kl = kl_loss_tokens(s.logprobs, ref_logprobs, a.kl_loss_estimator) * mask;
+      l.kl_loss = aggregate_loss(kl, mask, a.loss_agg, a.max_new_tokens);
+    }
+    l.entropy = aggregate_loss(s.entropy, mask, R4J_LOSS_TOKEN_MEAN, 0);
+    l.total = l.pg_loss + a.kl_loss_coef * l.kl_loss - o.ent_coef * l.entropy;
+    return l;
+  };
+
   ScoreRequest req;
   req.temperature = o.temperature;
   req.entropy = true;
   req.entropy_grad = o.ent_coef > 0;
   req.values = with_critic && critic == nullptr;
   req.only = mb.real();
+  // GSPO's sequence ratio ties a token's gradient to its sequence's other tokens.
+  if (at::GradMode::is_enabled() && a.importance_sampling == R4J_IS_TOKEN)
+    req.loss = [&](const TokenScores& s) { return actor_loss(s).total * loss_scale; };
   auto s = score_tokens(actor, mb.tokens, mb.mask, mb.query_len, mb.response_len, req);
 
-  auto pg = policy_loss_tokens(s.logprobs, old_logprobs, advantages, mask, o, a);
-  // The rollout correction's importance weights (TRL: per_token_loss * importance_sampling_ratio),
-  // on the policy term only, as TRL applies them before adding the KL term.
-  if (r.has(R4J_FIELD_POLICY_LOSS_WEIGHTS)) pg.pg_losses = pg.pg_losses * mb.pick(r.field(R4J_FIELD_POLICY_LOSS_WEIGHTS));
-  auto pg_loss = aggregate_loss(pg.pg_losses, mask, a.loss_agg, a.max_new_tokens);
-  auto kl_loss = at::zeros({}, mask.options());
-  if (a.kl_in == R4J_KL_IN_LOSS) {
-    auto kl = kl_loss_tokens(s.logprobs, mb.pick(r.field(R4J_FIELD_REF_LOGPROBS)), a.kl_loss_estimator) * mask;
-    kl_loss = aggregate_loss(kl, mask, a.loss_agg, a.max_new_tokens);
-  }
-  auto entropy = aggregate_loss(s.entropy, mask, R4J_LOSS_TOKEN_MEAN, 0);
-  auto loss = pg_loss + a.kl_loss_coef * kl_loss - o.ent_coef * entropy;
+  const ActorLoss actor_terms = actor_loss(s);
+  const auto& pg = actor_terms.pg;
+  const auto &pg_loss = actor_terms.pg_loss, &kl_loss = actor_terms.kl_loss, &entropy = actor_terms.entropy;
+  auto loss = actor_terms.total;
   ValueLoss vf{at::zeros({}, mask.options()), at::zeros({}, mask.options())};
   at::Tensor values = at::zeros_like(mask);
   if (with_critic) {
