@@ -142,6 +142,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     at::Tensor z;
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
+      z = at::Tensor();  // the last chunk's buffer goes before this one's comes: one at a time
       z = chunk_logits(h.narrow(0, s, n), w, temperature);  // [n, V]
       if (softmax_rows_applies(z)) {
         auto r = row_log_softmax(z, targets.narrow(0, s, n), entropy_mode != 0);
