@@ -413,12 +413,12 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     return q.scalar_type() == at::kFloat ? attention_decode<float>(q, k, v, bias, nullptr)
                                          : attention_decode<c10::BFloat16>(q, k, v, bias, nullptr);
   // Dropout on the probabilities stays with the reference (RLHF runs turn dropout off, as TRL does).
-  // A float32 training pass on the CPU takes the chunked path at any length: its
-  // products run as one oneDNN matmul over the batch (matmul_f32), ATen's bmm as one
-  // OpenBLAS product per matrix (~40 GFLOP/s on the 2-core EPYC).
-  const bool cpu_f32_training = at::GradMode::is_enabled() && q.requires_grad() && q.device().is_cpu() &&
-                                q.scalar_type() == at::kFloat && onednn_products();
-  if (chunk > 0 && (q.size(2) > chunk || cpu_f32_training) && dropout_p == 0 && !bias.requires_grad() &&
+  // A float32 pass on the CPU (training, scoring, a prompt's prefill) takes the
+  // chunked path at any length: its products run as one oneDNN matmul over the
+  // batch (matmul_f32) and its softmax as row kernels, where ATen's bmm runs one
+  // OpenBLAS product per matrix (~40-70 GFLOP/s on the 2-core EPYC).
+  const bool cpu_f32 = q.device().is_cpu() && q.scalar_type() == at::kFloat && onednn_products();
+  if (chunk > 0 && (q.size(2) > chunk || cpu_f32) && dropout_p == 0 && !bias.requires_grad() &&
       !fused_first(q))
     return attention_chunked(q, k, v, bias, chunk);
   return attention_reference(q, k, v, bias, dropout_p);
