@@ -124,7 +124,7 @@ R4J_API r4j_status r4j_lm_loss(r4j_model* model, const int32_t* tokens, const ui
     auto lmask = r4j::mask_from(loss_mask, batch, seq_len, net.device(), "loss_mask");
     std::unique_ptr<at::NoGradGuard> no_grad;
     if (!backward) no_grad = std::make_unique<at::NoGradGuard>();
-    auto loss = r4j::lm_loss(net, tok, mask, lmask);
+    auto loss = r4j::lm_loss(net, tok, mask, lmask, backward ? loss_scale : 0.0);
     const double value = loss.item<double>();
     if (!std::isfinite(value)) fail(R4J_ERR_NON_FINITE, "the LM loss is " + std::to_string(value));
     if (backward) (loss * loss_scale).backward();

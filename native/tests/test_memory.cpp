@@ -146,8 +146,8 @@ TEST(ChunkedLogprobs, LmLossAndPpoLossGradientsEqualUnchunked) {
 // The PPO loss lets the chunked head form its gradients in forward (no chunk's
 // logits computed twice); recomputing in backward is the twin. Every policy-loss
 // setting that is token by token takes the forward path; GSPO's sequence ratio
-// does not offer it, and a loss that tells the head other gradients than those
-// backward receives gets the recomputed ones.
+// does not offer it; SFT's loss takes it when told its scale; and a loss that
+// tells the head other gradients than those backward receives gets the recomputed ones.
 TEST(ChunkedLogprobs, GradientsFormedInForwardEqualTheRecomputedOnes) {
   auto c = tiny_gpt2();
   c.value_head = 1;
@@ -211,6 +211,23 @@ TEST(ChunkedLogprobs, GradientsFormedInForwardEqualTheRecomputedOnes) {
         EXPECT_LT(max_abs_diff(g_fwd[i], g_bwd[i]), 1e-12) << k.name << " " << m->named_parameters()[i].first;
     }
   }
+
+  // SFT's loss, told the scale its caller differentiates it with.
+  auto tokens = random_tokens(3, 9, 48, 2);
+  auto tmask = at::ones({3, 9}, at::kBool);
+  tmask[1].narrow(0, 6, 3).fill_(false);
+  auto sft = [&](double told_scale) {
+    zero_grads(*m);
+    const int64_t before = head_gradients_from_forward();
+    (lm_loss(*m, tokens, tmask, tmask, told_scale) * 0.7).backward();
+    return std::make_pair(grads(*m), head_gradients_from_forward() - before);
+  };
+  auto [sft_told, n_told] = sft(0.7);
+  auto [sft_plain, n_plain_sft] = sft(0.0);
+  EXPECT_EQ(n_told, 1);
+  EXPECT_EQ(n_plain_sft, 0);
+  for (size_t i = 0; i < sft_told.size(); ++i)
+    if (sft_told[i].defined()) EXPECT_LT(max_abs_diff(sft_told[i], sft_plain[i]), 1e-12) << "sft " << i;
 
   // A loss whose told gradients are not the received ones: twice the real one.
   at::manual_seed(5);
