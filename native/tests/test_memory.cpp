@@ -60,6 +60,20 @@ HeadRun run_head(Model& m, const at::Tensor& h0, const at::Tensor& targets, int6
   return {s.logprobs.detach(), s.entropy.detach(), h.grad(), m.lm_head_weight().grad().clone()};
 }
 
+// Four sampled responses of 6 tokens (one cut to 4), scored, with rewards and advantages.
+std::unique_ptr<Rollout> sampled_for_loss(Model& m, const r4j_ppo_options& o) {
+  at::NoGradGuard g;
+  auto go = gen_options(6, 3);
+  go.with_values = 1;
+  auto r = generate(m, random_tokens(4, 5, 48, 3), at::ones({4, 5}, at::kBool), go);
+  r->response_mask[2].narrow(0, 4, 2).fill_(false);
+  r->field(R4J_FIELD_REF_LOGPROBS) = r->field(R4J_FIELD_OLD_LOGPROBS) * 0.9;
+  r->field(R4J_FIELD_SCORES) = at::randn({4});
+  compute_rewards(*r, o, algo_defaults(), 0.1, 0.0, 1.0);
+  compute_advantages(*r, o, algo_defaults(), nullptr);
+  return r;
+}
+
 }  // namespace
 
 TEST(ChunkedLogprobs, ValuesAndGradientsEqualTheFullLogitsPath) {
@@ -108,18 +122,7 @@ TEST(ChunkedLogprobs, LmLossAndPpoLossGradientsEqualUnchunked) {
   r4j_ppo_options_defaults(&o);
   o.ent_coef = 0.05;
   o.temperature = 0.8;
-  std::unique_ptr<Rollout> r;
-  {
-    at::NoGradGuard g;
-    auto prompts = random_tokens(4, 5, 48, 3);
-    auto go = gen_options(6, 3);
-    go.with_values = 1;
-    r = generate(*m, prompts, at::ones({4, 5}, at::kBool), go);
-    r->field(R4J_FIELD_REF_LOGPROBS) = r->field(R4J_FIELD_OLD_LOGPROBS) * 0.9;
-    r->field(R4J_FIELD_SCORES) = at::randn({4});
-    compute_rewards(*r, o, algo_defaults(), 0.1, 0.0, 1.0);
-    compute_advantages(*r, o, algo_defaults(), nullptr);
-  }
+  auto r = sampled_for_loss(*m, o);
   auto rows = at::arange(4, at::kLong);
   auto losses = [&](int64_t chunk) {
     set_chunk(*m, chunk);
@@ -156,19 +159,8 @@ TEST(ChunkedLogprobs, GradientsFormedInForwardEqualTheRecomputedOnes) {
   r4j_ppo_options_defaults(&o);
   o.clip_ratio = 1;
   o.temperature = 0.8;
-  std::unique_ptr<Rollout> r;
-  {
-    at::NoGradGuard g;
-    auto prompts = random_tokens(4, 5, 48, 3);
-    auto go = gen_options(6, 3);
-    go.with_values = 1;
-    r = generate(*m, prompts, at::ones({4, 5}, at::kBool), go);
-    r->response_mask[2].narrow(0, 4, 2).fill_(false);  // a shorter response
-    r->field(R4J_FIELD_REF_LOGPROBS) = r->field(R4J_FIELD_OLD_LOGPROBS) * 0.9;
-    r->field(R4J_FIELD_SCORES) = at::randn({4});
-    compute_rewards(*r, o, algo_defaults(), 0.1, 0.0, 1.0);
-    compute_advantages(*r, o, algo_defaults(), nullptr);
-    // Ratios away from 1 so that clipping takes part.
+  auto r = sampled_for_loss(*m, o);
+  {  // ratios away from 1 so that clipping takes part
     auto& old = r->field(R4J_FIELD_OLD_LOGPROBS);
     old = old + 0.3 * at::sin(at::arange(old.numel()).view(old.sizes()));
   }
