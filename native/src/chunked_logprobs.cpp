@@ -208,6 +208,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       gradients_from_forward.fetch_add(1);
       return {need_h ? formed_h : none, need_w ? std::move(formed_w) : none, none, none, none, none, none};
     }
+    formed_w = at::Tensor();  // not as told: the recomputed gradient takes its place, not its side
     const int64_t N = h.size(0);
     HeadGrads out(h, w, need_h, need_w);
     at::Tensor kept;
