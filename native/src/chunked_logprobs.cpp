@@ -125,10 +125,10 @@ std::atomic<bool> head_gradient_in_forward{true};
 struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
                                const at::Tensor& targets, double temperature, int64_t chunk, int64_t entropy_mode,
-                               const HeadLoss* loss) {
+                               const HeadLoss& loss) {
     const int64_t N = h.size(0);
     const bool need_h = h.requires_grad(), need_w = w.requires_grad();
-    const bool predict = loss != nullptr && *loss && N > 0 && (need_h || need_w) && head_gradient_in_forward.load();
+    const bool predict = loss && N > 0 && (need_h || need_w) && head_gradient_in_forward.load();
     auto opts = h.options().dtype(wide(h.scalar_type()));
     auto logprobs = predict ? at::zeros({N}, opts) : at::empty({N}, opts);
     at::Tensor entropy = entropy_mode ? (predict ? at::zeros({N}, opts) : at::empty({N}, opts)) : at::Tensor();
@@ -154,7 +154,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
         if (entropy_mode) entropy.narrow(0, s, n).copy_(-logp.exp().mul_(logp).sum(-1));
       }
       if (!predict) continue;
-      auto [gl, ge] = loss_gradients(*loss, logprobs, entropy, entropy_mode == 2);
+      auto [gl, ge] = loss_gradients(loss, logprobs, entropy, entropy_mode == 2);
       g_logp.narrow(0, s, n).copy_(gl.narrow(0, s, n));
       if (ge.defined()) g_entropy.narrow(0, s, n).copy_(ge.narrow(0, s, n));
       logits_grad_(z, targets.narrow(0, s, n), g_logp.narrow(0, s, n),
@@ -255,7 +255,7 @@ HeadScores head_logprobs(const Model& model, const at::Tensor& h, const at::Tens
   if (loss) flat_loss = [&](const at::Tensor& lp, const at::Tensor& H) {
     return loss(lp.view(targets.sizes()), H.defined() ? H.view(targets.sizes()) : H);
   };
-  auto outs = ChunkedHead::apply(flat_h, model.lm_head_weight(), flat_t, temperature, chunk, mode, &flat_loss);
+  auto outs = ChunkedHead::apply(flat_h, model.lm_head_weight(), flat_t, temperature, chunk, mode, flat_loss);
   out.logprobs = outs[0].view(targets.sizes());
   if (entropy) out.entropy = outs[1].view(targets.sizes());
   return out;
