@@ -70,6 +70,31 @@ R4J_API r4j_status r4j_ppo_advantages_ex(r4j_rollout* rollout, const r4j_ppo_opt
   });
 }
 
+namespace {
+
+// indices[0..n) as the rollout's rows [n] int64, on its device.
+at::Tensor micro_batch_rows(const r4j::Rollout& ro, const int64_t* indices, int64_t n) {
+  require(indices != nullptr, "indices is NULL");
+  require(n > 0, "empty micro-batch (n = " + std::to_string(n) + ")");
+  for (int64_t i = 0; i < n; ++i)
+    require(indices[i] >= 0 && indices[i] < ro.batch(),
+            "indices[" + std::to_string(i) + "] = " + std::to_string(indices[i]) + " is outside the rollout [0, " +
+                std::to_string(ro.batch()) + ")");
+  return at::from_blob(const_cast<int64_t*>(indices), {n}, at::kLong).to(ro.device);
+}
+
+}  // namespace
+
+R4J_API r4j_status r4j_ppo_micro_batch_positions(r4j_rollout* rollout, const int64_t* indices, int64_t n,
+                                                 int64_t* out_positions) {
+  return guarded(__func__, [&] {
+    Use<r4j_rollout> r(rollout, "rollout");
+    require_out(out_positions, "out_positions");
+    auto& ro = *r->rollout;
+    *out_positions = r4j::micro_batch_positions(ro, micro_batch_rows(ro, indices, n));
+  });
+}
+
 R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model* actor, r4j_model* critic_or_null, r4j_rollout* rollout,
                                          const int64_t* indices, int64_t n, const r4j_ppo_options* options,
                                          const r4j_algo_options* algo, double loss_scale, r4j_ppo_stats* out_stats,
@@ -86,10 +111,7 @@ R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model* actor, r4j_model* critic_or_
     auto o = r4j::validate(*options);
     auto a = r4j::validate(*algo);
     auto& ro = *r->rollout;
-    for (int64_t i = 0; i < n; ++i)
-      require(indices[i] >= 0 && indices[i] < ro.batch(),
-              "indices[" + std::to_string(i) + "] = " + std::to_string(indices[i]) + " is outside the rollout [0, " +
-                  std::to_string(ro.batch()) + ")");
+    auto rows = micro_batch_rows(ro, indices, n);
     require(act->model->device() == ro.device, "actor and rollout live on different devices");
     r4j::Model* critic = nullptr;
     std::unique_ptr<Use<r4j_model>> c;
@@ -104,7 +126,6 @@ R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model* actor, r4j_model* critic_or_
       require(act->model->config().value_head,
               "the actor has no value head: pass a separate critic or create the actor with value_head = 1");
     }
-    auto rows = at::from_blob(const_cast<int64_t*>(indices), {n}, at::kLong).to(ro.device);
     *out_stats = r4j::accumulate_loss(*act->model, critic, ro, rows, o, a, loss_scale, out_algo_stats);
   });
 }

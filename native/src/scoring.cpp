@@ -18,6 +18,8 @@ ScoredPositions::ScoredPositions(const at::Tensor& only) {
   index_ = only.reshape({-1}).nonzero().squeeze(1);
 }
 
+ScoredPositions::ScoredPositions(at::Tensor index, int64_t B, int64_t n) : B_(B), n_(n), index_(std::move(index)) {}
+
 at::Tensor ScoredPositions::pick(const at::Tensor& t) const {
   return index_.defined() ? t.flatten(0, 1).index_select(0, index_) : t;
 }
@@ -27,18 +29,11 @@ at::Tensor ScoredPositions::spread(const at::Tensor& values) const {
   return at::zeros({B_ * n_}, values.options()).index_copy(0, index_, values).view({B_, n_});
 }
 
-TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
-                         int64_t n, const ScoreRequest& request) {
-  require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
-  std::optional<Model::HeadInLoss> head;
-  if (request.logprobs || request.entropy) head.emplace(model);
-  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);  // [B, T, d]
-  // The state at position t-1 predicts token t: only those states go through
-  // the heads (the LM head is the largest matmul of the model).
-  auto states = h.narrow(1, start - 1, n);             // [B, n, d]
-  const ScoredPositions scored(request.only);
-  states = scored.pick(states);                        // [k, d] with request.only
-  auto targets = scored.pick(tokens.narrow(1, start, n));
+namespace {
+
+// The heads over the picked states [k, d] and their targets [k], spread back on the grid.
+TokenScores head_scores(Model& model, const at::Tensor& states, const at::Tensor& targets,
+                        const ScoredPositions& scored, const ScoreRequest& request) {
   TokenScores out;
   if (request.logprobs || request.entropy) {
     HeadLoss loss;
@@ -52,6 +47,47 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   }
   if (request.values) out.values = scored.spread(model.value(states));  // [B, n]
   return out;
+}
+
+}  // namespace
+
+TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
+                         int64_t n, const ScoreRequest& request) {
+  require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
+  std::optional<Model::HeadInLoss> head;
+  if (request.logprobs || request.entropy) head.emplace(model);
+  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);  // [B, T, d]
+  // The state at position t-1 predicts token t: only those states go through
+  // the heads (the LM head is the largest matmul of the model).
+  const ScoredPositions scored(request.only);
+  auto states = scored.pick(h.narrow(1, start - 1, n));  // [B, n, d], [k, d] with request.only
+  auto targets = scored.pick(tokens.narrow(1, start, n));
+  return head_scores(model, states, targets, scored, request);
+}
+
+TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
+                         int64_t n, const ScoreRequest& request, const std::vector<TokenPass>& passes) {
+  require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
+  require(request.only.defined(), "score_tokens: passes need request.only");
+  std::optional<Model::HeadInLoss> head;
+  if (request.logprobs || request.entropy) head.emplace(model);
+  std::vector<at::Tensor> states, targets, index;
+  for (const auto& pass : passes) {
+    require(pass.prompt >= 1 && pass.prompt <= start && pass.response >= 1 && pass.response <= n,
+            "score_tokens: a pass's window is out of range");
+    auto cols = [&](const at::Tensor& t) {
+      return t.index_select(0, pass.rows).narrow(1, start - pass.prompt, pass.prompt + pass.response);
+    };
+    auto t = cols(tokens), m = cols(mask);                                        // [g, p + r]
+    auto h = model.hidden(t, positions_from_mask(m), m, nullptr);                 // [g, p + r, d]
+    const ScoredPositions here(request.only.index_select(0, pass.rows).narrow(1, 0, pass.response));
+    states.push_back(here.pick(h.narrow(1, pass.prompt - 1, pass.response)));    // [k_j, d]
+    targets.push_back(here.pick(t.narrow(1, pass.prompt, pass.response)));       // [k_j]
+    auto grid = pass.rows.unsqueeze(1) * n + at::arange(pass.response, pass.rows.options()).unsqueeze(0);
+    index.push_back(here.pick(grid));                                             // [k_j] on the [B, n] grid
+  }
+  const ScoredPositions scored(at::cat(index), tokens.size(0), n);
+  return head_scores(model, at::cat(states), at::cat(targets), scored, request);
 }
 
 at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask) {

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <functional>
+#include <vector>
 
 #include "model.hpp"
 
@@ -42,6 +43,8 @@ struct ScoreRequest {
 class ScoredPositions {
  public:
   explicit ScoredPositions(const at::Tensor& only);
+  // Given positions: index [k] int64 into the flattened [B, n] grid, in any order.
+  ScoredPositions(at::Tensor index, int64_t B, int64_t n);
   at::Tensor pick(const at::Tensor& t) const;
   at::Tensor spread(const at::Tensor& values) const;
 
@@ -54,6 +57,19 @@ class ScoredPositions {
 // with one forward pass over tokens [B, T] and mask [B, T] (bool).
 TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
                          int64_t n, const ScoreRequest& request);
+
+// The same over a batch run as several passes (length_groups.hpp): each pass
+// takes its rows, cropped to their last `prompt` columns before start and first
+// `response` columns from it, through the model; the heads see every pass's
+// request.only positions (required; false outside its window) in one call, so a
+// loss over all of them still forms the head's gradients in forward. The values
+// are those of one pass over the whole batch, summed in other orders.
+struct TokenPass {
+  at::Tensor rows;           // [g] int64: rows of tokens
+  int64_t prompt, response;  // p <= start, r <= n
+};
+TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
+                         int64_t n, const ScoreRequest& request, const std::vector<TokenPass>& passes);
 
 // Reward head at each sequence's last real token: [B].
 at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask);

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "../errors.hpp"
+#include "../length_groups.hpp"
 #include "../scoring.hpp"
 #include "masked.hpp"
 #include "ppo.hpp"
@@ -36,17 +37,33 @@ namespace {
 
 // The rows of a rollout picked for one micro-batch, with the columns that are
 // padding in every picked row cropped away (positions come from the mask, so
-// cropping changes no result).
+// cropping changes no result), run as passes of like length where that saves
+// positions (length_groups.hpp).
 struct MicroBatch {
   at::Tensor tokens, mask;  // [n, P' + R']
   int64_t query_len = 0, response_len = 0;
   at::Tensor rmask;         // [n, R'] float: the picked rows' action tokens
   at::Tensor rows;          // [n] int64
+  std::vector<TokenPass> passes;  // empty: one pass over all n rows
   at::Tensor real() const { return mask.narrow(1, query_len, response_len); }  // [n, R'] bool: heads see only these
   at::Tensor pick(const at::Tensor& field) const {  // [B, R] -> [n, R']
     return field.index_select(0, rows).narrow(1, 0, response_len);
   }
+  TokenScores score(Model& model, const ScoreRequest& request) const {
+    return passes.empty() ? score_tokens(model, tokens, mask, query_len, response_len, request)
+                          : score_tokens(model, tokens, mask, query_len, response_len, request, passes);
+  }
 };
+
+// The groups of like length the rows' passes take: each row's prompt and response
+// tokens, at least one of each as the crop keeps.
+std::vector<LengthGroup> row_groups(const Rollout& r, const at::Tensor& rows) {
+  auto plen = r.query_mask.index_select(0, rows).sum(1).clamp_min(1).to(at::kCPU).contiguous();
+  auto rlen = r.response_mask.index_select(0, rows).sum(1).clamp_min(1).to(at::kCPU).contiguous();
+  const int64_t n = rows.size(0);
+  return like_length_groups(std::vector<int64_t>(plen.data_ptr<int64_t>(), plen.data_ptr<int64_t>() + n),
+                            std::vector<int64_t>(rlen.data_ptr<int64_t>(), rlen.data_ptr<int64_t>() + n));
+}
 
 MicroBatch select(const Rollout& r, const at::Tensor& rows) {
   MicroBatch mb;
@@ -65,6 +82,11 @@ MicroBatch select(const Rollout& r, const at::Tensor& rows) {
   mb.query_len = longest_query;
   mb.response_len = longest_response;
   mb.rmask = mb.pick(action_mask(r));
+  const auto groups = row_groups(r, rows);
+  if (groups.size() > 1) {
+    for (const auto& g : groups)
+      mb.passes.push_back(TokenPass{at::tensor(g.rows, rows.options()), g.prompt, g.response});
+  }
   return mb;
 }
 
@@ -100,6 +122,12 @@ const PolicyLossEntry& policy_loss_entry(int32_t code) {
 }
 
 }  // namespace
+
+int64_t micro_batch_positions(const Rollout& r, const at::Tensor& rows) {
+  int64_t positions = 0;
+  for (const auto& g : row_groups(r, rows)) positions += g.positions();
+  return positions;
+}
 
 void require_policy_loss(int32_t importance_sampling) { policy_loss_entry(importance_sampling); }
 
@@ -222,7 +250,7 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   // GSPO's sequence ratio ties a token's gradient to its sequence's other tokens.
   if (at::GradMode::is_enabled() && a.importance_sampling == R4J_IS_TOKEN)
     req.loss = [&](const TokenScores& s) { return actor_loss(s).total * loss_scale; };
-  auto s = score_tokens(actor, mb.tokens, mb.mask, mb.query_len, mb.response_len, req);
+  auto s = mb.score(actor, req);
 
   const ActorLoss actor_terms = actor_loss(s);
   const auto& pg = actor_terms.pg;
@@ -237,8 +265,7 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
     values_only.logprobs = false;
     values_only.values = true;
     values_only.only = mb.real();
-    values = critic ? score_tokens(*critic, mb.tokens, mb.mask, mb.query_len, mb.response_len, values_only).values
-                    : s.values;                                          // [n, R']
+    values = critic ? mb.score(*critic, values_only).values : s.values;  // [n, R']
     vf = value_loss(values, old_values, returns, mask.sum().item<double>() > 0 ? mask : mb.rmask, o);
     loss = loss + o.vf_coef * vf.loss;
   }

@@ -253,6 +253,18 @@ public final class Rollout implements AutoCloseable {
     }
   }
 
+  /**
+   * The token positions {@link #accumulate} runs over samples {@code indices}, padding included
+   * (passes of like length, each padded to its rows' longest prompt + longest response).
+   */
+  public long microBatchPositions(long[] indices) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
+      lib.ppoMicroBatchPositions(pointer(), arena.allocateFrom(ValueLayout.JAVA_LONG, indices), indices.length, out);
+      return out.get(ValueLayout.JAVA_LONG, 0);
+    }
+  }
+
   private static MemorySegment ppo(Arena arena, PpoOptions options) {
     MemorySegment o = arena.allocate(Layouts.PPO_OPTIONS.layout());
     options.write(o);

@@ -88,7 +88,7 @@ final class PpoLearning implements AutoCloseable {
           // Dropout, when the model has any: a stream per rank and micro-batch position.
           Engine.manualSeed(Seeds.mix(seed, optimizerSteps, start + from + (long) dist.rank() * m));
           from += idx.length;
-          losses.addPadding(realTokens(idx, rowTokens), paddedTokens(idx, rowTokens));
+          losses.addPadding(realTokens(idx, rowTokens), rollout.microBatchPositions(idx));
           Loss s = rollout.accumulate(parts.policy(), parts.critic(), idx, options, algo,
               microLossScale(lossCount(idx, lossTokens), denominator));
           if (s.stats().nonFinite()) {
@@ -166,17 +166,6 @@ final class PpoLearning implements AutoCloseable {
     long n = 0;
     for (long r : rows) n += rowTokens[0][(int) r] + rowTokens[1][(int) r];
     return n;
-  }
-
-  /** The tokens of these rows' micro-batch as the loss pads it: rows x (longest prompt + longest response). */
-  private static long paddedTokens(long[] rows, int[][] rowTokens) {
-    int prompt = 0;
-    int response = 0;
-    for (long r : rows) {
-      prompt = Math.max(prompt, rowTokens[0][(int) r]);
-      response = Math.max(response, rowTokens[1][(int) r]);
-    }
-    return (long) rows.length * (prompt + response);
   }
 
   private static long[] rows(List<Integer> order, int from, int size) {
