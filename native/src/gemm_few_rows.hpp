@@ -33,6 +33,9 @@ at::Tensor pack_panels(const at::Tensor& w, bool w_is_out_by_in);
 // where W is src [in, out], or src [out, in] transposed when w_is_out_by_in.
 template <int64_t Group, typename T>
 void pack_column_panels(const T* src, int64_t in, int64_t out, bool w_is_out_by_in, T* dst);
+// The same element by element, one thread: the twin the tests compare bitwise.
+template <int64_t Group, typename T>
+void pack_column_panels_reference(const T* src, int64_t in, int64_t out, bool w_is_out_by_in, T* dst);
 
 // What the kernel applies to x W + b before storing it.
 struct Epilogue {

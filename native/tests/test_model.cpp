@@ -479,6 +479,35 @@ TEST(Gelu, EveryKernelGivesAtensValuesAndGradient) {
   expect_gpt2_gradients_unchanged_without(set_fast_gelu);
 }
 
+// The panels a generation packs every weight into: whole panels take the
+// vectorised loops, the zero-padded last panel and odd k (bf16 pairs) the
+// element-by-element one; all of it bitwise the definition, in both layouts.
+TEST(Linear, PanelPackingIsBitwiseTheElementByElementDefinition) {
+  for (int64_t in : {1, 7, 48, 300}) {
+    for (int64_t out : {1, 16, 40, 129}) {
+      for (bool out_by_in : {false, true}) {
+        const std::string where =
+            "in " + std::to_string(in) + " out " + std::to_string(out) + " out_by_in " + std::to_string(out_by_in);
+        const int64_t np = (out + 15) / 16;
+        auto w = out_by_in ? at::randn({out, in}) : at::randn({in, out});
+        auto fast = at::full({np * in * 16}, std::nanf("")), slow = at::full({np * in * 16}, std::nanf(""));
+        pack_column_panels<1>(w.data_ptr<float>(), in, out, out_by_in, fast.data_ptr<float>());
+        pack_column_panels_reference<1>(w.data_ptr<float>(), in, out, out_by_in, slow.data_ptr<float>());
+        EXPECT_TRUE(at::equal(fast, slow)) << "float32 " << where;
+        EXPECT_FALSE(slow.isnan().any().item<bool>()) << "every value written " << where;
+        auto wb = w.to(at::kBFloat16).view(at::kShort);
+        const int64_t pairs = (in + 1) / 2;
+        auto bfast = at::full({np * pairs * 32}, -1, at::kShort), bslow = at::full({np * pairs * 32}, -1, at::kShort);
+        auto u16 = [](const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<int16_t>()); };
+        pack_column_panels<2>(u16(wb), in, out, out_by_in, u16(bfast));
+        pack_column_panels_reference<2>(u16(wb), in, out, out_by_in, u16(bslow));
+        EXPECT_TRUE(at::equal(bfast, bslow)) << "bf16 " << where;
+        EXPECT_FALSE(bslow.eq(-1).any().item<bool>()) << "every value written " << where;
+      }
+    }
+  }
+}
+
 TEST(Linear, FewRowsKernelMatchesTheAtenReference) {
   std::vector<const char*> kernels;
   if (__builtin_cpu_supports("avx512f")) kernels.push_back("avx512");
