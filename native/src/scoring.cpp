@@ -4,6 +4,7 @@
 
 #include "chunked_logprobs.hpp"
 #include "errors.hpp"
+#include "length_groups.hpp"
 
 namespace r4j {
 
@@ -38,7 +39,7 @@ TokenScores head_scores(Model& model, const at::Tensor& states, const at::Tensor
   if (request.logprobs || request.entropy) {
     HeadLoss loss;
     if (request.loss) loss = [&](const at::Tensor& logprobs, const at::Tensor& entropy) {
-      return request.loss(TokenScores{scored.spread(logprobs), scored.spread(entropy), {}});
+      return request.loss(TokenScores{scored.spread(logprobs), scored.spread(entropy), {}, {}});
     };
     auto head =
         head_logprobs(model, states, targets, request.temperature, request.entropy, request.entropy_grad, loss);
@@ -46,6 +47,12 @@ TokenScores head_scores(Model& model, const at::Tensor& states, const at::Tensor
     out.entropy = scored.spread(head.entropy);
   }
   if (request.values) out.values = scored.spread(model.value(states));  // [B, n]
+  if (request.mean_logits) {
+    at::NoGradGuard no_grad;
+    const auto dt = at::promote_types(states.scalar_type(), at::kFloat);
+    auto w_mean = model.lm_head_weight().to(dt).mean(0);  // [d]
+    out.mean_logits = scored.spread(states.detach().to(dt).matmul(w_mean));
+  }
   return out;
 }
 
@@ -90,13 +97,52 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   return head_scores(model, at::cat(states), at::cat(targets), scored, request);
 }
 
-at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask) {
+std::vector<TokenPass> like_length_passes(const at::Tensor& prompt, const at::Tensor& response) {
+  auto p = prompt.to(at::kCPU, at::kLong).contiguous(), r = response.to(at::kCPU, at::kLong).contiguous();
+  const int64_t n = p.numel();
+  const auto groups = like_length_groups(std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + n),
+                                         std::vector<int64_t>(r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + n));
+  std::vector<TokenPass> passes;
+  if (groups.size() == 1) return passes;
+  for (const auto& g : groups)
+    passes.push_back(TokenPass{at::tensor(g.rows, prompt.options().dtype(at::kLong)), g.prompt, g.response});
+  return passes;
+}
+
+std::vector<TokenPass> sequence_passes(const at::Tensor& keep) {
+  if (keep.size(1) < 2) return {};
+  // Column c of the window starting at 1 is response index c - 1: keeping up to the
+  // last set column L needs L response columns (at least one), and column 0 before.
+  auto idx = at::arange(keep.size(1), keep.options().dtype(at::kLong)).unsqueeze(0).expand(keep.sizes());
+  auto last = at::where(keep, idx, at::zeros_like(idx)).amax(1).clamp_min(1);  // [B]
+  return like_length_passes(at::ones_like(last), last);
+}
+
+namespace {
+
+at::Tensor reward_scores_one_pass(Model& model, const at::Tensor& tokens, const at::Tensor& mask) {
   auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);  // [B, T, d]
   // Index of the last real token of each row, wherever the padding sits.
   auto idx = at::arange(tokens.size(1), tokens.options()).unsqueeze(0).expand_as(tokens);
   auto last = at::where(mask, idx, at::zeros_like(idx)).amax(1);            // [B]
   auto at_last = last.view({-1, 1, 1}).expand({h.size(0), 1, h.size(2)});
   return model.reward(h.gather(1, at_last).squeeze(1));                    // [B]
+}
+
+}  // namespace
+
+at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask) {
+  const auto passes = sequence_passes(mask);
+  if (passes.empty()) return reward_scores_one_pass(model, tokens, mask);
+  std::vector<at::Tensor> scores, rows;
+  for (const auto& pass : passes) {
+    const int64_t width = 1 + pass.response;  // columns [0, last]
+    scores.push_back(reward_scores_one_pass(model, tokens.index_select(0, pass.rows).narrow(1, 0, width),
+                                            mask.index_select(0, pass.rows).narrow(1, 0, width)));
+    rows.push_back(pass.rows);
+  }
+  auto s = at::cat(scores);
+  return at::zeros({tokens.size(0)}, s.options()).index_copy(0, at::cat(rows), s);  // [B] in row order
 }
 
 }  // namespace r4j

@@ -20,6 +20,7 @@ struct TokenScores {
   at::Tensor logprobs;  // [B, n]: log p(token | prefix) under logits / temperature
   at::Tensor entropy;   // [B, n]: entropy of that predictive distribution
   at::Tensor values;    // [B, n]: the critic's value of the state that predicts the token
+  at::Tensor mean_logits;  // [B, n] with request.mean_logits
 };
 
 struct ScoreRequest {
@@ -35,6 +36,9 @@ struct ScoreRequest {
   // entropy alone, token by token (see HeadLoss): given, the LM head forms its
   // gradients in forward instead of recomputing its logits in backward.
   std::function<at::Tensor(const TokenScores&)> loss;
+  // Also each position's mean logit over the vocabulary, h . mean_v(W_v) (TRL's
+  // logits/* metrics), detached: no [rows, vocab] tensor needed.
+  bool mean_logits = false;
 };
 
 // The positions of a [B, n] grid where only is set (every one when only is
@@ -71,7 +75,17 @@ struct TokenPass {
 TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
                          int64_t n, const ScoreRequest& request, const std::vector<TokenPass>& passes);
 
-// Reward head at each sequence's last real token: [B].
+// The passes of like length over rows that keep prompt[b] columns before the
+// scored window and response[b] from its start ([B] int64, each >= 1): empty
+// when one pass over every row is the cheapest (the plain score_tokens then).
+std::vector<TokenPass> like_length_passes(const at::Tensor& prompt, const at::Tensor& response);
+// The same for whole sequences [B, T] with the window from column 1, each row
+// kept up to its last column where keep [B, T] is set (causal attention: later
+// columns change nothing before them).
+std::vector<TokenPass> sequence_passes(const at::Tensor& keep);
+
+// Reward head at each sequence's last real token: [B]; rows of like length in
+// passes of their own (sequence_passes).
 at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask);
 
 }  // namespace r4j

@@ -1,6 +1,5 @@
 #include "supervised.hpp"
 
-#include "chunked_logprobs.hpp"
 #include "errors.hpp"
 #include "scoring.hpp"
 
@@ -10,19 +9,21 @@ at::Tensor lm_loss(Model& model, const at::Tensor& tokens, const at::Tensor& mas
                    double backward_scale) {
   const int64_t T = tokens.size(1);
   require(T >= 2, "the LM loss needs sequences of at least 2 tokens");
-  auto predicted = loss_mask.narrow(1, 1, T - 1).logical_and(mask.narrow(1, 1, T - 1)).to(at::kFloat);
-  require(predicted.sum().item<double>() > 0, "loss_mask selects no real token after the first position");
-  Model::HeadInLoss head(model);
-  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);        // [B, T, d]
-  // The loss from the log-probs [B, T-1]; the head may evaluate it in forward, and the
-  // same function builds the loss returned, so the gradients are bitwise those it was told.
-  auto nll = [&](const at::Tensor& logp) { return -(logp * predicted).sum() / predicted.sum(); };
-  HeadLoss told;
+  auto predicted = loss_mask.narrow(1, 1, T - 1).logical_and(mask.narrow(1, 1, T - 1));  // [B, T-1] bool
+  auto weights = predicted.to(at::kFloat);
+  require(weights.sum().item<double>() > 0, "loss_mask selects no real token after the first position");
+  // The loss from the log-probs [B, T-1] (0 where not predicted); the head may evaluate it in
+  // forward, and the same function builds the loss returned, so the gradients are bitwise
+  // those it was told. The head sees only the predicted positions.
+  auto nll = [&](const at::Tensor& logp) { return -(logp * weights).sum() / weights.sum(); };
+  ScoreRequest request;
+  request.only = predicted;
   if (backward_scale > 0 && at::GradMode::is_enabled())
-    told = [&](const at::Tensor& logp, const at::Tensor&) { return nll(logp) * backward_scale; };
-  auto logp = head_logprobs(model, h.narrow(1, 0, T - 1), tokens.narrow(1, 1, T - 1), 1.0, false, false, told)
-                  .logprobs;                                                       // [B, T-1]
-  return nll(logp);
+    request.loss = [&](const TokenScores& s) { return nll(s.logprobs) * backward_scale; };
+  const auto passes = sequence_passes(at::constant_pad_nd(predicted, {1, 0}));
+  auto s = passes.empty() ? score_tokens(model, tokens, mask, 1, T - 1, request)
+                          : score_tokens(model, tokens, mask, 1, T - 1, request, passes);
+  return nll(s.logprobs);
 }
 
 PairwiseLoss rm_loss(Model& model, const at::Tensor& chosen, const at::Tensor& chosen_mask,

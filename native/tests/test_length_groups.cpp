@@ -16,7 +16,10 @@
 #include "errors.hpp"
 #include "generate.hpp"
 #include "length_groups.hpp"
+#include "dpo/dpo.hpp"
 #include "ppo/ppo.hpp"
+#include "scoring.hpp"
+#include "supervised.hpp"
 
 using namespace r4j;
 using namespace r4j::test;
@@ -182,6 +185,111 @@ TEST(LengthGroups, LearningPassesGiveTheLossAndGradientsOfOnePaddedPass) {
     for (size_t i = 0; i < g_fast.size(); ++i) {
       ASSERT_EQ(g_fast[i].defined(), g_slow[i].defined()) << where << " parameter " << i;
       if (g_fast[i].defined()) EXPECT_LT(max_abs_diff(g_fast[i], g_slow[i]), 1e-10) << where << " parameter " << i;
+    }
+  }
+}
+
+namespace {
+
+// 6 sequences of 14 columns: right padding of ragged lengths, one row left-padded, and loss
+// masks that start after a prompt; row 3's targets end at column 7 while its tokens go on.
+struct RaggedSequences {
+  at::Tensor tokens, mask, loss_mask;  // [6, 14]
+};
+
+RaggedSequences ragged_sequences() {
+  RaggedSequences r;
+  r.tokens = random_tokens(6, 14, 48, 12);
+  r.mask = at::zeros({6, 14}, at::kBool);
+  r.loss_mask = at::zeros({6, 14}, at::kBool);
+  const int64_t first[] = {0, 0, 2, 0, 0, 0}, end[] = {14, 3, 14, 14, 2, 6}, target_end[] = {14, 3, 14, 8, 2, 6};
+  for (int64_t b = 0; b < 6; ++b) {
+    r.mask[b].narrow(0, first[b], end[b] - first[b]).fill_(true);
+    r.loss_mask[b].narrow(0, first[b] + 1, target_end[b] - first[b] - 1).fill_(true);
+  }
+  return r;
+}
+
+// -mean of log p(token | prefix) over the predicted positions, from every position's full logits.
+at::Tensor plain_lm_loss(Model& m, const RaggedSequences& r) {
+  auto h = m.hidden(r.tokens, positions_from_mask(r.mask), r.mask, nullptr);
+  auto logp = at::log_softmax(m.lm_logits(h.narrow(1, 0, 13)).to(at::kDouble), -1)
+                  .gather(2, r.tokens.narrow(1, 1, 13).unsqueeze(2)).squeeze(2);  // [6, 13]
+  auto w = r.loss_mask.narrow(1, 1, 13).logical_and(r.mask.narrow(1, 1, 13)).to(at::kDouble);
+  return -(logp * w).sum() / w.sum();
+}
+
+}  // namespace
+
+// SFT's loss, DPO's summed log-probs and the reward model's scores over passes of like
+// length (the heads on the loss's positions only) against one pass and the plain formula.
+TEST(LengthGroups, SupervisedPassesGiveTheLossesAndGradientsOfOnePaddedPass) {
+  const auto r = ragged_sequences();
+  auto c = tiny_gpt2();
+  auto m = make(c, R4J_DTYPE_F64);
+  c.reward_head = 1;
+  auto rm = make(c, R4J_DTYPE_F64);
+  set_pass_positions(0);
+  EXPECT_GT(sequence_passes(r.mask).size(), 1u) << "ragged rows cut at no cost per pass";
+  set_pass_positions(kPassPositions);
+  struct Out {
+    double lm, lm_told;
+    std::vector<at::Tensor> lm_grads;
+    SequenceLogps dpo;
+    std::vector<at::Tensor> dpo_grads;
+    at::Tensor rewards;
+    std::vector<at::Tensor> rm_grads;
+  };
+  auto run = [&](int64_t pass_positions) {
+    set_pass_positions(pass_positions);
+    Out o;
+    clear_grads(*m);
+    auto l = lm_loss(*m, r.tokens, r.mask, r.loss_mask);
+    l.backward();
+    o.lm = l.item<double>();
+    o.lm_grads = all_grads(*m);
+    clear_grads(*m);
+    const int64_t before = head_gradients_from_forward();
+    auto told = lm_loss(*m, r.tokens, r.mask, r.loss_mask, 0.5);
+    (told * 0.5).backward();
+    EXPECT_EQ(head_gradients_from_forward() - before, 1) << pass_positions << ": gradients formed in forward";
+    o.lm_told = told.item<double>();
+    for (size_t i = 0; i < o.lm_grads.size(); ++i)
+      if (o.lm_grads[i].defined())
+        EXPECT_LT(max_abs_diff(all_grads(*m)[i], 0.5 * o.lm_grads[i]), 1e-10) << pass_positions << " parameter " << i;
+    clear_grads(*m);
+    o.dpo = sequence_logps(*m, r.tokens, r.mask, r.loss_mask);
+    (o.dpo.logps * at::arange(1, 7, o.dpo.logps.options())).sum().backward();
+    o.dpo_grads = all_grads(*m);
+    clear_grads(*rm);
+    o.rewards = reward_scores(*rm, r.tokens, r.mask);
+    (o.rewards * at::arange(1, 7, o.rewards.options())).sum().backward();
+    o.rm_grads = all_grads(*rm);
+    set_pass_positions(kPassPositions);
+    return o;
+  };
+  const Out slow = run(-1), fast = run(0);
+  EXPECT_NEAR(slow.lm, plain_lm_loss(*m, r).item<double>(), 1e-10) << "one pass against the full logits";
+  EXPECT_NEAR(fast.lm, slow.lm, 1e-10);
+  EXPECT_NEAR(fast.lm_told, slow.lm, 1e-10);
+  EXPECT_LT(max_abs_diff(fast.dpo.logps, slow.dpo.logps), 1e-10);
+  EXPECT_TRUE(at::equal(fast.dpo.tokens, slow.dpo.tokens));
+  EXPECT_LT(max_abs_diff(fast.dpo.logit_sums, slow.dpo.logit_sums), 1e-10);
+  {  // the logit sums by their definition: h . mean_v(W_v) over the completion's positions
+    at::NoGradGuard g;
+    auto h = m->hidden(r.tokens, positions_from_mask(r.mask), r.mask, nullptr).narrow(1, 0, 13);
+    auto w = r.loss_mask.narrow(1, 1, 13).logical_and(r.mask.narrow(1, 1, 13)).to(at::kDouble);
+    auto sums = (m->lm_logits(h).to(at::kDouble).mean(-1) * w).sum(1);
+    EXPECT_LT(max_abs_diff(slow.dpo.logit_sums, sums), 1e-10);
+  }
+  EXPECT_LT(max_abs_diff(fast.rewards, slow.rewards), 1e-10);
+  for (auto [a, b, what] : {std::make_tuple(&fast.lm_grads, &slow.lm_grads, "sft"),
+                            std::make_tuple(&fast.dpo_grads, &slow.dpo_grads, "dpo"),
+                            std::make_tuple(&fast.rm_grads, &slow.rm_grads, "rm")}) {
+    ASSERT_EQ(a->size(), b->size()) << what;
+    for (size_t i = 0; i < a->size(); ++i) {
+      ASSERT_EQ((*a)[i].defined(), (*b)[i].defined()) << what << " parameter " << i;
+      if ((*a)[i].defined()) EXPECT_LT(max_abs_diff((*a)[i], (*b)[i]), 1e-10) << what << " parameter " << i;
     }
   }
 }

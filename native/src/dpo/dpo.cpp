@@ -3,7 +3,6 @@
 #include <cmath>
 #include <string>
 
-#include "chunked_logprobs.hpp"
 #include "errors.hpp"
 #include "scoring.hpp"
 
@@ -13,18 +12,19 @@ SequenceLogps sequence_logps(Model& model, const at::Tensor& tokens, const at::T
                              const at::Tensor& loss_mask) {
   const int64_t T = tokens.size(1);
   require(T >= 2, "a completion needs sequences of at least 2 tokens");
-  auto target = loss_mask.narrow(1, 1, T - 1).logical_and(mask.narrow(1, 1, T - 1));     // [R, T-1]
-  Model::HeadInLoss head(model);
-  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr).narrow(1, 0, T - 1);  // [R, T-1, d]
-  auto logp = head_logprobs(model, h, tokens.narrow(1, 1, T - 1), 1.0, false, false).logprobs;  // [R, T-1]
-  auto w = target.to(logp.scalar_type());
+  auto target = loss_mask.narrow(1, 1, T - 1).logical_and(mask.narrow(1, 1, T - 1));  // [R, T-1]
+  // The heads see only the completion's tokens; rows of like length run in passes of their own.
+  ScoreRequest request;
+  request.only = target;
+  request.mean_logits = true;
+  const auto passes = sequence_passes(at::constant_pad_nd(target, {1, 0}));
+  auto s = passes.empty() ? score_tokens(model, tokens, mask, 1, T - 1, request)
+                          : score_tokens(model, tokens, mask, 1, T - 1, request, passes);  // [R, T-1] each
+  auto w = target.to(s.logprobs.scalar_type());
   SequenceLogps out;
-  out.logps = (logp * w).sum(1);
+  out.logps = (s.logprobs * w).sum(1);
   out.tokens = target.sum(1);
-  at::NoGradGuard no_grad;
-  // The mean logit over the vocabulary is h . mean_v(W_v): no [rows, vocab] tensor needed.
-  auto w_mean = model.lm_head_weight().to(logp.scalar_type()).mean(0);  // [d]
-  out.logit_sums = (h.to(logp.scalar_type()).matmul(w_mean) * w).sum(1);
+  out.logit_sums = (s.mean_logits.to(w.scalar_type()) * w).sum(1);
   return out;
 }
 
