@@ -4,7 +4,6 @@
 
 #include "chunked_logprobs.hpp"
 #include "errors.hpp"
-#include "length_groups.hpp"
 
 namespace r4j {
 
@@ -97,11 +96,15 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   return head_scores(model, at::cat(states), at::cat(targets), scored, request);
 }
 
-std::vector<TokenPass> like_length_passes(const at::Tensor& prompt, const at::Tensor& response) {
+std::vector<LengthGroup> like_length_groups(const at::Tensor& prompt, const at::Tensor& response) {
   auto p = prompt.to(at::kCPU, at::kLong).contiguous(), r = response.to(at::kCPU, at::kLong).contiguous();
   const int64_t n = p.numel();
-  const auto groups = like_length_groups(std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + n),
-                                         std::vector<int64_t>(r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + n));
+  return like_length_groups(std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + n),
+                            std::vector<int64_t>(r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + n));
+}
+
+std::vector<TokenPass> like_length_passes(const at::Tensor& prompt, const at::Tensor& response) {
+  const auto groups = like_length_groups(prompt, response);
   std::vector<TokenPass> passes;
   if (groups.size() == 1) return passes;
   for (const auto& g : groups)

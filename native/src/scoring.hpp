@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "length_groups.hpp"
 #include "model.hpp"
 
 namespace r4j {
@@ -79,6 +80,8 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
 // scored window and response[b] from its start ([B] int64, each >= 1): empty
 // when one pass over every row is the cheapest (the plain score_tokens then).
 std::vector<TokenPass> like_length_passes(const at::Tensor& prompt, const at::Tensor& response);
+// Their groups (tensors [B] as like_length_groups' lengths).
+std::vector<LengthGroup> like_length_groups(const at::Tensor& prompt, const at::Tensor& response);
 // The same for whole sequences [B, T] with the window from column 1, each row
 // kept up to its last column where keep [B, T] is set (causal attention: later
 // columns change nothing before them).

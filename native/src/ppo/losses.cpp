@@ -25,9 +25,9 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "../errors.hpp"
-#include "../length_groups.hpp"
 #include "../scoring.hpp"
 #include "masked.hpp"
 #include "ppo.hpp"
@@ -55,14 +55,10 @@ struct MicroBatch {
   }
 };
 
-// The groups of like length the rows' passes take: each row's prompt and response
-// tokens, at least one of each as the crop keeps.
-std::vector<LengthGroup> row_groups(const Rollout& r, const at::Tensor& rows) {
-  auto plen = r.query_mask.index_select(0, rows).sum(1).clamp_min(1).to(at::kCPU).contiguous();
-  auto rlen = r.response_mask.index_select(0, rows).sum(1).clamp_min(1).to(at::kCPU).contiguous();
-  const int64_t n = rows.size(0);
-  return like_length_groups(std::vector<int64_t>(plen.data_ptr<int64_t>(), plen.data_ptr<int64_t>() + n),
-                            std::vector<int64_t>(rlen.data_ptr<int64_t>(), rlen.data_ptr<int64_t>() + n));
+// Each row's prompt and response tokens [n], at least one of each as the crop keeps.
+std::pair<at::Tensor, at::Tensor> row_lengths(const Rollout& r, const at::Tensor& rows) {
+  return {r.query_mask.index_select(0, rows).sum(1).clamp_min(1),
+          r.response_mask.index_select(0, rows).sum(1).clamp_min(1)};
 }
 
 MicroBatch select(const Rollout& r, const at::Tensor& rows) {
@@ -82,11 +78,8 @@ MicroBatch select(const Rollout& r, const at::Tensor& rows) {
   mb.query_len = longest_query;
   mb.response_len = longest_response;
   mb.rmask = mb.pick(action_mask(r));
-  const auto groups = row_groups(r, rows);
-  if (groups.size() > 1) {
-    for (const auto& g : groups)
-      mb.passes.push_back(TokenPass{at::tensor(g.rows, rows.options()), g.prompt, g.response});
-  }
+  const auto [prompt, response] = row_lengths(r, rows);
+  mb.passes = like_length_passes(prompt, response);
   return mb;
 }
 
@@ -125,7 +118,8 @@ const PolicyLossEntry& policy_loss_entry(int32_t code) {
 
 int64_t micro_batch_positions(const Rollout& r, const at::Tensor& rows) {
   int64_t positions = 0;
-  for (const auto& g : row_groups(r, rows)) positions += g.positions();
+  const auto [prompt, response] = row_lengths(r, rows);
+  for (const auto& g : like_length_groups(prompt, response)) positions += g.positions();
   return positions;
 }
 
