@@ -105,13 +105,11 @@ R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model* actor, r4j_model* critic_or_
     require(options != nullptr, "options is NULL");
     require(algo != nullptr, "algo is NULL");
     require_out(out_stats, "out_stats");
-    require(indices != nullptr, "indices is NULL");
-    require(n > 0, "empty micro-batch (n = " + std::to_string(n) + ")");
+    auto& ro = *r->rollout;
+    auto rows = micro_batch_rows(ro, indices, n);
     r4j::check_scale(loss_scale);
     auto o = r4j::validate(*options);
     auto a = r4j::validate(*algo);
-    auto& ro = *r->rollout;
-    auto rows = micro_batch_rows(ro, indices, n);
     require(act->model->device() == ro.device, "actor and rollout live on different devices");
     r4j::Model* critic = nullptr;
     std::unique_ptr<Use<r4j_model>> c;

@@ -36,7 +36,8 @@ std::vector<LengthGroup> like_length_groups(const std::vector<int64_t>& prompt, 
   require(prompt.size() == response.size(), "like_length_groups: prompt and response lengths differ in count");
   const auto n = static_cast<int64_t>(prompt.size());
   for (int64_t i = 0; i < n; ++i)
-    require(prompt[i] >= 1 && response[i] >= 1, "like_length_groups: row " + std::to_string(i) + " has no prompt or no response token");
+    require(prompt[i] >= 1 && response[i] >= 1,
+            "like_length_groups: row " + std::to_string(i) + " has no prompt or no response token");
   if (n <= 1 || pass_positions < 0) return {one_group(prompt, response)};
   // Longest first; ties in row order, so the cut is deterministic.
   std::vector<int64_t> order(n);
