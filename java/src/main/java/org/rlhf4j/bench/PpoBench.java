@@ -44,13 +44,14 @@ public final class PpoBench implements Callable<Integer> {
   @Option(names = "--vocab", description = "Vocabulary size (default: ${DEFAULT-VALUE}).")
   int vocab = 50257;
 
-  @Option(names = "--batch", description = "Prompts per iteration (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--batch", description = "Prompts per iteration; supervised: rows (default: ${DEFAULT-VALUE}).")
   int batch = 16;
 
   @Option(names = "--prompt-len", description = "Prompt tokens (default: ${DEFAULT-VALUE}).")
   int promptLen = 64;
 
-  @Option(names = "--new-tokens", description = "Generated tokens per prompt (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--new-tokens", description = "Generated tokens per prompt; supervised: the longest row, 512 "
+      + "unless given (default: ${DEFAULT-VALUE}).")
   int newTokens = 64;
 
   @Option(names = "--minibatch", description = "PPO minibatch size (default: ${DEFAULT-VALUE}).")
@@ -104,18 +105,20 @@ public final class PpoBench implements Callable<Integer> {
           + "keeps a second copy (default: ${DEFAULT-VALUE}).")
   String critic = "shared";
 
-  @Option(names = "--workload", paramLabel = "ppo|grpo|render", description = "ppo: one PPO iteration of the shapes "
-      + "above; "
+  @Option(names = "--workload", paramLabel = "ppo|grpo|supervised|render", description = "ppo: one PPO iteration of "
+      + "the shapes above; "
       + "grpo: GRPO as RL runs it now (GrpoWorkload: --batch prompts x --samples responses of forced ragged lengths, "
-      + "defaults 8 x 8, 128-token prompts, lengths 16-256, minibatch 32, 1 epoch); render: microseconds per "
+      + "defaults 8 x 8, 128-token prompts, lengths 16-256, minibatch 32, 1 epoch); supervised: SFT's loss, DPO's "
+      + "reference log-probs and the reward model's loss over one padded batch of --batch ragged rows, lengths "
+      + "--min-new-tokens to --new-tokens (defaults 64-512; SupervisedWorkload); render: microseconds per "
       + "chat-template render, 5000 x --repeats (RenderWorkload). Default: ${DEFAULT-VALUE}.")
   String workload = "ppo";
 
   @Option(names = "--samples", description = "grpo: responses per prompt (default: ${DEFAULT-VALUE}).")
   int samples = 8;
 
-  @Option(names = "--min-new-tokens", description = "grpo: shortest forced response; lengths are uniform in "
-      + "[this, --new-tokens], seeded (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--min-new-tokens", description = "grpo: shortest forced response; supervised: shortest row, 64 "
+      + "unless given; lengths are uniform in [this, --new-tokens], seeded (default: ${DEFAULT-VALUE}).")
   int minNewTokens = 16;
 
   @Option(names = "--max-tokens-per-micro-batch", description = "grpo: ppo.max_tokens_per_micro_batch, 0 = one "
@@ -134,13 +137,17 @@ public final class PpoBench implements Callable<Integer> {
     try (Distributed joined = Distributed.join(System.getenv(), java.time.Duration.ofMinutes(10), device)) {
       dist = joined;
       if (workload.equals("grpo")) return new GrpoWorkload(this, spec.commandLine().getParseResult()).run();
+      if (workload.equals("supervised")) {
+        return new SupervisedWorkload(this, spec.commandLine().getParseResult()).run();
+      }
       if (workload.equals("render")) {
         PrintWriter out = new PrintWriter(System.out, true);
         out.println(new ObjectMapper().writeValueAsString(RenderWorkload.run(Math.max(1, repeats) * 5000, out)));
         return 0;
       }
       if (!workload.equals("ppo")) {
-        throw new CommandLine.ParameterException(spec.commandLine(), "--workload must be ppo, grpo or render, got '"
+        throw new CommandLine.ParameterException(spec.commandLine(), "--workload must be ppo, grpo, supervised or "
+            + "render, got '"
             + workload + "'");
       }
       return measure();

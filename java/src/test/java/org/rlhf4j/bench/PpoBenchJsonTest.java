@@ -86,6 +86,33 @@ class PpoBenchJsonTest {
     assertEquals(0.0, run(alone).get("padding_waste").asDouble(), "a micro-batch per sample pads nothing");
   }
 
+  /**
+   * The supervised workload on a tiny shape: its batch is the seeded ragged one (real tokens,
+   * loss tokens on each row's second half, padding to the longest), and each pass is timed.
+   */
+  @org.junit.jupiter.api.Test
+  void supervisedWorkloadTimesEachPassOverItsRaggedBatch() throws Exception {
+    JsonNode r = run("--workload", "supervised", "--layers", "1", "--d-model", "32", "--heads", "2", "--vocab", "64",
+        "--batch", "4", "--min-new-tokens", "3", "--new-tokens", "20", "--gemm-size", "128");
+    SupervisedWorkload.Batch batch = SupervisedWorkload.batch(4, 3, 20, 64);
+    long real = 0;
+    long loss = 0;
+    for (int i = 0; i < 4; i++) {
+      int len = 0;
+      for (int t = 0; t < batch.tokens().seqLen(); t++) len += batch.tokens().mask()[i * batch.tokens().seqLen() + t];
+      real += len;
+      loss += len - len / 2;
+    }
+    assertEquals("supervised", r.get("workload").asText());
+    assertEquals(real, r.get("real_tokens").asLong());
+    assertEquals(loss, r.get("loss_tokens").asLong());
+    assertEquals(1 - (double) real / (4 * batch.tokens().seqLen()), r.get("batch_padding").asDouble(), 1e-12);
+    assertTrue(r.get("batch_padding").asDouble() > 0, "ragged rows pad: " + r);
+    for (String pass : new String[] {"sft", "sequence_logps", "rm"}) {
+      assertTrue(r.get("seconds").get(pass).asDouble() > 0, pass);
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"f16", "fp8"})
   void anUnknownDtypeIsAUsageError(String dtype) {
