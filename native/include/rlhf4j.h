@@ -646,14 +646,14 @@ R4J_API r4j_status r4j_ppo_accumulate_ex(r4j_model *actor, r4j_model *critic_or_
                                          double loss_scale, r4j_ppo_stats *out_stats,
                                          r4j_algo_loss_stats *out_algo_stats);
 
-/* The token positions r4j_ppo_accumulate_ex runs over the samples indices[0..n),
- * padding included: each pass over rows of like length is padded to its rows'
- * longest prompt + longest response (at least one response column), and the
- * micro-batch is cut into such passes where that saves more padding than a pass
- * costs. With the samples' real tokens it gives the share of the learning
- * passes' positions that are padding. */
-R4J_API r4j_status r4j_ppo_micro_batch_positions(r4j_rollout *rollout, const int64_t *indices, int64_t n,
-                                                 int64_t *out_positions);
+/* The token positions r4j_ppo_accumulate_ex runs over the samples indices[0..n)
+ * with this actor, padding included: each pass over rows of like length is padded
+ * to its rows' longest prompt + longest response (at least one response column),
+ * and the micro-batch is cut into such passes where that saves more padding than
+ * a pass costs at the actor's width. With the samples' real tokens it gives the
+ * share of the learning passes' positions that are padding. */
+R4J_API r4j_status r4j_ppo_micro_batch_positions(r4j_model *actor, r4j_rollout *rollout, const int64_t *indices,
+                                                 int64_t n, int64_t *out_positions);
 
 /* ------------------------------------------------------------------------ */
 /* Data parallelism: a c10d process group (TCPStore + Gloo, NCCL on CUDA)    */

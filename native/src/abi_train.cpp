@@ -85,13 +85,14 @@ at::Tensor micro_batch_rows(const r4j::Rollout& ro, const int64_t* indices, int6
 
 }  // namespace
 
-R4J_API r4j_status r4j_ppo_micro_batch_positions(r4j_rollout* rollout, const int64_t* indices, int64_t n,
-                                                 int64_t* out_positions) {
+R4J_API r4j_status r4j_ppo_micro_batch_positions(r4j_model* actor, r4j_rollout* rollout, const int64_t* indices,
+                                                 int64_t n, int64_t* out_positions) {
   return guarded(__func__, [&] {
+    Use<r4j_model> act(actor, "actor");
     Use<r4j_rollout> r(rollout, "rollout");
     require_out(out_positions, "out_positions");
     auto& ro = *r->rollout;
-    *out_positions = r4j::micro_batch_positions(ro, micro_batch_rows(ro, indices, n));
+    *out_positions = r4j::micro_batch_positions(*act->model, ro, micro_batch_rows(ro, indices, n));
   });
 }
 

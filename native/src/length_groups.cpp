@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -27,8 +28,11 @@ LengthGroup one_group(const std::vector<int64_t>& prompt, const std::vector<int6
 
 void set_pass_positions(int64_t pass_positions) { pass_positions_setting = pass_positions; }
 
-std::vector<LengthGroup> like_length_groups(const std::vector<int64_t>& prompt, const std::vector<int64_t>& response) {
-  return like_length_groups(prompt, response, pass_positions_setting);
+int64_t pass_positions_at(int64_t width) {
+  const int64_t at_512 = pass_positions_setting;
+  if (at_512 <= 0 || width <= 0) return at_512;
+  const double scale = static_cast<double>(kPassPositionsWidth) / static_cast<double>(width);
+  return std::max<int64_t>(1, std::llround(static_cast<double>(at_512) * scale * scale));
 }
 
 std::vector<LengthGroup> like_length_groups(const std::vector<int64_t>& prompt, const std::vector<int64_t>& response,

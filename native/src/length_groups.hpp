@@ -12,9 +12,11 @@
 
 namespace r4j {
 
-// What one more pass costs, in positions: its operator launches and its smaller
-// products. A micro-batch is cut only where the cut saves more padding than this.
+// What one more pass costs, in positions, at model width 512: its operator
+// launches and its smaller products. A micro-batch is cut only where the cut saves
+// more padding than this (measured on config B, d 512).
 constexpr int64_t kPassPositions = 256;
+constexpr int64_t kPassPositionsWidth = 512;
 
 struct LengthGroup {
   std::vector<int64_t> rows;         // indices into the inputs, ascending
@@ -28,9 +30,11 @@ struct LengthGroup {
 // O(n^2)). A single group holds every row in order. pass_positions < 0: one group.
 std::vector<LengthGroup> like_length_groups(const std::vector<int64_t>& prompt, const std::vector<int64_t>& response,
                                             int64_t pass_positions);
-// With the process's setting: kPassPositions by default; set_pass_positions(-1) is
-// one padded pass, the slow twin the tests compare.
-std::vector<LengthGroup> like_length_groups(const std::vector<int64_t>& prompt, const std::vector<int64_t>& response);
+// A pass's cost at model width d: the process's setting (kPassPositions by
+// default) at width 512, times (512 / d)^2, since a pass's launches take a fixed
+// time while a position's products grow with d^2 (the demo's d 128 model: 4096).
+// set_pass_positions(-1) is one padded pass, the slow twin the tests compare.
+int64_t pass_positions_at(int64_t width);
 void set_pass_positions(int64_t pass_positions);
 
 }  // namespace r4j

@@ -96,15 +96,16 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   return head_scores(model, at::cat(states), at::cat(targets), scored, request);
 }
 
-std::vector<LengthGroup> like_length_groups(const at::Tensor& prompt, const at::Tensor& response) {
+std::vector<LengthGroup> like_length_groups(const Model& model, const at::Tensor& prompt, const at::Tensor& response) {
   auto p = prompt.to(at::kCPU, at::kLong).contiguous(), r = response.to(at::kCPU, at::kLong).contiguous();
   const int64_t n = p.numel();
   return like_length_groups(std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + n),
-                            std::vector<int64_t>(r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + n));
+                            std::vector<int64_t>(r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + n),
+                            pass_positions_at(model.config().n_embd));
 }
 
-std::vector<TokenPass> like_length_passes(const at::Tensor& prompt, const at::Tensor& response) {
-  const auto groups = like_length_groups(prompt, response);
+std::vector<TokenPass> like_length_passes(const Model& model, const at::Tensor& prompt, const at::Tensor& response) {
+  const auto groups = like_length_groups(model, prompt, response);
   std::vector<TokenPass> passes;
   if (groups.size() == 1) return passes;
   for (const auto& g : groups)
@@ -112,13 +113,13 @@ std::vector<TokenPass> like_length_passes(const at::Tensor& prompt, const at::Te
   return passes;
 }
 
-std::vector<TokenPass> sequence_passes(const at::Tensor& keep) {
+std::vector<TokenPass> sequence_passes(const Model& model, const at::Tensor& keep) {
   if (keep.size(1) < 2) return {};
   // Column c of the window starting at 1 is response index c - 1: keeping up to the
   // last set column L needs L response columns (at least one), and column 0 before.
   auto idx = at::arange(keep.size(1), keep.options().dtype(at::kLong)).unsqueeze(0).expand(keep.sizes());
   auto last = at::where(keep, idx, at::zeros_like(idx)).amax(1).clamp_min(1);  // [B]
-  return like_length_passes(at::ones_like(last), last);
+  return like_length_passes(model, at::ones_like(last), last);
 }
 
 namespace {
@@ -135,7 +136,7 @@ at::Tensor reward_scores_one_pass(Model& model, const at::Tensor& tokens, const 
 }  // namespace
 
 at::Tensor reward_scores(Model& model, const at::Tensor& tokens, const at::Tensor& mask) {
-  const auto passes = sequence_passes(mask);
+  const auto passes = sequence_passes(model, mask);
   if (passes.empty()) return reward_scores_one_pass(model, tokens, mask);
   std::vector<at::Tensor> scores, rows;
   for (const auto& pass : passes) {

@@ -77,15 +77,16 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
                          int64_t n, const ScoreRequest& request, const std::vector<TokenPass>& passes);
 
 // The passes of like length over rows that keep prompt[b] columns before the
-// scored window and response[b] from its start ([B] int64, each >= 1): empty
-// when one pass over every row is the cheapest (the plain score_tokens then).
-std::vector<TokenPass> like_length_passes(const at::Tensor& prompt, const at::Tensor& response);
-// Their groups (tensors [B] as like_length_groups' lengths).
-std::vector<LengthGroup> like_length_groups(const at::Tensor& prompt, const at::Tensor& response);
+// scored window and response[b] from its start ([B] int64, each >= 1), at the
+// pass cost of the model's width (pass_positions_at): empty when one pass over
+// every row is the cheapest (the plain score_tokens then).
+std::vector<TokenPass> like_length_passes(const Model& model, const at::Tensor& prompt, const at::Tensor& response);
+// Their groups.
+std::vector<LengthGroup> like_length_groups(const Model& model, const at::Tensor& prompt, const at::Tensor& response);
 // The same for whole sequences [B, T] with the window from column 1, each row
 // kept up to its last column where keep [B, T] is set (causal attention: later
 // columns change nothing before them).
-std::vector<TokenPass> sequence_passes(const at::Tensor& keep);
+std::vector<TokenPass> sequence_passes(const Model& model, const at::Tensor& keep);
 
 // Reward head at each sequence's last real token: [B]; rows of like length in
 // passes of their own (sequence_passes).

@@ -176,12 +176,12 @@ TEST(AbiErrors, EmptyBatchesAndBadOptionsAreRejected) {
                "indices[1] = 5 is outside the rollout");
   EXPECT_FAILS(r4j_ppo_accumulate_ex(m, nullptr, r, idx, 1, &po, &ppo, 1, &ps, nullptr), R4J_ERR_INVALID_ARGUMENT, "no value head");
   int64_t positions = -1;
-  EXPECT_FAILS(r4j_ppo_micro_batch_positions(r, idx, 2, &positions), R4J_ERR_INVALID_ARGUMENT,
+  EXPECT_FAILS(r4j_ppo_micro_batch_positions(m, r, idx, 2, &positions), R4J_ERR_INVALID_ARGUMENT,
                "indices[1] = 5 is outside the rollout");
-  EXPECT_FAILS(r4j_ppo_micro_batch_positions(r, nullptr, 2, &positions), R4J_ERR_INVALID_ARGUMENT, "indices is NULL");
-  EXPECT_FAILS(r4j_ppo_micro_batch_positions(r, idx, 1, nullptr), R4J_ERR_INVALID_ARGUMENT, "out_positions");
+  EXPECT_FAILS(r4j_ppo_micro_batch_positions(m, r, nullptr, 2, &positions), R4J_ERR_INVALID_ARGUMENT, "indices is NULL");
+  EXPECT_FAILS(r4j_ppo_micro_batch_positions(m, r, idx, 1, nullptr), R4J_ERR_INVALID_ARGUMENT, "out_positions");
   EXPECT_EQ(positions, -1) << "a failed call writes nothing";
-  ASSERT_OK(r4j_ppo_micro_batch_positions(r, idx, 1, &positions));
+  ASSERT_OK(r4j_ppo_micro_batch_positions(m, r, idx, 1, &positions));
   EXPECT_EQ(positions, 2 + 2) << "row 0: two prompt and two response tokens";
 
   // The algorithm switches: bad values, unknown table keys, group estimators without GROUP_ID, a critic for GRPO.

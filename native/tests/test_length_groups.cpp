@@ -130,6 +130,15 @@ TEST(LengthGroups, OnePassWhenNoCutPaysOrWhenTold) {
   EXPECT_GT(cut.size(), 1u);
   EXPECT_EQ(cut[0].rows, (std::vector<int64_t>{0})) << "the longest row first";
   EXPECT_THROW(like_length_groups({3, 0}, {1, 1}, 0), Error) << "a row without a prompt token";
+  // A pass's cost scales with (512 / width)^2: fixed launches against a position's d^2 products.
+  EXPECT_EQ(pass_positions_at(512), kPassPositions);
+  EXPECT_EQ(pass_positions_at(128), 16 * kPassPositions);
+  EXPECT_EQ(pass_positions_at(1024), kPassPositions / 4);
+  set_pass_positions(-1);
+  EXPECT_EQ(pass_positions_at(128), -1) << "the twin: one pass at every width";
+  set_pass_positions(0);
+  EXPECT_EQ(pass_positions_at(128), 0);
+  set_pass_positions(kPassPositions);
 }
 
 // The loss and gradients of PPO's micro-batch (actor with a value head, or a separate
@@ -160,7 +169,7 @@ TEST(LengthGroups, LearningPassesGiveTheLossAndGradientsOfOnePaddedPass) {
       clear_grads(*m);
       clear_grads(*critic);
       const int64_t before = head_gradients_from_forward();
-      const int64_t positions = micro_batch_positions(*r, rows);
+      const int64_t positions = micro_batch_positions(*m, *r, rows);
       auto st = accumulate_loss(*m, separate_critic ? critic.get() : nullptr, *r, rows, o, a, 0.7, nullptr);
       set_pass_positions(kPassPositions);
       auto g = all_grads(*m);
@@ -230,7 +239,7 @@ TEST(LengthGroups, SupervisedPassesGiveTheLossesAndGradientsOfOnePaddedPass) {
   c.reward_head = 1;
   auto rm = make(c, R4J_DTYPE_F64);
   set_pass_positions(0);
-  EXPECT_GT(sequence_passes(r.mask).size(), 1u) << "ragged rows cut at no cost per pass";
+  EXPECT_GT(sequence_passes(*m, r.mask).size(), 1u) << "ragged rows cut at no cost per pass";
   set_pass_positions(kPassPositions);
   struct Out {
     double lm, lm_told;

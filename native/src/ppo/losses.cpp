@@ -61,7 +61,7 @@ std::pair<at::Tensor, at::Tensor> row_lengths(const Rollout& r, const at::Tensor
           r.response_mask.index_select(0, rows).sum(1).clamp_min(1)};
 }
 
-MicroBatch select(const Rollout& r, const at::Tensor& rows) {
+MicroBatch select(const Model& actor, const Rollout& r, const at::Tensor& rows) {
   MicroBatch mb;
   mb.rows = rows;
   auto qmask = r.query_mask.index_select(0, rows);       // [n, P]
@@ -79,7 +79,7 @@ MicroBatch select(const Rollout& r, const at::Tensor& rows) {
   mb.response_len = longest_response;
   mb.rmask = mb.pick(action_mask(r));
   const auto [prompt, response] = row_lengths(r, rows);
-  mb.passes = like_length_passes(prompt, response);
+  mb.passes = like_length_passes(actor, prompt, response);
   return mb;
 }
 
@@ -116,10 +116,10 @@ const PolicyLossEntry& policy_loss_entry(int32_t code) {
 
 }  // namespace
 
-int64_t micro_batch_positions(const Rollout& r, const at::Tensor& rows) {
+int64_t micro_batch_positions(const Model& actor, const Rollout& r, const at::Tensor& rows) {
   int64_t positions = 0;
   const auto [prompt, response] = row_lengths(r, rows);
-  for (const auto& g : like_length_groups(prompt, response)) positions += g.positions();
+  for (const auto& g : like_length_groups(actor, prompt, response)) positions += g.positions();
   return positions;
 }
 
@@ -200,7 +200,7 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& r, const at:
   const bool with_critic = uses_critic(a);
   if (a.kl_in == R4J_KL_IN_LOSS)
     require(r.has(R4J_FIELD_REF_LOGPROBS), "kl_in loss needs REF_LOGPROBS: call r4j_rollout_score_ref first");
-  const MicroBatch mb = select(r, indices);
+  const MicroBatch mb = select(actor, r, indices);
   auto mask = mb.pick(loss_mask(r, a));                                   // [n, R']
   auto old_logprobs = mb.pick(r.field(R4J_FIELD_OLD_LOGPROBS));
   auto advantages = mb.pick(r.field(R4J_FIELD_ADVANTAGES_WHITENED)).detach();

@@ -96,7 +96,8 @@ r4j_ppo_stats accumulate_loss(Model& actor, Model* critic, Rollout& rollout, con
                               const r4j_ppo_options& options, const r4j_algo_options& algo, double loss_scale,
                               r4j_algo_loss_stats* algo_stats);
 
-// The token positions accumulate_loss's passes over these rows run, padding included.
-int64_t micro_batch_positions(const Rollout& rollout, const at::Tensor& indices);
+// The token positions accumulate_loss's passes over these rows run, padding included
+// (the passes' cut depends on the actor's width).
+int64_t micro_batch_positions(const Model& actor, const Rollout& rollout, const at::Tensor& indices);
 
 }  // namespace r4j

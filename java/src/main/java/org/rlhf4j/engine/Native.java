@@ -91,7 +91,7 @@ public final class Native {
   private static final String PPO_REWARDS_EX = fn("r4j_ppo_rewards_ex", ADDRESS, ADDRESS, ADDRESS, JAVA_DOUBLE, JAVA_DOUBLE, JAVA_DOUBLE, ADDRESS);
   private static final String PPO_ADVANTAGES_EX = fn("r4j_ppo_advantages_ex", ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
   private static final String PPO_ACCUMULATE_EX = fn("r4j_ppo_accumulate_ex", ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_DOUBLE, ADDRESS, ADDRESS);
-  private static final String PPO_MICRO_BATCH_POSITIONS = fn("r4j_ppo_micro_batch_positions", ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+  private static final String PPO_MICRO_BATCH_POSITIONS = fn("r4j_ppo_micro_batch_positions", ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
   // Data parallelism
   private static final String DIST_OPTIONS_DEFAULTS = fn("r4j_dist_options_defaults", ADDRESS);
   private static final String DIST_INIT = fn("r4j_dist_init", ADDRESS, ADDRESS);
@@ -294,7 +294,7 @@ public final class Native {
 
   public void ppoAccumulateEx(MemorySegment actor, MemorySegment criticOrNull, MemorySegment rollout, MemorySegment indices, long n, MemorySegment options, MemorySegment algo, double lossScale, MemorySegment outStats, MemorySegment outAlgoStats) { call(PPO_ACCUMULATE_EX, h -> (int) h.invokeExact(actor, criticOrNull, rollout, indices, n, options, algo, lossScale, outStats, outAlgoStats)); }
 
-  public void ppoMicroBatchPositions(MemorySegment rollout, MemorySegment indices, long n, MemorySegment outPositions) { call(PPO_MICRO_BATCH_POSITIONS, h -> (int) h.invokeExact(rollout, indices, n, outPositions)); }
+  public void ppoMicroBatchPositions(MemorySegment actor, MemorySegment rollout, MemorySegment indices, long n, MemorySegment outPositions) { call(PPO_MICRO_BATCH_POSITIONS, h -> (int) h.invokeExact(actor, rollout, indices, n, outPositions)); }
 
   // ---- Data parallelism ----
 

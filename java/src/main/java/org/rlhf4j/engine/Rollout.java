@@ -254,13 +254,15 @@ public final class Rollout implements AutoCloseable {
   }
 
   /**
-   * The token positions {@link #accumulate} runs over samples {@code indices}, padding included
-   * (passes of like length, each padded to its rows' longest prompt + longest response).
+   * The token positions {@link #accumulate} runs over samples {@code indices} with this actor,
+   * padding included (passes of like length, each padded to its rows' longest prompt + longest
+   * response; where to cut depends on the actor's width).
    */
-  public long microBatchPositions(long[] indices) {
+  public long microBatchPositions(Model actor, long[] indices) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
-      lib.ppoMicroBatchPositions(pointer(), arena.allocateFrom(ValueLayout.JAVA_LONG, indices), indices.length, out);
+      lib.ppoMicroBatchPositions(actor.pointer(), pointer(), arena.allocateFrom(ValueLayout.JAVA_LONG, indices),
+          indices.length, out);
       return out.get(ValueLayout.JAVA_LONG, 0);
     }
   }

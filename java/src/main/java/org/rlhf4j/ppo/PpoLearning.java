@@ -88,7 +88,7 @@ final class PpoLearning implements AutoCloseable {
           // Dropout, when the model has any: a stream per rank and micro-batch position.
           Engine.manualSeed(Seeds.mix(seed, optimizerSteps, start + from + (long) dist.rank() * m));
           from += idx.length;
-          losses.addPadding(realTokens(idx, rowTokens), rollout.microBatchPositions(idx));
+          losses.addPadding(realTokens(idx, rowTokens), rollout.microBatchPositions(parts.policy(), idx));
           Loss s = rollout.accumulate(parts.policy(), parts.critic(), idx, options, algo,
               microLossScale(lossCount(idx, lossTokens), denominator));
           if (s.stats().nonFinite()) {
