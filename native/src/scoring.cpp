@@ -73,6 +73,7 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
 
 TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start,
                          int64_t n, const ScoreRequest& request, const std::vector<TokenPass>& passes) {
+  if (passes.empty()) return score_tokens(model, tokens, mask, start, n, request);
   require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
   require(request.only.defined(), "score_tokens: passes need request.only");
   std::optional<Model::HeadInLoss> head;

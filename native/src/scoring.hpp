@@ -68,7 +68,8 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
 // `response` columns from it, through the model; the heads see every pass's
 // request.only positions (required; false outside its window) in one call, so a
 // loss over all of them still forms the head's gradients in forward. The values
-// are those of one pass over the whole batch, summed in other orders.
+// are those of one pass over the whole batch, summed in other orders. No passes:
+// that one pass.
 struct TokenPass {
   at::Tensor rows;           // [g] int64: rows of tokens
   int64_t prompt, response;  // p <= start, r <= n

@@ -21,8 +21,7 @@ at::Tensor lm_loss(Model& model, const at::Tensor& tokens, const at::Tensor& mas
   if (backward_scale > 0 && at::GradMode::is_enabled())
     request.loss = [&](const TokenScores& s) { return nll(s.logprobs) * backward_scale; };
   const auto passes = sequence_passes(model, at::constant_pad_nd(predicted, {1, 0}));
-  auto s = passes.empty() ? score_tokens(model, tokens, mask, 1, T - 1, request)
-                          : score_tokens(model, tokens, mask, 1, T - 1, request, passes);
+  auto s = score_tokens(model, tokens, mask, 1, T - 1, request, passes);
   return nll(s.logprobs);
 }
 

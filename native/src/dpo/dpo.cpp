@@ -18,8 +18,7 @@ SequenceLogps sequence_logps(Model& model, const at::Tensor& tokens, const at::T
   request.only = target;
   request.mean_logits = true;
   const auto passes = sequence_passes(model, at::constant_pad_nd(target, {1, 0}));
-  auto s = passes.empty() ? score_tokens(model, tokens, mask, 1, T - 1, request)
-                          : score_tokens(model, tokens, mask, 1, T - 1, request, passes);  // [R, T-1] each
+  auto s = score_tokens(model, tokens, mask, 1, T - 1, request, passes);  // [R, T-1] each
   auto w = target.to(s.logprobs.scalar_type());
   SequenceLogps out;
   out.logps = (s.logprobs * w).sum(1);

@@ -50,8 +50,7 @@ struct MicroBatch {
     return field.index_select(0, rows).narrow(1, 0, response_len);
   }
   TokenScores score(Model& model, const ScoreRequest& request) const {
-    return passes.empty() ? score_tokens(model, tokens, mask, query_len, response_len, request)
-                          : score_tokens(model, tokens, mask, query_len, response_len, request, passes);
+    return score_tokens(model, tokens, mask, query_len, response_len, request, passes);
   }
 };
 
