@@ -63,8 +63,9 @@ at::Tensor pack_panels_bf16(const at::Tensor& w, bool w_is_out_by_in);
 const char* few_rows_bf16_kernel();
 
 // x [M, in] (bf16 or float32) with M <= kFewRowsMax, panels from
-// pack_panels_bf16, b [out] or undefined, the epilogue's residual [M, out]:
-// x W + b, then the epilogue, accumulated in float32 and returned in x's dtype.
+// pack_panels_bf16, b [out] or undefined, the epilogue's residual [M, out] (b
+// and the residual bf16 or float32, read as they are): x W + b, then the
+// epilogue, accumulated in float32 and returned in x's dtype.
 at::Tensor few_rows_linear_bf16(const at::Tensor& x, const at::Tensor& panels, int64_t out, const at::Tensor& b,
                                 const Epilogue& then = {});
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bf16_convert.hpp"
 #include "errors.hpp"
 #include "gemm_few_rows.hpp"
 #include "simd.hpp"
@@ -232,36 +233,70 @@ at::Tensor few_rows_linear_bf16(const at::Tensor& x, const at::Tensor& panels, i
   TORCH_CHECK(M <= kFewRowsMax && K2 == (K + 1) / 2 && panels.scalar_type() == at::kBFloat16,
               "few_rows_linear_bf16: shapes");
   TORCH_CHECK(!then.residual.defined() || then.residual.numel() == M * out, "few_rows_linear_bf16: residual shape");
-  auto xf = x.to(at::kFloat).contiguous();
-  const float* xp = xf.data_ptr<float>();
+  TORCH_CHECK(!b.defined() || b.scalar_type() == at::kBFloat16 || b.scalar_type() == at::kFloat,
+              "few_rows_linear_bf16: bias dtype");
+  const bool x_bf16 = x.scalar_type() == at::kBFloat16;
+  // A bf16 x is read as it is: its bits are the pairs' halves, its widening exact.
+  auto xc = x_bf16 ? x.contiguous() : x.to(at::kFloat).contiguous();
+  const at::BFloat16* xb = x_bf16 ? xc.data_ptr<at::BFloat16>() : nullptr;
+  const float* xf = x_bf16 ? nullptr : xc.data_ptr<float>();
+  auto x_at = [&](int64_t i) { return xb ? static_cast<float>(xb[i]) : xf[i]; };
   const std::string kernel = few_rows_bf16_kernel();
   const uint16_t* wp = reinterpret_cast<const uint16_t*>(panels.data_ptr<at::BFloat16>());
   auto y32 = at::empty({M, out}, x.options().dtype(at::kFloat));
   float* yp = y32.data_ptr<float>();
+  std::vector<uint32_t> pairs;
+  std::vector<float> xT;
   if (kernel == "avx512bf16") {
-    std::vector<uint32_t> pairs(K2 * 16, 0);  // rows beyond M and k beyond K: zero
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t k = 0; k < K; ++k)
-        pairs[(k / 2) * 16 + r] |= static_cast<uint32_t>(bf16_bits(xp[r * K + k])) << (16 * (k % 2));
-    at::parallel_for(0, np, 4, [&](int64_t p0, int64_t p1) { panels_dpbf16(pairs.data(), wp, yp, M, K2, out, p0, p1); });
+    pairs.assign(K2 * 16, 0);  // rows beyond M and k beyond K: zero
+    for (int64_t r = 0; r < M; ++r) {
+      if (xb && K % 2 == 0) {
+        // Little-endian: the uint32 at x[r][2 k2] is already the pair (x[2 k2] low, x[2 k2 + 1] high).
+        const uint32_t* row = reinterpret_cast<const uint32_t*>(xb + r * K);
+        for (int64_t k2 = 0; k2 < K2; ++k2) pairs[k2 * 16 + r] = row[k2];
+        continue;
+      }
+      for (int64_t k = 0; k < K; ++k) {
+        const uint16_t bits = xb ? xb[r * K + k].x : bf16_bits(xf[r * K + k]);
+        pairs[(k / 2) * 16 + r] |= static_cast<uint32_t>(bits) << (16 * (k % 2));
+      }
+    }
   } else {
-    std::vector<float> xT(2 * K2 * 16, 0.0f);  // x transposed to [2 K2, 16], zero-padded
+    xT.assign(2 * K2 * 16, 0.0f);  // x transposed to [2 K2, 16], zero-padded
     for (int64_t r = 0; r < M; ++r)
-      for (int64_t k = 0; k < K; ++k) xT[k * 16 + r] = xp[r * K + k];
-    auto run = kernel == "avx2" ? bf16_panels_avx2 : bf16_panels_plain;
-    at::parallel_for(0, np, 4, [&](int64_t p0, int64_t p1) { run(xT.data(), wp, yp, M, K2, out, p0, p1); });
+      for (int64_t k = 0; k < K; ++k) xT[k * 16 + r] = x_at(r * K + k);
   }
-  // Bias, GELU and residual in float32, then one rounding to x's dtype.
-  auto bf = b.defined() ? b.to(at::kFloat).contiguous() : at::Tensor();
-  auto rf = then.residual.defined() ? then.residual.to(at::kFloat).reshape({M, out}).contiguous() : at::Tensor();
-  const float* bp = bf.defined() ? bf.data_ptr<float>() : nullptr;
-  const float* rp = rf.defined() ? rf.data_ptr<float>() : nullptr;
+  auto run = kernel == "avx2" ? bf16_panels_avx2 : bf16_panels_plain;
+  // Bias, GELU and residual in float32 on each thread's own columns while they
+  // are in cache, then one rounding to x's dtype: no separate pass, no copies of
+  // b and the residual.
+  auto bc = b.defined() ? b.contiguous() : b;
+  auto rc = then.residual.defined() ? then.residual.reshape({M, out}).contiguous() : at::Tensor();
+  TORCH_CHECK(!rc.defined() || rc.scalar_type() == at::kBFloat16 || rc.scalar_type() == at::kFloat,
+              "few_rows_linear_bf16: residual dtype");
+  auto y = x_bf16 ? at::empty({M, out}, x.options()) : y32;
+  at::BFloat16* yb = x_bf16 ? y.data_ptr<at::BFloat16>() : nullptr;
   const bool gelu = then.gelu_tanh, avx2 = simd::has_avx2_fma();
-  at::parallel_for(0, M, 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      (avx2 ? epilogue_row_avx2 : epilogue_row_plain)(yp + r * out, bp, gelu, rp ? rp + r * out : nullptr, out);
+  at::parallel_for(0, np, 4, [&](int64_t p0, int64_t p1) {
+    if (kernel == "avx512bf16") panels_dpbf16(pairs.data(), wp, yp, M, K2, out, p0, p1);
+    else run(xT.data(), wp, yp, M, K2, out, p0, p1);
+    const int64_t c0 = p0 * 16, n = std::min(p1 * 16, out) - c0;
+    std::vector<float> bw, rw;
+    auto as_float = [&](const at::Tensor& t, int64_t at_, std::vector<float>& wide) -> const float* {
+      if (t.scalar_type() == at::kFloat) return t.data_ptr<float>() + at_;
+      wide.resize(n);
+      widen_bf16(t.data_ptr<at::BFloat16>() + at_, wide.data(), n);
+      return wide.data();
+    };
+    const float* bp = bc.defined() ? as_float(bc, c0, bw) : nullptr;
+    for (int64_t r = 0; r < M; ++r) {
+      float* row = yp + r * out + c0;
+      const float* rp = rc.defined() ? as_float(rc, r * out + c0, rw) : nullptr;
+      (avx2 ? epilogue_row_avx2 : epilogue_row_plain)(row, bp, gelu, rp, n);
+      if (yb) round_to_bf16(row, yb + r * out + c0, n);
+    }
   });
-  return x.scalar_type() == at::kFloat ? y32 : y32.to(x.scalar_type());
+  return y;
 }
 
 }  // namespace r4j

@@ -94,6 +94,38 @@ TEST(Bf16Kernels, FewRowsProductMatchesTheWideProductOnEveryKernelOfThisCpu) {
   set_few_rows_bf16_kernel(nullptr);
 }
 
+// The epilogue runs on each thread's columns and reads b and the residual as
+// bf16; the twin is the same product with a float32 x (same sums: x's values
+// are bf16 already) and float32 bias and residual, rounded once at the end.
+TEST(Bf16Kernels, FusedEpilogueIsBitwiseTheFloat32EpilogueRoundedOnce) {
+  at::NoGradGuard g;
+  at::manual_seed(35);
+  for (const char* kernel : kernels_here()) {
+    set_few_rows_bf16_kernel(kernel);
+    for (int64_t M : {1, 16}) {
+      for (int64_t K : {48, 37}) {  // even K reads x's pairs in place, odd K pads the last
+        const int64_t N = 1000;  // both threads' column ranges, and a zero-padded last panel
+        const std::string where = std::string(kernel) + " M " + std::to_string(M) + " K " + std::to_string(K);
+        auto x = bf16_randn({M, K}), b = bf16_randn({N}), residual = bf16_randn({M, N});
+        auto panels = pack_panels_bf16(bf16_randn({K, N}), false);
+        const auto xf = x.to(at::kFloat), bf = b.to(at::kFloat), rf = residual.to(at::kFloat);
+        for (bool gelu : {false, true}) {
+          for (bool with_residual : {false, true}) {
+            const Epilogue bf16_then{gelu, with_residual ? residual : at::Tensor()};
+            const Epilogue f32_then{gelu, with_residual ? rf : at::Tensor()};
+            auto want = few_rows_linear_bf16(xf, panels, N, bf, f32_then);
+            ASSERT_EQ(want.scalar_type(), at::kFloat);
+            auto got = few_rows_linear_bf16(x, panels, N, b, bf16_then);
+            EXPECT_TRUE(at::equal(got, want.to(at::kBFloat16)))
+                << where << " gelu " << gelu << " residual " << with_residual;
+          }
+        }
+      }
+    }
+  }
+  set_few_rows_bf16_kernel(nullptr);
+}
+
 TEST(Bf16Kernels, LinearTakesTheBf16PanelsForReusedWeightsAndStaysNearAten) {
   at::NoGradGuard g;
   at::manual_seed(32);
