@@ -72,16 +72,28 @@ struct HeadGrads {
   at::Tensor h, w;
   bool into = false;
   bool first = true;
+  // A bf16 head on a CPU without bf16 products (as linear's float32 copies):
+  // float32 products of gz and one float32 copy of the head, never ATen's bf16 GEMM.
+  bool widened = false;
+  at::Tensor ws32;
 
   HeadGrads(const at::Tensor& hs, const at::Tensor& ws, bool need_h, bool need_w) {
     if (need_h) h = at::empty_like(hs);
     into = need_w && hs.size(0) > 0 && matmul_bf16_into_applies(hs, ws);
+    widened = ws.scalar_type() == at::kBFloat16 && ws.device().is_cpu() && !cpu_bf16_matmul_native();
+    if (widened && need_h) ws32 = ws.to(at::kFloat);
     if (need_w) w = into ? at::empty(ws.sizes(), ws.options().dtype(at::kFloat))
                          : at::zeros(ws.sizes(), ws.options().dtype(wide(ws.scalar_type())));
   }
 
   // Adds one chunk: gz = d L / d logits [n, V] of rows hc [n, d] starting at row s.
   void add(const at::Tensor& gz, const at::Tensor& hc, const at::Tensor& ws, int64_t s) {
+    if (widened) {
+      if (h.defined()) h.narrow(0, s, hc.size(0)).copy_(matmul_f32(gz, ws32));  // [n, d]
+      if (w.defined()) w.addmm_(gz.t(), hc.to(at::kFloat));
+      first = false;
+      return;
+    }
     auto gzw = gz.to(ws.scalar_type());
     if (h.defined()) h.narrow(0, s, hc.size(0)).copy_(matmul_f32(gzw, ws));  // [n, d]
     if (w.defined()) {
