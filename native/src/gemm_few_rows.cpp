@@ -21,7 +21,7 @@ namespace r4j {
 namespace {
 
 bool cpu_has_avx512f() {
-  static const bool yes = __builtin_cpu_supports("avx512f");
+  static const bool yes = R4J_CPU_SUPPORTS_AVX512("avx512f");
   return yes;
 }
 

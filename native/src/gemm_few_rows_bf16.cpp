@@ -23,7 +23,7 @@ namespace r4j {
 namespace {
 
 bool cpu_has_avx512bf16() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  static const bool yes = R4J_CPU_SUPPORTS_AVX512("avx512f") && R4J_CPU_SUPPORTS_AVX512("avx512bf16");
   return yes;
 }
 

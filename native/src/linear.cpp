@@ -16,6 +16,7 @@
 
 #include "gelu.hpp"
 #include "gemm_few_rows.hpp"
+#include "simd.hpp"
 
 namespace r4j {
 namespace {
@@ -45,8 +46,8 @@ at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::
 }
 
 bool cpu_bf16_matmul_native() {
-  static const bool yes = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                          __builtin_cpu_supports("avx512dq");
+  static const bool yes = R4J_CPU_SUPPORTS_AVX512("avx512bw") && R4J_CPU_SUPPORTS_AVX512("avx512vl") &&
+                          R4J_CPU_SUPPORTS_AVX512("avx512dq");
   return yes;
 }
 

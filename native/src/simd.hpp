@@ -14,6 +14,16 @@ inline bool has_avx2_fma() {
   return yes;
 }
 
+// RLHF4J_CPU_ISA=avx2 runs the library as on a CPU with AVX2 + FMA and no
+// AVX-512 (so no AVX512_BF16 and no oneDNN bf16 products): every kernel choice
+// below and in the few-row products asks this first, so benchmarks and tests
+// time and check the AVX2 machine's paths on a CPU that has both (read once;
+// scripts/bench caps oneDNN, OpenBLAS and ATen alongside). Unset: the CPU's own.
+bool avx512_allowed();
+
+// __builtin_cpu_supports for the AVX-512 family, under the cap above.
+#define R4J_CPU_SUPPORTS_AVX512(feature) (::r4j::simd::avx512_allowed() && __builtin_cpu_supports(feature))
+
 // The learning phase's row and elementwise kernels (softmax_rows, gelu) run the
 // widest of these the CPU has, unless pinned: tests pin each in turn.
 enum class Isa { plain, avx2, avx512 };
@@ -24,7 +34,7 @@ inline std::atomic<int>& pinned_isa() {
 }
 
 inline Isa elementwise_isa() {
-  static const Isa best = __builtin_cpu_supports("avx512f") ? Isa::avx512 : has_avx2_fma() ? Isa::avx2 : Isa::plain;
+  static const Isa best = R4J_CPU_SUPPORTS_AVX512("avx512f") ? Isa::avx512 : has_avx2_fma() ? Isa::avx2 : Isa::plain;
   const int pinned = pinned_isa().load();
   return pinned >= 0 ? static_cast<Isa>(pinned) : best;
 }

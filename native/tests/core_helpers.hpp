@@ -8,6 +8,7 @@
 
 #include "generate.hpp"
 #include "model.hpp"
+#include "simd.hpp"
 #include "test_helpers.hpp"
 
 namespace r4j::test {
@@ -16,7 +17,7 @@ namespace r4j::test {
 inline std::vector<const char*> elementwise_isas_here() {
   std::vector<const char*> isas{"plain"};
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back("avx2");
-  if (__builtin_cpu_supports("avx512f")) isas.push_back("avx512");
+  if (R4J_CPU_SUPPORTS_AVX512("avx512f")) isas.push_back("avx512");
   return isas;
 }
 

@@ -3,6 +3,7 @@
 // learning phase's.
 #include <ATen/ATen.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <limits>
@@ -92,6 +93,26 @@ TEST(Bf16Kernels, FewRowsProductMatchesTheWideProductOnEveryKernelOfThisCpu) {
     }
   }
   set_few_rows_bf16_kernel(nullptr);
+}
+
+// Under RLHF4J_CPU_ISA=avx2 (ctest's rlhf4j_cpu_isa_avx2 runs this file's kernel
+// suites so) every choice takes the AVX2 machine's path, and AVX-512 cannot be
+// pinned back; elsewhere the choices are this CPU's own.
+TEST(CpuIsa, TheAvx2CapTakesTheAvx2PathsEverywhere) {
+  const char* cap = std::getenv("RLHF4J_CPU_ISA");
+  if (cap == nullptr || std::string(cap) != "avx2") {
+    EXPECT_TRUE(simd::avx512_allowed());
+    EXPECT_EQ(std::string(few_rows_kernel()) == "avx512", static_cast<bool>(__builtin_cpu_supports("avx512f")));
+    return;
+  }
+  EXPECT_FALSE(simd::avx512_allowed());
+  EXPECT_STREQ(few_rows_kernel(), "avx2");
+  EXPECT_STREQ(few_rows_bf16_kernel(), "avx2");
+  EXPECT_EQ(simd::elementwise_isa(), simd::Isa::avx2);
+  EXPECT_FALSE(cpu_bf16_matmul_native());
+  EXPECT_ANY_THROW(simd::pin_elementwise_isa("avx512"));
+  EXPECT_ANY_THROW(set_few_rows_bf16_kernel("avx512bf16"));
+  EXPECT_ANY_THROW(set_few_rows_kernel("avx512"));
 }
 
 // The epilogue runs on each thread's columns and reads b and the residual as

@@ -510,7 +510,7 @@ TEST(Linear, PanelPackingIsBitwiseTheElementByElementDefinition) {
 
 TEST(Linear, FewRowsKernelMatchesTheAtenReference) {
   std::vector<const char*> kernels;
-  if (__builtin_cpu_supports("avx512f")) kernels.push_back("avx512");
+  if (R4J_CPU_SUPPORTS_AVX512("avx512f")) kernels.push_back("avx512");
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) kernels.push_back("avx2");
   if (kernels.empty()) GTEST_SKIP() << "neither AVX-512F nor AVX2/FMA on this CPU";
   std::cout << "[ linear ] few-row kernel on this CPU: " << few_rows_kernel() << "\n";
