@@ -171,14 +171,24 @@ at::Tensor Model::lm_logits(const at::Tensor& h) const {
   return widen(linear(h, lm_head_, {}, /*w_is_out_by_in=*/true));
 }
 
+// A scalar head's product, h [..., d] by w [1, d]: on a CPU without bf16 products,
+// on float32 copies as linear() does (ATen's own bf16 loops otherwise).
+static at::Tensor scalar_head(const at::Tensor& h, const at::Tensor& w, const at::Tensor& b) {
+  if (h.scalar_type() == at::kBFloat16 && h.device().is_cpu() && !cpu_bf16_matmul_native()) {
+    auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
+    return at::linear(f(h), f(w), f(b));
+  }
+  return at::linear(h, w, b);
+}
+
 at::Tensor Model::value(const at::Tensor& h) const {
   if (!v_head_w_.defined()) fail(R4J_ERR_INVALID_ARGUMENT, "the model has no value head (config.value_head = 0)");
-  return widen(at::linear(h, v_head_w_, v_head_b_).squeeze(-1));
+  return widen(scalar_head(h, v_head_w_, v_head_b_).squeeze(-1));
 }
 
 at::Tensor Model::reward(const at::Tensor& h) const {
   if (!score_w_.defined()) fail(R4J_ERR_INVALID_ARGUMENT, "the model has no reward head (config.reward_head = 0)");
-  return widen(at::linear(h, score_w_).squeeze(-1));
+  return widen(scalar_head(h, score_w_, {}).squeeze(-1));
 }
 
 KVCache Model::new_cache(int64_t batch, int64_t capacity) const {

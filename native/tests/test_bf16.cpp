@@ -115,6 +115,29 @@ TEST(CpuIsa, TheAvx2CapTakesTheAvx2PathsEverywhere) {
   EXPECT_ANY_THROW(set_few_rows_kernel("avx512"));
 }
 
+// The value and reward heads of a bf16 model on a CPU without bf16 products run
+// on float32 copies (ATen's bf16 GEMM would be its slow loops there, and under
+// ctest's fully capped run, where oneDNN has no bf16 kernels, an error).
+TEST(CpuIsa, ScalarHeadsOfABf16ModelRunOnFloat32CopiesWithoutBf16Products) {
+  at::NoGradGuard g;
+  auto c = tiny(/*value_head=*/true);
+  c.reward_head = 1;
+  c.dtype = R4J_DTYPE_BF16;
+  auto m = make_model(c, at::kCPU);
+  at::manual_seed(36);
+  auto h = bf16_randn({300, c.n_embd});  // above ATen's size for handing bf16 products to oneDNN
+  const auto w = m->find("v_head.summary.weight"), b = m->find("v_head.summary.bias"), s = m->find("score.weight");
+  auto f = [](const at::Tensor& t) { return t.to(at::kFloat); };
+  const auto value = at::linear(f(h), f(w), f(b)).squeeze(-1), reward = at::linear(f(h), f(s)).squeeze(-1);
+  if (!cpu_bf16_matmul_native()) {
+    EXPECT_TRUE(at::equal(m->value(h), value));
+    EXPECT_TRUE(at::equal(m->reward(h), reward));
+  } else {
+    EXPECT_LT(relative_error(m->value(h), value), 8e-3);
+    EXPECT_LT(relative_error(m->reward(h), reward), 8e-3);
+  }
+}
+
 // The epilogue runs on each thread's columns and reads b and the residual as
 // bf16; the twin is the same product with a float32 x (same sums: x's values
 // are bf16 already) and float32 bias and residual, rounded once at the end.
