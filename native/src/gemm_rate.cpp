@@ -18,6 +18,7 @@
 #include "build_info.hpp"
 #include "errors.hpp"
 #include "linear.hpp"  // cpu_bf16_matmul_native
+#include "simd.hpp"
 
 namespace r4j {
 namespace {
@@ -175,18 +176,12 @@ double read_bandwidth_gbps(int iterations) {
 GemmRate gemm_rate(at::Device device, at::ScalarType dtype, int64_t n, int iterations) {
   require(dtype == at::kFloat || dtype == at::kBFloat16, "gemm rate: dtype must be F32 or BF16");
   at::NoGradGuard no_grad;
+  simd::avx512_allowed();  // under the AVX2 cap, before ATen's first product
   GemmRate rate;
   // ATen's matmul: float32 through the BLAS it links (OpenBLAS here), bf16
   // through oneDNN (ideep) on CPUs with AVX-512, else ATen's own loops; cuBLAS on GPUs.
   std::string aten = device.is_cpu() ? (dtype == at::kFloat ? "aten/" + detect_blas().name : "aten") : "aten/cublas";
-  try {
-    rate.paths.push_back(time_path(aten, aten_product(device, dtype), n, iterations));
-  } catch (const std::exception& e) {
-    // Under RLHF4J_CPU_ISA=avx2 with oneDNN capped, ATen 1.13 still hands bf16
-    // products to oneDNN (it asks the CPU, not the cap), which has no kernel left.
-    const std::string what = e.what();
-    rate.paths.push_back(GemmPath{aten, 0, 0, "cannot run here: " + what.substr(0, what.find('\n'))});
-  }
+  rate.paths.push_back(time_path(aten, aten_product(device, dtype), n, iterations));
   if (device.is_cpu() && dtype == at::kBFloat16 && !cpu_bf16_matmul_native())
     rate.paths.push_back(time_path("float32 copies/" + detect_blas().name, widened_product(), n, iterations));
 #ifdef RLHF4J_WITH_DNNL

@@ -1,5 +1,6 @@
 #include "simd.hpp"
 
+#include <ATen/Context.h>
 #include <c10/util/Exception.h>
 
 #include <cstdlib>
@@ -13,6 +14,9 @@ bool avx512_allowed() {
     if (v == nullptr || *v == 0) return true;
     TORCH_CHECK(std::string(v) == "avx2", "RLHF4J_CPU_ISA: unknown value '", v, "' (avx2, or unset for this CPU's own)");
     TORCH_CHECK(has_avx2_fma(), "RLHF4J_CPU_ISA=avx2: this CPU has no AVX2/FMA");
+    // ATen 1.13 asks the CPU itself, not a cap, whether to hand its products to
+    // oneDNN; an AVX2 CPU's ATen never does (its bf16 GEMM is then its own loops).
+    at::globalContext().setUserEnabledMkldnn(false);
     return false;
   }();
   return allowed;

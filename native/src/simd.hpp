@@ -18,7 +18,8 @@ inline bool has_avx2_fma() {
 // AVX-512 (so no AVX512_BF16 and no oneDNN bf16 products): every kernel choice
 // below and in the few-row products asks this first, so benchmarks and tests
 // time and check the AVX2 machine's paths on a CPU that has both (read once;
-// scripts/bench caps oneDNN, OpenBLAS and ATen alongside). Unset: the CPU's own.
+// ATen stops handing products to oneDNN, as on such a CPU; scripts/bench caps
+// oneDNN, OpenBLAS and ATen's kernels alongside). Unset: the CPU's own.
 bool avx512_allowed();
 
 // __builtin_cpu_supports for the AVX-512 family, under the cap above.
