@@ -251,9 +251,9 @@ at::Tensor few_rows_linear_bf16(const at::Tensor& x, const at::Tensor& panels, i
     pairs.assign(K2 * 16, 0);  // rows beyond M and k beyond K: zero
     for (int64_t r = 0; r < M; ++r) {
       if (xb && K % 2 == 0) {
-        // Little-endian: the uint32 at x[r][2 k2] is already the pair (x[2 k2] low, x[2 k2 + 1] high).
-        const uint32_t* row = reinterpret_cast<const uint32_t*>(xb + r * K);
-        for (int64_t k2 = 0; k2 < K2; ++k2) pairs[k2 * 16 + r] = row[k2];
+        // Little-endian: the 4 bytes at x[r][2 k2] already are the pair (x[2 k2] low, x[2 k2 + 1] high).
+        const at::BFloat16* row = xb + r * K;
+        for (int64_t k2 = 0; k2 < K2; ++k2) std::memcpy(&pairs[k2 * 16 + r], row + 2 * k2, sizeof(uint32_t));
         continue;
       }
       for (int64_t k = 0; k < K; ++k) {
