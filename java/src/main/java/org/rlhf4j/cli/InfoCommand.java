@@ -48,6 +48,9 @@ final class InfoCommand implements Callable<Integer> {
           info.cudaArchs().isEmpty() ? "" : ", archs " + String.join(",", info.cudaArchs()));
       out.printf("devices     %s%n", String.join(", ", info.devices()));
       out.printf("threads     %d (library kernels on %d)%n", info.threads(), info.kernelThreads());
+      // Which paths this CPU takes (RLHF4J_CPU_ISA=avx2 shows an AVX2 machine's).
+      out.printf("kernels     decoding %s, bf16 decoding %s, bf16 products of many rows: %s%n",
+          info.decodeKernel(), info.bf16DecodeKernel(), info.bf16Matmul());
     }
     if (info.referenceBlas()) {
       spec.commandLine().getErr().println("warning: the reference (unoptimised) BLAS is live ("

@@ -33,6 +33,9 @@ public final class Engine {
       int threads,
       int kernelThreads,
       String cpuCacheMode,
+      String decodeKernel,
+      String bf16DecodeKernel,
+      String bf16Matmul,
       String json) {
 
     /** True when the unoptimised reference BLAS serves matrix products (~30x slower). */
@@ -73,6 +76,9 @@ public final class Engine {
           n.get("threads").asInt(),
           n.get("kernel_threads").asInt(),
           n.path("cpu_cache_mode").asText(""),
+          n.path("decode_kernel").asText(""),
+          n.path("bf16_decode_kernel").asText(""),
+          n.path("bf16_matmul").asText(""),
           json);
     } catch (java.io.IOException e) {
       throw new IllegalStateException("the native library returned unreadable build info: " + e.getMessage(), e);
