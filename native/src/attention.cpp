@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "attention_softmax.hpp"
-#include "linear.hpp"  // cpu_bf16_matmul_native, matmul_f32, onednn_products
+#include "linear.hpp"  // bf16_on_float32_copies, matmul_f32, onednn_products
 #include "simd.hpp"
 
 namespace r4j {
@@ -397,7 +397,7 @@ at::Tensor attention_chunked(const at::Tensor& q, const at::Tensor& k, const at:
     kk = k.repeat_interleave(groups, 1);
     vv = v.repeat_interleave(groups, 1);
   }
-  if (q.scalar_type() == at::kBFloat16 && q.device().is_cpu() && !cpu_bf16_matmul_native()) {
+  if (bf16_on_float32_copies(q)) {
     // As attention_reference: the products in float32 from the bf16 values.
     auto f = [](const at::Tensor& t) { return t.to(at::kFloat); };
     return attention_chunked(f(q), f(kk), f(vv), f(bias), chunk).to(at::kBFloat16);
@@ -454,7 +454,7 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
   // libtorch 2.x: the fused kernels (flash / memory-efficient attention) on GPUs.
   if (q.is_cuda()) return at::scaled_dot_product_attention(q, kk, vv, bias, dropout_p, /*is_causal=*/false);
 #endif
-  if (q.scalar_type() == at::kBFloat16 && q.device().is_cpu() && !cpu_bf16_matmul_native()) {
+  if (bf16_on_float32_copies(q)) {
     // See cpu_bf16_matmul_native(): the products in float32 from the bf16 values.
     auto f = [](const at::Tensor& t) { return t.to(at::kFloat); };
     return attention_reference(f(q), f(kk), f(vv), f(bias), dropout_p).to(at::kBFloat16);

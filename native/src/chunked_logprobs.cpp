@@ -80,7 +80,7 @@ struct HeadGrads {
   HeadGrads(const at::Tensor& hs, const at::Tensor& ws, bool need_h, bool need_w) {
     if (need_h) h = at::empty_like(hs);
     into = need_w && hs.size(0) > 0 && matmul_bf16_into_applies(hs, ws);
-    widened = ws.scalar_type() == at::kBFloat16 && ws.device().is_cpu() && !cpu_bf16_matmul_native();
+    widened = bf16_on_float32_copies(ws);
     if (widened && need_h) ws32 = ws.to(at::kFloat);
     if (need_w) w = into ? at::empty(ws.sizes(), ws.options().dtype(at::kFloat))
                          : at::zeros(ws.sizes(), ws.options().dtype(wide(ws.scalar_type())));

@@ -51,6 +51,10 @@ bool cpu_bf16_matmul_native() {
   return yes;
 }
 
+bool bf16_on_float32_copies(const at::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 && t.device().is_cpu() && !cpu_bf16_matmul_native();
+}
+
 bool fast_linear_available() {
 #ifdef RLHF4J_WITH_DNNL
   return true;
@@ -401,8 +405,7 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
       return few_rows_linear_bf16(x2, panels, s.n, b, then).view(sizes);
     }
   }
-  if (x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 && x.device().is_cpu() &&
-      !cpu_bf16_matmul_native() && fast_enabled) {
+  if (bf16_on_float32_copies(x) && w.scalar_type() == at::kBFloat16 && fast_enabled) {
     auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
     // The float32 copy of w is a temporary: the allocator hands its address to the next
     // copy (another weight's), so it must not key the packing cache, which would serve that

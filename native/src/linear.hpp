@@ -34,6 +34,8 @@ at::Tensor linear_add(const at::Tensor& x, const at::Tensor& w, const at::Tensor
 // values (exact products, float32 sums, as oneDNN's bf16 kernels do) and
 // rounded back to bf16.
 bool cpu_bf16_matmul_native();
+// t is a bf16 CPU tensor on such a CPU: its products run on float32 copies.
+bool bf16_on_float32_copies(const at::Tensor& t);
 
 // a [m, k] b [k, n], or a [..., m, k] b [..., k, n] over the same batch dims,
 // without gradients; float32 on the CPU through oneDNN when linear()'s fast

@@ -174,7 +174,7 @@ at::Tensor Model::lm_logits(const at::Tensor& h) const {
 // A scalar head's product, h [..., d] by w [1, d]: on a CPU without bf16 products,
 // on float32 copies as linear() does (ATen's own bf16 loops otherwise).
 static at::Tensor scalar_head(const at::Tensor& h, const at::Tensor& w, const at::Tensor& b) {
-  if (h.scalar_type() == at::kBFloat16 && h.device().is_cpu() && !cpu_bf16_matmul_native()) {
+  if (bf16_on_float32_copies(h)) {
     auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
     return at::linear(f(h), f(w), f(b));
   }
