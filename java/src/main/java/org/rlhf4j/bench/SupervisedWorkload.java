@@ -71,20 +71,14 @@ final class SupervisedWorkload {
     return new Batch(tokens, lossMask, real, loss);
   }
 
-  private static TokenBatch rows(TokenBatch t, int from, int count) {
-    int n = t.seqLen();
-    return new TokenBatch(java.util.Arrays.copyOfRange(t.tokens(), from * n, (from + count) * n),
-        java.util.Arrays.copyOfRange(t.mask(), from * n, (from + count) * n), count, n);
-  }
-
   int run() {
     defaults();
     DType dt = b.dtypeOf();
     Batch batch = batch(b.batch, b.minNewTokens, b.newTokens, b.vocab);
     TokenBatch t = batch.tokens();
     int half = b.batch / 2;
-    TokenBatch chosen = rows(t, 0, half);
-    TokenBatch rejected = rows(t, half, half);
+    TokenBatch chosen = t.rows(0, half);
+    TokenBatch rejected = t.rows(half, half);
     ModelConfig shape = ModelConfig.gpt2(b.vocab, t.seqLen(), b.dModel, b.layers, b.heads).withDtype(dt);
     List<Map<String, Double>> runs = new ArrayList<>();
     try (Model policy = Model.create(shape.withSeed(1), b.device);

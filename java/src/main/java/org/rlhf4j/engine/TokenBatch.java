@@ -17,6 +17,15 @@ public record TokenBatch(int[] tokens, byte[] mask, int batch, int seqLen) {
     }
   }
 
+  /** Rows [from, from + count) as a batch of their own (copies). */
+  public TokenBatch rows(int from, int count) {
+    if (from < 0 || count < 0 || from + count > batch) {
+      throw new IllegalArgumentException("token batch: rows [" + from + ", " + (from + count) + ") of " + batch);
+    }
+    return new TokenBatch(Arrays.copyOfRange(tokens, from * seqLen, (from + count) * seqLen),
+        Arrays.copyOfRange(mask, from * seqLen, (from + count) * seqLen), count, seqLen);
+  }
+
   /** Sequences padded on the right with pad up to the longest. */
   public static TokenBatch rightPadded(List<int[]> sequences, int pad) {
     return padded(sequences, pad, false);

@@ -1,7 +1,6 @@
 package org.rlhf4j.rm;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.rlhf4j.config.RmRunConfig;
 import org.rlhf4j.engine.Model;
@@ -62,11 +61,7 @@ public final class RewardModelTrainer extends SupervisedTrainer<PreferencePair, 
     for (PreferencePair p : pairs) sequences.add(p.chosen());
     for (PreferencePair p : pairs) sequences.add(p.rejected());
     TokenBatch both = TokenBatch.rightPadded(sequences, pad);
-    int n = pairs.size() * both.seqLen();
-    return new TokenBatch[] {
-        new TokenBatch(Arrays.copyOf(both.tokens(), n), Arrays.copyOf(both.mask(), n), pairs.size(), both.seqLen()),
-        new TokenBatch(Arrays.copyOfRange(both.tokens(), n, 2 * n), Arrays.copyOfRange(both.mask(), n, 2 * n),
-            pairs.size(), both.seqLen())};
+    return new TokenBatch[] {both.rows(0, pairs.size()), both.rows(pairs.size(), pairs.size())};
   }
 
   /** Trains and saves (see {@link #train()}); the result with the data's counts. */
