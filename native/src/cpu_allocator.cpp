@@ -4,6 +4,7 @@
 #include <c10/core/CPUAllocator.h>
 #include <torch/version.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <sys/mman.h>
 #ifdef __GLIBC__
@@ -29,15 +30,7 @@ constexpr size_t kAlignment = 64;           // as c10's own CPU allocator
 constexpr size_t kLarge = size_t{1} << 20;  // blocks from 1 MiB are cached
 constexpr size_t kPage = 4096;
 
-// Size classes with at most 1/8 waste: round up to a multiple of an eighth of
-// the request's power of two, so nearby sizes (micro-batches of slightly
-// different lengths) share blocks.
-size_t size_class(size_t n) {
-  size_t p = 1;
-  while (p < n) p <<= 1;
-  const size_t step = std::max<size_t>(p / 8, 4096);
-  return (n + step - 1) / step * step;
-}
+size_t whole_pages(size_t n) { return (n + kPage - 1) / kPage * kPage; }
 
 class CachingCpuAllocator;
 CachingCpuAllocator* installed = nullptr;  // the one instance; the deleters reach it here
@@ -54,114 +47,127 @@ class CachingCpuAllocator final : public c10::Allocator {
       void* p = aligned(n == 0 ? kAlignment : n);
       return {p, p, &free_small, c10::Device(c10::DeviceType::CPU)};
     }
-    const size_t size = size_class(n);
-    Block block{0, 0, nullptr, 0};
-    std::vector<Block> evicted;
+    static std::atomic<size_t> next_color{0};
+    const size_t color = next_color.fetch_add(1, std::memory_order_relaxed) % kColors * kAlignment;
+    const size_t need = whole_pages(n) + kPage;  // room for any color: runs fit every request of their size
+    std::vector<Pages> block;                   // its pages, one run of one mapping unless assembled
+    std::vector<Pages> moving, evicted;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      // The smallest cached block that fits, up to twice the request: when the
-      // tensors' sizes change between passes (the logits' chunks, the head's
-      // gradient) the cache keeps serving them instead of trading blocks with
-      // the system. It counts with the pages it has.
-      auto it = free_.lower_bound(size);
-      if (it != free_.end() && it->first <= (bounded_ ? 2 * size : size)) {
-        block = *it->second;
-        lru_.erase(it->second);
-        free_.erase(it);
-        cached_ -= block.counted;
+      // The smallest free run that holds the request gives it its first pages; the
+      // rest stays free. Runs merge again when freed, so the pages circulate
+      // between requests of any size instead of going back to the system.
+      auto it = by_length_.lower_bound(need);
+      if (it != by_length_.end()) {
+        block.push_back(carve(it->second, need));
         ++hits_;
       } else {
-        block = {size, size, nullptr, 0};
-        ++misses_;
-      }
-      block.counted = std::max(block.counted, size);
-      live_bytes_ += block.counted;
-      if (bounded_ && live_bytes_ > high_water_) {
-        // A new high water: live blocks larger than their tensors give back the
-        // pages past them first, so the peak counts only what tensors use.
-        if (block.p != nullptr && block.counted > size) shrink(block, size);
-        for (auto& [q, l] : live_) {
-          if (l.block.counted > l.size) shrink(l.block, l.size);
+        // No run holds it: the largest runs' pages move into a fresh mapping
+        // (mremap moves page tables, ~1000x cheaper than faulting the pages in
+        // again), the rest of it faults in as usual. Within the bound the pass's
+        // peak finds exactly its free pages, split between runs by the smaller
+        // blocks that lived in them; moving them keeps them.
+        size_t filled = 0;
+        while (filled < need && moving.size() < kMostMoved && !by_length_.empty()) {
+          moving.push_back(carve(std::prev(by_length_.end())->second, need - filled));
+          filled += moving.back().length;
         }
+        ++(filled == need ? hits_ : misses_);
       }
-      // live + cached stays within the high water of live: a request first takes
-      // back cached blocks, oldest first, so the cache never raises the process's
-      // peak above what its tensors need.
+      live_bytes_ += need;
       high_water_ = std::max(high_water_, live_bytes_);
-      while (bounded_ && !lru_.empty() && live_bytes_ + cached_ > high_water_) {
-        const Block oldest = lru_.front();
-        evicted.push_back(oldest);
-        forget(oldest);
+      // live + free stays within the high water of live: a request that needs fresh
+      // pages first takes back free runs, oldest first, so the cache never raises the
+      // process's peak above what its tensors need.
+      while (bounded_ && !age_.empty() && live_bytes_ + free_bytes_ > high_water_) {
+        evicted.push_back(to_pages(take(age_.front())));
       }
     }
-    for (const Block& b : evicted) unmap(b);
-    if (block.p == nullptr) block = map(size);
+    for (const Pages& e : evicted) munmap(e.base, e.length);
+    if (block.empty()) block = assemble(need, moving);
+    void* p = block.front().base + color;
     std::lock_guard<std::mutex> lock(mutex_);
-    if (block.p == nullptr) {
-      live_bytes_ -= size;
-      throw std::bad_alloc();
-    }
-    live_.emplace(block.p, Live{block, size});
-    return {block.p, block.p, &free_any, c10::Device(c10::DeviceType::CPU)};
+    live_.emplace(p, std::move(block));
+    return {p, p, &free_any, c10::Device(c10::DeviceType::CPU)};
   }
 
   // raw_deallocate does not say which size it frees: free_any looks it up.
   c10::DeleterFnPtr raw_deleter() const override { return &free_any; }
 
   void release_all() const {
-    std::list<Block> blocks;
+    std::vector<Pages> all;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      blocks.swap(lru_);
-      free_.clear();
-      cached_ = 0;
+      while (!age_.empty()) all.push_back(to_pages(take(age_.front())));
     }
-    for (const Block& b : blocks) unmap(b);
+    for (const Pages& e : all) munmap(e.base, e.length);
   }
 
   CpuCacheStats stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {cached_, hits_, misses_, live_bytes_, high_water_, bounded_};
+    return {free_bytes_, hits_, misses_, live_bytes_, high_water_, bounded_};
   }
 
  private:
-  // Large blocks are mapped directly: glibc would serve blocks under its dynamic
-  // mmap threshold (up to 32 MB) from arenas that do not give memory back, so a
-  // block the cache lets go would still count in the process's memory.
-  struct Block {
-    size_t capacity;  // bytes usable from p
-    size_t counted;   // bytes of it that may be resident: what it counts for
-    void* p;
-    size_t color;     // p's offset into its mapping
+  // Whole pages of one mapping (origin): a live block's, or a free run's. Runs of
+  // the same mapping that meet merge; runs of different mappings never do, even
+  // where the kernel placed the mappings side by side.
+  struct Pages {
+    char* base;
+    size_t length;
+    uint64_t origin;
   };
-  struct Live {
-    Block block;
-    size_t size;  // the request's size class
+  struct Free {
+    char* base;
+    size_t length;
+    uint64_t origin;
+    std::multimap<size_t, char*>::iterator by_length;
+    std::list<char*>::iterator age;
   };
+
+  // At most this many free runs move into one new block: each stays a mapping of its own.
+  static constexpr size_t kMostMoved = 8;
 
   // Blocks start at one of 64 cache-line offsets into their first page, as glibc's
   // blocks did: page-aligned buffers read side by side (a decoding step's keys and
   // values, weight panels) would contend for the same L1 sets (20% slower decoding).
   static constexpr size_t kColors = 64;
 
-  static Block map(size_t size) {
-    static std::atomic<size_t> next{0};
-    const size_t color = next.fetch_add(1, std::memory_order_relaxed) % kColors * kAlignment;
-    void* base = mmap(nullptr, size + kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) return {size, size, nullptr, 0};
-    return {size, size, static_cast<char*>(base) + color, color};
+  static Pages to_pages(const Free& f) { return {f.base, f.length, f.origin}; }
+
+  // The first `most` bytes of the free run at base, or all of it; the rest stays
+  // free, of the same mapping (under the lock).
+  Pages carve(char* base, size_t most) const {
+    const Free run = take(base);
+    if (run.length <= most) return to_pages(run);
+    keep_free({run.base + most, run.length - most, run.origin});
+    return {run.base, most, run.origin};
   }
 
-  static void unmap(const Block& b) { munmap(static_cast<char*>(b.p) - b.color, b.capacity + kPage); }
-
-  // Gives back b's whole pages past its first `size` bytes and counts it as `size` (under the lock).
-  void shrink(Block& b, size_t size) const {
-    auto* base = static_cast<char*>(b.p) - b.color;
-    const size_t from = (b.color + size + kPage - 1) / kPage * kPage;
-    const size_t to = (b.color + b.counted) / kPage * kPage;
-    if (to > from) madvise(base + from, to - from, MADV_DONTNEED);
-    live_bytes_ -= b.counted - size;
-    b.counted = size;
+  // A fresh mapping of `need` bytes with the free pages of `moving` moved to its
+  // start, each a mapping of its own from then on (a run must lie within one
+  // mapping for mremap to move it again). Pages that cannot move are unmapped and
+  // their place faults in afresh.
+  std::vector<Pages> assemble(size_t need, const std::vector<Pages>& moving) const {
+    void* fresh = mmap(nullptr, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fresh == MAP_FAILED) {
+      for (const Pages& m : moving) munmap(m.base, m.length);
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_bytes_ -= need;
+      throw std::bad_alloc();
+    }
+    auto* dest = static_cast<char*>(fresh);
+    std::vector<Pages> block;
+    size_t at = 0;
+    for (const Pages& m : moving) {
+      if (mremap(m.base, m.length, m.length, MREMAP_MAYMOVE | MREMAP_FIXED, dest + at) == MAP_FAILED) {
+        munmap(m.base, m.length);
+      }
+      block.push_back({dest + at, m.length, next_origin_++});
+      at += m.length;
+    }
+    if (at < need) block.push_back({dest + at, need - at, next_origin_++});
+    return block;
   }
 
   static void* aligned(size_t n) {
@@ -174,24 +180,31 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   static void free_any(void* p) { installed->release(p); }
 
-  // Drops the cached block b (under the lock).
-  void forget(const Block& b) const {
-    auto [first, last] = free_.equal_range(b.capacity);
-    for (auto it = first; it != last; ++it) {
-      if (it->second->p == b.p) {
-        lru_.erase(it->second);
-        free_.erase(it);
-        break;
-      }
-    }
-    cached_ -= b.counted;
+  // Removes the free run at base from every index (under the lock).
+  Free take(char* base) const {
+    auto it = free_.find(base);
+    Free run = it->second;
+    by_length_.erase(run.by_length);
+    age_.erase(run.age);
+    free_.erase(it);
+    free_bytes_ -= run.length;
+    return run;
   }
 
-  // A large block goes back to the cache (or the system when the cache is full);
-  // any other block was small. Keeping it never breaks live + cached <= high water:
-  // the freed bytes only move from live to cached.
+  // Adds a free run, the newest (under the lock).
+  void keep_free(const Pages& pages) const {
+    Free run{pages.base, pages.length, pages.origin, by_length_.emplace(pages.length, pages.base),
+             age_.insert(age_.end(), pages.base)};
+    free_.emplace(pages.base, run);
+    free_bytes_ += pages.length;
+  }
+
+  // A large block's pages become free, merged with the free runs of its mapping on
+  // either side; any other block was small. Freeing only moves bytes from live to
+  // free, so live + free <= high water still holds. Past the capacity the oldest
+  // runs go back to the system.
   void release(void* p) const {
-    Block block{0, 0, nullptr, 0};
+    std::vector<Pages> evicted;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = live_.find(p);
@@ -199,25 +212,43 @@ class CachingCpuAllocator final : public c10::Allocator {
         std::free(p);
         return;
       }
-      block = it->second.block;
+      for (const Pages& pages : it->second) {
+        live_bytes_ -= pages.length;
+        free_merged(pages);
+      }
       live_.erase(it);
-      live_bytes_ -= block.counted;
-      if (cached_ + block.counted <= capacity_) {
-        free_.emplace(block.capacity, lru_.insert(lru_.end(), block));
-        cached_ += block.counted;
-        return;
+      while (free_bytes_ > capacity_) evicted.push_back(to_pages(take(age_.front())));
+    }
+    for (const Pages& e : evicted) munmap(e.base, e.length);
+  }
+
+  // Adds pages as a free run, merged with the free runs of its mapping on either
+  // side (under the lock).
+  void free_merged(Pages pages) const {
+    auto after = free_.lower_bound(pages.base);
+    if (after != free_.end() && after->second.origin == pages.origin && after->first == pages.base + pages.length) {
+      pages.length += take(after->first).length;
+    }
+    auto before = free_.lower_bound(pages.base);
+    if (before != free_.begin()) {
+      --before;
+      if (before->second.origin == pages.origin && before->first + before->second.length == pages.base) {
+        const Free run = take(before->first);
+        pages = {run.base, run.length + pages.length, pages.origin};
       }
     }
-    unmap(block);
+    keep_free(pages);
   }
 
   const size_t capacity_;
   const bool bounded_;
   mutable std::mutex mutex_;
-  mutable std::list<Block> lru_;                                    // cached blocks, oldest first
-  mutable std::multimap<size_t, std::list<Block>::iterator> free_;  // the same, by capacity
-  mutable std::unordered_map<void*, Live> live_;
-  mutable size_t cached_ = 0, hits_ = 0, misses_ = 0, live_bytes_ = 0, high_water_ = 0;
+  mutable std::map<char*, Free> free_;                 // free runs by address, to merge neighbours
+  mutable std::multimap<size_t, char*> by_length_;     // the same by length, for the smallest that fits
+  mutable std::list<char*> age_;                       // the same oldest first, to give back
+  mutable std::unordered_map<void*, std::vector<Pages>> live_;  // large blocks in use, by their pointer
+  mutable std::atomic<uint64_t> next_origin_{0};
+  mutable size_t free_bytes_ = 0, hits_ = 0, misses_ = 0, live_bytes_ = 0, high_water_ = 0;
 };
 
 }  // namespace

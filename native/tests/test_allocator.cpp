@@ -6,6 +6,8 @@
 #include "core_helpers.hpp"
 #include "cpu_allocator.hpp"
 
+#include <sys/resource.h>
+
 using namespace r4j;
 
 TEST(CpuCache, LargeBlocksAreReusedAndHoldWhatWasWritten) {
@@ -44,9 +46,9 @@ TEST(CpuCache, RawAllocationsOfAnySizeGoBackWhereTheyCameFrom) {
   EXPECT_EQ(cpu_cache_stats().cached_bytes, before.cached_bytes);
 }
 
-// The cache costs no peak memory: live + cached blocks stay within the most the
-// live blocks have ever held, so a request that would raise the process past that
-// takes cached blocks of other sizes back first.
+// The cache costs no peak memory: live + free pages stay within the most the live
+// blocks have ever held, so a request no free run holds takes the free pages into
+// itself, or gives them back, before it raises the process past that.
 TEST(CpuCache, CachedBlocksNeverRaiseThePeakAboveWhatTensorsHeld) {
   if (!install_cpu_cache()) GTEST_SKIP() << "cache off (RLHF4J_CPU_CACHE=0 or libtorch 2.x)";
   if (!cpu_cache_stats().bounded) GTEST_SKIP() << "RLHF4J_CPU_CACHE=keep";
@@ -67,44 +69,89 @@ TEST(CpuCache, CachedBlocksNeverRaiseThePeakAboveWhatTensorsHeld) {
   EXPECT_EQ(cpu_cache_stats().hits, s.hits + 1);
 }
 
-// A request takes the smallest cached block up to twice its size, pages and all
-// (they were within the bound while cached), until a new high water would count them.
-TEST(CpuCache, ASmallerRequestTakesALargerBlockUntilANewHighWater) {
-  if (!install_cpu_cache()) GTEST_SKIP() << "cache off (RLHF4J_CPU_CACHE=0 or libtorch 2.x)";
-  if (!cpu_cache_stats().bounded) GTEST_SKIP() << "RLHF4J_CPU_CACHE=keep";
-  release_cpu_cache();
-  { at::empty({3, 1 << 20}).fill_(1.0f); }  // 12 MiB, the only cached block
-  const auto before = cpu_cache_stats();
-  ASSERT_EQ(before.cached_bytes, size_t{12} << 20);
-  auto b = at::empty({2, 1 << 20});  // 8 MiB
-  auto after = cpu_cache_stats();
-  EXPECT_EQ(after.hits, before.hits + 1) << "the 12 MiB block serves the 8 MiB request";
-  EXPECT_EQ(after.cached_bytes, 0u);
-  EXPECT_EQ(after.live_bytes, before.live_bytes + (size_t{12} << 20));
-  EXPECT_LE(after.live_bytes + after.cached_bytes, after.high_water);
-  b.fill_(2.5f);
-  // A new high water: b's block gives back its pages past 8 MiB before the peak counts them.
-  const size_t big_bytes = after.high_water - after.live_bytes + (size_t{4} << 20);  // a class of its own
-  auto big = at::empty({static_cast<int64_t>(big_bytes / 4)});
-  const auto peak = cpu_cache_stats();
-  EXPECT_EQ(peak.live_bytes, before.live_bytes + (size_t{8} << 20) + big_bytes);
-  EXPECT_EQ(peak.high_water, peak.live_bytes);
-  EXPECT_EQ(b[1][(1 << 20) - 1].item<float>(), 2.5f) << "the tensor's own bytes are kept";
-  big.reset();
-  b.reset();
-  EXPECT_EQ(cpu_cache_stats().live_bytes, before.live_bytes);
+// Minor page faults of this process so far: each is a fresh page the kernel zeroed.
+long minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
 }
 
-// RLHF4J_CPU_CACHE=keep (run by ctest as rlhf4j_cpu_cache_keep): every freed block
-// stays, past the high water, and only a request of its own size takes it.
-TEST(CpuCache, KeepModeHoldsEveryFreedBlock) {
-  if (!install_cpu_cache() || cpu_cache_stats().bounded) GTEST_SKIP() << "not RLHF4J_CPU_CACHE=keep";
-  { auto a = at::empty({3, 1 << 20}); }  // 12 MiB
-  auto s = cpu_cache_stats();
-  const int64_t floats = static_cast<int64_t>((s.high_water - s.live_bytes) / 4) + (1 << 20) + 12345;
-  auto big = at::empty({floats});
-  EXPECT_GE(cpu_cache_stats().cached_bytes, size_t{12} << 20) << "a new high water keeps the cache";
+// A request takes the first pages of the smallest free run that holds it and leaves
+// the rest free; freed again, the pieces merge, and the whole size is served again.
+TEST(CpuCache, ASmallerRequestTakesPagesOfALargerRunAndThePiecesMergeBack) {
+  if (!install_cpu_cache()) GTEST_SKIP() << "cache off (RLHF4J_CPU_CACHE=0 or libtorch 2.x)";
+  release_cpu_cache();
+  { at::empty({3, 1 << 20}).fill_(1.0f); }  // 12 MiB, the only free run
   const auto before = cpu_cache_stats();
-  auto b = at::empty({2, 1 << 20});  // 8 MiB: no block of its size, a fresh one
-  EXPECT_EQ(cpu_cache_stats().misses, before.misses + 1);
+  ASSERT_GE(before.cached_bytes, size_t{12} << 20);
+  auto b = at::empty({2, 1 << 20});  // 8 MiB
+  auto after = cpu_cache_stats();
+  EXPECT_EQ(after.hits, before.hits + 1) << "the 12 MiB run serves the 8 MiB request";
+  EXPECT_GE(after.cached_bytes, size_t{4} << 20) << "the rest of the run stays free";
+  EXPECT_LT(after.cached_bytes, (size_t{4} << 20) + (size_t{16} << 10));
+  auto c = at::empty({(1 << 20) - 4096});  // the rest's size, less a page for any offset
+  EXPECT_EQ(cpu_cache_stats().hits, before.hits + 2) << "the rest serves a request of its size";
+  b.fill_(2.5f);
+  c.fill_(3.5f);
+  EXPECT_EQ(b[1][(1 << 20) - 1].item<float>(), 2.5f) << "the two blocks do not overlap";
+  b.reset();
+  c.reset();
+  EXPECT_EQ(cpu_cache_stats().cached_bytes, before.cached_bytes) << "the pieces are one run again";
+  const auto merged = cpu_cache_stats();
+  auto whole = at::empty({3, 1 << 20});
+  EXPECT_EQ(cpu_cache_stats().hits, merged.hits + 1);
+  EXPECT_EQ(cpu_cache_stats().misses, merged.misses);
+}
+
+// A request no free run holds takes the free runs' pages along (moved, not copied)
+// instead of faulting its memory in afresh: at a pass's peak the free pages are
+// exactly what the largest temporary needs, in pieces the smaller blocks left.
+TEST(CpuCache, FreePagesInPiecesMoveIntoABlockNoRunHolds) {
+  if (!install_cpu_cache()) GTEST_SKIP() << "cache off (RLHF4J_CPU_CACHE=0 or libtorch 2.x)";
+  release_cpu_cache();
+  auto a = at::empty({1 << 20});  // 4 MiB each, three mappings
+  auto b = at::empty({1 << 20});
+  auto c = at::empty({1 << 20});
+  a.fill_(1.0f);
+  c.fill_(1.0f);
+  a.reset();
+  c.reset();  // two free runs of 4 MiB with b between them
+  const auto before = cpu_cache_stats();
+  ASSERT_GE(before.cached_bytes, size_t{8} << 20);
+  const long faults = minor_faults();
+  auto big = at::empty({2, 1 << 20});  // 8 MiB: no run holds it
+  big.fill_(7.0f);
+  const long fresh = minor_faults() - faults;
+  const auto after = cpu_cache_stats();
+  EXPECT_LE(after.cached_bytes, size_t{4096}) << "both runs moved into the block (each has a page for offsets)";
+  EXPECT_LT(fresh, 2048 / 8) << "8 MiB is 2048 pages; only the pages no run had may fault";
+  EXPECT_EQ(big[1][(1 << 20) - 1].item<float>(), 7.0f);
+  EXPECT_EQ(big.sum().item<float>(), 7.0f * (2 << 20));
+}
+
+// A request no free run holds moves at most eight runs' pages; the runs left over
+// go back to the system where they would raise live + free past the high water,
+// except under RLHF4J_CPU_CACHE=keep (run by ctest as rlhf4j_cpu_cache_keep),
+// which keeps every freed page up to its capacity.
+TEST(CpuCache, RunsANewPeakCannotUseGoBackUnlessKept) {
+  if (!install_cpu_cache()) GTEST_SKIP() << "cache off (RLHF4J_CPU_CACHE=0 or libtorch 2.x)";
+  release_cpu_cache();
+  std::vector<at::Tensor> runs, between;
+  for (int i = 0; i < 10; ++i) {  // ten free runs of 2 MiB, none next to another
+    runs.push_back(at::empty({1 << 19}));
+    between.push_back(at::empty({1 << 19}));
+  }
+  runs.clear();
+  auto s = cpu_cache_stats();
+  ASSERT_GE(s.cached_bytes, size_t{20} << 20);
+  const int64_t floats = static_cast<int64_t>((s.high_water - s.live_bytes) / 4) + (1 << 20) + 12345;
+  auto big = at::empty({floats});  // past the high water: a new peak
+  s = cpu_cache_stats();
+  EXPECT_EQ(s.live_bytes, s.high_water);
+  if (s.bounded) {
+    EXPECT_EQ(s.cached_bytes, 0u) << "a new high water leaves no room for free runs";
+  } else {
+    EXPECT_GE(s.cached_bytes, size_t{4} << 20) << "keep: the two runs left over stay";
+    EXPECT_LT(s.cached_bytes, size_t{5} << 20);
+  }
 }
