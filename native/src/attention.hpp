@@ -13,6 +13,10 @@ namespace r4j {
 at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
                           at::ScalarType dtype);
 
+// The rows of bias [B, 1, T, S] for the queries from column `from` on:
+// [B, 1, T - from, S], contiguous (bias itself when from is 0).
+at::Tensor queries_from(const at::Tensor& bias, int64_t from);
+
 // softmax(q k^T / sqrt(head_dim) + bias) v, with k/v heads shared by groups
 // of query heads (grouped-query attention when k has fewer heads than q).
 //   q: [B, n_head, T, hd]   k, v: [B, n_kv_head, S, hd]   bias: [B, 1, T, S]

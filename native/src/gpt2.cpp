@@ -69,8 +69,8 @@ class Gpt2 final : public Model {
     add_heads(gen);
   }
 
-  at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
-                    KVCache* cache) override {
+  at::Tensor hidden_from(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
+                         KVCache* cache, int64_t first) override {
     const auto& c = config_;
     const int64_t B = tokens.size(0), T = tokens.size(1);
     const int64_t offset = cache ? cache->length : 0;
@@ -80,8 +80,9 @@ class Gpt2 final : public Model {
     auto x = dropout(embed(wte_, tokens) + at::embedding(wpe_, positions));  // [B, T, d]
     for (size_t l = 0; l < blocks_.size(); ++l) {
       const Block& b = blocks_[l];
+      const int64_t from = l + 1 == blocks_.size() ? first : 0;  // the last block's first query column
       // Captures by value: under checkpointing it runs again in backward.
-      auto block = [this, &b, l, cache, bias, B, T, nh, hd, d](const at::Tensor& x) {
+      auto block = [this, &b, l, cache, bias, B, T, nh, hd, d, from](const at::Tensor& x) {
         const auto& c = config_;
         // Attention: y = c_proj(softmax(q k^T / sqrt(hd) + bias) v)
         auto h = r4j::layer_norm(x, b.ln_1_w, b.ln_1_b, c.norm_eps);
@@ -94,10 +95,13 @@ class Gpt2 final : public Model {
         auto heads = qkv.unbind(0);
         auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
         const double p = training_ ? c.dropout : 0.0;
-        auto y = cache ? cache->attend(l, q, k, v, bias, p, attention_chunk_)  // [B, nh, T, hd]
-                       : attention(q, k, v, bias, p, attention_chunk_);
-        y = y.transpose(1, 2).reshape({B, T, d});
-        auto out = add_projection(x, y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
+        const int64_t n = T - from;  // query columns
+        // (no narrow at all when from is 0: its backward would zero-fill a full-size gradient)
+        auto kept = [from, n](const at::Tensor& t, int64_t dim) { return from == 0 ? t : t.narrow(dim, from, n); };
+        auto y = cache ? cache->attend(l, q, k, v, bias, p, attention_chunk_)  // [B, nh, n, hd]
+                       : attention(kept(q, 2), k, v, queries_from(bias, from), p, attention_chunk_);
+        y = y.transpose(1, 2).reshape({B, n, d});
+        auto out = add_projection(kept(x, 1), y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
         // MLP: c_proj(gelu_tanh(c_fc(x)))
         h = r4j::layer_norm(out, b.ln_2_w, b.ln_2_b, c.norm_eps);
         h = lora_active(b.c_fc_lora) ? gelu_tanh(plus_lora(conv1d(h, b.c_fc_w, b.c_fc_b), b.c_fc_lora, h))

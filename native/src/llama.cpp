@@ -102,8 +102,8 @@ class Llama final : public Model {
     inv_freq_ = inverse_frequencies(c, hd).to(device, at::promote_types(scalar_type_of(c.dtype), at::kFloat));
   }
 
-  at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
-                    KVCache* cache) override {
+  at::Tensor hidden_from(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
+                         KVCache* cache, int64_t first) override {
     const auto& c = config_;
     const int64_t B = tokens.size(0), T = tokens.size(1);
     const int64_t offset = cache ? cache->length : 0;
@@ -119,23 +119,27 @@ class Llama final : public Model {
     auto x = embed(embed_, tokens);  // [B, T, d]
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
+      const int64_t from = l + 1 == layers_.size() ? first : 0;  // the last block's first query column
       // Captures by value: under checkpointing it runs again in backward.
-      auto block = [this, &L, l, cache, bias, cos, sin, B, T, nh, nkv, hd](const at::Tensor& x) {
+      auto block = [this, &L, l, cache, bias, cos, sin, B, T, nh, nkv, hd, from](const at::Tensor& x) {
         const auto& c = config_;
+        const int64_t n = T - from;  // query columns
+        // (no narrow at all when from is 0: its backward would zero-fill a full-size gradient)
+        auto kept = [from, n](const at::Tensor& t, int64_t dim) { return from == 0 ? t : t.narrow(dim, from, n); };
         auto h = rms_norm(x, L.input_norm, c.norm_eps);
-        auto q = proj(h, L.q_w, L.q_b, L.q_lora).view({B, T, nh, hd}).transpose(1, 2);   // [B, nh, T, hd]
+        auto q = proj(kept(h, 1), L.q_w, L.q_b, L.q_lora).view({B, n, nh, hd}).transpose(1, 2);  // [B, nh, n, hd]
         auto k = proj(h, L.k_w, L.k_b, L.k_lora).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
         auto v = proj(h, L.v_w, L.v_b, L.v_lora).view({B, T, nkv, hd}).transpose(1, 2);
         if (c.qk_norm) {  // Qwen3: each head normalised over its hd values, then rotated
           q = rms_norm(q, L.q_norm, c.norm_eps);
           k = rms_norm(k, L.k_norm, c.norm_eps);
         }
-        q = q * cos + rotate_half(q) * sin;
+        q = q * kept(cos, 2) + rotate_half(q) * kept(sin, 2);
         k = k * cos + rotate_half(k) * sin;
         const double p = training_ ? c.dropout : 0.0;
-        auto y = cache ? cache->attend(l, q, k, v, bias, p, attention_chunk_)  // [B, nh, T, hd]
-                       : attention(q, k, v, bias, p, attention_chunk_);
-        auto out = x + proj(y.transpose(1, 2).reshape({B, T, nh * hd}), L.o_w, {}, L.o_lora);
+        auto y = cache ? cache->attend(l, q, k, v, bias, p, attention_chunk_)  // [B, nh, n, hd]
+                       : attention(q, k, v, queries_from(bias, from), p, attention_chunk_);
+        auto out = kept(x, 1) + proj(y.transpose(1, 2).reshape({B, n, nh * hd}), L.o_w, {}, L.o_lora);
         // SwiGLU: down(silu(gate(h)) * up(h))
         h = rms_norm(out, L.post_norm, c.norm_eps);
         auto gated = at::silu(proj(h, L.gate_w, {}, L.gate_lora)) * proj(h, L.up_w, {}, L.up_lora);

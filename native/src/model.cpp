@@ -1,5 +1,6 @@
 #include "model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -98,6 +99,14 @@ void Model::set_attention_chunk(int64_t rows) {
   require(rows >= 0, "attention_chunk must be >= 0 (query rows per chunk, 0 = unchunked), got " +
                          std::to_string(rows));
   attention_chunk_ = rows;
+}
+
+at::Tensor Model::hidden(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
+                         KVCache* cache, int64_t first) {
+  require(first >= 0 && first < std::max<int64_t>(tokens.size(1), 1) && (first == 0 || cache == nullptr),
+          "model: hidden states from column " + std::to_string(first) + " of " + std::to_string(tokens.size(1)) +
+              (cache ? " with a cache (only 0)" : ""));
+  return hidden_from(tokens, positions, key_mask, cache, first);
 }
 
 at::Tensor Model::run_block(const std::function<at::Tensor(const at::Tensor&)>& block, const at::Tensor& x,

@@ -35,13 +35,19 @@ class Model {
   Model(const r4j_model_config& config, at::Device device);
   virtual ~Model() = default;
 
-  // Final hidden states (after the last norm): [B, T, n_embd].
+  // Final hidden states (after the last norm) of columns first .. T-1: [B, T - first, n_embd].
   //   tokens, positions: [B, T] int64.
   //   key_mask: [B, S] bool, real (non-padding) keys; S = cache->length + T
   //   with a cache, else T. With a cache, the new keys/values are written at
   //   [cache->length, cache->length + T) and cache->length advances.
-  virtual at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions,
-                            const at::Tensor& key_mask, KVCache* cache) = 0;
+  //   first: the first column the caller reads (0 with a cache). The last block
+  //   runs its queries, attention output and MLP for the columns from there
+  //   only; every column's keys and values still enter, so the states are those
+  //   of first = 0 narrowed, up to rounding. A pass that scores a response, or a
+  //   reward model that reads the last token, skips most of the last block for
+  //   the prompt.
+  at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
+                    KVCache* cache, int64_t first = 0);
 
   // The token embedding rows of ids [B, T] under the table w [vocab, n_embd]: [B, T, n_embd].
   // Inside a HeadInLoss scope a table tied to the LM head, in training, gets a sparse
@@ -104,6 +110,9 @@ class Model {
   std::vector<at::Tensor> parameters() const;
 
  protected:
+  // hidden() of an architecture, its arguments checked.
+  virtual at::Tensor hidden_from(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_mask,
+                                 KVCache* cache, int64_t first) = 0;
   at::Tensor add(const std::string& name, at::Tensor value);
   bool dropout_active() const { return training_ && config_.dropout > 0; }
   at::Tensor dropout(const at::Tensor& x) const;  // x itself unless dropout_active()

@@ -73,7 +73,7 @@ std::vector<ScoringPass> scoring_passes(const Rollout& ro, int64_t max_tokens) {
 namespace {
 
 // REF_LOGPROBS and FULL_KL from the heads of ref and policy (null: no KL) over the states
-// hidden(tokens, mask, of_policy) [g, T, d] of each pass.
+// hidden(tokens, mask, of_policy, first) [g, T - first, d] of each pass, from its first scored column.
 template <typename Hidden>
 void score_reference_with(const Model& ref, const Model* policy, const Hidden& hidden, Rollout& ro,
                           double temperature) {
@@ -83,7 +83,7 @@ void score_reference_with(const Model& ref, const Model* policy, const Hidden& h
     // The states at p-1 .. p+r-2 predict the response tokens: [g, r, d], at the real ones [k, d].
     const ScoredPositions scored(pass.only);
     auto states = [&](bool of_policy) {
-      return scored.pick(hidden(pass.tokens, pass.mask, of_policy).narrow(1, pass.prompt - 1, pass.response));
+      return scored.pick(hidden(pass.tokens, pass.mask, of_policy, pass.prompt - 1).narrow(1, 0, pass.response));
     };
     auto targets = scored.pick(pass.tokens.narrow(1, pass.prompt, pass.response));
     auto ref_states = states(false);
@@ -99,22 +99,22 @@ void score_reference_with(const Model& ref, const Model* policy, const Hidden& h
 }  // namespace
 
 void score_reference(Model& ref, Model* policy, Rollout& ro, double temperature) {
-  auto hidden = [&](const at::Tensor& tokens, const at::Tensor& mask, bool of_policy) {
-    return (of_policy ? *policy : ref).hidden(tokens, positions_from_mask(mask), mask, nullptr);
+  auto hidden = [&](const at::Tensor& tokens, const at::Tensor& mask, bool of_policy, int64_t first) {
+    return (of_policy ? *policy : ref).hidden(tokens, positions_from_mask(mask), mask, nullptr, first);
   };
   score_reference_with(ref, policy, hidden, ro, temperature);
 }
 
 void score_reference_base(Model& policy, Rollout& ro, double temperature, bool full_kl) {
   const bool was_enabled = policy.adapters_enabled();
-  auto hidden = [&](const at::Tensor& tokens, const at::Tensor& mask, bool of_policy) {
+  auto hidden = [&](const at::Tensor& tokens, const at::Tensor& mask, bool of_policy, int64_t first) {
     struct Restore {  // the adapters as they were, also when hidden() throws
       Model& m;
       bool on;
       ~Restore() { m.set_adapters_enabled(on); }
     } restore{policy, was_enabled};
     policy.set_adapters_enabled(of_policy);
-    return policy.hidden(tokens, positions_from_mask(mask), mask, nullptr);
+    return policy.hidden(tokens, positions_from_mask(mask), mask, nullptr, first);
   };
   score_reference_with(policy, full_kl ? &policy : nullptr, hidden, ro, temperature);
 }

@@ -62,11 +62,12 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
   std::optional<Model::HeadInLoss> head;
   if (request.logprobs || request.entropy) head.emplace(model);
-  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);  // [B, T, d]
   // The state at position t-1 predicts token t: only those states go through
-  // the heads (the LM head is the largest matmul of the model).
+  // the heads (the LM head is the largest matmul of the model), and the last
+  // block computes no others.
+  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr, start - 1);  // [B, T - start + 1, d]
   const ScoredPositions scored(request.only);
-  auto states = scored.pick(h.narrow(1, start - 1, n));  // [B, n, d], [k, d] with request.only
+  auto states = scored.pick(h.narrow(1, 0, n));  // [B, n, d], [k, d] with request.only
   auto targets = scored.pick(tokens.narrow(1, start, n));
   return head_scores(model, states, targets, scored, request);
 }
@@ -86,9 +87,9 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
       return t.index_select(0, pass.rows).narrow(1, start - pass.prompt, pass.prompt + pass.response);
     };
     auto t = cols(tokens), m = cols(mask);                                        // [g, p + r]
-    auto h = model.hidden(t, positions_from_mask(m), m, nullptr);                 // [g, p + r, d]
+    auto h = model.hidden(t, positions_from_mask(m), m, nullptr, pass.prompt - 1);  // [g, 1 + r, d]
     const ScoredPositions here(request.only.index_select(0, pass.rows).narrow(1, 0, pass.response));
-    states.push_back(here.pick(h.narrow(1, pass.prompt - 1, pass.response)));    // [k_j, d]
+    states.push_back(here.pick(h.narrow(1, 0, pass.response)));                   // [k_j, d]
     targets.push_back(here.pick(t.narrow(1, pass.prompt, pass.response)));       // [k_j]
     auto grid = pass.rows.unsqueeze(1) * n + at::arange(pass.response, pass.rows.options()).unsqueeze(0);
     index.push_back(here.pick(grid));                                             // [k_j] on the [B, n] grid
@@ -126,11 +127,13 @@ std::vector<TokenPass> sequence_passes(const Model& model, const at::Tensor& kee
 namespace {
 
 at::Tensor reward_scores_one_pass(Model& model, const at::Tensor& tokens, const at::Tensor& mask) {
-  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr);  // [B, T, d]
   // Index of the last real token of each row, wherever the padding sits.
   auto idx = at::arange(tokens.size(1), tokens.options()).unsqueeze(0).expand_as(tokens);
-  auto last = at::where(mask, idx, at::zeros_like(idx)).amax(1);            // [B]
-  auto at_last = last.view({-1, 1, 1}).expand({h.size(0), 1, h.size(2)});
+  auto last = at::where(mask, idx, at::zeros_like(idx)).amax(1);  // [B]
+  // The last block computes no column before the earliest of them.
+  const int64_t first = tokens.size(0) > 0 ? last.min().item<int64_t>() : 0;
+  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr, first);  // [B, T - first, d]
+  auto at_last = (last - first).view({-1, 1, 1}).expand({h.size(0), 1, h.size(2)});
   return model.reward(h.gather(1, at_last).squeeze(1));                    // [B]
 }
 

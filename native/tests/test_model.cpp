@@ -235,6 +235,53 @@ TEST(Model, LaterTokensNeverChangeEarlierLogits) {
   }
 }
 
+// hidden(..., first) runs the last block's queries, projections and MLP for the
+// columns from `first` on only: its states and every parameter's gradient are the
+// full pass's, narrowed (the slow twin), with left padding and with checkpointing.
+TEST(Model, StatesFromALaterColumnAreTheFullPassNarrowed) {
+  for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
+    for (bool checkpointing : {false, true}) {
+      auto m = make(c);
+      perturb(*m, 13);
+      auto o = m->memory();
+      o.gradient_checkpointing = checkpointing ? 1 : 0;
+      m->set_memory(o);
+      const int64_t T = 9;
+      auto tokens = random_tokens(2, T, 48, 14);
+      auto mask = at::ones_like(tokens, at::kBool);
+      mask[0].narrow(0, 0, 3).fill_(false);  // row 0 left-padded
+      const auto positions = positions_from_mask(mask);
+      for (int64_t first : {int64_t{4}, T - 1}) {
+        at::manual_seed(15);
+        const auto weights = at::randn({2, T - first, c.n_embd});
+        auto run = [&](bool from_first) {
+          for (auto& [n, t] : m->named_parameters()) t.mutable_grad() = at::Tensor();
+          auto h = from_first ? m->hidden(tokens, positions, mask, nullptr, first)
+                              : m->hidden(tokens, positions, mask, nullptr).narrow(1, first, T - first);
+          (h * weights).sum().backward();
+          std::vector<at::Tensor> out{h.detach()};
+          for (auto& [n, t] : m->named_parameters()) out.push_back(t.grad());
+          return out;
+        };
+        const auto fast = run(true), slow = run(false);
+        const std::string where = "arch " + std::to_string(c.arch) + (checkpointing ? ", checkpointing" : "") +
+                                  ", first " + std::to_string(first);
+        EXPECT_EQ(fast[0].sizes(), slow[0].sizes()) << where;
+        EXPECT_LT(max_abs_diff(fast[0], slow[0]), 1e-5) << where;
+        for (size_t i = 1; i < fast.size(); ++i) {
+          ASSERT_EQ(fast[i].defined(), slow[i].defined()) << where << ", " << m->named_parameters()[i - 1].first;
+          if (!slow[i].defined()) continue;  // a head the states do not reach
+          EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-4 * (1 + slow[i].abs().max().item<double>()))
+              << where << ", " << m->named_parameters()[i - 1].first;
+        }
+      }
+      EXPECT_THROW(m->hidden(tokens, positions, mask, nullptr, T), std::exception) << "no column left";
+      auto cache = m->new_cache(2, T);
+      EXPECT_THROW(m->hidden(tokens, positions, mask, &cache, 1), std::exception) << "a cache takes every column";
+    }
+  }
+}
+
 TEST(Model, LeftPaddingNeverChangesLogprobs) {
   for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     auto m = make(c);

@@ -340,12 +340,15 @@ public final class PpoBench implements Callable<Integer> {
   /**
    * Model FLOPs of the learn phase: forward (2 per multiply-add) plus backward (twice the
    * forward) over every token of every epoch; the LM head runs on response positions only,
-   * attention scores over the full (causal, computed dense) window.
+   * attention scores over the full (causal, computed dense) window. The last block computes
+   * only the keys and values (its fused QKV product) of the prompt's columns before the first
+   * scored one: no attention queries, output projection or MLP there.
    */
   private double learnFlops() {
     double d = dModel, tokens = (double) batch * (promptLen + newTokens), window = promptLen + newTokens;
-    double blocks = 2 * 12 * d * d * layers * tokens;
-    double attention = 2 * 2 * window * d * layers * tokens;
+    double lastBlockSkipped = (double) batch * (promptLen - 1);
+    double blocks = 2 * 12 * d * d * layers * tokens - 2 * 9 * d * d * lastBlockSkipped;
+    double attention = 2 * 2 * window * d * (layers * tokens - lastBlockSkipped);
     double lmHead = 2 * d * vocab * ((double) batch * newTokens);
     return 3 * (blocks + attention + lmHead) * epochs;
   }
