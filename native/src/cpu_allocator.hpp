@@ -5,13 +5,15 @@
 // zeroing pages. Keeping freed large blocks' pages for reuse removes that.
 // Small blocks go to malloc as before.
 // Freed pages stay mapped as free runs: a request takes the first pages of the
-// smallest run that holds it and leaves the rest free, and runs of one mapping
-// merge again when their neighbours are freed. So the pages of the pass's
-// largest temporary serve the smaller ones after it and come back together for
-// it next time, whatever sizes the passes ask for.
+// smallest run that holds it and leaves the rest free, runs of one mapping merge
+// again when their neighbours are freed, and a request that no run holds moves
+// the pages of the largest runs into its new mapping (mremap) instead of having
+// fresh ones zeroed. So the pages of a pass's largest temporary serve the smaller
+// ones after it and come back to it next time, whatever sizes the passes ask for.
 // The cache is bounded by the high water of live large blocks: live + free
 // never exceeds the most the tensors themselves ever held, so caching costs no
-// peak memory (a request no run holds first unmaps free runs, oldest first).
+// peak memory (a request that still needs fresh pages first unmaps the free runs
+// it could not use, oldest first).
 #pragma once
 
 #include <cstddef>
@@ -27,8 +29,8 @@ bool install_cpu_cache();
 
 struct CpuCacheStats {
   size_t cached_bytes;  // free pages held for reuse
-  size_t hits;          // requests served from the cache
-  size_t misses;        // large requests no free run held: fresh pages from the system
+  size_t hits;          // large requests served from free pages alone
+  size_t misses;        // large requests that needed fresh pages from the system
   size_t live_bytes;    // large blocks in use
   size_t high_water;    // the most live_bytes has been; live + cached stays within it (bounded)
   bool bounded;         // false under RLHF4J_CPU_CACHE=keep
