@@ -282,6 +282,48 @@ TEST(Model, StatesFromALaterColumnAreTheFullPassNarrowed) {
   }
 }
 
+// A loss that masks the prompt (SFT on completions, DPO) scores from a later column:
+// the last block then skips the columns before the first scored one. Log-probs and
+// every parameter's gradient equal those of scoring every column with the same loss
+// (the slow twin), in one pass and in passes of like length.
+TEST(Model, MaskedPromptsScoreAsTheWholeGridMasked) {
+  for (auto c : {tiny_gpt2(), tiny_llama()}) {
+    auto m = make(c);
+    perturb(*m, 17);
+    const int64_t T = 10, n = T - 1;
+    auto tokens = random_tokens(3, T, 48, 18);
+    auto mask = at::ones_like(tokens, at::kBool);
+    auto only = at::zeros({3, n}, at::kBool);
+    only[0].narrow(0, 4, 5).fill_(true);
+    only[1].narrow(0, 5, 4).fill_(true);
+    only[2].narrow(0, 4, 3).fill_(true);  // a shorter completion
+    at::manual_seed(19);
+    const auto w = at::randn({3, n}) * only.to(at::kFloat);
+    const std::vector<TokenPass> passes{{longs({0, 1}, {2}), 1, n}, {longs({2}, {1}), 1, 7}};
+    for (bool in_passes : {false, true}) {
+      auto run = [&](const at::Tensor& scored) {
+        for (auto& [name, t] : m->named_parameters()) t.mutable_grad() = at::Tensor();
+        ScoreRequest r;
+        r.only = scored;
+        auto s = in_passes ? score_tokens(*m, tokens, mask, 1, n, r, passes) : score_tokens(*m, tokens, mask, 1, n, r);
+        (s.logprobs * w).sum().backward();
+        std::vector<at::Tensor> out{(s.logprobs * only.to(at::kFloat)).detach()};
+        for (auto& [name, t] : m->named_parameters()) out.push_back(t.grad());
+        return out;
+      };
+      const auto fast = run(only), slow = run(in_passes ? at::ones_like(only) : at::Tensor());
+      const std::string where = "arch " + std::to_string(c.arch) + (in_passes ? ", passes" : ", one pass");
+      EXPECT_LT(max_abs_diff(fast[0], slow[0]), 1e-5) << where;
+      for (size_t i = 1; i < fast.size(); ++i) {
+        ASSERT_EQ(fast[i].defined(), slow[i].defined()) << where << ", " << m->named_parameters()[i - 1].first;
+        if (!slow[i].defined()) continue;
+        EXPECT_LT(max_abs_diff(fast[i], slow[i]), 1e-4 * (1 + slow[i].abs().max().item<double>()))
+            << where << ", " << m->named_parameters()[i - 1].first;
+      }
+    }
+  }
+}
+
 TEST(Model, LeftPaddingNeverChangesLogprobs) {
   for (auto c : {tiny_gpt2(), tiny_llama(), tiny_qwen3()}) {
     auto m = make(c);
