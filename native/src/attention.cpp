@@ -25,8 +25,8 @@ std::atomic<bool> fast_attention_enabled{true};
 }
 void set_fast_attention(bool on) { fast_attention_enabled = on; }
 
-at::Tensor queries_from(const at::Tensor& bias, int64_t from) {
-  return from == 0 ? bias : bias.narrow(2, from, bias.size(2) - from).contiguous();
+at::Tensor columns_from(const at::Tensor& t, int64_t dim, int64_t from) {
+  return from == 0 ? t : t.narrow(dim, from, t.size(dim) - from);
 }
 
 at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,

@@ -13,9 +13,10 @@ namespace r4j {
 at::Tensor attention_bias(const at::Tensor& key_mask, int64_t offset, int64_t T,
                           at::ScalarType dtype);
 
-// The rows of bias [B, 1, T, S] for the queries from column `from` on:
-// [B, 1, T - from, S], contiguous (bias itself when from is 0).
-at::Tensor queries_from(const at::Tensor& bias, int64_t from);
+// t's entries from index `from` on along dim: t itself when from is 0 (no narrow,
+// whose backward would zero-fill a full-size gradient), else a narrowed view. The
+// last block's query columns: q, the residual, the rotary tables, the bias's rows.
+at::Tensor columns_from(const at::Tensor& t, int64_t dim, int64_t from);
 
 // softmax(q k^T / sqrt(head_dim) + bias) v, with k/v heads shared by groups
 // of query heads (grouped-query attention when k has fewer heads than q).

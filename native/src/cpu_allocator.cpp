@@ -80,7 +80,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       // pages first takes back free runs, oldest first, so the cache never raises the
       // process's peak above what its tensors need.
       while (bounded_ && !age_.empty() && live_bytes_ + free_bytes_ > high_water_) {
-        evicted.push_back(to_pages(take(age_.front())));
+        evicted.push_back(take(age_.front()));
       }
     }
     for (const Pages& e : evicted) munmap(e.base, e.length);
@@ -98,7 +98,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     std::vector<Pages> all;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      while (!age_.empty()) all.push_back(to_pages(take(age_.front())));
+      while (!age_.empty()) all.push_back(take(age_.front()));
     }
     for (const Pages& e : all) munmap(e.base, e.length);
   }
@@ -118,9 +118,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     uint64_t origin;
   };
   struct Free {
-    char* base;
-    size_t length;
-    uint64_t origin;
+    Pages pages;
     std::multimap<size_t, char*>::iterator by_length;
     std::list<char*>::iterator age;
   };
@@ -133,13 +131,11 @@ class CachingCpuAllocator final : public c10::Allocator {
   // values, weight panels) would contend for the same L1 sets (20% slower decoding).
   static constexpr size_t kColors = 64;
 
-  static Pages to_pages(const Free& f) { return {f.base, f.length, f.origin}; }
-
   // The first `most` bytes of the free run at base, or all of it; the rest stays
   // free, of the same mapping (under the lock).
   Pages carve(char* base, size_t most) const {
-    const Free run = take(base);
-    if (run.length <= most) return to_pages(run);
+    const Pages run = take(base);
+    if (run.length <= most) return run;
     keep_free({run.base + most, run.length - most, run.origin});
     return {run.base, most, run.origin};
   }
@@ -181,20 +177,19 @@ class CachingCpuAllocator final : public c10::Allocator {
   static void free_any(void* p) { installed->release(p); }
 
   // Removes the free run at base from every index (under the lock).
-  Free take(char* base) const {
+  Pages take(char* base) const {
     auto it = free_.find(base);
-    Free run = it->second;
+    const Free run = it->second;
     by_length_.erase(run.by_length);
     age_.erase(run.age);
     free_.erase(it);
-    free_bytes_ -= run.length;
-    return run;
+    free_bytes_ -= run.pages.length;
+    return run.pages;
   }
 
   // Adds a free run, the newest (under the lock).
   void keep_free(const Pages& pages) const {
-    Free run{pages.base, pages.length, pages.origin, by_length_.emplace(pages.length, pages.base),
-             age_.insert(age_.end(), pages.base)};
+    Free run{pages, by_length_.emplace(pages.length, pages.base), age_.insert(age_.end(), pages.base)};
     free_.emplace(pages.base, run);
     free_bytes_ += pages.length;
   }
@@ -217,7 +212,7 @@ class CachingCpuAllocator final : public c10::Allocator {
         free_merged(pages);
       }
       live_.erase(it);
-      while (free_bytes_ > capacity_) evicted.push_back(to_pages(take(age_.front())));
+      while (free_bytes_ > capacity_) evicted.push_back(take(age_.front()));
     }
     for (const Pages& e : evicted) munmap(e.base, e.length);
   }
@@ -226,15 +221,16 @@ class CachingCpuAllocator final : public c10::Allocator {
   // side (under the lock).
   void free_merged(Pages pages) const {
     auto after = free_.lower_bound(pages.base);
-    if (after != free_.end() && after->second.origin == pages.origin && after->first == pages.base + pages.length) {
+    if (after != free_.end() && after->second.pages.origin == pages.origin && after->first == pages.base + pages.length) {
       pages.length += take(after->first).length;
     }
     auto before = free_.lower_bound(pages.base);
     if (before != free_.begin()) {
       --before;
-      if (before->second.origin == pages.origin && before->first + before->second.length == pages.base) {
-        const Free run = take(before->first);
+      const Pages& run = before->second.pages;
+      if (run.origin == pages.origin && run.base + run.length == pages.base) {
         pages = {run.base, run.length + pages.length, pages.origin};
+        take(pages.base);
       }
     }
     keep_free(pages);

@@ -96,12 +96,11 @@ class Gpt2 final : public Model {
         auto q = heads[0], k = heads[1], v = heads[2];  // [B, nh, T, hd]
         const double p = training_ ? c.dropout : 0.0;
         const int64_t n = T - from;  // query columns
-        // (no narrow at all when from is 0: its backward would zero-fill a full-size gradient)
-        auto kept = [from, n](const at::Tensor& t, int64_t dim) { return from == 0 ? t : t.narrow(dim, from, n); };
         auto y = cache ? cache->attend(l, q, k, v, bias, p, attention_chunk_)  // [B, nh, n, hd]
-                       : attention(kept(q, 2), k, v, queries_from(bias, from), p, attention_chunk_);
+                       : attention(columns_from(q, 2, from), k, v, columns_from(bias, 2, from).contiguous(), p,
+                                   attention_chunk_);
         y = y.transpose(1, 2).reshape({B, n, d});
-        auto out = add_projection(kept(x, 1), y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
+        auto out = add_projection(columns_from(x, 1, from), y, b.attn_proj_w, b.attn_proj_b, b.attn_proj_lora);
         // MLP: c_proj(gelu_tanh(c_fc(x)))
         h = r4j::layer_norm(out, b.ln_2_w, b.ln_2_b, c.norm_eps);
         h = lora_active(b.c_fc_lora) ? gelu_tanh(plus_lora(conv1d(h, b.c_fc_w, b.c_fc_b), b.c_fc_lora, h))

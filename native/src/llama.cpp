@@ -124,22 +124,20 @@ class Llama final : public Model {
       auto block = [this, &L, l, cache, bias, cos, sin, B, T, nh, nkv, hd, from](const at::Tensor& x) {
         const auto& c = config_;
         const int64_t n = T - from;  // query columns
-        // (no narrow at all when from is 0: its backward would zero-fill a full-size gradient)
-        auto kept = [from, n](const at::Tensor& t, int64_t dim) { return from == 0 ? t : t.narrow(dim, from, n); };
         auto h = rms_norm(x, L.input_norm, c.norm_eps);
-        auto q = proj(kept(h, 1), L.q_w, L.q_b, L.q_lora).view({B, n, nh, hd}).transpose(1, 2);  // [B, nh, n, hd]
+        auto q = proj(columns_from(h, 1, from), L.q_w, L.q_b, L.q_lora).view({B, n, nh, hd}).transpose(1, 2);  // [B, nh, n, hd]
         auto k = proj(h, L.k_w, L.k_b, L.k_lora).view({B, T, nkv, hd}).transpose(1, 2);  // [B, nkv, T, hd]
         auto v = proj(h, L.v_w, L.v_b, L.v_lora).view({B, T, nkv, hd}).transpose(1, 2);
         if (c.qk_norm) {  // Qwen3: each head normalised over its hd values, then rotated
           q = rms_norm(q, L.q_norm, c.norm_eps);
           k = rms_norm(k, L.k_norm, c.norm_eps);
         }
-        q = q * kept(cos, 2) + rotate_half(q) * kept(sin, 2);
+        q = q * columns_from(cos, 2, from) + rotate_half(q) * columns_from(sin, 2, from);
         k = k * cos + rotate_half(k) * sin;
         const double p = training_ ? c.dropout : 0.0;
         auto y = cache ? cache->attend(l, q, k, v, bias, p, attention_chunk_)  // [B, nh, n, hd]
-                       : attention(q, k, v, queries_from(bias, from), p, attention_chunk_);
-        auto out = kept(x, 1) + proj(y.transpose(1, 2).reshape({B, n, nh * hd}), L.o_w, {}, L.o_lora);
+                       : attention(q, k, v, columns_from(bias, 2, from).contiguous(), p, attention_chunk_);
+        auto out = columns_from(x, 1, from) + proj(y.transpose(1, 2).reshape({B, n, nh * hd}), L.o_w, {}, L.o_lora);
         // SwiGLU: down(silu(gate(h)) * up(h))
         h = rms_norm(out, L.post_norm, c.norm_eps);
         auto gated = at::silu(proj(h, L.gate_w, {}, L.gate_lora)) * proj(h, L.up_w, {}, L.up_lora);

@@ -55,19 +55,22 @@ TokenScores head_scores(Model& model, const at::Tensor& states, const at::Tensor
   return out;
 }
 
-// The first column of only [B, n] that any row scores (0 when none or undefined):
-// the columns before it (a prompt the loss masks) need no state.
+// The first column of only [B, n] that any row scores (0 when none or undefined).
 int64_t first_scored_column(const at::Tensor& only) {
   if (!only.defined() || only.numel() == 0) return 0;
   auto cols = only.any(0).nonzero();
   return cols.numel() > 0 ? cols.min().item<int64_t>() : 0;
 }
 
-// States [B, n, d] on the scored grid from h, whose first column is the grid's
-// column `skip`: zeros before it, which the scored positions never pick.
-at::Tensor states_on_grid(const at::Tensor& h, int64_t skip, int64_t n) {
-  auto kept = h.narrow(1, 0, n - skip);
-  return skip == 0 ? kept : at::constant_pad_nd(kept, {0, 0, skip, 0});
+// The states [B, n, d] that predict tokens [start, start + n) of tokens [B, T]:
+// the state at t-1 predicts token t. The last block computes no other column,
+// nor those before the first that only [B, n] scores (a prompt the loss masks):
+// zeros stand there, which the scored positions never pick.
+at::Tensor scored_states(Model& model, const at::Tensor& tokens, const at::Tensor& mask, int64_t start, int64_t n,
+                         const at::Tensor& only) {
+  const int64_t skip = first_scored_column(only);
+  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr, start - 1 + skip).narrow(1, 0, n - skip);
+  return skip == 0 ? h : at::constant_pad_nd(h, {0, 0, skip, 0});
 }
 
 }  // namespace
@@ -77,13 +80,10 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
   require(start >= 1 && start + n <= tokens.size(1), "score_tokens: scored window out of range");
   std::optional<Model::HeadInLoss> head;
   if (request.logprobs || request.entropy) head.emplace(model);
-  // The state at position t-1 predicts token t: only those states go through
-  // the heads (the LM head is the largest matmul of the model), and the last
-  // block computes no others, nor those before the first scored one.
-  const int64_t skip = first_scored_column(request.only);
-  auto h = model.hidden(tokens, positions_from_mask(mask), mask, nullptr, start - 1 + skip);  // [B, T - start + 1 - skip, d]
+  // Only the scored states go through the heads (the LM head is the largest
+  // matmul of the model).
   const ScoredPositions scored(request.only);
-  auto states = scored.pick(states_on_grid(h, skip, n));  // [B, n, d], [k, d] with request.only
+  auto states = scored.pick(scored_states(model, tokens, mask, start, n, request.only));  // [B, n, d], [k, d] with only
   auto targets = scored.pick(tokens.narrow(1, start, n));
   return head_scores(model, states, targets, scored, request);
 }
@@ -104,10 +104,8 @@ TokenScores score_tokens(Model& model, const at::Tensor& tokens, const at::Tenso
     };
     auto t = cols(tokens), m = cols(mask);                                        // [g, p + r]
     const auto only = request.only.index_select(0, pass.rows).narrow(1, 0, pass.response);
-    const int64_t skip = first_scored_column(only);
-    auto h = model.hidden(t, positions_from_mask(m), m, nullptr, pass.prompt - 1 + skip);  // [g, 1 + r - skip, d]
     const ScoredPositions here(only);
-    states.push_back(here.pick(states_on_grid(h, skip, pass.response)));          // [k_j, d]
+    states.push_back(here.pick(scored_states(model, t, m, pass.prompt, pass.response, only)));  // [k_j, d]
     targets.push_back(here.pick(t.narrow(1, pass.prompt, pass.response)));       // [k_j]
     auto grid = pass.rows.unsqueeze(1) * n + at::arange(pass.response, pass.rows.options()).unsqueeze(0);
     index.push_back(here.pick(grid));                                             // [k_j] on the [B, n] grid
