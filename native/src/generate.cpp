@@ -50,12 +50,29 @@ bool live_rows_from_env() {
   return v == nullptr || std::string(v) != "0";
 }
 
-std::atomic<bool> shared_prefill{true}, live_rows_only{live_rows_from_env()};
+// RLHF4J_KV_GROW=0 turns growing_kv_cache off for the process (see generate.hpp).
+bool kv_grow_from_env() {
+  const char* v = std::getenv("RLHF4J_KV_GROW");
+  return v == nullptr || std::string(v) != "0";
+}
+
+std::atomic<bool> shared_prefill{true}, live_rows_only{live_rows_from_env()}, growing_kv_cache{kv_grow_from_env()};
+
+// A cache for `reserved` positions (the prompt's, when not a shared prefix)
+// and up to n generated ones: room for an eighth of them (at least 8) to start
+// with, doubling as the longest row needs more; all of them when not growing.
+KVCache new_decoding_cache(const Model& model, int64_t batch, int64_t reserved, int64_t n) {
+  if (!growing_kv_cache) return model.new_cache(batch, reserved + n);
+  KVCache cache = model.new_cache(batch, reserved + std::min(n, std::max<int64_t>(8, n / 8)));
+  cache.most = reserved + n;
+  return cache;
+}
 
 }  // namespace
 
 void set_shared_prefill(bool on) { shared_prefill = on; }
 void set_live_rows_only(bool on) { live_rows_only = on; }
+void set_growing_kv_cache(bool on) { growing_kv_cache = on; }
 
 namespace {
 std::mutex forced_mutex;
@@ -135,7 +152,7 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
                      key_mask.narrow(1, 0, P).index_select(0, distinct), &cache);
     h = h.narrow(1, P - 1, 1).index_select(0, expand);
     if (prefix_block) {
-      KVCache rows = model.new_cache(B, N);
+      KVCache rows = new_decoding_cache(model, B, 0, N);
       rows.prefix = {std::move(cache.k), std::move(cache.v), expand.to(at::kCPU), P};
       rows.length = P;
       cache = std::move(rows);
@@ -143,7 +160,7 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
       cache.select_rows(expand);
     }
   } else {
-    cache = model.new_cache(B, P + N);
+    cache = new_decoding_cache(model, B, P, N);
     h = model.hidden(prompts, positions, key_mask.narrow(1, 0, P), &cache).narrow(1, P - 1, 1);
   }
   auto state = h.squeeze(1);                                                // [L, d]

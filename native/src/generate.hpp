@@ -35,8 +35,14 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
 //     counts, whose kernels sum in another order: log-probs and values move by
 //     ~1e-8 against the static batch (a run still repeats itself bit for bit).
 //     RLHF4J_LIVE_ROWS=0 turns it off, to repeat a run of a build before it.
+//   growing KV cache: each row's keys and values start with room for an eighth
+//     of the new tokens and double as the longest row needs more, instead of
+//     reserving every position up to max_new_tokens (memory a ragged rollout
+//     never writes; paged as a whole, not per row). Attention reads the same
+//     keys in the same order. RLHF4J_KV_GROW=0 turns it off.
 void set_shared_prefill(bool on);
 void set_live_rows_only(bool on);
+void set_growing_kv_cache(bool on);
 // r4j_bench_force_lengths: row b stops after lengths[b % n] tokens; empty = off.
 void set_forced_lengths(std::vector<int64_t> lengths);
 

@@ -1,8 +1,11 @@
 #include "kv_cache.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "attention.hpp"
+#include "errors.hpp"
 
 namespace r4j {
 
@@ -51,9 +54,25 @@ void KVCache::select_rows(const at::Tensor& rows) {
   if (prefix.length > 0) prefix.row = prefix.row.index_select(0, r);
 }
 
+void KVCache::grow(size_t l, int64_t need) {
+  const int64_t capacity = k[l].size(2);
+  require(need <= most, "KV cache: " + std::to_string(need) + " positions asked of a cache that holds " +
+                            std::to_string(std::max(capacity, most)));
+  const int64_t filled = length - prefix.length, wider = std::min(most, std::max(need, 2 * capacity));
+  for (auto* layers : {&k, &v}) {
+    auto& t = (*layers)[l];
+    auto sizes = t.sizes().vec();
+    sizes[2] = wider;
+    auto grown = at::empty(sizes, t.options());  // [B, n_kv_head, wider, hd]
+    grown.narrow(2, 0, filled).copy_(t.narrow(2, 0, filled));
+    t = grown;
+  }
+}
+
 at::Tensor KVCache::attend(size_t l, const at::Tensor& q, const at::Tensor& k_new, const at::Tensor& v_new,
                            const at::Tensor& bias, double dropout_p, int64_t chunk) {
   const int64_t T = q.size(2), own = length - prefix.length;  // own: the rows' positions after the prefix
+  if (own + T > k[l].size(2)) grow(l, own + T);
   k[l].narrow(2, own, T).copy_(k_new);
   v[l].narrow(2, own, T).copy_(v_new);
   auto keys = k[l].narrow(2, 0, own + T), values = v[l].narrow(2, 0, own + T);  // [B, n_kv_head, own + T, hd]

@@ -112,10 +112,12 @@ TEST(Generate, StopsEachSequenceAfterEosAndPadsTheRest) {
 TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
   // A GRPO-like rollout: 2 prompts (one left-padded) x 3 samples in consecutive
   // rows, 8 tokens so that EOS ends rows at different steps. Shared prefill and
-  // dropping finished rows, each off and both off, and the decoding kernel off
-  // (the shared prefix then copied before each row's own keys) give the same
-  // rollout: by row seeds and by the batch generator, with and without
-  // filtering, for GPT-2, Llama and a bf16 model.
+  // dropping finished rows, each off and both off, the decoding kernel off
+  // (the shared prefix then copied before each row's own keys), and the KV
+  // cache at its full length from the start (it grows from 8 positions to 16
+  // here; with and without a shared prefix) give the same rollout: by row seeds
+  // and by the batch generator, with and without filtering, for GPT-2, Llama
+  // and a bf16 model.
   const std::vector<std::pair<r4j_model_config, int32_t>> models{
       {tiny_gpt2(8), R4J_DTYPE_F32}, {tiny_llama(8), R4J_DTYPE_F32}, {tiny_llama(8), R4J_DTYPE_BF16}};
   auto two = longs({0, 0, 5, 3, 1, 6, 4, 7, 1, 3}, {2, 5});
@@ -125,7 +127,8 @@ TEST(Generate, GroupFastPathsGiveTheTokensAndLogprobsOfTheirSlowTwins) {
   std::vector<uint64_t> seeds{31, 32, 33, 34, 35, 36};
   using Switch = void (*)(bool);
   const std::vector<std::vector<Switch>> slow_twins{{set_shared_prefill}, {set_live_rows_only},
-                                                    {set_shared_prefill, set_live_rows_only}, {set_fast_attention}};
+                                                    {set_shared_prefill, set_live_rows_only}, {set_fast_attention},
+                                                    {set_growing_kv_cache}, {set_shared_prefill, set_growing_kv_cache}};
   at::NoGradGuard g;
   set_live_rows_only(true);
   for (const auto& [config, dtype] : models) {
@@ -223,6 +226,56 @@ TEST(KVCache, RowsLeaveInPlaceWithTheirFilledPositionsAsIndexSelectKeepsThem) {
   auto before = cache.k[0].clone();
   cache.select_rows(at::tensor(std::vector<int64_t>{1, 1, 0}));
   EXPECT_TRUE(at::equal(cache.k[0], before.index_select(0, at::tensor(std::vector<int64_t>{1, 1, 0}))));
+}
+
+TEST(KVCache, GrowsByDoublingUpToItsMostKeepingTheFilledPositions) {
+  // 3 rows, 2 layers, a shared prefix of 4, room for 2 own positions of at most
+  // 9. Steps of 1, 2, 1 and 3 positions: the capacity goes 2, 4, 4, 8 and every
+  // written position reads back, and attends, as in a cache of 9 from the start.
+  at::manual_seed(29);
+  KVCache grown, full;
+  for (int l = 0; l < 2; ++l) {
+    grown.k.push_back(at::empty({3, 2, 2, 8}));
+    grown.v.push_back(at::empty({3, 2, 2, 8}));
+    full.k.push_back(at::empty({3, 2, 9, 8}));
+    full.v.push_back(at::empty({3, 2, 9, 8}));
+  }
+  grown.most = 9;
+  for (auto* c : {&grown, &full}) {
+    c->prefix.row = at::tensor(std::vector<int64_t>{0, 1, 1});
+    c->prefix.length = 4;
+    c->length = 4;
+    for (int l = 0; l < 2; ++l) {
+      c->prefix.k.push_back(at::randn({2, 2, 4, 8}));
+      c->prefix.v.push_back(at::randn({2, 2, 4, 8}));
+    }
+  }
+  full.prefix.k = grown.prefix.k;
+  full.prefix.v = grown.prefix.v;
+  int64_t own = 0;
+  for (const auto& [T, capacity] : std::vector<std::pair<int64_t, int64_t>>{{1, 2}, {2, 4}, {1, 4}, {3, 8}}) {
+    for (size_t l = 0; l < 2; ++l) {
+      auto q = at::randn({3, 2, T, 8}), k = at::randn({3, 2, T, 8}), v = at::randn({3, 2, T, 8});
+      auto bias = at::zeros({3, 1, T, 4 + own + T});
+      auto a = grown.attend(l, q, k, v, bias, 0.0, 0), b = full.attend(l, q, k, v, bias, 0.0, 0);
+      EXPECT_TRUE(at::equal(a, b)) << "step of " << T << " at " << own;
+      EXPECT_EQ(grown.k[l].size(2), capacity);
+      EXPECT_TRUE(at::equal(grown.k[l].narrow(2, 0, own + T), full.k[l].narrow(2, 0, own + T)));
+      EXPECT_TRUE(at::equal(grown.v[l].narrow(2, 0, own + T), full.v[l].narrow(2, 0, own + T)));
+    }
+    own += T;
+    grown.length += T;
+    full.length += T;
+  }
+  // Past `most`: one line naming the positions, not an out-of-range read.
+  auto q = at::randn({3, 2, 3, 8});
+  try {
+    grown.attend(0, q, q, q, at::zeros({3, 1, 3, 4 + own + 3}), 0.0, 0);
+    ADD_FAILURE() << "no error past the cache's most";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("KV cache: 10 positions asked of a cache that holds 9"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Generate, StopTokenEndsTheResponseLikeEos) {

@@ -48,6 +48,15 @@ final class GrpoWorkload {
       throw new IllegalArgumentException("--min-new-tokens (" + b.minNewTokens + ") must be in [1, --new-tokens ("
           + b.newTokens + ")]");
     }
+    if (b.maxForcedLength != 0 && (b.maxForcedLength < b.minNewTokens || b.maxForcedLength > b.newTokens)) {
+      throw new IllegalArgumentException("--max-forced-length (" + b.maxForcedLength + ") must be 0 or in [--min-new-tokens ("
+          + b.minNewTokens + "), --new-tokens (" + b.newTokens + ")]");
+    }
+  }
+
+  /** The longest forced response length. */
+  private int longestForced() {
+    return b.maxForcedLength == 0 ? b.newTokens : b.maxForcedLength;
   }
 
   /** Row b's forced response length (rows prompt-major: a prompt's samples are adjacent). */
@@ -62,7 +71,7 @@ final class GrpoWorkload {
     defaults();
     DType dt = b.dtypeOf();
     int rows = b.batch * b.samples;
-    int[] lengths = lengths(rows, b.minNewTokens, b.newTokens);
+    int[] lengths = lengths(rows, b.minNewTokens, longestForced());
     List<String> sets = List.of("ppo.preset=grpo", "generation.num_samples=" + b.samples,
         "generation.max_new_tokens=" + b.newTokens, "ppo.micro_batch_size=" + b.minibatch,
         "ppo.max_tokens_per_micro_batch=" + b.maxTokensPerMicroBatch);
@@ -104,6 +113,7 @@ final class GrpoWorkload {
     r.put("prompt_len", b.promptLen);
     r.put("min_new_tokens", b.minNewTokens);
     r.put("max_new_tokens", b.newTokens);
+    r.put("max_forced_length", longestForced());
     r.put("minibatch", b.minibatch);
     r.put("epochs", b.epochs);
     r.put("max_tokens_per_micro_batch", b.maxTokensPerMicroBatch);
@@ -131,8 +141,9 @@ final class GrpoWorkload {
     }
     PrintWriter out = new PrintWriter(System.out, true);
     out.printf("GRPO workload: GPT-2 shape %d layers, d_model %d, vocab %d; %d prompts x %d tokens x %d samples, "
-        + "forced lengths %d-%d (seed %d), minibatch %d, %d epoch(s), %s (%d threads)%n", b.layers, b.dModel, b.vocab,
-        b.batch, b.promptLen, b.samples, b.minNewTokens, b.newTokens, LENGTH_SEED, b.minibatch, b.epochs, dt,
+        + "forced lengths %d-%d (seed %d) of at most %d, minibatch %d, %d epoch(s), %s (%d threads)%n", b.layers,
+        b.dModel, b.vocab, b.batch, b.promptLen, b.samples, b.minNewTokens, longestForced(), LENGTH_SEED, b.newTokens,
+        b.minibatch, b.epochs, dt,
         r.get("threads"));
     out.printf("%-10s %10s%n", "phase", "seconds");
     for (var e : seconds.entrySet()) out.printf("%-10s %10.3f%n", e.getKey(), e.getValue());

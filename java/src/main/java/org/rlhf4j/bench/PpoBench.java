@@ -121,6 +121,11 @@ public final class PpoBench implements Callable<Integer> {
       + "unless given; lengths are uniform in [this, --new-tokens], seeded (default: ${DEFAULT-VALUE}).")
   int minNewTokens = 16;
 
+  @Option(names = "--max-forced-length", description = "grpo: longest forced response, 0 = --new-tokens; below "
+      + "--new-tokens the rollout reserves more than its rows write, as RL runs with a generous max_new_tokens do "
+      + "(default: ${DEFAULT-VALUE}).")
+  int maxForcedLength;
+
   @Option(names = "--max-tokens-per-micro-batch", description = "grpo: ppo.max_tokens_per_micro_batch, 0 = one "
       + "micro-batch per minibatch (default: ${DEFAULT-VALUE}).")
   int maxTokensPerMicroBatch;
@@ -386,6 +391,13 @@ public final class PpoBench implements Callable<Integer> {
 
   public static void main(String[] args) {
     originalArgs = args.clone();
-    System.exit(new CommandLine(new PpoBench()).execute(args));
+    CommandLine cli = new CommandLine(new PpoBench());
+    // A refused option value is one line, not a stack trace.
+    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      if (!(e instanceof IllegalArgumentException)) throw e;
+      cmd.getErr().println("bench: " + e.getMessage());
+      return 2;
+    });
+    System.exit(cli.execute(args));
   }
 }

@@ -84,6 +84,14 @@ class PpoBenchJsonTest {
     alone[tiny.length] = "--max-tokens-per-micro-batch";
     alone[tiny.length + 1] = "1";
     assertEquals(0.0, run(alone).get("padding_waste").asDouble(), "a micro-batch per sample pads nothing");
+    String[] shorter = java.util.Arrays.copyOf(tiny, tiny.length + 2);
+    shorter[tiny.length] = "--max-forced-length";
+    shorter[tiny.length + 1] = "6";
+    JsonNode s = run(shorter);
+    assertEquals(java.util.Arrays.stream(GrpoWorkload.lengths(8, 2, 6)).sum(), s.get("generated_tokens").asLong(),
+        "rows stop at lengths in [2, 6] while max_new_tokens stays 12: " + s);
+    assertEquals(12, s.get("max_new_tokens").asInt());
+    assertEquals(6, s.get("max_forced_length").asInt());
   }
 
   /**
