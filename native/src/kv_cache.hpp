@@ -9,11 +9,11 @@ namespace r4j {
 
 // Keys and values of every layer for incremental decoding. A decoding step
 // writes in place (no concatenation). The capacity may start short of the
-// final length and double when a step needs more, up to `most`: rows reserve
-// at most twice what the longest row so far has written, not every position
-// up to the longest possible response (ragged RL rollouts leave most of that
-// unwritten, and pages the CPU cache hands out are resident whether written
-// or not).
+// final length and double when a step needs more, up to `most`: once past
+// their first capacity, rows reserve at most twice what the longest row has
+// written, not every position up to the longest possible response (ragged RL
+// rollouts leave most of that unwritten, and pages the CPU cache hands out
+// are resident whether written or not).
 // Rows that share a prompt (a group's n samples) may keep its keys and values
 // once, in a shared prefix: row b's positions [0, prefix.length) are then
 // prefix.k[l][prefix.row[b]], and k, v hold its positions from prefix.length on.
