@@ -44,19 +44,14 @@ std::vector<int64_t> prompt_owners(const at::Tensor& prompts, const at::Tensor& 
   return owner;
 }
 
-// RLHF4J_LIVE_ROWS=0 turns live_rows_only off for the process (see generate.hpp).
-bool live_rows_from_env() {
-  const char* v = std::getenv("RLHF4J_LIVE_ROWS");
+// A fast path on for the process unless the environment sets `name`=0 (see generate.hpp).
+bool on_unless_env_zero(const char* name) {
+  const char* v = std::getenv(name);
   return v == nullptr || std::string(v) != "0";
 }
 
-// RLHF4J_KV_GROW=0 turns growing_kv_cache off for the process (see generate.hpp).
-bool kv_grow_from_env() {
-  const char* v = std::getenv("RLHF4J_KV_GROW");
-  return v == nullptr || std::string(v) != "0";
-}
-
-std::atomic<bool> shared_prefill{true}, live_rows_only{live_rows_from_env()}, growing_kv_cache{kv_grow_from_env()};
+std::atomic<bool> shared_prefill{true}, live_rows_only{on_unless_env_zero("RLHF4J_LIVE_ROWS")},
+    growing_kv_cache{on_unless_env_zero("RLHF4J_KV_GROW")};
 
 // A cache for `reserved` positions (the prompt's, when not a shared prefix)
 // and up to n generated ones: room for an eighth of them (at least 8) to start
@@ -147,7 +142,7 @@ std::unique_ptr<Rollout> generate(Model& model, const at::Tensor& prompts, const
   if (shared_prefill && static_cast<int64_t>(firsts.size()) < B) {
     auto distinct = at::tensor(firsts, long_opts), expand = at::tensor(owner_index, long_opts);
     const bool prefix_block = dev.is_cpu();
-    cache = model.new_cache(distinct.size(0), prefix_block ? P : P + N);
+    cache = prefix_block ? model.new_cache(distinct.size(0), P) : new_decoding_cache(model, distinct.size(0), P, N);
     h = model.hidden(prompts.index_select(0, distinct), positions.index_select(0, distinct),
                      key_mask.narrow(1, 0, P).index_select(0, distinct), &cache);
     h = h.narrow(1, P - 1, 1).index_select(0, expand);
