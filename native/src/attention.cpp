@@ -420,8 +420,10 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   // A float32 pass on the CPU (training, scoring, a prompt's prefill) takes the
   // chunked path at any length: its products run as one oneDNN matmul over the
   // batch (matmul_f32) and its softmax as row kernels, where ATen's bmm runs one
-  // OpenBLAS product per matrix (~40-70 GFLOP/s on the 2-core EPYC).
-  const bool cpu_f32 = q.device().is_cpu() && q.scalar_type() == at::kFloat && onednn_products();
+  // OpenBLAS product per matrix (~40-70 GFLOP/s on the 2-core EPYC). A bf16 pass on a CPU
+  // without bf16 products runs on float32 copies, so it is such a pass too.
+  const bool cpu_f32 = q.device().is_cpu() && (q.scalar_type() == at::kFloat || bf16_on_float32_copies(q)) &&
+                       onednn_products();
   if (chunk > 0 && (q.size(2) > chunk || cpu_f32) && dropout_p == 0 && !bias.requires_grad() &&
       !fused_first(q))
     return attention_chunked(q, k, v, bias, chunk);

@@ -26,8 +26,10 @@ std::atomic<bool> keep_last_logits{true};
 at::ScalarType wide(at::ScalarType t) { return at::promote_types(t, at::kFloat); }
 
 // logits / temperature of rows h [n, d] under the head w [V, d]: [n, V], widened as Model::lm_logits.
-at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, double temperature) {
-  auto z = linear(h, w, {}, /*w_is_out_by_in=*/true);
+// w32: float32_copy_for_products(w), made once a pass rather than once a chunk.
+at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, const at::Tensor& w32, double temperature) {
+  auto z = w32.defined() ? linear_with_float32_copy(h, w32, /*w_is_out_by_in=*/true)
+                         : linear(h, w, {}, /*w_is_out_by_in=*/true);
   z = z.to(wide(z.scalar_type()));
   return temperature == 1.0 ? z : z / temperature;
 }
@@ -73,15 +75,16 @@ struct HeadGrads {
   bool into = false;
   bool first = true;
   // A bf16 head on a CPU without bf16 products (as linear's float32 copies):
-  // float32 products of gz and one float32 copy of the head, never ATen's bf16 GEMM.
+  // float32 products of gz and the pass's float32 copy of the head, never ATen's bf16 GEMM.
   bool widened = false;
   at::Tensor ws32;
 
-  HeadGrads(const at::Tensor& hs, const at::Tensor& ws, bool need_h, bool need_w) {
+  // ws32: float32_copy_for_products(ws).
+  HeadGrads(const at::Tensor& hs, const at::Tensor& ws, const at::Tensor& ws32, bool need_h, bool need_w)
+      : widened(bf16_on_float32_copies(ws)), ws32(ws32) {
     if (need_h) h = at::empty_like(hs);
     into = need_w && hs.size(0) > 0 && matmul_bf16_into_applies(hs, ws);
-    widened = bf16_on_float32_copies(ws);
-    if (widened && need_h) ws32 = ws.to(at::kFloat);
+    if (widened && need_h && !this->ws32.defined()) this->ws32 = ws.to(at::kFloat);
     if (need_w) w = into ? at::empty(ws.sizes(), ws.options().dtype(at::kFloat))
                          : at::zeros(ws.sizes(), ws.options().dtype(wide(ws.scalar_type())));
   }
@@ -146,8 +149,9 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     at::Tensor entropy = entropy_mode ? (predict ? at::zeros({N}, opts) : at::empty({N}, opts)) : at::Tensor();
     std::optional<HeadGrads> grads;
     at::Tensor g_logp, g_entropy;
+    const auto w32 = N > 0 ? float32_copy_for_products(w) : at::Tensor();
     if (predict) {
-      grads.emplace(h, w, need_h, need_w);
+      grads.emplace(h, w, w32, need_h, need_w);
       g_logp = at::empty({N}, opts);
       if (entropy_mode == 2) g_entropy = at::empty({N}, opts);
     }
@@ -155,7 +159,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
       z = at::Tensor();  // the last chunk's buffer goes before this one's comes: one at a time
-      z = chunk_logits(h.narrow(0, s, n), w, temperature);  // [n, V]
+      z = chunk_logits(h.narrow(0, s, n), w, w32, temperature);  // [n, V]
       if (softmax_rows_applies(z)) {
         auto r = row_log_softmax(z, targets.narrow(0, s, n), entropy_mode != 0);
         logprobs.narrow(0, s, n).copy_(r.logprobs);
@@ -222,18 +226,21 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     }
     formed_w = at::Tensor();  // not as told: the recomputed gradient takes its place, not its side
     const int64_t N = h.size(0);
-    HeadGrads out(h, w, need_h, need_w);
     at::Tensor kept;
     if (auto it = ctx->saved_data.find("last_logits"); it != ctx->saved_data.end()) {
       kept = it->second.toTensor();
       ctx->saved_data.erase(it);
     }
+    const bool recomputes = N > chunk || (N > 0 && !kept.defined());
+    const auto w32 = recomputes || (need_h && N > 0) ? float32_copy_for_products(w) : at::Tensor();
+    HeadGrads out(h, w, w32, need_h, need_w);
     // Last chunk first: its logits may be the ones forward kept.
     const int64_t last = N > 0 ? (N - 1) / chunk * chunk : 0;
     for (int64_t s = last; s >= 0 && N > 0; s -= chunk) {
       const int64_t n = std::min(chunk, N - s);
       auto hc = h.narrow(0, s, n);
-      auto gz = s == last && kept.defined() ? std::move(kept) : chunk_logits(hc, w, temperature);  // [n, V]: z, then d loss / dz
+      // [n, V]: z, then d loss / dz
+      auto gz = s == last && kept.defined() ? std::move(kept) : chunk_logits(hc, w, w32, temperature);
       logits_grad_(gz, targets.narrow(0, s, n), g_logp.narrow(0, s, n),
                    entropy_grad ? grads[1].narrow(0, s, n) : none, temperature);
       out.add(gz, hc, w, s);
@@ -288,12 +295,14 @@ RefScores ref_scores(const Model& ref, const at::Tensor& h_ref, const Model* pol
   const int64_t N = hr.size(0);
   const int64_t chunk = ref.memory().logits_chunk > 0 ? ref.memory().logits_chunk : std::max<int64_t>(N, 1);
   auto opts = hr.options().dtype(wide(hr.scalar_type()));
+  const auto w32_ref = N > 0 ? float32_copy_for_products(ref.lm_head_weight()) : at::Tensor();
+  const auto w32_policy = N > 0 && policy ? float32_copy_for_products(policy->lm_head_weight()) : at::Tensor();
   RefScores out;
   out.ref_logprobs = at::empty({N}, opts);
   if (policy) out.full_kl = at::empty({N}, opts);
   for (int64_t s = 0; s < N; s += chunk) {
     const int64_t n = std::min(chunk, N - s);
-    auto z_ref = chunk_logits(hr.narrow(0, s, n), ref.lm_head_weight(), temperature);  // [n, V]
+    auto z_ref = chunk_logits(hr.narrow(0, s, n), ref.lm_head_weight(), w32_ref, temperature);  // [n, V]
     if (!policy && softmax_rows_applies(z_ref)) {
       out.ref_logprobs.narrow(0, s, n).copy_(row_log_softmax(z_ref, t.narrow(0, s, n), false).logprobs);
       continue;
@@ -301,7 +310,8 @@ RefScores ref_scores(const Model& ref, const at::Tensor& h_ref, const Model* pol
     auto ref_logp = at::log_softmax(z_ref, -1);
     out.ref_logprobs.narrow(0, s, n).copy_(ref_logp.gather(1, t.narrow(0, s, n).unsqueeze(1)).squeeze(1));
     if (policy) {
-      auto logp = at::log_softmax(chunk_logits(hp.narrow(0, s, n), policy->lm_head_weight(), temperature), -1);
+      auto z = chunk_logits(hp.narrow(0, s, n), policy->lm_head_weight(), w32_policy, temperature);
+      auto logp = at::log_softmax(z, -1);
       // KL(pi || ref) = sum_v pi(v) (log pi(v) - log ref(v))
       auto pi = logp.exp();
       out.full_kl.narrow(0, s, n).copy_(pi.mul_(logp.sub_(ref_logp)).sum(-1));

@@ -339,6 +339,43 @@ struct TrainedLinear : torch::autograd::Function<TrainedLinear> {
   }
 };
 
+// A bf16 product on float32 copies that records gradients (a CPU without bf16
+// products): the values of x.to(float) -> TrainedLinear -> .to(bf16), bitwise. That
+// composition has autograd hold the float32 copies of x and w from forward to backward,
+// twice the bytes of every weight of the model for the whole pass; this saves the bf16
+// x and w and widens them again in backward, one extra conversion each.
+// Inputs x [m, k] bf16 contiguous, w [n, k] (out_by_in) or [k, n] bf16 contiguous, b [n].
+struct WidenedLinear : torch::autograd::Function<WidenedLinear> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const c10::optional<at::Tensor>& b, bool out_by_in) {
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["out_by_in"] = out_by_in;
+    ctx->saved_data["bias"] = b.has_value();
+    const Shape s{x.size(0), x.size(1), out_by_in ? w.size(0) : w.size(1), out_by_in, b.has_value()};
+    auto y = at::empty({s.m, s.n}, x.options().dtype(at::kFloat));
+    dnnl_product(x.to(at::kFloat), w.to(at::kFloat), b.has_value() ? b->to(at::kFloat) : at::Tensor(), s, {}, y);
+    return y.to(at::kBFloat16);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &w = saved[1];
+    const bool out_by_in = ctx->saved_data["out_by_in"].toBool();
+    auto dy = grads[0].to(at::kFloat).contiguous();  // [m, n]
+    at::Tensor dx, dw, db;
+    if (ctx->needs_input_grad(0)) {
+      const auto w32 = w.to(at::kFloat);
+      dx = dnnl_matmul(dy, out_by_in ? w32 : w32.t()).to(at::kBFloat16);
+    }
+    if (ctx->needs_input_grad(1)) {
+      const auto x32 = x.to(at::kFloat);
+      dw = (out_by_in ? dnnl_matmul(dy.t(), x32) : dnnl_matmul(x32.t(), dy)).to(at::kBFloat16);
+    }
+    if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) db = dy.sum(0).to(at::kBFloat16);
+    return {dx, dw, db, at::Tensor()};
+  }
+};
+
 #endif
 
 // float32 on the CPU, w (and b) contiguous.
@@ -358,6 +395,20 @@ bool trained_fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Te
   const bool records = x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad());
   return at::GradMode::is_enabled() && records && fast_operands(x, w, b);
 #else
+  return false;
+#endif
+}
+
+// A bf16 product on float32 copies that autograd records (WidenedLinear): bf16 x, w
+// (and b), w (and b) contiguous.
+bool widened_trained_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+#ifdef RLHF4J_WITH_DNNL
+  const bool records = x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad());
+  if (!at::GradMode::is_enabled() || !records || !bf16_on_float32_copies(x) || x.numel() == 0) return false;
+  if (w.scalar_type() != at::kBFloat16 || !w.is_contiguous()) return false;
+  return !b.defined() || (b.scalar_type() == at::kBFloat16 && b.is_contiguous());
+#else
+  (void)x, (void)w, (void)b;
   return false;
 #endif
 }
@@ -390,6 +441,22 @@ at::Tensor then_aten(at::Tensor y, const Epilogue& then) {
   return y;
 }
 
+at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
+                       const Epilogue& then);
+
+// x (bf16) times w32 plus b32, the float32 copies of a bf16 weight and bias, rounded to bf16.
+at::Tensor product_of_float32_copies(const at::Tensor& x, const at::Tensor& w32, const at::Tensor& b32,
+                                     bool w_is_out_by_in) {
+  // A float32 copy is a temporary: the allocator hands its address to the next copy
+  // (another weight's), so it must not key the packing cache, which would serve that
+  // weight this one's packed values.
+  struct NoPacking {
+    PackedWeights::Cache* scope = std::exchange(active_packing, nullptr);
+    ~NoPacking() { active_packing = scope; }
+  } off;
+  return linear_then(x.to(at::kFloat), w32, b32, w_is_out_by_in, {}).to(at::kBFloat16);
+}
+
 // The fast paths, by shape: reused weights at few rows through the panel
 // kernel (AVX-512 or AVX2; oneDNN's blocked layout on CPUs with neither), everything else
 // through oneDNN on w as stored.
@@ -406,15 +473,17 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
     }
   }
   if (bf16_on_float32_copies(x) && w.scalar_type() == at::kBFloat16 && fast_enabled) {
+#ifdef RLHF4J_WITH_DNNL
+    if (widened_trained_applies(x, w, b)) {
+      auto sizes = x.sizes().vec();
+      sizes.back() = w_is_out_by_in ? w.size(0) : w.size(1);
+      auto y = WidenedLinear::apply(x.reshape({-1, x.size(-1)}).contiguous(), w,
+                                    b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt, w_is_out_by_in);
+      return then_aten(y.view(sizes), then);
+    }
+#endif
     auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
-    // The float32 copy of w is a temporary: the allocator hands its address to the next
-    // copy (another weight's), so it must not key the packing cache, which would serve that
-    // weight this one's packed values.
-    struct NoPacking {
-      PackedWeights::Cache* scope = std::exchange(active_packing, nullptr);
-      ~NoPacking() { active_packing = scope; }
-    } off;
-    return then_aten(linear_then(f(x), f(w), f(b), w_is_out_by_in, {}).to(at::kBFloat16), then);
+    return then_aten(product_of_float32_copies(x, f(w), f(b), w_is_out_by_in), then);
   }
 #ifdef RLHF4J_WITH_DNNL
   if (trained_fast_applies(x, w, b)) {
@@ -448,6 +517,16 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
   return linear_then(x, w, b, w_is_out_by_in, {});
+}
+
+at::Tensor float32_copy_for_products(const at::Tensor& w) {
+  return bf16_on_float32_copies(w) && fast_enabled ? w.to(at::kFloat) : at::Tensor();
+}
+
+at::Tensor linear_with_float32_copy(const at::Tensor& x, const at::Tensor& w32, bool w_is_out_by_in) {
+  TORCH_CHECK(!at::GradMode::is_enabled() || !x.requires_grad(),
+              "linear_with_float32_copy: a pass without gradients only");
+  return product_of_float32_copies(x, w32, {}, w_is_out_by_in);
 }
 
 at::Tensor matmul_f32(const at::Tensor& a, const at::Tensor& b) {

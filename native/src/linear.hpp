@@ -37,6 +37,14 @@ bool cpu_bf16_matmul_native();
 // t is a bf16 CPU tensor on such a CPU: its products run on float32 copies.
 bool bf16_on_float32_copies(const at::Tensor& t);
 
+// A weight multiplied many times in one pass (the LM head, chunk by chunk) is widened
+// once: float32_copy_for_products(w) is w's float32 copy where linear() would
+// multiply float32 copies of it (bf16_on_float32_copies), else undefined; then
+// linear_with_float32_copy(x, w32, w_is_out_by_in) gives linear(x, w, {}, w_is_out_by_in)'s
+// values, bitwise, in a pass without gradients.
+at::Tensor float32_copy_for_products(const at::Tensor& w);
+at::Tensor linear_with_float32_copy(const at::Tensor& x, const at::Tensor& w32, bool w_is_out_by_in);
+
 // a [m, k] b [k, n], or a [..., m, k] b [..., k, n] over the same batch dims,
 // without gradients; float32 on the CPU through oneDNN when linear()'s fast
 // paths are on (any operand may be a transposed view), else at::matmul.

@@ -14,6 +14,7 @@
 #include "chunked_logprobs.hpp"
 #include "bf16_convert.hpp"
 #include "core_helpers.hpp"
+#include "cpu_allocator.hpp"
 #include "gemm_few_rows.hpp"
 #include "gelu.hpp"
 #include "generate.hpp"
@@ -135,6 +136,62 @@ TEST(CpuIsa, ScalarHeadsOfABf16ModelRunOnFloat32CopiesWithoutBf16Products) {
   } else {
     EXPECT_LT(relative_error(m->value(h), value), 8e-3);
     EXPECT_LT(relative_error(m->reward(h), reward), 8e-3);
+  }
+}
+
+// A bf16 model's products that record gradients, on a CPU without bf16 products:
+// the values and gradients, bitwise, of the float32 copies composed by autograd
+// (x.to(float), the float32 product, .to(bf16): the twin), while autograd holds no
+// float32 copy of the weight from forward to backward (the twin holds one, which shows
+// the allocator's count sees it). And the chunked head, which widens its weight once a
+// pass: the log-probs of each chunk's logits from linear(), bitwise.
+TEST(CpuIsa, Bf16ProductsOnFloat32CopiesKeepTheComposedValuesWithoutHoldingCopies) {
+  if (cpu_bf16_matmul_native()) {
+    std::cout << "[ bf16 ] this CPU multiplies bf16: ctest's rlhf4j_cpu_isa_avx2 runs this test" << std::endl;
+    return;
+  }
+  const bool counted = install_cpu_cache();  // off under RLHF4J_CPU_CACHE=0: no count to read
+  at::manual_seed(37);
+  for (bool out_by_in : {true, false}) {
+    // w is 1 MiB in bf16: a block the CPU cache counts in live_bytes, as its float32 copy.
+    auto x0 = bf16_randn({64, 512}), w0 = out_by_in ? bf16_randn({1024, 512}) : bf16_randn({512, 1024});
+    auto b0 = bf16_randn({1024}), g = bf16_randn({64, 1024});
+    auto leaf = [](const at::Tensor& t) { return t.clone().requires_grad_(true); };
+    auto f = [](const at::Tensor& t) { return t.to(at::kFloat); };
+    auto x = leaf(x0), w = leaf(w0), b = leaf(b0), x2 = leaf(x0), w2 = leaf(w0), b2 = leaf(b0);
+    const auto live = [] { return static_cast<int64_t>(cpu_cache_stats().live_bytes); };
+    const int64_t before = live();
+    auto y = linear(x, w, b, out_by_in);
+    const int64_t held = live() - before;
+    auto y2 = linear(f(x2), f(w2), f(b2), out_by_in).to(at::kBFloat16);
+    const int64_t twin_held = live() - before - held;
+    const std::string where = "out_by_in " + std::to_string(out_by_in);
+    if (counted) {
+      EXPECT_LT(held, w0.nbytes()) << where;
+      EXPECT_GE(twin_held, 2 * w0.nbytes()) << where << ": the twin's float32 copy of w";
+    }
+    ASSERT_EQ(y.scalar_type(), at::kBFloat16);
+    EXPECT_TRUE(at::equal(y, y2)) << where;
+    y.backward(g);
+    y2.backward(g);
+    EXPECT_TRUE(at::equal(x.grad(), x2.grad())) << where;
+    EXPECT_TRUE(at::equal(w.grad(), w2.grad())) << where;
+    EXPECT_TRUE(at::equal(b.grad(), b2.grad())) << where;
+  }
+  at::NoGradGuard no_grad;
+  auto c = tiny_gpt2();
+  c.dtype = R4J_DTYPE_BF16;
+  auto m = make_model(c, at::kCPU);
+  auto h = bf16_randn({37, c.n_embd});
+  auto targets = at::randint(0, c.vocab_size, {37}, at::kLong);
+  const auto logprobs = head_logprobs(*m, h, targets, 1.0, false, false, /*chunk=*/8).logprobs;
+  const auto ref = ref_scores(*m, h, nullptr, {}, targets, 1.0).ref_logprobs;
+  for (int64_t s = 0; s < 37; s += 8) {
+    const int64_t n = std::min<int64_t>(8, 37 - s);
+    auto z = linear(h.narrow(0, s, n), m->lm_head_weight(), {}, true).to(at::kFloat);
+    auto want = at::log_softmax(z, -1).gather(1, targets.narrow(0, s, n).unsqueeze(1)).squeeze(1);
+    EXPECT_LT(max_abs_diff(logprobs.narrow(0, s, n), want), 1e-5) << "rows " << s;
+    EXPECT_LT(max_abs_diff(ref.narrow(0, s, n), want), 1e-5) << "rows " << s;
   }
 }
 
