@@ -314,38 +314,17 @@ using torch::autograd::variable_list;
 // y [m, n] = x [m, k] W (+ b) in a pass that records gradients, every product
 // through oneDNN (at config B's shapes 10-40% above OpenBLAS's rate through ATen):
 //   dx = dy W^T,   dW = x^T dy (W [in, out]) or dy^T x (W [out, in]),   db = sum over m of dy.
-struct TrainedLinear : torch::autograd::Function<TrainedLinear> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
-                            const c10::optional<at::Tensor>& b, bool out_by_in) {
-    ctx->save_for_backward({x, w});
-    ctx->saved_data["out_by_in"] = out_by_in;
-    ctx->saved_data["bias"] = b.has_value();
-    const Shape s{x.size(0), x.size(1), out_by_in ? w.size(0) : w.size(1), out_by_in, b.has_value()};
-    auto y = at::empty({s.m, s.n}, x.options());
-    dnnl_product(x, w, b.has_value() ? *b : at::Tensor(), s, {}, y);
-    return y;
-  }
+// kWidened: bf16 x, W (and b) on a CPU without bf16 products. The products run on
+// float32 copies and each result is rounded to bf16: the values of x.to(float) -> the
+// float32 product -> .to(bf16), bitwise. The copies are made again in backward rather
+// than saved: autograd would hold them from forward to backward, twice the bytes of
+// every weight of the model for the whole pass.
+// Inputs x [m, k] contiguous, w [n, k] (out_by_in) or [k, n] contiguous, b [n].
+template <bool kWidened>
+struct RecordedLinear : torch::autograd::Function<RecordedLinear<kWidened>> {
+  static at::Tensor wide(const at::Tensor& t) { return kWidened ? t.to(at::kFloat) : t; }
+  static at::Tensor stored(const at::Tensor& t) { return kWidened ? t.to(at::kBFloat16) : t; }
 
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &w = saved[1];
-    const bool out_by_in = ctx->saved_data["out_by_in"].toBool();
-    auto dy = grads[0].contiguous();  // [m, n]
-    at::Tensor dx, dw, db;
-    if (ctx->needs_input_grad(0)) dx = dnnl_matmul(dy, out_by_in ? w : w.t());
-    if (ctx->needs_input_grad(1)) dw = out_by_in ? dnnl_matmul(dy.t(), x) : dnnl_matmul(x.t(), dy);
-    if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) db = dy.sum(0);
-    return {dx, dw, db, at::Tensor()};
-  }
-};
-
-// A bf16 product on float32 copies that records gradients (a CPU without bf16
-// products): the values of x.to(float) -> TrainedLinear -> .to(bf16), bitwise. That
-// composition has autograd hold the float32 copies of x and w from forward to backward,
-// twice the bytes of every weight of the model for the whole pass; this saves the bf16
-// x and w and widens them again in backward, one extra conversion each.
-// Inputs x [m, k] bf16 contiguous, w [n, k] (out_by_in) or [k, n] bf16 contiguous, b [n].
-struct WidenedLinear : torch::autograd::Function<WidenedLinear> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const c10::optional<at::Tensor>& b, bool out_by_in) {
     ctx->save_for_backward({x, w});
@@ -353,28 +332,38 @@ struct WidenedLinear : torch::autograd::Function<WidenedLinear> {
     ctx->saved_data["bias"] = b.has_value();
     const Shape s{x.size(0), x.size(1), out_by_in ? w.size(0) : w.size(1), out_by_in, b.has_value()};
     auto y = at::empty({s.m, s.n}, x.options().dtype(at::kFloat));
-    dnnl_product(x.to(at::kFloat), w.to(at::kFloat), b.has_value() ? b->to(at::kFloat) : at::Tensor(), s, {}, y);
-    return y.to(at::kBFloat16);
+    dnnl_product(wide(x), wide(w), b.has_value() ? wide(*b) : at::Tensor(), s, {}, y);
+    return stored(y);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &w = saved[1];
     const bool out_by_in = ctx->saved_data["out_by_in"].toBool();
-    auto dy = grads[0].to(at::kFloat).contiguous();  // [m, n]
+    auto dy = wide(grads[0]).contiguous();  // [m, n]
     at::Tensor dx, dw, db;
     if (ctx->needs_input_grad(0)) {
-      const auto w32 = w.to(at::kFloat);
-      dx = dnnl_matmul(dy, out_by_in ? w32 : w32.t()).to(at::kBFloat16);
+      const auto w = wide(saved[1]);
+      dx = stored(dnnl_matmul(dy, out_by_in ? w : w.t()));
     }
     if (ctx->needs_input_grad(1)) {
-      const auto x32 = x.to(at::kFloat);
-      dw = (out_by_in ? dnnl_matmul(dy.t(), x32) : dnnl_matmul(x32.t(), dy)).to(at::kBFloat16);
+      const auto x = wide(saved[0]);
+      dw = stored(out_by_in ? dnnl_matmul(dy.t(), x) : dnnl_matmul(x.t(), dy));
     }
-    if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) db = dy.sum(0).to(at::kBFloat16);
+    if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) db = stored(dy.sum(0));
     return {dx, dw, db, at::Tensor()};
   }
 };
+using TrainedLinear = RecordedLinear<false>;  // float32
+using WidenedLinear = RecordedLinear<true>;   // bf16 on float32 copies
+
+// Product F (TrainedLinear or WidenedLinear) of x [..., in] as rows [m, in], shaped back to [..., out].
+template <typename F>
+at::Tensor recorded_product(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
+  auto sizes = x.sizes().vec();
+  sizes.back() = w_is_out_by_in ? w.size(0) : w.size(1);
+  const auto bias = b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt;
+  return F::apply(x.reshape({-1, x.size(-1)}).contiguous(), w, bias, w_is_out_by_in).view(sizes);
+}
 
 #endif
 
@@ -474,25 +463,14 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
   }
   if (bf16_on_float32_copies(x) && w.scalar_type() == at::kBFloat16 && fast_enabled) {
 #ifdef RLHF4J_WITH_DNNL
-    if (widened_trained_applies(x, w, b)) {
-      auto sizes = x.sizes().vec();
-      sizes.back() = w_is_out_by_in ? w.size(0) : w.size(1);
-      auto y = WidenedLinear::apply(x.reshape({-1, x.size(-1)}).contiguous(), w,
-                                    b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt, w_is_out_by_in);
-      return then_aten(y.view(sizes), then);
-    }
+    if (widened_trained_applies(x, w, b))
+      return then_aten(recorded_product<WidenedLinear>(x, w, b, w_is_out_by_in), then);
 #endif
     auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
     return then_aten(product_of_float32_copies(x, f(w), f(b), w_is_out_by_in), then);
   }
 #ifdef RLHF4J_WITH_DNNL
-  if (trained_fast_applies(x, w, b)) {
-    auto sizes = x.sizes().vec();
-    sizes.back() = w_is_out_by_in ? w.size(0) : w.size(1);
-    auto y = TrainedLinear::apply(x.reshape({-1, x.size(-1)}).contiguous(), w,
-                                  b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt, w_is_out_by_in);
-    return then_aten(y.view(sizes), then);
-  }
+  if (trained_fast_applies(x, w, b)) return then_aten(recorded_product<TrainedLinear>(x, w, b, w_is_out_by_in), then);
 #endif
   if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
   auto sizes = x.sizes().vec();
