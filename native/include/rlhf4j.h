@@ -43,8 +43,9 @@ extern "C" {
 
 /* Bumped when a function or struct is added (3: DPO; 4: the plain
  * r4j_ppo_rewards, r4j_ppo_advantages and r4j_ppo_accumulate removed, their
- * _ex forms the one path); callers check it at load time. */
-#define R4J_ABI_VERSION 4
+ * _ex forms the one path; 5: r4j_release_cached_memory, and the functions
+ * added after 4 without a bump); callers check it at load time. */
+#define R4J_ABI_VERSION 5
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
@@ -81,6 +82,12 @@ R4J_API r4j_status r4j_build_info(char *buf, size_t cap, size_t *out_needed);
 
 /* Sets the intra-op thread count (0 = one per core). Process-wide. */
 R4J_API r4j_status r4j_set_num_threads(int32_t n);
+
+/* Hands back to the system the memory kept for reuse: the CPU cache's free
+ * pages and the C heap's free pages (malloc_trim). Live tensors stay; later
+ * allocations take fresh pages again. For a process between stages, e.g.
+ * before measuring one stage's peak RSS. Process-wide. */
+R4J_API r4j_status r4j_release_cached_memory(void);
 
 /* Seeds the generator behind dropout in training passes. Process-wide. */
 R4J_API r4j_status r4j_manual_seed(uint64_t seed);

@@ -45,6 +45,10 @@ R4J_API r4j_status r4j_set_num_threads(int32_t n) {
   });
 }
 
+R4J_API r4j_status r4j_release_cached_memory(void) {
+  return guarded(__func__, [] { r4j::release_cpu_cache(); });
+}
+
 R4J_API r4j_status r4j_manual_seed(uint64_t seed) {
   return guarded(__func__, [&] { at::manual_seed(seed); });
 }

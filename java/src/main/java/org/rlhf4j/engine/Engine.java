@@ -144,6 +144,15 @@ public final class Engine {
     }
   }
 
+  /**
+   * Hands back to the system what the native library keeps for reuse (the CPU cache's free pages,
+   * the C heap's free pages): between stages of one process, so the next stage's peak RSS is its
+   * own. Live tensors stay. Process-wide.
+   */
+  public static void releaseCachedMemory() {
+    NativeLibrary.get().releaseCachedMemory();
+  }
+
   /** Seeds the generator behind dropout. Process-wide. */
   public static void manualSeed(long seed) {
     NativeLibrary.get().manualSeed(seed);

@@ -44,6 +44,7 @@ public final class Native {
   private static final String ABI_VERSION = fn("r4j_abi_version", ADDRESS);
   private static final String BUILD_INFO = fn("r4j_build_info", ADDRESS, JAVA_LONG, ADDRESS);
   private static final String SET_NUM_THREADS = fn("r4j_set_num_threads", JAVA_INT);
+  private static final String RELEASE_CACHED_MEMORY = fn("r4j_release_cached_memory");
   private static final String MANUAL_SEED = fn("r4j_manual_seed", JAVA_LONG);
   private static final String GEMM_GFLOPS = fn("r4j_gemm_gflops", ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS);
   private static final String STRUCT_SIZE = fn("r4j_struct_size", JAVA_INT, ADDRESS);
@@ -199,6 +200,8 @@ public final class Native {
   public void buildInfo(MemorySegment buf, long cap, MemorySegment outNeeded) { call(BUILD_INFO, h -> (int) h.invokeExact(buf, cap, outNeeded)); }
 
   public void setNumThreads(int n) { call(SET_NUM_THREADS, h -> (int) h.invokeExact(n)); }
+
+  public void releaseCachedMemory() { call(RELEASE_CACHED_MEMORY, h -> (int) h.invokeExact()); }
 
   public void manualSeed(long seed) { call(MANUAL_SEED, h -> (int) h.invokeExact(seed)); }
 

@@ -26,7 +26,7 @@ public final class NativeLibrary {
   public static final String PROPERTY = "rlhf4j.native";
   public static final String ENVIRONMENT = "RLHF4J_NATIVE";
   /** The ABI version (R4J_ABI_VERSION) these bindings were written against. */
-  public static final int ABI_VERSION = 4;
+  public static final int ABI_VERSION = 5;
 
   private static Native loaded;
   private static Path loadedFrom;

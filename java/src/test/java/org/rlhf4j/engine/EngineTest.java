@@ -75,6 +75,27 @@ class EngineTest {
   }
 
   @Test
+  void releasingCachedMemoryLeavesLiveModelsAndRolloutsAsTheyWere() {
+    // Vocabulary 8192 at width 32: the embedding (1 MiB) and each pass's logits are blocks the
+    // native CPU cache keeps, so releasing its free pages runs beside live ones.
+    try (Model m = Model.create(ModelConfig.gpt2(8192, 64, 32, 2, 2).withSeed(5), "cpu")) {
+      List<int[]> prompts = List.of(new int[] {5, 6, 7}, new int[] {8, 9});
+      GenerateOptions o = GenerateOptions.sampling(12).withSeed(4);
+      try (Rollout a = m.generate(prompts, o)) {
+        int[] tokens = a.ints(RolloutField.RESPONSE_TOKENS);
+        float[] logprobs = a.floats(RolloutField.OLD_LOGPROBS);
+        Engine.releaseCachedMemory();
+        assertArrayEquals(tokens, a.ints(RolloutField.RESPONSE_TOKENS));
+        assertArrayEquals(logprobs, a.floats(RolloutField.OLD_LOGPROBS));
+        try (Rollout b = m.generate(prompts, o)) {
+          assertArrayEquals(tokens, b.ints(RolloutField.RESPONSE_TOKENS));
+          assertArrayEquals(logprobs, b.floats(RolloutField.OLD_LOGPROBS));
+        }
+      }
+    }
+  }
+
+  @Test
   void scoreAndRolloutAgreeOnLogprobs() {
     try (Model m = Model.create(tiny(), "cpu");
         Rollout r = Rollout.of(m, List.of(new int[] {3, 4}), List.of(new int[] {5, 6, 7}), 0, -1)) {
