@@ -3,6 +3,10 @@
 // GCC 12 warns inside its own avx512fintrin.h (the _mm512_undefined idiom of its masked operations).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+
 #include "simd.hpp"
 
 namespace r4j {
@@ -81,6 +85,18 @@ void round_to_bf16(const float* src, c10::BFloat16* dst, int64_t n) {
     case simd::Isa::avx2: return round_avx2(src, dst, n);
     default: return round_plain(src, dst, n);
   }
+}
+
+void round_through_bf16(float* x, int64_t n) {
+  constexpr int64_t kBlock = 1024;  // on the stack as bf16, the float32 block stays in L1
+  at::parallel_for(0, (n + kBlock - 1) / kBlock, 64, [&](int64_t b0, int64_t b1) {
+    c10::BFloat16 rounded[kBlock];
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t i = b * kBlock, m = std::min(kBlock, n - i);
+      round_to_bf16(x + i, rounded, m);
+      widen_bf16(rounded, x + i, m);
+    }
+  });
 }
 
 }  // namespace r4j

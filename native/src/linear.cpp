@@ -14,6 +14,7 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "bf16_convert.hpp"
 #include "gelu.hpp"
 #include "gemm_few_rows.hpp"
 #include "simd.hpp"
@@ -433,7 +434,8 @@ at::Tensor then_aten(at::Tensor y, const Epilogue& then) {
 at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in,
                        const Epilogue& then);
 
-// x (bf16) times w32 plus b32, the float32 copies of a bf16 weight and bias, rounded to bf16.
+// x (bf16) times w32 plus b32, the float32 copies of a bf16 weight and bias: float32,
+// before the rounding to bf16 that is the caller's.
 at::Tensor product_of_float32_copies(const at::Tensor& x, const at::Tensor& w32, const at::Tensor& b32,
                                      bool w_is_out_by_in) {
   // A float32 copy is a temporary: the allocator hands its address to the next copy
@@ -443,7 +445,7 @@ at::Tensor product_of_float32_copies(const at::Tensor& x, const at::Tensor& w32,
     PackedWeights::Cache* scope = std::exchange(active_packing, nullptr);
     ~NoPacking() { active_packing = scope; }
   } off;
-  return linear_then(x.to(at::kFloat), w32, b32, w_is_out_by_in, {}).to(at::kBFloat16);
+  return linear_then(x.to(at::kFloat), w32, b32, w_is_out_by_in, {});
 }
 
 // The fast paths, by shape: reused weights at few rows through the panel
@@ -467,7 +469,7 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
       return then_aten(recorded_product<WidenedLinear>(x, w, b, w_is_out_by_in), then);
 #endif
     auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; };
-    return then_aten(product_of_float32_copies(x, f(w), f(b), w_is_out_by_in), then);
+    return then_aten(product_of_float32_copies(x, f(w), f(b), w_is_out_by_in).to(at::kBFloat16), then);
   }
 #ifdef RLHF4J_WITH_DNNL
   if (trained_fast_applies(x, w, b)) return then_aten(recorded_product<TrainedLinear>(x, w, b, w_is_out_by_in), then);
@@ -504,7 +506,9 @@ at::Tensor float32_copy_for_products(const at::Tensor& w) {
 at::Tensor linear_with_float32_copy(const at::Tensor& x, const at::Tensor& w32, bool w_is_out_by_in) {
   TORCH_CHECK(!at::GradMode::is_enabled() || !x.requires_grad(),
               "linear_with_float32_copy: a pass without gradients only");
-  return product_of_float32_copies(x, w32, {}, w_is_out_by_in);
+  auto y = product_of_float32_copies(x, w32, {}, w_is_out_by_in).contiguous();
+  round_through_bf16(y.data_ptr<float>(), y.numel());
+  return y;
 }
 
 at::Tensor matmul_f32(const at::Tensor& a, const at::Tensor& b) {

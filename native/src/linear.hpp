@@ -40,8 +40,9 @@ bool bf16_on_float32_copies(const at::Tensor& t);
 // A weight multiplied many times in one pass (the LM head, chunk by chunk) is widened
 // once: float32_copy_for_products(w) is w's float32 copy where linear() would
 // multiply float32 copies of it (bf16_on_float32_copies), else undefined; then
-// linear_with_float32_copy(x, w32, w_is_out_by_in) gives linear(x, w, {}, w_is_out_by_in)'s
-// values, bitwise, in a pass without gradients.
+// linear_with_float32_copy(x, w32, w_is_out_by_in) gives the values of
+// linear(x, w, {}, w_is_out_by_in).to(float), bitwise, in a pass without gradients: the
+// float32 product rounded through bf16 in place, without the bf16 result and its widening.
 at::Tensor float32_copy_for_products(const at::Tensor& w);
 at::Tensor linear_with_float32_copy(const at::Tensor& x, const at::Tensor& w32, bool w_is_out_by_in);
 

@@ -184,6 +184,10 @@ TEST(CpuIsa, Bf16ProductsOnFloat32CopiesKeepTheComposedValuesWithoutHoldingCopie
   auto m = make_model(c, at::kCPU);
   auto h = bf16_randn({37, c.n_embd});
   auto targets = at::randint(0, c.vocab_size, {37}, at::kLong);
+  const auto w32 = float32_copy_for_products(m->lm_head_weight());
+  ASSERT_TRUE(w32.defined());
+  const auto logits = linear(h, m->lm_head_weight(), {}, true).to(at::kFloat);
+  EXPECT_TRUE(at::equal(linear_with_float32_copy(h, w32, true), logits)) << "rounded through bf16 in place";
   const auto logprobs = head_logprobs(*m, h, targets, 1.0, false, false, /*chunk=*/8).logprobs;
   const auto ref = ref_scores(*m, h, nullptr, {}, targets, 1.0).ref_logprobs;
   for (int64_t s = 0; s < 37; s += 8) {
@@ -396,6 +400,9 @@ TEST(Bf16Convert, EveryKernelRoundsAndWidensAsC10) {
       const float w = static_cast<float>(want[i]);
       EXPECT_TRUE(std::memcmp(&back[i], &w, 4) == 0) << isa << " at " << i;
     }
+    std::vector<float> through = x;  // in place, blocks of 1024: 4111 values end in a partial one
+    round_through_bf16(through.data(), n);
+    EXPECT_EQ(std::memcmp(through.data(), back.data(), n * sizeof(float)), 0) << isa;
   }
   simd::pin_elementwise_isa(nullptr);
 }
