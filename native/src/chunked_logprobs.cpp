@@ -149,7 +149,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     at::Tensor entropy = entropy_mode ? (predict ? at::zeros({N}, opts) : at::empty({N}, opts)) : at::Tensor();
     std::optional<HeadGrads> grads;
     at::Tensor g_logp, g_entropy;
-    const auto w32 = N > 0 ? float32_copy_for_products(w) : at::Tensor();
+    auto w32 = N > 0 ? float32_copy_for_products(w) : at::Tensor();
     if (predict) {
       grads.emplace(h, w, w32, need_h, need_w);
       g_logp = at::empty({N}, opts);
@@ -182,6 +182,8 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       ctx->saved_data["g_logp"] = g_logp;
       if (g_entropy.defined()) ctx->saved_data["g_entropy"] = g_entropy;
       if (grads->h.defined()) ctx->saved_data["grad_h"] = grads->h;
+      // The head's float32 copy and the last logits go before the gradient's bf16 copy comes.
+      w32 = grads->ws32 = z = at::Tensor();
       if (grads->w.defined()) ctx->saved_data["grad_w"] = grads->weight_grad(w);
     } else if (z.defined() && (need_h || need_w) && keep_last_logits.load()) {
       // The last chunk's logits stay for backward, which starts with them: the pass
