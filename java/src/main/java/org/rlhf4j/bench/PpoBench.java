@@ -12,6 +12,7 @@ import org.rlhf4j.chat.RenderWorkload;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.MemoryOptions;
+import org.rlhf4j.engine.NativeLibraryException;
 import org.rlhf4j.engine.ProcessGroup;
 import org.rlhf4j.metrics.PeakRss;
 import org.rlhf4j.ppo.PpoTrainer;
@@ -392,9 +393,9 @@ public final class PpoBench implements Callable<Integer> {
   public static void main(String[] args) {
     originalArgs = args.clone();
     CommandLine cli = new CommandLine(new PpoBench());
-    // A refused option value is one line, not a stack trace.
+    // A refused option value, or a native library this jar cannot use, is one line, not a stack trace.
     cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      if (!(e instanceof IllegalArgumentException)) throw e;
+      if (!(e instanceof IllegalArgumentException || e instanceof NativeLibraryException)) throw e;
       cmd.getErr().println("bench: " + e.getMessage());
       return 2;
     });
