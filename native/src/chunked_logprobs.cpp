@@ -233,8 +233,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       kept = it->second.toTensor();
       ctx->saved_data.erase(it);
     }
-    const bool recomputes = N > chunk || (N > 0 && !kept.defined());
-    const auto w32 = recomputes || (need_h && N > 0) ? float32_copy_for_products(w) : at::Tensor();
+    const auto w32 = N > 0 ? float32_copy_for_products(w) : at::Tensor();
     HeadGrads out(h, w, w32, need_h, need_w);
     // Last chunk first: its logits may be the ones forward kept.
     const int64_t last = N > 0 ? (N - 1) / chunk * chunk : 0;

@@ -379,11 +379,17 @@ bool fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return !at::GradMode::is_enabled() && fast_operands(x, w, b);
 }
 
+#ifdef RLHF4J_WITH_DNNL
+// Whether autograd records the product x W (+ b).
+bool recorded(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+}
+#endif
+
 // A product autograd records: TrainedLinear when oneDNN is built in.
 bool trained_fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
 #ifdef RLHF4J_WITH_DNNL
-  const bool records = x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad());
-  return at::GradMode::is_enabled() && records && fast_operands(x, w, b);
+  return recorded(x, w, b) && fast_operands(x, w, b);
 #else
   return false;
 #endif
@@ -393,8 +399,7 @@ bool trained_fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Te
 // (and b), w (and b) contiguous.
 bool widened_trained_applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
 #ifdef RLHF4J_WITH_DNNL
-  const bool records = x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad());
-  if (!at::GradMode::is_enabled() || !records || !bf16_on_float32_copies(x) || x.numel() == 0) return false;
+  if (!recorded(x, w, b) || !bf16_on_float32_copies(x) || x.numel() == 0) return false;
   if (w.scalar_type() != at::kBFloat16 || !w.is_contiguous()) return false;
   return !b.defined() || (b.scalar_type() == at::kBFloat16 && b.is_contiguous());
 #else
