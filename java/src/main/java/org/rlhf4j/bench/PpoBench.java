@@ -135,10 +135,22 @@ public final class PpoBench implements Callable<Integer> {
       + "log-probs it decoded with instead of the recomputing forward pass (verl's bypass mode).")
   boolean keepDecodingLogprobs;
 
+  @Option(names = "--compare", paramLabel = "OPTIONS", description = "One variant: bench options added to the "
+      + "others, as one argument (--compare='--dtype bf16'). Two or more run in turn, each in a process of its own, "
+      + "for --rounds rounds (InterleavedRounds): medians, and each round's ratio to the first variant.")
+  List<String> compare = new ArrayList<>();
+
+  @Option(names = "--rounds", description = "Rounds of the --compare variants (default: ${DEFAULT-VALUE}).")
+  int rounds = 3;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
+    if (!compare.isEmpty()) return compareVariants();
+    if (spec.commandLine().getParseResult().hasMatchedOption("--rounds")) {
+      throw new IllegalArgumentException("--rounds applies to --compare variants; give two or more --compare");
+    }
     if (nproc > 1 && System.getenv("RANK") == null) return launchRanks();
     try (Distributed joined = Distributed.join(System.getenv(), java.time.Duration.ofMinutes(10), device)) {
       dist = joined;
@@ -158,6 +170,15 @@ public final class PpoBench implements Callable<Integer> {
       }
       return measure();
     }
+  }
+
+  /** The --compare variants, interleaved over --rounds rounds. */
+  private int compareVariants() throws Exception {
+    if (!workload.equals("ppo") && !workload.equals("grpo")) {
+      throw new IllegalArgumentException("--compare times the ppo and grpo workloads, not '" + workload + "'");
+    }
+    List<String> base = InterleavedRounds.withoutRoundOptions(spec.commandLine().getParseResult().originalArgs());
+    return new InterleavedRounds(base, compare, rounds).run(new PrintWriter(System.out, true));
   }
 
   /** This benchmark again as nproc ranks with torchrun's environment; the exit code is the worst. */

@@ -1,0 +1,212 @@
+package org.rlhf4j.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code scripts/bench --rounds N --compare OPTS --compare OPTS ...}: each variant (the bench's
+ * other options plus OPTS) runs in a process of its own, the variants in turn within each round
+ * (A B A B ...), so that a drift of the machine between rounds falls on every variant alike. A
+ * phase of one invocation moves by up to ~20% between runs on our 2-core machines; the ratio of
+ * two variants measured side by side in one round moves less, and its median over the rounds is
+ * the figure to report. Prints a line per run, a summary table and one JSON line.
+ */
+final class InterleavedRounds {
+  static final List<String> PHASES = List.of("rollout", "ref", "reward", "learn");
+
+  /** One run's figures, read from the JSON line a bench process prints last. */
+  record Run(String dtype, Map<String, Double> seconds, double generatedTokensPerS, double trainedTokensPerS,
+      double peakRssGb) {
+    double iteration() {
+      return PHASES.stream().mapToDouble(seconds::get).sum();
+    }
+
+    static Run of(JsonNode j) {
+      Map<String, Double> s = new LinkedHashMap<>();
+      for (String phase : PHASES) {
+        JsonNode v = j.path("seconds").path(phase);
+        if (!v.isNumber()) throw new IllegalStateException("the bench's JSON line has no seconds." + phase + ": " + j);
+        s.put(phase, v.asDouble());
+      }
+      JsonNode generated = j.has("live_generated_tokens_per_s") ? j.get("live_generated_tokens_per_s")
+          : j.path("generated_tokens_per_s");
+      return new Run(j.path("dtype").asText(), s, generated.asDouble(), j.path("trained_tokens_per_s").asDouble(), j.path("peak_rss_gb").asDouble());
+    }
+  }
+
+  private final List<String> base;
+  private final List<List<String>> variants = new ArrayList<>();
+  private final List<String> labels;
+  private final int rounds;
+
+  /**
+   * @param base the bench's arguments without --rounds and --compare
+   * @param variants each variant's options, as one string split at white space ("" for none)
+   */
+  InterleavedRounds(List<String> base, List<String> variants, int rounds) {
+    if (rounds < 1) throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
+    if (variants.size() < 2) {
+      throw new IllegalArgumentException("--compare needs at least two variants (one --compare each), got "
+          + variants.size());
+    }
+    for (String v : variants) {
+      List<String> opts = v.isBlank() ? List.of() : Arrays.asList(v.strip().split("\\s+"));
+      for (String o : opts) {
+        if (o.startsWith("--compare") || o.startsWith("--rounds")) {
+          throw new IllegalArgumentException("--compare '" + v + "': " + o + " cannot be a variant's option");
+        }
+      }
+      this.variants.add(opts);
+    }
+    this.base = List.copyOf(base);
+    this.labels = variants.stream().map(v -> v.isBlank() ? "(base)" : v.strip()).toList();
+    this.rounds = rounds;
+  }
+
+  /** The arguments without --rounds and --compare (each as "--x v" or "--x=v"). */
+  static List<String> withoutRoundOptions(List<String> args) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < args.size(); i++) {
+      String a = args.get(i);
+      if (a.equals("--rounds") || a.equals("--compare")) {
+        i++;
+      } else if (!a.startsWith("--rounds=") && !a.startsWith("--compare=")) {
+        out.add(a);
+      }
+    }
+    return out;
+  }
+
+  int run(PrintWriter out) throws IOException, InterruptedException {
+    List<List<Run>> runs = new ArrayList<>();
+    for (int v = 0; v < variants.size(); v++) runs.add(new ArrayList<>());
+    for (int r = 1; r <= rounds; r++) {
+      for (int v = 0; v < variants.size(); v++) {
+        Run run = runOnce(v, r);
+        runs.get(v).add(run);
+        out.printf("round %d/%d  %-40s iteration %7.3f s  (rollout %.3f, ref %.3f, reward %.3f, learn %.3f)  "
+            + "peak RSS %.2f GB%n", r, rounds, labels.get(v), run.iteration(), run.seconds().get("rollout"),
+            run.seconds().get("ref"), run.seconds().get("reward"), run.seconds().get("learn"), run.peakRssGb());
+      }
+    }
+    Map<String, Object> summary = summary(runs);
+    print(out, summary);
+    out.println(new ObjectMapper().writeValueAsString(summary));
+    return 0;
+  }
+
+  /** One bench process: the base arguments and variant v's; its stderr passes through. */
+  private Run runOnce(int v, int round) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+    // Where this process was told its library, Python and PyTorch peer are (tests set them as properties).
+    for (String key : System.getProperties().stringPropertyNames()) {
+      if (key.startsWith("rlhf4j.")) cmd.add("-D" + key + "=" + System.getProperty(key));
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PpoBench.class.getName()));
+    cmd.addAll(base);
+    cmd.addAll(variants.get(v));
+    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String text;
+    try {
+      text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      int status = p.waitFor();
+      if (status != 0) {
+        throw new IllegalArgumentException("round " + round + ", variant '" + labels.get(v) + "': the bench exited with "
+            + "status " + status);
+      }
+    } finally {
+      p.destroyForcibly();
+    }
+    String json = text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow(() ->
+        new IllegalStateException("round " + round + ", variant '" + labels.get(v) + "': no JSON line in the bench's "
+            + "output"));
+    return Run.of((JsonNode) PpoBench.json(json));
+  }
+
+  /** Per variant: each round's figures, their medians, and each round's ratio to the first variant's. */
+  Map<String, Object> summary(List<List<Run>> runs) {
+    List<Run> first = runs.get(0);
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (int v = 0; v < runs.size(); v++) {
+      List<Run> mine = runs.get(v);
+      double[] iteration = mine.stream().mapToDouble(Run::iteration).toArray();
+      double[] ratio = new double[mine.size()];
+      double[] tokensRatio = new double[mine.size()];
+      for (int r = 0; r < mine.size(); r++) {
+        ratio[r] = iteration[r] / first.get(r).iteration();
+        tokensRatio[r] = mine.get(r).generatedTokensPerS() / first.get(r).generatedTokensPerS();
+      }
+      Map<String, Double> phases = new LinkedHashMap<>();
+      for (String phase : PHASES) phases.put(phase, median(mine.stream().mapToDouble(x -> x.seconds().get(phase)).toArray()));
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("options", labels.get(v));
+      m.put("dtype", mine.get(0).dtype());
+      m.put("iteration_seconds", iteration);
+      m.put("iteration_median", median(iteration));
+      m.put("phases_median", phases);
+      m.put("iteration_vs_first", ratio);
+      m.put("iteration_vs_first_median", median(ratio));
+      m.put("generated_tokens_per_s_median", median(mine.stream().mapToDouble(Run::generatedTokensPerS).toArray()));
+      m.put("generated_tokens_per_s_vs_first_median", median(tokensRatio));
+      m.put("trained_tokens_per_s_median", median(mine.stream().mapToDouble(Run::trainedTokensPerS).toArray()));
+      m.put("peak_rss_gb", mine.stream().mapToDouble(Run::peakRssGb).toArray());
+      out.add(m);
+    }
+    Map<String, Object> s = new LinkedHashMap<>();
+    s.put("rounds", rounds);
+    s.put("base", String.join(" ", base));
+    s.put("variants", out);
+    return s;
+  }
+
+  private void print(PrintWriter out, Map<String, Object> summary) {
+    String base = summary.get("base").toString();
+    out.printf("%n%d rounds, interleaved; base options: %s%n", rounds, base.isEmpty() ? "(none)" : base);
+    out.printf("%-40s %-24s %-9s %-32s %-18s %s%n", "variant", "iteration s (range)", "vs first", "vs first, by round",
+        "gen tokens/s", "peak RSS GB");
+    @SuppressWarnings("unchecked")
+    List<Map<String, Object>> vs = (List<Map<String, Object>>) summary.get("variants");
+    for (Map<String, Object> m : vs) {
+      double[] it = (double[]) m.get("iteration_seconds");
+      double[] peak = (double[]) m.get("peak_rss_gb");
+      StringBuilder byRound = new StringBuilder();
+      for (double r : (double[]) m.get("iteration_vs_first")) byRound.append(String.format("%.2f ", r));
+      out.printf("%-40s %-24s %-9s %-32s %-18s %.2f-%.2f%n", m.get("options"),
+          String.format("%.3f (%.3f-%.3f)", m.get("iteration_median"), min(it), max(it)),
+          String.format("%.3fx", m.get("iteration_vs_first_median")), byRound.toString().strip(),
+          String.format("%.0f (%.2fx)", m.get("generated_tokens_per_s_median"),
+              m.get("generated_tokens_per_s_vs_first_median")), min(peak), max(peak));
+      StringBuilder phases = new StringBuilder();
+      @SuppressWarnings("unchecked")
+      Map<String, Double> ph = (Map<String, Double>) m.get("phases_median");
+      ph.forEach((k, v) -> phases.append(String.format("%s %.3f  ", k, v)));
+      out.printf("%-40s medians: %s%n", "", phases.toString().strip());
+    }
+  }
+
+  private static double min(double[] v) {
+    return Arrays.stream(v).min().orElse(Double.NaN);
+  }
+
+  private static double max(double[] v) {
+    return Arrays.stream(v).max().orElse(Double.NaN);
+  }
+
+  /** The median; for an even count the mean of the middle two. */
+  static double median(double[] values) {
+    double[] v = values.clone();
+    Arrays.sort(v);
+    int n = v.length;
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+}

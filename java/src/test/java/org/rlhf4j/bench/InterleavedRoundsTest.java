@@ -1,0 +1,102 @@
+package org.rlhf4j.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * --rounds N --compare OPTS ...: every variant runs once a round in a process of its own with
+ * the bench's other options, and the summary's ratios are each round's own (a round's variant
+ * over the first variant of that round), not a ratio of medians. Timings are never asserted.
+ */
+class InterleavedRoundsTest {
+  private static final String[] TINY = {"--layers", "1", "--d-model", "32", "--heads", "2", "--vocab", "64",
+      "--batch", "4", "--prompt-len", "8", "--new-tokens", "8", "--minibatch", "2", "--epochs", "1",
+      "--gemm-size", "128"};
+
+  @Test
+  void eachVariantRunsEveryRoundWithTheOtherOptionsAndIsComparedRoundByRound() throws Exception {
+    List<String> args = new java.util.ArrayList<>(List.of(TINY));
+    args.addAll(List.of("--rounds", "2", "--compare", "--dtype f32", "--compare=--dtype bf16"));
+    PrintStream out = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    int status;
+    try {
+      System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+      status = new CommandLine(new PpoBench()).execute(args.toArray(String[]::new));
+    } finally {
+      System.setOut(out);
+    }
+    String text = buf.toString(StandardCharsets.UTF_8);
+    assertEquals(0, status, text);
+    assertEquals(4, text.lines().filter(l -> l.startsWith("round ")).count(), text);
+    JsonNode s = new ObjectMapper().readTree(text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b)
+        .orElseThrow());
+    assertEquals(2, s.get("rounds").asInt());
+    assertEquals(String.join(" ", TINY), s.get("base").asText(), "the variants' own options are not the base's");
+    JsonNode f32 = s.get("variants").get(0);
+    JsonNode bf16 = s.get("variants").get(1);
+    assertEquals("f32", f32.get("dtype").asText(), "the child ran the first variant's options");
+    assertEquals("bf16", bf16.get("dtype").asText(), "the child ran the second variant's options");
+    for (int r = 0; r < 2; r++) {
+      assertEquals(1.0, f32.get("iteration_vs_first").get(r).asDouble());
+      double ratio = bf16.get("iteration_seconds").get(r).asDouble() / f32.get("iteration_seconds").get(r).asDouble();
+      assertEquals(ratio, bf16.get("iteration_vs_first").get(r).asDouble(), 1e-12, "round " + r);
+      assertTrue(bf16.get("peak_rss_gb").get(r).asDouble() > 0);
+    }
+    double meanOfTwo = (bf16.get("iteration_vs_first").get(0).asDouble()
+        + bf16.get("iteration_vs_first").get(1).asDouble()) / 2;
+    assertEquals(meanOfTwo, bf16.get("iteration_vs_first_median").asDouble(), 1e-12);
+    assertTrue(bf16.get("phases_median").get("learn").asDouble() > 0);
+  }
+
+  /** Ratios are taken within a round: a slow round slows both variants and leaves their ratio. */
+  @Test
+  void ratiosAreTakenWithinEachRound() {
+    InterleavedRounds rounds = new InterleavedRounds(List.of(), List.of("", "--dtype bf16"), 3);
+    List<InterleavedRounds.Run> a = List.of(run(10, 100), run(20, 100), run(10, 100));
+    List<InterleavedRounds.Run> b = List.of(run(9, 125), run(18, 125), run(11, 100));
+    Map<String, Object> s = rounds.summary(List.of(a, b));
+    @SuppressWarnings("unchecked")
+    Map<String, Object> second = ((List<Map<String, Object>>) s.get("variants")).get(1);
+    double[] ratio = (double[]) second.get("iteration_vs_first");
+    assertEquals(0.9, ratio[0], 1e-12);
+    assertEquals(0.9, ratio[1], 1e-12);
+    assertEquals(1.1, ratio[2], 1e-12);
+    assertEquals(0.9, (double) second.get("iteration_vs_first_median"), 1e-12);
+    assertEquals(11.0, (double) second.get("iteration_median"), 1e-12);
+    assertEquals(1.25, (double) second.get("generated_tokens_per_s_vs_first_median"), 1e-12);
+  }
+
+  @Test
+  void roundOptionsAreTakenOutOfTheBaseInBothSpellings() {
+    assertEquals(List.of("--layers", "2", "--dtype", "bf16"), InterleavedRounds.withoutRoundOptions(
+        List.of("--rounds", "4", "--layers", "2", "--compare", "--dtype f32", "--compare=--lora-r 8", "--rounds=2",
+            "--dtype", "bf16")));
+  }
+
+  @Test
+  void refusesFewerThanTwoVariantsNoRoundsAndRecursion() {
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> new InterleavedRounds(List.of(), List.of("x"), 2))
+        .getMessage().contains("at least two variants"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> new InterleavedRounds(List.of(), List.of("", ""), 0))
+        .getMessage().contains("--rounds must be at least 1"));
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> new InterleavedRounds(List.of(), List.of("", "--rounds 2"), 1)).getMessage().contains("'--rounds 2'"));
+  }
+
+  private static InterleavedRounds.Run run(double learn, double tokensPerS) {
+    return new InterleavedRounds.Run("f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
+        tokensPerS, 1, 1);
+  }
+}
