@@ -23,9 +23,13 @@ import java.util.Map;
 final class InterleavedRounds {
   static final List<String> PHASES = List.of("rollout", "ref", "reward", "learn");
 
-  /** One run's figures, read from the JSON line a bench process prints last. */
+  /**
+   * One run's figures, read from the JSON line a bench process prints last; the read-bandwidth
+   * fraction (the ppo workload's) and the ratio to plain PyTorch (--vs-pytorch) are NaN where
+   * the run has none.
+   */
   record Run(String dtype, Map<String, Double> seconds, double generatedTokensPerS, double trainedTokensPerS,
-      double peakRssGb) {
+      double peakRssGb, double readBandwidthFraction, double iterationVsPytorch) {
     double iteration() {
       return PHASES.stream().mapToDouble(seconds::get).sum();
     }
@@ -39,7 +43,13 @@ final class InterleavedRounds {
       }
       JsonNode generated = j.has("live_generated_tokens_per_s") ? j.get("live_generated_tokens_per_s")
           : j.path("generated_tokens_per_s");
-      return new Run(j.path("dtype").asText(), s, generated.asDouble(), j.path("trained_tokens_per_s").asDouble(), j.path("peak_rss_gb").asDouble());
+      return new Run(j.path("dtype").asText(), s, generated.asDouble(), j.path("trained_tokens_per_s").asDouble(),
+          j.path("peak_rss_gb").asDouble(), number(j, "rollout_fraction_of_read_bandwidth"),
+          number(j, "iteration_vs_pytorch"));
+    }
+
+    private static double number(JsonNode j, String key) {
+      return j.path(key).isNumber() ? j.get(key).asDouble() : Double.NaN;
     }
   }
 
@@ -160,6 +170,8 @@ final class InterleavedRounds {
       m.put("generated_tokens_per_s_vs_first_median", median(tokensRatio));
       m.put("trained_tokens_per_s_median", median(mine.stream().mapToDouble(Run::trainedTokensPerS).toArray()));
       m.put("peak_rss_gb", mine.stream().mapToDouble(Run::peakRssGb).toArray());
+      putIfEveryRunHas(m, "rollout_fraction_of_read_bandwidth", mine.stream().mapToDouble(Run::readBandwidthFraction));
+      putIfEveryRunHas(m, "iteration_vs_pytorch", mine.stream().mapToDouble(Run::iterationVsPytorch));
       out.add(m);
     }
     Map<String, Object> s = new LinkedHashMap<>();
@@ -167,6 +179,14 @@ final class InterleavedRounds {
     s.put("base", String.join(" ", base));
     s.put("variants", out);
     return s;
+  }
+
+  /** A figure by round and its median, where every run has it. */
+  private static void putIfEveryRunHas(Map<String, Object> m, String key, java.util.stream.DoubleStream values) {
+    double[] v = values.toArray();
+    if (Arrays.stream(v).anyMatch(Double::isNaN)) return;
+    m.put(key, v);
+    m.put(key + "_median", median(v));
   }
 
   private void print(PrintWriter out, Map<String, Object> summary) {
@@ -190,6 +210,14 @@ final class InterleavedRounds {
       @SuppressWarnings("unchecked")
       Map<String, Double> ph = (Map<String, Double>) m.get("phases_median");
       ph.forEach((k, v) -> phases.append(String.format("%s %.3f  ", k, v)));
+      if (m.get("rollout_fraction_of_read_bandwidth_median") instanceof Double f) {
+        phases.append(String.format("rollout at %.0f%% of read bandwidth  ", 100 * f));
+      }
+      if (m.get("iteration_vs_pytorch_median") instanceof Double f) {
+        phases.append(String.format("vs plain PyTorch %.2fx (by round %s)", f,
+            Arrays.toString(Arrays.stream((double[]) m.get("iteration_vs_pytorch")).map(x -> Math.round(x * 100) / 100.0)
+                .toArray())));
+      }
       out.printf("%-40s medians: %s%n", "", phases.toString().strip());
     }
   }

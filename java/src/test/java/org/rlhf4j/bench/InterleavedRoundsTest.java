@@ -58,6 +58,8 @@ class InterleavedRoundsTest {
         + bf16.get("iteration_vs_first").get(1).asDouble()) / 2;
     assertEquals(meanOfTwo, bf16.get("iteration_vs_first_median").asDouble(), 1e-12);
     assertTrue(bf16.get("phases_median").get("learn").asDouble() > 0);
+    assertTrue(bf16.get("rollout_fraction_of_read_bandwidth_median").asDouble() > 0, "the ppo workload measures it");
+    assertTrue(!bf16.has("iteration_vs_pytorch"), "without --vs-pytorch");
   }
 
   /** Ratios are taken within a round: a slow round slows both variants and leaves their ratio. */
@@ -76,6 +78,8 @@ class InterleavedRoundsTest {
     assertEquals(0.9, (double) second.get("iteration_vs_first_median"), 1e-12);
     assertEquals(11.0, (double) second.get("iteration_median"), 1e-12);
     assertEquals(1.25, (double) second.get("generated_tokens_per_s_vs_first_median"), 1e-12);
+    assertEquals(0.11, (double) second.get("rollout_fraction_of_read_bandwidth_median"), 1e-12);
+    assertTrue(!second.containsKey("iteration_vs_pytorch_median"), "no run compared itself with PyTorch");
   }
 
   @Test
@@ -97,6 +101,6 @@ class InterleavedRoundsTest {
 
   private static InterleavedRounds.Run run(double learn, double tokensPerS) {
     return new InterleavedRounds.Run("f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
-        tokensPerS, 1, 1);
+        tokensPerS, 1, 1, learn / 100, Double.NaN);
   }
 }
