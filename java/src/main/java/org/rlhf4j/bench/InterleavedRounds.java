@@ -24,12 +24,12 @@ final class InterleavedRounds {
   static final List<String> PHASES = List.of("rollout", "ref", "reward", "learn");
 
   /**
-   * One run's figures, read from the JSON line a bench process prints last; the read-bandwidth
-   * fraction (the ppo workload's) and the ratio to plain PyTorch (--vs-pytorch) are NaN where
-   * the run has none.
+   * One run's figures, read from the JSON line a bench process prints last; the ppo workload's
+   * read-bandwidth and GEMM-rate fractions (null in its JSON for a measurement error) and the
+   * ratio to plain PyTorch (--vs-pytorch) are NaN where the run has none.
    */
   record Run(String dtype, Map<String, Double> seconds, double generatedTokensPerS, double trainedTokensPerS,
-      double peakRssGb, double readBandwidthFraction, double iterationVsPytorch) {
+      double peakRssGb, double readBandwidthFraction, double learnFractionOfGemm, double iterationVsPytorch) {
     double iteration() {
       return PHASES.stream().mapToDouble(seconds::get).sum();
     }
@@ -45,7 +45,7 @@ final class InterleavedRounds {
           : j.path("generated_tokens_per_s");
       return new Run(j.path("dtype").asText(), s, generated.asDouble(), j.path("trained_tokens_per_s").asDouble(),
           j.path("peak_rss_gb").asDouble(), number(j, "rollout_fraction_of_read_bandwidth"),
-          number(j, "iteration_vs_pytorch"));
+          number(j, "learn_fraction_of_gemm"), number(j, "iteration_vs_pytorch"));
     }
 
     private static double number(JsonNode j, String key) {
@@ -60,14 +60,12 @@ final class InterleavedRounds {
 
   /**
    * @param base the bench's arguments without --rounds and --compare
-   * @param variants each variant's options, as one string split at white space ("" for none)
+   * @param variants each variant's options, as one string split at white space ("" for none); one
+   *     variant alone is N runs of the same options, for their medians
    */
   InterleavedRounds(List<String> base, List<String> variants, int rounds) {
     if (rounds < 1) throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
-    if (variants.size() < 2) {
-      throw new IllegalArgumentException("--compare needs at least two variants (one --compare each), got "
-          + variants.size());
-    }
+    if (variants.isEmpty()) throw new IllegalArgumentException("no variant to run");
     for (String v : variants) {
       List<String> opts = v.isBlank() ? List.of() : Arrays.asList(v.strip().split("\\s+"));
       for (String o : opts) {
@@ -171,6 +169,7 @@ final class InterleavedRounds {
       m.put("trained_tokens_per_s_median", median(mine.stream().mapToDouble(Run::trainedTokensPerS).toArray()));
       m.put("peak_rss_gb", mine.stream().mapToDouble(Run::peakRssGb).toArray());
       putIfEveryRunHas(m, "rollout_fraction_of_read_bandwidth", mine.stream().mapToDouble(Run::readBandwidthFraction));
+      putIfEveryRunHas(m, "learn_fraction_of_gemm", mine.stream().mapToDouble(Run::learnFractionOfGemm));
       putIfEveryRunHas(m, "iteration_vs_pytorch", mine.stream().mapToDouble(Run::iterationVsPytorch));
       out.add(m);
     }
@@ -212,6 +211,9 @@ final class InterleavedRounds {
       ph.forEach((k, v) -> phases.append(String.format("%s %.3f  ", k, v)));
       if (m.get("rollout_fraction_of_read_bandwidth_median") instanceof Double f) {
         phases.append(String.format("rollout at %.0f%% of read bandwidth  ", 100 * f));
+      }
+      if (m.get("learn_fraction_of_gemm_median") instanceof Double f) {
+        phases.append(String.format("learn at %.0f%% of the GEMM rate  ", 100 * f));
       }
       if (m.get("iteration_vs_pytorch_median") instanceof Double f) {
         phases.append(String.format("vs plain PyTorch %.2fx (by round %s)", f,

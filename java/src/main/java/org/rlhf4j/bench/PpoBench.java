@@ -137,7 +137,8 @@ public final class PpoBench implements Callable<Integer> {
 
   @Option(names = "--compare", paramLabel = "OPTIONS", description = "One variant: bench options added to the "
       + "others, as one argument (--compare='--dtype bf16'). Two or more run in turn, each in a process of its own, "
-      + "for --rounds rounds (InterleavedRounds): medians, and each round's ratio to the first variant.")
+      + "for --rounds rounds (InterleavedRounds): medians, and each round's ratio to the first variant. --rounds "
+      + "without --compare runs the options given that many times, each in a process of its own.")
   List<String> compare = new ArrayList<>();
 
   @Option(names = "--rounds", description = "Rounds of the --compare variants (default: ${DEFAULT-VALUE}).")
@@ -147,10 +148,7 @@ public final class PpoBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!compare.isEmpty()) return compareVariants();
-    if (spec.commandLine().getParseResult().hasMatchedOption("--rounds")) {
-      throw new IllegalArgumentException("--rounds applies to --compare variants; give two or more --compare");
-    }
+    if (!compare.isEmpty() || spec.commandLine().getParseResult().hasMatchedOption("--rounds")) return compareVariants();
     if (nproc > 1 && System.getenv("RANK") == null) return launchRanks();
     try (Distributed joined = Distributed.join(System.getenv(), java.time.Duration.ofMinutes(10), device)) {
       dist = joined;
@@ -172,13 +170,14 @@ public final class PpoBench implements Callable<Integer> {
     }
   }
 
-  /** The --compare variants, interleaved over --rounds rounds. */
+  /** The --compare variants (without any, the options given), interleaved over --rounds rounds. */
   private int compareVariants() throws Exception {
     if (!workload.equals("ppo") && !workload.equals("grpo")) {
       throw new IllegalArgumentException("--compare times the ppo and grpo workloads, not '" + workload + "'");
     }
     List<String> base = InterleavedRounds.withoutRoundOptions(spec.commandLine().getParseResult().originalArgs());
-    return new InterleavedRounds(base, compare, rounds).run(new PrintWriter(System.out, true));
+    List<String> variants = compare.isEmpty() ? List.of("") : compare;
+    return new InterleavedRounds(base, variants, rounds).run(new PrintWriter(System.out, true));
   }
 
   /** This benchmark again as nproc ranks with torchrun's environment; the exit code is the worst. */

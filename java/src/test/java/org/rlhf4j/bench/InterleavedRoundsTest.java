@@ -26,22 +26,7 @@ class InterleavedRoundsTest {
 
   @Test
   void eachVariantRunsEveryRoundWithTheOtherOptionsAndIsComparedRoundByRound() throws Exception {
-    List<String> args = new java.util.ArrayList<>(List.of(TINY));
-    args.addAll(List.of("--rounds", "2", "--compare", "--dtype f32", "--compare=--dtype bf16"));
-    PrintStream out = System.out;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    int status;
-    try {
-      System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-      status = new CommandLine(new PpoBench()).execute(args.toArray(String[]::new));
-    } finally {
-      System.setOut(out);
-    }
-    String text = buf.toString(StandardCharsets.UTF_8);
-    assertEquals(0, status, text);
-    assertEquals(4, text.lines().filter(l -> l.startsWith("round ")).count(), text);
-    JsonNode s = new ObjectMapper().readTree(text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b)
-        .orElseThrow());
+    JsonNode s = bench(4, "--rounds", "2", "--compare", "--dtype f32", "--compare=--dtype bf16");
     assertEquals(2, s.get("rounds").asInt());
     assertEquals(String.join(" ", TINY), s.get("base").asText(), "the variants' own options are not the base's");
     JsonNode f32 = s.get("variants").get(0);
@@ -62,6 +47,36 @@ class InterleavedRoundsTest {
     assertTrue(!bf16.has("iteration_vs_pytorch"), "without --vs-pytorch");
   }
 
+  /** --rounds without --compare: the options given, run that many times, each in its own process. */
+  @Test
+  void roundsAloneRunTheOptionsGivenThatManyTimes() throws Exception {
+    JsonNode s = bench(2, "--dtype", "bf16", "--rounds", "2");
+    assertEquals(String.join(" ", TINY) + " --dtype bf16", s.get("base").asText());
+    assertEquals(1, s.get("variants").size());
+    JsonNode only = s.get("variants").get(0);
+    assertEquals("bf16", only.get("dtype").asText());
+    assertEquals(2, only.get("iteration_seconds").size());
+  }
+
+  /** The bench in this process with TINY's options and these; its JSON summary, after the given number of runs. */
+  private static JsonNode bench(int runs, String... more) throws Exception {
+    List<String> args = new java.util.ArrayList<>(List.of(TINY));
+    args.addAll(List.of(more));
+    PrintStream out = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    int status;
+    try {
+      System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+      status = new CommandLine(new PpoBench()).execute(args.toArray(String[]::new));
+    } finally {
+      System.setOut(out);
+    }
+    String text = buf.toString(StandardCharsets.UTF_8);
+    assertEquals(0, status, text);
+    assertEquals(runs, text.lines().filter(l -> l.startsWith("round ")).count(), text);
+    return new ObjectMapper().readTree(text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
+  }
+
   /** Ratios are taken within a round: a slow round slows both variants and leaves their ratio. */
   @Test
   void ratiosAreTakenWithinEachRound() {
@@ -79,6 +94,7 @@ class InterleavedRoundsTest {
     assertEquals(11.0, (double) second.get("iteration_median"), 1e-12);
     assertEquals(1.25, (double) second.get("generated_tokens_per_s_vs_first_median"), 1e-12);
     assertEquals(0.11, (double) second.get("rollout_fraction_of_read_bandwidth_median"), 1e-12);
+    assertEquals(0.75, (double) second.get("learn_fraction_of_gemm_median"), 1e-12);
     assertTrue(!second.containsKey("iteration_vs_pytorch_median"), "no run compared itself with PyTorch");
   }
 
@@ -90,9 +106,9 @@ class InterleavedRoundsTest {
   }
 
   @Test
-  void refusesFewerThanTwoVariantsNoRoundsAndRecursion() {
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> new InterleavedRounds(List.of(), List.of("x"), 2))
-        .getMessage().contains("at least two variants"));
+  void refusesNoVariantNoRoundsAndRecursion() {
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> new InterleavedRounds(List.of(), List.of(), 2))
+        .getMessage().contains("no variant"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new InterleavedRounds(List.of(), List.of("", ""), 0))
         .getMessage().contains("--rounds must be at least 1"));
     assertTrue(assertThrows(IllegalArgumentException.class,
@@ -101,6 +117,6 @@ class InterleavedRoundsTest {
 
   private static InterleavedRounds.Run run(double learn, double tokensPerS) {
     return new InterleavedRounds.Run("f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
-        tokensPerS, 1, 1, learn / 100, Double.NaN);
+        tokensPerS, 1, 1, learn / 100, 0.75, Double.NaN);
   }
 }
