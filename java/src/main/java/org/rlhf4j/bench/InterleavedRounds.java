@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -114,13 +113,7 @@ final class InterleavedRounds {
 
   /** One bench process: the base arguments and variant v's; its stderr passes through. */
   private Run runOnce(int v, int round) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-    cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-    // Where this process was told its library, Python and PyTorch peer are (tests set them as properties).
-    for (String key : System.getProperties().stringPropertyNames()) {
-      if (key.startsWith("rlhf4j.")) cmd.add("-D" + key + "=" + System.getProperty(key));
-    }
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PpoBench.class.getName()));
+    List<String> cmd = PpoBench.command();
     cmd.addAll(base);
     cmd.addAll(variants.get(v));
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();

@@ -184,10 +184,7 @@ public final class PpoBench implements Callable<Integer> {
   private int launchRanks() throws Exception {
     List<Process> ranks = new ArrayList<>();
     for (int r = 0; r < nproc; r++) {
-      List<String> cmd = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java")
-          .toString()));
-      cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
-      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PpoBench.class.getName()));
+      List<String> cmd = command();
       cmd.addAll(List.of(originalArgs));
       ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
       pb.environment().putAll(Map.of("RANK", "" + r, "WORLD_SIZE", "" + nproc, "LOCAL_RANK", "" + r,
@@ -201,6 +198,22 @@ public final class PpoBench implements Callable<Integer> {
   }
 
   private static String[] originalArgs = new String[0];
+
+  /**
+   * The command line of another bench process (a rank, an interleaved variant) up to its
+   * arguments: this JVM's options, and the rlhf4j.* properties this process was given, which
+   * name its library, Python and PyTorch peer (tests set them as properties).
+   */
+  static List<String> command() {
+    List<String> cmd = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java")
+        .toString()));
+    cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+    for (String key : System.getProperties().stringPropertyNames()) {
+      if (key.startsWith("rlhf4j.")) cmd.add("-D" + key + "=" + System.getProperty(key));
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PpoBench.class.getName()));
+    return cmd;
+  }
 
   private int measure() {
     if (batch % dist.worldSize() != 0 || minibatch % dist.worldSize() != 0) {
