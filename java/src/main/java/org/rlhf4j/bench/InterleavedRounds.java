@@ -158,6 +158,7 @@ final class InterleavedRounds {
       m.put("iteration_vs_first", ratio);
       m.put("iteration_vs_first_median", median(ratio));
       m.put("generated_tokens_per_s_median", median(mine.stream().mapToDouble(Run::generatedTokensPerS).toArray()));
+      m.put("generated_tokens_per_s_vs_first", tokensRatio);
       m.put("generated_tokens_per_s_vs_first_median", median(tokensRatio));
       m.put("trained_tokens_per_s_median", median(mine.stream().mapToDouble(Run::trainedTokensPerS).toArray()));
       m.put("peak_rss_gb", mine.stream().mapToDouble(Run::peakRssGb).toArray());

@@ -92,6 +92,7 @@ class InterleavedRoundsTest {
     assertEquals(1.1, ratio[2], 1e-12);
     assertEquals(0.9, (double) second.get("iteration_vs_first_median"), 1e-12);
     assertEquals(11.0, (double) second.get("iteration_median"), 1e-12);
+    assertEquals(1.0, ((double[]) second.get("generated_tokens_per_s_vs_first"))[2], 1e-12);
     assertEquals(1.25, (double) second.get("generated_tokens_per_s_vs_first_median"), 1e-12);
     assertEquals(0.11, (double) second.get("rollout_fraction_of_read_bandwidth_median"), 1e-12);
     assertEquals(0.75, (double) second.get("learn_fraction_of_gemm_median"), 1e-12);
