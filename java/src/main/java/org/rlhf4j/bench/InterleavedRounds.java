@@ -128,8 +128,9 @@ final class InterleavedRounds {
     } finally {
       p.destroyForcibly();
     }
+    // A variant such as --help exits 0 without one: a usage error, one line.
     String json = text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow(() ->
-        new IllegalStateException("round " + round + ", variant '" + labels.get(v) + "': no JSON line in the bench's "
+        new IllegalArgumentException("round " + round + ", variant '" + labels.get(v) + "': no JSON line in the bench's "
             + "output"));
     return Run.of((JsonNode) PpoBench.json(json));
   }

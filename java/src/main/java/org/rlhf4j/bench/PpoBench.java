@@ -423,9 +423,17 @@ public final class PpoBench implements Callable<Integer> {
     return out;
   }
 
+  /**
+   * The bench's command line. An option's value may be an option's name, as a --compare variant
+   * of one flag is ("--compare=--vs-pytorch"); a mistyped value still fails its own check.
+   */
+  static CommandLine cli() {
+    return new CommandLine(new PpoBench()).setAllowOptionsAsOptionParameters(true);
+  }
+
   public static void main(String[] args) {
     originalArgs = args.clone();
-    CommandLine cli = new CommandLine(new PpoBench());
+    CommandLine cli = cli();
     // A refused option value, or a native library this jar cannot use, is one line, not a stack trace.
     cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (!(e instanceof IllegalArgumentException || e instanceof NativeLibraryException)) throw e;

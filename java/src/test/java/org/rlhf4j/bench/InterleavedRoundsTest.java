@@ -67,7 +67,7 @@ class InterleavedRoundsTest {
     int status;
     try {
       System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-      status = new CommandLine(new PpoBench()).execute(args.toArray(String[]::new));
+      status = PpoBench.cli().execute(args.toArray(String[]::new));
     } finally {
       System.setOut(out);
     }
@@ -97,6 +97,17 @@ class InterleavedRoundsTest {
     assertEquals(0.11, (double) second.get("rollout_fraction_of_read_bandwidth_median"), 1e-12);
     assertEquals(0.75, (double) second.get("learn_fraction_of_gemm_median"), 1e-12);
     assertTrue(!second.containsKey("iteration_vs_pytorch_median"), "no run compared itself with PyTorch");
+  }
+
+  /** A variant of one flag is an option's name: the bench's command line takes it as --compare's value. */
+  @Test
+  void aVariantMayBeOneFlag() {
+    CommandLine cli = PpoBench.cli();
+    cli.parseArgs("--compare", "--keep-decoding-logprobs", "--compare=--vs-pytorch", "--dtype", "bf16");
+    PpoBench bench = cli.getCommand();
+    assertEquals(List.of("--keep-decoding-logprobs", "--vs-pytorch"), bench.compare);
+    assertEquals("bf16", bench.dtype);
+    assertTrue(!bench.keepDecodingLogprobs && !bench.vsPytorch, "the flags are the variants', not the base's");
   }
 
   @Test
