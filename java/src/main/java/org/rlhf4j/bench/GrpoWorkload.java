@@ -120,6 +120,7 @@ final class GrpoWorkload {
     r.put("live_rows", !"0".equals(System.getenv("RLHF4J_LIVE_ROWS")));
     r.put("dtype", b.dtype);
     r.put("threads", Engine.buildInfo().threads());
+    r.put("library", org.rlhf4j.engine.NativeLibrary.path().toString());
     Map<String, Double> seconds = new LinkedHashMap<>(t);
     double learnWaste = seconds.remove("padding_waste");
     r.put("seconds", seconds);

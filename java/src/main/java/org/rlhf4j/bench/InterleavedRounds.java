@@ -27,7 +27,7 @@ final class InterleavedRounds {
    * read-bandwidth and GEMM-rate fractions (null in its JSON for a measurement error) and the
    * ratio to plain PyTorch (--vs-pytorch) are NaN where the run has none.
    */
-  record Run(String dtype, Map<String, Double> seconds, double generatedTokensPerS, double trainedTokensPerS,
+  record Run(String library, String dtype, Map<String, Double> seconds, double generatedTokensPerS, double trainedTokensPerS,
       double peakRssGb, double readBandwidthFraction, double learnFractionOfGemm, double iterationVsPytorch) {
     double iteration() {
       return PHASES.stream().mapToDouble(seconds::get).sum();
@@ -42,7 +42,7 @@ final class InterleavedRounds {
       }
       JsonNode generated = j.has("live_generated_tokens_per_s") ? j.get("live_generated_tokens_per_s")
           : j.path("generated_tokens_per_s");
-      return new Run(j.path("dtype").asText(), s, generated.asDouble(), j.path("trained_tokens_per_s").asDouble(),
+      return new Run(j.path("library").asText(), j.path("dtype").asText(), s, generated.asDouble(), j.path("trained_tokens_per_s").asDouble(),
           j.path("peak_rss_gb").asDouble(), number(j, "rollout_fraction_of_read_bandwidth"),
           number(j, "learn_fraction_of_gemm"), number(j, "iteration_vs_pytorch"));
     }
@@ -153,6 +153,7 @@ final class InterleavedRounds {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("options", labels.get(v));
       m.put("dtype", mine.get(0).dtype());
+      m.put("library", mine.get(0).library());
       m.put("iteration_seconds", iteration);
       m.put("iteration_median", median(iteration));
       m.put("phases_median", phases);

@@ -12,6 +12,7 @@ import org.rlhf4j.chat.RenderWorkload;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Engine;
 import org.rlhf4j.engine.MemoryOptions;
+import org.rlhf4j.engine.NativeLibrary;
 import org.rlhf4j.engine.NativeLibraryException;
 import org.rlhf4j.engine.ProcessGroup;
 import org.rlhf4j.metrics.PeakRss;
@@ -141,6 +142,10 @@ public final class PpoBench implements Callable<Integer> {
       + "without --compare runs the options given that many times, each in a process of its own.")
   List<String> compare = new ArrayList<>();
 
+  @Option(names = "--native", paramLabel = "PATH", description = "The native library to load (as -Drlhf4j.native); "
+      + "with --compare, builds against each other: --compare='--native a/librlhf4j.so' --compare='--native b/...'.")
+  java.nio.file.Path nativeLibrary;
+
   @Option(names = "--rounds", description = "Rounds of the --compare variants (default: ${DEFAULT-VALUE}).")
   int rounds = 3;
 
@@ -148,6 +153,7 @@ public final class PpoBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (nativeLibrary != null) useLibrary(nativeLibrary);
     if (!compare.isEmpty() || spec.commandLine().getParseResult().hasMatchedOption("--rounds")) return compareVariants();
     if (nproc > 1 && System.getenv("RANK") == null) return launchRanks();
     try (Distributed joined = Distributed.join(System.getenv(), java.time.Duration.ofMinutes(10), device)) {
@@ -167,6 +173,21 @@ public final class PpoBench implements Callable<Integer> {
             + workload + "'");
       }
       return measure();
+    }
+  }
+
+  /**
+   * --native: the library this process loads. Before anything has loaded one; a process that
+   * already holds another (a test's JVM) refuses rather than time the wrong build.
+   */
+  private static void useLibrary(java.nio.file.Path path) {
+    if (!java.nio.file.Files.isRegularFile(path)) throw new IllegalArgumentException("--native: no file at " + path);
+    String before = System.setProperty(NativeLibrary.PROPERTY, path.toString());
+    java.nio.file.Path loaded = NativeLibrary.path().toAbsolutePath().normalize();
+    if (!loaded.equals(path.toAbsolutePath().normalize())) {
+      if (before == null) System.clearProperty(NativeLibrary.PROPERTY);
+      else System.setProperty(NativeLibrary.PROPERTY, before);
+      throw new IllegalArgumentException("--native " + path + ": this process already loaded " + loaded);
     }
   }
 
@@ -252,6 +273,7 @@ public final class PpoBench implements Callable<Integer> {
     result.put("device", device);
     result.put("dtype", dtype);
     result.put("threads", info.threads());
+    result.put("library", NativeLibrary.path().toString());
     result.put("blas", info.blas());
     JsonNode build = (JsonNode) json(info.json());
     result.put("decode_kernel", build.path("decode_kernel").asText(""));

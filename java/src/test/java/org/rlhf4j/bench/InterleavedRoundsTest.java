@@ -77,6 +77,35 @@ class InterleavedRoundsTest {
     return new ObjectMapper().readTree(text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
   }
 
+  /** --native variants: each child loads the build its variant names, and says so in its JSON line. */
+  @Test
+  void nativeVariantsTimeTheBuildsTheyName(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path built = org.rlhf4j.engine.NativeLibrary.path().toAbsolutePath();
+    java.nio.file.Path copy = java.nio.file.Files.copy(built, dir.resolve("librlhf4j.so"));
+    JsonNode s = bench(2, "--rounds", "1", "--compare=--native " + built, "--compare=--native " + copy);
+    assertEquals(built.toString(), s.get("variants").get(0).get("library").asText());
+    assertEquals(copy.toString(), s.get("variants").get(1).get("library").asText());
+  }
+
+  /** A process that already holds a library refuses --native naming another, and keeps its own. */
+  @Test
+  void nativeInAProcessThatHoldsAnotherLibraryIsRefused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path built = org.rlhf4j.engine.NativeLibrary.path();
+    java.nio.file.Path copy = java.nio.file.Files.copy(built, dir.resolve("librlhf4j.so"));
+    String before = System.getProperty(org.rlhf4j.engine.NativeLibrary.PROPERTY);
+    java.io.StringWriter err = new java.io.StringWriter();
+    CommandLine cli = PpoBench.cli();
+    cli.setErr(new java.io.PrintWriter(err));
+    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      cmd.getErr().println("bench: " + e.getMessage());
+      return 2;
+    });
+    assertEquals(2, cli.execute("--native", copy.toString(), "--layers", "1"));
+    assertTrue(err.toString().contains("already loaded " + built.toAbsolutePath().normalize()), err.toString());
+    assertEquals(before, System.getProperty(org.rlhf4j.engine.NativeLibrary.PROPERTY));
+  }
+
   /** Ratios are taken within a round: a slow round slows both variants and leaves their ratio. */
   @Test
   void ratiosAreTakenWithinEachRound() {
@@ -128,7 +157,7 @@ class InterleavedRoundsTest {
   }
 
   private static InterleavedRounds.Run run(double learn, double tokensPerS) {
-    return new InterleavedRounds.Run("f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
+    return new InterleavedRounds.Run("librlhf4j.so", "f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
         tokensPerS, 1, 1, learn / 100, 0.75, Double.NaN);
   }
 }
