@@ -27,8 +27,9 @@ final class InterleavedRounds {
    * read-bandwidth and GEMM-rate fractions (null in its JSON for a measurement error) and the
    * ratio to plain PyTorch (--vs-pytorch) are NaN where the run has none.
    */
-  record Run(String library, String dtype, Map<String, Double> seconds, double generatedTokensPerS, double trainedTokensPerS,
-      double peakRssGb, double readBandwidthFraction, double learnFractionOfGemm, double iterationVsPytorch) {
+  record Run(String library, String dtype, Map<String, Double> seconds, double generatedTokensPerS,
+      double trainedTokensPerS, double peakRssGb, double readBandwidthFraction, double learnFractionOfGemm,
+      double iterationVsPytorch) {
     double iteration() {
       return PHASES.stream().mapToDouble(seconds::get).sum();
     }
@@ -42,8 +43,8 @@ final class InterleavedRounds {
       }
       JsonNode generated = j.has("live_generated_tokens_per_s") ? j.get("live_generated_tokens_per_s")
           : j.path("generated_tokens_per_s");
-      return new Run(j.path("library").asText(), j.path("dtype").asText(), s, generated.asDouble(), j.path("trained_tokens_per_s").asDouble(),
-          j.path("peak_rss_gb").asDouble(), number(j, "rollout_fraction_of_read_bandwidth"),
+      return new Run(j.path("library").asText(), j.path("dtype").asText(), s, generated.asDouble(),
+          j.path("trained_tokens_per_s").asDouble(), j.path("peak_rss_gb").asDouble(), number(j, "rollout_fraction_of_read_bandwidth"),
           number(j, "learn_fraction_of_gemm"), number(j, "iteration_vs_pytorch"));
     }
 
