@@ -20,8 +20,6 @@ import java.util.Map;
  * the figure to report. Prints a line per run, a summary table and one JSON line.
  */
 final class InterleavedRounds {
-  static final List<String> PHASES = List.of("rollout", "ref", "reward", "learn");
-
   /**
    * One run's figures, read from the JSON line a bench process prints last; the ppo workload's
    * read-bandwidth and GEMM-rate fractions (null in its JSON for a measurement error) and the
@@ -31,12 +29,12 @@ final class InterleavedRounds {
       double trainedTokensPerS, double peakRssGb, double readBandwidthFraction, double learnFractionOfGemm,
       double iterationVsPytorch) {
     double iteration() {
-      return PHASES.stream().mapToDouble(seconds::get).sum();
+      return PpoBench.total(seconds);
     }
 
     static Run of(JsonNode j) {
       Map<String, Double> s = new LinkedHashMap<>();
-      for (String phase : PHASES) {
+      for (String phase : PpoBench.PHASES) {
         JsonNode v = j.path("seconds").path(phase);
         if (!v.isNumber()) throw new IllegalStateException("the bench's JSON line has no seconds." + phase + ": " + j);
         s.put(phase, v.asDouble());
@@ -130,7 +128,7 @@ final class InterleavedRounds {
       p.destroyForcibly();
     }
     // A variant such as --help exits 0 without one: a usage error, one line.
-    String json = text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow(() ->
+    String json = PpoBench.lastJsonLine(text).orElseThrow(() ->
         new IllegalArgumentException("round " + round + ", variant '" + labels.get(v) + "': no JSON line in the bench's "
             + "output"));
     return Run.of((JsonNode) PpoBench.json(json));
@@ -150,7 +148,7 @@ final class InterleavedRounds {
         tokensRatio[r] = mine.get(r).generatedTokensPerS() / first.get(r).generatedTokensPerS();
       }
       Map<String, Double> phases = new LinkedHashMap<>();
-      for (String phase : PHASES) phases.put(phase, median(mine.stream().mapToDouble(x -> x.seconds().get(phase)).toArray()));
+      for (String phase : PpoBench.PHASES) phases.put(phase, median(mine.stream().mapToDouble(x -> x.seconds().get(phase)).toArray()));
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("options", labels.get(v));
       m.put("dtype", mine.get(0).dtype());

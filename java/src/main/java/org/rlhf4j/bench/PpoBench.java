@@ -325,7 +325,7 @@ public final class PpoBench implements Callable<Integer> {
           result.get("bf16_matmul"));
     }
     out.printf("%-10s %10s%n", "phase", "seconds");
-    for (String phase : List.of("rollout", "ref", "reward", "learn")) out.printf("%-10s %10.3f%n", phase, t.get(phase));
+    for (String phase : PHASES) out.printf("%-10s %10.3f%n", phase, t.get(phase));
     out.printf("rollout: %.0f generated tokens/s, weights read at %s of this machine's %.1f GB/s read bandwidth%n",
         result.get("generated_tokens_per_s"), result.get("rollout_fraction_of_read_bandwidth") instanceof Double f
             ? String.format("%.0f%%", 100 * f) : "(unmeasured)", readGbps);
@@ -414,9 +414,17 @@ public final class PpoBench implements Callable<Integer> {
     return 3 * (blocks + attention + lmHead) * epochs;
   }
 
+  /** The phases an iteration is timed by, in order. */
+  static final List<String> PHASES = List.of("rollout", "ref", "reward", "learn");
+
   /** An iteration's seconds: its four phases (the all-reduce figures are within learn). */
   static double total(Map<String, Double> seconds) {
-    return List.of("rollout", "ref", "reward", "learn").stream().mapToDouble(seconds::get).sum();
+    return PHASES.stream().mapToDouble(seconds::get).sum();
+  }
+
+  /** The last line of a process's output that is a JSON object (the bench's and its PyTorch peer's result), if any. */
+  static java.util.Optional<String> lastJsonLine(String output) {
+    return output.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b);
   }
 
   /** --dtype as a DType; a usage error names any other value. */

@@ -55,7 +55,7 @@ final class PytorchBaseline {
         p.destroyForcibly();
         throw new IllegalStateException("--vs-pytorch: " + script + " ran for an hour; stopped");
       }
-      String last = out.lines().filter(l -> l.startsWith("{")).reduce((a, c) -> c).orElse("");
+      String last = PpoBench.lastJsonLine(out).orElse("");
       if (p.exitValue() != 0 || last.isEmpty()) {
         throw new IllegalStateException("--vs-pytorch: " + String.join(" ", cmd) + " failed (status " + p.exitValue() + ")");
       }

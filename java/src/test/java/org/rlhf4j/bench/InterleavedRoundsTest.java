@@ -5,10 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -62,19 +58,9 @@ class InterleavedRoundsTest {
   private static JsonNode bench(int runs, String... more) throws Exception {
     List<String> args = new java.util.ArrayList<>(List.of(TINY));
     args.addAll(List.of(more));
-    PrintStream out = System.out;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    int status;
-    try {
-      System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-      status = PpoBench.cli().execute(args.toArray(String[]::new));
-    } finally {
-      System.setOut(out);
-    }
-    String text = buf.toString(StandardCharsets.UTF_8);
-    assertEquals(0, status, text);
+    String text = InProcessBench.output(args.toArray(String[]::new));
     assertEquals(runs, text.lines().filter(l -> l.startsWith("round ")).count(), text);
-    return new ObjectMapper().readTree(text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
+    return InProcessBench.lastJson(text);
   }
 
   /** --native variants: each child loads the build its variant names, and says so in its JSON line. */

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -134,18 +133,6 @@ class PpoBenchJsonTest {
   }
 
   private static JsonNode run(String... args) throws Exception {
-    PrintStream out = System.out;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    int status;
-    try {
-      System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-      status = new CommandLine(new PpoBench()).execute(args);
-    } finally {
-      System.setOut(out);
-    }
-    String text = buf.toString(StandardCharsets.UTF_8);
-    assertEquals(0, status, text);
-    String json = text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow();
-    return new ObjectMapper().readTree(json);
+    return InProcessBench.lastJson(InProcessBench.output(args));
   }
 }
