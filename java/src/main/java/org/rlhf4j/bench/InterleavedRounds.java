@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine;
 
 /**
  * {@code scripts/bench --rounds N --compare OPTS --compare OPTS ...}: each variant (the bench's
@@ -71,6 +72,13 @@ final class InterleavedRounds {
           throw new IllegalArgumentException("--compare '" + v + "': " + o + " cannot be a variant's option");
         }
       }
+      List<String> args = new ArrayList<>(base);
+      args.addAll(opts);
+      try {
+        PpoBench.checkArguments(args);
+      } catch (CommandLine.ParameterException | IllegalArgumentException e) {
+        throw new IllegalArgumentException("--compare '" + v.strip() + "': " + e.getMessage());
+      }
       this.variants.add(opts);
     }
     this.base = List.copyOf(base);
@@ -127,7 +135,7 @@ final class InterleavedRounds {
     } finally {
       p.destroyForcibly();
     }
-    // A variant such as --help exits 0 without one: a usage error, one line.
+    // A child that exits 0 without its result line: one line, not a parse error.
     String json = PpoBench.lastJsonLine(text).orElseThrow(() ->
         new IllegalArgumentException("round " + round + ", variant '" + labels.get(v) + "': no JSON line in the bench's "
             + "output"));

@@ -153,6 +153,7 @@ public final class PpoBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    checkOptions();
     if (nativeLibrary != null) useLibrary(nativeLibrary);
     if (!compare.isEmpty() || spec.commandLine().getParseResult().hasMatchedOption("--rounds")) return compareVariants();
     if (nproc > 1 && System.getenv("RANK") == null) return launchRanks();
@@ -167,11 +168,6 @@ public final class PpoBench implements Callable<Integer> {
         out.println(new ObjectMapper().writeValueAsString(RenderWorkload.run(Math.max(1, repeats) * 5000, out)));
         return 0;
       }
-      if (!workload.equals("ppo")) {
-        throw new CommandLine.ParameterException(spec.commandLine(), "--workload must be ppo, grpo, supervised or "
-            + "render, got '"
-            + workload + "'");
-      }
       return measure();
     }
   }
@@ -181,7 +177,6 @@ public final class PpoBench implements Callable<Integer> {
    * already holds another (a test's JVM) refuses rather than time the wrong build.
    */
   private static void useLibrary(java.nio.file.Path path) {
-    if (!java.nio.file.Files.isRegularFile(path)) throw new IllegalArgumentException("--native: no file at " + path);
     String before = System.setProperty(NativeLibrary.PROPERTY, path.toString());
     java.nio.file.Path loaded = NativeLibrary.path().toAbsolutePath().normalize();
     if (!loaded.equals(path.toAbsolutePath().normalize())) {
@@ -243,10 +238,6 @@ public final class PpoBench implements Callable<Integer> {
     }
     Engine.BuildInfo info = Engine.buildInfo();
     DType dt = dtypeOf();
-    if (!List.of("shared", "separate", "separate-own").contains(critic)) {
-      throw new CommandLine.ParameterException(new CommandLine(this),
-          "--critic must be shared, separate or separate-own, got '" + critic + "'");
-    }
     Engine.GemmRate rate = Engine.gemmRate(device, dt, gemmSize, 5);
     double gemm = rate.gflops();
     List<Map<String, Double>> runs = new ArrayList<>();
@@ -425,6 +416,39 @@ public final class PpoBench implements Callable<Integer> {
   /** The last line of a process's output that is a JSON object (the bench's and its PyTorch peer's result), if any. */
   static java.util.Optional<String> lastJsonLine(String output) {
     return output.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b);
+  }
+
+  /**
+   * The option values this process can check without the native library, before it runs anything:
+   * a usage error names the first one refused.
+   */
+  void checkOptions() {
+    dtypeOf();
+    if (!List.of("ppo", "grpo", "supervised", "render").contains(workload)) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--workload must be ppo, grpo, supervised or render, got '" + workload + "'");
+    }
+    if (!List.of("shared", "separate", "separate-own").contains(critic)) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--critic must be shared, separate or separate-own, got '" + critic + "'");
+    }
+    if (nativeLibrary != null && !java.nio.file.Files.isRegularFile(nativeLibrary)) {
+      throw new IllegalArgumentException("--native: no file at " + nativeLibrary);
+    }
+  }
+
+  /**
+   * A child's arguments, checked as that process will parse and check them, without running it:
+   * a --compare variant that would fail is refused before the first round, not after the runs
+   * before it. Help and version are refused: they time nothing.
+   */
+  static void checkArguments(List<String> args) {
+    CommandLine cli = cli();
+    cli.parseArgs(args.toArray(String[]::new));
+    if (cli.isUsageHelpRequested() || cli.isVersionHelpRequested()) {
+      throw new IllegalArgumentException("--help and --version time nothing");
+    }
+    ((PpoBench) cli.getCommand()).checkOptions();
   }
 
   /** --dtype as a DType; a usage error names any other value. */

@@ -142,6 +142,29 @@ class InterleavedRoundsTest {
         () -> new InterleavedRounds(List.of(), List.of("", "--rounds 2"), 1)).getMessage().contains("'--rounds 2'"));
   }
 
+  /**
+   * A variant its process would refuse is refused when the rounds are set up, before the first
+   * run, with the variant and the child's own message.
+   */
+  @Test
+  void aVariantItsProcessWouldRefuseFailsBeforeAnyRun() {
+    List<String> base = List.of(TINY);
+    Map<String, String> refused = Map.of(
+        "--dtype f64x", "--compare '--dtype f64x': --dtype must be f32 or bf16, got 'f64x'",
+        "--critic own", "--compare '--critic own': --critic must be shared, separate or separate-own, got 'own'",
+        "--workload rl", "--compare '--workload rl': --workload must be ppo, grpo, supervised or render, got 'rl'",
+        "--native /no/librlhf4j.so", "--compare '--native /no/librlhf4j.so': --native: no file at /no/librlhf4j.so",
+        "--dtyp bf16", "--compare '--dtyp bf16': Unknown option",
+        "--layers two", "--compare '--layers two': Invalid value for option '--layers'",
+        "--help", "--compare '--help': --help and --version time nothing");
+    refused.forEach((variant, message) -> {
+      String got = assertThrows(IllegalArgumentException.class,
+          () -> new InterleavedRounds(base, List.of("--dtype f32", variant), 1), variant).getMessage();
+      assertTrue(got.startsWith(message), got);
+    });
+    new InterleavedRounds(base, List.of("--dtype f32", "--dtype bf16 --keep-decoding-logprobs", "--critic separate"), 1);
+  }
+
   private static InterleavedRounds.Run run(double learn, double tokensPerS) {
     return new InterleavedRounds.Run("librlhf4j.so", "f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
         tokensPerS, 1, 1, learn / 100, 0.75, Double.NaN);
