@@ -52,10 +52,16 @@ final class InterleavedRounds {
     }
   }
 
+  /** One run of variant v (from 0) in round r (from 1): a bench process, or a test's stand-in. */
+  interface Runner {
+    Run run(int v, int r) throws IOException, InterruptedException;
+  }
+
   private final List<String> base;
   private final List<List<String>> variants = new ArrayList<>();
   private final List<String> labels;
   private final int rounds;
+  private final Runner runner;
 
   /**
    * @param base the bench's arguments without --rounds and --compare
@@ -63,6 +69,11 @@ final class InterleavedRounds {
    *     variant alone is N runs of the same options, for their medians
    */
   InterleavedRounds(List<String> base, List<String> variants, int rounds) {
+    this(base, variants, rounds, null);
+  }
+
+  /** The same with runner in place of bench processes (null: bench processes). */
+  InterleavedRounds(List<String> base, List<String> variants, int rounds, Runner runner) {
     if (rounds < 1) throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
     if (variants.isEmpty()) throw new IllegalArgumentException("no variant to run");
     for (String v : variants) {
@@ -84,6 +95,7 @@ final class InterleavedRounds {
     this.base = List.copyOf(base);
     this.labels = variants.stream().map(v -> v.isBlank() ? "(base)" : v.strip()).toList();
     this.rounds = rounds;
+    this.runner = runner != null ? runner : this::runOnce;
   }
 
   /** The arguments without --rounds and --compare (each as "--x v" or "--x=v"). */
@@ -105,17 +117,40 @@ final class InterleavedRounds {
     for (int v = 0; v < variants.size(); v++) runs.add(new ArrayList<>());
     for (int r = 1; r <= rounds; r++) {
       for (int v = 0; v < variants.size(); v++) {
-        Run run = runOnce(v, r);
+        Run run;
+        try {
+          run = runner.run(v, r);
+        } catch (IOException | RuntimeException e) {
+          summarizeBefore(out, runs, r);
+          throw e;
+        }
         runs.get(v).add(run);
         out.printf("round %d/%d  %-40s iteration %7.3f s  (rollout %.3f, ref %.3f, reward %.3f, learn %.3f)  "
             + "peak RSS %.2f GB%n", r, rounds, labels.get(v), run.iteration(), run.seconds().get("rollout"),
             run.seconds().get("ref"), run.seconds().get("reward"), run.seconds().get("learn"), run.peakRssGb());
       }
     }
+    printSummary(out, runs);
+    return 0;
+  }
+
+  /** The table, then the same as one JSON line. */
+  private void printSummary(PrintWriter out, List<List<Run>> runs) throws IOException {
     Map<String, Object> summary = summary(runs);
     print(out, summary);
     out.println(new ObjectMapper().writeValueAsString(summary));
-    return 0;
+    out.flush();
+  }
+
+  /**
+   * A run of round r failed: the summary of the rounds before it, so that minutes of complete
+   * rounds are not lost with it (none before round 2). The failed round's runs are left out: each
+   * round's ratio needs all of its variants.
+   */
+  private void summarizeBefore(PrintWriter out, List<List<Run>> runs, int r) throws IOException {
+    if (r < 2) return;
+    out.printf("%nround %d failed; the %d complete round%s before it:%n", r, r - 1, r == 2 ? "" : "s");
+    printSummary(out, runs.stream().map(l -> l.subList(0, r - 1)).toList());
   }
 
   /** One bench process: the base arguments and variant v's; its stderr passes through. */
@@ -177,7 +212,7 @@ final class InterleavedRounds {
       out.add(m);
     }
     Map<String, Object> s = new LinkedHashMap<>();
-    s.put("rounds", rounds);
+    s.put("rounds", first.size());
     s.put("base", String.join(" ", base));
     s.put("variants", out);
     return s;
@@ -193,7 +228,7 @@ final class InterleavedRounds {
 
   private void print(PrintWriter out, Map<String, Object> summary) {
     String base = summary.get("base").toString();
-    out.printf("%n%d rounds, interleaved; base options: %s%n", rounds, base.isEmpty() ? "(none)" : base);
+    out.printf("%n%s rounds, interleaved; base options: %s%n", summary.get("rounds"), base.isEmpty() ? "(none)" : base);
     out.printf("%-40s %-24s %-9s %-32s %-18s %s%n", "variant", "iteration s (range)", "vs first", "vs first, by round",
         "gen tokens/s", "peak RSS GB");
     @SuppressWarnings("unchecked")

@@ -165,6 +165,35 @@ class InterleavedRoundsTest {
     new InterleavedRounds(base, List.of("--dtype f32", "--dtype bf16 --keep-decoding-logprobs", "--critic separate"), 1);
   }
 
+  /**
+   * A run that fails in round 3 of 4 ends the bench with its error, after the summary of rounds
+   * 1 and 2 (the failed round's first variant left out); one that fails in round 1 has none.
+   */
+  @Test
+  void aFailedRoundKeepsTheSummaryOfTheRoundsBeforeIt() throws Exception {
+    InterleavedRounds.Runner failsInRound3 = (v, r) -> {
+      if (r == 3 && v == 1) throw new IllegalArgumentException("round 3, variant '--dtype bf16': exited with status 1");
+      return v == 0 ? run(10 * r, 100) : run(9 * r, 125);
+    };
+    java.io.StringWriter text = new java.io.StringWriter();
+    java.io.PrintWriter out = new java.io.PrintWriter(text, true);
+    InterleavedRounds rounds = new InterleavedRounds(List.of(), List.of("", "--dtype bf16"), 4, failsInRound3);
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> rounds.run(out)).getMessage().contains("round 3"));
+    String printed = text.toString();
+    assertTrue(printed.contains("round 3 failed; the 2 complete rounds before it:"), printed);
+    JsonNode s = InProcessBench.lastJson(printed);
+    assertEquals(2, s.get("rounds").asInt());
+    for (JsonNode v : s.get("variants")) assertEquals(2, v.get("iteration_seconds").size(), "round 3's run left out");
+    assertEquals(0.9, s.get("variants").get(1).get("iteration_vs_first_median").asDouble(), 1e-12);
+
+    java.io.StringWriter none = new java.io.StringWriter();
+    InterleavedRounds early = new InterleavedRounds(List.of(), List.of("", "--dtype bf16"), 4, (v, r) -> {
+      throw new IllegalArgumentException("round 1, variant '(base)': exited with status 1");
+    });
+    assertThrows(IllegalArgumentException.class, () -> early.run(new java.io.PrintWriter(none, true)));
+    assertTrue(none.toString().isEmpty(), none.toString());
+  }
+
   private static InterleavedRounds.Run run(double learn, double tokensPerS) {
     return new InterleavedRounds.Run("librlhf4j.so", "f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
         tokensPerS, 1, 1, learn / 100, 0.75, Double.NaN);
