@@ -23,12 +23,12 @@ import picocli.CommandLine;
 final class InterleavedRounds {
   /**
    * One run's figures, read from the JSON line a bench process prints last; the ppo workload's
-   * read-bandwidth and GEMM-rate fractions (null in its JSON for a measurement error) and the
-   * ratio to plain PyTorch (--vs-pytorch) are NaN where the run has none.
+   * read-bandwidth and GEMM-rate fractions (null in its JSON for a measurement error), plain
+   * PyTorch's iteration and the ratio to it (--vs-pytorch) are NaN where the run has none.
    */
   record Run(String library, String dtype, Map<String, Double> seconds, double generatedTokensPerS,
       double trainedTokensPerS, double peakRssGb, double readBandwidthFraction, double learnFractionOfGemm,
-      double iterationVsPytorch) {
+      double iterationVsPytorch, double pytorchIteration) {
     double iteration() {
       return PpoBench.total(seconds);
     }
@@ -44,7 +44,7 @@ final class InterleavedRounds {
           : j.path("generated_tokens_per_s");
       return new Run(j.path("library").asText(), j.path("dtype").asText(), s, generated.asDouble(),
           j.path("trained_tokens_per_s").asDouble(), j.path("peak_rss_gb").asDouble(), number(j, "rollout_fraction_of_read_bandwidth"),
-          number(j, "learn_fraction_of_gemm"), number(j, "iteration_vs_pytorch"));
+          number(j, "learn_fraction_of_gemm"), number(j, "iteration_vs_pytorch"), number(j.path("pytorch"), "total_seconds"));
     }
 
     private static double number(JsonNode j, String key) {
@@ -125,9 +125,12 @@ final class InterleavedRounds {
           throw e;
         }
         runs.get(v).add(run);
+        // PyTorch's own time moves by more than ours from run to run: the ratio's line shows it.
+        String vsPytorch = Double.isNaN(run.pytorchIteration()) ? ""
+            : String.format("  plain PyTorch %.3f s (%.3fx)", run.pytorchIteration(), run.iterationVsPytorch());
         out.printf("round %d/%d  %-40s iteration %7.3f s  (rollout %.3f, ref %.3f, reward %.3f, learn %.3f)  "
-            + "peak RSS %.2f GB%n", r, rounds, labels.get(v), run.iteration(), run.seconds().get("rollout"),
-            run.seconds().get("ref"), run.seconds().get("reward"), run.seconds().get("learn"), run.peakRssGb());
+            + "peak RSS %.2f GB%s%n", r, rounds, labels.get(v), run.iteration(), run.seconds().get("rollout"),
+            run.seconds().get("ref"), run.seconds().get("reward"), run.seconds().get("learn"), run.peakRssGb(), vsPytorch);
       }
     }
     printSummary(out, runs);
@@ -209,6 +212,7 @@ final class InterleavedRounds {
       putIfEveryRunHas(m, "rollout_fraction_of_read_bandwidth", mine.stream().mapToDouble(Run::readBandwidthFraction));
       putIfEveryRunHas(m, "learn_fraction_of_gemm", mine.stream().mapToDouble(Run::learnFractionOfGemm));
       putIfEveryRunHas(m, "iteration_vs_pytorch", mine.stream().mapToDouble(Run::iterationVsPytorch));
+      putIfEveryRunHas(m, "pytorch_iteration_seconds", mine.stream().mapToDouble(Run::pytorchIteration));
       out.add(m);
     }
     Map<String, Object> s = new LinkedHashMap<>();
@@ -254,7 +258,9 @@ final class InterleavedRounds {
         phases.append(String.format("learn at %.0f%% of the GEMM rate  ", 100 * f));
       }
       if (m.get("iteration_vs_pytorch_median") instanceof Double f) {
-        phases.append(String.format("vs plain PyTorch %.2fx (by round %s)", f,
+        String theirs = m.get("pytorch_iteration_seconds_median") instanceof Double p
+            ? String.format("its iteration %.3f s; ", p) : "";
+        phases.append(String.format("vs plain PyTorch %.2fx (%sby round %s)", f, theirs,
             Arrays.toString(Arrays.stream((double[]) m.get("iteration_vs_pytorch")).map(x -> Math.round(x * 100) / 100.0)
                 .toArray())));
       }

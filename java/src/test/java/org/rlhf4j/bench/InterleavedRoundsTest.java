@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -194,8 +195,34 @@ class InterleavedRoundsTest {
     assertTrue(none.toString().isEmpty(), none.toString());
   }
 
+  /**
+   * With --vs-pytorch each run carries plain PyTorch's own iteration, whose time moves from run
+   * to run: the summary has it by round and its median beside the ratios.
+   */
+  @Test
+  void plainPytorchsOwnIterationIsKeptBesideTheRatio() throws Exception {
+    InterleavedRounds.Run a = InterleavedRounds.Run.of(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        "{\"seconds\": {\"rollout\": 1, \"ref\": 1, \"reward\": 1, \"learn\": 9}, \"iteration_vs_pytorch\": 0.6,"
+            + " \"pytorch\": {\"total_seconds\": 20.0}}"));
+    assertEquals(20.0, a.pytorchIteration());
+    assertEquals(0.6, a.iterationVsPytorch());
+    InterleavedRounds.Run b = new InterleavedRounds.Run("librlhf4j.so", "f32", a.seconds(), 1, 1, 1, 0.1, 0.75, 0.5, 24.0);
+    Map<String, Object> s = new InterleavedRounds(List.of(), List.of(""), 2).summary(List.of(List.of(a, b)));
+    @SuppressWarnings("unchecked")
+    Map<String, Object> only = ((List<Map<String, Object>>) s.get("variants")).get(0);
+    assertEquals(List.of(20.0, 24.0), Arrays.stream((double[]) only.get("pytorch_iteration_seconds")).boxed().toList());
+    assertEquals(22.0, (double) only.get("pytorch_iteration_seconds_median"), 1e-12);
+    assertEquals(0.55, (double) only.get("iteration_vs_pytorch_median"), 1e-12);
+    java.io.StringWriter text = new java.io.StringWriter();
+    new InterleavedRounds(List.of(), List.of(""), 2, (v, r) -> r == 1 ? a : b).run(new java.io.PrintWriter(text, true));
+    assertTrue(text.toString().contains("plain PyTorch 20.000 s (0.600x)"), text.toString());
+    assertTrue(text.toString().contains("plain PyTorch 24.000 s (0.500x)"), text.toString());
+    assertTrue(text.toString().contains("vs plain PyTorch 0.55x (its iteration 22.000 s; by round [0.6, 0.5])"),
+        text.toString());
+  }
+
   private static InterleavedRounds.Run run(double learn, double tokensPerS) {
     return new InterleavedRounds.Run("librlhf4j.so", "f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
-        tokensPerS, 1, 1, learn / 100, 0.75, Double.NaN);
+        tokensPerS, 1, 1, learn / 100, 0.75, Double.NaN, Double.NaN);
   }
 }
