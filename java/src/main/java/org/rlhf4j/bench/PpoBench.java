@@ -424,17 +424,18 @@ public final class PpoBench implements Callable<Integer> {
    */
   void checkOptions() {
     dtypeOf();
-    if (!List.of("ppo", "grpo", "supervised", "render").contains(workload)) {
-      throw new CommandLine.ParameterException(new CommandLine(this),
-          "--workload must be ppo, grpo, supervised or render, got '" + workload + "'");
-    }
-    if (!List.of("shared", "separate", "separate-own").contains(critic)) {
-      throw new CommandLine.ParameterException(new CommandLine(this),
-          "--critic must be shared, separate or separate-own, got '" + critic + "'");
-    }
+    requireOneOf("--workload", workload, List.of("ppo", "grpo", "supervised", "render"));
+    requireOneOf("--critic", critic, List.of("shared", "separate", "separate-own"));
     if (nativeLibrary != null && !java.nio.file.Files.isRegularFile(nativeLibrary)) {
       throw new IllegalArgumentException("--native: no file at " + nativeLibrary);
     }
+  }
+
+  /** A usage error unless value is one of allowed: "OPTION must be a, b or c, got 'value'". */
+  private void requireOneOf(String option, String value, List<String> allowed) {
+    if (allowed.contains(value)) return;
+    String choices = String.join(", ", allowed.subList(0, allowed.size() - 1)) + " or " + allowed.get(allowed.size() - 1);
+    throw new CommandLine.ParameterException(new CommandLine(this), option + " must be " + choices + ", got '" + value + "'");
   }
 
   /**
