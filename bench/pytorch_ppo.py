@@ -185,6 +185,30 @@ def grpo_iteration(policy, ref, reward, opt, prompts, a, seed, lengths):
     return t
 
 
+def cpu_ticks():
+    """/proc/stat's summed CPU ticks (busy, steal, total) and its CPU count, or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    v = [int(x) for x in lines[0].split()[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = v[0] + v[1] + v[2] + v[5] + v[6]
+    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    return busy, v[7], busy + v[3] + v[4] + v[7], max(1, cpus)
+
+
+def machine_load(before, after, own_seconds, wall_seconds):
+    """Shares of all CPUs' time spent by other processes and stolen by the hypervisor while
+    timed (as the Java bench's MachineLoad): None where /proc/stat cannot be read."""
+    if before is None or after is None or after[2] <= before[2] or wall_seconds <= 0:
+        return {"other_cpu_share": None, "steal_share": None}
+    ticks = after[2] - before[2]
+    own = own_seconds / (wall_seconds * after[3])
+    return {"other_cpu_share": min(1.0, max(0.0, (after[0] - before[0]) / ticks - own)),
+            "steal_share": max(0.0, (after[1] - before[1]) / ticks)}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     for name, default in [("layers", 8), ("d-model", 512), ("heads", 8), ("vocab", 50257), ("batch", 16),
@@ -214,12 +238,16 @@ def main():
         lengths = torch.tensor([int(x) for x in a.lengths.split(",")])
         if lengths.numel() != a.batch * a.samples or int(lengths.max()) > a.new_tokens or int(lengths.min()) < 1:
             p.error("--lengths must hold batch x samples lengths in [1, new_tokens]")
-        runs = [grpo_iteration(policy, ref, reward, opt, prompts, a, i, lengths) for i in range(a.repeats + 1)][1:]
+        run = lambda i: grpo_iteration(policy, ref, reward, opt, prompts, a, i, lengths)
     else:
-        runs = [iteration(policy, ref, reward, opt, prompts, a, i) for i in range(a.repeats + 1)][1:]  # 0 warms up
+        run = lambda i: iteration(policy, ref, reward, opt, prompts, a, i)
+    run(0)  # warms up
+    before, cpu0, wall0 = cpu_ticks(), time.process_time(), time.perf_counter()
+    runs = [run(i) for i in range(1, a.repeats + 1)]
+    load = machine_load(before, cpu_ticks(), time.process_time() - cpu0, time.perf_counter() - wall0)
     median = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
     print(json.dumps({"torch": torch.__version__, "dtype": a.dtype, "threads": torch.get_num_threads(),
-                      "seconds": median, "total_seconds": sum(median.values())}))
+                      "seconds": median, "total_seconds": sum(median.values()), **load}))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Engine;
@@ -76,32 +77,39 @@ final class GrpoWorkload {
         "generation.max_new_tokens=" + b.newTokens, "ppo.micro_batch_size=" + b.minibatch,
         "ppo.max_tokens_per_micro_batch=" + b.maxTokensPerMicroBatch);
     List<Map<String, Double>> runs = new ArrayList<>();
+    Optional<MachineLoad> load;
     Engine.benchForceLengths(lengths);
     try (PpoTrainer trainer = BenchTrainer.create(b, dt, sets, true)) {
       List<int[]> generated = new ArrayList<>();
       trainer.addRolloutObserver((it, prompts, rollout) -> generated.add(rollout.ints(RolloutField.RESPONSE_LENGTH)));
-      for (int i = 0; i <= b.repeats; i++) {
-        Map<String, Double> m = trainer.step().metrics();
-        if (!Arrays.equals(lengths, generated.getLast())) {
-          throw new IllegalStateException("the rollout's lengths " + Arrays.toString(generated.getLast())
-              + " are not the forced " + Arrays.toString(lengths));
-        }
-        Map<String, Double> t = new LinkedHashMap<>();
-        t.put("rollout", m.get("time/rollout") - m.get("time/reward"));
-        t.put("ref", m.get("time/ref"));
-        t.put("reward", m.get("time/reward"));
-        t.put("learn", m.get("time/learn"));
-        t.put("padding_waste", m.get("learn/padding_waste"));
-        if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
-      }
+      iteration(trainer, generated, lengths);  // warms caches and allocators
+      load = MachineLoad.during(() -> {
+        for (int i = 0; i < b.repeats; i++) runs.add(iteration(trainer, generated, lengths));
+      });
     } finally {
       Engine.benchForceLengths(new int[0]);
     }
-    print(PpoBench.median(runs), lengths, dt);
+    print(PpoBench.median(runs), lengths, dt, load);
     return 0;
   }
 
-  private void print(Map<String, Double> t, int[] lengths, DType dt) {
+  /** One step, timed by phase from its metrics, with its padding waste; refused unless it generated the forced lengths. */
+  private static Map<String, Double> iteration(PpoTrainer trainer, List<int[]> generated, int[] lengths) {
+    Map<String, Double> m = trainer.step().metrics();
+    if (!Arrays.equals(lengths, generated.getLast())) {
+      throw new IllegalStateException("the rollout's lengths " + Arrays.toString(generated.getLast())
+          + " are not the forced " + Arrays.toString(lengths));
+    }
+    Map<String, Double> t = new LinkedHashMap<>();
+    t.put("rollout", m.get("time/rollout") - m.get("time/reward"));
+    t.put("ref", m.get("time/ref"));
+    t.put("reward", m.get("time/reward"));
+    t.put("learn", m.get("time/learn"));
+    t.put("padding_waste", m.get("learn/padding_waste"));
+    return t;
+  }
+
+  private void print(Map<String, Double> t, int[] lengths, DType dt, Optional<MachineLoad> load) {
     long generated = Arrays.stream(lengths).asLongStream().sum();
     long trained = (generated + (long) lengths.length * b.promptLen) * b.epochs;
     int longest = Arrays.stream(lengths).max().orElse(0);
@@ -132,6 +140,7 @@ final class GrpoWorkload {
     r.put("static_decoding_padding_waste", 1 - (double) generated / ((double) lengths.length * longest));
     r.put("peak_rss_gb", org.rlhf4j.metrics.PeakRss.gigabytes());
     r.put("cpu_cache_mode", Engine.buildInfo().cpuCacheMode());
+    r.putAll(MachineLoad.json(load));
     Map<String, Object> pytorch = b.vsPytorch ? PytorchBaseline.runGrpo(b, Engine.buildInfo().threads(), lengths) : null;
     if (pytorch != null) {
       r.put("pytorch", pytorch);
@@ -153,10 +162,13 @@ final class GrpoWorkload {
     out.printf("learn:   %.0f trained tokens/s (%d real tokens), padding %.0f%% of the learning passes' positions%n",
         r.get("trained_tokens_per_s"), trained, 100 * learnWaste);
     out.printf("memory:  peak RSS %.2f GB (CPU cache %s)%n", r.get("peak_rss_gb"), r.get("cpu_cache_mode"));
+    out.printf("load:    %s%n", MachineLoad.describe(load));
     if (pytorch != null) {
       out.printf("plain PyTorch (static batch): rollout %.3f s, learn %.3f s; rlhf4j's tokens/s are %.2fx and %.2fx%n",
           ((Map<?, ?>) pytorch.get("seconds")).get("rollout"), ((Map<?, ?>) pytorch.get("seconds")).get("learn"),
           r.get("rollout_tokens_per_s_vs_pytorch"), r.get("learn_tokens_per_s_vs_pytorch"));
+      out.printf("plain PyTorch's load: %s%n",
+          MachineLoad.describe(MachineLoad.fromJson(pytorch, load.map(MachineLoad::cpus).orElse(1))));
     }
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(r));

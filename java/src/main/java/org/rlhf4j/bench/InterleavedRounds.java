@@ -24,11 +24,13 @@ final class InterleavedRounds {
   /**
    * One run's figures, read from the JSON line a bench process prints last; the ppo workload's
    * read-bandwidth and GEMM-rate fractions (null in its JSON for a measurement error), plain
-   * PyTorch's iteration and the ratio to it (--vs-pytorch) are NaN where the run has none.
+   * PyTorch's iteration and the ratio to it (--vs-pytorch) are NaN where the run has none. load:
+   * the machine's load while the run (and its PyTorch peer) timed itself, the larger of other
+   * processes' and the hypervisor's share ({@link MachineLoad}); NaN where unmeasured.
    */
   record Run(String library, String dtype, Map<String, Double> seconds, double generatedTokensPerS,
       double trainedTokensPerS, double peakRssGb, double readBandwidthFraction, double learnFractionOfGemm,
-      double iterationVsPytorch, double pytorchIteration) {
+      double iterationVsPytorch, double pytorchIteration, double load) {
     double iteration() {
       return PpoBench.total(seconds);
     }
@@ -44,7 +46,20 @@ final class InterleavedRounds {
           : j.path("generated_tokens_per_s");
       return new Run(j.path("library").asText(), j.path("dtype").asText(), s, generated.asDouble(),
           j.path("trained_tokens_per_s").asDouble(), j.path("peak_rss_gb").asDouble(), number(j, "rollout_fraction_of_read_bandwidth"),
-          number(j, "learn_fraction_of_gemm"), number(j, "iteration_vs_pytorch"), number(j.path("pytorch"), "total_seconds"));
+          number(j, "learn_fraction_of_gemm"), number(j, "iteration_vs_pytorch"), number(j.path("pytorch"), "total_seconds"),
+          load(j));
+    }
+
+    /** The worst share of the run's load and its PyTorch peer's; NaN unless the run measured its own. */
+    private static double load(JsonNode j) {
+      double mine = Math.max(number(j, "other_cpu_share"), number(j, "steal_share"));
+      JsonNode peer = j.path("pytorch");
+      double theirs = Math.max(number(peer, "other_cpu_share"), number(peer, "steal_share"));
+      return Double.isNaN(theirs) ? mine : Math.max(mine, theirs);
+    }
+
+    boolean idle() {
+      return !(load > MachineLoad.IDLE_LIMIT);
     }
 
     private static double number(JsonNode j, String key) {
@@ -128,9 +143,12 @@ final class InterleavedRounds {
         // PyTorch's own time moves by more than ours from run to run: the ratio's line shows it.
         String vsPytorch = Double.isNaN(run.pytorchIteration()) ? ""
             : String.format("  plain PyTorch %.3f s (%.3fx)", run.pytorchIteration(), run.iterationVsPytorch());
+        String load = Double.isNaN(run.load()) ? "" : String.format("  load %.1f%%%s", 100 * run.load(),
+            run.idle() ? "" : " NOT IDLE");
         out.printf("round %d/%d  %-40s iteration %7.3f s  (rollout %.3f, ref %.3f, reward %.3f, learn %.3f)  "
-            + "peak RSS %.2f GB%s%n", r, rounds, labels.get(v), run.iteration(), run.seconds().get("rollout"),
-            run.seconds().get("ref"), run.seconds().get("reward"), run.seconds().get("learn"), run.peakRssGb(), vsPytorch);
+            + "peak RSS %.2f GB%s%s%n", r, rounds, labels.get(v), run.iteration(), run.seconds().get("rollout"),
+            run.seconds().get("ref"), run.seconds().get("reward"), run.seconds().get("learn"), run.peakRssGb(), vsPytorch,
+            load);
       }
     }
     printSummary(out, runs);
@@ -213,12 +231,14 @@ final class InterleavedRounds {
       putIfEveryRunHas(m, "learn_fraction_of_gemm", mine.stream().mapToDouble(Run::learnFractionOfGemm));
       putIfEveryRunHas(m, "iteration_vs_pytorch", mine.stream().mapToDouble(Run::iterationVsPytorch));
       putIfEveryRunHas(m, "pytorch_iteration_seconds", mine.stream().mapToDouble(Run::pytorchIteration));
+      putIfEveryRunHas(m, "load", mine.stream().mapToDouble(Run::load));
       out.add(m);
     }
     Map<String, Object> s = new LinkedHashMap<>();
     s.put("rounds", first.size());
     s.put("base", String.join(" ", base));
     s.put("variants", out);
+    s.put("runs_not_idle", runs.stream().flatMap(List::stream).filter(r -> !r.idle()).count());
     return s;
   }
 
@@ -264,7 +284,12 @@ final class InterleavedRounds {
             Arrays.toString(Arrays.stream((double[]) m.get("iteration_vs_pytorch")).map(x -> Math.round(x * 100) / 100.0)
                 .toArray())));
       }
+      if (m.get("load") instanceof double[] load) phases.append(String.format("  load at most %.1f%%", 100 * max(load)));
       out.printf("%-40s medians: %s%n", "", phases.toString().strip());
+    }
+    if (summary.get("runs_not_idle") instanceof Long n && n > 0) {
+      out.printf("NOT IDLE: in %d run%s other processes or the hypervisor took over %.0f%% of the CPUs' time; "
+          + "those rounds' ratios are not an idle machine's%n", n, n == 1 ? "" : "s", 100 * MachineLoad.IDLE_LIMIT);
     }
   }
 

@@ -242,12 +242,13 @@ public final class PpoBench implements Callable<Integer> {
     double gemm = rate.gflops();
     List<Map<String, Double>> runs = new ArrayList<>();
     long sharedBytes;
+    java.util.Optional<MachineLoad> load;
     try (PpoTrainer trainer = trainer(dt)) {
       sharedBytes = trainer.parts().critic() == null ? 0 : trainer.parts().critic().sharedBaseBytes();
-      for (int i = 0; i <= repeats; i++) {
-        Map<String, Double> t = iteration(trainer);
-        if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
-      }
+      iteration(trainer);  // warms caches and allocators
+      load = MachineLoad.during(() -> {
+        for (int i = 0; i < repeats; i++) runs.add(iteration(trainer));
+      });
     }
     Map<String, Double> t = median(runs);
     if (!dist.isMain()) return 0;
@@ -306,6 +307,7 @@ public final class PpoBench implements Callable<Integer> {
     result.put("critic_shared_base_mb", sharedBytes / 1e6);
     double peakRss = PeakRss.gigabytes();
     result.put("peak_rss_gb", peakRss);
+    result.putAll(MachineLoad.json(load));
 
     PrintWriter out = new PrintWriter(System.out, true);
     out.printf("PPO iteration: GPT-2 shape %d layers, d_model %d, %d heads, vocab %d; %d prompts x %d tokens, "
@@ -332,6 +334,7 @@ public final class PpoBench implements Callable<Integer> {
       out.printf("ranks:   %d (Gloo over loopback), all-reduce %.4f s and %.1f MB per optimizer step (rank 0)%n",
           dist.worldSize(), t.get("allreduce_per_step"), t.get("allreduce_mb_per_step"));
     }
+    out.printf("load:    %s%n", MachineLoad.describe(load));
     if (pytorch != null) {
       @SuppressWarnings("unchecked")
       Map<String, Double> theirs = (Map<String, Double>) pytorch.get("seconds");
@@ -345,6 +348,8 @@ public final class PpoBench implements Callable<Integer> {
       }
       out.printf("%-10s %10.3f %10.3f %7.2fx%n", "iteration", total(t), (double) pytorch.get("total_seconds"),
           result.get("iteration_vs_pytorch"));
+      out.printf("plain PyTorch's load: %s%n",
+          MachineLoad.describe(MachineLoad.fromJson(pytorch, load.map(MachineLoad::cpus).orElse(1))));
     }
     out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, attention_chunk %d, gradient_checkpointing %s, lora_r %d, "
         + "critic %s, %.0f MB of base shared, CPU cache %s)%n", peakRss, logitsChunk, attentionChunk,

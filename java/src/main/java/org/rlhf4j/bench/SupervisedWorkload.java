@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import org.rlhf4j.engine.DType;
 import org.rlhf4j.engine.Dpo;
@@ -81,31 +82,40 @@ final class SupervisedWorkload {
     TokenBatch rejected = t.rows(half, half);
     ModelConfig shape = ModelConfig.gpt2(b.vocab, t.seqLen(), b.dModel, b.layers, b.heads).withDtype(dt);
     List<Map<String, Double>> runs = new ArrayList<>();
+    Optional<MachineLoad> load;
     try (Model policy = Model.create(shape.withSeed(1), b.device);
         Model reward = Model.create(shape.withRewardHead(true).withSeed(2), b.device)) {
       MemoryOptions memory = new MemoryOptions(b.logitsChunk, b.gradientCheckpointing, b.attentionChunk);
       policy.setMemoryOptions(memory);
       reward.setMemoryOptions(memory);
-      for (int i = 0; i <= b.repeats; i++) {
-        Map<String, Double> s = new LinkedHashMap<>();
-        long t0 = System.nanoTime();
-        policy.lmLoss(t, batch.lossMask(), 1.0, true);
-        long t1 = System.nanoTime();
-        Dpo.sequenceLogps(policy, t, batch.lossMask());
-        long t2 = System.nanoTime();
-        reward.rmLoss(chosen, rejected, 1.0, true);
-        long t3 = System.nanoTime();
-        s.put("sft", (t1 - t0) / 1e9);
-        s.put("sequence_logps", (t2 - t1) / 1e9);
-        s.put("rm", (t3 - t2) / 1e9);
-        if (i > 0) runs.add(s);  // the first pass warms caches and allocators
-      }
+      passes(policy, reward, batch, chosen, rejected);  // warms caches and allocators
+      load = MachineLoad.during(() -> {
+        for (int i = 0; i < b.repeats; i++) runs.add(passes(policy, reward, batch, chosen, rejected));
+      });
     }
-    print(PpoBench.median(runs), batch, dt);
+    print(PpoBench.median(runs), batch, dt, load);
     return 0;
   }
 
-  private void print(Map<String, Double> seconds, Batch batch, DType dt) {
+  /** SFT's loss, DPO's reference log-probs and the RM loss over the batch, each timed. */
+  private static Map<String, Double> passes(Model policy, Model reward, Batch batch, TokenBatch chosen,
+      TokenBatch rejected) {
+    TokenBatch t = batch.tokens();
+    Map<String, Double> s = new LinkedHashMap<>();
+    long t0 = System.nanoTime();
+    policy.lmLoss(t, batch.lossMask(), 1.0, true);
+    long t1 = System.nanoTime();
+    Dpo.sequenceLogps(policy, t, batch.lossMask());
+    long t2 = System.nanoTime();
+    reward.rmLoss(chosen, rejected, 1.0, true);
+    long t3 = System.nanoTime();
+    s.put("sft", (t1 - t0) / 1e9);
+    s.put("sequence_logps", (t2 - t1) / 1e9);
+    s.put("rm", (t3 - t2) / 1e9);
+    return s;
+  }
+
+  private void print(Map<String, Double> seconds, Batch batch, DType dt, Optional<MachineLoad> load) {
     TokenBatch t = batch.tokens();
     long positions = (long) t.batch() * t.seqLen();
     Map<String, Object> r = new LinkedHashMap<>();
@@ -122,6 +132,7 @@ final class SupervisedWorkload {
     r.put("batch_padding", 1 - (double) batch.realTokens() / positions);
     r.put("sft_real_tokens_per_s", batch.realTokens() / seconds.get("sft"));
     r.put("peak_rss_gb", org.rlhf4j.metrics.PeakRss.gigabytes());
+    r.putAll(MachineLoad.json(load));
     PrintWriter out = new PrintWriter(System.out, true);
     out.printf("supervised workload: GPT-2 shape %d layers, d_model %d, vocab %d; %d rows of %d-%d tokens (seed %d) "
         + "padded to %d (%.0f%% padding), loss on each row's second half, %s (%d threads)%n", b.layers, b.dModel,
@@ -133,6 +144,7 @@ final class SupervisedWorkload {
     out.printf("%-16s %10.3f%n", "rm (fwd+bwd)", seconds.get("rm"));
     out.printf("sft: %.0f real tokens/s; memory: peak RSS %.2f GB%n", r.get("sft_real_tokens_per_s"),
         r.get("peak_rss_gb"));
+    out.printf("load: %s%n", MachineLoad.describe(load));
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(r));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -206,7 +206,7 @@ class InterleavedRoundsTest {
             + " \"pytorch\": {\"total_seconds\": 20.0}}"));
     assertEquals(20.0, a.pytorchIteration());
     assertEquals(0.6, a.iterationVsPytorch());
-    InterleavedRounds.Run b = new InterleavedRounds.Run("librlhf4j.so", "f32", a.seconds(), 1, 1, 1, 0.1, 0.75, 0.5, 24.0);
+    InterleavedRounds.Run b = new InterleavedRounds.Run("librlhf4j.so", "f32", a.seconds(), 1, 1, 1, 0.1, 0.75, 0.5, 24.0, Double.NaN);
     Map<String, Object> s = new InterleavedRounds(List.of(), List.of(""), 2).summary(List.of(List.of(a, b)));
     @SuppressWarnings("unchecked")
     Map<String, Object> only = ((List<Map<String, Object>>) s.get("variants")).get(0);
@@ -221,8 +221,36 @@ class InterleavedRoundsTest {
         text.toString());
   }
 
+  /**
+   * A run timed while the machine was busy (its own share or its PyTorch peer's above the idle
+   * limit) is marked on its round's line and counted in the summary; an idle one is not.
+   */
+  @Test
+  void aRunOnABusyMachineIsMarkedNotIdle() throws Exception {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    String seconds = "\"seconds\": {\"rollout\": 1, \"ref\": 1, \"reward\": 1, \"learn\": 9}";
+    InterleavedRounds.Run idle = InterleavedRounds.Run.of(json.readTree(
+        "{" + seconds + ", \"other_cpu_share\": 0.004, \"steal_share\": 0.0}"));
+    InterleavedRounds.Run busyPeer = InterleavedRounds.Run.of(json.readTree("{" + seconds
+        + ", \"other_cpu_share\": 0.01, \"steal_share\": 0.0, \"pytorch\": {\"total_seconds\": 20.0,"
+        + " \"other_cpu_share\": 0.3, \"steal_share\": 0.0}}"));
+    assertEquals(0.004, idle.load(), 1e-12);
+    assertEquals(0.3, busyPeer.load(), 1e-12, "the PyTorch peer's load counts: its time is in the ratio");
+    java.io.StringWriter text = new java.io.StringWriter();
+    new InterleavedRounds(List.of(), List.of(""), 2, (v, r) -> r == 1 ? idle : busyPeer)
+        .run(new java.io.PrintWriter(text, true));
+    String printed = text.toString();
+    assertTrue(printed.contains("load 0.4%\n") || printed.contains("load 0.4%" + System.lineSeparator()), printed);
+    assertTrue(printed.contains("load 30.0% NOT IDLE"), printed);
+    assertTrue(printed.contains("NOT IDLE: in 1 run other processes or the hypervisor took over 5% of the CPUs' time"),
+        printed);
+    JsonNode s = InProcessBench.lastJson(printed);
+    assertEquals(1, s.get("runs_not_idle").asInt());
+    assertEquals(0.3, s.get("variants").get(0).get("load").get(1).asDouble(), 1e-12);
+  }
+
   private static InterleavedRounds.Run run(double learn, double tokensPerS) {
     return new InterleavedRounds.Run("librlhf4j.so", "f32", Map.of("rollout", 0.0, "ref", 0.0, "reward", 0.0, "learn", learn),
-        tokensPerS, 1, 1, learn / 100, 0.75, Double.NaN, Double.NaN);
+        tokensPerS, 1, 1, learn / 100, 0.75, Double.NaN, Double.NaN, Double.NaN);
   }
 }

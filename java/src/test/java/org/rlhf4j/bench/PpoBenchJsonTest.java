@@ -29,6 +29,10 @@ class PpoBenchJsonTest {
     assertTrue(r.get("read_gbps").asDouble() > 0, "the machine's read bandwidth is measured: " + r);
     assertTrue(r.get("rollout_fraction_of_read_bandwidth").asDouble() > 0, r.toString());
     assertEquals(dtype, r.get("dtype").asText());
+    for (String share : new String[] {"other_cpu_share", "steal_share"}) {
+      double v = r.get(share).asDouble(-1);
+      assertTrue(v >= 0 && v <= 1, "the machine's load while timed: " + share + " in " + r);
+    }
     for (String phase : new String[] {"rollout", "ref", "reward", "learn"}) {
       assertTrue(r.get("seconds").get(phase).asDouble() > 0, phase);
     }
