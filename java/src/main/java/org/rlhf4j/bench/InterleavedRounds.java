@@ -267,25 +267,25 @@ final class InterleavedRounds {
           String.format("%.3fx", m.get("iteration_vs_first_median")), byRound.toString().strip(),
           String.format("%.0f (%.2fx)", m.get("generated_tokens_per_s_median"),
               m.get("generated_tokens_per_s_vs_first_median")), min(peak), max(peak));
-      StringBuilder phases = new StringBuilder();
+      List<String> parts = new ArrayList<>();
       @SuppressWarnings("unchecked")
       Map<String, Double> ph = (Map<String, Double>) m.get("phases_median");
-      ph.forEach((k, v) -> phases.append(String.format("%s %.3f  ", k, v)));
+      ph.forEach((k, v) -> parts.add(String.format("%s %.3f", k, v)));
       if (m.get("rollout_fraction_of_read_bandwidth_median") instanceof Double f) {
-        phases.append(String.format("rollout at %.0f%% of read bandwidth  ", 100 * f));
+        parts.add(String.format("rollout at %.0f%% of read bandwidth", 100 * f));
       }
       if (m.get("learn_fraction_of_gemm_median") instanceof Double f) {
-        phases.append(String.format("learn at %.0f%% of the GEMM rate  ", 100 * f));
+        parts.add(String.format("learn at %.0f%% of the GEMM rate", 100 * f));
       }
       if (m.get("iteration_vs_pytorch_median") instanceof Double f) {
         String theirs = m.get("pytorch_iteration_seconds_median") instanceof Double p
             ? String.format("its iteration %.3f s; ", p) : "";
-        phases.append(String.format("vs plain PyTorch %.2fx (%sby round %s)", f, theirs,
+        parts.add(String.format("vs plain PyTorch %.2fx (%sby round %s)", f, theirs,
             Arrays.toString(Arrays.stream((double[]) m.get("iteration_vs_pytorch")).map(x -> Math.round(x * 100) / 100.0)
                 .toArray())));
       }
-      if (m.get("load") instanceof double[] load) phases.append(String.format("  load at most %.1f%%", 100 * max(load)));
-      out.printf("%-40s medians: %s%n", "", phases.toString().strip());
+      if (m.get("load") instanceof double[] load) parts.add(String.format("load at most %.1f%%", 100 * max(load)));
+      out.printf("%-40s medians: %s%n", "", String.join("  ", parts));
     }
     if (summary.get("runs_not_idle") instanceof Long n && n > 0) {
       out.printf("NOT IDLE: in %d run%s other processes or the hypervisor took over %.0f%% of the CPUs' time; "
