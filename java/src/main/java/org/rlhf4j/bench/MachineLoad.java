@@ -68,12 +68,17 @@ record MachineLoad(double others, double steal, int cpus) {
     return new MachineLoad(Math.min(1, Math.max(0, busy - own)), Math.max(0, steal), b.cpus());
   }
 
+  /** The load from a reading to now, or empty where the machine cannot be read. */
+  static Optional<MachineLoad> since(Optional<Sample> before) {
+    Optional<Sample> after = sample();
+    return before.isPresent() && after.isPresent() ? Optional.of(between(before.get(), after.get())) : Optional.empty();
+  }
+
   /** The load while work ran, or empty where the machine cannot be read. */
   static Optional<MachineLoad> during(Runnable work) {
     Optional<Sample> before = sample();
     work.run();
-    Optional<Sample> after = sample();
-    return before.isPresent() && after.isPresent() ? Optional.of(between(before.get(), after.get())) : Optional.empty();
+    return since(before);
   }
 
   boolean idle() {
@@ -82,7 +87,7 @@ record MachineLoad(double others, double steal, int cpus) {
 
   /** One line for a report: the two shares, and a warning when they are not an idle machine's. */
   String describe() {
-    return String.format("other processes %.1f%%, steal %.1f%% of the %d CPUs while timed%s", 100 * others,
+    return String.format("other processes %.1f%%, steal %.1f%% of the %d CPUs while measured%s", 100 * others,
         100 * steal, cpus, idle() ? "" : " -- NOT IDLE: these figures are not an idle machine's");
   }
 

@@ -238,6 +238,8 @@ public final class PpoBench implements Callable<Integer> {
     }
     Engine.BuildInfo info = Engine.buildInfo();
     DType dt = dtypeOf();
+    // The load is read over every figure the run reports: the reference rates and the iterations.
+    java.util.Optional<MachineLoad.Sample> start = MachineLoad.sample();
     Engine.GemmRate rate = Engine.gemmRate(device, dt, gemmSize, 5);
     double gemm = rate.gflops();
     List<Map<String, Double>> runs = new ArrayList<>();
@@ -245,10 +247,11 @@ public final class PpoBench implements Callable<Integer> {
     java.util.Optional<MachineLoad> load;
     try (PpoTrainer trainer = trainer(dt)) {
       sharedBytes = trainer.parts().critic() == null ? 0 : trainer.parts().critic().sharedBaseBytes();
-      iteration(trainer);  // warms caches and allocators
-      load = MachineLoad.during(() -> {
-        for (int i = 0; i < repeats; i++) runs.add(iteration(trainer));
-      });
+      for (int i = 0; i <= repeats; i++) {
+        Map<String, Double> t = iteration(trainer);
+        if (i > 0) runs.add(t);  // iteration 0 warms caches and allocators
+      }
+      load = MachineLoad.since(start);
     }
     Map<String, Double> t = median(runs);
     if (!dist.isMain()) return 0;
