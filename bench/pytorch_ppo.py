@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from machine_load import cpu_ticks, machine_load
+
 
 class Block(nn.Module):
     def __init__(self, d, heads):
@@ -183,30 +185,6 @@ def grpo_iteration(policy, ref, reward, opt, prompts, a, seed, lengths):
     t4 = time.perf_counter()
     t.update(rollout=t1 - t0, ref=t2 - t1, reward=t3 - t2, learn=t4 - t3)
     return t
-
-
-def cpu_ticks():
-    """/proc/stat's summed CPU ticks (busy, steal, total) and its CPU count, or None off Linux."""
-    try:
-        with open("/proc/stat") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    v = [int(x) for x in lines[0].split()[1:9]]  # user nice system idle iowait irq softirq steal
-    busy = v[0] + v[1] + v[2] + v[5] + v[6]
-    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
-    return busy, v[7], busy + v[3] + v[4] + v[7], max(1, cpus)
-
-
-def machine_load(before, after, own_seconds, wall_seconds):
-    """Shares of all CPUs' time spent by other processes and stolen by the hypervisor while
-    timed (as the Java bench's MachineLoad): None where /proc/stat cannot be read."""
-    if before is None or after is None or after[2] <= before[2] or wall_seconds <= 0:
-        return {"other_cpu_share": None, "steal_share": None}
-    ticks = after[2] - before[2]
-    own = own_seconds / (wall_seconds * after[3])
-    return {"other_cpu_share": min(1.0, max(0.0, (after[0] - before[0]) / ticks - own)),
-            "steal_share": max(0.0, (after[1] - before[1]) / ticks)}
 
 
 def main():

@@ -45,6 +45,26 @@ class MachineLoadTest {
     assertFalse(alone.describe().contains("NOT IDLE"), alone.describe());
   }
 
+  /**
+   * The PyTorch peer measures its own load with bench/machine_load.py: on the same two readings
+   * it gives the Java bench's shares, so the two sides of a ratio are judged alike.
+   */
+  @Test
+  void thePytorchPeersTwinGivesTheSameShares(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    List<String> before = stat(1000, 500, 3000, 40), after = stat(1120, 530, 3040, 50);
+    java.nio.file.Files.write(dir.resolve("before"), before);
+    java.nio.file.Files.write(dir.resolve("after"), after);
+    Process p = new ProcessBuilder("python3", "bench/machine_load.py", dir.resolve("before").toString(),
+        dir.resolve("after").toString(), "0.5", "1.0").redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, out);
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out);
+    MachineLoad java = MachineLoad.between(MachineLoad.parse(before, 7.0, 100.0), MachineLoad.parse(after, 7.5, 101.0));
+    assertEquals(java.others(), json.get("other_cpu_share").asDouble(), 1e-12, out);
+    assertEquals(java.steal(), json.get("steal_share").asDouble(), 1e-12, out);
+  }
+
   @Test
   void aFirstLineThatIsNotTheCpusSumIsRefusedByName() {
     var e = assertThrows(IllegalArgumentException.class,
