@@ -59,7 +59,7 @@ final class InterleavedRounds {
     }
 
     boolean idle() {
-      return !(load > MachineLoad.IDLE_LIMIT);
+      return !(load >= MachineLoad.IDLE_LIMIT);  // as MachineLoad.idle(); NaN (unmeasured) counts as idle
     }
 
     private static double number(JsonNode j, String key) {
