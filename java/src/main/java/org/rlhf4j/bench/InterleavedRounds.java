@@ -288,7 +288,7 @@ final class InterleavedRounds {
       out.printf("%-40s medians: %s%n", "", String.join("  ", parts));
     }
     if (summary.get("runs_not_idle") instanceof Long n && n > 0) {
-      out.printf("NOT IDLE: in %d run%s other processes or the hypervisor took over %.0f%% of the CPUs' time; "
+      out.printf("NOT IDLE: in %d run%s other processes or the hypervisor took %.0f%% or more of the CPUs' time; "
           + "those rounds' ratios are not an idle machine's%n", n, n == 1 ? "" : "s", 100 * MachineLoad.IDLE_LIMIT);
     }
   }
