@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * @param cpus the CPUs /proc/stat counts
  */
 record MachineLoad(double others, double steal, int cpus) {
-  /** Above this share of others' work or steal, the figures are not called an idle machine's. */
+  /** At this share of others' work or steal or above it, the figures are not called an idle machine's. */
   static final double IDLE_LIMIT = 0.05;
 
   /**
