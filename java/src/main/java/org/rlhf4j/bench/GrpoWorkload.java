@@ -167,8 +167,7 @@ final class GrpoWorkload {
       out.printf("plain PyTorch (static batch): rollout %.3f s, learn %.3f s; rlhf4j's tokens/s are %.2fx and %.2fx%n",
           ((Map<?, ?>) pytorch.get("seconds")).get("rollout"), ((Map<?, ?>) pytorch.get("seconds")).get("learn"),
           r.get("rollout_tokens_per_s_vs_pytorch"), r.get("learn_tokens_per_s_vs_pytorch"));
-      out.printf("plain PyTorch's load: %s%n",
-          MachineLoad.describe(MachineLoad.fromJson(pytorch, load.map(MachineLoad::cpus).orElse(1))));
+      out.printf("plain PyTorch's load: %s%n", MachineLoad.describePeer(pytorch, load));
     }
     try {
       out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(r));

@@ -82,7 +82,7 @@ record MachineLoad(double others, double steal, int cpus) {
   }
 
   boolean idle() {
-    return others < IDLE_LIMIT && steal < IDLE_LIMIT;
+    return worst() < IDLE_LIMIT;
   }
 
   /** One line for a report: the two shares, and a warning when they are not an idle machine's. */
@@ -103,6 +103,11 @@ record MachineLoad(double others, double steal, int cpus) {
   static Optional<MachineLoad> fromJson(Map<?, ?> j, int cpus) {
     return j.get("other_cpu_share") instanceof Number o && j.get("steal_share") instanceof Number s
         ? Optional.of(new MachineLoad(o.doubleValue(), s.doubleValue(), cpus)) : Optional.empty();
+  }
+
+  /** The report line of a child's load (the PyTorch peer's JSON) on the CPUs this run's own load counted. */
+  static String describePeer(Map<?, ?> peer, Optional<MachineLoad> own) {
+    return describe(fromJson(peer, own.map(MachineLoad::cpus).orElse(1)));
   }
 
   /** The larger of the two shares: how far from idle the machine was. */

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.rlhf4j.chat.RenderWorkload;
 import org.rlhf4j.engine.DType;
@@ -239,12 +240,12 @@ public final class PpoBench implements Callable<Integer> {
     Engine.BuildInfo info = Engine.buildInfo();
     DType dt = dtypeOf();
     // The load is read over every figure the run reports: the reference rates and the iterations.
-    java.util.Optional<MachineLoad.Sample> start = MachineLoad.sample();
+    Optional<MachineLoad.Sample> start = MachineLoad.sample();
     Engine.GemmRate rate = Engine.gemmRate(device, dt, gemmSize, 5);
     double gemm = rate.gflops();
     List<Map<String, Double>> runs = new ArrayList<>();
     long sharedBytes;
-    java.util.Optional<MachineLoad> load;
+    Optional<MachineLoad> load;
     try (PpoTrainer trainer = trainer(dt)) {
       sharedBytes = trainer.parts().critic() == null ? 0 : trainer.parts().critic().sharedBaseBytes();
       for (int i = 0; i <= repeats; i++) {
@@ -351,8 +352,7 @@ public final class PpoBench implements Callable<Integer> {
       }
       out.printf("%-10s %10.3f %10.3f %7.2fx%n", "iteration", total(t), (double) pytorch.get("total_seconds"),
           result.get("iteration_vs_pytorch"));
-      out.printf("plain PyTorch's load: %s%n",
-          MachineLoad.describe(MachineLoad.fromJson(pytorch, load.map(MachineLoad::cpus).orElse(1))));
+      out.printf("plain PyTorch's load: %s%n", MachineLoad.describePeer(pytorch, load));
     }
     out.printf("memory:  peak RSS %.2f GB (logits_chunk %d, attention_chunk %d, gradient_checkpointing %s, lora_r %d, "
         + "critic %s, %.0f MB of base shared, CPU cache %s)%n", peakRss, logitsChunk, attentionChunk,
