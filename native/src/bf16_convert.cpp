@@ -22,27 +22,13 @@ void round_plain(const float* src, c10::BFloat16* dst, int64_t n) {
 
 __attribute__((target("avx2,fma"))) void widen_avx2(const c10::BFloat16* src, float* dst, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-    _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, widen8_bf16(src + i));
   widen_plain(src + i, dst + i, n - i);
 }
 
-// bits + 0x7fff + (bit 16 of bits), upper half: to nearest, ties to even; NaN -> 0x7fc0.
 __attribute__((target("avx2,fma"))) void round_avx2(const float* src, c10::BFloat16* dst, int64_t n) {
-  const __m256i bias = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1), qnan = _mm256_set1_epi32(0x7fc0);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 x = _mm256_loadu_ps(src + i);
-    const __m256i b = _mm256_castps_si256(x);
-    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(b, 16), one);
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, bias), odd), 16);
-    r = _mm256_blendv_epi8(r, qnan, _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)));
-    // 32-bit lanes holding 16-bit values to 8 packed uint16 (packus works within 128-bit halves).
-    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), packed);
-  }
+  for (; i + 8 <= n; i += 8) round8_to_bf16(_mm256_loadu_ps(src + i), dst + i);
   round_plain(src + i, dst + i, n - i);
 }
 

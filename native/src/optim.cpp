@@ -1,7 +1,7 @@
 #include "optim.hpp"
 
-#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include <ATen/Parallel.h>
 #include <immintrin.h>
@@ -9,6 +9,7 @@
 #include "bf16_convert.hpp"
 #include "collective.hpp"
 #include "errors.hpp"
+#include "simd.hpp"
 
 namespace r4j {
 
@@ -60,15 +61,36 @@ struct Scalars {
 };
 
 // w <- w * keep + step * m / (sqrt(v) / sqrt_bias2 + eps) after the moment updates, for
-// elements [begin, end). The AVX2/FMA version is chosen at run time.
-__attribute__((target("avx2,fma"))) void adamw_range_avx2(float* w, const float* g, float* m, float* v,
-                                                           int64_t begin, int64_t end, const Scalars& c) {
+// elements [begin, end). G: the gradient's type, float or bf16 (widened as it is read);
+// out, when not null, receives w rounded to bf16 (to nearest even, as copy_), in the
+// same pass. The plain twin also finishes the AVX2 kernel's last elements.
+template <typename G>
+void adamw_range_plain(float* w, const G* g, float* m, float* v, c10::BFloat16* out, int64_t begin, int64_t end,
+                       const Scalars& c) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float gi = static_cast<float>(g[i]) * c.clip;
+    m[i] = m[i] * c.b1 + (1 - c.b1) * gi;
+    v[i] = v[i] * c.b2 + (1 - c.b2) * gi * gi;
+    w[i] = w[i] * c.keep + c.step * m[i] / (std::sqrt(v[i]) / c.sqrt_bias2 + c.eps);
+    if (out) out[i] = c10::BFloat16(w[i]);
+  }
+}
+
+template <typename G>
+__attribute__((target("avx2,fma"))) void adamw_range_avx2(float* w, const G* g, float* m, float* v,
+                                                           c10::BFloat16* out, int64_t begin, int64_t end,
+                                                           const Scalars& c) {
   const __m256 clip = _mm256_set1_ps(c.clip), b1 = _mm256_set1_ps(c.b1), b2 = _mm256_set1_ps(c.b2);
   const __m256 ob1 = _mm256_set1_ps(1 - c.b1), ob2 = _mm256_set1_ps(1 - c.b2), keep = _mm256_set1_ps(c.keep);
   const __m256 eps = _mm256_set1_ps(c.eps), sb2 = _mm256_set1_ps(c.sqrt_bias2), step = _mm256_set1_ps(c.step);
   int64_t i = begin;
   for (; i + 8 <= end; i += 8) {
-    const __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), clip);
+    __m256 gi;
+    if constexpr (std::is_same_v<G, float>)
+      gi = _mm256_loadu_ps(g + i);
+    else
+      gi = widen8_bf16(g + i);
+    gi = _mm256_mul_ps(gi, clip);
     const __m256 mi = _mm256_fmadd_ps(_mm256_loadu_ps(m + i), b1, _mm256_mul_ps(ob1, gi));
     const __m256 vi = _mm256_fmadd_ps(_mm256_loadu_ps(v + i), b2, _mm256_mul_ps(_mm256_mul_ps(ob2, gi), gi));
     _mm256_storeu_ps(m + i, mi);
@@ -76,56 +98,37 @@ __attribute__((target("avx2,fma"))) void adamw_range_avx2(float* w, const float*
     const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), sb2), eps);
     const __m256 wi = _mm256_fmadd_ps(step, _mm256_div_ps(mi, denom), _mm256_mul_ps(_mm256_loadu_ps(w + i), keep));
     _mm256_storeu_ps(w + i, wi);
+    if (out) round8_to_bf16(wi, out + i);
   }
-  for (; i < end; ++i) {
-    const float gi = g[i] * c.clip;
-    m[i] = m[i] * c.b1 + (1 - c.b1) * gi;
-    v[i] = v[i] * c.b2 + (1 - c.b2) * gi * gi;
-    w[i] = w[i] * c.keep + c.step * m[i] / (std::sqrt(v[i]) / c.sqrt_bias2 + c.eps);
-  }
+  adamw_range_plain(w, g, m, v, out, i, end, c);
 }
 
-void adamw_range_plain(float* w, const float* g, float* m, float* v, int64_t begin, int64_t end, const Scalars& c) {
-  for (int64_t i = begin; i < end; ++i) {
-    const float gi = g[i] * c.clip;
-    m[i] = m[i] * c.b1 + (1 - c.b1) * gi;
-    v[i] = v[i] * c.b2 + (1 - c.b2) * gi * gi;
-    w[i] = w[i] * c.keep + c.step * m[i] / (std::sqrt(v[i]) / c.sqrt_bias2 + c.eps);
-  }
+template <typename G>
+void adamw_range(float* w, const G* g, float* m, float* v, c10::BFloat16* out, int64_t n, const Scalars& c) {
+  // Pinning "plain" (tests) runs the twin; any wider set has AVX2 + FMA.
+  auto range = simd::elementwise_isa() == simd::Isa::plain ? adamw_range_plain<G> : adamw_range_avx2<G>;
+  at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) { range(w, g, m, v, out, begin, end, c); });
 }
-
-const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 
 }  // namespace
 
 // The same update in one pass over memory: the reference reads and writes each
 // state tensor several times and allocates two temporaries per parameter. A bf16
-// gradient is widened, and a bf16 parameter written from its master (rounded to
-// nearest even, as copy_), a block at a time while the block is in cache.
+// gradient is widened, and a bf16 parameter written from its master, in that pass:
+// memory traffic as float32's.
 void AdamW::fused_update(at::Tensor& w, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, bool decay,
                          const Hyper& h, const at::Tensor& param_bf16) {
   float* wp = w.data_ptr<float>();
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
-  const bool wide_grad = grad.scalar_type() == at::kFloat;
-  const float* gp = wide_grad ? grad.data_ptr<float>() : nullptr;
-  const c10::BFloat16* gb = wide_grad ? nullptr : grad.data_ptr<at::BFloat16>();
   c10::BFloat16* out = param_bf16.defined() ? param_bf16.data_ptr<at::BFloat16>() : nullptr;
   const Scalars c{static_cast<float>(h.clip), static_cast<float>(h.beta1), static_cast<float>(h.beta2),
                   decay && h.weight_decay > 0 ? static_cast<float>(1 - h.lr * h.weight_decay) : 1.0f,
                   static_cast<float>(h.eps), static_cast<float>(h.sqrt_bias2), static_cast<float>(h.step_size)};
-  auto range = has_avx2 ? adamw_range_avx2 : adamw_range_plain;
-  at::parallel_for(0, w.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
-    constexpr int64_t kBlock = 4096;
-    float widened[kBlock];
-    for (int64_t i = begin; i < end; i += kBlock) {
-      const int64_t n = std::min(kBlock, end - i);
-      const float* g = gp ? gp + i : widened;
-      if (!gp) widen_bf16(gb + i, widened, n);
-      range(wp + i, g, mp + i, vp + i, 0, n, c);
-      if (out) round_to_bf16(wp + i, out + i, n);
-    }
-  });
+  if (grad.scalar_type() == at::kFloat)
+    adamw_range(wp, grad.data_ptr<float>(), mp, vp, out, w.numel(), c);
+  else
+    adamw_range(wp, grad.data_ptr<at::BFloat16>(), mp, vp, out, w.numel(), c);
 }
 
 r4j_step_result AdamW::step(double lr) {

@@ -7,6 +7,7 @@
 
 #include "core_helpers.hpp"
 #include "optim.hpp"
+#include "simd.hpp"
 
 using namespace r4j;
 using namespace r4j::test;
@@ -99,46 +100,56 @@ TEST(AdamW, Bf16ParametersStepTheirFloat32Masters) {
   EXPECT_NEAR(w[0].item<double>(), 0.9, 4e-3);
 }
 
+// The one pass on every kernel this CPU runs (the plain loop and the AVX2 one).
 TEST(AdamW, TheOnePassUpdateMatchesItsAtenTwin) {
-  at::manual_seed(3);
-  auto a = at::randn({64, 33}).set_requires_grad(true), b = a.detach().clone().set_requires_grad(true);
-  auto ab = at::randn({33}).set_requires_grad(true), bb = ab.detach().clone().set_requires_grad(true);
-  AdamW fast({{"w", a}, {"b", ab}}, adamw(/*wd=*/0.05, /*clip=*/0.5));
-  AdamW slow({{"w", b}, {"b", bb}}, adamw(0.05, 0.5));
-  slow.set_fused(false);
-  for (int step = 0; step < 5; ++step) {
-    auto g = at::randn({64, 33}), gb = at::randn({33});
-    a.mutable_grad() = g.clone();
-    ab.mutable_grad() = gb.clone();
-    b.mutable_grad() = g.clone();
-    bb.mutable_grad() = gb.clone();
-    fast.step(0.01);
-    slow.step(0.01);
+  for (const char* isa : elementwise_isas_here()) {
+    simd::pin_elementwise_isa(isa);
+    at::manual_seed(3);
+    auto a = at::randn({64, 33}).set_requires_grad(true), b = a.detach().clone().set_requires_grad(true);
+    auto ab = at::randn({33}).set_requires_grad(true), bb = ab.detach().clone().set_requires_grad(true);
+    AdamW fast({{"w", a}, {"b", ab}}, adamw(/*wd=*/0.05, /*clip=*/0.5));
+    AdamW slow({{"w", b}, {"b", bb}}, adamw(0.05, 0.5));
+    slow.set_fused(false);
+    for (int step = 0; step < 5; ++step) {
+      auto g = at::randn({64, 33}), gb = at::randn({33});
+      a.mutable_grad() = g.clone();
+      ab.mutable_grad() = gb.clone();
+      b.mutable_grad() = g.clone();
+      bb.mutable_grad() = gb.clone();
+      fast.step(0.01);
+      slow.step(0.01);
+    }
+    EXPECT_LT(test::max_abs_diff(a, b), 1e-6) << isa;
+    EXPECT_LT(test::max_abs_diff(ab, bb), 1e-6) << isa;
+    EXPECT_LT(test::max_abs_diff(fast.state()[1].second, slow.state()[1].second), 1e-6) << isa;
   }
-  EXPECT_LT(test::max_abs_diff(a, b), 1e-6);
-  EXPECT_LT(test::max_abs_diff(ab, bb), 1e-6);
-  EXPECT_LT(test::max_abs_diff(fast.state()[1].second, slow.state()[1].second), 1e-6);
+  simd::pin_elementwise_isa(nullptr);
 }
 
 // bf16 parameters: the one pass widens the bf16 gradient and writes the parameter
-// from its master; the ATen twin steps the master and copies it.
+// from its master as it goes; the ATen twin steps the master and copies it.
 TEST(AdamW, TheOnePassUpdateOfBf16ParametersMatchesItsAtenTwin) {
-  at::manual_seed(5);
-  auto init = at::randn({70001});  // parallel chunks, blocks and a ragged tail
-  auto a = init.to(at::kBFloat16).set_requires_grad(true), b = init.to(at::kBFloat16).set_requires_grad(true);
-  AdamW fast({{"w", a}}, adamw(/*wd=*/0.05, /*clip=*/0.5));
-  AdamW slow({{"w", b}}, adamw(0.05, 0.5));
-  slow.set_fused(false);
-  for (int step = 0; step < 5; ++step) {
-    auto g = at::randn({70001}).to(at::kBFloat16);
-    a.mutable_grad() = g.clone();
-    b.mutable_grad() = g.clone();
-    fast.step(0.01);
-    slow.step(0.01);
+  for (const char* isa : elementwise_isas_here()) {
+    simd::pin_elementwise_isa(isa);
+    at::manual_seed(5);
+    auto init = at::randn({70001});  // parallel chunks and a ragged tail
+    auto a = init.to(at::kBFloat16).set_requires_grad(true), b = init.to(at::kBFloat16).set_requires_grad(true);
+    AdamW fast({{"w", a}}, adamw(/*wd=*/0.05, /*clip=*/0.5));
+    AdamW slow({{"w", b}}, adamw(0.05, 0.5));
+    slow.set_fused(false);
+    for (int step = 0; step < 5; ++step) {
+      auto g = at::randn({70001}).to(at::kBFloat16);
+      a.mutable_grad() = g.clone();
+      b.mutable_grad() = g.clone();
+      fast.step(0.01);
+      slow.step(0.01);
+    }
+    auto fs = fast.state(), ss = slow.state();
+    for (size_t i = 0; i + 1 < fs.size(); ++i)
+      EXPECT_LT(test::max_abs_diff(fs[i].second, ss[i].second), 1e-6) << isa << " " << fs[i].first;
+    ASSERT_EQ(fs.back().first, "w.master");
+    EXPECT_TRUE(at::equal(a, fs.back().second.to(at::kBFloat16))) << isa << ": the parameter is its master, rounded";
+    EXPECT_LT(test::max_abs_diff(a, b), 1e-2) << isa;
   }
-  auto fs = fast.state(), ss = slow.state();
-  for (size_t i = 0; i + 1 < fs.size(); ++i) EXPECT_LT(test::max_abs_diff(fs[i].second, ss[i].second), 1e-6) << fs[i].first;
-  ASSERT_EQ(fs.back().first, "w.master");
-  EXPECT_TRUE(at::equal(a, fs.back().second.to(at::kBFloat16))) << "the parameter is its master, rounded";
-  EXPECT_LT(test::max_abs_diff(a, b), 1e-2);
+  simd::pin_elementwise_isa(nullptr);
 }
