@@ -334,6 +334,9 @@ public final class PpoBench implements Callable<Integer> {
           result.get("trained_tokens_per_s"), result.get("learn_gflops"), result.get("measurement_error"), dtype, gemm,
           rate.best());
     }
+    int steps = epochs * (batch / minibatch);
+    out.printf("optimizer: %.3f s of learn in %d steps, %.1f ms a step (gradient clipping and AdamW)%n",
+        t.get("optimizer"), steps, 1e3 * t.get("optimizer") / steps);
     if (dist.active()) {
       out.printf("ranks:   %d (Gloo over loopback), all-reduce %.4f s and %.1f MB per optimizer step (rank 0)%n",
           dist.worldSize(), t.get("allreduce_per_step"), t.get("allreduce_mb_per_step"));
@@ -347,7 +350,8 @@ public final class PpoBench implements Callable<Integer> {
       out.printf("%-10s %10s %10s %8s%n", "phase", "rlhf4j", "pytorch", "ratio");
       for (var e : t.entrySet()) {
         if (!theirs.containsKey(e.getKey())) continue;  // the all-reduce figures are rlhf4j's alone
-        out.printf("%-10s %10.3f %10.3f %7.2fx%n", e.getKey(), e.getValue(), theirs.get(e.getKey()),
+        String label = PHASES.contains(e.getKey()) ? e.getKey() : " " + e.getKey();  // a part of a phase
+        out.printf("%-10s %10.3f %10.3f %7.2fx%n", label, e.getValue(), theirs.get(e.getKey()),
             e.getValue() / theirs.get(e.getKey()));
       }
       out.printf("%-10s %10.3f %10.3f %7.2fx%n", "iteration", total(t), (double) pytorch.get("total_seconds"),
@@ -375,7 +379,7 @@ public final class PpoBench implements Callable<Integer> {
    * One iteration of the trainer ({@link PpoTrainer#step()}), timed by phase from its own
    * time/* metrics, in seconds: rollout (generation and the critic's values), ref, reward (the
    * reward model's scores, within sampling) and learn (rewards, advantages and the optimizer
-   * steps).
+   * steps); optimizer: the part of learn spent in optimizer steps (clipping and AdamW).
    */
   Map<String, Double> iteration(PpoTrainer trainer) {
     ProcessGroup.Counters before = dist.active() ? ProcessGroup.counters() : null;
@@ -388,6 +392,7 @@ public final class PpoBench implements Callable<Integer> {
     t.put("ref", m.get("time/ref"));
     t.put("reward", m.get("time/reward"));
     t.put("learn", m.get("time/learn"));
+    t.put("optimizer", m.get("time/optimizer"));
     if (before != null) {
       ProcessGroup.Counters after = ProcessGroup.counters();
       double n = m.get("ppo/epochs") * (batch / minibatch);

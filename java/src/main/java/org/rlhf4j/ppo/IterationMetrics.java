@@ -24,8 +24,12 @@ final class IterationMetrics {
    */
   record Times(long start, long sampled, long referenced, long learned, double scoringSeconds, int rows) {}
 
-  /** What learning did: its losses, its epochs, the learning rate and the non-finite counters after it. */
-  record Learning(LossAggregate losses, int epochs, double lr, long skippedSteps, long skippedIterations) {}
+  /**
+   * What learning did: its losses, its epochs, the learning rate, the non-finite counters after
+   * it, and the seconds of it spent in optimizer steps.
+   */
+  record Learning(LossAggregate losses, int epochs, double lr, long skippedSteps, long skippedIterations,
+      double optimizerSeconds) {}
 
   /** Adds a learned iteration's metrics to m (which holds sampling's and feedback's). */
   static void put(Map<String, Double> m, RewardStats rs, Advantages adv, double klCoef, Learning learning,
@@ -55,6 +59,7 @@ final class IterationMetrics {
     m.put("time/ref", (t.referenced() - t.sampled()) / 1e9);
     m.put("time/reward", t.scoringSeconds());
     m.put("time/learn", (t.learned() - t.referenced()) / 1e9);
+    m.put("time/optimizer", learning.optimizerSeconds());
     m.put("tokens_per_s", rs.responseLength() * t.rows() / ((t.learned() - t.start()) / 1e9));
     if (dist.active()) m.put("time/allreduce", allreduceSeconds);
   }

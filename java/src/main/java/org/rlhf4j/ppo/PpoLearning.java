@@ -45,6 +45,7 @@ final class PpoLearning implements AutoCloseable {
   private final NonFinitePolicy nonFinite;
   private final Distributed dist = Distributed.current();
   private long optimizerSteps;
+  private long optimizerNanos;
   private long skippedSteps;
 
   PpoLearning(PpoRunConfig config, PpoParts parts) {
@@ -213,8 +214,10 @@ final class PpoLearning implements AutoCloseable {
 
   private void optimizerStep() {
     double rate = lr.lr(optimizerSteps);
+    long t0 = System.nanoTime();
     StepResult policyStep = policyOptimizer.step(rate);
     StepResult criticStep = criticOptimizer == null ? null : criticOptimizer.step(rate);
+    optimizerNanos += System.nanoTime() - t0;
     optimizerSteps++;
     if (policyStep.skipped() || (criticStep != null && criticStep.skipped())) {
       nonFinite.skipped("optimizer step " + optimizerSteps + ": the gradients are NaN or Inf", "the step was skipped");
@@ -241,6 +244,14 @@ final class PpoLearning implements AutoCloseable {
 
   long skippedSteps() {
     return skippedSteps;
+  }
+
+  /**
+   * Seconds spent in optimizer steps since this object was made: clipping and AdamW for the
+   * policy and a separate critic, with the gradients' average over ranks that a step begins with.
+   */
+  double optimizerSeconds() {
+    return optimizerNanos / 1e9;
   }
 
   Optimizer policyOptimizer() {

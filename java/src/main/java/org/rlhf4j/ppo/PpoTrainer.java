@@ -170,6 +170,7 @@ public final class PpoTrainer implements AutoCloseable {
     final long it = iteration + 1;
     final long start = System.nanoTime();
     final double allreduceBefore = dist.allreduceSeconds();
+    final double optimizerBefore = learning.optimizerSeconds();
     Map<String, Double> metrics = new LinkedHashMap<>();
     Rewind rewind = new Rewind(parts.prompts(), feedback.scoreMoments());
 
@@ -200,7 +201,8 @@ public final class PpoTrainer implements AutoCloseable {
       iteration = it;
       elapsedSeconds += (learned - start) / 1e9;
       IterationMetrics.put(metrics, fb.rewards(), fb.advantages(), klCoef,
-          new IterationMetrics.Learning(losses, epochs, learning.lastLr(), learning.skippedSteps(), skippedIterations),
+          new IterationMetrics.Learning(losses, epochs, learning.lastLr(), learning.skippedSteps(), skippedIterations,
+              learning.optimizerSeconds() - optimizerBefore),
           new IterationMetrics.Times(start, sampled, fb.referenced(), learned, batch.scoringSeconds(), rollout.batch()),
           dist.allreduceSeconds() - allreduceBefore, dist);
       return new Iteration(it, IterationMetrics.meanOverRanks(metrics, dist), batch.samples(SAMPLES_KEPT));

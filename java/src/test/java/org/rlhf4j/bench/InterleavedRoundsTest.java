@@ -115,6 +115,33 @@ class InterleavedRoundsTest {
     assertTrue(!second.containsKey("iteration_vs_pytorch_median"), "no run compared itself with PyTorch");
   }
 
+  /**
+   * The optimizer steps' seconds are a part of learn: their median is reported beside the phases
+   * and never added to the iteration; a run that did not time them leaves the median out.
+   */
+  @Test
+  void theOptimizersSecondsAreAPartOfLearnNotAPhase() throws Exception {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    InterleavedRounds.Run a = InterleavedRounds.Run.of(json.readTree(
+        "{\"seconds\": {\"rollout\": 1, \"ref\": 1, \"reward\": 1, \"learn\": 9, \"optimizer\": 0.4}}"));
+    InterleavedRounds.Run b = InterleavedRounds.Run.of(json.readTree(
+        "{\"seconds\": {\"rollout\": 1, \"ref\": 1, \"reward\": 1, \"learn\": 11, \"optimizer\": 0.6}}"));
+    InterleavedRounds.Run untimed = InterleavedRounds.Run.of(json.readTree(
+        "{\"seconds\": {\"rollout\": 1, \"ref\": 1, \"reward\": 1, \"learn\": 10}}"));
+    assertEquals(12.0, a.iteration(), 1e-12, "rollout + ref + reward + learn");
+    Map<String, Object> s = new InterleavedRounds(List.of(), List.of("", "--dtype bf16"), 2)
+        .summary(List.of(List.of(a, b), List.of(a, untimed)));
+    @SuppressWarnings("unchecked")
+    List<Map<String, Object>> variants = (List<Map<String, Object>>) s.get("variants");
+    @SuppressWarnings("unchecked")
+    Map<String, Double> timed = (Map<String, Double>) variants.get(0).get("phases_median");
+    assertEquals(0.5, timed.get("optimizer"), 1e-12);
+    assertEquals(13.0, (double) variants.get(0).get("iteration_median"), 1e-12);
+    @SuppressWarnings("unchecked")
+    Map<String, Double> partly = (Map<String, Double>) variants.get(1).get("phases_median");
+    assertTrue(!partly.containsKey("optimizer"), partly.toString());
+  }
+
   /** A variant of one flag is an option's name: the bench's command line takes it as --compare's value. */
   @Test
   void aVariantMayBeOneFlag() {

@@ -36,6 +36,9 @@ class PpoBenchJsonTest {
     for (String phase : new String[] {"rollout", "ref", "reward", "learn"}) {
       assertTrue(r.get("seconds").get(phase).asDouble() > 0, phase);
     }
+    double optimizer = r.get("seconds").get("optimizer").asDouble();
+    assertTrue(optimizer > 0 && optimizer < r.get("seconds").get("learn").asDouble(),
+        "the optimizer steps are timed as a part of learn: " + r.get("seconds"));
     JsonNode gemm = r.get("gemm");
     assertEquals(r.get("gemm_path").asText(), gemm.get("best").asText());
     double rate = r.get("gemm_gflops").asDouble();
@@ -81,6 +84,9 @@ class PpoBenchJsonTest {
     for (String phase : new String[] {"rollout", "ref", "reward", "learn"}) {
       assertTrue(r.get("seconds").get(phase).asDouble() > 0, phase);
     }
+    double optimizer = r.get("seconds").get("optimizer").asDouble();
+    assertTrue(optimizer > 0 && optimizer < r.get("seconds").get("learn").asDouble(),
+        "the optimizer steps are timed as a part of learn: " + r.get("seconds"));
     assertTrue(r.get("peak_rss_gb").asDouble() > 0, r.toString());
     assertTrue(java.util.List.of("bounded", "keep", "off").contains(r.get("cpu_cache_mode").asText()), r.toString());
     String[] alone = java.util.Arrays.copyOf(tiny, tiny.length + 2);
