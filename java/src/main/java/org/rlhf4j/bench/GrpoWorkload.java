@@ -105,7 +105,7 @@ final class GrpoWorkload {
     t.put("ref", m.get("time/ref"));
     t.put("reward", m.get("time/reward"));
     t.put("learn", m.get("time/learn"));
-    t.put("optimizer", m.get("time/optimizer"));
+    t.put(PpoBench.OPTIMIZER, m.get("time/optimizer"));
     t.put("padding_waste", m.get("learn/padding_waste"));
     return t;
   }
@@ -157,10 +157,7 @@ final class GrpoWorkload {
         b.minibatch, b.epochs, dt,
         r.get("threads"));
     out.printf("%-10s %10s%n", "phase", "seconds");
-    for (var e : seconds.entrySet()) {
-      String label = PpoBench.PHASES.contains(e.getKey()) ? e.getKey() : " " + e.getKey();  // a part of a phase
-      out.printf("%-10s %10.3f%n", label, e.getValue());
-    }
+    for (var e : seconds.entrySet()) out.printf("%-10s %10.3f%n", PpoBench.label(e.getKey()), e.getValue());
     out.printf("rollout: %.0f live generated tokens/s (%d real tokens; a static batch would pad %.0f%% of its steps)%n",
         r.get("live_generated_tokens_per_s"), generated, 100 * (double) r.get("static_decoding_padding_waste"));
     out.printf("learn:   %.0f trained tokens/s (%d real tokens), padding %.0f%% of the learning passes' positions%n",

@@ -21,9 +21,6 @@ import picocli.CommandLine;
  * the figure to report. Prints a line per run, a summary table and one JSON line.
  */
 final class InterleavedRounds {
-  /** The seconds of learn spent in optimizer steps: reported beside the phases, not added to them. */
-  static final String OPTIMIZER = "optimizer";
-
   /**
    * One run's figures, read from the JSON line a bench process prints last; the ppo workload's
    * read-bandwidth and GEMM-rate fractions (null in its JSON for a measurement error), plain
@@ -45,8 +42,8 @@ final class InterleavedRounds {
         if (!v.isNumber()) throw new IllegalStateException("the bench's JSON line has no seconds." + phase + ": " + j);
         s.put(phase, v.asDouble());
       }
-      JsonNode optimizer = j.path("seconds").path(OPTIMIZER);
-      if (optimizer.isNumber()) s.put(OPTIMIZER, optimizer.asDouble());  // a part of learn, where the run timed it
+      JsonNode optimizer = j.path("seconds").path(PpoBench.OPTIMIZER);
+      if (optimizer.isNumber()) s.put(PpoBench.OPTIMIZER, optimizer.asDouble());  // a part of learn, where the run timed it
       JsonNode generated = j.has("live_generated_tokens_per_s") ? j.get("live_generated_tokens_per_s")
           : j.path("generated_tokens_per_s");
       return new Run(j.path("library").asText(), j.path("dtype").asText(), s, generated.asDouble(),
@@ -218,8 +215,8 @@ final class InterleavedRounds {
       }
       Map<String, Double> phases = new LinkedHashMap<>();
       for (String phase : PpoBench.PHASES) phases.put(phase, median(mine.stream().mapToDouble(x -> x.seconds().get(phase)).toArray()));
-      if (mine.stream().allMatch(x -> x.seconds().containsKey(OPTIMIZER))) {
-        phases.put(OPTIMIZER, median(mine.stream().mapToDouble(x -> x.seconds().get(OPTIMIZER)).toArray()));
+      if (mine.stream().allMatch(x -> x.seconds().containsKey(PpoBench.OPTIMIZER))) {
+        phases.put(PpoBench.OPTIMIZER, median(mine.stream().mapToDouble(x -> x.seconds().get(PpoBench.OPTIMIZER)).toArray()));
       }
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("options", labels.get(v));

@@ -336,7 +336,7 @@ public final class PpoBench implements Callable<Integer> {
     }
     int steps = epochs * (batch / minibatch);
     out.printf("optimizer: %.3f s of learn in %d steps, %.1f ms a step (gradient clipping and AdamW)%n",
-        t.get("optimizer"), steps, 1e3 * t.get("optimizer") / steps);
+        t.get(OPTIMIZER), steps, 1e3 * t.get(OPTIMIZER) / steps);
     if (dist.active()) {
       out.printf("ranks:   %d (Gloo over loopback), all-reduce %.4f s and %.1f MB per optimizer step (rank 0)%n",
           dist.worldSize(), t.get("allreduce_per_step"), t.get("allreduce_mb_per_step"));
@@ -350,8 +350,7 @@ public final class PpoBench implements Callable<Integer> {
       out.printf("%-10s %10s %10s %8s%n", "phase", "rlhf4j", "pytorch", "ratio");
       for (var e : t.entrySet()) {
         if (!theirs.containsKey(e.getKey())) continue;  // the all-reduce figures are rlhf4j's alone
-        String label = PHASES.contains(e.getKey()) ? e.getKey() : " " + e.getKey();  // a part of a phase
-        out.printf("%-10s %10.3f %10.3f %7.2fx%n", label, e.getValue(), theirs.get(e.getKey()),
+        out.printf("%-10s %10.3f %10.3f %7.2fx%n", label(e.getKey()), e.getValue(), theirs.get(e.getKey()),
             e.getValue() / theirs.get(e.getKey()));
       }
       out.printf("%-10s %10.3f %10.3f %7.2fx%n", "iteration", total(t), (double) pytorch.get("total_seconds"),
@@ -392,7 +391,7 @@ public final class PpoBench implements Callable<Integer> {
     t.put("ref", m.get("time/ref"));
     t.put("reward", m.get("time/reward"));
     t.put("learn", m.get("time/learn"));
-    t.put("optimizer", m.get("time/optimizer"));
+    t.put(OPTIMIZER, m.get("time/optimizer"));
     if (before != null) {
       ProcessGroup.Counters after = ProcessGroup.counters();
       double n = m.get("ppo/epochs") * (batch / minibatch);
@@ -420,6 +419,14 @@ public final class PpoBench implements Callable<Integer> {
 
   /** The phases an iteration is timed by, in order. */
   static final List<String> PHASES = List.of("rollout", "ref", "reward", "learn");
+
+  /** The seconds of learn spent in optimizer steps: reported beside the phases, never added to them. */
+  static final String OPTIMIZER = "optimizer";
+
+  /** A timing's row label: a phase's name, or a part of a phase's indented under it. */
+  static String label(String timing) {
+    return PHASES.contains(timing) ? timing : " " + timing;
+  }
 
   /** An iteration's seconds: its four phases (the all-reduce figures are within learn). */
   static double total(Map<String, Double> seconds) {
