@@ -61,19 +61,25 @@ struct Scalars {
 };
 
 // w <- w * keep + step * m / (sqrt(v) / sqrt_bias2 + eps) after the moment updates, for
-// elements [begin, end). G: the gradient's type, float or bf16 (widened as it is read);
-// out, when not null, receives w rounded to bf16 (to nearest even, as copy_), in the
-// same pass. The plain twin also finishes the AVX2 kernel's last elements.
+// element i. G: the gradient's type, float or bf16 (widened as it is read); out, when not
+// null, receives w rounded to bf16 (to nearest even, as copy_), in the same pass. Inlined
+// into each kernel and compiled for its target: in the AVX2 kernel GCC fuses the
+// multiply-adds, as that kernel's scalar elements always have been.
+template <typename G>
+__attribute__((always_inline)) inline void adamw_element(float* w, const G* g, float* m, float* v, c10::BFloat16* out,
+                                                         int64_t i, const Scalars& c) {
+  const float gi = static_cast<float>(g[i]) * c.clip;
+  m[i] = m[i] * c.b1 + (1 - c.b1) * gi;
+  v[i] = v[i] * c.b2 + (1 - c.b2) * gi * gi;
+  w[i] = w[i] * c.keep + c.step * m[i] / (std::sqrt(v[i]) / c.sqrt_bias2 + c.eps);
+  if (out) out[i] = c10::BFloat16(w[i]);
+}
+
+// Elements [begin, end), one at a time: the twin of the AVX2 kernel.
 template <typename G>
 void adamw_range_plain(float* w, const G* g, float* m, float* v, c10::BFloat16* out, int64_t begin, int64_t end,
                        const Scalars& c) {
-  for (int64_t i = begin; i < end; ++i) {
-    const float gi = static_cast<float>(g[i]) * c.clip;
-    m[i] = m[i] * c.b1 + (1 - c.b1) * gi;
-    v[i] = v[i] * c.b2 + (1 - c.b2) * gi * gi;
-    w[i] = w[i] * c.keep + c.step * m[i] / (std::sqrt(v[i]) / c.sqrt_bias2 + c.eps);
-    if (out) out[i] = c10::BFloat16(w[i]);
-  }
+  for (int64_t i = begin; i < end; ++i) adamw_element(w, g, m, v, out, i, c);
 }
 
 template <typename G>
@@ -100,7 +106,7 @@ __attribute__((target("avx2,fma"))) void adamw_range_avx2(float* w, const G* g, 
     _mm256_storeu_ps(w + i, wi);
     if (out) round8_to_bf16(wi, out + i);
   }
-  adamw_range_plain(w, g, m, v, out, i, end, c);
+  for (; i < end; ++i) adamw_element(w, g, m, v, out, i, c);
 }
 
 template <typename G>
