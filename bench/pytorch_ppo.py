@@ -96,6 +96,15 @@ def whiten(x):
     return (x - x.mean()) / (x.std() + 1e-8)
 
 
+def optimizer_step(policy, opt):
+    """Clip, step and zero the gradients; its seconds, as rlhf4j's time/optimizer counts them."""
+    t0 = time.perf_counter()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return time.perf_counter() - t0
+
+
 def iteration(policy, ref, reward, opt, prompts, a, seed):
     t = {}
     P = prompts.size(1)
@@ -119,7 +128,7 @@ def iteration(policy, ref, reward, opt, prompts, a, seed):
         returns = adv + old_values
         adv = whiten(adv)
     shuffle = torch.Generator().manual_seed(seed)
-    optimizer = 0.0  # the part of learn in clip_grad_norm_ and AdamW's step, as rlhf4j's time/optimizer
+    optimizer = 0.0  # the part of learn in optimizer_step
     for _ in range(a.epochs):
         order = torch.randperm(a.batch, generator=shuffle)
         for s in range(0, a.batch, a.minibatch):
@@ -131,11 +140,7 @@ def iteration(policy, ref, reward, opt, prompts, a, seed):
             vf_loss = torch.max((values - returns[idx]) ** 2, (v_clipped - returns[idx]) ** 2).mean()
             loss = pg_loss + 0.1 * vf_loss
             loss.backward()
-            o0 = time.perf_counter()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            optimizer += time.perf_counter() - o0
+            optimizer += optimizer_step(policy, opt)
     t4 = time.perf_counter()
     t.update(rollout=t1 - t0, ref=t2 - t1, reward=t3 - t2, learn=t4 - t3, optimizer=optimizer)
     return t
@@ -174,7 +179,7 @@ def grpo_iteration(policy, ref, reward, opt, prompts, a, seed, lengths):
         adv = ((grouped - grouped.mean(1, keepdim=True)) / (grouped.std(1, keepdim=True) + 1e-4)).view(-1)
         del ref_logp
     shuffle = torch.Generator().manual_seed(seed)
-    optimizer = 0.0  # the part of learn in clip_grad_norm_ and AdamW's step, as rlhf4j's time/optimizer
+    optimizer = 0.0  # the part of learn in optimizer_step
     for _ in range(a.epochs):
         order = torch.randperm(n, generator=shuffle)
         for s in range(0, n, a.minibatch):
@@ -185,11 +190,7 @@ def grpo_iteration(policy, ref, reward, opt, prompts, a, seed, lengths):
             pg = torch.max(-A * ratio, -A * ratio.clamp(0.8, 1.2))
             loss = (pg * mask[idx]).sum() / mask[idx].sum()
             loss.backward()
-            o0 = time.perf_counter()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            optimizer += time.perf_counter() - o0
+            optimizer += optimizer_step(policy, opt)
     t4 = time.perf_counter()
     t.update(rollout=t1 - t0, ref=t2 - t1, reward=t3 - t2, learn=t4 - t3, optimizer=optimizer)
     return t

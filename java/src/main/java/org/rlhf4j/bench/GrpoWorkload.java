@@ -100,12 +100,7 @@ final class GrpoWorkload {
       throw new IllegalStateException("the rollout's lengths " + Arrays.toString(generated.getLast())
           + " are not the forced " + Arrays.toString(lengths));
     }
-    Map<String, Double> t = new LinkedHashMap<>();
-    t.put("rollout", m.get("time/rollout") - m.get("time/reward"));
-    t.put("ref", m.get("time/ref"));
-    t.put("reward", m.get("time/reward"));
-    t.put("learn", m.get("time/learn"));
-    t.put(PpoBench.OPTIMIZER, m.get("time/optimizer"));
+    Map<String, Double> t = PpoBench.phaseSeconds(m);
     t.put("padding_waste", m.get("learn/padding_waste"));
     return t;
   }

@@ -213,11 +213,10 @@ final class InterleavedRounds {
         ratio[r] = iteration[r] / first.get(r).iteration();
         tokensRatio[r] = mine.get(r).generatedTokensPerS() / first.get(r).generatedTokensPerS();
       }
+      List<String> timed = new ArrayList<>(PpoBench.PHASES);
+      if (mine.stream().allMatch(x -> x.seconds().containsKey(PpoBench.OPTIMIZER))) timed.add(PpoBench.OPTIMIZER);
       Map<String, Double> phases = new LinkedHashMap<>();
-      for (String phase : PpoBench.PHASES) phases.put(phase, median(mine.stream().mapToDouble(x -> x.seconds().get(phase)).toArray()));
-      if (mine.stream().allMatch(x -> x.seconds().containsKey(PpoBench.OPTIMIZER))) {
-        phases.put(PpoBench.OPTIMIZER, median(mine.stream().mapToDouble(x -> x.seconds().get(PpoBench.OPTIMIZER)).toArray()));
-      }
+      for (String key : timed) phases.put(key, median(mine.stream().mapToDouble(x -> x.seconds().get(key)).toArray()));
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("options", labels.get(v));
       m.put("dtype", mine.get(0).dtype());

@@ -386,12 +386,7 @@ public final class PpoBench implements Callable<Integer> {
     if (m.get("response_length/mean") != newTokens) {
       throw new IllegalStateException("the rollout did not generate " + newTokens + " tokens per prompt");
     }
-    Map<String, Double> t = new LinkedHashMap<>();
-    t.put("rollout", m.get("time/rollout") - m.get("time/reward"));
-    t.put("ref", m.get("time/ref"));
-    t.put("reward", m.get("time/reward"));
-    t.put("learn", m.get("time/learn"));
-    t.put(OPTIMIZER, m.get("time/optimizer"));
+    Map<String, Double> t = phaseSeconds(m);
     if (before != null) {
       ProcessGroup.Counters after = ProcessGroup.counters();
       double n = m.get("ppo/epochs") * (batch / minibatch);
@@ -422,6 +417,20 @@ public final class PpoBench implements Callable<Integer> {
 
   /** The seconds of learn spent in optimizer steps: reported beside the phases, never added to them. */
   static final String OPTIMIZER = "optimizer";
+
+  /**
+   * A trainer step's phases and optimizer seconds from its time/* metrics: rollout without the
+   * reward model's scoring (timed within sampling, reported as reward).
+   */
+  static Map<String, Double> phaseSeconds(Map<String, Double> metrics) {
+    Map<String, Double> t = new LinkedHashMap<>();
+    t.put("rollout", metrics.get("time/rollout") - metrics.get("time/reward"));
+    t.put("ref", metrics.get("time/ref"));
+    t.put("reward", metrics.get("time/reward"));
+    t.put("learn", metrics.get("time/learn"));
+    t.put(OPTIMIZER, metrics.get("time/optimizer"));
+    return t;
+  }
 
   /** A timing's row label: a phase's name, or a part of a phase's indented under it. */
   static String label(String timing) {
