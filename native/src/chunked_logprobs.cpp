@@ -27,9 +27,14 @@ at::ScalarType wide(at::ScalarType t) { return at::promote_types(t, at::kFloat);
 
 // logits / temperature of rows h [n, d] under the head w [V, d]: [n, V], widened as Model::lm_logits.
 // w32: float32_copy_for_products(w), made once a pass rather than once a chunk.
-at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, const at::Tensor& w32, double temperature) {
+// rows_only: only the row kernels read them, so bf16 logits of bf16 products at
+// temperature 1 stay bf16 (the kernels widen a row at a time: the same values,
+// without an [n, V] copy). Products on float32 copies keep float32 for their gradient.
+at::Tensor chunk_logits(const at::Tensor& h, const at::Tensor& w, const at::Tensor& w32, double temperature,
+                        bool rows_only) {
   auto z = w32.defined() ? linear_with_float32_copy(h, w32, /*w_is_out_by_in=*/true)
                          : linear(h, w, {}, /*w_is_out_by_in=*/true);
+  if (rows_only && temperature == 1.0 && !bf16_on_float32_copies(w) && softmax_rows_applies(z)) return z;
   z = z.to(wide(z.scalar_type()));
   return temperature == 1.0 ? z : z / temperature;
 }
@@ -89,7 +94,8 @@ struct HeadGrads {
                          : at::zeros(ws.sizes(), ws.options().dtype(wide(ws.scalar_type())));
   }
 
-  // Adds one chunk: gz = d L / d logits [n, V] of rows hc [n, d] starting at row s.
+  // Adds one chunk: gz = d L / d logits [n, V] of rows hc [n, d] starting at row s;
+  // float32, or bf16 already where the row kernels rounded it (then .to is no copy).
   void add(const at::Tensor& gz, const at::Tensor& hc, const at::Tensor& ws, int64_t s) {
     if (widened) {
       if (h.defined()) h.narrow(0, s, hc.size(0)).copy_(matmul_f32(gz, ws32));  // [n, d]
@@ -159,7 +165,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     for (int64_t s = 0; s < N; s += chunk) {
       const int64_t n = std::min(chunk, N - s);
       z = at::Tensor();  // the last chunk's buffer goes before this one's comes: one at a time
-      z = chunk_logits(h.narrow(0, s, n), w, w32, temperature);  // [n, V]
+      z = chunk_logits(h.narrow(0, s, n), w, w32, temperature, /*rows_only=*/entropy_mode != 2);  // [n, V]
       if (softmax_rows_applies(z)) {
         auto r = row_log_softmax(z, targets.narrow(0, s, n), entropy_mode != 0);
         logprobs.narrow(0, s, n).copy_(r.logprobs);
@@ -241,7 +247,8 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
       const int64_t n = std::min(chunk, N - s);
       auto hc = h.narrow(0, s, n);
       // [n, V]: z, then d loss / dz
-      auto gz = s == last && kept.defined() ? std::move(kept) : chunk_logits(hc, w, w32, temperature);
+      auto gz = s == last && kept.defined() ? std::move(kept)
+                                            : chunk_logits(hc, w, w32, temperature, /*rows_only=*/!entropy_grad);
       logits_grad_(gz, targets.narrow(0, s, n), g_logp.narrow(0, s, n),
                    entropy_grad ? grads[1].narrow(0, s, n) : none, temperature);
       out.add(gz, hc, w, s);
@@ -303,7 +310,8 @@ RefScores ref_scores(const Model& ref, const at::Tensor& h_ref, const Model* pol
   if (policy) out.full_kl = at::empty({N}, opts);
   for (int64_t s = 0; s < N; s += chunk) {
     const int64_t n = std::min(chunk, N - s);
-    auto z_ref = chunk_logits(hr.narrow(0, s, n), ref.lm_head_weight(), w32_ref, temperature);  // [n, V]
+    auto z_ref = chunk_logits(hr.narrow(0, s, n), ref.lm_head_weight(), w32_ref, temperature,
+                              /*rows_only=*/policy == nullptr);  // [n, V]
     if (!policy && softmax_rows_applies(z_ref)) {
       out.ref_logprobs.narrow(0, s, n).copy_(row_log_softmax(z_ref, t.narrow(0, s, n), false).logprobs);
       continue;
@@ -311,7 +319,7 @@ RefScores ref_scores(const Model& ref, const at::Tensor& h_ref, const Model* pol
     auto ref_logp = at::log_softmax(z_ref, -1);
     out.ref_logprobs.narrow(0, s, n).copy_(ref_logp.gather(1, t.narrow(0, s, n).unsqueeze(1)).squeeze(1));
     if (policy) {
-      auto z = chunk_logits(hp.narrow(0, s, n), policy->lm_head_weight(), w32_policy, temperature);
+      auto z = chunk_logits(hp.narrow(0, s, n), policy->lm_head_weight(), w32_policy, temperature, false);
       auto logp = at::log_softmax(z, -1);
       // KL(pi || ref) = sum_v pi(v) (log pi(v) - log ref(v))
       auto pi = logp.exp();

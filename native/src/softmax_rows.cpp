@@ -9,13 +9,16 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <vector>
 
+#include "bf16_convert.hpp"
 #include "simd.hpp"
 
 namespace r4j {
 namespace {
 
 std::atomic<bool> rows_fast_enabled{true};
+std::atomic<bool> bf16_rows_enabled{true};
 
 float lse_max_plain(const float* z, int64_t V) {
   float m = -std::numeric_limits<float>::infinity();
@@ -96,26 +99,45 @@ RowKernels row_kernels() {
 }
 
 bool softmax_rows_applies(const at::Tensor& z) {
-  return rows_fast_enabled && z.device().is_cpu() && z.scalar_type() == at::kFloat && z.dim() == 2 && z.is_contiguous() &&
-         z.size(1) > 0;
+  const bool dtype = z.scalar_type() == at::kFloat || (z.scalar_type() == at::kBFloat16 && bf16_rows_enabled);
+  return rows_fast_enabled && z.device().is_cpu() && dtype && z.dim() == 2 && z.is_contiguous() && z.size(1) > 0;
 }
 
 void set_fast_softmax_rows(bool on) { rows_fast_enabled = on; }
 
-RowLogSoftmax row_log_softmax(const at::Tensor& z, const at::Tensor& targets, bool entropy) {
-  TORCH_CHECK(softmax_rows_applies(z), "row_log_softmax: z must be a contiguous float32 CPU [n, V]");
+void set_bf16_softmax_rows(bool on) { bf16_rows_enabled = on; }
+
+namespace {
+
+// Row i of z as float32 for the kernels: the row itself, or a bf16 row widened
+// (exactly) into the thread's buffer of V floats, which stays in its cache.
+float* float_row(float* z, int64_t, std::vector<float>&) { return z; }
+float* float_row(c10::BFloat16* z, int64_t V, std::vector<float>& buffer) {
+  buffer.resize(V);
+  widen_bf16(z, buffer.data(), V);
+  return buffer.data();
+}
+
+// A row the gradient kernel wrote back into z: in place already, or rounded into the bf16 row.
+void store_row(const float*, float*, int64_t) {}
+void store_row(const float* row, c10::BFloat16* z, int64_t V) { round_to_bf16(row, z, V); }
+
+template <class T>
+RowLogSoftmax row_log_softmax_of(const at::Tensor& z, const at::Tensor& targets, bool entropy) {
   const int64_t n = z.size(0), V = z.size(1);
   auto y = targets.to(at::kLong).contiguous();
-  RowLogSoftmax out{at::empty({n}, z.options()), entropy ? at::empty({n}, z.options()) : at::Tensor()};
+  auto opts = z.options().dtype(at::kFloat);
+  RowLogSoftmax out{at::empty({n}, opts), entropy ? at::empty({n}, opts) : at::Tensor()};
   // The kernels write only with store: the row is read as const data here.
-  auto* zp = const_cast<float*>(z.data_ptr<float>());
+  auto* zp = const_cast<T*>(z.data_ptr<T>());
   const int64_t* yp = y.data_ptr<int64_t>();
   float* lp = out.logprobs.data_ptr<float>();
   float* hp = entropy ? out.entropy.data_ptr<float>() : nullptr;
   const RowKernels k = row_kernels();
   at::parallel_for(0, n, kRowGrain, [&](int64_t begin, int64_t end) {
+    std::vector<float> buffer;
     for (int64_t i = begin; i < end; ++i) {
-      float* row = zp + i * V;
+      float* row = float_row(zp + i * V, V, buffer);
       const float m = k.max(row, V);
       const ExpSums r = k.exp(row, V, m, /*store=*/false, entropy);
       const double lse = m + std::log(r.s);
@@ -127,25 +149,41 @@ RowLogSoftmax row_log_softmax(const at::Tensor& z, const at::Tensor& targets, bo
   return out;
 }
 
-void log_softmax_grad_(const at::Tensor& z, const at::Tensor& targets, const at::Tensor& g) {
-  TORCH_CHECK(softmax_rows_applies(z), "log_softmax_grad_: z must be a contiguous float32 CPU [n, V]");
+template <class T>
+void log_softmax_grad_of(const at::Tensor& z, const at::Tensor& targets, const at::Tensor& g) {
   const int64_t n = z.size(0), V = z.size(1);
   auto y = targets.to(at::kLong).contiguous();
   auto gc = g.to(at::kFloat).contiguous();
-  float* zp = z.data_ptr<float>();
+  T* zp = z.data_ptr<T>();
   const int64_t* yp = y.data_ptr<int64_t>();
   const float* gp = gc.data_ptr<float>();
   const RowKernels k = row_kernels();
   at::parallel_for(0, n, kRowGrain, [&](int64_t begin, int64_t end) {
+    std::vector<float> buffer;
     for (int64_t i = begin; i < end; ++i) {
-      float* row = zp + i * V;
+      float* row = float_row(zp + i * V, V, buffer);
       const float m = k.max(row, V);
       const ExpSums r = k.exp(row, V, m, /*store=*/true, false);  // row = exp(z - m)
       const float c = static_cast<float>(-gp[i] / r.s);            // -g / sum: p_j = e_j / sum
       for (int64_t j = 0; j < V; ++j) row[j] *= c;
       row[yp[i]] += gp[i];
+      store_row(row, zp + i * V, V);
     }
   });
+}
+
+}  // namespace
+
+RowLogSoftmax row_log_softmax(const at::Tensor& z, const at::Tensor& targets, bool entropy) {
+  TORCH_CHECK(softmax_rows_applies(z), "row_log_softmax: z must be a contiguous float32 or bf16 CPU [n, V]");
+  return z.scalar_type() == at::kFloat ? row_log_softmax_of<float>(z, targets, entropy)
+                                       : row_log_softmax_of<c10::BFloat16>(z, targets, entropy);
+}
+
+void log_softmax_grad_(const at::Tensor& z, const at::Tensor& targets, const at::Tensor& g) {
+  TORCH_CHECK(softmax_rows_applies(z), "log_softmax_grad_: z must be a contiguous float32 or bf16 CPU [n, V]");
+  if (z.scalar_type() == at::kFloat) log_softmax_grad_of<float>(z, targets, g);
+  else log_softmax_grad_of<c10::BFloat16>(z, targets, g);
 }
 
 }  // namespace r4j

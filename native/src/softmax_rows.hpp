@@ -12,9 +12,13 @@
 
 namespace r4j {
 
-// Whether the kernels take z: float32 on the CPU, [n, V] contiguous.
+// Whether the kernels take z: float32 or bf16 on the CPU, [n, V] contiguous. A bf16
+// row is widened into a thread's buffer, so the kernels give the bits of z.to(float)
+// (and the gradient those bits rounded once) without the [n, V] float32 copy.
 bool softmax_rows_applies(const at::Tensor& z);
 void set_fast_softmax_rows(bool on);
+// Off: bf16 logits are not taken (the caller widens them first, the kernels' twin).
+void set_bf16_softmax_rows(bool on);
 
 struct RowLogSoftmax {
   at::Tensor logprobs;  // [n]: z[i, y_i] - logsumexp(z_i)
@@ -38,11 +42,12 @@ struct RowKernels {
 };
 RowKernels row_kernels();
 
-// z [n, V], targets [n] int64.
+// z [n, V], targets [n] int64. The outputs are float32.
 RowLogSoftmax row_log_softmax(const at::Tensor& z, const at::Tensor& targets, bool entropy);
 
 // z [n, V] in place becomes g_i (onehot(y_i) - softmax(z_i)): the gradient of
-// sum_i g_i log softmax(z_i)[y_i] with respect to z. g [n] float32.
+// sum_i g_i log softmax(z_i)[y_i] with respect to z. g [n] float32. A bf16 z gets
+// the float32 gradient rounded to nearest even.
 void log_softmax_grad_(const at::Tensor& z, const at::Tensor& targets, const at::Tensor& g);
 
 }  // namespace r4j

@@ -24,6 +24,7 @@
 #include "sampling.hpp"
 #include "scoring.hpp"
 #include "simd.hpp"
+#include "softmax_rows.hpp"
 
 using namespace r4j;
 using namespace r4j::test;
@@ -345,6 +346,45 @@ TEST(Bf16Kernels, ChunkedHeadGradientSumsIntoFloat32) {
   EXPECT_EQ(fast_w.scalar_type(), at::kBFloat16);
   EXPECT_LT(relative_error(fast_w, slow_w), 2e-2);
   EXPECT_LT(relative_error(fast_h, slow_h), 2e-2);
+}
+
+// A bf16 head's logits at temperature 1 go to the row kernels as bf16; widening each
+// chunk first (the twin) gives the same bits: log-probs, entropy and both gradients,
+// with the gradients formed in forward (a loss) and recomputed in backward (none),
+// and the reference's log-probs.
+TEST(Bf16Kernels, ChunkedHeadOnBf16LogitsGivesTheWidenedChunksBits) {
+  auto c = tiny_gpt2();
+  c.dtype = R4J_DTYPE_BF16;
+  auto m = make_model(c, at::kCPU);
+  at::manual_seed(43);
+  auto h0 = bf16_randn({37, c.n_embd});
+  auto targets = at::randint(0, c.vocab_size, {37}, at::kLong);
+  auto a = at::randn({37});
+  const HeadLoss weighted = [&](const at::Tensor& lp, const at::Tensor&) { return (a * lp).sum(); };
+  struct Run {
+    at::Tensor logprobs, entropy, grad_h, grad_w, ref;
+  };
+  auto run = [&](bool with_loss) {
+    auto w = m->lm_head_weight();
+    w.mutable_grad() = at::Tensor();
+    auto h = h0.clone().requires_grad_(true);
+    auto s = head_logprobs(*m, h, targets, 1.0, true, false, /*chunk=*/8, with_loss ? weighted : HeadLoss());
+    (a * s.logprobs).sum().backward();
+    auto ref = ref_scores(*m, h0, nullptr, {}, targets, 1.0).ref_logprobs;
+    return Run{s.logprobs.detach(), s.entropy.detach(), h.grad().clone(), w.grad().clone(), ref};
+  };
+  for (bool with_loss : {false, true}) {
+    auto fast = run(with_loss);
+    set_bf16_softmax_rows(false);
+    auto twin = run(with_loss);
+    set_bf16_softmax_rows(true);
+    const std::string where = with_loss ? "gradients formed in forward" : "gradients recomputed in backward";
+    EXPECT_TRUE(at::equal(fast.logprobs, twin.logprobs)) << where;
+    EXPECT_TRUE(at::equal(fast.entropy, twin.entropy)) << where;
+    EXPECT_TRUE(at::equal(fast.grad_h, twin.grad_h)) << where;
+    EXPECT_TRUE(at::equal(fast.grad_w, twin.grad_w)) << where;
+    EXPECT_TRUE(at::equal(fast.ref, twin.ref)) << where;
+  }
 }
 
 // bf16 LayerNorm on float32 copies, rounded once, against ATen's bf16 kernel (the

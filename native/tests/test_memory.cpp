@@ -274,6 +274,36 @@ TEST(SoftmaxRows, EveryKernelGivesAtenLogSoftmaxEntropyAndGradient) {
   simd::pin_elementwise_isa(nullptr);
 }
 
+// bf16 logits: each kernel widens a row into its buffer, so its log-probs and entropy
+// are bitwise those of the widened logits, and its gradient that of the widened
+// logits rounded once (the twin: a float32 copy, then .to(bf16)).
+TEST(SoftmaxRows, Bf16LogitsGiveTheWidenedLogitsBitsOnEveryKernel) {
+  at::manual_seed(18);
+  auto z32 = at::randn({6, 1003}) * 4;
+  z32[1].add_(80);
+  z32[2].narrow(0, 500, 100).fill_(-std::numeric_limits<float>::infinity());
+  auto z = z32.to(at::kBFloat16);
+  auto targets = at::randint(0, 500, {6}, at::kLong);
+  auto g = at::randn({6});
+  for (const char* kernel : elementwise_isas_here()) {
+    simd::pin_elementwise_isa(kernel);
+    auto widened = z.to(at::kFloat);
+    auto want = row_log_softmax(widened, targets, true);
+    auto got = row_log_softmax(z, targets, true);
+    EXPECT_EQ(got.logprobs.scalar_type(), at::kFloat) << kernel;
+    EXPECT_TRUE(at::equal(got.logprobs, want.logprobs)) << kernel;
+    EXPECT_TRUE(at::equal(got.entropy, want.entropy)) << kernel;
+    log_softmax_grad_(widened, targets, g);
+    auto gz = z.clone();
+    log_softmax_grad_(gz, targets, g);
+    EXPECT_TRUE(at::equal(gz, widened.to(at::kBFloat16))) << kernel;
+  }
+  simd::pin_elementwise_isa(nullptr);
+  set_bf16_softmax_rows(false);
+  EXPECT_FALSE(softmax_rows_applies(z));
+  set_bf16_softmax_rows(true);
+}
+
 // The learning phase's head in float32 takes the row kernels; ATen's formulas are their twin.
 TEST(ChunkedLogprobs, Float32RowKernelsGiveTheAtenFormulasValuesAndGradients) {
   auto m = make(tiny_gpt2());
