@@ -4,9 +4,11 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #ifdef RLHF4J_WITH_DNNL
 #include <dnnl.hpp>
@@ -265,13 +267,13 @@ at::Tensor dnnl_matmul(at::Tensor a, at::Tensor b) {
   return y;
 }
 
-// y = a b (+ y's own values when accumulate), a [..., m, k] b [..., k, n] y
-// [..., m, n] over the same batch dims, any positive strides (a transposed view
-// is a stride swap), operands of type in, y of type out: one oneDNN matmul over
-// the whole batch. oneDNN's own primitive cache keeps the repeated shapes of a
-// learning phase.
+// y = a b (+ bias) (+ y's own values when accumulate), a [..., m, k] b [..., k, n]
+// y [..., m, n] over the same batch dims, any positive strides (a transposed view
+// is a stride swap), operands (and bias [n], contiguous) of type in, y of type out:
+// one oneDNN matmul over the whole batch. oneDNN's own primitive cache keeps the
+// repeated shapes of a learning phase.
 void strided_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y, dnnl::memory::data_type in,
-                    dnnl::memory::data_type out, bool accumulate) {
+                    dnnl::memory::data_type out, bool accumulate, const at::Tensor& bias = {}) {
   auto desc = [](const at::Tensor& t, dnnl::memory::data_type type) {
     return dnnl::memory::desc(dnnl::memory::dims(t.sizes().begin(), t.sizes().end()), type,
                               dnnl::memory::dims(t.strides().begin(), t.strides().end()));
@@ -284,11 +286,20 @@ void strided_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& 
     ops.append_sum(1.0f);
     attr.set_post_ops(ops);
   }
-  dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), attr, engine));
+  std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, dnnl::memory(ad, engine, a.data_ptr())},
+                                                {DNNL_ARG_WEIGHTS, dnnl::memory(bd, engine, b.data_ptr())},
+                                                {DNNL_ARG_DST, dnnl::memory(yd, engine, y.data_ptr())}};
+  std::optional<dnnl::memory::desc> biasd;
+  if (bias.defined()) {
+    std::vector<int64_t> dims(y.dim(), 1);
+    dims.back() = bias.numel();
+    biasd = dnnl::memory::desc(dims, in, dnnl::memory::format_tag::ab);
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory(*biasd, engine, bias.data_ptr()));
+  }
+  auto op = biasd ? dnnl::matmul::desc(ad, bd, *biasd, yd) : dnnl::matmul::desc(ad, bd, yd);
+  dnnl::matmul prim(dnnl::matmul::primitive_desc(op, attr, engine));
   dnnl::stream stream(engine);
-  prim.execute(stream, {{DNNL_ARG_SRC, dnnl::memory(ad, engine, a.data_ptr())},
-                        {DNNL_ARG_WEIGHTS, dnnl::memory(bd, engine, b.data_ptr())},
-                        {DNNL_ARG_DST, dnnl::memory(yd, engine, y.data_ptr())}});
+  prim.execute(stream, args);
   stream.wait();
 }
 
@@ -312,25 +323,46 @@ bool strides_positive(const at::Tensor& t) {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// a [m, k] b [k, n], bf16 operands (either may be a transposed view), as one oneDNN
+// product rounded once to bf16: ATen's bf16 mm reaches the same oneDNN, through
+// copies of transposed operands and, with a bias, a sum post-op over y filled with it.
+at::Tensor bf16_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& bias = {}) {
+  auto y = at::empty({a.size(0), b.size(1)}, a.options());
+  strided_matmul(a, b, y, dnnl::memory::data_type::bf16, dnnl::memory::data_type::bf16, false, bias);
+  return y;
+}
+
+// What a recorded product's operands are, and so how it multiplies them.
+enum class Operands {
+  float32,  // oneDNN in float32
+  widened,  // bf16 on a CPU without bf16 products: oneDNN on float32 copies
+  bf16,     // bf16 where the CPU multiplies it: oneDNN in bf16
+};
+
 // y [m, n] = x [m, k] W (+ b) in a pass that records gradients, every product
-// through oneDNN (at config B's shapes 10-40% above OpenBLAS's rate through ATen):
+// through oneDNN (at config B's shapes 10-40% above OpenBLAS's rate through ATen,
+// in bf16 8% above ATen's autograd of the same oneDNN products):
 //   dx = dy W^T,   dW = x^T dy (W [in, out]) or dy^T x (W [out, in]),   db = sum over m of dy.
-// kWidened: bf16 x, W (and b) on a CPU without bf16 products. The products run on
-// float32 copies and each result is rounded to bf16: the values of x.to(float) -> the
-// float32 product -> .to(bf16), bitwise. The copies are made again in backward rather
-// than saved: autograd would hold them from forward to backward, twice the bytes of
-// every weight of the model for the whole pass.
+// widened: the products run on float32 copies and each result is rounded to bf16: the
+// values of x.to(float) -> the float32 product -> .to(bf16), bitwise. The copies are
+// made again in backward rather than saved: autograd would hold them from forward to
+// backward, twice the bytes of every weight of the model for the whole pass.
 // Inputs x [m, k] contiguous, w [n, k] (out_by_in) or [k, n] contiguous, b [n].
-template <bool kWidened>
-struct RecordedLinear : torch::autograd::Function<RecordedLinear<kWidened>> {
+template <Operands kOps>
+struct RecordedLinear : torch::autograd::Function<RecordedLinear<kOps>> {
+  static constexpr bool kWidened = kOps == Operands::widened;
   static at::Tensor wide(const at::Tensor& t) { return kWidened ? t.to(at::kFloat) : t; }
   static at::Tensor stored(const at::Tensor& t) { return kWidened ? t.to(at::kBFloat16) : t; }
+  static at::Tensor product(const at::Tensor& a, const at::Tensor& b) {
+    return kOps == Operands::bf16 ? bf16_matmul(a, b) : dnnl_matmul(a, b);
+  }
 
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const c10::optional<at::Tensor>& b, bool out_by_in) {
     ctx->save_for_backward({x, w});
     ctx->saved_data["out_by_in"] = out_by_in;
     ctx->saved_data["bias"] = b.has_value();
+    if (kOps == Operands::bf16) return bf16_matmul(x, out_by_in ? w.t() : w, b.has_value() ? *b : at::Tensor());
     const Shape s{x.size(0), x.size(1), out_by_in ? w.size(0) : w.size(1), out_by_in, b.has_value()};
     auto y = at::empty({s.m, s.n}, x.options().dtype(at::kFloat));
     dnnl_product(wide(x), wide(w), b.has_value() ? wide(*b) : at::Tensor(), s, {}, y);
@@ -344,20 +376,21 @@ struct RecordedLinear : torch::autograd::Function<RecordedLinear<kWidened>> {
     at::Tensor dx, dw, db;
     if (ctx->needs_input_grad(0)) {
       const auto w = wide(saved[1]);
-      dx = stored(dnnl_matmul(dy, out_by_in ? w : w.t()));
+      dx = stored(product(dy, out_by_in ? w : w.t()));
     }
     if (ctx->needs_input_grad(1)) {
       const auto x = wide(saved[0]);
-      dw = stored(out_by_in ? dnnl_matmul(dy.t(), x) : dnnl_matmul(x.t(), dy));
+      dw = stored(out_by_in ? product(dy.t(), x) : product(x.t(), dy));
     }
     if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) db = stored(dy.sum(0));
     return {dx, dw, db, at::Tensor()};
   }
 };
-using TrainedLinear = RecordedLinear<false>;  // float32
-using WidenedLinear = RecordedLinear<true>;   // bf16 on float32 copies
+using TrainedLinear = RecordedLinear<Operands::float32>;
+using WidenedLinear = RecordedLinear<Operands::widened>;
+using Bf16Linear = RecordedLinear<Operands::bf16>;
 
-// Product F (TrainedLinear or WidenedLinear) of x [..., in] as rows [m, in], shaped back to [..., out].
+// Product F (a RecordedLinear) of x [..., in] as rows [m, in], shaped back to [..., out].
 template <typename F>
 at::Tensor recorded_product(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
   auto sizes = x.sizes().vec();
@@ -391,6 +424,18 @@ bool trained_fast_applies(const at::Tensor& x, const at::Tensor& w, const at::Te
 #ifdef RLHF4J_WITH_DNNL
   return recorded(x, w, b) && fast_operands(x, w, b);
 #else
+  return false;
+#endif
+}
+
+// A bf16 product where the CPU multiplies bf16: bf16 x, w (and b), w (and b) contiguous.
+bool bf16_operands(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+#ifdef RLHF4J_WITH_DNNL
+  if (!fast_enabled || !cpu_bf16_matmul_native() || !x.device().is_cpu() || x.numel() == 0) return false;
+  if (x.scalar_type() != at::kBFloat16 || w.scalar_type() != at::kBFloat16 || !w.is_contiguous()) return false;
+  return !b.defined() || (b.scalar_type() == at::kBFloat16 && b.is_contiguous());
+#else
+  (void)x, (void)w, (void)b;
   return false;
 #endif
 }
@@ -478,6 +523,13 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
   }
 #ifdef RLHF4J_WITH_DNNL
   if (trained_fast_applies(x, w, b)) return then_aten(recorded_product<TrainedLinear>(x, w, b, w_is_out_by_in), then);
+  if (bf16_operands(x, w, b)) {
+    if (recorded(x, w, b)) return then_aten(recorded_product<Bf16Linear>(x, w, b, w_is_out_by_in), then);
+    auto sizes = x.sizes().vec();
+    sizes.back() = w_is_out_by_in ? w.size(0) : w.size(1);
+    auto y = bf16_matmul(x.reshape({-1, x.size(-1)}).contiguous(), w_is_out_by_in ? w.t() : w, b);
+    return then_aten(y.view(sizes), then);
+  }
 #endif
   if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
   auto sizes = x.sizes().vec();

@@ -3,6 +3,7 @@
 // learning phase's.
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -263,6 +264,56 @@ TEST(Bf16Kernels, ProductsOfManyRowsAndTheirGradientsMatchAtensBf16Matmul) {
   slow.square().sum().backward();
   EXPECT_EQ(w.grad().scalar_type(), at::kBFloat16);
   EXPECT_LT(relative_error(w.grad(), w2.grad()), 2e-2);
+}
+
+// Where the CPU multiplies bf16, linear() runs oneDNN's bf16 product itself (forward,
+// dx, dW) rather than through ATen's autograd: each result one rounding of the float32
+// accumulation, as ATen's bf16 addmm and mm (the twin, with linear()'s fast paths off).
+// Every element within a bf16 rounding of the twin's; on the AMD EPYC Zen 4 they are equal.
+TEST(Bf16Kernels, RecordedBf16ProductsRoundTheAccumulationOnceAsAtens) {
+  if (!cpu_bf16_matmul_native()) GTEST_SKIP() << "bf16 products run on float32 copies on this CPU";
+  auto within_a_rounding = [](const at::Tensor& got, const at::Tensor& want) {
+    auto g = got.to(at::kDouble), w = want.to(at::kDouble);
+    const double floor = 1e-3 * w.abs().max().item<double>();
+    return ((g - w).abs() <= w.abs() * std::ldexp(1.0, -7) + floor).all().item<bool>();
+  };
+  at::manual_seed(35);
+  for (int64_t rows : {100, 300}) {
+    const int64_t k = rows == 100 ? 48 : 256, n = rows == 100 ? 80 : 384;
+    for (bool out_by_in : {true, false}) {
+      for (bool bias : {true, false}) {
+        for (bool frozen : {false, true}) {
+          auto x0 = bf16_randn({rows, k}), w0 = bf16_randn(out_by_in ? std::vector<int64_t>{n, k} : std::vector<int64_t>{k, n});
+          auto b0 = bias ? bf16_randn({n}) : at::Tensor();
+          auto g = bf16_randn({rows, n});
+          struct Out {
+            at::Tensor y, dx, dw, db, y_no_grad;
+          };
+          auto run = [&] {
+            auto x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(!frozen);
+            auto b = bias ? b0.clone().requires_grad_(true) : at::Tensor();
+            auto y = linear(x, w, b, out_by_in);
+            y.backward(g);
+            at::NoGradGuard no_grad;
+            return Out{y.detach(), x.grad(), frozen ? at::Tensor() : w.grad(), bias ? b.grad() : at::Tensor(),
+                       linear(x0, w0, b0, out_by_in)};
+          };
+          auto fast = run();
+          set_fast_linear(false);
+          auto twin = run();
+          set_fast_linear(true);
+          const std::string where = "rows " + std::to_string(rows) + " out_by_in " + std::to_string(out_by_in) +
+                                    " bias " + std::to_string(bias) + " frozen " + std::to_string(frozen);
+          EXPECT_EQ(fast.y.scalar_type(), at::kBFloat16) << where;
+          EXPECT_TRUE(within_a_rounding(fast.y, twin.y)) << where;
+          EXPECT_TRUE(within_a_rounding(fast.y_no_grad, twin.y_no_grad)) << where;
+          EXPECT_TRUE(within_a_rounding(fast.dx, twin.dx)) << where;
+          if (!frozen) EXPECT_TRUE(within_a_rounding(fast.dw, twin.dw)) << where;
+          if (bias) EXPECT_TRUE(at::equal(fast.db, twin.db)) << where;
+        }
+      }
+    }
+  }
 }
 
 // Keys and values stay bf16 in the cache and are widened as they are read;
