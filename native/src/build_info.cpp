@@ -107,7 +107,7 @@ std::string build_info_json() {
   // The CPU's decoding kernels (float32, bf16), and how bf16 products of many rows run.
   const char* decode = few_rows_kernel();
   o << ",\"decode_kernel\":" << quoted(decode ? decode : "none") << ",\"bf16_decode_kernel\":" << quoted(few_rows_bf16_kernel()) << ",\"bf16_matmul\":"
-    << quoted(cpu_bf16_matmul_native() ? "aten (onednn bf16)" : "float32 copies") << "}";
+    << quoted(!cpu_bf16_matmul_native() ? "float32 copies" : onednn_products() ? "onednn bf16" : "aten (onednn bf16)") << "}";
   return o.str();
 }
 
