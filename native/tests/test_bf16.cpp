@@ -53,6 +53,20 @@ std::vector<const char*> kernels_here() {
   return here;
 }
 
+// A tiny bf16 GPT-2, and 37 rows of bf16 states for its head with their targets.
+struct Bf16HeadCase {
+  std::unique_ptr<Model> m;
+  at::Tensor h0, targets;
+};
+Bf16HeadCase bf16_head_case(uint64_t seed) {
+  auto c = tiny_gpt2();
+  c.dtype = R4J_DTYPE_BF16;
+  auto m = make_model(c, at::kCPU);
+  at::manual_seed(seed);
+  auto h0 = bf16_randn({37, c.n_embd});
+  return {std::move(m), h0, at::randint(0, c.vocab_size, {37}, at::kLong)};
+}
+
 r4j_model_config tiny(bool value_head = false) {
   auto c = tiny_gpt2();
   c.value_head = value_head;
@@ -377,17 +391,14 @@ TEST(Bf16Kernels, ProductsIntoFloat32EqualTheWidenedProducts) {
 // the same gradient as each chunk's bf16 product widened and added (the twin, with
 // linear()'s fast paths off).
 TEST(Bf16Kernels, ChunkedHeadGradientSumsIntoFloat32) {
-  auto c = tiny_gpt2();
-  c.dtype = R4J_DTYPE_BF16;
-  auto m = make_model(c, at::kCPU);
-  at::manual_seed(41);
-  auto h0 = bf16_randn({37, c.n_embd});
-  auto targets = at::randint(0, c.vocab_size, {37}, at::kLong);
+  const auto head = bf16_head_case(41);
+  Model& m = *head.m;
+  const at::Tensor &h0 = head.h0, &targets = head.targets;
   auto head_grad = [&] {
-    auto w = m->lm_head_weight();
+    auto w = m.lm_head_weight();
     w.mutable_grad() = at::Tensor();
     auto h = h0.clone().requires_grad_(true);
-    head_logprobs(*m, h, targets, 1.0, false, false, /*chunk=*/8).logprobs.sum().backward();
+    head_logprobs(m, h, targets, 1.0, false, false, /*chunk=*/8).logprobs.sum().backward();
     return std::make_pair(w.grad().clone(), h.grad().clone());
   };
   auto [fast_w, fast_h] = head_grad();
@@ -404,24 +415,21 @@ TEST(Bf16Kernels, ChunkedHeadGradientSumsIntoFloat32) {
 // with the gradients formed in forward (a loss) and recomputed in backward (none),
 // and the reference's log-probs.
 TEST(Bf16Kernels, ChunkedHeadOnBf16LogitsGivesTheWidenedChunksBits) {
-  auto c = tiny_gpt2();
-  c.dtype = R4J_DTYPE_BF16;
-  auto m = make_model(c, at::kCPU);
-  at::manual_seed(43);
-  auto h0 = bf16_randn({37, c.n_embd});
-  auto targets = at::randint(0, c.vocab_size, {37}, at::kLong);
+  const auto head = bf16_head_case(43);
+  Model& m = *head.m;
+  const at::Tensor &h0 = head.h0, &targets = head.targets;
   auto a = at::randn({37});
   const HeadLoss weighted = [&](const at::Tensor& lp, const at::Tensor&) { return (a * lp).sum(); };
   struct Run {
     at::Tensor logprobs, entropy, grad_h, grad_w, ref;
   };
   auto run = [&](bool with_loss) {
-    auto w = m->lm_head_weight();
+    auto w = m.lm_head_weight();
     w.mutable_grad() = at::Tensor();
     auto h = h0.clone().requires_grad_(true);
-    auto s = head_logprobs(*m, h, targets, 1.0, true, false, /*chunk=*/8, with_loss ? weighted : HeadLoss());
+    auto s = head_logprobs(m, h, targets, 1.0, true, false, /*chunk=*/8, with_loss ? weighted : HeadLoss());
     (a * s.logprobs).sum().backward();
-    auto ref = ref_scores(*m, h0, nullptr, {}, targets, 1.0).ref_logprobs;
+    auto ref = ref_scores(m, h0, nullptr, {}, targets, 1.0).ref_logprobs;
     return Run{s.logprobs.detach(), s.entropy.detach(), h.grad().clone(), w.grad().clone(), ref};
   };
   for (bool with_loss : {false, true}) {
