@@ -291,9 +291,9 @@ void strided_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& 
                                                 {DNNL_ARG_DST, dnnl::memory(yd, engine, y.data_ptr())}};
   std::optional<dnnl::memory::desc> biasd;
   if (bias.defined()) {
-    std::vector<int64_t> dims(y.dim(), 1);
+    std::vector<int64_t> dims(y.dim(), 1);  // [1, ..., 1, n]: broadcast over the batch and rows
     dims.back() = bias.numel();
-    biasd = dnnl::memory::desc(dims, in, dnnl::memory::format_tag::ab);
+    biasd = desc(bias.view(dims), in);
     args.emplace(DNNL_ARG_BIAS, dnnl::memory(*biasd, engine, bias.data_ptr()));
   }
   auto op = biasd ? dnnl::matmul::desc(ad, bd, *biasd, yd) : dnnl::matmul::desc(ad, bd, yd);
@@ -332,6 +332,11 @@ at::Tensor bf16_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tenso
   return y;
 }
 
+// x [m, k] W (+ b) in bf16, W [n, k] (out_by_in) or [k, n].
+at::Tensor bf16_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool out_by_in) {
+  return bf16_matmul(x, out_by_in ? w.t() : w, b);
+}
+
 // What a recorded product's operands are, and so how it multiplies them.
 enum class Operands {
   float32,  // oneDNN in float32
@@ -362,7 +367,7 @@ struct RecordedLinear : torch::autograd::Function<RecordedLinear<kOps>> {
     ctx->save_for_backward({x, w});
     ctx->saved_data["out_by_in"] = out_by_in;
     ctx->saved_data["bias"] = b.has_value();
-    if (kOps == Operands::bf16) return bf16_matmul(x, out_by_in ? w.t() : w, b.has_value() ? *b : at::Tensor());
+    if (kOps == Operands::bf16) return bf16_linear(x, w, b.has_value() ? *b : at::Tensor(), out_by_in);
     const Shape s{x.size(0), x.size(1), out_by_in ? w.size(0) : w.size(1), out_by_in, b.has_value()};
     auto y = at::empty({s.m, s.n}, x.options().dtype(at::kFloat));
     dnnl_product(wide(x), wide(w), b.has_value() ? wide(*b) : at::Tensor(), s, {}, y);
@@ -390,13 +395,19 @@ using TrainedLinear = RecordedLinear<Operands::float32>;
 using WidenedLinear = RecordedLinear<Operands::widened>;
 using Bf16Linear = RecordedLinear<Operands::bf16>;
 
-// Product F (a RecordedLinear) of x [..., in] as rows [m, in], shaped back to [..., out].
-template <typename F>
-at::Tensor recorded_product(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
+// product(rows) of x [..., in] as contiguous rows [m, in] -> [m, out], shaped back to [..., out].
+template <typename P>
+at::Tensor by_rows(const at::Tensor& x, const at::Tensor& w, bool w_is_out_by_in, const P& product) {
   auto sizes = x.sizes().vec();
   sizes.back() = w_is_out_by_in ? w.size(0) : w.size(1);
+  return product(x.reshape({-1, x.size(-1)}).contiguous()).view(sizes);
+}
+
+// Product F (a RecordedLinear) of x [..., in] W (+ b).
+template <typename F>
+at::Tensor recorded_product(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bool w_is_out_by_in) {
   const auto bias = b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt;
-  return F::apply(x.reshape({-1, x.size(-1)}).contiguous(), w, bias, w_is_out_by_in).view(sizes);
+  return by_rows(x, w, w_is_out_by_in, [&](const at::Tensor& x2) { return F::apply(x2, w, bias, w_is_out_by_in); });
 }
 
 #endif
@@ -525,10 +536,9 @@ at::Tensor linear_then(const at::Tensor& x, const at::Tensor& w, const at::Tenso
   if (trained_fast_applies(x, w, b)) return then_aten(recorded_product<TrainedLinear>(x, w, b, w_is_out_by_in), then);
   if (bf16_operands(x, w, b)) {
     if (recorded(x, w, b)) return then_aten(recorded_product<Bf16Linear>(x, w, b, w_is_out_by_in), then);
-    auto sizes = x.sizes().vec();
-    sizes.back() = w_is_out_by_in ? w.size(0) : w.size(1);
-    auto y = bf16_matmul(x.reshape({-1, x.size(-1)}).contiguous(), w_is_out_by_in ? w.t() : w, b);
-    return then_aten(y.view(sizes), then);
+    return then_aten(by_rows(x, w, w_is_out_by_in,
+                             [&](const at::Tensor& x2) { return bf16_linear(x2, w, b, w_is_out_by_in); }),
+                     then);
   }
 #endif
   if (!fast_applies(x, w, b)) return then_aten(linear_reference(x, w, b, w_is_out_by_in), then);
